@@ -1,0 +1,31 @@
+# Two commands for a newcomer: `make run` (the app on the demo project) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := demo-project
+
+.PHONY: run test venv clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the package's requirements change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	@test -f $(DEMO)/project.isegui || $(BIN)/isegui demo $(DEMO)
+	$(BIN)/isegui stats $(DEMO)
+
+test: venv
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
+	exit $$rc
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

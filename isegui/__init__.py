@@ -1,0 +1,3 @@
+"""isegui: instance segmentation for the shop floor."""
+
+__version__ = "0.1.0"

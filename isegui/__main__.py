@@ -1,0 +1,5 @@
+import sys
+
+from isegui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""`isegui` command line. No sub-command opens the GUI; each sub-command lives in a module of
+this package and registers its parser in `COMMANDS`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from isegui import __version__
+from isegui.cli import data_commands, project_commands
+from isegui.core.errors import ImportFailed, IseguiError
+
+COMMAND_MODULES = (project_commands, data_commands)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isegui", description="Instance segmentation for the shop floor: label, train, "
+        "review. With no command, opens the app.")
+    parser.add_argument("--version", action="version", version=f"isegui {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        return _open_app(parser)
+    try:
+        return int(args.run(args) or EXIT_OK)
+    except ImportFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (IseguiError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; nothing half written was kept", file=sys.stderr)
+        return 130
+
+
+def _open_app(parser: argparse.ArgumentParser) -> int:
+    try:
+        from isegui.gui.app import run_app  # noqa: F401  (the GUI issue adds it)
+    except ImportError:
+        parser.print_help()
+        print("\nThe labeling window is not part of this build yet; the commands above work "
+              "on projects headless.", file=sys.stderr)
+        return EXIT_USAGE
+    return run_app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

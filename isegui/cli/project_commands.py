@@ -1,0 +1,121 @@
+"""Sub-commands about one project: demo, stats, split, validate, calibrate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from isegui.cli.output import print_json, progress_bar
+from isegui.core.demo import create_demo_project
+from isegui.core.project import Project
+from isegui.core.splits import assign_splits
+from isegui.core.stats import project_stats
+from isegui.core.validate import ERROR, Rules, validate_project
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="create a labeled demo project of synthetic parts")
+    p.add_argument("dir", type=Path, help="a new project folder")
+    p.add_argument("--images", type=int, default=24, help="how many scenes (default 24)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", default="512x384", help="WIDTHxHEIGHT of the scenes")
+    p.set_defaults(run=run_demo)
+
+    p = sub.add_parser("stats", help="counts of images, instances and classes")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=run_stats)
+
+    p = sub.add_parser("split", help="assign images to train / val / test at random")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--val", type=float, default=0.2, help="share for validation (0.2)")
+    p.add_argument("--test", type=float, default=0.0, help="share for testing (0.0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_split)
+
+    p = sub.add_parser("validate", help="check the labels for consistency")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--min-area", type=float, default=Rules.min_area,
+                   help=f"instances below this many px² are reported (default {Rules.min_area:g})")
+    p.set_defaults(run=run_validate)
+
+    p = sub.add_parser("calibrate", help="set how many millimetres one pixel is")
+    p.add_argument("dir", type=Path)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--mm-per-px", type=float, help="millimetres per pixel")
+    group.add_argument("--clear", action="store_true", help="remove the calibration")
+    p.set_defaults(run=run_calibrate)
+
+
+def run_demo(args) -> int:
+    width, height = _size(args.size)
+    with progress_bar("making scenes") as progress:
+        project = create_demo_project(args.dir, args.images, args.seed, width, height, progress)
+    with project:
+        stats = project_stats(project)
+    print(f"demo project created in {project.folder}: {stats['images']} images, "
+          f"{stats['instances']} instances of {', '.join(c['name'] for c in stats['classes'])}")
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 512x384, got {text!r}") from None
+    if not (32 <= width <= 8192 and 32 <= height <= 8192):
+        raise ValueError("--size must be between 32 and 8192 pixels each way")
+    return width, height
+
+
+def run_stats(args) -> int:
+    with Project.open(args.dir, read_only=True) as project:
+        stats = project_stats(project)
+    if args.json:
+        print_json(stats)
+        return 0
+    print(f"{stats['project']}  ({stats['folder']})")
+    splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items())
+    status = ", ".join(f"{k} {v}" for k, v in stats["status"].items())
+    print(f"  images     {stats['images']}  ({splits}; {status})")
+    print(f"  instances  {stats['instances']}  ({stats['instances_per_image']} per image"
+          f"{', ' + str(stats['regions_to_ignore']) + ' regions to ignore' if stats['regions_to_ignore'] else ''})")
+    calibration = stats["mm_per_px"]
+    print(f"  calibration {'%g mm/px' % calibration if calibration else 'none (sizes in px)'}")
+    for c in stats["classes"]:
+        area = f", mean area {c['mean_area_px']:g} px²" if c["mean_area_px"] else ""
+        print(f"  class {c['name']:<16} {c['instances']:>6} instances{area}")
+    return 0
+
+
+def run_split(args) -> int:
+    with Project.open(args.dir) as project:
+        counts = assign_splits(project, args.val, args.test, args.seed)
+    print(", ".join(f"{split.value} {n}" for split, n in counts.items()))
+    return 0
+
+
+def run_validate(args) -> int:
+    with Project.open(args.dir, read_only=True) as project, \
+            progress_bar("checking images") as progress:
+        report = validate_project(project, Rules(min_area=args.min_area), progress)
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        for f in report.findings:
+            where = f"{f.image_path}: " if f.image_path else ""
+            print(f"{f.severity:<7} {f.code:<20} {where}{f.message}")
+        summary = report.as_dict()["summary"]
+        print(f"{summary['error']} errors, {summary['warning']} warnings, {summary['info']} notes",
+              file=sys.stderr)
+    return 1 if report.count(ERROR) else 0
+
+
+def run_calibrate(args) -> int:
+    with Project.open(args.dir) as project:
+        project.set_calibration(None if args.clear else args.mm_per_px)
+        value = project.mm_per_px
+    print(f"calibration: {value:g} mm per pixel" if value else "calibration removed")
+    return 0

@@ -1,0 +1,60 @@
+"""Typed errors. A user can cause each of them; each message names the file and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class IseguiError(Exception):
+    """Base of every error isegui raises on purpose."""
+
+
+class ShapeError(IseguiError, ValueError):
+    """A shape that cannot be used: empty, no area, not a polygon."""
+
+
+class InputFileError(IseguiError):
+    """A file given to isegui is unreadable, malformed or unsafe."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ImageReadError(InputFileError):
+    """An image file that cannot be decoded: corrupt, truncated, unsupported or too large."""
+
+
+class FormatError(InputFileError):
+    """An annotation file that does not follow its format."""
+
+
+class UnsafePathError(InputFileError):
+    """A path that would leave the folder it must stay in."""
+
+
+class ProjectError(IseguiError):
+    """A project folder that cannot be opened or changed."""
+
+
+class ProjectNotFoundError(ProjectError):
+    pass
+
+
+class ProjectLockedError(ProjectError):
+    pass
+
+
+class SchemaVersionError(ProjectError):
+    pass
+
+
+class ImportFailed(IseguiError):
+    """An import found problems; the project was not changed."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"import stopped, the project was not changed:\n  {shown}{more}")

@@ -1,0 +1,104 @@
+"""Write a project's labels (or a run's predictions) as a dataset in one of the formats.
+
+The dataset is built in a temporary folder beside the destination and moved into place at the
+end, so a failed export leaves nothing half written; an existing, non-empty destination is
+never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from isegui.core.entities import ImageRecord, Instance, Split
+from isegui.core.errors import IseguiError
+from isegui.core.fileio import copy_new
+from isegui.core.formats import get_format
+from isegui.core.formats.base import ExportImage, ExportReport
+from isegui.core.progress import Progress, no_progress
+from isegui.core.project import IMAGES_DIR, Project
+
+
+class ExportError(IseguiError):
+    pass
+
+
+def export_dataset(project: Project, format_name: str, dest: str | Path, *,
+                   split: Split | None = None, predictions: bool = False,
+                   run_id: int | None = None, copy_images: bool = True,
+                   progress: Progress = no_progress, **format_options) -> ExportReport:
+    fmt = get_format(format_name)
+    dest = Path(dest).resolve()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ExportError(f"{dest}: already exists and is not an empty folder; choose a new "
+                          "folder (nothing was written)")
+    images = _collect(project, split, predictions, run_id)
+    if copy_images:
+        missing = [str(project.image_path(i.record.path)) for i in images
+                   if not i.file.is_file()]
+        if missing:
+            raise ExportError(f"{len(missing)} image file(s) are missing, first: {missing[0]}; "
+                              "export with --no-images to write the labels only")
+    report = ExportReport()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        fmt.write(work, images, project.store.classes(), report, **format_options)
+        if copy_images:
+            for n, image in enumerate(images, start=1):
+                copy_new(image.file, work / fmt.image_path(image.file_name, image.record.split))
+                progress(n, len(images), image.file_name)
+        if dest.exists():
+            dest.rmdir()  # empty, checked above
+        work.rename(dest)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    report.files = [dest / f.relative_to(work) for f in report.files]
+    return report
+
+
+def _collect(project: Project, split: Split | None, predictions: bool,
+             run_id: int | None) -> list[ExportImage]:
+    store = project.store
+    if predictions and run_id is None:
+        run_id = project.active_run_id
+    names = _unique_names(store.images(split))
+    out = []
+    if predictions:
+        for record in store.images(split):
+            preds = store.predictions(record.id, run_id)
+            # lowest score at the bottom, so the surest detection wins a shared pixel
+            ordered = sorted(preds, key=lambda p: p.score)
+            instances = [Instance(record.id, k + 1, p.class_id, p.shape, z=k)
+                         for k, p in enumerate(ordered)]
+            scores = {k + 1: p.score for k, p in enumerate(ordered)}
+            out.append(ExportImage(record, project.image_path(record.path), names[record.id],
+                                   instances, scores))
+        return out
+    for record, instances in store.iter_labeled(split):
+        out.append(ExportImage(record, project.image_path(record.path), names[record.id],
+                               instances))
+    return out
+
+
+def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
+    """A name for each image inside the dataset: its project path without the images/ folder
+    or any ../ steps, made unique with a suffix."""
+    names: dict[int, str] = {}
+    used: set[str] = set()
+    for record in records:
+        parts = [p for p in PurePosixPath(record.path).parts if p not in ("..", "/")]
+        if parts and parts[0] == IMAGES_DIR and len(parts) > 1:
+            parts = parts[1:]
+        if ":" in (parts[0] if parts else ""):  # a Windows drive
+            parts = parts[1:]
+        base = PurePosixPath(*parts) if parts else PurePosixPath(f"image-{record.id}.png")
+        name, k = base, 1
+        while name.as_posix().lower() in used:
+            k += 1
+            name = base.with_name(f"{base.stem}-{k}{base.suffix}")
+        used.add(name.as_posix().lower())
+        names[record.id] = name.as_posix()
+    return names

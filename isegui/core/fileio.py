@@ -1,0 +1,79 @@
+"""Files written whole or not at all, and paths that must stay inside a folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from isegui.core.errors import FormatError, UnsafePathError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`:
+    a reader (or a crash) sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj, *, indent: int | None = None) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False))
+
+
+def read_json(path: str | Path):
+    """Parse a JSON file; FormatError names the file, the line and what is wrong."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise FormatError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise FormatError(path, f"malformed JSON at line {exc.lineno}, column {exc.colno}: "
+                                f"{exc.msg}") from None
+    except OSError as exc:
+        raise FormatError(path, f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def safe_relative(name: str, what: str = "file name") -> PurePosixPath:
+    """A file name from a data file, as a relative path that cannot leave its folder.
+
+    Refuses absolute paths (POSIX or Windows, drive letters, UNC) and any `..` part."""
+    if not name or "\x00" in name:
+        raise UnsafePathError(name or "(empty)", f"an empty or invalid {what}")
+    win = PureWindowsPath(name)
+    if win.drive or win.root or name.startswith(("/", "\\")):
+        raise UnsafePathError(name, f"an absolute {what} is not allowed; it must be relative "
+                                    "to the folder it comes from")
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafePathError(name, f"the {what} leaves its folder ('..'); refused")
+    if not parts:
+        raise UnsafePathError(name, f"an empty {what}")
+    return PurePosixPath(*parts)
+
+
+def copy_new(source: Path, target: Path) -> None:
+    """Copy `source` to `target`, which must not exist yet (nothing is overwritten)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    shutil.copystat(source, target)

@@ -1,0 +1,110 @@
+"""What every format reads into and writes from: a format-neutral labeled dataset.
+
+Readers only parse (no project, no image copying); `core.importer` resolves files and writes
+the store. Writers receive `ExportImage`s and report what their format cannot hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
+from isegui.core.errors import ShapeError
+from isegui.core.geometry import Shape, repair
+
+class ImageLookup(Protocol):
+    """What a reader may ask about the images under the import's image root."""
+
+    root: Path  # file names are relative to this folder and may not leave it
+
+    def size(self, file_name: str) -> tuple[int, int]:
+        """(width, height) after EXIF orientation, from the file's header."""
+
+    def find(self, stem: str) -> str | None:
+        """The file name of the image with this relative stem ("a/b" for a/b.jpg), if any."""
+
+
+@dataclass
+class SourceInstance:
+    class_name: str | None  # None only for ignore regions without a class
+    shape: Shape
+    source_id: int | None = None  # the instance's id in the file, kept where it fits
+    track_id: int | None = None
+    z: int | None = None  # None: stacking follows the file's order
+    crowd: bool = False
+    score: float | None = None  # set for predictions
+
+
+@dataclass
+class SourceImage:
+    file_name: str  # relative to the image root, "/" separated, already checked safe
+    width: int | None = None  # as the annotation file declares it (None: not declared)
+    height: int | None = None
+    instances: list[SourceInstance] = field(default_factory=list)
+    labeled: bool = True  # listed by the annotation file, so someone looked at it
+    image_data: bytes | None = None  # an embedded image (labelme imageData)
+    split: Split | None = None  # where the format says (YOLO train/val folders)
+    origin: str = ""  # the annotation file it came from, for messages
+
+
+@dataclass
+class Dataset:
+    classes: list[str] = field(default_factory=list)  # in the format's order
+    images: list[SourceImage] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    colors: dict[str, str] = field(default_factory=dict)
+
+    def add_class(self, name: str) -> None:
+        if name not in self.classes:
+            self.classes.append(name)
+
+
+@dataclass(frozen=True)
+class ExportImage:
+    record: ImageRecord
+    file: Path  # the image file on disk
+    file_name: str  # its unique name in the export (relative, "/" separated)
+    instances: list[Instance]
+    scores: dict[int, float] | None = None  # instance id -> score when exporting predictions
+
+
+@dataclass
+class ExportReport:
+    files: list[Path] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)  # what the format could not keep
+
+    def lose(self, message: str) -> None:
+        if message not in self.losses:
+            self.losses.append(message)
+
+
+class Format(Protocol):
+    name: str
+    description: str
+
+    def read(self, source: Path, images: ImageLookup) -> Dataset: ...
+
+    def default_image_root(self, source: Path) -> Path: ...
+
+    def image_path(self, file_name: str, split: Split) -> str:
+        """Where an exported image goes, relative to the export folder."""
+
+    def write(self, dest: Path, images: list[ExportImage], classes: list[LabelClass],
+              report: ExportReport) -> None: ...
+
+
+def repaired_or_warn(geometry, where: str, dataset: Dataset) -> Shape | None:
+    """Repair a shape read from a file; None (with a warning) when nothing is left of it."""
+    try:
+        fixed = repair(geometry)
+    except ShapeError as exc:
+        dataset.warnings.append(f"{where}: skipped, {exc}")
+        return None
+    except Exception as exc:  # shapely raises GEOSException for wild coordinates
+        dataset.warnings.append(f"{where}: skipped, not a usable polygon ({exc})")
+        return None
+    if fixed.note:
+        dataset.warnings.append(f"{where}: {fixed.note}")
+    return fixed.shape

@@ -1,0 +1,225 @@
+"""COCO instance segmentation JSON: polygons and RLE (compressed and not), iscrowd, multi-part.
+
+Export: a shape without holes is written as its polygons, one with holes as compressed RLE
+(COCO polygons cannot hold holes); either way `COCO.annToMask` gives exactly our mask.
+Our instance id, z-order and track id travel in each annotation's `attributes`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon, box
+
+from isegui.core import rle
+from isegui.core.entities import LabelClass
+from isegui.core.errors import FormatError, InputFileError
+from isegui.core.fileio import atomic_write_json, read_json, safe_relative
+from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
+                                      SourceImage, SourceInstance, repaired_or_warn)
+from isegui.core.geometry import has_holes, polygons_of
+
+name = "coco"
+description = "COCO JSON (polygons and RLE)"
+ANNOTATION_FILE = "annotations.json"
+
+
+def default_image_root(source: Path) -> Path:
+    folder = source.parent if source.is_file() else source
+    return folder
+
+
+def image_path(file_name: str, split) -> str:
+    return f"images/{file_name}"
+
+
+def _annotation_file(source: Path) -> Path:
+    if source.is_dir():
+        candidates = sorted(source.glob("*.json"))
+        if (source / ANNOTATION_FILE).is_file():
+            return source / ANNOTATION_FILE
+        if len(candidates) == 1:
+            return candidates[0]
+        raise InputFileError(source, "a folder with no single COCO .json file in it; name the "
+                                     "annotation file itself")
+    return source
+
+
+def read(source: Path, images: ImageLookup) -> Dataset:
+    path = _annotation_file(source)
+    doc = read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
+        raise FormatError(path, "not a COCO file: expected an object with an 'images' list")
+    data = Dataset()
+    categories = _categories(doc, path, data)
+    images = _images(doc, path)
+    annotations = doc.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise FormatError(path, "'annotations' must be a list")
+    seen_ids: set = set()
+    for k, ann in enumerate(annotations):
+        where = f"{path}: annotations[{k}]"
+        if not isinstance(ann, dict):
+            raise FormatError(path, f"annotations[{k}] is not an object")
+        ann_id = ann.get("id")
+        if ann_id is not None:
+            if ann_id in seen_ids:
+                data.warnings.append(f"{where}: duplicate annotation id {ann_id}")
+            seen_ids.add(ann_id)
+        image = images.get(ann.get("image_id"))
+        if image is None:
+            raise FormatError(path, f"annotations[{k}] refers to image_id "
+                                    f"{ann.get('image_id')!r}, which is not in 'images'")
+        category = ann.get("category_id")
+        if category not in categories:
+            raise FormatError(path, f"annotations[{k}] refers to category_id {category!r}, "
+                                    "which is not in 'categories'")
+        shape = _shape(ann, image, path, f"annotations[{k}]", data)
+        if shape is None:
+            continue
+        attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
+        image.instances.append(SourceInstance(
+            class_name=categories[category], shape=shape,
+            source_id=_int_or_none(attrs.get("instance_id")),
+            track_id=_int_or_none(attrs.get("track_id", ann.get("track_id"))),
+            z=_int_or_none(attrs.get("z_order")),
+            crowd=bool(ann.get("iscrowd", 0)),
+            score=float(ann["score"]) if isinstance(ann.get("score"), (int, float)) else None))
+    data.images = list(images.values())
+    return data
+
+
+def _categories(doc: dict, path: Path, data: Dataset) -> dict:
+    cats = doc.get("categories", [])
+    if not isinstance(cats, list):
+        raise FormatError(path, "'categories' must be a list")
+    by_id = {}
+    for k, cat in enumerate(cats):
+        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+            raise FormatError(path, f"categories[{k}] needs an 'id' and a 'name'")
+        label = cat["name"].strip()
+        if label in by_id.values():
+            data.warnings.append(f"{path}: categories[{k}] repeats the name {label!r}; "
+                                 "both ids become one class")
+        by_id[cat["id"]] = label
+        data.add_class(label)
+    return by_id
+
+
+def _images(doc: dict, path: Path) -> dict:
+    images = {}
+    for k, img in enumerate(doc["images"]):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            raise FormatError(path, f"images[{k}] needs an 'id' and a 'file_name'")
+        if img["id"] in images:
+            raise FormatError(path, f"images[{k}] repeats image id {img['id']!r}")
+        width, height = img.get("width"), img.get("height")
+        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+            raise FormatError(path, f"images[{k}] ({img['file_name']}) needs positive integer "
+                                    "'width' and 'height'")
+        file_name = safe_relative(str(img["file_name"])).as_posix()
+        images[img["id"]] = SourceImage(file_name, width, height, origin=str(path))
+    return images
+
+
+def _shape(ann: dict, image: SourceImage, path: Path, label: str, data: Dataset):
+    where = f"{path}: {label}"
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):
+        try:
+            if [int(v) for v in seg.get("size", [])] != [image.height, image.width]:
+                raise ValueError(f"RLE size {seg.get('size')} is not the image's "
+                                 f"[{image.height}, {image.width}]")
+            shape = rle.to_shape(seg)
+        except (ValueError, TypeError) as exc:
+            raise FormatError(path, f"{label}: {exc}") from None
+        if shape.is_empty:
+            data.warnings.append(f"{where}: skipped, its RLE mask is empty")
+            return None
+        return shape
+    if isinstance(seg, list) and seg:
+        rings = seg if isinstance(seg[0], list) else [seg]  # a flat list: one polygon
+        parts = []
+        for n, ring in enumerate(rings):
+            if (not isinstance(ring, list) or len(ring) % 2
+                    or not all(isinstance(v, (int, float)) for v in ring)):
+                raise FormatError(path, f"{label}: polygon {n} must be a flat list of x, y "
+                                        "numbers")
+            if len(ring) < 6:
+                data.warnings.append(f"{where}: polygon {n} has fewer than 3 points; skipped")
+                continue
+            part = repaired_or_warn(Polygon(np.reshape(ring, (-1, 2))), f"{where} polygon {n}",
+                                    data)
+            if part is not None:
+                parts.append(part)
+        if not parts:
+            return None
+        # pycocotools joins an annotation's polygons by union; so do we
+        return parts[0] if len(parts) == 1 else repaired_or_warn(
+            shapely.union_all(parts), where, data)
+    bbox = ann.get("bbox")
+    if isinstance(bbox, list) and len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0:
+        data.warnings.append(f"{where}: no segmentation, its bbox is used as a rectangle")
+        x, y, w, h = (float(v) for v in bbox)
+        return box(x, y, x + w, y + h)
+    data.warnings.append(f"{where}: skipped, it has neither a segmentation nor a bbox")
+    return None
+
+
+def _int_or_none(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# --------------------------------------------------------------------------- write
+
+def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
+          report: ExportReport) -> None:
+    doc = {
+        "info": {"description": "exported by isegui"},
+        "licenses": [],
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": c.id, "name": c.name, "supercategory": ""} for c in classes],
+    }
+    next_id = 1
+    for image in images:
+        rec = image.record
+        doc["images"].append({"id": rec.id, "file_name": image_path(image.file_name, rec.split),
+                              "width": rec.width, "height": rec.height})
+        for inst in image.instances:
+            if inst.class_id is None:
+                report.lose("regions to ignore that have no class are left out (a COCO crowd "
+                            "region needs a category)" if inst.crowd else
+                            f"instances without a class are left out (first: image "
+                            f"{image.file_name}, instance {inst.id})")
+                continue
+            ann = _annotation(inst, rec.height, rec.width)
+            ann.update(id=next_id, image_id=rec.id, category_id=inst.class_id)
+            if image.scores is not None:
+                ann["score"] = image.scores.get(inst.id, 0.0)
+            doc["annotations"].append(ann)
+            next_id += 1
+    target = dest / ANNOTATION_FILE
+    atomic_write_json(target, doc)
+    report.files.append(target)
+
+
+def _annotation(inst, height: int, width: int) -> dict:
+    attrs = {"instance_id": inst.id, "z_order": inst.z}
+    if inst.track_id is not None:
+        attrs["track_id"] = inst.track_id
+    ann = {"iscrowd": int(inst.crowd), "attributes": attrs}
+    if has_holes(inst.shape):
+        mask_rle = rle.from_shape(inst.shape, height, width)
+        ann["segmentation"] = mask_rle
+        ann["area"] = float(rle.area(mask_rle))
+        ann["bbox"] = rle.bbox(mask_rle)
+    else:
+        ann["segmentation"] = [np.asarray(p.exterior.coords)[:-1].ravel().tolist()
+                               for p in polygons_of(inst.shape)]
+        minx, miny, maxx, maxy = inst.shape.bounds
+        ann["area"] = float(inst.shape.area)
+        ann["bbox"] = [minx, miny, maxx - minx, maxy - miny]
+    return ann

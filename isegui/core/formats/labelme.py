@@ -1,0 +1,237 @@
+"""labelme JSON: one file per image; polygon, rectangle, circle and mask shapes; shapes with the
+same (label, group_id) are parts of one instance; the `__ignore__` label marks regions to
+ignore. Export writes an instance with holes as a `mask` shape (labelme polygons have no holes)
+and the parts of any other instance as polygons sharing its id as group_id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import numpy as np
+import shapely
+from PIL import Image
+from shapely.geometry import Polygon, box
+
+from isegui.core.entities import LabelClass
+from isegui.core.errors import FormatError, InputFileError, UnsafePathError
+from isegui.core.fileio import atomic_write_json, read_json, safe_relative
+from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
+                                      SourceImage, SourceInstance, repaired_or_warn)
+from isegui.core.geometry import bounds_window, has_holes, polygons_of, rasterize, vectorize
+
+name = "labelme"
+description = "labelme JSON (one file per image)"
+IGNORE_LABEL = "__ignore__"
+BACKGROUND_LABEL = "_background_"
+LABELME_VERSION = "5.5.0"
+_REGION_TYPES = {"polygon", "rectangle", "circle", "mask", "oriented_rectangle", None}
+
+
+def default_image_root(source: Path) -> Path:
+    return source if source.is_dir() else source.parent
+
+
+def image_path(file_name: str, split) -> str:
+    return file_name  # beside its JSON file, as labelme keeps them
+
+
+def read(source: Path, images: ImageLookup) -> Dataset:
+    files = sorted(source.rglob("*.json")) if source.is_dir() else [source]
+    if not files:
+        raise InputFileError(source, "no labelme .json files found")
+    data = Dataset()
+    for path in files:
+        doc = read_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+            if source.is_dir():
+                data.warnings.append(f"{path}: not a labelme file (no 'shapes' list); skipped")
+                continue
+            raise FormatError(path, "not a labelme file: expected an object with a 'shapes' list")
+        data.images.append(_read_file(path, doc, images.root.resolve(), data))
+    return data
+
+
+def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
+    folder = path.resolve().parent
+    image_data = None
+    if doc.get("imageData"):
+        try:
+            image_data = base64.b64decode(doc["imageData"], validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise FormatError(path, "'imageData' is not valid base64") from None
+    image_path = doc.get("imagePath")
+    if isinstance(image_path, str) and image_path:
+        # imagePath is relative to the JSON file; it must not lead out of the image root
+        target = os.path.normpath(folder / PureWindowsPath(image_path).as_posix())
+        file_name = _inside(root, target, image_path, path)
+    elif image_data is not None:
+        file_name = _inside(root, str(folder / f"{path.stem}{_suffix_of(image_data)}"),
+                            path.stem, path)
+    else:
+        raise FormatError(path, "has neither 'imagePath' nor 'imageData'")
+    width, height = doc.get("imageWidth"), doc.get("imageHeight")
+    image = SourceImage(file_name, width if isinstance(width, int) else None,
+                        height if isinstance(height, int) else None, image_data=image_data,
+                        origin=str(path))
+    groups: dict = {}
+    for k, shape in enumerate(doc["shapes"]):
+        where = f"{path}: shapes[{k}]"
+        if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+            raise FormatError(path, f"shapes[{k}] needs a 'label'")
+        kind = shape.get("shape_type")
+        if kind not in _REGION_TYPES:
+            data.warnings.append(f"{where}: a {kind} shape is not a region; skipped")
+            continue
+        label = shape["label"]
+        if label == BACKGROUND_LABEL:
+            data.warnings.append(f"{where}: the {BACKGROUND_LABEL} label is not an object; "
+                                 "skipped")
+            continue
+        geometry = _geometry(shape, kind, path, k, data)
+        if geometry is None:
+            continue
+        group = shape.get("group_id")
+        key = (label, group if isinstance(group, int) else ("single", k))
+        entry = groups.setdefault(key, {"parts": [], "shape": shape, "group": group})
+        entry["parts"].append(geometry)
+    for z, ((label, _), entry) in enumerate(groups.items()):
+        merged = (entry["parts"][0] if len(entry["parts"]) == 1 else
+                  repaired_or_warn(shapely.union_all(entry["parts"]),
+                                   f"{path}: {label} group {entry['group']}", data))
+        if merged is None:
+            continue
+        is_ignore = label == IGNORE_LABEL
+        if not is_ignore:
+            data.add_class(label)
+        flags = entry["shape"].get("flags") or {}
+        image.instances.append(SourceInstance(
+            class_name=None if is_ignore else label, shape=merged,
+            source_id=entry["group"] if isinstance(entry["group"], int) else None,
+            track_id=_track_id(entry["shape"].get("description")), z=z,
+            crowd=is_ignore or bool(flags.get("crowd"))))
+    return image
+
+
+def _inside(root: Path, target: str, written: str, path: Path) -> str:
+    rel = os.path.relpath(target, root) if os.path.splitdrive(target)[0] == \
+        os.path.splitdrive(str(root))[0] else target
+    try:
+        return safe_relative(Path(rel).as_posix(), "imagePath").as_posix()
+    except UnsafePathError:
+        raise UnsafePathError(path, f"imagePath {written!r} leads outside the image folder "
+                                    f"{root}; import with --images set to a folder that holds "
+                                    "both the JSON files and the images") from None
+
+
+def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset):
+    where = f"{path}: shapes[{k}]"
+    try:
+        points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
+    except (TypeError, ValueError):
+        raise FormatError(path, f"shapes[{k}]: 'points' must be a list of [x, y]") from None
+    if not np.isfinite(points).all():
+        raise FormatError(path, f"shapes[{k}]: 'points' holds a value that is not a number")
+    if kind == "mask":
+        return _mask_shape(shape, points, path, k)
+    if kind == "rectangle":
+        if len(points) != 2:
+            raise FormatError(path, f"shapes[{k}]: a rectangle needs 2 points")
+        (x0, y0), (x1, y1) = points
+        geometry = box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    elif kind == "circle":
+        if len(points) != 2:
+            raise FormatError(path, f"shapes[{k}]: a circle needs 2 points")
+        (cx, cy), (px, py) = points
+        radius = math.hypot(px - cx, py - cy)
+        n = max(16, int(2 * math.pi * radius))
+        t = np.linspace(0, 2 * math.pi, n, endpoint=False)
+        geometry = Polygon(np.stack([cx + radius * np.cos(t), cy + radius * np.sin(t)], 1))
+    else:
+        if len(points) < 3:
+            data.warnings.append(f"{where}: a polygon with {len(points)} points; skipped")
+            return None
+        geometry = Polygon(points)
+    return repaired_or_warn(geometry, where, data)
+
+
+def _mask_shape(shape: dict, points: np.ndarray, path: Path, k: int):
+    encoded = shape.get("mask")
+    if not isinstance(encoded, str) or len(points) < 1:
+        raise FormatError(path, f"shapes[{k}]: a mask shape needs 'points' and a 'mask'")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(encoded))) as im:
+            patch = np.asarray(im).astype(bool)
+    except Exception:
+        raise FormatError(path, f"shapes[{k}]: 'mask' is not a base64 PNG") from None
+    if patch.ndim == 3:
+        patch = patch.any(axis=2)
+    x0, y0 = (int(v) for v in np.round(points[0]))
+    return vectorize(patch, origin=(x0, y0))
+
+
+def _track_id(description) -> int | None:
+    if isinstance(description, str) and description.startswith("track_id="):
+        try:
+            return int(description.split("=", 1)[1])
+        except ValueError:
+            return None
+    return None
+
+
+def _suffix_of(data: bytes) -> str:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif"}.get(
+                im.format or "", ".png")
+    except Exception:
+        return ".png"
+
+
+# --------------------------------------------------------------------------- write
+
+def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
+          report: ExportReport) -> None:
+    names = {c.id: c.name for c in classes}
+    for image in images:
+        rel = PurePosixPath(image.file_name)
+        shapes = []
+        for inst in sorted(image.instances, key=lambda i: (i.z, i.id)):
+            label = names.get(inst.class_id)
+            if label is None and not inst.crowd:
+                report.lose(f"instances without a class are left out (first: image "
+                            f"{image.file_name}, instance {inst.id})")
+                continue
+            shapes.extend(_shapes_of(inst, label or IGNORE_LABEL, image))
+        if image.scores is not None:
+            report.lose("labelme has no place for prediction scores; they are left out")
+        doc = {"version": LABELME_VERSION, "flags": {}, "shapes": shapes,
+               "imagePath": rel.name, "imageData": None,
+               "imageHeight": image.record.height, "imageWidth": image.record.width}
+        target = dest / rel.parent / f"{rel.stem}.json"
+        atomic_write_json(target, doc, indent=2)
+        report.files.append(target)
+
+
+def _shapes_of(inst, label: str, image: ExportImage) -> list[dict]:
+    common = {"label": label, "group_id": inst.id,
+              "description": "" if inst.track_id is None else f"track_id={inst.track_id}",
+              "flags": {"crowd": True} if inst.crowd and label != IGNORE_LABEL else {}}
+    if has_holes(inst.shape):
+        h, w = image.record.height, image.record.width
+        x0, y0, x1, y1 = bounds_window(inst.shape, h, w)
+        patch = rasterize(inst.shape, y1 - y0, x1 - x0, origin=(x0, y0))
+        buf = io.BytesIO()
+        Image.fromarray(patch.astype(np.uint8)).save(buf, format="PNG")
+        # labelme's mask points are the first and the last pixel of the patch, inclusive
+        return [{**common, "shape_type": "mask",
+                 "points": [[float(x0), float(y0)], [float(x1 - 1), float(y1 - 1)]],
+                 "mask": base64.b64encode(buf.getvalue()).decode("ascii")}]
+    return [{**common, "shape_type": "polygon",
+             "points": np.asarray(p.exterior.coords)[:-1].tolist()}
+            for p in polygons_of(inst.shape)]

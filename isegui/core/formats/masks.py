@@ -1,0 +1,243 @@
+"""Instance-id masks: one PNG or TIFF per image (8 or 16 bit), a value per instance, 0 for
+background, plus a class map. The layout is VOC's:
+
+    SegmentationObject/<stem>.png   instance ids (255 in an 8-bit file is void, as in VOC)
+    SegmentationClass/<stem>.png    class ids (optional; 255 is void / ignore)
+    class_names.txt                 line k names class id k (line 0 is the background)
+    instances.csv                   optional: image,instance_id,class,track_id (our export)
+    JPEGImages/                     the images
+
+A folder of instance masks alone (with instances.csv or class_names.txt beside them) also
+reads. One label per pixel: where instances overlap, the upper one is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from isegui.core.entities import LabelClass
+from isegui.core.errors import FormatError, InputFileError
+from isegui.core.fileio import atomic_write_bytes, atomic_write_text
+from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
+                                      SourceImage, SourceInstance)
+from isegui.core.geometry import bounds_window, rasterize, vectorize
+
+name = "masks"
+description = "instance-id masks (PNG/TIFF, 8/16-bit) with a class map, VOC layout"
+OBJECT_DIR, CLASS_DIR, IMAGE_DIR = "SegmentationObject", "SegmentationClass", "JPEGImages"
+CLASS_NAMES, INSTANCES_CSV = "class_names.txt", "instances.csv"
+VOID = 255
+_MASK_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def default_image_root(source: Path) -> Path:
+    return source / IMAGE_DIR if (source / IMAGE_DIR).is_dir() else source
+
+
+def image_path(file_name: str, split) -> str:
+    return f"{IMAGE_DIR}/{file_name}"
+
+
+def read(source: Path, images: ImageLookup) -> Dataset:
+    if not source.is_dir():
+        raise InputFileError(source, "the masks format reads a folder (SegmentationObject/ "
+                                     "with a class map); this is a file")
+    object_dir = source / OBJECT_DIR if (source / OBJECT_DIR).is_dir() else source
+    class_dir = source / CLASS_DIR if (source / CLASS_DIR).is_dir() else None
+    mask_files = sorted(p for p in object_dir.rglob("*") if p.suffix.lower() in _MASK_SUFFIXES)
+    if not mask_files:
+        raise InputFileError(object_dir, "no instance-id masks (.png/.tif) found")
+    names = _class_names(source / CLASS_NAMES) if (source / CLASS_NAMES).is_file() else None
+    table = _instances_table(source / INSTANCES_CSV) if (source / INSTANCES_CSV).is_file() else {}
+    data = Dataset()
+    for n in (names or [])[1:]:
+        data.add_class(n)
+    for mask_file in mask_files:
+        stem = PurePosixPath(*mask_file.relative_to(object_dir).with_suffix("").parts)
+        file_name = images.find(stem.as_posix())
+        if file_name is None:
+            data.warnings.append(f"{mask_file}: no image named {stem}.* found; skipped")
+            continue
+        ids = _read_label_image(mask_file)
+        classes = None
+        if class_dir is not None:
+            class_file = _sibling(class_dir, stem)
+            if class_file is not None:
+                classes = _read_label_image(class_file)
+                if classes.shape != ids.shape:
+                    raise FormatError(class_file, f"size {classes.shape[::-1]} differs from "
+                                                  f"its instance mask's {ids.shape[::-1]}")
+        image = SourceImage(file_name, ids.shape[1], ids.shape[0], origin=str(mask_file))
+        _read_instances(ids, classes, names, table.get(stem.as_posix(), {}), image,
+                        mask_file, data)
+        data.images.append(image)
+    return data
+
+
+def _read_instances(ids, classes, names, table, image, mask_file, data) -> None:
+    void_value = VOID if ids.dtype == np.uint8 and VOID not in table else None
+    flat = ids.ravel()
+    nonzero = np.flatnonzero(flat)
+    values = flat[nonzero]
+    order = np.argsort(values, kind="stable")
+    uniq, starts = np.unique(values[order], return_index=True)
+    bounds = list(starts) + [len(order)]
+    for k, value in enumerate(uniq.tolist()):
+        if value == void_value:
+            continue
+        pixels = nonzero[order[bounds[k]:bounds[k + 1]]]
+        rows, cols = np.divmod(pixels, ids.shape[1])
+        y0, x0 = rows.min(), cols.min()
+        window = np.zeros((rows.max() - y0 + 1, cols.max() - x0 + 1), dtype=bool)
+        window[rows - y0, cols - x0] = True
+        class_name, track = _class_of(value, pixels, classes, names, table, mask_file, data)
+        image.instances.append(SourceInstance(class_name, vectorize(window, (int(x0), int(y0))),
+                                              source_id=int(value), track_id=track))
+        if class_name is not None:
+            data.add_class(class_name)
+    void = np.zeros(ids.shape, dtype=bool)
+    if void_value is not None:
+        void |= ids == void_value
+    if classes is not None:
+        void |= (classes == VOID) & (ids == 0)
+    if void.any():
+        image.instances.append(SourceInstance(None, vectorize(void), crowd=True))
+
+
+def _class_of(value, pixels, classes, names, table, mask_file, data):
+    if value in table:
+        return table[value]
+    if classes is None:
+        data.warnings.append(f"{mask_file}: instance {value} has no class (no class mask, no "
+                             f"{INSTANCES_CSV}); it is imported without one")
+        return None, None
+    votes = np.bincount(classes.ravel()[pixels])
+    votes[0] = 0  # background and void say nothing about the class
+    if len(votes) > VOID:
+        votes[VOID] = 0
+    if not votes.any():
+        data.warnings.append(f"{mask_file}: instance {value} lies on background in the class "
+                             "mask; imported without a class")
+        return None, None
+    class_id = int(votes.argmax())
+    if votes[class_id] < 0.9 * votes.sum():
+        data.warnings.append(f"{mask_file}: instance {value} covers several classes; the "
+                             "majority class is used")
+    if names is None or class_id >= len(names):
+        return f"class_{class_id}", None
+    return names[class_id], None
+
+
+def _read_label_image(path: Path) -> np.ndarray:
+    """The stored values (palette indices, not colours) of an 8- or 16-bit label image."""
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("RGB", "RGBA"):
+                raise FormatError(path, "a colour image; a label mask must hold one value "
+                                        "per pixel (grayscale or palette, 8 or 16 bit)")
+            values = np.asarray(im)
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(path, f"cannot read the mask ({exc})") from None
+    if values.ndim != 2:
+        raise FormatError(path, f"a label mask must be one channel, got shape {values.shape}")
+    if values.dtype.kind == "b":
+        return values.astype(np.uint8)
+    if values.dtype.kind not in "ui" or values.max(initial=0) > 65535 or values.min(initial=0) < 0:
+        raise FormatError(path, "label values must be whole numbers from 0 to 65535")
+    return values if values.dtype == np.uint8 else values.astype(np.uint16)
+
+
+def _sibling(folder: Path, stem: PurePosixPath) -> Path | None:
+    for suffix in _MASK_SUFFIXES:
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _class_names(path: Path) -> list[str]:
+    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    names = [n for n in names if n and n != "__ignore__"]
+    if names and names[0] != "_background_":
+        names.insert(0, "_background_")
+    return names
+
+
+def _instances_table(path: Path) -> dict[str, dict[int, tuple[str | None, int | None]]]:
+    table: dict = {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                image, inst = row["image"], int(row["instance_id"])
+                track = int(row["track_id"]) if row.get("track_id") else None
+            except (KeyError, TypeError, ValueError):
+                raise FormatError(path, f"line {line}: needs image, instance_id (a number), "
+                                        "class") from None
+            table.setdefault(image, {})[inst] = (row.get("class") or None, track)
+    return table
+
+
+# --------------------------------------------------------------------------- write
+
+def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
+          report: ExportReport, suffix: str = ".png") -> None:
+    index = {c.id: k + 1 for k, c in enumerate(classes)}
+    if len(classes) >= VOID:
+        raise ValueError(f"the masks format holds up to {VOID - 1} classes, the project has "
+                         f"{len(classes)}")
+    rows = [("image", "instance_id", "class", "track_id")]
+    names = {c.id: c.name for c in classes}
+    for image in images:
+        h, w = image.record.height, image.record.width
+        ids = np.zeros((h, w), dtype=np.uint16)
+        cls = np.zeros((h, w), dtype=np.uint8)
+        stem = str(PurePosixPath(image.file_name).with_suffix(""))
+        overlapped = False
+        for inst in sorted(image.instances, key=lambda i: (i.z, i.id)):
+            x0, y0, x1, y1 = bounds_window(inst.shape, h, w)
+            window = rasterize(inst.shape, y1 - y0, x1 - x0, origin=(x0, y0))
+            id_view, cls_view = ids[y0:y1, x0:x1], cls[y0:y1, x0:x1]
+            overlapped |= bool((cls_view[window] != 0).any())
+            if inst.crowd or inst.class_id is None:
+                cls_view[window], id_view[window] = VOID, 0
+                if not inst.crowd:
+                    report.lose("instances without a class are written as void (255)")
+                continue
+            if inst.id > 65535:
+                report.lose(f"instance ids above 65535 do not fit a 16-bit mask ({stem})")
+                continue
+            id_view[window], cls_view[window] = inst.id, index[inst.class_id]
+            rows.append((stem, inst.id, names[inst.class_id],
+                         "" if inst.track_id is None else inst.track_id))
+        if overlapped:
+            report.lose("one label per pixel: where instances overlap, the lower one loses the "
+                        "hidden pixels")
+        if len(np.unique(ids)) - 1 < sum(1 for i in image.instances if not i.crowd):
+            report.lose("instances completely hidden under others are lost")
+        if any(i.crowd and i.class_id is not None for i in image.instances):
+            report.lose("crowd regions are written as void (255); their class is lost")
+        _write_mask(dest / OBJECT_DIR / f"{stem}{suffix}", ids, report)
+        _write_mask(dest / CLASS_DIR / f"{stem}{suffix}", cls, report)
+    atomic_write_text(dest / CLASS_NAMES, "\n".join(["_background_"] + [c.name for c in classes])
+                      + "\n")
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    atomic_write_text(dest / INSTANCES_CSV, buf.getvalue())
+    report.files += [dest / CLASS_NAMES, dest / INSTANCES_CSV]
+
+
+def _write_mask(path: Path, values: np.ndarray, report: ExportReport) -> None:
+    """8-bit when the values allow (255 stays void), 16-bit otherwise."""
+    small = values.max(initial=0) < VOID or values.dtype == np.uint8
+    out = values.astype(np.uint8) if small else values.astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(out).save(buf, format="TIFF" if path.suffix in (".tif", ".tiff") else "PNG")
+    atomic_write_bytes(path, buf.getvalue())
+    report.files.append(path)

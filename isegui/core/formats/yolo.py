@@ -1,0 +1,212 @@
+"""YOLO segmentation (Ultralytics layout): `data.yaml` with class names, `images/<split>/` and
+`labels/<split>/<stem>.txt`, one line per instance: class index, then x y pairs normalised to
+[0, 1]. A ring holds no holes and an instance no parts, so holes and parts are joined into one
+ring by zero-width cuts; reading repairs the ring back into holes and parts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import shapely
+import yaml
+from shapely.geometry import Polygon, box
+from shapely.geometry.polygon import orient
+
+from isegui.core.entities import LabelClass, Split
+from isegui.core.errors import FormatError, InputFileError
+from isegui.core.fileio import atomic_write_text
+from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
+                                      SourceImage, SourceInstance, repaired_or_warn)
+from isegui.core.geometry import Shape, polygons_of
+from isegui.core.images import IMAGE_SUFFIXES
+
+name = "yolo"
+description = "YOLO segmentation txt (Ultralytics layout, data.yaml)"
+DATA_YAML = "data.yaml"
+
+
+def default_image_root(source: Path) -> Path:
+    return source if source.is_dir() else source.parent
+
+
+def image_path(file_name: str, split: Split) -> str:
+    return f"images/{Split(split).value}/{file_name}"
+
+
+def read(source: Path, images: ImageLookup) -> Dataset:
+    folder = default_image_root(source)
+    names = _class_names(source, folder)
+    data = Dataset(classes=list(names))
+    label_files = sorted((folder / "labels").rglob("*.txt")) if (folder / "labels").is_dir() \
+        else sorted(p for p in folder.rglob("*.txt") if p.name != "classes.txt")
+    if not label_files:
+        raise InputFileError(folder, "no YOLO label files (labels/**/*.txt) found")
+    root = images.root.resolve()
+    for label_file in label_files:
+        stem = _image_stem(label_file, folder, root)
+        file_name = images.find(stem) if stem is not None else None
+        if file_name is None:
+            data.warnings.append(f"{label_file}: no image for it (looked for {stem}.*); skipped")
+            continue
+        width, height = images.size(file_name)
+        image = SourceImage(file_name, width, height, split=_split_of(file_name),
+                            origin=str(label_file))
+        _read_lines(label_file, names, width, height, image, data)
+        data.images.append(image)
+    return data
+
+
+def _class_names(source: Path, folder: Path) -> list[str]:
+    yaml_file = source if source.is_file() and source.suffix in (".yaml", ".yml") else None
+    if yaml_file is None:
+        found = [folder / DATA_YAML] + sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+        yaml_file = next((p for p in found if p.is_file()), None)
+    if yaml_file is not None:
+        try:
+            doc = yaml.safe_load(yaml_file.read_text(encoding="utf-8-sig"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise FormatError(yaml_file, f"malformed YAML ({exc})") from None
+        names = doc.get("names") if isinstance(doc, dict) else None
+        if isinstance(names, dict):
+            try:
+                return [str(names[k]) for k in sorted(names, key=int)]
+            except (TypeError, ValueError):
+                raise FormatError(yaml_file, "'names' keys must be class indices") from None
+        if isinstance(names, list):
+            return [str(n) for n in names]
+        raise FormatError(yaml_file, "no 'names' list or mapping of class names")
+    classes_txt = folder / "classes.txt"
+    if classes_txt.is_file():
+        return [n.strip() for n in classes_txt.read_text(encoding="utf-8-sig").splitlines()
+                if n.strip()]
+    raise InputFileError(folder, f"no {DATA_YAML} (or classes.txt) with the class names")
+
+
+def _image_stem(label_file: Path, folder: Path, root: Path) -> str | None:
+    """labels/<split>/a.txt belongs to images/<split>/a.*, as Ultralytics pairs them."""
+    rel = list(label_file.relative_to(folder).with_suffix("").parts)
+    if rel and rel[0] == "labels":
+        rel[0] = "images"
+    target = (folder.resolve() / Path(*rel))
+    try:
+        return PurePosixPath(*target.relative_to(root).parts).as_posix()
+    except ValueError:
+        return None
+
+
+def _split_of(file_name: str) -> Split | None:
+    for part in PurePosixPath(file_name).parts[:-1]:
+        if part in ("train", "val", "valid", "test"):
+            return Split.VAL if part == "valid" else Split(part)
+    return None
+
+
+def _read_lines(label_file: Path, names: list[str], width: int, height: int,
+                image: SourceImage, data: Dataset) -> None:
+    try:
+        lines = label_file.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise FormatError(label_file, "not a text file") from None
+    for n, line in enumerate(lines, start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        where = f"{label_file}: line {n}"
+        try:
+            index, values = int(tokens[0]), np.array(tokens[1:], dtype=float)
+        except ValueError:
+            raise FormatError(label_file, f"line {n}: expected a class index and numbers") \
+                from None
+        if not 0 <= index < len(names):
+            raise FormatError(label_file, f"line {n}: class index {index} is not in the "
+                                          f"{len(names)} class names")
+        if len(values) == 4:  # a detection box: centre x, y, width, height
+            cx, cy, bw, bh = values * (width, height, width, height)
+            geometry = box(cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+            data.warnings.append(f"{where}: a box, not a segment; imported as a rectangle")
+        elif len(values) >= 6 and len(values) % 2 == 0:
+            geometry = Polygon(values.reshape(-1, 2) * (width, height))
+        else:
+            data.warnings.append(f"{where}: {len(values)} coordinates are no polygon; skipped")
+            continue
+        shape = _from_ring(geometry, where, data)
+        if shape is not None:
+            image.instances.append(SourceInstance(names[index], shape))
+
+
+def _from_ring(geometry: Polygon, where: str, data: Dataset) -> Shape | None:
+    # Holes and parts joined by zero-width cuts make the ring touch itself: the format's way,
+    # not worth a warning. Such a ring's own (shoelace) area equals its repaired area; a ring
+    # with crossing edges (a bowtie) or a doubled loop does not, and that repair is reported.
+    quiet = Dataset()
+    shape = repaired_or_warn(geometry, where, quiet)
+    if shape is None or abs(geometry.area - shape.area) > 1e-6 * max(shape.area, 1.0):
+        data.warnings.extend(quiet.warnings)
+    return shape
+
+
+# --------------------------------------------------------------------------- write
+
+def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
+          report: ExportReport) -> None:
+    index = {c.id: k for k, c in enumerate(classes)}
+    splits = set()
+    for image in images:
+        split = image.record.split
+        splits.add(split)
+        lines = []
+        for inst in sorted(image.instances, key=lambda i: (i.z, i.id)):
+            if inst.class_id is None or inst.crowd:
+                report.lose("regions to ignore and instances without a class are left out")
+                continue
+            ring = joined_ring(inst.shape)
+            if not _reads_back(ring, inst.shape):
+                report.lose(f"{image.file_name}: instance {inst.id} has holes or parts that "
+                            "no single cut ring reproduces; written as its outline")
+            xy = ring / (image.record.width, image.record.height)
+            lines.append(" ".join([str(index[inst.class_id])] + [f"{v:.8f}" for v in xy.ravel()]))
+        stem = PurePosixPath(image.file_name).with_suffix("")
+        target = dest / "labels" / split.value / f"{stem}.txt"
+        atomic_write_text(target, "\n".join(lines) + ("\n" if lines else ""))
+        report.files.append(target)
+    report.lose("YOLO keeps no instance ids, track ids or z-order (line order is kept)")
+    doc = {"path": ".", **{s.value: f"images/{s.value}" for s in sorted(splits)},
+           "names": {k: c.name for k, c in enumerate(classes)}}
+    doc.setdefault("train", "images/train")  # Ultralytics requires both keys
+    doc.setdefault("val", doc["train"])
+    atomic_write_text(dest / DATA_YAML, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    report.files.append(dest / DATA_YAML)
+
+
+def joined_ring(shape: Shape) -> np.ndarray:
+    """One ring through every part and hole: each hole and each further part is reached by a
+    cut from the nearest vertex and left by the same cut back."""
+    # shells counter-clockwise, holes clockwise: the cuts then cancel out when read back
+    parts = [orient(p, sign=1.0) for p in polygons_of(shape)]
+    ring = _with_holes(parts[0])
+    for part in parts[1:]:
+        ring = _splice(ring, _with_holes(part))
+    return ring
+
+
+def _with_holes(polygon: Polygon) -> np.ndarray:
+    ring = np.asarray(polygon.exterior.coords)[:-1]
+    for hole in polygon.interiors:
+        ring = _splice(ring, np.asarray(hole.coords)[:-1])
+    return ring
+
+
+def _splice(ring: np.ndarray, other: np.ndarray) -> np.ndarray:
+    d = ((ring[:, None, :] - other[None, :, :]) ** 2).sum(axis=2)
+    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+    loop = np.concatenate([other[j:], other[:j + 1]])  # starts and ends at other[j]
+    return np.concatenate([ring[:i + 1], loop, ring[i:]])
+
+
+def _reads_back(ring: np.ndarray, shape: Shape) -> bool:
+    quiet = Dataset()
+    back = repaired_or_warn(Polygon(ring), "", quiet)
+    return back is not None and shapely.symmetric_difference(back, shape).area < 1e-6 * max(
+        shape.area, 1.0)

@@ -1,0 +1,273 @@
+"""The two geometry conversions every other module calls: shape -> mask and mask -> shape.
+
+Conventions (see DESIGN.md): coordinates are image pixels after EXIF orientation, x right,
+y down; pixel (row r, column c) is the unit square [c, c+1] x [r, r+1].
+
+- `rasterize` uses COCO's polygon rule (pycocotools' rleFrPoly: a pixel is in when its centre
+  is, with vertices quantised to 1/5 px), so a mask we rasterise is the mask that
+  `COCO.annToMask` gives for the same polygon: exports and training see the same pixels.
+- `vectorize` traces pixel edges, so its polygons have integer vertices on pixel corners and
+  `rasterize(vectorize(m)) == m` exactly. Simplifying is a separate, explicit step (`simplify`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import shapely
+from pycocotools import mask as coco_mask
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from isegui.core.errors import ShapeError
+
+Shape = Polygon | MultiPolygon
+
+EMPTY = Polygon()
+
+
+# --------------------------------------------------------------------------- shape -> mask
+
+def bounds_window(shape: Shape, height: int, width: int) -> tuple[int, int, int, int]:
+    """The pixel window (x0, y0, x1, y1) of an image that holds every pixel of `shape`."""
+    if shape.is_empty:
+        return 0, 0, 0, 0
+    minx, miny, maxx, maxy = shape.bounds
+    x0 = min(max(0, math.floor(minx)), width)
+    y0 = min(max(0, math.floor(miny)), height)
+    x1 = max(min(width, math.ceil(maxx) + 1), x0)
+    y1 = max(min(height, math.ceil(maxy) + 1), y0)
+    return x0, y0, x1, y1
+
+
+def rasterize(shape: Shape, height: int, width: int, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Boolean mask of `shape` over the window of `height` x `width` pixels whose top-left
+    pixel is `origin` = (x, y) in image coordinates. Holes are cut out; parts are joined."""
+    ox, oy = int(origin[0]), int(origin[1])
+    out = np.zeros((height, width), dtype=bool)
+    if shape.is_empty or height <= 0 or width <= 0:
+        return out
+    # pycocotools truncates negative coordinates toward zero, so rasterise from a window that
+    # starts at or before the shape (never before pixel 0) and crop: every window then agrees
+    # with the full-image result.
+    minx, miny, _, _ = shape.bounds
+    gx = min(ox, max(0, math.floor(minx)))
+    gy = min(oy, max(0, math.floor(miny)))
+    gh, gw = oy - gy + height, ox - gx + width
+    grown = np.zeros((gh, gw), dtype=bool)
+    for polygon in _polygons(shape):
+        # each part in its own window keeps many-part shapes cheap
+        x0, y0, x1, y1 = bounds_window(polygon, gy + gh, gx + gw)
+        x0, y0 = max(x0, gx), max(y0, gy)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        part = _rasterize_ring(polygon.exterior.coords, x0, y0, y1 - y0, x1 - x0)
+        for ring in polygon.interiors:
+            part &= ~_rasterize_ring(ring.coords, x0, y0, y1 - y0, x1 - x0)
+        grown[y0 - gy:y1 - gy, x0 - gx:x1 - gx] |= part
+    out[:] = grown[oy - gy:, ox - gx:]
+    return out
+
+
+def _rasterize_ring(coords, gx: int, gy: int, height: int, width: int) -> np.ndarray:
+    xy = np.asarray(coords, dtype=np.float64)[:-1] - (gx, gy)
+    if len(xy) < 3:
+        return np.zeros((height, width), dtype=bool)
+    # pycocotools reads a 2-point list as a box, hence the >= 3 points guard above
+    rle = coco_mask.frPyObjects([xy.ravel().tolist()], height, width)
+    return coco_mask.decode(rle)[:, :, 0].astype(bool)
+
+
+def _polygons(shape: BaseGeometry) -> list[Polygon]:
+    """The non-empty polygons in any geometry, collections inside collections included."""
+    out: list[Polygon] = []
+    for part in shapely.get_parts(shape):
+        if isinstance(part, Polygon):
+            if not part.is_empty:
+                out.append(part)
+        elif shapely.get_num_geometries(part) > 0 and part.geom_type in (
+                "MultiPolygon", "GeometryCollection"):
+            out.extend(_polygons(part))
+    return out
+
+
+# --------------------------------------------------------------------------- mask -> shape
+
+# Directed pixel edges, clockwise on screen around foreground: +x, +y, -x, -y.
+_STEP = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
+
+
+def vectorize(mask: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Shape:
+    """Polygon or MultiPolygon (with holes) whose edges are the pixel edges of `mask`.
+
+    `origin` is the image position of mask[0, 0]. Pixels touching only at a corner are separate
+    parts (4-connectivity). The result rasterises back to exactly `mask`.
+    """
+    m = np.pad(np.asarray(mask, dtype=bool), 1)
+    if not m.any():
+        return EMPTY
+    starts, dirs = _boundary_edges(m)
+    rings = _link_rings(starts, dirs, m.shape[1] + 1)
+    labels = cv2.connectedComponents(m.astype(np.uint8), connectivity=4)[1]
+    shells: dict[int, list] = {}
+    holes: dict[int, list] = {}
+    for ring in rings:
+        ring_xy, first_dir = starts[ring], dirs[ring[0]]
+        keep = dirs[ring] != np.roll(dirs[ring], 1)  # drop vertices between collinear edges
+        coords = ring_xy[keep] + (origin[0] - 1, origin[1] - 1)
+        col, row = _pixel_right_of(ring_xy[0], first_dir)
+        component = int(labels[row, col])
+        target = shells if _signed_area(coords) > 0 else holes
+        target.setdefault(component, []).append(coords)
+    polygons = []
+    for component, outer in shells.items():
+        polygons.append(Polygon(outer[0], holes.get(component, [])))
+        polygons.extend(Polygon(shell) for shell in outer[1:])  # not expected; make_valid sorts it
+    # A ring that touches itself at a corner is invalid in shapely; make_valid restructures it
+    # without changing its area. Parts of different components meet only at corners, which a
+    # MultiPolygon allows, so checking each part is enough.
+    valid = shapely.is_valid(polygons)
+    if not valid.all():
+        fixed = [p if ok else _polygonal(shapely.make_valid(p)) for p, ok in zip(polygons, valid)]
+        polygons = [part for p in fixed for part in _polygons(p)]
+    shape: BaseGeometry = polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
+    return shape
+
+
+def _boundary_edges(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start vertex (x, y) and direction of every boundary edge of a zero-padded mask."""
+    top = m[1:, :] & ~m[:-1, :]      # pixel (r+1, c) has background above
+    bottom = m[:-1, :] & ~m[1:, :]   # pixel (r, c) has background below
+    left = m[:, 1:] & ~m[:, :-1]     # pixel (r, c+1) has background to its left
+    right = m[:, :-1] & ~m[:, 1:]    # pixel (r, c) has background to its right
+    parts = []
+    r, c = np.nonzero(top)
+    parts.append((c, r + 1, 0))
+    r, c = np.nonzero(right)
+    parts.append((c + 1, r, 1))
+    r, c = np.nonzero(bottom)
+    parts.append((c + 1, r + 1, 2))
+    r, c = np.nonzero(left)
+    parts.append((c + 1, r + 1, 3))
+    xs = np.concatenate([p[0] for p in parts])
+    ys = np.concatenate([p[1] for p in parts])
+    ds = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
+    return np.stack([xs, ys], axis=1), ds
+
+
+def _link_rings(starts: np.ndarray, dirs: np.ndarray, stride: int) -> list[np.ndarray]:
+    """Group edges into closed rings. At a vertex with two ways out (pixels meeting only at a
+    corner) turn clockwise, which keeps diagonal neighbours apart."""
+    start_id = starts[:, 1] * stride + starts[:, 0]
+    ends = starts + _STEP[dirs]
+    end_id = ends[:, 1] * stride + ends[:, 0]
+    order = np.argsort(start_id, kind="stable")
+    sorted_ids = start_id[order]
+    first = np.searchsorted(sorted_ids, end_id, side="left")
+    count = np.searchsorted(sorted_ids, end_id, side="right") - first
+    nxt = order[first]
+    two = np.nonzero(count == 2)[0]
+    if len(two):
+        a, b = order[first[two]], order[first[two] + 1]
+        wanted = (dirs[two] + 1) % 4
+        nxt[two] = np.where(dirs[a] == wanted, a, b)
+    nxt_list = nxt.tolist()
+    seen = bytearray(len(nxt_list))
+    rings = []
+    for begin in range(len(nxt_list)):
+        if seen[begin]:
+            continue
+        ring = []
+        e = begin
+        while not seen[e]:
+            seen[e] = 1
+            ring.append(e)
+            e = nxt_list[e]
+        rings.append(np.array(ring))
+    return rings
+
+
+def _pixel_right_of(start: np.ndarray, direction: int) -> tuple[int, int]:
+    """(column, row) of the foreground pixel that the edge starting at `start` bounds."""
+    x, y = int(start[0]), int(start[1])
+    return [(x, y), (x - 1, y), (x - 1, y - 1), (x, y - 1)][direction]
+
+
+def _signed_area(coords: np.ndarray) -> float:
+    x, y = coords[:, 0], coords[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+
+
+# --------------------------------------------------------------------------- repair, simplify
+
+@dataclass(frozen=True)
+class Repaired:
+    shape: Shape
+    note: str | None  # what the repair changed, or None when the input was already valid
+
+
+def repair(geometry: BaseGeometry) -> Repaired:
+    """A valid Polygon/MultiPolygon from any polygonal geometry; says what it fixed.
+
+    Raises ShapeError when nothing with area is left (empty, a line, collinear points)."""
+    if geometry is None or geometry.is_empty:
+        raise ShapeError("the shape is empty")
+    note = None
+    shape = geometry
+    if not geometry.is_valid:
+        reason = shapely.is_valid_reason(geometry)
+        shape = _polygonal(shapely.make_valid(geometry))
+        parts = len(_polygons(shape))
+        note = f"repaired invalid shape ({reason}): now {parts} part{'s' if parts != 1 else ''}"
+    else:
+        shape = _polygonal(geometry)
+    if shape.is_empty or shape.area <= 0:
+        raise ShapeError("the shape has no area (fewer than 3 distinct points, or all on a line)")
+    return Repaired(shape, note)
+
+
+def _polygonal(geometry: BaseGeometry) -> Shape:
+    """The polygonal part of a geometry as one Polygon or MultiPolygon (lines, points dropped)."""
+    polygons = _polygons(geometry)
+    if not polygons:
+        return EMPTY
+    if len(polygons) == 1:
+        return polygons[0]
+    merged = shapely.union_all(polygons)
+    return merged if isinstance(merged, (Polygon, MultiPolygon)) else _polygonal(merged)
+
+
+def polygon_from_points(points, holes=()) -> Repaired:
+    """A repaired shape from a ring of (x, y) points, optionally with hole rings."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    if len(pts) < 3:
+        raise ShapeError(f"a polygon needs at least 3 points, got {len(pts)}")
+    if not np.isfinite(pts).all():
+        raise ShapeError("a polygon has a coordinate that is not a finite number")
+    hole_rings = [np.asarray(h, dtype=float).reshape(-1, 2) for h in holes]
+    return repair(Polygon(pts, [h for h in hole_rings if len(h) >= 3]))
+
+
+def simplify(shape: Shape, tolerance: float) -> Shape:
+    """Fewer vertices, no vertex moved more than `tolerance` px, topology kept.
+
+    An explicit choice: a simplified shape no longer rasterises to exactly the traced mask."""
+    if tolerance <= 0 or shape.is_empty:
+        return shape
+    return _polygonal(shapely.simplify(shape, tolerance, preserve_topology=True))
+
+
+def translate(shape: Shape, dx: float, dy: float) -> Shape:
+    return shapely.transform(shape, lambda xy: xy + (dx, dy))
+
+
+def has_holes(shape: Shape) -> bool:
+    return any(len(p.interiors) for p in _polygons(shape))
+
+
+def polygons_of(shape: BaseGeometry) -> list[Polygon]:
+    """The non-empty polygons of a Polygon, MultiPolygon or collection."""
+    return _polygons(shape)

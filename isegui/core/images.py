@@ -1,0 +1,151 @@
+"""Reading image files into the labels' frame: EXIF orientation applied, full bit depth kept.
+
+`probe` reads only the header (size, orientation) and is what imports use; `load_image` decodes
+the pixels. Both raise ImageReadError naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from isegui.core.errors import ImageReadError
+from isegui.core.fileio import atomic_write_bytes
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MAX_PIXELS = 250_000_000  # 250 MP: a 16-bit RGB image this big is 1.5 GB decoded
+
+Image.MAX_IMAGE_PIXELS = None  # we check MAX_PIXELS ourselves, with a clearer message
+
+_EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    width: int  # after EXIF orientation
+    height: int
+    orientation: int  # EXIF orientation tag, 1 = as stored
+    format: str
+    mode: str
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def probe(path: str | Path, data: bytes | None = None) -> ImageInfo:
+    """Size and orientation from the header, without decoding the pixels. With `data`, the
+    image is read from those bytes and `path` only names it in messages."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data) if data is not None else path) as im:
+                width, height = im.size
+                orientation = _orientation(im)
+                fmt, mode = im.format or "?", im.mode
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image file, or a format isegui cannot read") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageReadError(path, f"cannot read the image header ({exc})") from None
+    if width <= 0 or height <= 0:
+        raise ImageReadError(path, f"the header gives an empty image ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(path, f"image too large: {width}x{height} = "
+                                   f"{width * height / 1e6:.0f} MP (the limit is "
+                                   f"{MAX_PIXELS / 1e6:.0f} MP); tile or downscale it first")
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return ImageInfo(width, height, orientation, fmt, mode)
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block must not make a good image unreadable
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Pixels as (H, W) grayscale or (H, W, 3) RGB, in the file's own dtype (uint8, uint16,
+    float32), EXIF orientation applied. Alpha is dropped."""
+    path = Path(path)
+    info = probe(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it fails on non-ASCII paths
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # no EXIF handling: done below, once
+    if pixels is None:
+        raise ImageReadError(path, f"cannot decode the {info.format} data: the file is corrupt "
+                                   "or truncated")
+    pixels = _to_rgb(pixels)
+    pixels = apply_orientation(pixels, info.orientation)
+    if pixels.shape[:2] != (info.height, info.width):
+        raise ImageReadError(path, f"decoded size {pixels.shape[1]}x{pixels.shape[0]} differs "
+                                   f"from the header's {info.width}x{info.height}")
+    return pixels
+
+
+def _to_rgb(pixels: np.ndarray) -> np.ndarray:
+    if pixels.ndim == 2:
+        return pixels
+    channels = pixels.shape[2]
+    if channels == 1:
+        return pixels[:, :, 0]
+    if channels == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    if channels == 4:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    return pixels[:, :, :3][:, :, ::-1].copy()
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn stored pixels into the displayed frame for an EXIF orientation tag (1-8)."""
+    if orientation == 2:
+        return np.ascontiguousarray(pixels[:, ::-1])
+    if orientation == 3:
+        return np.ascontiguousarray(pixels[::-1, ::-1])
+    if orientation == 4:
+        return np.ascontiguousarray(pixels[::-1])
+    if orientation == 5:
+        return np.ascontiguousarray(np.swapaxes(pixels, 0, 1))
+    if orientation == 6:
+        return np.ascontiguousarray(np.swapaxes(pixels, 0, 1)[:, ::-1])
+    if orientation == 7:
+        return np.ascontiguousarray(np.swapaxes(pixels, 0, 1)[::-1, ::-1])
+    if orientation == 8:
+        return np.ascontiguousarray(np.swapaxes(pixels, 0, 1)[::-1])
+    return pixels
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """8-bit view of any image: 16-bit and float images stretched from their 0.5th to 99.5th
+    percentile, so a 12-bit camera frame in a 16-bit file is not nearly black."""
+    if pixels.dtype == np.uint8:
+        return pixels
+    values = pixels.astype(np.float32)
+    sample = values[::max(1, values.shape[0] // 512), ::max(1, values.shape[1] // 512)]
+    lo, hi = np.percentile(sample, [0.5, 99.5])
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.clip((values - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+
+
+def save_image(path: str | Path, pixels: np.ndarray) -> None:
+    """Write an (H, W) or (H, W, 3) RGB array; the format comes from the suffix."""
+    path = Path(path)
+    out = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR) if pixels.ndim == 3 else pixels
+    ok, data = cv2.imencode(path.suffix, out)
+    if not ok:
+        raise ImageReadError(path, f"cannot encode an image as {path.suffix}")
+    atomic_write_bytes(path, data.tobytes())

@@ -1,0 +1,229 @@
+"""Bring a labeled dataset into a project: parse, check everything, then write in one
+transaction. Any problem stops the import before the project (or its folder) changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from isegui.core.entities import ImageStatus, Instance, Source, Split
+from isegui.core.errors import ImageReadError, ImportFailed
+from isegui.core.fileio import atomic_write_bytes, copy_new
+from isegui.core.formats import get_format
+from isegui.core.formats.base import Dataset, SourceImage
+from isegui.core.images import IMAGE_SUFFIXES, probe
+from isegui.core.progress import Progress, no_progress
+from isegui.core.project import IMAGES_DIR, Project
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    format: str
+    source: Path
+    images_root: Path | None = None  # default: where the format keeps its images
+    split: Split | None = None  # default: the format's own split, else train
+    copy: bool = False  # copy images into the project's images/ folder
+    existing: str = "error"  # an image already in the project: error, skip or replace
+    skip_missing: bool = False  # leave out images whose file is missing instead of stopping
+
+
+@dataclass
+class ImportReport:
+    images_added: int = 0
+    images_replaced: int = 0
+    images_skipped: int = 0
+    instances_added: int = 0
+    classes_added: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Lookup:
+    """Answers readers' questions about image files under the root, from headers only."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._sizes: dict[str, tuple[int, int, int]] = {}
+        self._stems: dict[str, str] | None = None
+
+    def size(self, file_name: str) -> tuple[int, int]:
+        return self.info(file_name)[:2]
+
+    def info(self, file_name: str) -> tuple[int, int, int]:
+        """(width, height, EXIF orientation) of an image under the root."""
+        if file_name not in self._sizes:
+            meta = probe(self.root / file_name)
+            self._sizes[file_name] = (meta.width, meta.height, meta.orientation)
+        return self._sizes[file_name]
+
+    def find(self, stem: str) -> str | None:
+        if self._stems is None:
+            self._stems = {}
+            for path in sorted(self.root.rglob("*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                    rel = PurePosixPath(*path.relative_to(self.root).parts)
+                    self._stems.setdefault(str(rel.with_suffix("")), rel.as_posix())
+        return self._stems.get(stem)
+
+
+@dataclass
+class _Planned:
+    source: SourceImage
+    file: Path  # where the image is now (or will be written, for embedded image data)
+    stored: str  # its path in the project
+    width: int
+    height: int
+    replace_id: int | None = None
+
+
+def import_dataset(project: Project, options: ImportOptions,
+                   progress: Progress = no_progress) -> ImportReport:
+    fmt = get_format(options.format)
+    source = Path(options.source)
+    if not source.exists():
+        raise ImportFailed([f"{source}: not found"])
+    root = Path(options.images_root or fmt.default_image_root(source)).resolve()
+    lookup = _Lookup(root)
+    dataset = fmt.read(source, lookup)
+    report = ImportReport(warnings=list(dataset.warnings))
+    plans, problems = _plan(project, dataset, lookup, options, report, progress)
+    if problems:
+        raise ImportFailed(problems)
+    _write(project, dataset, plans, options, report)
+    return report
+
+
+def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOptions,
+          report: ImportReport, progress: Progress) -> tuple[list[_Planned], list[str]]:
+    plans: list[_Planned] = []
+    problems: list[str] = []
+    claimed: set[str] = set()
+    for n, image in enumerate(dataset.images, start=1):
+        progress(n, len(dataset.images), image.file_name)
+        file = lookup.root / image.file_name
+        try:
+            width, height = _checked_size(image, file, lookup)
+        except ImageReadError as exc:
+            if options.skip_missing and not file.exists():
+                report.warnings.append(f"{file}: not found; left out")
+                report.images_skipped += 1
+                continue
+            problems.append(str(exc))
+            continue
+        stored = _stored_path(project, image, file, options, claimed)
+        plan = _Planned(image, file, stored, width, height)
+        existing = project.store.image_by_path(stored)
+        if existing is not None:
+            if options.existing == "skip":
+                report.images_skipped += 1
+                continue
+            if options.existing != "replace":
+                problems.append(f"{file}: already in the project as {stored}; use "
+                                "--existing skip or --existing replace")
+                continue
+            plan.replace_id = existing.id
+        claimed.add(stored)
+        plans.append(plan)
+    return plans, problems
+
+
+def _checked_size(image: SourceImage, file: Path, lookup: _Lookup) -> tuple[int, int]:
+    if image.image_data is not None and not file.exists():
+        meta = probe(file, data=image.image_data)
+        width, height, orientation = meta.width, meta.height, meta.orientation
+    else:
+        width, height, orientation = lookup.info(image.file_name)
+    if image.width is None or image.height is None:
+        return width, height
+    if (image.width, image.height) == (width, height):
+        return width, height
+    hint = ""
+    if orientation in (5, 6, 7, 8) and (image.width, image.height) == (height, width):
+        hint = (f"; the file's EXIF orientation ({orientation}) turns it by 90 degrees, so the "
+                "labels were drawn on the unrotated pixels")
+    raise ImageReadError(file, f"{image.origin} says {image.width}x{image.height} but the image "
+                               f"is {width}x{height}{hint}")
+
+
+def _stored_path(project: Project, image: SourceImage, file: Path, options: ImportOptions,
+                 claimed: set[str]) -> str:
+    if not (options.copy or (image.image_data is not None and not file.exists())):
+        return project.stored_path(file)
+    target = PurePosixPath(IMAGES_DIR, image.file_name)
+    candidate, k = target, 1
+    while True:
+        name = candidate.as_posix()
+        if project.store.image_by_path(name) is not None:
+            return name  # the same image again: the --existing rule decides
+        if name not in claimed and not (project.folder / candidate).exists():
+            return name
+        k += 1  # another file of that name: keep both
+        candidate = target.with_name(f"{target.stem}-{k}{target.suffix}")
+
+
+def _write(project: Project, dataset: Dataset, plans: list[_Planned], options: ImportOptions,
+           report: ImportReport) -> None:
+    store = project.store
+    created: list[Path] = []
+    try:
+        for plan in plans:
+            target = project.folder / plan.stored
+            if plan.stored == project.stored_path(plan.file) or target.exists():
+                continue
+            if plan.source.image_data is not None and not plan.file.exists():
+                atomic_write_bytes(target, plan.source.image_data)
+            else:
+                copy_new(plan.file, target)
+            created.append(target)
+        with store.transaction():
+            before = {c.name for c in store.classes()}
+            class_ids = store.ensure_classes(dataset.classes)
+            report.classes_added = [c for c in dataset.classes if c not in before]
+            for plan in plans:
+                _add_image(project, plan, options, class_ids, report)
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _add_image(project: Project, plan: _Planned, options: ImportOptions,
+               class_ids: dict[str, int], report: ImportReport) -> None:
+    store = project.store
+    image = plan.source
+    split = options.split or image.split or Split.TRAIN
+    status = ImageStatus.LABELED if image.labeled else ImageStatus.UNLABELED
+    if plan.replace_id is not None:
+        record = store.image(plan.replace_id)
+        store.replace_instances(record.id, [])
+        store.set_split([record.id], split)
+        store.set_status(record.id, status)
+        report.images_replaced += 1
+    else:
+        record = store.add_image(plan.stored, plan.width, plan.height, split, status)
+        report.images_added += 1
+    ids = _instance_ids(image, report)
+    stacked = sorted(enumerate(image.instances),
+                     key=lambda pair: pair[1].z if pair[1].z is not None else pair[0])
+    instances = [Instance(
+        image_id=record.id, id=ids[k],
+        class_id=class_ids[inst.class_name] if inst.class_name else None,
+        shape=inst.shape, z=z, track_id=inst.track_id, source=Source.IMPORTED, crowd=inst.crowd)
+        for z, (k, inst) in enumerate(stacked)]
+    store.restore_instances(instances)
+    report.instances_added += len(instances)
+
+
+
+def _instance_ids(image: SourceImage, report: ImportReport) -> list[int]:
+    """The file's own instance ids where it has unique ones; new ids after them for the rest.
+    Repeated ids are reported and the image numbered anew."""
+    given = [i.source_id for i in image.instances]
+    known = [i for i in given if i is not None]
+    duplicates = sorted({i for i in known if known.count(i) > 1})
+    if duplicates:
+        report.warnings.append(f"{image.origin}: instance ids {duplicates} are used more than "
+                               "once; the image's instances were numbered anew")
+    if duplicates or any(i <= 0 for i in known):
+        return list(range(1, len(given) + 1))
+    fresh = iter(range(max(known, default=0) + 1, max(known, default=0) + len(given) + 1))
+    return [i if i is not None else next(fresh) for i in given]

@@ -1,0 +1,83 @@
+"""One editor per project: an OS file lock, released by the OS if the process dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+from isegui.core.errors import ProjectLockedError
+
+if sys.platform == "win32":  # pragma: no cover - exercised on the Windows runner
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class ProjectLock:
+    """Held while a project is open for editing. A second holder gets ProjectLockedError."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd):
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise ProjectLockedError(
+                f"{self.path.parent}: this project is already open in another isegui{holder}; "
+                "close it there first (or open this one read-only)")
+        # Byte 0 carries the lock on Windows, so the note about the holder starts after it.
+        note = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
+        os.lseek(fd, 1, os.SEEK_SET)
+        os.write(fd, note)
+        os.ftruncate(fd, 1 + len(note))
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 1, os.SEEK_SET)
+        info = json.loads(os.read(fd, 4096).decode() or "{}")
+        return f" (process {info['pid']} on {info['host']})"
+    except (OSError, ValueError, KeyError):
+        return ""

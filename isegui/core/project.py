@@ -1,0 +1,124 @@
+"""A project: a folder holding `project.isegui` (the store) and, when copied in, its images."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path, PurePosixPath
+
+from isegui.core.errors import ProjectError, ProjectNotFoundError
+from isegui.core.lock import ProjectLock
+from isegui.core.store import Store, now_iso
+
+PROJECT_FILE = "project.isegui"
+IMAGES_DIR = "images"
+
+
+class Project:
+    """An open project. Open for editing (the default) holds the project's lock, so a second
+    editor gets a clear error; read-only opens take no lock and cannot write."""
+
+    def __init__(self, folder: Path, store: Store, lock: ProjectLock | None):
+        self.folder = folder
+        self.store = store
+        self._lock = lock
+
+    # ------------------------------------------------------------------ open / create
+
+    @classmethod
+    def create(cls, folder: str | Path, name: str | None = None) -> "Project":
+        folder = Path(folder).resolve()
+        if (folder / PROJECT_FILE).exists():
+            raise ProjectError(f"{folder}: already holds a project; open it instead")
+        folder.mkdir(parents=True, exist_ok=True)
+        project = cls._open(folder, read_only=False)
+        try:
+            project.store.set_meta("name", name or folder.name)
+            project.store.set_meta("project_id", uuid.uuid4().hex)
+            project.store.set_meta("created", now_iso())
+        except BaseException:
+            project.close()
+            raise
+        return project
+
+    @classmethod
+    def open(cls, folder: str | Path, *, read_only: bool = False) -> "Project":
+        folder = Path(folder).resolve()
+        if not (folder / PROJECT_FILE).is_file():
+            raise ProjectNotFoundError(
+                f"{folder}: not an isegui project (no {PROJECT_FILE} there); create one with "
+                "`isegui import` or `isegui demo`")
+        return cls._open(folder, read_only=read_only)
+
+    @classmethod
+    def open_or_create(cls, folder: str | Path) -> "Project":
+        folder = Path(folder)
+        return cls.open(folder) if (folder / PROJECT_FILE).is_file() else cls.create(folder)
+
+    @classmethod
+    def _open(cls, folder: Path, *, read_only: bool) -> "Project":
+        lock = None
+        if not read_only:
+            lock = ProjectLock(folder / f"{PROJECT_FILE}.lock")
+            lock.acquire()
+        try:
+            store = Store(folder / PROJECT_FILE, read_only=read_only)
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        return cls(folder, store, lock)
+
+    def close(self) -> None:
+        self.store.close()
+        if self._lock:
+            self._lock.release()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def name(self) -> str:
+        return self.store.meta("name") or self.folder.name
+
+    @property
+    def mm_per_px(self) -> float | None:
+        """The calibration: millimetres per pixel, or None when not calibrated."""
+        value = self.store.meta("mm_per_px")
+        return float(value) if value is not None else None
+
+    def set_calibration(self, mm_per_px: float | None) -> None:
+        if mm_per_px is not None and not (mm_per_px > 0 and mm_per_px < float("inf")):
+            raise ValueError(f"mm per pixel must be a positive number, got {mm_per_px}")
+        self.store.set_meta("mm_per_px", None if mm_per_px is None else repr(float(mm_per_px)))
+
+    @property
+    def active_run_id(self) -> int | None:
+        value = self.store.meta("active_run_id")
+        return int(value) if value is not None else None
+
+    def set_active_run(self, run_id: int | None) -> None:
+        self.store.set_meta("active_run_id", None if run_id is None else str(run_id))
+
+    # ------------------------------------------------------------------ paths
+
+    def image_path(self, stored: str) -> Path:
+        """The file of an image record's path."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.folder / path
+
+    def stored_path(self, file: Path) -> str:
+        """How an image file is recorded: relative to the project folder with "/" separators
+        (even outside it, as ../), absolute only where no relative path exists (another
+        drive on Windows)."""
+        file = Path(file).resolve()
+        try:
+            rel = os.path.relpath(file, self.folder)
+        except ValueError:
+            return file.as_posix()
+        return PurePosixPath(*Path(rel).parts).as_posix()

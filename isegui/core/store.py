@@ -1,0 +1,427 @@
+"""The project file: one SQLite database, WAL mode, every edit one transaction.
+
+Store methods are the only writers of project data. Each public method that changes something
+is atomic on its own; `transaction()` groups several into one (an import, a multi-delete).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import shapely
+
+from isegui.core import schema
+from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
+                                  Run, RunStatus, Source, Split, default_color)
+from isegui.core.errors import ProjectError
+from isegui.core.geometry import Shape
+
+_INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
+_IMAGE_COLUMNS = "id, path, width, height, split, status"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    def __init__(self, db_path: Path, *, read_only: bool = False):
+        self.path = db_path
+        self.read_only = read_only
+        uri = f"{db_path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"
+        try:
+            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 10000")
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if read_only:
+                schema.check_readable(self._conn, db_path)
+            else:
+                schema.migrate(self._conn, db_path)
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{db_path}: not a readable isegui project file ({exc})") from exc
+        self._depth = 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside happen together or not at all. Nests: only the outermost commits."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        return self._conn.execute(sql, args).fetchall()
+
+    # ------------------------------------------------------------------ meta
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0][0] if row else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.transaction():
+            if value is None:
+                self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                   (key, value))
+
+    # ------------------------------------------------------------------ classes
+
+    def classes(self) -> list[LabelClass]:
+        return [LabelClass(*r) for r in self._query(
+            "SELECT id, name, color FROM classes ORDER BY position, id")]
+
+    def add_class(self, name: str, color: str | None = None) -> LabelClass:
+        name = _clean_name(name)
+        with self.transaction():
+            count = self._query("SELECT COUNT(*), COALESCE(MAX(position), -1) FROM classes")[0]
+            color = color or default_color(count[0])
+            try:
+                cur = self._conn.execute(
+                    "INSERT INTO classes (name, color, position) VALUES (?, ?, ?)",
+                    (name, color, count[1] + 1))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"a class named {name!r} already exists") from None
+            return LabelClass(cur.lastrowid, name, color)
+
+    def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
+        """Class ids by name, adding the classes that do not exist yet."""
+        with self.transaction():
+            by_name = {c.name: c.id for c in self.classes()}
+            for name in names:
+                if name not in by_name:
+                    by_name[name] = self.add_class(name).id
+            return by_name
+
+    def rename_class(self, class_id: int, name: str) -> None:
+        name = _clean_name(name)
+        with self.transaction():
+            try:
+                self._conn.execute("UPDATE classes SET name = ? WHERE id = ?", (name, class_id))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"a class named {name!r} already exists") from None
+
+    def recolor_class(self, class_id: int, color: str) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE classes SET color = ? WHERE id = ?", (color, class_id))
+
+    def merge_classes(self, source_id: int, target_id: int) -> int:
+        """Move every instance and prediction of `source_id` to `target_id`, then delete the
+        source class. Returns how many instances moved."""
+        if source_id == target_id:
+            return 0
+        with self.transaction():
+            moved = self._conn.execute("UPDATE instances SET class_id = ? WHERE class_id = ?",
+                                       (target_id, source_id)).rowcount
+            self._conn.execute("UPDATE predictions SET class_id = ? WHERE class_id = ?",
+                               (target_id, source_id))
+            self._conn.execute("DELETE FROM classes WHERE id = ?", (source_id,))
+            return moved
+
+    def delete_class(self, class_id: int, *, delete_instances: bool = False) -> int:
+        """Delete a class. Its instances are deleted, or kept without a class (the default,
+        which `validate` then reports). Returns how many instances were affected."""
+        with self.transaction():
+            if delete_instances:
+                n = self._conn.execute("DELETE FROM instances WHERE class_id = ?",
+                                       (class_id,)).rowcount
+            else:
+                n = self._query("SELECT COUNT(*) FROM instances WHERE class_id = ?",
+                                (class_id,))[0][0]
+            self._conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
+            return n
+
+    # ------------------------------------------------------------------ images
+
+    def add_image(self, path: str, width: int, height: int, split: Split = Split.TRAIN,
+                  status: ImageStatus = ImageStatus.UNLABELED) -> ImageRecord:
+        with self.transaction():
+            try:
+                cur = self._conn.execute(
+                    "INSERT INTO images (path, width, height, split, status) VALUES (?,?,?,?,?)",
+                    (path, width, height, Split(split).value, ImageStatus(status).value))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"{path}: this image is already in the project") from None
+            return ImageRecord(cur.lastrowid, path, width, height, Split(split),
+                               ImageStatus(status))
+
+    def image(self, image_id: int) -> ImageRecord:
+        rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,))
+        if not rows:
+            raise KeyError(f"no image with id {image_id}")
+        return _image(rows[0])
+
+    def image_by_path(self, path: str) -> ImageRecord | None:
+        rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE path = ?", (path,))
+        return _image(rows[0]) if rows else None
+
+    def images(self, split: Split | None = None,
+               status: ImageStatus | None = None) -> list[ImageRecord]:
+        where, args = [], []
+        if split is not None:
+            where.append("split = ?")
+            args.append(Split(split).value)
+        if status is not None:
+            where.append("status = ?")
+            args.append(ImageStatus(status).value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return [_image(r) for r in self._query(
+            f"SELECT {_IMAGE_COLUMNS} FROM images {clause} ORDER BY path", tuple(args))]
+
+    def image_count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM images")[0][0]
+
+    def set_split(self, image_ids: Iterable[int], split: Split) -> None:
+        with self.transaction():
+            self._conn.executemany("UPDATE images SET split = ? WHERE id = ?",
+                                   [(Split(split).value, i) for i in image_ids])
+
+    def set_status(self, image_id: int, status: ImageStatus) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE images SET status = ? WHERE id = ?",
+                               (ImageStatus(status).value, image_id))
+
+    def remove_image(self, image_id: int) -> None:
+        """Forget an image and its labels and predictions (the image file is left alone)."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+
+    # ------------------------------------------------------------------ instances
+
+    def instances(self, image_id: int) -> list[Instance]:
+        """The image's instances, bottom to top."""
+        return [_instance(r) for r in self._query(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE image_id = ? ORDER BY z, id",
+            (image_id,))]
+
+    def instance(self, image_id: int, instance_id: int) -> Instance:
+        rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances "
+                           "WHERE image_id = ? AND id = ?", (image_id, instance_id))
+        if not rows:
+            raise KeyError(f"image {image_id} has no instance {instance_id}")
+        return _instance(rows[0])
+
+    def iter_labeled(self, split: Split | None = None
+                     ) -> Iterator[tuple[ImageRecord, list[Instance]]]:
+        """Every image (of a split) with its instances, in path order, in one pass."""
+        images = self.images(split)
+        clause, args = ("", ()) if split is None else (
+            "WHERE image_id IN (SELECT id FROM images WHERE split = ?)", (Split(split).value,))
+        rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances {clause} "
+                           "ORDER BY image_id, z, id", args)
+        shapes = shapely.from_wkb([r[3] for r in rows]) if rows else []
+        by_image: dict[int, list[Instance]] = {}
+        for r, shape in zip(rows, shapes):
+            by_image.setdefault(r[0], []).append(
+                Instance(r[0], r[1], r[2], shape, r[4], r[5], Source(r[6]), bool(r[7])))
+        for image in images:
+            yield image, by_image.get(image.id, [])
+
+    def instance_counts(self) -> dict[int, int]:
+        """Instances per image id (images without any are absent)."""
+        return dict(self._query("SELECT image_id, COUNT(*) FROM instances GROUP BY image_id"))
+
+    def add_instance(self, image_id: int, class_id: int | None, shape: Shape, *,
+                     z: int | None = None, track_id: int | None = None,
+                     source: Source = Source.MANUAL, crowd: bool = False) -> Instance:
+        """A new instance with the image's next unused id, on top unless `z` is given.
+        An unlabeled image becomes labeled."""
+        return self.add_instances(image_id, [(class_id, shape, z, track_id, source, crowd)])[0]
+
+    def add_instances(self, image_id: int, items: list[tuple]) -> list[Instance]:
+        """Many new instances at once: items of (class_id, shape, z|None, track_id, source,
+        crowd); z None means on top, in the order given."""
+        with self.transaction():
+            row = self._query("SELECT next_instance_id FROM images WHERE id = ?", (image_id,))
+            if not row:
+                raise KeyError(f"no image with id {image_id}")
+            next_id = row[0][0]
+            top = self._query("SELECT COALESCE(MAX(z), -1) FROM instances WHERE image_id = ?",
+                              (image_id,))[0][0]
+            made = []
+            for k, (class_id, shape, z, track_id, source, crowd) in enumerate(items):
+                if z is None:
+                    top += 1
+                    z = top
+                made.append(Instance(image_id, next_id + k, class_id, shape, z, track_id,
+                                     Source(source), bool(crowd)))
+            self._insert_instances(made)
+            self._conn.execute("UPDATE images SET next_instance_id = ?, status = CASE status "
+                               "WHEN 'unlabeled' THEN 'labeled' ELSE status END WHERE id = ?",
+                               (next_id + len(made), image_id))
+            return made
+
+    def restore_instances(self, instances: Iterable[Instance]) -> None:
+        """Put deleted instances back with their own ids (undo of a delete)."""
+        instances = list(instances)
+        with self.transaction():
+            self._insert_instances(instances)
+            for inst in instances:
+                self._conn.execute("UPDATE images SET next_instance_id = MAX(next_instance_id, ?)"
+                                   " WHERE id = ?", (inst.id + 1, inst.image_id))
+
+    def _insert_instances(self, instances: list[Instance]) -> None:
+        wkb = shapely.to_wkb([i.shape for i in instances]) if instances else []
+        self._conn.executemany(
+            f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+            [(i.image_id, i.id, i.class_id, blob, i.z, i.track_id, i.source.value, int(i.crowd))
+             for i, blob in zip(instances, wkb)])
+
+    def update_instance(self, image_id: int, instance_id: int, **changes) -> Instance:
+        """Change some of class_id, shape, z, track_id, source, crowd; returns the new state."""
+        allowed = {"class_id", "shape", "z", "track_id", "source", "crowd"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise TypeError(f"cannot change {', '.join(sorted(unknown))} of an instance")
+        values = dict(changes)
+        if "shape" in values:
+            values["shape"] = shapely.to_wkb(values["shape"])
+        if "source" in values:
+            values["source"] = Source(values["source"]).value
+        if "crowd" in values:
+            values["crowd"] = int(values["crowd"])
+        with self.transaction():
+            if values:
+                sets = ", ".join(f"{k} = ?" for k in values)
+                cur = self._conn.execute(
+                    f"UPDATE instances SET {sets} WHERE image_id = ? AND id = ?",
+                    (*values.values(), image_id, instance_id))
+                if cur.rowcount != 1:
+                    raise KeyError(f"image {image_id} has no instance {instance_id}")
+            return self.instance(image_id, instance_id)
+
+    def delete_instances(self, image_id: int, instance_ids: Iterable[int]) -> list[Instance]:
+        """Delete instances; returns them as they were (for undo)."""
+        ids = list(instance_ids)
+        with self.transaction():
+            gone = [self.instance(image_id, i) for i in ids]
+            self._conn.executemany("DELETE FROM instances WHERE image_id = ? AND id = ?",
+                                   [(image_id, i) for i in ids])
+            return gone
+
+    def replace_instances(self, image_id: int, items: list[tuple]) -> list[Instance]:
+        """Drop the image's instances and add `items` (see add_instances) in their place."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM instances WHERE image_id = ?", (image_id,))
+            return self.add_instances(image_id, items)
+
+    # ------------------------------------------------------------------ predictions
+
+    def add_predictions(self, image_id: int, run_id: int | None,
+                        items: Iterable[tuple[int | None, Shape, float]]) -> None:
+        """Store a run's detections for an image, replacing what that run had there."""
+        items = list(items)
+        with self.transaction():
+            self._conn.execute("DELETE FROM predictions WHERE image_id = ? AND run_id IS ?",
+                               (image_id, run_id))
+            wkb = shapely.to_wkb([s for _, s, _ in items]) if items else []
+            self._conn.executemany(
+                "INSERT INTO predictions (image_id, run_id, class_id, shape, score) "
+                "VALUES (?,?,?,?,?)",
+                [(image_id, run_id, c, blob, float(score))
+                 for (c, _, score), blob in zip(items, wkb)])
+
+    def predictions(self, image_id: int, run_id: int | None = None,
+                    min_score: float = 0.0) -> list[Prediction]:
+        sql = ("SELECT id, image_id, run_id, class_id, shape, score FROM predictions "
+               "WHERE image_id = ? AND score >= ?")
+        args: tuple = (image_id, min_score)
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            args += (run_id,)
+        return [Prediction(r[0], r[1], r[2], r[3], shapely.from_wkb(r[4]), r[5])
+                for r in self._query(sql + " ORDER BY score DESC", args)]
+
+    def delete_predictions(self, run_id: int | None = None) -> None:
+        with self.transaction():
+            if run_id is None:
+                self._conn.execute("DELETE FROM predictions")
+            else:
+                self._conn.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
+
+    # ------------------------------------------------------------------ runs
+
+    def add_run(self, name: str, config: dict) -> Run:
+        created = now_iso()
+        with self.transaction():
+            cur = self._conn.execute(
+                "INSERT INTO runs (name, created, status, config) VALUES (?, ?, ?, ?)",
+                (name, created, RunStatus.RUNNING.value, json.dumps(config)))
+            return Run(cur.lastrowid, name, created, RunStatus.RUNNING, dict(config))
+
+    def update_run(self, run_id: int, *, status: RunStatus | None = None,
+                   metrics: dict | None = None, checkpoint: str | None = None) -> Run:
+        with self.transaction():
+            if status is not None:
+                finished = None if status == RunStatus.RUNNING else now_iso()
+                self._conn.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?",
+                                   (RunStatus(status).value, finished, run_id))
+            if metrics is not None:
+                self._conn.execute("UPDATE runs SET metrics = ? WHERE id = ?",
+                                   (json.dumps(metrics), run_id))
+            if checkpoint is not None:
+                self._conn.execute("UPDATE runs SET checkpoint = ? WHERE id = ?",
+                                   (checkpoint, run_id))
+            return self.run(run_id)
+
+    def run(self, run_id: int) -> Run:
+        rows = self._query("SELECT id, name, created, status, config, metrics, checkpoint, "
+                           "finished FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise KeyError(f"no run with id {run_id}")
+        return _run(rows[0])
+
+    def runs(self) -> list[Run]:
+        return [_run(r) for r in self._query(
+            "SELECT id, name, created, status, config, metrics, checkpoint, finished "
+            "FROM runs ORDER BY id")]
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValueError("a class name cannot be empty")
+    return name
+
+
+def _image(row: tuple) -> ImageRecord:
+    return ImageRecord(row[0], row[1], row[2], row[3], Split(row[4]), ImageStatus(row[5]))
+
+
+def _instance(row: tuple) -> Instance:
+    return Instance(row[0], row[1], row[2], shapely.from_wkb(row[3]), row[4], row[5],
+                    Source(row[6]), bool(row[7]))
+
+
+def _run(row: tuple) -> Run:
+    return Run(row[0], row[1], row[2], RunStatus(row[3]), json.loads(row[4]),
+               json.loads(row[5]), row[6], row[7])

@@ -1,0 +1,206 @@
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from shapely.geometry import box
+
+from isegui.core import schema
+from isegui.core.entities import ImageStatus, RunStatus, Source, Split
+from isegui.core.errors import (ProjectLockedError, ProjectNotFoundError, SchemaVersionError)
+from isegui.core.project import PROJECT_FILE, Project
+
+
+def test_create_reopen_and_data_survives(tmp_path):
+    folder = tmp_path / "p"
+    with Project.create(folder, name="line 3") as p:
+        cls = p.store.add_class("pill")
+        img = p.store.add_image("images/a.png", 64, 48)
+        inst = p.store.add_instance(img.id, cls.id, box(1, 2, 10, 12), track_id=7)
+        p.set_calibration(0.05)
+    with Project.open(folder) as p:
+        assert p.name == "line 3" and p.mm_per_px == 0.05
+        (got,) = p.store.instances(img.id)
+        assert got == inst and got.shape.equals(box(1, 2, 10, 12)) and got.track_id == 7
+        assert p.store.image(img.id).status == ImageStatus.LABELED  # first instance labels it
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_opening_twice_is_a_clear_error_but_reading_is_fine(tmp_path):
+    with Project.create(tmp_path / "p"):
+        with pytest.raises(ProjectLockedError, match="already open in another isegui"):
+            Project.open(tmp_path / "p")
+        with Project.open(tmp_path / "p", read_only=True) as reader:
+            assert reader.store.image_count() == 0
+            with pytest.raises(sqlite3.OperationalError):
+                reader.store.add_class("x")
+    Project.open(tmp_path / "p").close()  # the lock went with the first editor
+
+
+def test_the_lock_dies_with_its_process(tmp_path):
+    Project.create(tmp_path / "p").close()
+    code = textwrap.dedent(f"""
+        import time
+        from isegui.core.project import Project
+        p = Project.open({str(tmp_path / 'p')!r})
+        print('open', flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        with pytest.raises(ProjectLockedError, match=f"process {proc.pid}"):
+            Project.open(tmp_path / "p")
+    finally:
+        proc.kill()
+        proc.wait()
+    Project.open(tmp_path / "p").close()
+
+
+def test_not_a_project(tmp_path):
+    with pytest.raises(ProjectNotFoundError, match="not an isegui project"):
+        Project.open(tmp_path)
+
+
+def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
+    Project.create(tmp_path / "p").close()
+    db = tmp_path / "p" / PROJECT_FILE
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    with pytest.raises(SchemaVersionError, match="newer isegui"):
+        Project.open(tmp_path / "p")
+    with pytest.raises(SchemaVersionError):
+        Project.open(tmp_path / "p", read_only=True)
+    assert db.read_bytes() == before
+
+
+def test_migration_runs_once_keeps_a_backup_and_rolls_back_on_failure(tmp_path, monkeypatch):
+    with Project.create(tmp_path / "p") as p:
+        p.store.add_class("pill")
+
+    def add_note_column(conn):
+        conn.execute("ALTER TABLE classes ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+
+    def broken(conn):
+        conn.execute("ALTER TABLE classes ADD COLUMN other TEXT")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS + [broken])
+    with pytest.raises(RuntimeError):
+        Project.open(tmp_path / "p")
+    conn = sqlite3.connect(tmp_path / "p" / PROJECT_FILE)
+    assert "other" not in [r[1] for r in conn.execute("PRAGMA table_info(classes)")]
+    conn.close()
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1] + [add_note_column])
+    with Project.open(tmp_path / "p") as p:
+        assert [c.name for c in p.store.classes()] == ["pill"]
+        assert p.store.meta("schema_version") == "2"
+    assert (tmp_path / "p" / f"{PROJECT_FILE}.v1.bak").is_file()
+
+
+def test_instance_ids_are_never_reused(project):
+    img = project.store.add_image("a.png", 10, 10)
+    a = project.store.add_instance(img.id, None, box(0, 0, 2, 2))
+    b = project.store.add_instance(img.id, None, box(3, 3, 5, 5))
+    gone = project.store.delete_instances(img.id, [b.id])
+    c = project.store.add_instance(img.id, None, box(6, 6, 8, 8))
+    assert (a.id, b.id, c.id) == (1, 2, 3)
+    project.store.restore_instances(gone)  # undo of the delete brings id 2 back
+    assert [i.id for i in project.store.instances(img.id)] == [1, 2, 3]
+    assert project.store.add_instance(img.id, None, box(0, 5, 1, 6)).id == 4
+
+
+def test_z_order_and_updates(project):
+    img = project.store.add_image("a.png", 10, 10)
+    a = project.store.add_instance(img.id, None, box(0, 0, 5, 5))
+    b = project.store.add_instance(img.id, None, box(2, 2, 7, 7))
+    assert (a.z, b.z) == (0, 1)
+    project.store.update_instance(img.id, a.id, z=5, shape=box(0, 0, 4, 4))
+    assert [i.id for i in project.store.instances(img.id)] == [b.id, a.id]
+    with pytest.raises(TypeError):
+        project.store.update_instance(img.id, a.id, image_id=3)
+    with pytest.raises(KeyError):
+        project.store.update_instance(img.id, 99, z=1)
+
+
+def test_a_failed_transaction_changes_nothing(project):
+    img = project.store.add_image("a.png", 10, 10)
+    with pytest.raises(RuntimeError):
+        with project.store.transaction():
+            project.store.add_class("pill")
+            project.store.add_instance(img.id, None, box(0, 0, 1, 1))
+            raise RuntimeError("stop")
+    assert project.store.classes() == [] and project.store.instances(img.id) == []
+
+
+def test_classes_rename_merge_delete(project):
+    s = project.store
+    pill, capsule, chip = (s.add_class(n) for n in ("pill", "capsule", "chip"))
+    img = s.add_image("a.png", 10, 10)
+    s.add_instance(img.id, capsule.id, box(0, 0, 1, 1))
+    s.add_instance(img.id, chip.id, box(2, 2, 3, 3))
+    with pytest.raises(ValueError, match="already exists"):
+        s.rename_class(chip.id, "pill")
+    assert s.merge_classes(capsule.id, pill.id) == 1
+    assert [c.name for c in s.classes()] == ["pill", "chip"]
+    assert s.delete_class(chip.id) == 1  # kept without a class
+    assert [i.class_id for i in s.instances(img.id)] == [pill.id, None]
+    assert s.delete_class(pill.id, delete_instances=True) == 1
+    assert len(s.instances(img.id)) == 1
+
+
+def test_predictions_and_runs_are_apart_from_labels(project):
+    s = project.store
+    img = s.add_image("a.png", 10, 10)
+    run = s.add_run("first", {"model": "fast"})
+    s.add_predictions(img.id, run.id, [(None, box(0, 0, 4, 4), 0.9), (None, box(5, 5, 6, 6), 0.2)])
+    assert s.instances(img.id) == []
+    assert [p.score for p in s.predictions(img.id, min_score=0.5)] == [0.9]
+    s.add_predictions(img.id, run.id, [(None, box(0, 0, 1, 1), 0.5)])  # replaces the run's
+    assert len(s.predictions(img.id)) == 1
+    done = s.update_run(run.id, status=RunStatus.FINISHED, metrics={"mask_map": 0.5},
+                        checkpoint="runs/1/best.pt")
+    assert done.finished and done.metrics == {"mask_map": 0.5}
+    project.set_active_run(run.id)
+    assert project.active_run_id == run.id
+
+
+KILL_WRITER = """
+import sys
+from shapely.geometry import box
+from isegui.core.project import Project
+from isegui.core.entities import Source
+p = Project.open(sys.argv[1])
+img = p.store.images()[0]
+print("writing", flush=True)
+with p.store.transaction():
+    for k in range(200000):
+        p.store.add_instance(img.id, None, box(k % 50, 0, k % 50 + 1, 1), source=Source.IMPORTED)
+print("committed", flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.4, 1.5])
+def test_killed_during_a_write_the_project_has_the_old_or_the_new_state(tmp_path, delay):
+    with Project.create(tmp_path / "p") as p:
+        img = p.store.add_image("a.png", 64, 64)
+        p.store.add_instance(img.id, None, box(0, 0, 5, 5))
+    proc = subprocess.Popen([sys.executable, "-c", KILL_WRITER, str(tmp_path / "p")],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Project.open(tmp_path / "p") as p:
+        count = len(p.store.instances(img.id))
+        assert count in (1, 200001)
+        assert p.store.add_instance(img.id, None, box(9, 9, 10, 10)).id == count + 1
