@@ -9,7 +9,6 @@ DEMO := demo-project
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Reinstall only when the package's requirements change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python

@@ -83,6 +83,10 @@ def _rasterize_ring(coords, gx: int, gy: int, height: int, width: int) -> np.nda
 
 def _polygons(shape: BaseGeometry) -> list[Polygon]:
     """The non-empty polygons in any geometry, collections inside collections included."""
+    if isinstance(shape, Polygon):  # the common cases, without shapely's array machinery
+        return [] if shape.is_empty else [shape]
+    if isinstance(shape, MultiPolygon):
+        return [p for p in shape.geoms if not p.is_empty]
     out: list[Polygon] = []
     for part in shapely.get_parts(shape):
         if isinstance(part, Polygon):

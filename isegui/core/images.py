@@ -69,7 +69,16 @@ def probe(path: str | Path, data: bytes | None = None) -> ImageInfo:
 
 def _orientation(im: Image.Image) -> int:
     try:
-        value = int(im.getexif().get(_EXIF_ORIENTATION, 1))
+        if im.format == "PNG":
+            # getexif() would decode a PNG to find a late eXIf chunk; an early one is in info
+            raw = im.info.get("exif")
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = im.getexif()
+        value = int(exif.get(_EXIF_ORIENTATION, 1))
     except Exception:  # a broken EXIF block must not make a good image unreadable
         return 1
     return value if 1 <= value <= 8 else 1

@@ -143,15 +143,17 @@ def _shape(ann: dict, image: SourceImage, path: Path, label: str, data: Dataset)
         rings = seg if isinstance(seg[0], list) else [seg]  # a flat list: one polygon
         parts = []
         for n, ring in enumerate(rings):
-            if (not isinstance(ring, list) or len(ring) % 2
-                    or not all(isinstance(v, (int, float)) for v in ring)):
+            try:
+                xy = np.asarray(ring, dtype=float) if isinstance(ring, list) else None
+            except (TypeError, ValueError):
+                xy = None
+            if xy is None or xy.ndim != 1 or len(xy) % 2 or not np.isfinite(xy).all():
                 raise FormatError(path, f"{label}: polygon {n} must be a flat list of x, y "
                                         "numbers")
-            if len(ring) < 6:
+            if len(xy) < 6:
                 data.warnings.append(f"{where}: polygon {n} has fewer than 3 points; skipped")
                 continue
-            part = repaired_or_warn(Polygon(np.reshape(ring, (-1, 2))), f"{where} polygon {n}",
-                                    data)
+            part = repaired_or_warn(Polygon(xy.reshape(-1, 2)), f"{where} polygon {n}", data)
             if part is not None:
                 parts.append(part)
         if not parts:
