@@ -5,8 +5,20 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-LABELME_FIXTURE = FIXTURES / "labelme-instance-segmentation"
+
+def _fixtures() -> Path:
+    """../shared/fixtures beside the checkout, or where ISEGUI_FIXTURES points (a CI clone may
+    live elsewhere), or this workplace's shared folder."""
+    candidates = [os.environ.get("ISEGUI_FIXTURES"),
+                  Path(__file__).resolve().parents[2] / "shared" / "fixtures",
+                  "/work/shared/fixtures"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path(candidates[1])
+
+
+LABELME_FIXTURE = _fixtures() / "labelme-instance-segmentation"
 
 
 @pytest.fixture

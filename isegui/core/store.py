@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import shapely
+from shapely.geometry import MultiPolygon, Polygon
 
 from isegui.core import schema
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Run, RunStatus, Source, Split, default_color)
-from isegui.core.errors import ProjectError
+from isegui.core.errors import ProjectError, ShapeError
 from isegui.core.geometry import Shape
 
 _INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
@@ -290,6 +291,8 @@ class Store:
                                    " WHERE id = ?", (inst.id + 1, inst.image_id))
 
     def _insert_instances(self, instances: list[Instance]) -> None:
+        for inst in instances:
+            _check_shape(inst.shape)
         wkb = shapely.to_wkb([i.shape for i in instances]) if instances else []
         self._conn.executemany(
             f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
@@ -304,7 +307,7 @@ class Store:
             raise TypeError(f"cannot change {', '.join(sorted(unknown))} of an instance")
         values = dict(changes)
         if "shape" in values:
-            values["shape"] = shapely.to_wkb(values["shape"])
+            values["shape"] = shapely.to_wkb(_check_shape(values["shape"]))
         if "source" in values:
             values["source"] = Source(values["source"]).value
         if "crowd" in values:
@@ -404,6 +407,14 @@ class Store:
         return [_run(r) for r in self._query(
             "SELECT id, name, created, status, config, metrics, checkpoint, finished "
             "FROM runs ORDER BY id")]
+
+
+def _check_shape(shape) -> Shape:
+    """Only a non-empty Polygon or MultiPolygon is stored (callers repair shapes first)."""
+    if not isinstance(shape, (Polygon, MultiPolygon)) or shape.is_empty:
+        kind = getattr(shape, "geom_type", type(shape).__name__)
+        raise ShapeError(f"an instance needs a non-empty polygon, got {kind}")
+    return shape
 
 
 def _clean_name(name: str) -> str:

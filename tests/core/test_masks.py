@@ -78,3 +78,19 @@ def test_colour_mask_is_refused(tmp_path):
     with Project.create(tmp_path / "p") as p:
         with pytest.raises(FormatError, match="a.png: a colour image"):
             import_dataset(p, ImportOptions("masks", tmp_path))
+
+
+def test_class_map_from_json_and_16_bit_tiff(tmp_path):
+    ids = np.zeros((20, 30), np.uint16)
+    ids[2:8, 2:12] = 1000
+    ids[10:18, 5:25] = 7
+    (tmp_path / "SegmentationObject").mkdir()
+    Image.fromarray(ids).save(tmp_path / "SegmentationObject" / "part.tif")
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "part.png")
+    (tmp_path / "instances.json").write_text('{"part": {"1000": "screw", "7": {"class": "nut", '
+                                             '"track_id": 3}}}')
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("masks", tmp_path))
+        names = {c.id: c.name for c in p.store.classes()}
+        got = {i.id: (names[i.class_id], i.track_id, i.shape.area) for i in p.store.instances(1)}
+    assert got == {7: ("nut", 3, 160.0), 1000: ("screw", None, 60.0)}

@@ -204,3 +204,13 @@ def test_killed_during_a_write_the_project_has_the_old_or_the_new_state(tmp_path
         count = len(p.store.instances(img.id))
         assert count in (1, 200001)
         assert p.store.add_instance(img.id, None, box(9, 9, 10, 10)).id == count + 1
+
+
+def test_only_polygons_are_stored(project):
+    from shapely.geometry import LineString, Polygon
+    from isegui.core.errors import ShapeError
+    img = project.store.add_image("a.png", 10, 10)
+    for bad in (LineString([(0, 0), (1, 1)]), Polygon()):
+        with pytest.raises(ShapeError):
+            project.store.add_instance(img.id, None, bad)
+    assert project.store.instances(img.id) == []

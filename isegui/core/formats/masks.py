@@ -5,6 +5,7 @@ background, plus a class map. The layout is VOC's:
     SegmentationClass/<stem>.png    class ids (optional; 255 is void / ignore)
     class_names.txt                 line k names class id k (line 0 is the background)
     instances.csv                   optional: image,instance_id,class,track_id (our export)
+    instances.json                  or: {"<image stem>": {"<instance id>": "<class>"}}
     JPEGImages/                     the images
 
 A folder of instance masks alone (with instances.csv or class_names.txt beside them) also
@@ -22,7 +23,7 @@ from PIL import Image
 
 from isegui.core.entities import LabelClass
 from isegui.core.errors import FormatError, InputFileError
-from isegui.core.fileio import atomic_write_bytes, atomic_write_text
+from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance)
 from isegui.core.geometry import bounds_window, rasterize, vectorize
@@ -30,7 +31,7 @@ from isegui.core.geometry import bounds_window, rasterize, vectorize
 name = "masks"
 description = "instance-id masks (PNG/TIFF, 8/16-bit) with a class map, VOC layout"
 OBJECT_DIR, CLASS_DIR, IMAGE_DIR = "SegmentationObject", "SegmentationClass", "JPEGImages"
-CLASS_NAMES, INSTANCES_CSV = "class_names.txt", "instances.csv"
+CLASS_NAMES, INSTANCES_CSV, INSTANCES_JSON = "class_names.txt", "instances.csv", "instances.json"
 VOID = 255
 _MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -53,7 +54,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     if not mask_files:
         raise InputFileError(object_dir, "no instance-id masks (.png/.tif) found")
     names = _class_names(source / CLASS_NAMES) if (source / CLASS_NAMES).is_file() else None
-    table = _instances_table(source / INSTANCES_CSV) if (source / INSTANCES_CSV).is_file() else {}
+    table = _instances_table(source)
     data = Dataset()
     for n in (names or [])[1:]:
         data.add_class(n)
@@ -170,7 +171,16 @@ def _class_names(path: Path) -> list[str]:
     return names
 
 
-def _instances_table(path: Path) -> dict[str, dict[int, tuple[str | None, int | None]]]:
+def _instances_table(source: Path) -> dict[str, dict[int, tuple[str | None, int | None]]]:
+    """Instance id -> (class, track id) per image stem, from instances.csv or .json if there."""
+    if (source / INSTANCES_CSV).is_file():
+        return _table_from_csv(source / INSTANCES_CSV)
+    if (source / INSTANCES_JSON).is_file():
+        return _table_from_json(source / INSTANCES_JSON)
+    return {}
+
+
+def _table_from_csv(path: Path) -> dict:
     table: dict = {}
     with open(path, newline="", encoding="utf-8-sig") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
@@ -181,6 +191,29 @@ def _instances_table(path: Path) -> dict[str, dict[int, tuple[str | None, int | 
                 raise FormatError(path, f"line {line}: needs image, instance_id (a number), "
                                         "class") from None
             table.setdefault(image, {})[inst] = (row.get("class") or None, track)
+    return table
+
+
+def _table_from_json(path: Path) -> dict:
+    doc = read_json(path)
+    if not isinstance(doc, dict):
+        raise FormatError(path, 'expected {"<image>": {"<instance id>": "<class>"}}')
+    table: dict = {}
+    for image, ids in doc.items():
+        if not isinstance(ids, dict):
+            raise FormatError(path, f"{image}: expected an object of instance id -> class")
+        for key, value in ids.items():
+            try:
+                inst = int(key)
+            except ValueError:
+                raise FormatError(path, f"{image}: instance id {key!r} is not a number") from None
+            if isinstance(value, dict):
+                track = value.get("track_id")
+                table.setdefault(image, {})[inst] = (value.get("class"),
+                                                     track if isinstance(track, int) else None)
+            else:
+                table.setdefault(image, {})[inst] = (str(value) if value is not None else None,
+                                                     None)
     return table
 
 
