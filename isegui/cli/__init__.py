@@ -8,10 +8,10 @@ import logging
 import sys
 
 from isegui import __version__
-from isegui.cli import data_commands, project_commands
+from isegui.cli import data_commands, ml_commands, project_commands
 from isegui.core.errors import ImportFailed, IseguiError
 
-COMMAND_MODULES = (project_commands, data_commands)
+COMMAND_MODULES = (project_commands, data_commands, ml_commands)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         return _open_app(parser)
     try:
-        return int(args.run(args) or EXIT_OK)
+        return int(args.handler(args) or EXIT_OK)
     except ImportFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "replace its labels")
     p.add_argument("--skip-missing", action="store_true",
                    help="leave out images whose file is missing instead of stopping")
-    p.set_defaults(run=run_import)
+    p.set_defaults(handler=run_import)
 
     p = sub.add_parser("export", help="write the labels in another tool's format")
     p.add_argument("dir", type=Path, help="the project folder")
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the annotations only, without copies of the images")
     p.add_argument("--mask-suffix", choices=[".png", ".tif"], default=".png",
                    help="masks format: PNG or TIFF files")
-    p.set_defaults(run=run_export)
+    p.set_defaults(handler=run_export)
 
 
 def run_import(args) -> int:

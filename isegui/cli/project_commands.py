@@ -20,33 +20,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=int, default=24, help="how many scenes (default 24)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", default="512x384", help="WIDTHxHEIGHT of the scenes")
-    p.set_defaults(run=run_demo)
+    p.set_defaults(handler=run_demo)
 
     p = sub.add_parser("stats", help="counts of images, instances and classes")
     p.add_argument("dir", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(run=run_stats)
+    p.set_defaults(handler=run_stats)
 
     p = sub.add_parser("split", help="assign images to train / val / test at random")
     p.add_argument("dir", type=Path)
     p.add_argument("--val", type=float, default=0.2, help="share for validation (0.2)")
     p.add_argument("--test", type=float, default=0.0, help="share for testing (0.0)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(run=run_split)
+    p.set_defaults(handler=run_split)
 
     p = sub.add_parser("validate", help="check the labels for consistency")
     p.add_argument("dir", type=Path)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--min-area", type=float, default=Rules.min_area,
                    help=f"instances below this many px² are reported (default {Rules.min_area:g})")
-    p.set_defaults(run=run_validate)
+    p.set_defaults(handler=run_validate)
 
     p = sub.add_parser("calibrate", help="set how many millimetres one pixel is")
     p.add_argument("dir", type=Path)
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--mm-per-px", type=float, help="millimetres per pixel")
     group.add_argument("--clear", action="store_true", help="remove the calibration")
-    p.set_defaults(run=run_calibrate)
+    p.set_defaults(handler=run_calibrate)
 
 
 def run_demo(args) -> int:

@@ -31,7 +31,7 @@ class Project:
         if (folder / PROJECT_FILE).exists():
             raise ProjectError(f"{folder}: already holds a project; open it instead")
         folder.mkdir(parents=True, exist_ok=True)
-        project = cls._open(folder, read_only=False)
+        project = cls._open(folder, read_only=False, lock=True)
         try:
             project.store.set_meta("name", name or folder.name)
             project.store.set_meta("project_id", uuid.uuid4().hex)
@@ -42,13 +42,16 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, folder: str | Path, *, read_only: bool = False) -> "Project":
+    def open(cls, folder: str | Path, *, read_only: bool = False,
+             lock: bool = True) -> "Project":
+        """`lock=False` is for background workers (a training process recording its run)
+        that write beside an editor who holds the lock; SQLite keeps their writes apart."""
         folder = Path(folder).resolve()
         if not (folder / PROJECT_FILE).is_file():
             raise ProjectNotFoundError(
                 f"{folder}: not an isegui project (no {PROJECT_FILE} there); create one with "
                 "`isegui import` or `isegui demo`")
-        return cls._open(folder, read_only=read_only)
+        return cls._open(folder, read_only=read_only, lock=lock and not read_only)
 
     @classmethod
     def open_or_create(cls, folder: str | Path) -> "Project":
@@ -56,18 +59,18 @@ class Project:
         return cls.open(folder) if (folder / PROJECT_FILE).is_file() else cls.create(folder)
 
     @classmethod
-    def _open(cls, folder: Path, *, read_only: bool) -> "Project":
-        lock = None
-        if not read_only:
-            lock = ProjectLock(folder / f"{PROJECT_FILE}.lock")
-            lock.acquire()
+    def _open(cls, folder: Path, *, read_only: bool, lock: bool) -> "Project":
+        held = None
+        if lock:
+            held = ProjectLock(folder / f"{PROJECT_FILE}.lock")
+            held.acquire()
         try:
             store = Store(folder / PROJECT_FILE, read_only=read_only)
         except BaseException:
-            if lock:
-                lock.release()
+            if held:
+                held.release()
             raise
-        return cls(folder, store, lock)
+        return cls(folder, store, held)
 
     def close(self) -> None:
         self.store.close()

@@ -1,0 +1,331 @@
+"""Sub-commands of the model side: train, evaluate, predict. torch is imported only when one
+of them runs, so the other commands start fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from isegui.cli.output import print_json, progress_bar
+from isegui.core.entities import Split
+
+EXIT_CANCELLED = 3
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on the project's train split",
+                       description="Train (or fine-tune, or resume) a model. Ctrl+C stops at "
+                       "the next batch and keeps a checkpoint; --resume RUN continues it.")
+    p.add_argument("dir", type=Path, help="the project folder")
+    p.add_argument("--model", default="fast", help="fast (CPU-friendly) or accurate")
+    p.add_argument("--size", type=int, default=512, help="long side of the input (512)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, help="how many epochs (default 30)")
+    budget.add_argument("--minutes", type=float, help="a wall-clock budget instead of epochs")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--lr", type=float, help="learning rate (default: the model's)")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--augment", default="rotate,flip,scale,color",
+                   help="'rotate,flip,scale,color', 'none', or e.g. 'rotate=30,scale=0.8:1.2'")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--init", help="start from a weights file or a run (id or name)")
+    p.add_argument("--resume", help="continue a cancelled or finished run (id or name)")
+    p.add_argument("--name", help="a name for the run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, help="data loading processes (default: by machine)")
+    p.add_argument("--max-steps", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--progress", choices=["bar", "jsonl"], default="bar",
+                   help="a progress bar, or JSON lines on stdout (for the app)")
+    p.set_defaults(handler=run_train)
+
+    p = sub.add_parser("evaluate", help="mAP, per-class AP, confusions and errors of a run")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--run", help="run id or name (default: the active run)")
+    p.add_argument("--split", choices=[s.value for s in Split], default="val")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="score for the confusion matrix and per-image counts (0.5)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_evaluate)
+
+    p = sub.add_parser("predict", help="find and measure objects in images")
+    p.add_argument("source", type=Path, nargs="+",
+                   help="a project folder, an image folder or image files")
+    p.add_argument("--project", type=Path, help="the project whose run to use (and store into)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--run", help="run id or name (default: the project's active run)")
+    which.add_argument("--checkpoint", type=Path, help="a checkpoint file")
+    p.add_argument("--threshold", type=float, default=0.5, help="lowest score kept (0.5)")
+    p.add_argument("--out", type=Path, help="write a COCO file of the predictions")
+    p.add_argument("--csv", type=Path, help="write one row per instance with measurements")
+    p.add_argument("--into-project", action="store_true",
+                   help="store the predictions in the project (apart from the labels)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch", type=int, default=4)
+    p.set_defaults(handler=run_predict)
+
+
+# --------------------------------------------------------------------------- train
+
+def run_train(args) -> int:
+    from isegui.ml.progress import CancelToken, JsonLinesReporter
+    from isegui.ml.spec import TrainSpec
+    from isegui.ml.train import TrainingError, fit
+    from isegui.ml.transforms import AugmentConfig
+    spec = TrainSpec(
+        project=args.dir.resolve(), model=args.model, size=args.size,
+        epochs=args.epochs if args.epochs else (None if args.minutes else 30),
+        minutes=args.minutes, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+        augment=AugmentConfig.parse(args.augment), device=args.device, init=args.init,
+        resume=args.resume, name=args.name, seed=args.seed, workers=args.workers,
+        max_steps=args.max_steps)
+    cancel = CancelToken()
+    _cancel_on_signals(cancel)
+    if args.progress == "jsonl":
+        reporter = JsonLinesReporter()
+        if not sys.stdin.isatty():
+            cancel.watch_stdin()
+    else:
+        reporter = _BarReporter()
+    try:
+        result = fit(spec, reporter, cancel)
+    except TrainingError as exc:
+        if args.progress == "jsonl":
+            reporter.event("error", message=str(exc), remedy=exc.remedy)
+        raise
+    finally:
+        if isinstance(reporter, _BarReporter):
+            reporter.close()
+    if args.progress == "bar":
+        best = result.best
+        summary = ", ".join(f"{k} {best[k]:.3f}" for k in ("mask_map", "box_map", "loss")
+                            if k in best)
+        print(f"run {result.run_id} {result.status.value} after {result.epochs} epochs "
+              f"({result.steps} steps); best: {summary or 'n/a'}; checkpoint: "
+              f"{result.checkpoint}")
+    return EXIT_CANCELLED if result.status.value == "cancelled" else 0
+
+
+def _cancel_on_signals(cancel) -> None:
+    """First Ctrl+C (or SIGTERM): stop at the next batch, keeping a checkpoint. Second: now."""
+    def handler(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel("interrupted")
+        print("\nstopping after this batch (again to stop at once)", file=sys.stderr)
+    signal.signal(signal.SIGINT, handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
+
+
+class _BarReporter:
+    """A terminal view of training: a bar per epoch, a line per epoch's metrics."""
+
+    def __init__(self):
+        from tqdm import tqdm
+        self._tqdm = tqdm
+        self.bar = None
+        self.epoch = None
+
+    def event(self, kind: str, **f) -> None:
+        if kind == "start":
+            print(f"run {f['run_id']}: {f['model']} at {f['size']} px on {f['device']}, "
+                  f"{f['train_images']} train images, validation on {f['validation']}; "
+                  f"weights: {f['init']['source']}", file=sys.stderr)
+            for note in f.get("notes", []):
+                print(f"note: {note}", file=sys.stderr)
+        elif kind == "step":
+            if self.bar is None or self.epoch != f["epoch"]:
+                self.close()
+                self.epoch = f["epoch"]
+                self.bar = self._tqdm(total=f["batches"], desc=f"epoch {f['epoch']}",
+                                      file=sys.stderr, leave=False, disable=None)
+            self.bar.n = f["batch"]
+            losses = f.get("losses") or {}
+            self.bar.set_postfix(loss=f"{losses.get('loss', float('nan')):.3f}",
+                                 eta=f"{f['eta_s']:.0f}s")
+        elif kind == "epoch":
+            self.close()
+            keys = [k for k in ("loss", "mask_map", "box_map") if k in f]
+            print(f"epoch {f['epoch']}: " + ", ".join(f"{k} {f[k]:.3f}" for k in keys)
+                  + (" (best)" if f.get("improved") else "")
+                  + (" (cancelled)" if f.get("cancelled") else ""), file=sys.stderr)
+        elif kind == "note":
+            print(f"note: {f['message']}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# --------------------------------------------------------------------------- evaluate
+
+def run_evaluate(args) -> int:
+    from isegui.core.images import load_image
+    from isegui.core.project import Project
+    from isegui.ml.checkpoint import load_checkpoint
+    from isegui.ml.data import read_samples
+    from isegui.ml.evaluate import evaluate
+    from isegui.ml.predict import Predictor
+    from isegui.ml.runs import checkpoint_file, find_run
+    with Project.open(args.dir, read_only=True) as project:
+        run = find_run(project, args.run)
+        path = checkpoint_file(project, run, "best")
+    classes = load_checkpoint(path)["classes"]
+    _, by_split, notes = read_samples(args.dir, classes)
+    samples = by_split[Split(args.split)]
+    if not samples:
+        raise ValueError(f"the {args.split} split has no labeled images to evaluate on")
+    predictor = Predictor.from_checkpoint(path, args.device, threshold=0.05)
+    detections = []
+    with progress_bar("predicting") as progress:
+        for n, sample in enumerate(samples, start=1):
+            detections += predictor.predict([load_image(sample.path)])
+            progress(n, len(samples), str(sample.path))
+    result = evaluate(samples, detections, classes, args.threshold)
+    result = {"run": run.id, "run_name": run.name, "split": args.split, **result}
+    with Project.open(args.dir, lock=False) as project:
+        metrics = dict(project.store.run(run.id).metrics)
+        metrics.setdefault("evaluation", {})[args.split] = {
+            k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50",
+                                   "mask_ap_per_class", "true_positives", "false_positives",
+                                   "false_negatives")}
+        project.store.update_run(run.id, metrics=metrics)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"run {run.id} ({run.name}) on {args.split}: {result['images']} images, "
+          f"{result['instances']} instances")
+    print(f"  mask mAP {result['mask_map']:.3f} (mAP50 {result['mask_map50']:.3f}), "
+          f"box mAP {result['box_map']:.3f} (mAP50 {result['box_map50']:.3f})")
+    for name, ap in result["mask_ap_per_class"].items():
+        print(f"  {name:<16} mask AP {ap:.3f}")
+    print(f"  at score >= {args.threshold}: {result['true_positives']} found, "
+          f"{result['false_positives']} false, {result['false_negatives']} missed")
+    worst = sorted(result["per_image"], key=lambda p: -(p["false_positives"] +
+                                                        p["false_negatives"]))[:5]
+    for p in worst:
+        if p["false_positives"] + p["false_negatives"]:
+            print(f"  worst: {p['path']}: {p['false_positives']} false, "
+                  f"{p['false_negatives']} missed")
+    return 0
+
+
+# --------------------------------------------------------------------------- predict
+
+def run_predict(args) -> int:
+    from isegui.core.images import is_image_file
+    from isegui.core.project import PROJECT_FILE, Project
+    from isegui.ml.predict import Predictor, iter_predictions
+    files: list[Path] = []
+    project_dir = args.project
+    for source in args.source:
+        if (source / PROJECT_FILE).is_file():
+            project_dir = project_dir or source
+            with Project.open(source, read_only=True) as project:
+                files += [project.image_path(r.path) for r in project.store.images()]
+        elif source.is_dir():
+            files += sorted(p for p in source.rglob("*") if p.is_file() and is_image_file(p))
+        elif source.is_file():
+            files.append(source)
+        else:
+            raise ValueError(f"{source}: not found")
+    if not files:
+        raise ValueError("no images to predict on")
+    checkpoint, run_id, mm_per_px = _checkpoint_for(args, project_dir)
+    if args.into_project and project_dir is None:
+        raise ValueError("--into-project needs a project: give one as SOURCE or --project")
+    predictor = Predictor.from_checkpoint(checkpoint, args.device, args.threshold)
+    return _predict_files(args, predictor, files, project_dir, run_id, mm_per_px,
+                          iter_predictions)
+
+
+def _checkpoint_for(args, project_dir):
+    from isegui.core.project import Project
+    from isegui.ml.runs import checkpoint_file, find_run
+    if project_dir is None:
+        if args.checkpoint is None:
+            raise ValueError("give --checkpoint FILE, or a project (SOURCE or --project) whose "
+                             "run to use")
+        return args.checkpoint, None, None
+    with Project.open(project_dir, read_only=True) as project:
+        if args.checkpoint is not None:
+            return args.checkpoint, None, project.mm_per_px
+        run = find_run(project, args.run)
+        return checkpoint_file(project, run, "best"), run.id, project.mm_per_px
+
+
+def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_predictions):
+    from isegui.ml.outputs import CocoResults, csv_writer, measurement_rows
+    coco = CocoResults(predictor.classes) if args.out else None
+    csv_tmp = writer = None
+    if args.csv:
+        fd, csv_tmp = tempfile.mkstemp(dir=args.csv.parent or ".", suffix=".tmp")
+        csv_file = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        writer = csv_writer(csv_file, calibrated=bool(mm_per_px))
+    stored: list = []
+    counts: dict[str, int] = {}
+    failed = 0
+    try:
+        with progress_bar("predicting") as progress:
+            for path, size, found in iter_predictions(predictor, files, args.batch, progress):
+                if size is None:
+                    print(f"warning: {found}", file=sys.stderr)
+                    failed += 1
+                    continue
+                name = str(path)
+                for det in found:
+                    counts[det.class_name] = counts.get(det.class_name, 0) + 1
+                if coco:
+                    coco.add(name, size, found)
+                if writer:
+                    writer.writerows(measurement_rows(name, found, mm_per_px))
+                if args.into_project:
+                    stored.append((path, [(d.class_name, d.shape(), d.score) for d in found]))
+                if not (coco or writer or args.into_project):
+                    per = {}
+                    for det in found:
+                        per[det.class_name] = per.get(det.class_name, 0) + 1
+                    print(f"{name}: {len(found)} objects"
+                          + (f" ({', '.join(f'{k} {v}' for k, v in sorted(per.items()))})"
+                             if per else ""))
+        if writer:
+            csv_file.close()
+            os.replace(csv_tmp, args.csv)
+            csv_tmp = None
+        if coco:
+            coco.write(args.out)
+        if stored:
+            _store_predictions(project_dir, run_id, stored)
+    finally:
+        if csv_tmp:
+            csv_file.close()
+            Path(csv_tmp).unlink(missing_ok=True)
+    total = sum(counts.values())
+    print(f"{len(files) - failed} images, {total} objects"
+          + (f" ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})" if counts else ""),
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _store_predictions(project_dir: Path, run_id, stored) -> None:
+    """Predictions go in apart from the labels, for the images the project has."""
+    from isegui.core.project import Project
+    with Project.open(project_dir, lock=False) as project:
+        by_file = {project.image_path(r.path).resolve(): r for r in project.store.images()}
+        missing = [str(p) for p, _ in stored if p.resolve() not in by_file]
+        if missing:
+            raise ValueError(f"{missing[0]} (and {len(missing) - 1} more) are not in the "
+                             "project; import them first to store predictions")
+        with project.store.transaction():
+            ids = project.store.ensure_classes(sorted({c for _, d in stored for c, _, _ in d}))
+            for path, found in stored:
+                record = by_file[path.resolve()]
+                project.store.add_predictions(
+                    record.id, run_id, [(ids[c], shape, score) for c, shape, score in found
+                                        if not shape.is_empty])

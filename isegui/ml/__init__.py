@@ -1,0 +1,1 @@
+"""The model side: train, predict, evaluate. torch, torchvision and pycocotools; no Qt."""

@@ -1,0 +1,83 @@
+"""Checkpoints: plain dicts of tensors and numbers, written atomically, read with
+`torch.load(weights_only=True)` so a file can never run code."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from isegui.core.errors import InputFileError
+from isegui.core.fileio import atomic_write_bytes
+
+FORMAT = "isegui-checkpoint"
+VERSION = 1
+REQUIRED = ("model_name", "size", "classes", "state_dict")
+
+
+class CheckpointError(InputFileError):
+    """A checkpoint that is missing, corrupt, untrusted or not isegui's."""
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> None:
+    """Write the checkpoint whole or not at all (a crash leaves the previous file)."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **payload}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_weights_file(path: str | Path, map_location="cpu") -> dict:
+    """Any weights file, safely: refuses pickles that hold more than tensors and numbers."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "file not found")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
+        raise CheckpointError(path, "not a readable weights file: neither a PyTorch archive nor "
+                                    "a pickle (corrupt, or another kind of file?)")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():
+            raise CheckpointError(path, "refused: it holds Python objects besides weights (an "
+                                        "untrusted or foreign pickle), and isegui loads weights "
+                                        "only") from None
+        raise CheckpointError(path, "not a readable weights file: truncated or corrupt? "
+                                    f"({_first_line(exc)})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(path, "not a readable weights file: truncated or corrupt? "
+                                    f"({_first_line(exc)})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(path, f"expected a dict of weights, found {type(data).__name__}")
+    return data
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """An isegui checkpoint, checked for what predicting and resuming need."""
+    data = read_weights_file(path, map_location)
+    if data.get("format") != FORMAT:
+        raise CheckpointError(path, "not an isegui checkpoint (use it with --init to take its "
+                                    "matching weights instead)")
+    if int(data.get("version", 0)) > VERSION:
+        raise CheckpointError(path, f"written by a newer isegui (checkpoint version "
+                                    f"{data.get('version')}); update isegui")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise CheckpointError(path, f"incomplete checkpoint, missing {', '.join(missing)}")
+    return data
+
+
+def state_dict_of(data: dict) -> dict:
+    """The model weights inside our checkpoints, torchvision's .pth files or {"model": ...}."""
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(data.get(key), dict):
+            return data[key]
+    return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}

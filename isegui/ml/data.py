@@ -1,0 +1,184 @@
+"""Training data: a snapshot of the project's labels, and a dataset that turns it into the
+(image, target) pairs torchvision's detection models take, augmented jointly."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from shapely import affinity
+from torchvision import tv_tensors
+from torchvision.ops import masks_to_boxes
+
+from isegui.core.entities import ImageStatus, Split
+from isegui.core.geometry import Shape, bounds_window, rasterize
+from isegui.core.images import load_image, to_uint8
+from isegui.core.project import Project
+from isegui.ml.transforms import AugmentConfig, build_augment
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labeled image as training sees it: shapes in image pixels, classes 1..C."""
+    image_id: int
+    path: Path
+    width: int
+    height: int
+    labels: tuple[int, ...]
+    shapes: tuple[Shape, ...]
+    ignore: tuple[Shape, ...] = ()  # regions to ignore (crowd): left out of training
+
+
+@dataclass(frozen=True)
+class DataSnapshot:
+    classes: list[str]
+    train: list[Sample]
+    val: list[Sample]
+    validation: str  # how validation was chosen, in words for the run's record
+    notes: tuple[str, ...] = ()
+
+
+def read_samples(project_folder: Path, classes: list[str] | None = None
+                 ) -> tuple[list[str], dict[Split, list[Sample]], tuple[str, ...]]:
+    """(classes, labeled samples by split, notes) read once from the project, which may change
+    while training runs. `classes` fixes the class order (resuming, evaluating a run);
+    instances of other classes are left out and said so. Unlabeled images are left out."""
+    with Project.open(project_folder, read_only=True) as project:
+        names = {c.id: c.name for c in project.store.classes()}
+        classes = list(classes) if classes is not None else [names[k] for k in sorted(names)]
+        index = {name: k + 1 for k, name in enumerate(classes)}
+        by_split: dict[Split, list[Sample]] = {s: [] for s in Split}
+        dropped: dict[str, int] = {}
+        for record, instances in project.store.iter_labeled():
+            if record.status == ImageStatus.UNLABELED:
+                continue  # not looked at yet: its missing objects are not "background"
+            labels, shapes, ignore = [], [], []
+            for inst in instances:
+                name = names.get(inst.class_id)
+                if inst.crowd:
+                    ignore.append(inst.shape)
+                elif name in index:
+                    labels.append(index[name])
+                    shapes.append(inst.shape)
+                else:
+                    key = name or "(no class)"
+                    dropped[key] = dropped.get(key, 0) + 1
+            by_split[record.split].append(Sample(
+                record.id, project.image_path(record.path), record.width, record.height,
+                tuple(labels), tuple(shapes), tuple(ignore)))
+    notes = tuple(f"{n} instances of {name} left out (not a class of this run)"
+                  for name, n in sorted(dropped.items()))
+    return classes, by_split, notes
+
+
+def snapshot(project_folder: Path, classes: list[str] | None = None, val_fraction: float = 0.15,
+             seed: int = 0) -> DataSnapshot:
+    """The train and val samples of a run. Without a val split, a share of the train images
+    is held out (or, with very few images, there is no validation; the snapshot says which)."""
+    classes, by_split, notes = read_samples(project_folder, classes)
+    train, val = by_split[Split.TRAIN], by_split[Split.VAL]
+    if val:
+        validation = f"the val split ({len(val)} images)"
+    elif len(train) >= 5 and val_fraction > 0:
+        order = list(range(len(train)))
+        random.Random(seed).shuffle(order)
+        n = max(1, round(val_fraction * len(train)))
+        held = set(order[:n])
+        val = [s for k, s in enumerate(train) if k in held]
+        train = [s for k, s in enumerate(train) if k not in held]
+        validation = f"a hold-out of {n} train images (the project has no val split)"
+    else:
+        validation = "none (no val split, and too few images to hold some out)"
+    return DataSnapshot(classes, train, val, validation, notes)
+
+
+def prepare_image(pixels: np.ndarray) -> np.ndarray:
+    """Any image (8/16-bit, gray or colour) as the RGB uint8 the models take."""
+    pixels = to_uint8(pixels)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+class InstanceDataset(torch.utils.data.Dataset):
+    """Samples scaled so their long side is at most `size`, masks rasterised once by core's
+    rasteriser and cached as small windows, augmented jointly per epoch.
+
+    Augmentation is seeded by (seed, epoch, index): an epoch replays exactly, which is what
+    makes resuming a cancelled run continue where it stopped."""
+
+    def __init__(self, samples: list[Sample], size: int, augment: AugmentConfig | None = None,
+                 seed: int = 0, cache_images: bool = True):
+        self.samples = samples
+        self.size = size
+        self.augment = build_augment(augment) if augment else None
+        self.seed = seed
+        self.epoch = 0
+        self.cache_images = cache_images
+        self._cache: dict[int, tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def prepared(self, index: int) -> tuple[np.ndarray, list, list[int]]:
+        """(image at training scale, [(origin, mask window)], labels), cached."""
+        if index in self._cache:
+            return self._cache[index]
+        sample = self.samples[index]
+        pixels = prepare_image(load_image(sample.path))
+        scale = min(1.0, self.size / max(sample.width, sample.height))
+        if scale < 1.0:
+            import cv2
+            pixels = cv2.resize(pixels, (round(sample.width * scale),
+                                         round(sample.height * scale)),
+                                interpolation=cv2.INTER_AREA)
+        h, w = pixels.shape[:2]
+        windows = []
+        for shape in sample.shapes:
+            scaled = affinity.scale(shape, scale, scale, origin=(0, 0)) if scale < 1 else shape
+            x0, y0, x1, y1 = bounds_window(scaled, h, w)
+            windows.append(((x0, y0), rasterize(scaled, y1 - y0, x1 - x0, origin=(x0, y0))))
+        entry = (pixels, windows, list(sample.labels))
+        if self.cache_images:
+            self._cache[index] = entry
+        return entry
+
+    def __getitem__(self, item):
+        # (epoch, index) from EpochBatches, so worker processes replay the right epoch
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
+        pixels, windows, labels = self.prepared(index)
+        h, w = pixels.shape[:2]
+        masks = torch.zeros((len(windows), h, w), dtype=torch.uint8)
+        for k, ((x0, y0), window) in enumerate(windows):
+            wh, ww = window.shape
+            masks[k, y0:y0 + wh, x0:x0 + ww] = torch.from_numpy(window)
+        image = tv_tensors.Image(torch.from_numpy(pixels).permute(2, 0, 1))
+        masks = tv_tensors.Mask(masks)
+        if self.augment is not None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(hash((self.seed, epoch, index)) & 0x7FFF_FFFF)
+                image, masks = self.augment(image, masks)
+        return image.float().div(255.0), target_from_masks(masks, labels, index)
+
+
+def target_from_masks(masks: torch.Tensor, labels: list[int], index: int) -> dict:
+    """Boxes recomputed from the (augmented) masks; instances left without pixels dropped."""
+    masks = masks.as_subclass(torch.Tensor).to(torch.uint8)
+    keep = masks.flatten(1).any(dim=1).bool() if len(masks) else torch.zeros(0, dtype=torch.bool)
+    masks = masks[keep]
+    labels_t = torch.tensor(labels, dtype=torch.int64)[keep] if len(labels) else \
+        torch.zeros(0, dtype=torch.int64)
+    boxes = masks_to_boxes(masks) if len(masks) else torch.zeros((0, 4))
+    boxes[:, 2:] += 1  # pixel edges: a one-pixel mask has a box one pixel wide
+    return {"boxes": boxes.float(), "labels": labels_t, "masks": masks,
+            "image_id": torch.tensor(index)}
+
+
+def collate(batch):
+    return tuple(zip(*batch))

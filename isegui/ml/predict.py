@@ -1,0 +1,146 @@
+"""Prediction: a loaded model that turns images into detections. Masks are pasted only inside
+each detection's box (never one full-image float mask per detection)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from isegui.core import rle
+from isegui.core.geometry import Shape, vectorize
+from isegui.ml.checkpoint import load_checkpoint
+from isegui.ml.data import prepare_image
+from isegui.ml.device import resolve_device
+from isegui.ml.registry import build_model
+
+
+@dataclass
+class Detection:
+    class_index: int  # 1..C, as in the model's class list
+    class_name: str
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+    mask: np.ndarray  # bool window of the box
+    origin: tuple[int, int]  # image position of mask[0, 0]
+
+    def shape(self) -> Shape:
+        return vectorize(self.mask, self.origin)
+
+    def rle(self, height: int, width: int) -> dict:
+        return rle.encode_window(self.mask, self.origin, height, width)
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+
+class Predictor:
+    """Holds a model in eval mode on a device; `predict` takes images in any depth."""
+
+    def __init__(self, model: nn.Module, classes: list[str], device: torch.device,
+                 threshold: float = 0.5, mask_threshold: float = 0.5):
+        self.model = model.to(device).eval()
+        self.classes = list(classes)
+        self.device = device
+        self.threshold = threshold
+        self.mask_threshold = mask_threshold
+        # scores below the threshold are dropped before the mask head runs
+        self.model.roi_heads.score_thresh = threshold
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto",
+                        threshold: float = 0.5) -> "Predictor":
+        data = load_checkpoint(path)
+        model = build_model(data["model_name"], num_classes=len(data["classes"]),
+                            size=int(data["size"]))
+        model.load_state_dict(data["state_dict"])
+        return cls(model, data["classes"], resolve_device(device), threshold)
+
+    @torch.inference_mode()
+    def predict(self, images: list[np.ndarray], batch_size: int = 4) -> list[list[Detection]]:
+        out: list[list[Detection]] = []
+        for start in range(0, len(images), batch_size):
+            out += self._predict_batch(images[start:start + batch_size])
+        return out
+
+    def _predict_batch(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        model = self.model
+        tensors = [torch.from_numpy(prepare_image(im)).permute(2, 0, 1).to(self.device)
+                   .float().div_(255.0) for im in images]
+        originals = [t.shape[-2:] for t in tensors]
+        batch, _ = model.transform(tensors)
+        features = model.backbone(batch.tensors)
+        proposals, _ = model.rpn(batch, features)
+        results, _ = model.roi_heads(features, proposals, batch.image_sizes)
+        detections = []
+        for result, resized, (h, w) in zip(results, batch.image_sizes, originals):
+            ratio_y, ratio_x = h / resized[0], w / resized[1]
+            boxes = result["boxes"].cpu().numpy() * (ratio_x, ratio_y, ratio_x, ratio_y)
+            probs = result["masks"][:, 0].float().cpu().numpy()
+            found = []
+            for box, label, score, prob in zip(boxes, result["labels"].tolist(),
+                                               result["scores"].tolist(), probs):
+                pasted = paste_in_box(prob, box, int(h), int(w), self.mask_threshold)
+                if pasted is None:
+                    continue
+                mask, origin = pasted
+                found.append(Detection(label, self.classes[label - 1], float(score),
+                                       tuple(float(v) for v in box), mask, origin))
+            detections.append(found)
+        return detections
+
+
+def paste_in_box(prob: np.ndarray, box, height: int, width: int, threshold: float = 0.5):
+    """Resample an M x M mask of probabilities onto the image pixels of its box (bilinear, at
+    pixel centres) and threshold it: (bool window, origin), or None when nothing is left."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    wx0, wy0 = max(0, math.floor(x0)), max(0, math.floor(y0))
+    wx1, wy1 = min(width, math.ceil(x1)), min(height, math.ceil(y1))
+    if wx1 <= wx0 or wy1 <= wy0:
+        return None
+    m = prob.shape[0]
+    ax, ay = m / (x1 - x0), m / (y1 - y0)
+    # window pixel (j, i) has its centre at image x = wx0 + j + 0.5; its place in the mask grid
+    # (cell centres at 0.5 .. m - 0.5) is u = (x - x0) * ax - 0.5
+    affine = np.array([[ax, 0, (wx0 + 0.5 - x0) * ax - 0.5],
+                       [0, ay, (wy0 + 0.5 - y0) * ay - 0.5]], dtype=np.float64)
+    window = cv2.warpAffine(prob.astype(np.float32), affine, (wx1 - wx0, wy1 - wy0),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    mask = window > threshold
+    if not mask.any():
+        return None
+    return mask, (wx0, wy0)
+
+
+def iter_predictions(predictor: Predictor, files: list[Path], batch_size: int = 4,
+                     progress=None):
+    """(file, (height, width), detections) for each image file, in batches. An image that
+    cannot be read is skipped with its error instead of stopping the rest."""
+    from isegui.core.errors import ImageReadError
+    from isegui.core.images import load_image
+    done = 0
+    for start in range(0, len(files), batch_size):
+        chunk, images, errors = [], [], []
+        for path in files[start:start + batch_size]:
+            try:
+                images.append(load_image(path))
+                chunk.append(path)
+            except ImageReadError as exc:
+                errors.append((path, exc))
+        results = predictor.predict(images, batch_size) if images else []
+        for path, exc in errors:
+            yield path, None, exc
+        for path, image, found in zip(chunk, images, results):
+            yield path, image.shape[:2], found
+        done += len(files[start:start + batch_size])
+        if progress:
+            progress(done, len(files), str(files[min(done, len(files)) - 1]))

@@ -1,0 +1,53 @@
+"""Model builders by name. A builder is registered with a decorator, never an if/elif chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    description: str
+    build: Callable[..., nn.Module]  # build(num_classes=..., size=...) -> model
+    default_lr: float
+    # torchvision weight enums whose files, found locally, can initialise this model
+    pretrained: tuple = ()
+
+
+_MODELS: dict[str, ModelInfo] = {}
+
+
+def register(name: str, *, description: str, default_lr: float, pretrained: tuple = ()):
+    def wrap(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        _MODELS[name] = ModelInfo(name, description, build, default_lr, pretrained)
+        return build
+    return wrap
+
+
+def model_info(name: str) -> ModelInfo:
+    _load_builders()
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(model_names())}") \
+            from None
+
+
+def model_names() -> list[str]:
+    _load_builders()
+    return sorted(_MODELS)
+
+
+def build_model(name: str, *, num_classes: int, size: int) -> nn.Module:
+    """A model for `num_classes` object classes (background is added) at input `size`."""
+    return model_info(name).build(num_classes=num_classes + 1, size=size)
+
+
+def _load_builders() -> None:
+    from isegui.ml import models  # noqa: F401  (registers the builders on import)

@@ -1,0 +1,420 @@
+"""Training: `fit(spec, reporter, cancel)`, a plain function the CLI and the GUI's worker
+process both call. No printing, no exiting: events go to the reporter, failures raise
+TrainingError with what to do about them."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from isegui.core.entities import RunStatus
+from isegui.core.errors import IseguiError
+from isegui.core.project import Project
+from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
+from isegui.ml.data import InstanceDataset, collate, snapshot
+from isegui.ml.device import resolve_device
+from isegui.ml.distributed import Distributed, EpochBatches
+from isegui.ml.evaluate import evaluate
+from isegui.ml.predict import Predictor
+from isegui.ml.progress import CancelToken, NullReporter, Reporter
+from isegui.ml.registry import build_model, model_info
+from isegui.ml.runs import checkpoint_file, find_run, run_folder
+from isegui.ml.spec import TrainSpec
+from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
+
+VALIDATION_SCORE = 0.05  # low, so mAP sees the whole ranking
+BAD_STEPS_BEFORE_LOWER = 3  # non-finite losses in a row before the rate is halved
+LOWERINGS_BEFORE_GIVING_UP = 3
+
+
+class TrainingError(IseguiError):
+    def __init__(self, message: str, remedy: str = ""):
+        self.remedy = remedy
+        super().__init__(f"{message}{' ' + remedy if remedy else ''}")
+
+
+@dataclass
+class TrainResult:
+    run_id: int | None
+    status: RunStatus
+    epochs: int
+    steps: int
+    best: dict = field(default_factory=dict)
+    checkpoint: Path | None = None
+    validation: str = ""
+
+
+@dataclass
+class _State:
+    """What a checkpoint carries so a resumed run continues exactly."""
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches of the current epoch already done (a cancel mid-epoch)
+    step: int = 0
+    elapsed: float = 0.0  # seconds of training so far, over all sessions
+    best: list = field(default_factory=lambda: [-math.inf, -math.inf])  # (mask mAP, -loss)
+    best_metrics: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+    lr_factor: float = 1.0
+    bad_in_row: int = 0  # non-finite losses in a row
+    skipped: int = 0  # steps skipped for a non-finite loss, in all
+
+
+def fit(spec: TrainSpec, reporter: Reporter | None = None,
+        cancel: CancelToken | None = None) -> TrainResult:
+    cancel = cancel or CancelToken()
+    device = resolve_device(spec.device)
+    ranks = Distributed.from_env(device)
+    if ranks.enabled and device.type == "cuda":
+        device = torch.device("cuda", ranks.local_rank)
+    reporter = reporter if (reporter and ranks.main) else NullReporter()
+    try:
+        return _Trainer(spec, device, ranks, reporter, cancel).run()
+    finally:
+        ranks.close()
+
+
+class _Trainer:
+    def __init__(self, spec, device, ranks, reporter, cancel):
+        self.device, self.ranks, self.reporter, self.cancel = device, ranks, reporter, cancel
+        self.state = _State()
+        resumed = None
+        if spec.resume:
+            resumed, spec = self._load_resume(spec)
+        self.spec = spec
+        self.data = snapshot(spec.project, resumed["classes"] if resumed else None,
+                             spec.val_fraction, spec.seed)
+        if not self.data.classes:
+            raise TrainingError("the project has no classes to learn.")
+        if not any(s.labels for s in self.data.train):
+            raise TrainingError("no labeled instances in the train split.",
+                                "Label some images, or move images into the train split.")
+        torch.manual_seed(spec.seed)
+        self.model = build_model(spec.model, num_classes=len(self.data.classes), size=spec.size)
+        self.init = InitReport()
+        if resumed:
+            self.model.load_state_dict(resumed["state_dict"])
+        else:
+            self.init = self._initialise()
+        self.model.to(device)
+        self.amp = spec.amp and device.type == "cuda"
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.base_lr = spec.lr or model_info(spec.model).default_lr
+        self.optimizer = torch.optim.AdamW(params, lr=self.base_lr,
+                                           weight_decay=spec.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        if resumed:
+            self.optimizer.load_state_dict(resumed["optimizer"])
+            if resumed.get("scaler"):
+                self.scaler.load_state_dict(resumed["scaler"])
+            self.state = _State(**resumed["state"])
+        self.net = (DistributedDataParallel(self.model, device_ids=[device.index] if
+                                            device.type == "cuda" else None,
+                                            find_unused_parameters=True)
+                    if ranks.enabled else self.model)
+        self.dataset = InstanceDataset(self.data.train, spec.size, spec.augment, spec.seed)
+        self.batches = EpochBatches(len(self.dataset), spec.batch, spec.seed, ranks.world,
+                                    ranks.rank)
+        self.run_id = resumed["run_id"] if resumed else None
+        self.folder: Path | None = None
+
+    # ------------------------------------------------------------------ setup
+
+    def _load_resume(self, spec: TrainSpec):
+        with Project.open(spec.project, read_only=True) as project:
+            run = find_run(project, spec.resume)
+            path = checkpoint_file(project, run, "last")
+        data = load_checkpoint(path)
+        if "optimizer" not in data or "state" not in data:
+            raise TrainingError(f"{path}: holds no optimizer state, so it cannot be resumed.",
+                                "Start a new run with --init instead.")
+        saved = TrainSpec.from_dict(data["config"])
+        # what the run was doesn't change; the budget, device and workers may
+        spec = saved.with_(epochs=spec.epochs if spec.epochs else saved.epochs,
+                           minutes=spec.minutes if spec.minutes else saved.minutes,
+                           device=spec.device, workers=spec.workers, resume=spec.resume,
+                           max_steps=spec.max_steps)
+        data["run_id"] = run.id
+        return data, spec
+
+    def _initialise(self) -> InitReport:
+        spec = self.spec
+        source = spec.init
+        path = None
+        if source:
+            path = Path(source)
+            if not path.is_file():
+                with Project.open(spec.project, read_only=True) as project:
+                    path = checkpoint_file(project, find_run(project, source), "best")
+        elif spec.pretrained_search:
+            path = find_pretrained(spec.model, spec.project)
+        if path is None:
+            return InitReport(source="random (no pretrained weights file found locally)",
+                              total=len(self.model.state_dict()))
+        report = initialise(self.model, path, self.data.classes)
+        if spec.model == "accurate":
+            freeze_batchnorm(self.model)  # pretrained statistics; batches here are small
+        return report
+
+    def _open_run(self) -> None:
+        if not self.ranks.main:
+            return
+        with Project.open(self.spec.project, lock=False) as project:
+            if self.run_id is None:
+                name = self.spec.name or (f"{self.spec.model}-{self.spec.size}-"
+                                          f"{datetime.now():%Y%m%d-%H%M%S}")
+                config = {**self.spec.as_dict(), "classes": self.data.classes,
+                          "validation": self.data.validation, "init": self.init.as_dict(),
+                          "device": str(self.device), "processes": self.ranks.world}
+                self.run_id = project.store.add_run(name, config).id
+            else:
+                project.store.update_run(self.run_id, status=RunStatus.RUNNING)
+        self.folder = run_folder(self.spec.project, self.run_id)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> TrainResult:
+        self._open_run()
+        spec, state = self.spec, self.state
+        steps_per_epoch = len(self.batches)
+        self.reporter.event(
+            "start", run_id=self.run_id, model=spec.model, size=spec.size,
+            device=str(self.device), processes=self.ranks.world, classes=self.data.classes,
+            train_images=len(self.data.train), val_images=len(self.data.val),
+            validation=self.data.validation, init=self.init.as_dict(),
+            steps_per_epoch=steps_per_epoch, epochs=spec.epochs, minutes=spec.minutes,
+            resumed_at_epoch=state.epoch if spec.resume else None, notes=list(self.data.notes))
+        try:
+            status = self._epochs(steps_per_epoch)
+        except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
+            self._fail(f"out of memory ({type(exc).__name__})")
+            raise TrainingError("training ran out of memory.",
+                                "Use a smaller --batch or --size (or the fast model).") from None
+        except RuntimeError as exc:
+            if "out of memory" not in str(exc).lower():
+                self._fail(str(exc))
+                raise
+            self._fail("out of memory")
+            raise TrainingError("training ran out of memory.",
+                                "Use a smaller --batch or --size.") from None
+        except BaseException as exc:  # the run's record must not stay "running"
+            self._fail(str(exc) or type(exc).__name__)
+            raise
+        self._record_end(status)
+        best = self.folder / "best.pt" if self.folder else None
+        result = TrainResult(self.run_id, status, state.epoch, state.step, state.best_metrics,
+                             best if best and best.is_file() else None, self.data.validation)
+        self.reporter.event("done", run_id=self.run_id, status=status.value,
+                            epochs=state.epoch, steps=state.step, best=state.best_metrics,
+                            checkpoint=str(result.checkpoint) if result.checkpoint else None,
+                            seconds=round(state.elapsed, 1))
+        return result
+
+    def _epochs(self, steps_per_epoch: int) -> RunStatus:
+        spec, state = self.spec, self.state
+        session_start = time.monotonic() - state.elapsed
+        total_steps = (spec.epochs or 0) * steps_per_epoch
+        # a short run warms up over a tenth of itself at most
+        self.warmup = min(spec.warmup_steps, max(1, total_steps // 10)) if total_steps \
+            else spec.warmup_steps
+        workers = spec.workers if spec.workers is not None else _default_workers(self.device)
+        while True:
+            if spec.minutes is None and state.epoch >= spec.epochs:
+                return RunStatus.FINISHED
+            self.batches.set_epoch(state.epoch, state.batch)
+            loader = torch.utils.data.DataLoader(
+                self.dataset, batch_sampler=self.batches, collate_fn=collate,
+                num_workers=workers, pin_memory=self.device.type == "cuda")
+            self.net.train()
+            losses_sum: dict[str, float] = {}
+            counted = 0
+            last_report = 0.0
+            for images, targets in loader:
+                state.elapsed = time.monotonic() - session_start
+                progress = (state.elapsed / (spec.minutes * 60) if spec.minutes
+                            else state.step / max(1, total_steps))
+                stop = (self.cancel.cancelled or progress >= 1.0 or
+                        (spec.max_steps is not None and state.step >= spec.max_steps))
+                if self.ranks.any(stop):
+                    return self._stop_mid_epoch(_mean(losses_sum, counted))
+                losses = self._step(images, targets, progress)
+                state.batch += 1
+                if losses:
+                    counted += 1
+                    for k, v in losses.items():
+                        losses_sum[k] = losses_sum.get(k, 0.0) + v
+                now = time.monotonic()
+                if now - last_report > 0.25 or state.batch == steps_per_epoch:
+                    last_report = now
+                    self._report_step(losses, steps_per_epoch, progress, total_steps)
+            state.epoch += 1
+            state.batch = 0
+            state.elapsed = time.monotonic() - session_start
+            self._end_epoch(_mean(losses_sum, counted))
+
+    def _step(self, images, targets, progress: float) -> dict | None:
+        spec, state = self.spec, self.state
+        warm = min(1.0, (state.step + 1) / max(1, self.warmup))
+        lr = self.base_lr * state.lr_factor * warm * max(0.02, 0.5 * (1 + math.cos(
+            math.pi * min(1.0, progress))))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        # the model samples proposals at random: seeding each step makes a resumed run take
+        # the same samples an uninterrupted one would
+        torch.manual_seed((spec.seed * 1_000_003 + state.step) & 0x7FFF_FFFF)
+        images = [i.to(self.device, non_blocking=True) for i in images]
+        targets = [{k: v.to(self.device, non_blocking=True) for k, v in t.items()}
+                   for t in targets]
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            loss_dict = self.net(images, targets)
+            loss = sum(loss_dict.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ranks.any(not bool(torch.isfinite(loss))):
+            self._bad_step()
+            return None
+        state.bad_in_row = 0
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), spec.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        state.step += 1
+        out = {k: float(v.detach()) for k, v in loss_dict.items()}
+        out["loss"] = float(loss.detach())
+        self.lr = lr
+        return out
+
+    def _bad_step(self) -> None:
+        """A non-finite loss: skip the step; halve the rate after a few in a row; give up
+        with a clear message rather than ever saving a NaN model."""
+        state = self.state
+        state.bad_in_row += 1
+        state.skipped += 1
+        if state.bad_in_row % BAD_STEPS_BEFORE_LOWER:
+            return
+        lowered = round(-math.log2(state.lr_factor)) + 1
+        if lowered > LOWERINGS_BEFORE_GIVING_UP:
+            raise TrainingError(
+                f"the loss stayed non-finite (NaN or infinite) even at 1/{2 ** (lowered - 1)} "
+                "of the learning rate; no checkpoint of it was kept.",
+                "Lower --lr, and check the labels for broken or tiny instances "
+                "(`isegui validate`).")
+        state.lr_factor *= 0.5
+        self.reporter.event("note", message=f"non-finite loss {state.bad_in_row} steps in a "
+                            f"row: learning rate lowered to {state.lr_factor:g} of its value")
+
+    def _report_step(self, losses, steps_per_epoch: int, progress: float, total: int) -> None:
+        state, spec = self.state, self.spec
+        if spec.minutes:
+            eta = max(0.0, spec.minutes * 60 - state.elapsed)
+        else:
+            eta = state.elapsed / max(1, state.step) * max(0, total - state.step)
+        self.reporter.event(
+            "step", epoch=state.epoch + 1, batch=state.batch, batches=steps_per_epoch,
+            step=state.step, progress=round(min(1.0, progress), 4), eta_s=round(eta, 1),
+            elapsed_s=round(state.elapsed, 1), losses=losses, lr=getattr(self, "lr", None),
+            images_per_s=round(state.step * spec.batch * self.ranks.world /
+                               max(1e-6, state.elapsed), 2))
+
+    def _stop_mid_epoch(self, losses: dict) -> RunStatus:
+        cancelled = self.cancel.cancelled
+        if not cancelled and self.state.batch:  # budget spent: the partial epoch counts
+            self.state.epoch += 1
+            self.state.batch = 0
+        self._end_epoch(losses, cancelled=cancelled)
+        return RunStatus.CANCELLED if cancelled else RunStatus.FINISHED
+
+    # ------------------------------------------------------------------ epoch end
+
+    def _end_epoch(self, losses: dict, cancelled: bool = False) -> None:
+        """Validate, keep the history and the best, write checkpoints, record the run. A
+        cancelled epoch only saves `last` (with the batch it reached, to resume there)."""
+        state = self.state
+        metrics: dict = {"epoch": state.epoch, "step": state.step,
+                         "elapsed_s": round(state.elapsed, 1), **losses}
+        if self.ranks.main and not cancelled and self.data.val:
+            metrics.update(self._validate())
+        self.ranks.barrier()
+        if not self.ranks.main:
+            return
+        improved = False
+        if not cancelled:
+            state.history.append(metrics)
+            # mask mAP decides; the loss breaks ties (early on, mAP is 0 for every epoch)
+            score = [metrics.get("mask_map", -math.inf), -losses.get("loss", math.inf)]
+            if score > state.best:
+                state.best, state.best_metrics, improved = score, metrics, True
+        self._save(improved)
+        with Project.open(self.spec.project, lock=False) as project:
+            best = self.folder / "best.pt"
+            project.store.update_run(
+                self.run_id,
+                metrics={"best": state.best_metrics, "history": state.history,
+                         "validation": self.data.validation, "skipped_steps": state.skipped},
+                checkpoint=best.relative_to(project.folder).as_posix() if best.is_file()
+                else None)
+        self.reporter.event("epoch", **metrics, improved=improved, cancelled=cancelled)
+
+    def _validate(self) -> dict:
+        self.model.eval()
+        predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE)
+        from isegui.core.images import load_image
+        detections = []
+        for sample in self.data.val:
+            detections += predictor.predict([load_image(sample.path)])
+        result = evaluate(self.data.val, detections, self.data.classes)
+        self.model.train()
+        return {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50")}
+
+    def _save(self, improved: bool) -> None:
+        state, spec = self.state, self.spec
+        weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        common = {"model_name": spec.model, "size": spec.size, "classes": self.data.classes,
+                  "state_dict": weights, "config": spec.as_dict(), "run_id": self.run_id}
+        plain = {k: v for k, v in vars(state).items() if k in _State.__dataclass_fields__}
+        save_checkpoint(self.folder / "last.pt", {
+            **common, "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.amp else {}, "state": plain})
+        if improved:
+            save_checkpoint(self.folder / "best.pt", {**common, "metrics": state.best_metrics})
+        self.reporter.event("checkpoint", last=str(self.folder / "last.pt"),
+                            best=str(self.folder / "best.pt") if improved else None)
+
+    def _record_end(self, status: RunStatus) -> None:
+        """The run's final status; a finished run becomes the active one if none is."""
+        if not self.ranks.main:
+            return
+        with Project.open(self.spec.project, lock=False) as project:
+            project.store.update_run(self.run_id, status=status)
+            if status == RunStatus.FINISHED and project.active_run_id is None:
+                project.set_active_run(self.run_id)
+
+    def _fail(self, reason: str) -> None:
+        if not (self.ranks.main and self.run_id is not None):
+            return
+        try:
+            with Project.open(self.spec.project, lock=False) as project:
+                project.store.update_run(self.run_id, status=RunStatus.FAILED,
+                                         metrics={"best": self.state.best_metrics,
+                                                  "history": self.state.history,
+                                                  "error": reason})
+        except IseguiError:
+            pass  # the error being reported matters more than the record of it
+
+
+def _mean(sums: dict, count: int) -> dict:
+    return {k: v / count for k, v in sums.items()} if count else {}
+
+
+def _default_workers(device: torch.device) -> int:
+    cores = os.cpu_count() or 1
+    if device.type == "cuda":
+        return min(4, max(0, cores // 2))
+    return 0 if cores <= 4 else 2  # on a small CPU, loading competes with the training

@@ -1,0 +1,49 @@
+import numpy as np
+import torch
+from shapely.geometry import Polygon, box
+
+from isegui.core.images import save_image
+from isegui.ml.data import InstanceDataset, Sample, prepare_image
+from isegui.ml.transforms import AugmentConfig
+
+
+def _sample(tmp_path, pixels, shapes, labels):
+    path = tmp_path / "a.png"
+    save_image(path, pixels)
+    h, w = pixels.shape[:2]
+    return Sample(1, path, w, h, tuple(labels), tuple(shapes))
+
+
+def test_masks_and_boxes_follow_the_augmentation(tmp_path):
+    pixels = np.zeros((120, 160, 3), np.uint8)
+    shapes = [box(20, 20, 60, 40), Polygon([(100, 60), (140, 70), (120, 110)])]
+    dataset = InstanceDataset([_sample(tmp_path, pixels, shapes, [1, 2])], size=160,
+                              augment=AugmentConfig(rotate=180, flip=True, scale=(0.8, 1.2),
+                                                    color=0.2), seed=1)
+    for epoch in range(6):
+        image, target = dataset[(epoch, 0)]
+        assert image.shape == (3, 120, 160) and image.dtype == torch.float32
+        for mask, bx in zip(target["masks"], target["boxes"]):
+            rows, cols = torch.nonzero(mask, as_tuple=True)
+            assert bx.tolist() == [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
+        assert len(target["labels"]) == len(target["masks"]) == len(target["boxes"])
+    again = dataset[(3, 0)][1]["masks"]
+    assert torch.equal(again, dataset[(3, 0)][1]["masks"])  # an epoch replays exactly
+
+
+def test_images_without_instances_and_16_bit_gray(tmp_path):
+    pixels = (np.arange(64 * 80).reshape(64, 80) * 9).astype(np.uint16)
+    dataset = InstanceDataset([_sample(tmp_path, pixels, [], [])], size=64)
+    image, target = dataset[0]
+    assert image.shape == (3, 51, 64)  # scaled so the long side is 64
+    assert target["boxes"].shape == (0, 4) and target["masks"].shape[0] == 0
+    assert prepare_image(pixels).dtype == np.uint8
+
+
+def test_augment_config_parsing():
+    assert AugmentConfig.parse("none") == AugmentConfig.none()
+    custom = AugmentConfig.parse("rotate=30,scale=0.9:1.1")
+    assert custom.rotate == 30 and custom.scale == (0.9, 1.1) and not custom.flip
+    import pytest
+    with pytest.raises(ValueError, match="--augment"):
+        AugmentConfig.parse("spin")
