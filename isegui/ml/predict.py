@@ -17,7 +17,7 @@ from isegui.core.geometry import Shape, vectorize
 from isegui.ml.checkpoint import load_checkpoint
 from isegui.ml.data import prepare_image
 from isegui.ml.device import resolve_device
-from isegui.ml.registry import build_model
+from isegui.ml.registry import model_from_checkpoint
 
 
 @dataclass
@@ -53,14 +53,18 @@ class Predictor:
         # scores below the threshold are dropped before the mask head runs
         self.model.roi_heads.score_thresh = threshold
 
+    def set_input_size(self, side: int) -> None:
+        """Predict with images resized so their long side is `side` (the training size by
+        default): smaller is faster, larger finds smaller objects."""
+        self.model.transform.min_size = (int(side),)
+        self.model.transform.max_size = int(side)
+
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto",
                         threshold: float = 0.5) -> "Predictor":
         data = load_checkpoint(path)
-        model = build_model(data["model_name"], num_classes=len(data["classes"]),
-                            size=int(data["size"]))
-        model.load_state_dict(data["state_dict"])
-        return cls(model, data["classes"], resolve_device(device), threshold)
+        return cls(model_from_checkpoint(data), data["classes"], resolve_device(device),
+                   threshold)
 
     @torch.inference_mode()
     def predict(self, images: list[np.ndarray], batch_size: int = 4) -> list[list[Detection]]:

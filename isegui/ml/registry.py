@@ -49,5 +49,16 @@ def build_model(name: str, *, num_classes: int, size: int) -> nn.Module:
     return model_info(name).build(num_classes=num_classes + 1, size=size)
 
 
+def model_from_checkpoint(data: dict) -> nn.Module:
+    """The model a checkpoint dict describes, with its weights."""
+    model = build_model(data["model_name"], num_classes=len(data["classes"]),
+                        size=int(data["size"]))
+    if data.get("frozen_batchnorm"):
+        from isegui.ml.weights import freeze_batchnorm
+        freeze_batchnorm(model)
+    model.load_state_dict(data["state_dict"])
+    return model
+
+
 def _load_builders() -> None:
     from isegui.ml import models  # noqa: F401  (registers the builders on import)

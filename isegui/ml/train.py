@@ -24,7 +24,7 @@ from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
 from isegui.ml.predict import Predictor
 from isegui.ml.progress import CancelToken, NullReporter, Reporter
-from isegui.ml.registry import build_model, model_info
+from isegui.ml.registry import build_model, model_from_checkpoint, model_info
 from isegui.ml.runs import checkpoint_file, find_run, run_folder
 from isegui.ml.spec import TrainSpec
 from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
@@ -96,11 +96,13 @@ class _Trainer:
             raise TrainingError("no labeled instances in the train split.",
                                 "Label some images, or move images into the train split.")
         torch.manual_seed(spec.seed)
-        self.model = build_model(spec.model, num_classes=len(self.data.classes), size=spec.size)
         self.init = InitReport()
+        self.frozen_batchnorm = bool(resumed and resumed.get("frozen_batchnorm"))
         if resumed:
-            self.model.load_state_dict(resumed["state_dict"])
+            self.model = model_from_checkpoint(resumed)
         else:
+            self.model = build_model(spec.model, num_classes=len(self.data.classes),
+                                     size=spec.size)
             self.init = self._initialise()
         self.model.to(device)
         self.amp = spec.amp and device.type == "cuda"
@@ -158,8 +160,8 @@ class _Trainer:
             return InitReport(source="random (no pretrained weights file found locally)",
                               total=len(self.model.state_dict()))
         report = initialise(self.model, path, self.data.classes)
-        if spec.model == "accurate":
-            freeze_batchnorm(self.model)  # pretrained statistics; batches here are small
+        # pretrained statistics are worth more than what batches of a few images would make
+        self.frozen_batchnorm = freeze_batchnorm(self.model) > 0
         return report
 
     def _open_run(self) -> None:
@@ -377,7 +379,8 @@ class _Trainer:
         state, spec = self.state, self.spec
         weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         common = {"model_name": spec.model, "size": spec.size, "classes": self.data.classes,
-                  "state_dict": weights, "config": spec.as_dict(), "run_id": self.run_id}
+                  "state_dict": weights, "config": spec.as_dict(), "run_id": self.run_id,
+                  "frozen_batchnorm": self.frozen_batchnorm}
         plain = {k: v for k, v in vars(state).items() if k in _State.__dataclass_fields__}
         save_checkpoint(self.folder / "last.pt", {
             **common, "optimizer": self.optimizer.state_dict(),

@@ -69,3 +69,16 @@ def test_backbone_weights_from_a_torchvision_file(tmp_path):
     assert report.loaded > 50
     first = model.backbone.body["0"][0].weight
     assert torch.equal(first, classifier.features[0][0].weight)
+
+
+def test_a_model_with_frozen_batchnorm_reloads(tmp_path):
+    from isegui.ml.registry import model_from_checkpoint
+    from isegui.ml.weights import freeze_batchnorm
+    model = build_model("accurate", num_classes=1, size=96)
+    assert freeze_batchnorm(model) > 0
+    save_checkpoint(tmp_path / "c.pt", {"model_name": "accurate", "size": 96, "classes": ["a"],
+                                        "state_dict": model.state_dict(),
+                                        "frozen_batchnorm": True})
+    again = model_from_checkpoint(load_checkpoint(tmp_path / "c.pt"))
+    key = "backbone.body.bn1.running_mean"
+    assert torch.equal(again.state_dict()[key], model.state_dict()[key])

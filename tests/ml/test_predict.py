@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -51,3 +53,9 @@ def test_predict_writes_coco_that_pycocotools_loads_and_a_csv(tiny_project, tmp_
         stored = sum(len(project.store.predictions(r.id)) for r in project.store.images())
         labels = sum(len(project.store.instances(r.id)) for r in project.store.images())
     assert stored == len(anns) and labels > 0  # kept apart from the labels
+    capsys.readouterr()
+    assert main(["evaluate", str(tiny_project), "--json", "--device", "cpu"]) == 0
+    report = capsys.readouterr().out
+    result = json.loads(report[report.index("{"):])
+    assert result["split"] == "val" and {"mask_map", "box_map", "confusion",
+                                         "per_image"} <= set(result)
