@@ -25,16 +25,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    parser.set_defaults(commands=set(sub.choices))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    commands = parser.get_default("commands")
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        return _open_app(argv)  # `isegui [PROJECT_DIR]`
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command is None:
-        return _open_app(parser)
     try:
         return int(args.handler(args) or EXIT_OK)
     except ImportFailed as exc:
@@ -48,15 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _open_app(parser: argparse.ArgumentParser) -> int:
-    try:
-        from isegui.gui.app import run_app  # noqa: F401  (the GUI issue adds it)
-    except ImportError:
-        parser.print_help()
-        print("\nThe labeling window is not part of this build yet; the commands above work "
-              "on projects headless.", file=sys.stderr)
+def _open_app(argv: list[str]) -> int:
+    if len(argv) > 1:
+        print("usage: isegui [PROJECT_DIR] (or isegui COMMAND ...; see isegui --help)",
+              file=sys.stderr)
         return EXIT_USAGE
-    return run_app(sys.argv[1:])
+    from isegui.gui.app import run_app
+    return run_app(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

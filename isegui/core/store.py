@@ -114,6 +114,34 @@ class Store:
                 raise ValueError(f"a class named {name!r} already exists") from None
             return LabelClass(cur.lastrowid, name, color)
 
+    def class_position(self, class_id: int) -> int:
+        row = self._query("SELECT position FROM classes WHERE id = ?", (class_id,))
+        if not row:
+            raise KeyError(f"no class with id {class_id}")
+        return row[0][0]
+
+    def restore_class(self, cls: LabelClass, position: int) -> None:
+        """Put a deleted class back with its own id and place (undo of a delete or merge)."""
+        with self.transaction():
+            self._conn.execute("INSERT INTO classes (id, name, color, position) VALUES (?,?,?,?)",
+                               (cls.id, cls.name, cls.color, position))
+
+    def instances_of_class(self, class_id: int) -> list[Instance]:
+        return [_instance(r) for r in self._query(
+            f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE class_id = ? ORDER BY image_id, id",
+            (class_id,))]
+
+    def set_instance_classes(self, keys: Iterable[tuple[int, int]], class_id: int | None) -> None:
+        """Give the instances (image_id, instance_id) one class, in one transaction."""
+        with self.transaction():
+            self._conn.executemany("UPDATE instances SET class_id = ? WHERE image_id = ? AND id = ?",
+                                   [(class_id, image_id, i) for image_id, i in keys])
+
+    def class_counts(self) -> dict[int, int]:
+        """Instances per class id over the whole project (regions to ignore not counted)."""
+        return dict(self._query("SELECT class_id, COUNT(*) FROM instances WHERE crowd = 0 AND "
+                                "class_id IS NOT NULL GROUP BY class_id"))
+
     def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
         """Class ids by name, adding the classes that do not exist yet."""
         with self.transaction():
@@ -246,6 +274,14 @@ class Store:
                 Instance(r[0], r[1], r[2], shape, r[4], r[5], Source(r[6]), bool(r[7])))
         for image in images:
             yield image, by_image.get(image.id, [])
+
+    def max_track_id(self) -> int:
+        """The largest track id in the project (0 when none): new tracks start above it."""
+        return self._query("SELECT COALESCE(MAX(track_id), 0) FROM instances")[0][0]
+
+    def images_with_class(self, class_id: int) -> set[int]:
+        return {r[0] for r in self._query(
+            "SELECT DISTINCT image_id FROM instances WHERE class_id = ?", (class_id,))}
 
     def instance_counts(self) -> dict[int, int]:
         """Instances per image id (images without any are absent)."""

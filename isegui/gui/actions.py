@@ -1,0 +1,175 @@
+"""The window's actions, menus and tool bars, with their shortcuts (labelme's where it has
+them: D / A for next / previous)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QLabel, QSlider, QSpinBox
+
+from isegui.core.entities import ImageStatus
+from isegui.gui import edit_actions
+
+TOOL_KEYS = {"edit": ("Edit", "E", "Select, move, edit vertices (double-click an edge to add "
+                               "one, Del on a vertex removes it)"),
+             "polygon": ("Polygon", "P", "Click the vertices; close on the first one or with "
+                                         "Enter; Backspace removes the last; Esc cancels"),
+             "rectangle": ("Rectangle", "R", "Drag a rectangle"),
+             "ellipse": ("Ellipse", "C", "Drag an ellipse"),
+             "hole": ("Hole", "H", "Draw a polygon inside the selected instance to cut a hole"),
+             "brush": ("Brush", "B", "Paint the selected instance (or a new one); [ and ] "
+                                     "change the size"),
+             "eraser": ("Eraser", "X", "Erase from the selected instance")}
+
+
+def build_actions(window) -> dict[str, QAction]:
+    session, ctx = window.session, window.ctx
+    actions: dict[str, QAction] = {}
+
+    def act(name, text, slot, shortcut=None, tip="", checkable=False):
+        action = QAction(text, window)
+        if shortcut:
+            action.setShortcuts([QKeySequence(s) for s in
+                                 (shortcut if isinstance(shortcut, tuple) else (shortcut,))])
+        action.setToolTip(f"{tip or text}" + (f" ({action.shortcut().toString()})"
+                                                if shortcut else ""))
+        action.setStatusTip(tip or text)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        window.addAction(action)
+        actions[name] = action
+        return action
+
+    undo = session.undo_stack.createUndoAction(window, "Undo")
+    undo.setShortcut(QKeySequence.StandardKey.Undo)
+    redo = session.undo_stack.createRedoAction(window, "Redo")
+    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    actions["undo"], actions["redo"] = undo, redo
+
+    act("save", "Save", lambda: window.statusBar().showMessage(
+        "Every edit is saved as you make it.", 4000), "Ctrl+S")
+    act("quit", "Quit", window.close, "Ctrl+Q")
+    act("copy", "Copy", lambda: edit_actions.copy(ctx), "Ctrl+C")
+    act("paste", "Paste", lambda: edit_actions.paste(ctx), "Ctrl+V")
+    act("duplicate", "Duplicate", lambda: edit_actions.duplicate(ctx), "Ctrl+D")
+    act("copy-previous", "Copy labels from the previous image", lambda: _copy_previous(window),
+        "Ctrl+Shift+V", "Copy every instance of the previous image here, keeping track ids")
+    act("join", "Join selected", lambda: edit_actions.union(ctx), "Ctrl+J",
+        "Join the selected instances into the first")
+    act("subtract", "Subtract selected", lambda: edit_actions.subtract(ctx), "Ctrl+Shift+J",
+        "Cut the other selected instances out of the first")
+    act("split", "Split into parts", lambda: edit_actions.split_parts(ctx), "Ctrl+K",
+        "Make each separate part of the selected instance an instance of its own")
+    act("give-class", "Give the selection the active class",
+        lambda: session.active_class_id and edit_actions.change_class(
+            ctx, session.active_class_id), "Ctrl+G",
+        "Change the class of the selected instances to the active class (pick it with 1-9)")
+    act("raise", "Raise", lambda: edit_actions.restack(ctx, +1), "PgUp")
+    act("lower", "Lower", lambda: edit_actions.restack(ctx, -1), "PgDown")
+    act("select-all", "Select all", lambda: session.document and session.document.set_selection(
+        [i.id for i in session.document.instances()]), "Ctrl+A")
+
+    act("fit", "Fit to window", window.view.fit, ("F", "Ctrl+0"))
+    act("actual", "Actual pixels (1:1)", window.view.actual_size, "Ctrl+1")
+    act("zoom-in", "Zoom in", lambda: window.view.zoom_by(1.25), ("+", "="))
+    act("zoom-out", "Zoom out", lambda: window.view.zoom_by(0.8), "-")
+    outline = act("outline", "Outlines only", lambda on: window.scene.set_display(
+        outline_only=on), "O", checkable=True)
+    labels = act("labels", "Show labels", lambda on: window.scene.set_display(
+        labels_visible=on), "L", checkable=True)
+    labels.setChecked(True)
+
+    act("next", "Next image", lambda: window.images.step(+1), "D")
+    act("previous", "Previous image", lambda: window.images.step(-1), "A")
+    act("mark-labeled", "Mark as labeled", lambda: _mark(window, ImageStatus.LABELED),
+        "Ctrl+Shift+L")
+    act("mark-reviewed", "Mark as reviewed", lambda: _mark(window, ImageStatus.REVIEWED),
+        "Ctrl+R")
+    for n in range(1, 10):
+        act(f"class-{n}", f"Class {n}", lambda _=False, n=n: window.classes.pick_number(n),
+            str(n))
+
+    tools = QActionGroup(window)
+    for name, (text, key, tip) in TOOL_KEYS.items():
+        action = act(f"tool-{name}", text, lambda _=False, n=name: window.set_tool(n), key, tip,
+                     checkable=True)
+        tools.addAction(action)
+    snap = act("snap", "Snap to neighbours", lambda on: ctx.options.set(snap=on), "S",
+               "New and moved vertices snap to nearby edges and vertices of other instances",
+               checkable=True)
+    clip = act("clip", "Clip to others", lambda on: ctx.options.set(clip=on), "K",
+               "A new instance gets only area no other instance owns; an edited one loses what "
+               "instances above it own", checkable=True)
+    clip.setShortcut(QKeySequence("Shift+K"))
+
+    _menus(window, actions)
+    _toolbars(window, actions, snap, clip, outline, labels)
+    return actions
+
+
+def _menus(window, a: dict) -> None:
+    bar = window.menuBar()
+    for title, names in (
+            ("&File", ["save", None, "quit"]),
+            ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous", None,
+                       "join", "subtract", "split", None, "give-class", "raise", "lower",
+                       "select-all"]),
+            ("&View", ["fit", "actual", "zoom-in", "zoom-out", None, "outline", "labels"]),
+            ("&Image", ["next", "previous", None, "mark-labeled", "mark-reviewed"]),
+            ("&Tools", [f"tool-{n}" for n in TOOL_KEYS] + [None, "snap", "clip"])):
+        menu = bar.addMenu(title)
+        for name in names:
+            if name is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(a[name])
+
+
+def _toolbars(window, a: dict, snap, clip, outline, labels) -> None:
+    tools = window.addToolBar("Tools")
+    tools.setObjectName("toolbar-tools")
+    for name in TOOL_KEYS:
+        tools.addAction(a[f"tool-{name}"])
+    tools.addSeparator()
+    tools.addAction(snap)
+    tools.addAction(clip)
+    tools.addWidget(QLabel(" Brush "))
+    size = QSpinBox()
+    size.setRange(1, 500)
+    size.setSuffix(" px")
+    size.setValue(window.options.brush_size)
+    size.setToolTip("Brush and eraser diameter ([ and ])")
+    size.valueChanged.connect(lambda v: window.options.set(brush_size=v))
+    window.options.changed.connect(lambda: size.setValue(window.options.brush_size))
+    tools.addWidget(size)
+
+    view = window.addToolBar("View")
+    view.setObjectName("toolbar-view")
+    for name in ("undo", "redo", "fit", "actual"):
+        view.addAction(a[name])
+    view.addSeparator()
+    view.addAction(outline)
+    view.addAction(labels)
+    view.addWidget(QLabel(" Fill "))
+    opacity = QSlider(Qt.Orientation.Horizontal)
+    opacity.setRange(0, 100)
+    opacity.setValue(int(window.scene.opacity * 100))
+    opacity.setFixedWidth(110)
+    opacity.setToolTip("Opacity of the filled instances")
+    opacity.valueChanged.connect(lambda v: window.scene.set_display(opacity=v / 100))
+    view.addWidget(opacity)
+    window.opacity_slider = opacity
+
+
+def _copy_previous(window) -> None:
+    previous = window.images.previous_image_id()
+    if previous is None:
+        window.statusBar().showMessage("There is no previous image in the list.", 4000)
+        return
+    edit_actions.copy_from_image(window.ctx, previous)
+
+
+def _mark(window, status: ImageStatus) -> None:
+    doc = window.session.document
+    if doc is not None:
+        window.session.set_status(doc.image_id, status)

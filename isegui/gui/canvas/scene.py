@@ -1,0 +1,154 @@
+"""The scene of the image on screen: the picture and one item per instance, kept in step with
+the document's signals. Display options (opacity, outline only, labels on or off) live here."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem
+
+from isegui.gui.canvas.items import ImageItem, InstanceItem, pixmap_from_array
+
+CROWD_COLOR = "#9e9e9e"
+
+
+class CanvasScene(QGraphicsScene):
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.document = None
+        self.image_item = ImageItem()
+        self.addItem(self.image_item)
+        self.items_by_id: dict[int, InstanceItem] = {}
+        self.opacity = 0.4
+        self.outline_only = False
+        self.labels_visible = True
+        self.show_vertices = False  # the edit tool shows handles on the selection
+        self._message = None
+        self._backdrop = None
+        self.setBackgroundBrush(QBrush(QColor("#2b2b2b")))
+        session.classesChanged.connect(self.restyle)
+
+    # ------------------------------------------------------------------ document
+
+    def set_document(self, document) -> None:
+        if self.document is not None:
+            for signal, slot in self._connections():
+                signal.disconnect(slot)
+        self.document = document
+        for item in self.items_by_id.values():
+            self.removeItem(item)
+        self.items_by_id.clear()
+        self._clear_message()
+        if document is None:
+            self.image_item.setPixmap(ImageItem().pixmap())
+            return
+        for signal, slot in self._connections():
+            signal.connect(slot)
+        pixels = document.pixels()
+        rect = QRectF(0, 0, document.record.width, document.record.height)
+        if pixels is not None:
+            self.image_item.setPixmap(pixmap_from_array(pixels))
+        else:
+            self.image_item.setPixmap(ImageItem().pixmap())
+            self._show_message(rect, f"Cannot show this image:\n{document.load_error}\n\n"
+                                     "Its labels are drawn over this grey area.")
+        self.setSceneRect(rect.adjusted(-rect.width() * 0.25, -rect.height() * 0.25,
+                                        rect.width() * 0.25, rect.height() * 0.25))
+        for inst in document.instances():
+            self._add_item(inst.id)
+        self._sync_selection()
+
+    def _connections(self):
+        d = self.document
+        return [(d.instanceAdded, self._add_item), (d.instanceChanged, self._change_item),
+                (d.instanceRemoved, self._remove_item), (d.selectionChanged,
+                                                         self._sync_selection),
+                (d.viewStateChanged, self._change_visibility)]
+
+    def _add_item(self, instance_id: int) -> None:
+        item = InstanceItem(self.document.instance(instance_id))
+        self.items_by_id[instance_id] = item
+        self._style(item)
+        self.addItem(item)
+        self._change_visibility(instance_id)
+
+    def _change_item(self, instance_id: int) -> None:
+        item = self.items_by_id[instance_id]
+        item.set_instance(self.document.instance(instance_id))
+        self._style(item)
+
+    def _remove_item(self, instance_id: int) -> None:
+        item = self.items_by_id.pop(instance_id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _change_visibility(self, instance_id: int) -> None:
+        item = self.items_by_id.get(instance_id)
+        if item is not None:
+            item.setVisible(self.labels_visible and instance_id not in self.document.hidden)
+
+    def _sync_selection(self) -> None:
+        selected = set(self.document.selected) if self.document else set()
+        for inst_id, item in self.items_by_id.items():
+            item.set_selected(inst_id in selected, self.show_vertices and inst_id in selected)
+
+    # ------------------------------------------------------------------ display options
+
+    def _style(self, item: InstanceItem) -> None:
+        inst = item.instance
+        cls = self.session.class_by_id(inst.class_id)
+        color = QColor(CROWD_COLOR if inst.crowd or cls is None else cls.color)
+        item.set_style(color, self.opacity, self.outline_only or inst.crowd)
+
+    def restyle(self) -> None:
+        for item in self.items_by_id.values():
+            self._style(item)
+
+    def set_display(self, *, opacity: float | None = None, outline_only: bool | None = None,
+                    labels_visible: bool | None = None,
+                    show_vertices: bool | None = None) -> None:
+        if opacity is not None:
+            self.opacity = opacity
+        if outline_only is not None:
+            self.outline_only = outline_only
+        if labels_visible is not None:
+            self.labels_visible = labels_visible
+        if show_vertices is not None:
+            self.show_vertices = show_vertices
+        self.restyle()
+        if self.document is not None:
+            for inst_id in self.items_by_id:
+                self._change_visibility(inst_id)
+            self._sync_selection()
+
+    # ------------------------------------------------------------------ load errors
+
+    def _show_message(self, rect: QRectF, text: str) -> None:
+        self._backdrop = self.addRect(rect, QPen(QColor("#888")), QBrush(QColor("#555")))
+        self._backdrop.setZValue(-999)
+        self._message = QGraphicsSimpleTextItem(text)
+        font = QFont()
+        font.setPointSizeF(max(10.0, rect.width() / 60))
+        self._message.setFont(font)
+        self._message.setBrush(QBrush(QColor("#ffd54f")))
+        self._message.setZValue(-998)
+        bounds = self._message.boundingRect()
+        self._message.setPos(rect.center().x() - bounds.width() / 2,
+                             rect.center().y() - bounds.height() / 2)
+        self.addItem(self._message)
+
+    def _clear_message(self) -> None:
+        for item in (self._message, self._backdrop):
+            if item is not None:
+                self.removeItem(item)
+        self._message = self._backdrop = None
+
+    @property
+    def message(self) -> str | None:
+        return self._message.text() if self._message is not None else None
+
+    def instance_item(self, instance_id: int) -> InstanceItem | None:
+        return self.items_by_id.get(instance_id)
+
+

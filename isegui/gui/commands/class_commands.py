@@ -1,0 +1,113 @@
+"""Undoable edits of the project's classes. Classes span every image, so these change the
+store directly and then tell the session (which refreshes the document on screen)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand
+
+from isegui.core.entities import Instance, LabelClass
+
+
+class AddClassCommand(QUndoCommand):
+    def __init__(self, session, name: str, color: str | None = None):
+        super().__init__(f"Add class {name}")
+        self.session, self.name, self.color = session, name, color
+        self.cls: LabelClass | None = None
+        self.position = 0
+
+    def redo(self) -> None:
+        store = self.session.store
+        if self.cls is None:
+            self.cls = store.add_class(self.name, self.color)
+            self.position = store.class_position(self.cls.id)
+        else:
+            store.restore_class(self.cls, self.position)
+        self.session.classes_edited()
+
+    def undo(self) -> None:
+        self.session.store.delete_class(self.cls.id)
+        self.session.classes_edited()
+
+
+class RenameClassCommand(QUndoCommand):
+    def __init__(self, session, class_id: int, name: str):
+        old = session.class_by_id(class_id)
+        super().__init__(f"Rename class {old.name} to {name}")
+        self.session, self.class_id, self.old, self.new = session, class_id, old.name, name
+
+    def redo(self) -> None:
+        self.session.store.rename_class(self.class_id, self.new)
+        self.session.classes_edited()
+
+    def undo(self) -> None:
+        self.session.store.rename_class(self.class_id, self.old)
+        self.session.classes_edited()
+
+
+class RecolorClassCommand(QUndoCommand):
+    def __init__(self, session, class_id: int, color: str):
+        old = session.class_by_id(class_id)
+        super().__init__(f"Recolour class {old.name}")
+        self.session, self.class_id, self.old, self.new = session, class_id, old.color, color
+
+    def redo(self) -> None:
+        self.session.store.recolor_class(self.class_id, self.new)
+        self.session.classes_edited()
+
+    def undo(self) -> None:
+        self.session.store.recolor_class(self.class_id, self.old)
+        self.session.classes_edited()
+
+
+class MergeClassesCommand(QUndoCommand):
+    """Every instance of `source` becomes `target`; `source` goes."""
+
+    def __init__(self, session, source_id: int, target_id: int):
+        src, dst = session.class_by_id(source_id), session.class_by_id(target_id)
+        super().__init__(f"Merge class {src.name} into {dst.name}")
+        self.session, self.source, self.target_id = session, src, target_id
+        self.position = session.store.class_position(source_id)
+        self.moved: list[tuple[int, int]] = []
+
+    def redo(self) -> None:
+        store = self.session.store
+        self.moved = [(i.image_id, i.id) for i in store.instances_of_class(self.source.id)]
+        store.merge_classes(self.source.id, self.target_id)
+        self.session.classes_edited(instances_touched=True)
+
+    def undo(self) -> None:
+        store = self.session.store
+        with store.transaction():
+            store.restore_class(self.source, self.position)
+            store.set_instance_classes(self.moved, self.source.id)
+        self.session.classes_edited(instances_touched=True)
+
+
+class DeleteClassCommand(QUndoCommand):
+    """Deletes a class; its instances are deleted too, or kept without a class."""
+
+    def __init__(self, session, class_id: int, delete_instances: bool):
+        cls = session.class_by_id(class_id)
+        super().__init__(f"Delete class {cls.name}")
+        self.session, self.cls, self.delete_instances = session, cls, delete_instances
+        self.position = session.store.class_position(class_id)
+        self.members: list[Instance] = []
+
+    def redo(self) -> None:
+        store = self.session.store
+        self.members = store.instances_of_class(self.cls.id)
+        store.delete_class(self.cls.id, delete_instances=self.delete_instances)
+        self.session.classes_edited(instances_touched=True)
+
+    def undo(self) -> None:
+        store = self.session.store
+        with store.transaction():
+            store.restore_class(self.cls, self.position)
+            if self.delete_instances:
+                store.restore_instances(self.members)
+            else:
+                store.set_instance_classes([(i.image_id, i.id) for i in self.members],
+                                           self.cls.id)
+        self.session.classes_edited(instances_touched=True)
+        for image_id in {i.image_id for i in self.members}:
+            self.session.image_edited(image_id)

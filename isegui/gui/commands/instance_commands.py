@@ -1,0 +1,91 @@
+"""Undoable edits of instances. Each stores old and new values (not snapshots of the image)
+and calls the document's API; redo after undo restores the very same instance id."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand
+
+from isegui.core.entities import Instance, Source
+from isegui.core.geometry import Shape
+
+# QUndoCommand ids: commands of one id may merge (mergeWith)
+EDIT_SHAPE_ID = 1
+
+
+class AddInstanceCommand(QUndoCommand):
+    def __init__(self, session, image_id: int, class_id: int | None, shape: Shape, *,
+                 z: int | None = None, track_id: int | None = None,
+                 source: Source = Source.MANUAL, crowd: bool = False, text: str = ""):
+        super().__init__(text or "Add instance")
+        self.session, self.image_id = session, image_id
+        self.args = dict(class_id=class_id, shape=shape, z=z, track_id=track_id, source=source,
+                         crowd=crowd)
+        self.instance: Instance | None = None
+
+    def redo(self) -> None:
+        doc = self.session.document_for(self.image_id)
+        if self.instance is None:
+            args = dict(self.args)
+            self.instance = doc.create(args.pop("class_id"), args.pop("shape"), **args)
+            self.setText(f"{self.text()} {self.instance.id}")
+        else:
+            doc.restore([self.instance])
+        doc.set_selection([self.instance.id])
+
+    def undo(self) -> None:
+        self.session.document_for(self.image_id).remove([self.instance.id])
+
+
+class DeleteInstancesCommand(QUndoCommand):
+    def __init__(self, session, image_id: int, instance_ids: list[int], text: str = ""):
+        super().__init__(text or f"Delete {_ids(instance_ids)}")
+        self.session, self.image_id, self.ids = session, image_id, list(instance_ids)
+        self.removed: list[Instance] = []
+
+    def redo(self) -> None:
+        self.removed = self.session.document_for(self.image_id).remove(self.ids)
+
+    def undo(self) -> None:
+        doc = self.session.document_for(self.image_id)
+        doc.restore(self.removed)
+        doc.set_selection(self.ids)
+
+
+class UpdateInstanceCommand(QUndoCommand):
+    """Changes some fields of one instance (shape, class, z, track id). Consecutive shape edits
+    of one instance with the same `merge_key` (one drag, a run of nudges) are one step."""
+
+    def __init__(self, session, image_id: int, instance_id: int, text: str = "",
+                 merge_key=None, **changes):
+        super().__init__(text or f"Edit {instance_id}")
+        self.session, self.image_id, self.instance_id = session, image_id, instance_id
+        doc = session.document_for(image_id)
+        current = doc.instance(instance_id)
+        self.old = {k: getattr(current, k) for k in changes}
+        self.new = dict(changes)
+        self.merge_key = merge_key
+
+    def id(self) -> int:
+        return EDIT_SHAPE_ID if self.merge_key is not None else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not (isinstance(other, UpdateInstanceCommand) and other.merge_key is not None
+                and other.merge_key == self.merge_key
+                and (other.image_id, other.instance_id) == (self.image_id, self.instance_id)
+                and set(other.new) == set(self.new)):
+            return False
+        self.new = dict(other.new)
+        return True
+
+    def redo(self) -> None:
+        doc = self.session.document_for(self.image_id)
+        doc.update(self.instance_id, **self.new)
+
+    def undo(self) -> None:
+        doc = self.session.document_for(self.image_id)
+        doc.update(self.instance_id, **self.old)
+        doc.set_selection([self.instance_id])
+
+
+def _ids(ids: list[int]) -> str:
+    return f"instance {ids[0]}" if len(ids) == 1 else f"{len(ids)} instances"

@@ -1,0 +1,124 @@
+"""The labeling window. Wiring only: the canvas, the panels as docks, the tools, the actions
+(gui/actions.py), the status bar."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QUndoView
+
+from isegui.gui.actions import build_actions
+from isegui.gui.canvas.scene import CanvasScene
+from isegui.gui.canvas.view import CanvasView
+from isegui.gui.panels.classes import ClassPanel
+from isegui.gui.panels.consistency import ConsistencyPanel
+from isegui.gui.panels.images import ImagePanel
+from isegui.gui.panels.instances import InstancePanel
+from isegui.gui.session import ProjectSession
+from isegui.gui.tools.base import ToolContext, ToolOptions
+from isegui.gui.tools.brush import BrushTool, EraserTool
+from isegui.gui.tools.draw import EllipseTool, HoleTool, PolygonTool, RectangleTool
+from isegui.gui.tools.edit import EditTool
+
+TOOLS = (EditTool, PolygonTool, RectangleTool, EllipseTool, HoleTool, BrushTool, EraserTool)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: ProjectSession):
+        super().__init__()
+        self.session = session
+        self.setWindowTitle(f"isegui — {session.project.name}")
+        self.scene = CanvasScene(session)
+        self.view = CanvasView(self.scene)
+        self.setCentralWidget(self.view)
+        self.options = ToolOptions()
+        self.ctx = ToolContext(session, self.view, self.scene, self.options)
+        self.tools = {cls.name: cls(self.ctx) for cls in TOOLS}
+
+        self.images = ImagePanel(session)
+        self.instances = InstancePanel(session, self.ctx)
+        self.classes = ClassPanel(session)
+        self.consistency = ConsistencyPanel(session)
+        self.history = QUndoView(session.undo_stack)
+        self.history.setEmptyLabel("(opened)")
+        self.docks = {}
+        for key, title, widget, area in (
+                ("images", "Images", self.images, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("classes", "Classes", self.classes, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("instances", "Instances", self.instances, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("consistency", "Consistency", self.consistency,
+                 Qt.DockWidgetArea.RightDockWidgetArea),
+                ("history", "History", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock-{key}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+        self.tabifyDockWidget(self.docks["instances"], self.docks["consistency"])
+        self.docks["instances"].raise_()
+
+        self.position = QLabel()
+        self.zoom = QLabel()
+        self.statusBar().addPermanentWidget(self.position)
+        self.statusBar().addPermanentWidget(self.zoom)
+        self.actions_by_name = build_actions(self)
+
+        self.view.cursorMoved.connect(self._show_position)
+        self.view.zoomChanged.connect(lambda s: self.zoom.setText(f"{s * 100:.0f} %"))
+        self.ctx.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        session.documentChanged.connect(self._document_changed)
+        self._shown = False
+        self.set_tool("edit")
+        self.resize(1400, 900)
+
+    # ------------------------------------------------------------------ slots
+
+    def open_first_image(self) -> None:
+        """The image last worked on, else the first listed."""
+        image_id = self.session.last_image_id()
+        if image_id is None:
+            records = self.session.images()
+            image_id = records[0].id if records else None
+        if image_id is not None:
+            self.session.open_image(image_id)
+
+    def _document_changed(self) -> None:
+        doc = self.session.document
+        self.scene.set_document(doc)
+        if doc is not None:
+            name = PurePosixPath(doc.record.path).name
+            self.setWindowTitle(f"isegui — {self.session.project.name} — {name}")
+            if doc.load_error:
+                self.statusBar().showMessage(doc.load_error, 10000)
+            self.view.fit()
+
+    def set_tool(self, name: str) -> None:
+        self.view.set_tool(self.tools[name])
+        action = self.actions_by_name.get(f"tool-{name}") if hasattr(
+            self, "actions_by_name") else None
+        if action is not None:
+            action.setChecked(True)
+
+    def _show_position(self, pos: QPointF) -> None:
+        doc = self.session.document
+        if doc is None:
+            return
+        x, y = int(pos.x() // 1), int(pos.y() // 1)
+        text = f"x {x}  y {y}"
+        pixels = doc.pixels()
+        if pixels is not None and 0 <= x < doc.record.width and 0 <= y < doc.record.height:
+            value = pixels[y, x]
+            text += "  value " + (str(int(value)) if pixels.ndim == 2 else
+                                  " ".join(str(int(v)) for v in value))
+        self.position.setText(text)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown:  # the canvas has its real size only now
+            self._shown = True
+            QTimer.singleShot(0, self.view.fit)
+
+    def closeEvent(self, event) -> None:
+        self.view.set_tool(None)
+        super().closeEvent(event)

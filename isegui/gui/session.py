@@ -1,0 +1,94 @@
+"""The project as the app holds it: the store, the classes, the one undo stack, and the
+document of the image on screen."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from isegui.core.entities import ImageRecord, ImageStatus, LabelClass
+from isegui.core.project import Project
+from isegui.gui.document import ImageDocument
+
+LAST_IMAGE_KEY = "last_image_id"
+
+
+class ProjectSession(QObject):
+    classesChanged = Signal()
+    imagesChanged = Signal()  # images added, removed, re-split
+    imageEdited = Signal(int)  # an image's instances or status changed
+    documentChanged = Signal()  # another image is on screen
+    activeClassChanged = Signal()
+
+    def __init__(self, project: Project):
+        super().__init__()
+        self.project = project
+        self.store = project.store
+        self.undo_stack = QUndoStack(self)
+        self.document: ImageDocument | None = None
+        self._classes: list[LabelClass] = self.store.classes()
+        self.active_class_id: int | None = self._classes[0].id if self._classes else None
+
+    def close(self) -> None:
+        self.project.close()
+
+    # ------------------------------------------------------------------ images
+
+    def images(self) -> list[ImageRecord]:
+        return self.store.images()
+
+    def open_image(self, image_id: int) -> ImageDocument:
+        self.document = ImageDocument(self, self.store.image(image_id))
+        self.store.set_meta(LAST_IMAGE_KEY, str(image_id))
+        self.documentChanged.emit()
+        return self.document
+
+    def document_for(self, image_id: int) -> ImageDocument:
+        """The document of `image_id`, brought on screen if another image is: undoing an edit
+        shows where it happened."""
+        if self.document is None or self.document.image_id != image_id:
+            return self.open_image(image_id)
+        return self.document
+
+    def last_image_id(self) -> int | None:
+        value = self.store.meta(LAST_IMAGE_KEY)
+        if value is None:
+            return None
+        try:
+            self.store.image(int(value))
+        except KeyError:
+            return None
+        return int(value)
+
+    def image_edited(self, image_id: int) -> None:
+        self.imageEdited.emit(image_id)
+
+    def set_status(self, image_id: int, status: ImageStatus) -> None:
+        self.store.set_status(image_id, status)
+        if self.document and self.document.image_id == image_id:
+            self.document.record = self.store.image(image_id)
+        self.imageEdited.emit(image_id)
+
+    # ------------------------------------------------------------------ classes
+
+    def classes(self) -> list[LabelClass]:
+        return list(self._classes)
+
+    def class_by_id(self, class_id: int | None) -> LabelClass | None:
+        return next((c for c in self._classes if c.id == class_id), None)
+
+    def set_active_class(self, class_id: int | None) -> None:
+        if class_id != self.active_class_id:
+            self.active_class_id = class_id
+            self.activeClassChanged.emit()
+
+    def classes_edited(self, instances_touched: bool = False) -> None:
+        """After a class command: refresh the list, and the document when instances moved."""
+        self._classes = self.store.classes()
+        if self.active_class_id not in {c.id for c in self._classes}:
+            self.active_class_id = self._classes[0].id if self._classes else None
+            self.activeClassChanged.emit()
+        self.classesChanged.emit()
+        if instances_touched and self.document is not None:
+            self.document.reload()
+            self.imageEdited.emit(self.document.image_id)
