@@ -283,6 +283,9 @@ class Store:
         return {r[0] for r in self._query(
             "SELECT DISTINCT image_id FROM instances WHERE class_id = ?", (class_id,))}
 
+    def instance_count(self, image_id: int) -> int:
+        return self._query("SELECT COUNT(*) FROM instances WHERE image_id = ?", (image_id,))[0][0]
+
     def instance_counts(self) -> dict[int, int]:
         """Instances per image id (images without any are absent)."""
         return dict(self._query("SELECT image_id, COUNT(*) FROM instances GROUP BY image_id"))

@@ -96,7 +96,10 @@ def _check_instance(inst: Instance, known: set[int], frame, rules: Rules, add) -
     if area < rules.min_area and not inst.crowd:
         add(WARNING, "tiny", f"instance {i} is tiny ({area:.1f} px², below "
             f"{rules.min_area:g}): a stray click?", i)
-    outside = area - inst.shape.intersection(frame).area
+    minx, miny, maxx, maxy = inst.shape.bounds
+    fx0, fy0, fx1, fy1 = frame.bounds
+    inside = minx >= fx0 and miny >= fy0 and maxx <= fx1 and maxy <= fy1
+    outside = 0.0 if inside else area - inst.shape.intersection(frame).area
     if outside > rules.overlap_tolerance:
         add(WARNING, "out-of-bounds", f"instance {i} reaches {outside:.0f} px² outside the "
             "image", i)

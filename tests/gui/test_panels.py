@@ -35,17 +35,17 @@ def test_image_browser_next_previous_and_status(window, drive):
 def test_instance_panel_follows_and_drives_the_selection(window, drive):
     draw_rect(drive, (10, 10), (50, 50))
     draw_rect(drive, (60, 60), (90, 90))
-    table = window.instances.table
-    assert table.rowCount() == 2
+    table, model = window.instances.table, window.instances.model
+    assert model.rowCount() == 2
     table.selectRow(1)  # the lower one (topmost is listed first)
     assert window.session.document.selected == [instances(window)[0].id]
     drive.key(Qt.Key.Key_E)
     drive.click(75, 75)
-    selected_rows = {i.row() for i in table.selectedIndexes()}
+    selected_rows = {i.row() for i in table.selectionModel().selectedRows()}
     assert selected_rows == {0}
     window.instances.toggle_hidden()
     assert window.scene.items_by_id[instances(window)[1].id].isVisible() is False
-    assert "hidden" in table.item(0, 5).text()
+    assert "hidden" in model.data(model.index(0, 5))
     window.instances.toggle_hidden()
     window.instances.toggle_locked()
     drive.click(20, 20)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import shapely
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem
@@ -13,6 +16,8 @@ from isegui.core.images import to_uint8
 from isegui.gui.canvas.paths import shape_path
 
 HANDLE_PX = 7  # vertex handles, in screen pixels whatever the zoom
+OVERVIEW_BELOW_SCALE = 0.7  # zoomed out further than this, an item draws its overview...
+OVERVIEW_RESOLUTION = 0.5  # ...a pixmap at half resolution (at most 1.4x magnified)
 
 
 def pixmap_from_array(pixels: np.ndarray) -> QPixmap:
@@ -34,9 +39,14 @@ class ImageItem(QGraphicsPixmapItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
 
-class InstanceItem(QGraphicsPathItem):
+class InstanceItem(QGraphicsItem):
     """One instance: a filled path with holes, an outline of constant screen width, and
-    vertex handles when selected for editing. It takes no mouse input: tools do."""
+    vertex handles when selected for editing. It takes no mouse input: tools do.
+
+    Zoomed in, it draws vectors, simplified so no vertex moves more than half a screen pixel
+    (and few items are in view). Zoomed out, where thousands may be, it draws an overview
+    pixmap it painted once: a repaint of two thousand items then takes milliseconds. The
+    overview lives until the instance or its look changes, whatever the zoom does."""
 
     def __init__(self, instance: Instance):
         super().__init__()
@@ -46,46 +56,109 @@ class InstanceItem(QGraphicsPathItem):
         self.outline_only = False
         self.selected = False
         self.show_vertices = False
-        self.vertices = np.zeros((0, 2))
+        self._override: QPainterPath | None = None  # a tool's preview of this instance
         self.set_instance(instance)
 
     def set_instance(self, instance: Instance) -> None:
-        self.instance = instance
         self.prepareGeometryChange()
-        self.setPath(shape_path(instance.shape))
-        rings = [np.asarray(r.coords)[:-1] for p in polygons_of(instance.shape)
-                 for r in (p.exterior, *p.interiors)]
-        self.vertices = np.concatenate(rings) if rings else np.zeros((0, 2))
+        self.instance = instance
+        minx, miny, maxx, maxy = instance.shape.bounds if not instance.shape.is_empty \
+            else (0, 0, 0, 0)
+        self._bounds = QRectF(minx, miny, maxx - minx, maxy - miny)
+        self._paths: dict[int, QPainterPath] = {}  # zoom level -> path
+        self._vertices = None
+        self._override = None
+        self._overview: QPixmap | None = None
         self.setZValue(instance.z)
         self.update()
 
-    def set_style(self, color: QColor, opacity: float, outline_only: bool) -> None:
-        self.color, self.opacity_fill, self.outline_only = QColor(color), opacity, outline_only
+    def set_preview_path(self, path: QPainterPath | None) -> None:
+        """Draw this path instead of the instance (a drag in progress); None ends it."""
+        self.prepareGeometryChange()
+        self._override = path
+        self._overview = None
         self.update()
 
+    def path(self, level: int = 0) -> QPainterPath:
+        if self._override is not None:
+            return self._override
+        if level not in self._paths:
+            shape = self.instance.shape
+            if level != 0:
+                # display only: plain Douglas-Peucker is fast, and a crossing is invisible
+                simpler = shapely.simplify(shape, 0.5 * 2.0 ** level, preserve_topology=False)
+                shape = simpler if not simpler.is_empty else shape
+            self._paths[level] = shape_path(shape)
+        return self._paths[level]
+
+    @property
+    def vertices(self) -> np.ndarray:
+        if self._vertices is None:
+            rings = [np.asarray(r.coords)[:-1] for p in polygons_of(self.instance.shape)
+                     for r in (p.exterior, *p.interiors)]
+            self._vertices = np.concatenate(rings) if rings else np.zeros((0, 2))
+        return self._vertices
+
+    def set_style(self, color: QColor, opacity: float, outline_only: bool) -> None:
+        style = (QColor(color), opacity, outline_only)
+        if style != (self.color, self.opacity_fill, self.outline_only):
+            self.color, self.opacity_fill, self.outline_only = style
+            self._overview = None
+            self.update()
+
     def set_selected(self, selected: bool, show_vertices: bool) -> None:
-        self.selected, self.show_vertices = selected, show_vertices
-        self.update()
+        if (selected, show_vertices) != (self.selected, self.show_vertices):
+            self.selected, self.show_vertices = selected, show_vertices
+            self._overview = None
+            self.update()
 
     def boundingRect(self) -> QRectF:
         # room for the outline and the handles, which have a fixed size on screen
-        return self.path().boundingRect().adjusted(-8, -8, 8, 8)
+        rect = self._override.boundingRect() if self._override is not None else self._bounds
+        return rect.adjusted(-8, -8, 8, 8)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        if not self.outline_only:
-            fill = QColor(self.color)
-            fill.setAlphaF(min(1.0, self.opacity_fill * (1.6 if self.selected else 1.0)))
-            painter.fillPath(self.path(), QBrush(fill))
+        scale = painter.worldTransform().m11() or 1.0
+        if scale < OVERVIEW_BELOW_SCALE and self._override is None and not self.selected:
+            rect = self.boundingRect()
+            painter.drawPixmap(rect, self._overview_pixmap(rect), QRectF(
+                0, 0, self._overview.width(), self._overview.height()))
+            return
+        self._draw(painter, scale)
+
+    def _overview_pixmap(self, rect: QRectF) -> QPixmap:
+        if self._overview is None:
+            r = OVERVIEW_RESOLUTION
+            image = QImage(max(1, int(rect.width() * r) + 1), max(1, int(rect.height() * r) + 1),
+                           QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.scale(r, r)
+            painter.translate(-rect.left(), -rect.top())
+            self._draw(painter, r)
+            painter.end()
+            self._overview = QPixmap.fromImage(image)
+        return self._overview
+
+    def _draw(self, painter: QPainter, scale: float) -> None:
+        # simplify to half a screen pixel, by powers of two (level -4: 1/32 px, i.e. exact)
+        level = max(-4, min(10, math.floor(math.log2(1.0 / scale))))
+        path = self.path(level if level > -4 else 0)
         pen = QPen(self.color.lighter(150) if self.selected else self.color)
         pen.setCosmetic(True)
-        pen.setWidthF(2.5 if self.selected else 1.5)
+        pen.setWidth(2 if self.selected else 1)  # whole pixels: Qt's fast stroking path
         if self.selected:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
-        if self.show_vertices and len(self.vertices):
-            scale = painter.worldTransform().m11() or 1.0
+        if self.outline_only:
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        else:
+            fill = QColor(self.color)
+            fill.setAlphaF(min(1.0, self.opacity_fill * (1.6 if self.selected else 1.0)))
+            painter.setBrush(QBrush(fill))
+        painter.drawPath(path)  # fill and outline in one call
+        if self.show_vertices:
             half = HANDLE_PX / 2 / scale
             painter.setPen(QPen(QColor("white"), 0))
             painter.setBrush(QBrush(self.color))

@@ -3,6 +3,7 @@ the document's signals. Display options (opacity, outline only, labels on or off
 
 from __future__ import annotations
 
+
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QBrush, QColor, QFont, QPen
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem
@@ -24,6 +25,7 @@ class CanvasScene(QGraphicsScene):
         self.outline_only = False
         self.labels_visible = True
         self.show_vertices = False  # the edit tool shows handles on the selection
+        self._shown_selected: set[int] = set()
         self._message = None
         self._backdrop = None
         self.setBackgroundBrush(QBrush(QColor("#2b2b2b")))
@@ -39,6 +41,7 @@ class CanvasScene(QGraphicsScene):
         for item in self.items_by_id.values():
             self.removeItem(item)
         self.items_by_id.clear()
+        self._shown_selected = set()
         self._clear_message()
         if document is None:
             self.image_item.setPixmap(ImageItem().pixmap())
@@ -90,8 +93,12 @@ class CanvasScene(QGraphicsScene):
 
     def _sync_selection(self) -> None:
         selected = set(self.document.selected) if self.document else set()
-        for inst_id, item in self.items_by_id.items():
-            item.set_selected(inst_id in selected, self.show_vertices and inst_id in selected)
+        # only the items whose state changes (there may be thousands)
+        for inst_id in selected | self._shown_selected:
+            item = self.items_by_id.get(inst_id)
+            if item is not None:
+                item.set_selected(inst_id in selected, self.show_vertices and inst_id in selected)
+        self._shown_selected = selected
 
     # ------------------------------------------------------------------ display options
 
@@ -120,6 +127,7 @@ class CanvasScene(QGraphicsScene):
         if self.document is not None:
             for inst_id in self.items_by_id:
                 self._change_visibility(inst_id)
+            self._shown_selected = set(self.items_by_id)  # restate every item once
             self._sync_selection()
 
     # ------------------------------------------------------------------ load errors

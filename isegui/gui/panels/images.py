@@ -101,7 +101,7 @@ class ImagePanel(QWidget):
     def _refresh_image(self, image_id: int) -> None:
         record = self.session.store.image(image_id)
         self._records[image_id] = record
-        self._counts[image_id] = len(self.session.store.instances(image_id))
+        self._counts[image_id] = self.session.store.instance_count(image_id)
         for row in range(self.list.count()):
             item = self.list.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == image_id:

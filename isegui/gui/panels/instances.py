@@ -1,19 +1,94 @@
 """The instance list of the image on screen: id, class, area, source, track; selection in step
-with the canvas; hide, lock, raise, lower, change class, delete; counts per class."""
+with the canvas; hide, lock, raise, lower, change class, delete; counts per class.
+
+A table model over the document: it keeps only the order of instance ids and asks the
+document for the rest when a row is shown, so thousands of instances cost nothing extra."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel,
+                            QModelIndex, Qt)
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableView, QVBoxLayout, QWidget)
 
 from isegui.gui import edit_actions
 from isegui.gui.panels.classes import swatch
 from isegui.gui.tools.edit import delete_instances
 
-COLUMNS = ("id", "class", "area", "source", "track", "")
+HEADERS = ("Id", "Class", "Area", "Source", "Track", "State")
+
+
+class InstanceTableModel(QAbstractTableModel):
+    def __init__(self, session):
+        super().__init__()
+        self.session = session
+        self.document = None
+        self.ids: list[int] = []  # topmost first
+        self.rows: dict[int, int] = {}
+
+    def set_document(self, document) -> None:
+        self.beginResetModel()
+        self.document = document
+        self._order()
+        self.endResetModel()
+
+    def reorder(self, *_) -> None:
+        self.beginResetModel()
+        self._order()
+        self.endResetModel()
+
+    def _order(self) -> None:
+        self.ids = [i.id for i in reversed(self.document.instances())] if self.document else []
+        self.rows = {inst_id: row for row, inst_id in enumerate(self.ids)}
+
+    def changed(self, instance_id: int) -> None:
+        row = self.rows.get(instance_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.ids)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.document is None:
+            return None
+        inst_id = self.ids[index.row()]
+        if inst_id not in self.document:
+            return None
+        inst = self.document.instance(inst_id)
+        cls = self.session.class_by_id(inst.class_id)
+        col = index.column()
+        if role == Qt.ItemDataRole.DecorationRole and col == 1 and cls is not None:
+            return swatch(cls.color)
+        if role == Qt.ItemDataRole.UserRole:
+            return inst_id
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if col == 0:
+            return str(inst.id)
+        if col == 1:
+            return "ignore" if inst.crowd and cls is None else (cls.name if cls else "(no class)")
+        if col == 2:
+            mm = self.session.project.mm_per_px
+            area = inst.shape.area
+            return f"{area * mm * mm:.2f} mm²" if mm else f"{area:.0f} px²"
+        if col == 3:
+            return inst.source.value
+        if col == 4:
+            return "" if inst.track_id is None else str(inst.track_id)
+        doc = self.document
+        return " ".join(s for s, on in (("hidden", inst_id in doc.hidden),
+                                        ("locked", inst_id in doc.locked)) if on)
 
 
 class InstancePanel(QWidget):
@@ -21,11 +96,13 @@ class InstancePanel(QWidget):
         super().__init__()
         self.session, self.ctx = session, ctx
         self.document = None
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(["Id", "Class", "Area", "Source", "Track", "State"])
+        self.model = InstanceTableModel(session)
+        self.table = QTableView()
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.class_box = QComboBox()
         self.class_box.setToolTip("Give the selected instances this class")
@@ -51,58 +128,85 @@ class InstancePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.class_box)
         layout.addWidget(self.counts)
-        self.table.itemSelectionChanged.connect(self._table_selected)
+        self._syncing = False
+        self.table.selectionModel().selectionChanged.connect(self._table_selected)
         self.class_box.activated.connect(self._class_chosen)
         session.documentChanged.connect(self._set_document)
         session.classesChanged.connect(self._fill_classes)
-        session.classesChanged.connect(self.reload)
+        session.classesChanged.connect(self._refresh)
         self._fill_classes()
         self._set_document()
 
+    # ------------------------------------------------------------------ document
+
     def _set_document(self) -> None:
-        if self.document is not None:
-            for signal in self._signals(self.document):
-                signal.disconnect(self.reload)
-            self.document.selectionChanged.disconnect(self._sync_selection)
+        old = self.document
+        if old is not None:
+            old.instanceAdded.disconnect(self._refresh)
+            old.instanceRemoved.disconnect(self._refresh)
+            old.instanceChanged.disconnect(self._changed)
+            old.viewStateChanged.disconnect(self._changed)
+            old.selectionChanged.disconnect(self._sync_selection)
         self.document = self.session.document
-        if self.document is not None:
-            for signal in self._signals(self.document):
-                signal.connect(self.reload)
-            self.document.selectionChanged.connect(self._sync_selection)
-        self.reload()
-
-    @staticmethod
-    def _signals(doc):
-        return (doc.instanceAdded, doc.instanceChanged, doc.instanceRemoved, doc.viewStateChanged)
-
-    def reload(self, *_) -> None:
         doc = self.document
-        instances = list(reversed(doc.instances())) if doc else []  # topmost first
-        mm = self.session.project.mm_per_px
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(instances))
-        for row, inst in enumerate(instances):
-            cls = self.session.class_by_id(inst.class_id)
-            area = inst.shape.area
-            area_text = f"{area * mm * mm:.2f} mm²" if mm else f"{area:.0f} px²"
-            state = " ".join(s for s, on in (("hidden", inst.id in doc.hidden),
-                                             ("locked", inst.id in doc.locked)) if on)
-            cells = [str(inst.id), "ignore" if inst.crowd and cls is None else
-                     (cls.name if cls else "(no class)"), area_text, inst.source.value,
-                     "" if inst.track_id is None else str(inst.track_id), state]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, inst.id)
-                if col == 1 and cls is not None:
-                    item.setIcon(swatch(cls.color))
-                self.table.setItem(row, col, item)
-        self.table.blockSignals(False)
-        counts = Counter(inst.class_id for inst in instances if not inst.crowd)
-        self.counts.setText("  ".join(
-            f"{c.name}: {counts[c.id]}" for c in self.session.classes() if counts[c.id])
-            + (f"  (no class): {counts[None]}" if counts[None] else "")
-            or "No instances")
+        if doc is not None:
+            doc.instanceAdded.connect(self._refresh)
+            doc.instanceRemoved.connect(self._refresh)
+            doc.instanceChanged.connect(self._changed)
+            doc.viewStateChanged.connect(self._changed)
+            doc.selectionChanged.connect(self._sync_selection)
+        self.model.set_document(doc)
+        self._update_counts()
         self._sync_selection()
+
+    def _refresh(self, *_) -> None:
+        self.model.reorder()
+        self._update_counts()
+        self._sync_selection()
+
+    def _changed(self, instance_id: int) -> None:
+        rows = self.model.ids
+        doc = self.document
+        order_now = [i.id for i in reversed(doc.instances())]
+        if order_now != rows:  # z or membership changed
+            self._refresh()
+        else:
+            self.model.changed(instance_id)
+            self._update_counts()
+
+    def _update_counts(self) -> None:
+        doc = self.document
+        counts = Counter(i.class_id for i in doc.instances() if not i.crowd) if doc else Counter()
+        text = "  ".join(f"{c.name}: {counts[c.id]}" for c in self.session.classes()
+                         if counts[c.id])
+        if counts[None]:
+            text += f"  (no class): {counts[None]}"
+        self.counts.setText(text or "No instances")
+
+    # ------------------------------------------------------------------ selection
+
+    def _sync_selection(self) -> None:
+        doc = self.document
+        selection = QItemSelection()
+        last = self.model.columnCount() - 1
+        for inst_id in (doc.selected if doc else []):
+            row = self.model.rows.get(inst_id)
+            if row is not None:
+                selection.select(self.model.index(row, 0), self.model.index(row, last))
+        self._syncing = True
+        self.table.selectionModel().select(
+            selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if doc is not None and doc.selected and doc.selected[0] in self.model.rows:
+            self.table.scrollTo(self.model.index(self.model.rows[doc.selected[0]], 0))
+        self._syncing = False
+
+    def _table_selected(self, *_) -> None:
+        if self._syncing or self.document is None:
+            return
+        rows = {i.row() for i in self.table.selectionModel().selectedRows()}
+        self.document.set_selection([self.model.ids[r] for r in sorted(rows)])
+
+    # ------------------------------------------------------------------ actions
 
     def _fill_classes(self) -> None:
         self.class_box.clear()
@@ -115,27 +219,6 @@ class InstancePanel(QWidget):
         self.class_box.setCurrentIndex(0)
         if class_id is not None:
             edit_actions.change_class(self.ctx, class_id)
-
-    def _sync_selection(self) -> None:
-        doc = self.document
-        selected = set(doc.selected) if doc else set()
-        self.table.blockSignals(True)
-        self.table.clearSelection()
-        mode = self.table.selectionMode()
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
-        for row in range(self.table.rowCount()):
-            item = self.table.item(row, 0)
-            if item is not None and item.data(Qt.ItemDataRole.UserRole) in selected:
-                self.table.selectRow(row)
-        self.table.setSelectionMode(mode)
-        self.table.blockSignals(False)
-
-    def _table_selected(self) -> None:
-        if self.document is None:
-            return
-        ids = sorted({self.table.item(i.row(), 0).data(Qt.ItemDataRole.UserRole)
-                      for i in self.table.selectedIndexes()})
-        self.document.set_selection(ids)
 
     def _editable(self) -> list[int]:
         doc = self.document

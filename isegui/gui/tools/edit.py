@@ -5,9 +5,8 @@ when the mouse is released."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
-
 from PySide6.QtCore import Qt
+from shapely.geometry import MultiPolygon, Polygon
 
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import translate
@@ -215,21 +214,14 @@ class EditTool(Tool):
     def _preview(self, inst_id: int, shape) -> None:
         """Show `shape` for the instance without changing it; None shows it as it is."""
         item = self.ctx.scene.instance_item(inst_id)
-        doc = self.ctx.document
-        if item is None or inst_id not in doc:
-            return
-        inst = doc.instance(inst_id)
-        item.set_instance(inst if shape is None else replace(inst, shape=shape))
+        if item is not None:
+            item.set_preview_path(None if shape is None else shape_path(shape))
 
     def _preview_rings(self, inst_id: int, rings: Rings) -> None:
         item = self.ctx.scene.instance_item(inst_id)
-        if item is None:
-            return
-        from shapely.geometry import MultiPolygon, Polygon
         raw = [Polygon(r[0], r[1:]) for r in rings.parts if len(r[0]) >= 3]
-        if raw:  # unrepaired while dragging: the outline follows the mouse exactly
-            item.prepareGeometryChange()
-            item.setPath(shape_path(raw[0] if len(raw) == 1 else MultiPolygon(raw)))
+        if item is not None and raw:  # unrepaired while dragging: it follows the mouse
+            item.set_preview_path(shape_path(raw[0] if len(raw) == 1 else MultiPolygon(raw)))
 
 
 def delete_instances(ctx, ids: list[int]) -> None:
