@@ -1,4 +1,5 @@
 # Two commands for a newcomer: `make run` (the app on the demo project) and `make test`.
+# `make run` checks for a display and Qt's system libraries first and says what to install.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,8 @@ venv: $(VENV)/.installed
 
 run: venv
 	@test -f $(DEMO)/project.isegui || $(BIN)/isegui demo $(DEMO)
-	$(BIN)/isegui stats $(DEMO)
+	@$(BIN)/python -m isegui.gui.display_check
+	$(BIN)/isegui $(DEMO)
 
 test: venv
 	@$(BIN)/python -m pytest; rc=$$?; \

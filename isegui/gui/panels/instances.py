@@ -104,6 +104,8 @@ class InstancePanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setStretchLastSection(True)
+        for column, width in enumerate((44, 110, 88, 78, 44)):
+            self.table.setColumnWidth(column, width)
         self.class_box = QComboBox()
         self.class_box.setToolTip("Give the selected instances this class")
         self.counts = QLabel()
