@@ -182,3 +182,65 @@ def test_zoom_to_cursor_and_fit(window, drive):
     assert abs(after.x() - before.x()) < 1 and abs(after.y() - before.y()) < 1
     drive.key(Qt.Key.Key_F)
     assert window.view.scale_factor > 1.5  # a 200 px image fills the canvas
+
+
+def test_middle_button_and_space_drag_pan(window, drive):
+    bar = window.view.horizontalScrollBar()
+    window.view.zoom_by(4.0)
+    start = bar.value()
+    viewport = window.view.viewport()
+    a, b = drive.at(100, 75), drive.at(80, 75)
+    QTest.mousePress(viewport, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseMove(viewport, b)
+    QTest.mouseRelease(viewport, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, b)
+    assert bar.value() > start  # dragged left: the view moved right
+    QTest.keyPress(window.view, Qt.Key.Key_Space)
+    drive.drag([(80, 75), (100, 75)])
+    QTest.keyRelease(window.view, Qt.Key.Key_Space)
+    assert abs(bar.value() - start) <= 2 and instances(window) == []  # panned, drew nothing
+
+
+def test_exif_rotated_jpeg_shows_in_the_frame_of_its_labels(window):
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 120 wide, 80 high; shown 80 wide, 120 high
+    stored = np.zeros((80, 120, 3), np.uint8)
+    stored[:10, :10] = 255
+    path = window.session.project.folder / "images" / "rotated.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes())
+    record = window.session.store.add_image("images/rotated.jpg", 80, 120)
+    window.session.open_image(record.id)
+    pixmap = window.scene.image_item.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (80, 120)
+    corner = pixmap.toImage().pixelColor(75, 3)  # the white corner turned to the top right
+    assert corner.red() > 200
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtWidgets import QApplication
+from shapely.geometry import box
+app = QApplication([])
+from isegui.gui.app import open_window
+from isegui.gui.commands.instance_commands import AddInstanceCommand
+window = open_window(sys.argv[1])
+session = window.session
+for k in range(3):
+    session.undo_stack.push(AddInstanceCommand(session, session.document.image_id, 1,
+                                               box(10 * k, 0, 10 * k + 8, 8)))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_killing_the_app_keeps_every_committed_edit(tmp_path):
+    import subprocess
+    import sys
+    from isegui.core.project import Project
+    from tests.gui.conftest import make_project
+    folder = make_project(tmp_path / "p")
+    done = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(folder)], timeout=120)
+    assert done.returncode == -9
+    with Project.open(folder) as project:  # and the lock died with the process
+        first = project.store.images()[0]
+        assert len(project.store.instances(first.id)) == 3

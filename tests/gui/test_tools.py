@@ -175,3 +175,18 @@ def test_reopening_the_project_shows_exactly_what_was_drawn(window, drive, qtbot
     assert all(shown[k].equals_exact(drawn[k], 1e-9) for k in drawn)
     again.close()
     again.session.close()
+
+
+def test_arrow_nudges_merge_into_one_undo_step(window, drive):
+    drive.key(Qt.Key.Key_R)
+    drive.drag([(20, 20), (60, 60)])
+    drive.key(Qt.Key.Key_E)
+    drive.click(40, 40)
+    steps = window.session.undo_stack.count()
+    for _ in range(3):
+        drive.key(Qt.Key.Key_Right)
+    drive.key(Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert near(instances(window)[0].shape, box(23, 30, 63, 70))
+    assert window.session.undo_stack.count() == steps + 1  # merged (mergeWith)
+    drive.shortcut("Ctrl+Z")
+    assert near(instances(window)[0].shape, box(20, 20, 60, 60))
