@@ -28,7 +28,7 @@ def main(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="isegui-shots-"))
-    app = QApplication([sys.argv[0]])
+    app = QApplication([sys.argv[0]])  # noqa: F841 (kept alive for the widgets)
 
     def settle(ms: int = 150) -> None:
         QTest.qWait(ms)

@@ -80,8 +80,9 @@ def run_stats(args) -> int:
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items())
     status = ", ".join(f"{k} {v}" for k, v in stats["status"].items())
     print(f"  images     {stats['images']}  ({splits}; {status})")
+    ignored = stats["regions_to_ignore"]
     print(f"  instances  {stats['instances']}  ({stats['instances_per_image']} per image"
-          f"{', ' + str(stats['regions_to_ignore']) + ' regions to ignore' if stats['regions_to_ignore'] else ''})")
+          + (f", {ignored} regions to ignore" if ignored else "") + ")")
     calibration = stats["mm_per_px"]
     print(f"  calibration {'%g mm/px' % calibration if calibration else 'none (sizes in px)'}")
     for c in stats["classes"]:

@@ -43,7 +43,8 @@ def bounds_window(shape: Shape, height: int, width: int) -> tuple[int, int, int,
     return x0, y0, x1, y1
 
 
-def rasterize(shape: Shape, height: int, width: int, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+def rasterize(shape: Shape, height: int, width: int,
+              origin: tuple[int, int] = (0, 0)) -> np.ndarray:
     """Boolean mask of `shape` over the window of `height` x `width` pixels whose top-left
     pixel is `origin` = (x, y) in image coordinates. Holes are cut out; parts are joined."""
     ox, oy = int(origin[0]), int(origin[1])

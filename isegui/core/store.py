@@ -134,8 +134,9 @@ class Store:
     def set_instance_classes(self, keys: Iterable[tuple[int, int]], class_id: int | None) -> None:
         """Give the instances (image_id, instance_id) one class, in one transaction."""
         with self.transaction():
-            self._conn.executemany("UPDATE instances SET class_id = ? WHERE image_id = ? AND id = ?",
-                                   [(class_id, image_id, i) for image_id, i in keys])
+            self._conn.executemany(
+                "UPDATE instances SET class_id = ? WHERE image_id = ? AND id = ?",
+                [(class_id, image_id, i) for image_id, i in keys])
 
     def class_counts(self) -> dict[int, int]:
         """Instances per class id over the whole project (regions to ignore not counted)."""

@@ -1,7 +1,6 @@
 import base64
 import io
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import box
 
 from isegui.core import schema
-from isegui.core.entities import ImageStatus, RunStatus, Source, Split
+from isegui.core.entities import ImageStatus, RunStatus
 from isegui.core.errors import (ProjectLockedError, ProjectNotFoundError, SchemaVersionError)
 from isegui.core.project import PROJECT_FILE, Project
 

@@ -1,6 +1,5 @@
 import subprocess
 
-import pytest
 
 from isegui.gui import display_check
 

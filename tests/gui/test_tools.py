@@ -1,6 +1,6 @@
 import pytest
 from PySide6.QtCore import Qt
-from shapely.geometry import Point, Polygon, box
+from shapely.geometry import Point, box
 
 from isegui.core.geometry import has_holes
 from isegui.core.project import Project

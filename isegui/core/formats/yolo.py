@@ -20,7 +20,6 @@ from isegui.core.fileio import atomic_write_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn)
 from isegui.core.geometry import Shape, polygons_of
-from isegui.core.images import IMAGE_SUFFIXES
 
 name = "yolo"
 description = "YOLO segmentation txt (Ultralytics layout, data.yaml)"

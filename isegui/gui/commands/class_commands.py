@@ -98,6 +98,8 @@ class DeleteClassCommand(QUndoCommand):
         self.members = store.instances_of_class(self.cls.id)
         store.delete_class(self.cls.id, delete_instances=self.delete_instances)
         self.session.classes_edited(instances_touched=True)
+        for image_id in {i.image_id for i in self.members}:
+            self.session.image_edited(image_id)
 
     def undo(self) -> None:
         store = self.session.store

@@ -56,7 +56,8 @@ class ClassPanel(QWidget):
         self.list.clear()
         for n, cls in enumerate(self.session.classes(), start=1):
             key = f"{n}  " if n <= 9 else "   "
-            item = QListWidgetItem(swatch(cls.color), f"{key}{cls.name}   ({counts.get(cls.id, 0)})")
+            count = counts.get(cls.id, 0)
+            item = QListWidgetItem(swatch(cls.color), f"{key}{cls.name}   ({count})")
             item.setData(Qt.ItemDataRole.UserRole, cls.id)
             self.list.addItem(item)
             if cls.id == self.session.active_class_id:
