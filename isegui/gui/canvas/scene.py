@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QBrush, QColor, QFont, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSimpleTextItem
 
 from isegui.gui.canvas.items import ImageItem, InstanceItem, pixmap_from_array
@@ -44,7 +44,7 @@ class CanvasScene(QGraphicsScene):
         self._shown_selected = set()
         self._clear_message()
         if document is None:
-            self.image_item.setPixmap(ImageItem().pixmap())
+            self.image_item.setPixmap(QPixmap())
             return
         for signal, slot in self._connections():
             signal.connect(slot)
@@ -53,7 +53,7 @@ class CanvasScene(QGraphicsScene):
         if pixels is not None:
             self.image_item.setPixmap(pixmap_from_array(pixels))
         else:
-            self.image_item.setPixmap(ImageItem().pixmap())
+            self.image_item.setPixmap(QPixmap())
             self._show_message(rect, f"Cannot show this image:\n{document.load_error}\n\n"
                                      "Its labels are drawn over this grey area.")
         self.setSceneRect(rect.adjusted(-rect.width() * 0.25, -rect.height() * 0.25,

@@ -29,34 +29,42 @@ class AddClassCommand(QUndoCommand):
         self.session.classes_edited()
 
 
-class RenameClassCommand(QUndoCommand):
+class _ClassFieldCommand(QUndoCommand):
+    """One field of one class (its name or its colour), old and new value kept."""
+    field = ""
+
+    def __init__(self, session, class_id: int, value: str, text: str):
+        super().__init__(text)
+        self.session, self.class_id = session, class_id
+        self.old, self.new = getattr(session.class_by_id(class_id), self.field), value
+
+    def _set(self, value: str) -> None:
+        store = self.session.store
+        (store.rename_class if self.field == "name" else store.recolor_class)(self.class_id,
+                                                                              value)
+        self.session.classes_edited()
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
+class RenameClassCommand(_ClassFieldCommand):
+    field = "name"
+
     def __init__(self, session, class_id: int, name: str):
-        old = session.class_by_id(class_id)
-        super().__init__(f"Rename class {old.name} to {name}")
-        self.session, self.class_id, self.old, self.new = session, class_id, old.name, name
-
-    def redo(self) -> None:
-        self.session.store.rename_class(self.class_id, self.new)
-        self.session.classes_edited()
-
-    def undo(self) -> None:
-        self.session.store.rename_class(self.class_id, self.old)
-        self.session.classes_edited()
+        old = session.class_by_id(class_id).name
+        super().__init__(session, class_id, name, f"Rename class {old} to {name}")
 
 
-class RecolorClassCommand(QUndoCommand):
+class RecolorClassCommand(_ClassFieldCommand):
+    field = "color"
+
     def __init__(self, session, class_id: int, color: str):
-        old = session.class_by_id(class_id)
-        super().__init__(f"Recolour class {old.name}")
-        self.session, self.class_id, self.old, self.new = session, class_id, old.color, color
-
-    def redo(self) -> None:
-        self.session.store.recolor_class(self.class_id, self.new)
-        self.session.classes_edited()
-
-    def undo(self) -> None:
-        self.session.store.recolor_class(self.class_id, self.old)
-        self.session.classes_edited()
+        name = session.class_by_id(class_id).name
+        super().__init__(session, class_id, color, f"Recolour class {name}")
 
 
 class MergeClassesCommand(QUndoCommand):

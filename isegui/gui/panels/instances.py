@@ -227,15 +227,15 @@ class InstancePanel(QWidget):
         return [i for i in doc.selected if doc.editable(i)] if doc else []
 
     def toggle_hidden(self) -> None:
-        doc = self.document
-        if doc and doc.selected:
-            hide = not all(i in doc.hidden for i in doc.selected)
-            for inst_id in doc.selected:
-                doc.set_hidden(inst_id, hide)
+        self._toggle("hidden", "set_hidden")
 
     def toggle_locked(self) -> None:
+        self._toggle("locked", "set_locked")
+
+    def _toggle(self, flags: str, setter: str) -> None:
+        """Set the flag on every selected instance, or clear it when all have it."""
         doc = self.document
         if doc and doc.selected:
-            lock = not all(i in doc.locked for i in doc.selected)
+            on = not all(i in getattr(doc, flags) for i in doc.selected)
             for inst_id in doc.selected:
-                doc.set_locked(inst_id, lock)
+                getattr(doc, setter)(inst_id, on)
