@@ -16,8 +16,8 @@ from isegui.core.images import to_uint8
 from isegui.gui.canvas.paths import shape_path
 
 HANDLE_PX = 7  # vertex handles, in screen pixels whatever the zoom
-OVERVIEW_BELOW_SCALE = 0.7  # zoomed out further than this, an item draws its overview...
-OVERVIEW_RESOLUTION = 0.5  # ...a pixmap at half resolution (at most 1.4x magnified)
+OVERVIEW_BELOW_SCALE = 1.0  # zoomed out further than this, an item draws an overview: a
+# pixmap at half resolution below half size, at full resolution up to 1:1 (never magnified)
 
 
 def pixmap_from_array(pixels: np.ndarray) -> QPixmap:
@@ -46,7 +46,7 @@ class InstanceItem(QGraphicsItem):
     Zoomed in, it draws vectors, simplified so no vertex moves more than half a screen pixel
     (and few items are in view). Zoomed out, where thousands may be, it draws an overview
     pixmap it painted once: a repaint of two thousand items then takes milliseconds. The
-    overview lives until the instance or its look changes, whatever the zoom does."""
+    overviews live until the instance or its look changes, whatever the zoom does."""
 
     def __init__(self, instance: Instance):
         super().__init__()
@@ -65,10 +65,10 @@ class InstanceItem(QGraphicsItem):
         minx, miny, maxx, maxy = instance.shape.bounds if not instance.shape.is_empty \
             else (0, 0, 0, 0)
         self._bounds = QRectF(minx, miny, maxx - minx, maxy - miny)
-        self._paths: dict[int, QPainterPath] = {}  # zoom level -> path
+        self._paths: dict[int | None, QPainterPath] = {}  # zoom level (None: exact) -> path
         self._vertices = None
         self._override = None
-        self._overview: QPixmap | None = None
+        self._overviews: dict[float, QPixmap] = {}  # resolution -> pixmap
         self.setZValue(instance.z)
         self.update()
 
@@ -76,15 +76,16 @@ class InstanceItem(QGraphicsItem):
         """Draw this path instead of the instance (a drag in progress); None ends it."""
         self.prepareGeometryChange()
         self._override = path
-        self._overview = None
+        self._overviews = {}
         self.update()
 
-    def path(self, level: int = 0) -> QPainterPath:
+    def path(self, level: int | None = None) -> QPainterPath:
+        """The outline, simplified to 0.5 * 2**level image pixels (None: exact)."""
         if self._override is not None:
             return self._override
         if level not in self._paths:
             shape = self.instance.shape
-            if level != 0:
+            if level is not None:
                 # display only: plain Douglas-Peucker is fast, and a crossing is invisible
                 simpler = shapely.simplify(shape, 0.5 * 2.0 ** level, preserve_topology=False)
                 shape = simpler if not simpler.is_empty else shape
@@ -103,13 +104,13 @@ class InstanceItem(QGraphicsItem):
         style = (QColor(color), opacity, outline_only)
         if style != (self.color, self.opacity_fill, self.outline_only):
             self.color, self.opacity_fill, self.outline_only = style
-            self._overview = None
+            self._overviews = {}
             self.update()
 
     def set_selected(self, selected: bool, show_vertices: bool) -> None:
         if (selected, show_vertices) != (self.selected, self.show_vertices):
             self.selected, self.show_vertices = selected, show_vertices
-            self._overview = None
+            self._overviews = {}
             self.update()
 
     def boundingRect(self) -> QRectF:
@@ -121,14 +122,13 @@ class InstanceItem(QGraphicsItem):
         scale = painter.worldTransform().m11() or 1.0
         if scale < OVERVIEW_BELOW_SCALE and self._override is None and not self.selected:
             rect = self.boundingRect()
-            painter.drawPixmap(rect, self._overview_pixmap(rect), QRectF(
-                0, 0, self._overview.width(), self._overview.height()))
+            pixmap = self._overview(rect, 0.5 if scale < 0.5 else 1.0)
+            painter.drawPixmap(rect, pixmap, QRectF(pixmap.rect()))
             return
         self._draw(painter, scale)
 
-    def _overview_pixmap(self, rect: QRectF) -> QPixmap:
-        if self._overview is None:
-            r = OVERVIEW_RESOLUTION
+    def _overview(self, rect: QRectF, r: float) -> QPixmap:
+        if r not in self._overviews:
             image = QImage(max(1, int(rect.width() * r) + 1), max(1, int(rect.height() * r) + 1),
                            QImage.Format.Format_ARGB32_Premultiplied)
             image.fill(Qt.GlobalColor.transparent)
@@ -138,13 +138,13 @@ class InstanceItem(QGraphicsItem):
             painter.translate(-rect.left(), -rect.top())
             self._draw(painter, r)
             painter.end()
-            self._overview = QPixmap.fromImage(image)
-        return self._overview
+            self._overviews[r] = QPixmap.fromImage(image)
+        return self._overviews[r]
 
     def _draw(self, painter: QPainter, scale: float) -> None:
-        # simplify to half a screen pixel, by powers of two (level -4: 1/32 px, i.e. exact)
-        level = max(-4, min(10, math.floor(math.log2(1.0 / scale))))
-        path = self.path(level if level > -4 else 0)
+        # simplified to half a screen pixel, by powers of two; exact from 16x zoom on
+        level = min(10, math.floor(math.log2(1.0 / scale)))
+        path = self.path(level if level > -4 else None)
         pen = QPen(self.color.lighter(150) if self.selected else self.color)
         pen.setCosmetic(True)
         pen.setWidth(2 if self.selected else 1)  # whole pixels: Qt's fast stroking path
