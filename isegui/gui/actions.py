@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
 from isegui.gui import edit_actions
+from isegui.gui.commands.instance_commands import SetImageStatusCommand
 
 TOOL_KEYS = {"edit": ("Edit", "E", "Select, move, edit vertices (double-click an edge to add "
                                "one, Del on a vertex removes it)"),
@@ -171,5 +172,6 @@ def _copy_previous(window) -> None:
 
 def _mark(window, status: ImageStatus) -> None:
     doc = window.session.document
-    if doc is not None:
-        window.session.set_status(doc.image_id, status)
+    if doc is not None and doc.record.status != status:
+        window.session.undo_stack.push(SetImageStatusCommand(window.session, doc.image_id,
+                                                             status))

@@ -89,3 +89,20 @@ class UpdateInstanceCommand(QUndoCommand):
 
 def _ids(ids: list[int]) -> str:
     return f"instance {ids[0]}" if len(ids) == 1 else f"{len(ids)} instances"
+
+
+class SetImageStatusCommand(QUndoCommand):
+    """Mark an image unlabeled, labeled or reviewed."""
+
+    def __init__(self, session, image_id: int, status):
+        old = session.store.image(image_id).status
+        super().__init__(f"Mark {status.value}")
+        self.session, self.image_id, self.old, self.new = session, image_id, old, status
+
+    def redo(self) -> None:
+        self.session.document_for(self.image_id)
+        self.session.set_status(self.image_id, self.new)
+
+    def undo(self) -> None:
+        self.session.document_for(self.image_id)
+        self.session.set_status(self.image_id, self.old)
