@@ -78,7 +78,8 @@ def run_train(args) -> int:
     from isegui.ml.transforms import AugmentConfig
     spec = TrainSpec(
         project=args.dir.resolve(), model=args.model, size=args.size,
-        epochs=args.epochs if args.epochs else (None if args.minutes else 30),
+        # resuming keeps the run's own budget unless a new one is given
+        epochs=args.epochs if args.epochs else (None if args.minutes or args.resume else 30),
         minutes=args.minutes, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
         augment=AugmentConfig.parse(args.augment), device=args.device, init=args.init,
         resume=args.resume, name=args.name, seed=args.seed, workers=args.workers,

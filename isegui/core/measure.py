@@ -64,6 +64,31 @@ def _screen_angle(dx: float, dy: float) -> float:
     return round(math.degrees(math.atan2(-dy, dx)) % 180.0, 6) % 180.0
 
 
+CSV_COLUMNS = ["image", "instance", "class", "score", "area_px", "bbox_x", "bbox_y", "bbox_w",
+               "bbox_h", "length_px", "width_px", "angle_deg", "equivalent_diameter_px"]
+MM_COLUMNS = ["area_mm2", "length_mm", "width_mm", "equivalent_diameter_mm"]
+
+
+def measurement_row(image: str, instance, class_name: str | None, shape: Shape,
+                    score: float | None, mm_per_px: float | None) -> dict:
+    """One instance's measurements as a CSV row (CSV_COLUMNS, plus MM_COLUMNS when the
+    project is calibrated)."""
+    m = measure(shape)
+    row = {"image": image, "instance": instance, "class": class_name or "",
+           "score": "" if score is None else round(score, 4), "area_px": round(m.area, 1),
+           "bbox_x": round(m.bbox[0], 1), "bbox_y": round(m.bbox[1], 1),
+           "bbox_w": round(m.bbox[2], 1), "bbox_h": round(m.bbox[3], 1),
+           "length_px": round(m.length, 2), "width_px": round(m.width, 2),
+           "angle_deg": round(m.angle, 1),
+           "equivalent_diameter_px": round(m.equivalent_diameter, 2)}
+    if mm_per_px:
+        mm = to_mm(m, mm_per_px)
+        row.update(area_mm2=round(mm.area, 4), length_mm=round(mm.length, 4),
+                   width_mm=round(mm.width, 4),
+                   equivalent_diameter_mm=round(mm.equivalent_diameter, 4))
+    return row
+
+
 def to_mm(m: Measurements, mm_per_px: float) -> Measurements:
     """The same measurements in millimetres (areas in mm²); the angle does not change."""
     k = float(mm_per_px)

@@ -404,6 +404,36 @@ class Store:
         return [Prediction(r[0], r[1], r[2], r[3], shapely.from_wkb(r[4]), r[5])
                 for r in self._query(sql + " ORDER BY score DESC", args)]
 
+    def take_predictions(self, prediction_ids: Iterable[int]) -> list[Prediction]:
+        """Remove predictions by id and return them as they were (for accept/reject undo)."""
+        ids = list(prediction_ids)
+        with self.transaction():
+            taken = []
+            for pid in ids:
+                rows = self._query("SELECT id, image_id, run_id, class_id, shape, score FROM "
+                                   "predictions WHERE id = ?", (pid,))
+                if rows:
+                    r = rows[0]
+                    taken.append(Prediction(r[0], r[1], r[2], r[3], shapely.from_wkb(r[4]), r[5]))
+            self._conn.executemany("DELETE FROM predictions WHERE id = ?", [(p,) for p in ids])
+            return taken
+
+    def restore_predictions(self, predictions: Iterable[Prediction]) -> None:
+        predictions = list(predictions)
+        with self.transaction():
+            wkb = shapely.to_wkb([p.shape for p in predictions]) if predictions else []
+            self._conn.executemany(
+                "INSERT INTO predictions (id, image_id, run_id, class_id, shape, score) "
+                "VALUES (?,?,?,?,?,?)",
+                [(p.id, p.image_id, p.run_id, p.class_id, blob, p.score)
+                 for p, blob in zip(predictions, wkb)])
+
+    def images_with_predictions(self, run_id: int | None = None) -> set[int]:
+        sql, args = "SELECT DISTINCT image_id FROM predictions", ()
+        if run_id is not None:
+            sql, args = sql + " WHERE run_id = ?", (run_id,)
+        return {r[0] for r in self._query(sql, args)}
+
     def delete_predictions(self, run_id: int | None = None) -> None:
         with self.transaction():
             if run_id is None:

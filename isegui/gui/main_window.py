@@ -5,21 +5,26 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QUndoView
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QUndoView
 
 from isegui.gui.actions import build_actions
+from isegui.gui.canvas.review import ReviewController, SideView
 from isegui.gui.canvas.scene import CanvasScene
 from isegui.gui.canvas.view import CanvasView
 from isegui.gui.panels.classes import ClassPanel
 from isegui.gui.panels.consistency import ConsistencyPanel
 from isegui.gui.panels.images import ImagePanel
 from isegui.gui.panels.instances import InstancePanel
+from isegui.gui.panels.measure import MeasurePanel
+from isegui.gui.panels.review import ReviewPanel
+from isegui.gui.panels.training import TrainingPanel
 from isegui.gui.session import ProjectSession
 from isegui.gui.tools.base import ToolContext, ToolOptions
 from isegui.gui.tools.brush import BrushTool, EraserTool
 from isegui.gui.tools.draw import EllipseTool, HoleTool, PolygonTool, RectangleTool
 from isegui.gui.tools.edit import EditTool
+from isegui.gui.tools.measure import CalibrateTool
 
 TOOLS = (EditTool, PolygonTool, RectangleTool, EllipseTool, HoleTool, BrushTool, EraserTool)
 
@@ -31,15 +36,25 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"isegui — {session.project.name}")
         self.scene = CanvasScene(session)
         self.view = CanvasView(self.scene)
-        self.setCentralWidget(self.view)
+        self.side_view = SideView(self.view)
+        self.side_view.hide()
+        canvas = QSplitter(Qt.Orientation.Horizontal)
+        canvas.addWidget(self.view)
+        canvas.addWidget(self.side_view)
+        self.setCentralWidget(canvas)
         self.options = ToolOptions()
         self.ctx = ToolContext(session, self.view, self.scene, self.options)
         self.tools = {cls.name: cls(self.ctx) for cls in TOOLS}
+        self.review_canvas = ReviewController(session, self.scene, self.side_view)
 
         self.images = ImagePanel(session)
         self.instances = InstancePanel(session, self.ctx)
         self.classes = ClassPanel(session)
         self.consistency = ConsistencyPanel(session)
+        self.training = TrainingPanel(session)
+        self.review = ReviewPanel(session, self.review_canvas)
+        self.measure = MeasurePanel(session, self.review_canvas, self)
+        self.tools["calibrate"] = CalibrateTool(self.ctx, self.measure.calibrate_line)
         self.history = QUndoView(session.undo_stack)
         self.history.setEmptyLabel("(opened)")
         self.docks = {}
@@ -49,14 +64,20 @@ class MainWindow(QMainWindow):
                 ("instances", "Instances", self.instances, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("consistency", "Consistency", self.consistency,
                  Qt.DockWidgetArea.RightDockWidgetArea),
-                ("history", "History", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)):
+                ("history", "History", self.history, Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("review", "Review", self.review, Qt.DockWidgetArea.RightDockWidgetArea),
+                ("measure", "Measure", self.measure, Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock-{key}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[key] = dock
-        self.tabifyDockWidget(self.docks["instances"], self.docks["consistency"])
+        for key in ("consistency", "review", "measure", "training"):
+            self.tabifyDockWidget(self.docks["instances"], self.docks[key])
         self.docks["instances"].raise_()
+        self.training.settings.preview.clicked.connect(self._preview_augmentation)
+        self.training.runsChanged.connect(self.review.refresh_runs)
 
         self.position = QLabel()
         self.zoom = QLabel()
@@ -68,7 +89,6 @@ class MainWindow(QMainWindow):
         self.view.zoomChanged.connect(lambda s: self.zoom.setText(f"{s * 100:.0f} %"))
         self.ctx.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         session.documentChanged.connect(self._document_changed)
-        self._shown = False
         self.set_tool("edit")
         self.resize(1400, 900)
 
@@ -113,12 +133,19 @@ class MainWindow(QMainWindow):
                                   " ".join(str(int(v)) for v in value))
         self.position.setText(text)
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._shown:  # the canvas has its real size only now
-            self._shown = True
-            QTimer.singleShot(0, self.view.fit)
+    def _preview_augmentation(self) -> None:
+        doc = self.session.document
+        if doc is None:
+            return
+        from isegui.gui.dialogs.augment_preview import AugmentPreviewDialog
+        AugmentPreviewDialog(doc, self.session.classes(),
+                             self.training.settings.augment_text(), self).show()
 
     def closeEvent(self, event) -> None:
         self.view.set_tool(None)
+        if self.training.process.running:
+            self.training.process.cancel()  # the run keeps its checkpoint
+        if self.review.worker is not None:
+            self.review.worker.cancel()
+            self.review.worker.wait(10_000)
         super().closeEvent(event)

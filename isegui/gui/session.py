@@ -19,6 +19,9 @@ class ProjectSession(QObject):
     imageEdited = Signal(int)  # an image's instances or status changed
     documentChanged = Signal()  # another image is on screen
     activeClassChanged = Signal()
+    predictionsChanged = Signal(int)  # an image's stored predictions changed
+    calibrationChanged = Signal()
+    aboutToClose = Signal()  # timers and workers stop: the store goes away
 
     def __init__(self, project: Project):
         super().__init__()
@@ -30,6 +33,7 @@ class ProjectSession(QObject):
         self.active_class_id: int | None = self._classes[0].id if self._classes else None
 
     def close(self) -> None:
+        self.aboutToClose.emit()
         self.project.close()
 
     # ------------------------------------------------------------------ images
@@ -62,6 +66,13 @@ class ProjectSession(QObject):
 
     def image_edited(self, image_id: int) -> None:
         self.imageEdited.emit(image_id)
+
+    def set_calibration(self, mm_per_px: float | None) -> None:
+        self.project.set_calibration(mm_per_px)
+        self.calibrationChanged.emit()
+
+    def predictions_edited(self, image_id: int) -> None:
+        self.predictionsChanged.emit(image_id)
 
     def set_status(self, image_id: int, status: ImageStatus) -> None:
         self.store.set_status(image_id, status)

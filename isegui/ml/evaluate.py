@@ -75,6 +75,8 @@ def _coco_metrics(samples, gt_rles, ignore_rles, detections, det_rles, classes) 
         if not annotations or not results:
             out.update({f"{name}_map": 0.0, f"{name}_map50": 0.0,
                         f"{name}_ap_per_class": {c: 0.0 for c in classes}})
+            if kind == "segm":
+                out["mask_pr_curve"] = {"iou": 0.5, "recall": [], "precision": {}}
             continue
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it goes
             gt = COCO()
@@ -89,6 +91,11 @@ def _coco_metrics(samples, gt_rles, ignore_rles, detections, det_rles, classes) 
         # precision[iou, recall, class, area range, max dets]; -1 marks "no labels here".
         # Read directly: summarize() hard-codes 100 detections for its first figure.
         precision = ev.eval["precision"][:, :, :, 0, -1]
+        if kind == "segm":  # precision along recall at IoU 0.5, per class
+            out["mask_pr_curve"] = {
+                "iou": 0.5, "recall": [round(float(r), 3) for r in ev.params.recThrs],
+                "precision": {c: [round(max(0.0, float(v)), 4) for v in precision[0, :, k]]
+                              for k, c in enumerate(classes)}}
         out[f"{name}_map"] = _mean_valid(precision)
         out[f"{name}_map50"] = _mean_valid(precision[0])
         out[f"{name}_ap_per_class"] = {c: _mean_valid(precision[:, :, k])

@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import IO
 
 from isegui.core.fileio import atomic_write_json
-from isegui.core.measure import measure, to_mm
+from isegui.core.measure import CSV_COLUMNS, MM_COLUMNS, measurement_row
 from isegui.ml.predict import Detection
 
-CSV_COLUMNS = ["image", "instance", "class", "score", "area_px", "bbox_x", "bbox_y", "bbox_w",
-               "bbox_h", "length_px", "width_px", "angle_deg", "equivalent_diameter_px"]
-MM_COLUMNS = ["area_mm2", "length_mm", "width_mm", "equivalent_diameter_mm"]
 
 
 class CocoResults:
@@ -45,22 +42,9 @@ class CocoResults:
 
 
 def measurement_rows(image: str, detections: list[Detection], mm_per_px: float | None):
-    """One dict per detection with CSV_COLUMNS (and MM_COLUMNS when calibrated)."""
+    """One CSV row per detection (core.measure's columns)."""
     for k, det in enumerate(detections, start=1):
-        m = measure(det.shape())
-        row = {"image": image, "instance": k, "class": det.class_name,
-               "score": round(det.score, 4), "area_px": round(m.area, 1),
-               "bbox_x": round(m.bbox[0], 1), "bbox_y": round(m.bbox[1], 1),
-               "bbox_w": round(m.bbox[2], 1), "bbox_h": round(m.bbox[3], 1),
-               "length_px": round(m.length, 2), "width_px": round(m.width, 2),
-               "angle_deg": round(m.angle, 1),
-               "equivalent_diameter_px": round(m.equivalent_diameter, 2)}
-        if mm_per_px:
-            mm = to_mm(m, mm_per_px)
-            row.update(area_mm2=round(mm.area, 4), length_mm=round(mm.length, 4),
-                       width_mm=round(mm.width, 4),
-                       equivalent_diameter_mm=round(mm.equivalent_diameter, 4))
-        yield row
+        yield measurement_row(image, k, det.class_name, det.shape(), det.score, mm_per_px)
 
 
 def csv_writer(stream: IO[str], calibrated: bool) -> csv.DictWriter:

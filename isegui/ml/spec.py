@@ -37,7 +37,7 @@ class TrainSpec:
             raise ValueError(f"--size must be between 64 and 4096, got {self.size}")
         if self.batch < 1:
             raise ValueError("--batch must be at least 1")
-        if self.minutes is None and (self.epochs is None or self.epochs < 1):
+        if self.minutes is None and (self.epochs is None or self.epochs < 1) and not self.resume:
             raise ValueError("give --epochs (at least 1) or --minutes")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError("--minutes must be positive")

@@ -138,8 +138,9 @@ class _Trainer:
                                 "Start a new run with --init instead.")
         saved = TrainSpec.from_dict(data["config"])
         # what the run was doesn't change; the budget, device and workers may
-        spec = saved.with_(epochs=spec.epochs if spec.epochs else saved.epochs,
-                           minutes=spec.minutes if spec.minutes else saved.minutes,
+        given = spec.epochs is not None or spec.minutes is not None
+        spec = saved.with_(epochs=spec.epochs if given else saved.epochs,
+                           minutes=spec.minutes if given else saved.minutes,
                            device=spec.device, workers=spec.workers, resume=spec.resume,
                            max_steps=spec.max_steps)
         data["run_id"] = run.id

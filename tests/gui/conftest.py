@@ -22,6 +22,19 @@ def make_project(folder, images=2, size=(200, 150)):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def dialogs(monkeypatch):
+    """Message boxes are recorded instead of shown: a modal box would wait for a click that
+    never comes."""
+    from PySide6.QtWidgets import QMessageBox
+    shown = []
+    for kind in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind,
+                            lambda parent, title, text, *a, kind=kind, **k:
+                            shown.append((kind, text)))
+    return shown
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     from isegui.gui.app import open_window

@@ -27,6 +27,7 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPointF | None = None
         self._space_down = False
+        self._fitting = True  # keep the image fitted as the window resizes, until a zoom
 
     # ------------------------------------------------------------------ zoom and pan
 
@@ -35,6 +36,7 @@ class CanvasView(QGraphicsView):
         return self.transform().m11()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self._fitting = False
         target = min(MAX_SCALE, max(MIN_SCALE, self.scale_factor * factor))
         factor = target / self.scale_factor
         if anchor is not None:
@@ -49,6 +51,7 @@ class CanvasView(QGraphicsView):
 
     def fit(self) -> None:
         doc = self.scene().document
+        self._fitting = True
         if doc is None:
             return
         self.fitInView(QRectF(0, 0, doc.record.width, doc.record.height),
@@ -56,6 +59,7 @@ class CanvasView(QGraphicsView):
         self.zoomChanged.emit(self.scale_factor)
 
     def actual_size(self) -> None:
+        self._fitting = False
         center = self.mapToScene(self.viewport().rect().center())
         self.resetTransform()
         self.centerOn(center)
@@ -63,6 +67,11 @@ class CanvasView(QGraphicsView):
 
     def scene_per_screen_px(self) -> float:
         return 1.0 / max(1e-9, self.scale_factor)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitting:
+            self.fit()
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0

@@ -106,3 +106,17 @@ class SetImageStatusCommand(QUndoCommand):
     def undo(self) -> None:
         self.session.document_for(self.image_id)
         self.session.set_status(self.image_id, self.old)
+
+
+class SetCalibrationCommand(QUndoCommand):
+    """Millimetres per pixel for the project (None: not calibrated)."""
+
+    def __init__(self, session, mm_per_px: float | None):
+        super().__init__("Calibrate" if mm_per_px else "Remove the calibration")
+        self.session, self.old, self.new = session, session.project.mm_per_px, mm_per_px
+
+    def redo(self) -> None:
+        self.session.set_calibration(self.new)
+
+    def undo(self) -> None:
+        self.session.set_calibration(self.old)

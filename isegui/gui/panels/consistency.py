@@ -48,6 +48,7 @@ class ConsistencyPanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(250)  # edits come in bursts: check once they settle
         self._timer.timeout.connect(self.check_image)
+        session.aboutToClose.connect(self._timer.stop)
         self._worker = None
         self.project_mode = False
         self.list.itemActivated.connect(self._go)

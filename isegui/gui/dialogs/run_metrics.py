@@ -1,0 +1,78 @@
+"""A run's metrics on the val split: per-class AP, the confusion matrix and the PR curve,
+computed by `isegui evaluate` in a process of its own (the window stays responsive)."""
+
+from __future__ import annotations
+
+import json
+
+import pyqtgraph as pg
+from PySide6.QtCore import QProcess
+from PySide6.QtWidgets import (QDialog, QLabel, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout)
+
+from isegui.gui.panels.training import LOSS_COLORS
+from isegui.gui.workers.train_process import isegui_command
+
+
+class RunMetricsDialog(QDialog):
+    def __init__(self, session, run_id: int, parent=None, split: str = "val"):
+        super().__init__(parent)
+        self.setWindowTitle(f"Run {run_id} on the {split} split")
+        self.resize(760, 560)
+        self.summary = QLabel(f"Evaluating run {run_id} on the {split} split…")
+        self.summary.setWordWrap(True)
+        self.tabs = QTabWidget()
+        self.per_class = QTableWidget()
+        self.confusion = QTableWidget()
+        self.pr = pg.PlotWidget(title="Precision-recall at mask IoU 0.5")
+        self.pr.setLabel("bottom", "recall")
+        self.pr.setLabel("left", "precision")
+        self.pr.addLegend()
+        self.tabs.addTab(self.per_class, "Per-class AP")
+        self.tabs.addTab(self.confusion, "Confusion matrix")
+        self.tabs.addTab(self.pr, "PR curve")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tabs)
+        self.result: dict | None = None
+        program, prefix = isegui_command()
+        self.process = QProcess(self)
+        self.process.finished.connect(self._done)
+        self.process.start(program, prefix + ["evaluate", str(session.project.folder), "--run",
+                                              str(run_id), "--split", split, "--json"])
+
+    def _done(self, code: int, _status) -> None:
+        out = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        if code != 0 or "{" not in out:
+            error = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+            self.summary.setText(f"Evaluation failed: {error.strip().splitlines()[-1:] or code}")
+            return
+        self.show_result(json.loads(out[out.index("{"):]))
+
+    def show_result(self, r: dict) -> None:
+        self.result = r
+        self.summary.setText(
+            f"{r['images']} images, {r['instances']} labeled instances: mask mAP "
+            f"{r['mask_map']:.3f} (mAP50 {r['mask_map50']:.3f}), box mAP {r['box_map']:.3f} "
+            f"(mAP50 {r['box_map50']:.3f}); at score ≥ 0.5: {r['true_positives']} right, "
+            f"{r['false_positives']} wrong, {r['false_negatives']} missed")
+        classes = list(r["mask_ap_per_class"])
+        self.per_class.setColumnCount(3)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Mask AP", "Box AP"])
+        self.per_class.setRowCount(len(classes))
+        for row, name in enumerate(classes):
+            for col, text in enumerate((name, f"{r['mask_ap_per_class'][name]:.3f}",
+                                        f"{r['box_ap_per_class'].get(name, 0):.3f}")):
+                self.per_class.setItem(row, col, QTableWidgetItem(text))
+        labels, matrix = r["confusion"]["labels"], r["confusion"]["matrix"]
+        self.confusion.setRowCount(len(labels))
+        self.confusion.setColumnCount(len(labels))
+        self.confusion.setVerticalHeaderLabels([f"labeled {n}" for n in labels])
+        self.confusion.setHorizontalHeaderLabels([f"found {n}" for n in labels])
+        for i, row in enumerate(matrix):
+            for j, value in enumerate(row):
+                self.confusion.setItem(i, j, QTableWidgetItem(str(value)))
+        curve = r.get("mask_pr_curve", {})
+        for k, (name, precision) in enumerate(curve.get("precision", {}).items()):
+            self.pr.plot(curve["recall"], precision, name=name,
+                         pen=pg.mkPen(LOSS_COLORS[k % len(LOSS_COLORS)], width=2))

@@ -1,0 +1,222 @@
+"""Review: predict with a run's model (this image or all, in a worker), see the predictions
+over or beside the labels with a live confidence threshold, right/wrong/missed colours,
+accept or reject them, find the images with the most errors, open the run's metrics."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMessageBox, QProgressBar,
+                               QPushButton, QSlider, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from isegui.core.compare import compare
+from isegui.gui.canvas.review import MODES
+from isegui.gui.commands.prediction_commands import (AcceptPredictionsCommand,
+                                                     RejectPredictionsCommand)
+from isegui.gui.workers.predict_worker import PredictWorker
+from isegui.ml.runs import RunNotFound, checkpoint_file
+
+
+class ReviewPanel(QWidget):
+    def __init__(self, session, controller):
+        super().__init__()
+        self.session, self.controller = session, controller
+        self.worker: PredictWorker | None = None
+        self.run = QComboBox()
+        self.run.setToolTip("Whose predictions to show and make (default: the active run)")
+        self.predict_image = QPushButton("Predict this image")
+        self.predict_all = QPushButton("Predict all images")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        self.progress = QProgressBar()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(50)
+        self.slider.setToolTip("Confidence: predictions below it are hidden and not counted")
+        self.slider_label = QLabel("0.50")
+        self.mode = QComboBox()
+        for key, text in MODES.items():
+            self.mode.addItem(text, key)
+        self.by_verdict = QCheckBox("Colour right (green), wrong (red), missed (orange)")
+        self.by_verdict.setToolTip("Against the labels at mask IoU 0.5")
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Class", "Score", "Verdict", "Area"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.accept = QPushButton("Accept")
+        self.accept.setToolTip("The selected predictions become labels (undoable)")
+        self.reject = QPushButton("Reject")
+        self.accept_all = QPushButton("Accept all above the confidence")
+        self.worst = QListWidget()
+        self.worst.setToolTip("Images with predictions, most errors first; click to open")
+        self.sort_button = QPushButton("List images by errors")
+        self.metrics_button = QPushButton("Run metrics…")
+        self.metrics_button.setToolTip("Per-class AP, confusion matrix and PR curve on the val "
+                                       "split")
+
+        layout = QVBoxLayout(self)
+        for row in ((QLabel("Run"), self.run), (self.predict_image, self.predict_all, self.cancel),
+                    (self.progress,), (QLabel("Confidence"), self.slider, self.slider_label),
+                    (QLabel("Show"), self.mode), (self.by_verdict,), (self.counts,),
+                    (self.table,), (self.accept, self.reject, self.accept_all),
+                    (self.sort_button, self.metrics_button), (self.worst,)):
+            line = QHBoxLayout()
+            for w in row:
+                line.addWidget(w)
+            layout.addLayout(line)
+
+        self.predict_image.clicked.connect(lambda: self.start([self.session.document.image_id])
+                                           if self.session.document else None)
+        self.predict_all.clicked.connect(lambda: self.start([r.id for r in session.images()]))
+        self.cancel.clicked.connect(lambda: self.worker and self.worker.cancel())
+        self.slider.valueChanged.connect(self._threshold)
+        self.mode.currentIndexChanged.connect(
+            lambda: controller.set_mode(self.mode.currentData()))
+        self.by_verdict.toggled.connect(controller.set_by_verdict)
+        self.run.currentIndexChanged.connect(lambda: controller.set_run(self.run.currentData()))
+        self.table.itemSelectionChanged.connect(self._highlight)
+        self.accept.clicked.connect(lambda: self._decide(AcceptPredictionsCommand,
+                                                         self._selected_ids()))
+        self.reject.clicked.connect(lambda: self._decide(RejectPredictionsCommand,
+                                                         self._selected_ids()))
+        self.accept_all.clicked.connect(self.accept_above_threshold)
+        self.sort_button.clicked.connect(self.list_by_errors)
+        self.worst.itemClicked.connect(
+            lambda item: session.open_image(item.data(Qt.ItemDataRole.UserRole)))
+        self.metrics_button.clicked.connect(self.show_metrics)
+        controller.changed.connect(self.refresh)
+        self.refresh_runs()
+
+    # ------------------------------------------------------------------ runs
+
+    def refresh_runs(self) -> None:
+        current = self.run.currentData() or self.session.project.active_run_id
+        self.run.blockSignals(True)
+        self.run.clear()
+        for run in reversed(self.session.store.runs()):
+            if run.checkpoint:
+                active = " (active)" if run.id == self.session.project.active_run_id else ""
+                self.run.addItem(f"run {run.id}: {run.name}{active}", run.id)
+        index = self.run.findData(current)
+        self.run.setCurrentIndex(max(0, index))
+        self.run.blockSignals(False)
+        self.controller.set_run(self.run.currentData())
+
+    # ------------------------------------------------------------------ predicting
+
+    def start(self, image_ids: list[int]) -> bool:
+        run_id = self.run.currentData()
+        if run_id is None or self.worker is not None:
+            if run_id is None:
+                QMessageBox.information(self, "Review", "Train a model first (Training panel).")
+            return False
+        try:
+            checkpoint = checkpoint_file(self.session.project, self.session.store.run(run_id))
+        except RunNotFound as exc:
+            QMessageBox.warning(self, "Review", str(exc))
+            return False
+        project = self.session.project
+        images = [(i, project.image_path(self.session.store.image(i).path)) for i in image_ids]
+        self.worker = PredictWorker(checkpoint, images)
+        self.worker.predicted.connect(self._store)
+        self.worker.progress.connect(lambda done, total: (self.progress.setRange(0, total),
+                                                          self.progress.setValue(done)))
+        self.worker.failed.connect(lambda text: self.counts.setText(text))
+        self.worker.finished.connect(self._worker_done)
+        self.cancel.setEnabled(True)
+        self.predict_image.setEnabled(False)
+        self.predict_all.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.worker.start()
+        return True
+
+    def _store(self, image_id: int, found: list) -> None:
+        store = self.session.store
+        ids = store.ensure_classes(sorted({name for name, _, _ in found}))
+        store.add_predictions(image_id, self.run.currentData(),
+                              [(ids[name], shape, score) for name, shape, score in found
+                               if not shape.is_empty])
+        self.session.predictions_edited(image_id)
+
+    def _worker_done(self) -> None:
+        self.worker = None
+        self.cancel.setEnabled(False)
+        self.predict_image.setEnabled(True)
+        self.predict_all.setEnabled(True)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+        self.session.classes_edited()
+
+    # ------------------------------------------------------------------ what is shown
+
+    def _threshold(self, value: int) -> None:
+        self.slider_label.setText(f"{value / 100:.2f}")
+        self.controller.set_threshold(value / 100)
+
+    def refresh(self) -> None:
+        layer = self.controller.layer
+        shown = [p for p in self.controller.predictions() if p.score >= layer.threshold]
+        c = layer.comparison
+        self.counts.setText(
+            f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}: "
+            f"{len(c.true_positives)} right, {len(c.false_positives)} wrong "
+            f"({len(c.wrong_class)} of another class), {len(c.false_negatives)} labels missed")
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(shown))
+        for row, p in enumerate(sorted(shown, key=lambda p: -p.score)):
+            cls = self.session.class_by_id(p.class_id)
+            for col, text in enumerate((cls.name if cls else "?", f"{p.score:.3f}",
+                                        layer.verdict(p), f"{p.shape.area:.0f} px²")):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, p.id)
+                self.table.setItem(row, col, item)
+        self.table.blockSignals(False)
+
+    def _selected_ids(self) -> list[int]:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in sorted(rows)]
+
+    def _highlight(self) -> None:
+        ids = self._selected_ids()
+        self.controller.highlight(ids[0] if ids else None)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _decide(self, command, ids: list[int]) -> None:
+        doc = self.session.document
+        if doc is not None and ids:
+            self.session.undo_stack.push(command(self.session, doc.image_id, ids))
+
+    def accept_above_threshold(self) -> None:
+        threshold = self.controller.layer.threshold
+        self._decide(AcceptPredictionsCommand,
+                     [p.id for p in self.controller.predictions() if p.score >= threshold])
+
+    def list_by_errors(self) -> None:
+        store, run_id = self.session.store, self.run.currentData()
+        threshold = self.controller.layer.threshold
+        rows = []
+        for image_id in store.images_with_predictions(run_id):
+            labels = [(i.class_id, i.shape) for i in store.instances(image_id) if not i.crowd]
+            preds = [(p.class_id, p.shape, p.score) for p in store.predictions(image_id, run_id)]
+            c = compare(labels, preds, threshold)
+            rows.append((c.errors, len(c.false_positives), len(c.false_negatives), image_id))
+        rows.sort(key=lambda r: (-r[0], r[3]))
+        self.worst.clear()
+        for errors, fp, fn, image_id in rows:
+            name = store.image(image_id).path.rsplit("/", 1)[-1]
+            item = QListWidgetItem(f"{name}   {fp} wrong, {fn} missed")
+            item.setData(Qt.ItemDataRole.UserRole, image_id)
+            self.worst.addItem(item)
+
+    def show_metrics(self) -> None:
+        from isegui.gui.dialogs.run_metrics import RunMetricsDialog
+        run_id = self.run.currentData()
+        if run_id is None:
+            QMessageBox.information(self, "Review", "Train a model first (Training panel).")
+            return
+        RunMetricsDialog(self.session, run_id, self).show()

@@ -1,0 +1,48 @@
+"""Draw a line of known length to calibrate millimetres per pixel."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor
+
+from isegui.gui.canvas.items import PreviewItem
+from isegui.gui.tools.base import Tool
+
+
+class CalibrateTool(Tool):
+    name = "calibrate"
+    cursor = Qt.CursorShape.CrossCursor
+
+    def __init__(self, ctx, on_line=None):
+        super().__init__(ctx)
+        self.on_line = on_line  # called with the line's length in image pixels
+        self.start: QPointF | None = None
+        self.preview: PreviewItem | None = None
+
+    def press(self, pos, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.start = pos
+            self.preview = PreviewItem(QColor("#ffeb3b"))
+            self.ctx.scene.addItem(self.preview)
+
+    def move(self, pos, event) -> None:
+        if self.start is not None:
+            length = math.hypot(pos.x() - self.start.x(), pos.y() - self.start.y())
+            self.preview.show_points([self.start, pos], closed=False)
+            self.ctx.say(f"{length:.1f} px")
+
+    def release(self, pos, event) -> None:
+        if self.start is None:
+            return
+        length = math.hypot(pos.x() - self.start.x(), pos.y() - self.start.y())
+        self.cancel()
+        if length >= 2 and self.on_line is not None:
+            self.on_line(length)
+
+    def cancel(self) -> None:
+        self.start = None
+        if self.preview is not None:
+            self.ctx.scene.removeItem(self.preview)
+            self.preview = None

@@ -1,0 +1,46 @@
+"""Prediction in a thread of its own: it loads the run's model once and works through the
+images it is given; results go to the window through signals (the window stores them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QThread, Signal
+
+STORE_ABOVE = 0.05  # predictions kept for review: the confidence slider can go this low
+MAX_PER_IMAGE = 300
+
+
+class PredictWorker(QThread):
+    predicted = Signal(int, list)  # image id, [(class name, shape, score)]
+    progress = Signal(int, int)  # done, total
+    failed = Signal(str)
+
+    def __init__(self, checkpoint: Path, images: list[tuple[int, Path]], device: str = "auto"):
+        super().__init__()
+        self.checkpoint, self.images, self.device = checkpoint, images, device
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def run(self) -> None:
+        from isegui.core.errors import IseguiError
+        from isegui.core.images import load_image
+        from isegui.ml.predict import Predictor
+        try:
+            predictor = Predictor.from_checkpoint(self.checkpoint, self.device, STORE_ABOVE)
+        except (IseguiError, ValueError, RuntimeError) as exc:
+            self.failed.emit(f"Cannot load the model: {exc}")
+            return
+        for n, (image_id, path) in enumerate(self.images, start=1):
+            if self._cancelled:
+                break
+            try:
+                (found,) = predictor.predict([load_image(path)])
+            except IseguiError as exc:
+                self.failed.emit(str(exc))
+                continue
+            found = sorted(found, key=lambda d: -d.score)[:MAX_PER_IMAGE]
+            self.predicted.emit(image_id, [(d.class_name, d.shape(), d.score) for d in found])
+            self.progress.emit(n, len(self.images))

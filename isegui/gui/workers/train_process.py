@@ -1,0 +1,111 @@
+"""`isegui train` in a process of its own, as the GUI runs it: the same code path as the
+command line (the frozen .exe runs itself), so a crash or an out-of-memory error never takes
+the window down, and cancel always works."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+CANCEL_GRACE_MS = 20_000  # time to finish the batch and write the checkpoint
+KILL_AFTER_MS = 5_000
+
+
+def isegui_command() -> tuple[str, list[str]]:
+    """How to run the `isegui` command line from here: the frozen app is its own program."""
+    if getattr(sys, "frozen", False):
+        return sys.executable, []
+    return sys.executable, ["-m", "isegui"]
+
+
+class TrainProcess(QObject):
+    event = Signal(str, dict)  # the JSON-lines events: start, step, epoch, checkpoint, ...
+    finished = Signal(int, str)  # exit code, and what went wrong ("" when nothing did)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.process: QProcess | None = None
+        self._buffer = b""
+        self._stderr = b""
+        self._error = ""
+        self._cancelling = False
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and \
+            self.process.state() != QProcess.ProcessState.NotRunning
+
+    def start(self, project: Path, arguments: list[str]) -> None:
+        if self.running:
+            raise RuntimeError("a training process is already running")
+        program, prefix = isegui_command()
+        self.process = QProcess(self)
+        self.process.setProgram(program)
+        self.process.setArguments(prefix + ["train", str(project), "--progress", "jsonl"]
+                                  + arguments)
+        self._buffer, self._stderr, self._error, self._cancelling = b"", b"", "", False
+        self.process.readyReadStandardOutput.connect(self._read)
+        self.process.readyReadStandardError.connect(self._read_errors)
+        self.process.finished.connect(self._finished)
+        self.process.errorOccurred.connect(self._failed_to_start)
+        self.process.start()
+
+    def cancel(self) -> None:
+        """Ask for a stop at the next batch (the run keeps its checkpoint); terminate, then
+        kill, if it does not stop in time."""
+        if not self.running or self._cancelling:
+            return
+        self._cancelling = True
+        process = self.process
+        process.write(b"cancel\n")
+        process.closeWriteChannel()
+        QTimer.singleShot(CANCEL_GRACE_MS, lambda: self._terminate(process))
+
+    def _terminate(self, process: QProcess) -> None:
+        """Only the process that was cancelled: a new run may have started since."""
+        if process is self.process and self.running:
+            process.terminate()
+            QTimer.singleShot(KILL_AFTER_MS, lambda: process is self.process and self.running
+                              and process.kill())
+
+    def _read(self) -> None:
+        self._buffer += bytes(self.process.readAllStandardOutput())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # not an event (a library printing something)
+            kind = event.pop("event", "")
+            if kind == "error":
+                self._error = event.get("message", "")
+            self.event.emit(kind, event)
+
+    def _read_errors(self) -> None:
+        self._stderr = (self._stderr + bytes(self.process.readAllStandardError()))[-20_000:]
+
+    def _finished(self, code: int, status) -> None:
+        self._read()
+        self.finished.emit(code, self._diagnosis(code, status))
+
+    def _failed_to_start(self, error) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self.finished.emit(-1, f"The training process could not start "
+                                   f"({self.process.errorString()}).")
+
+    def _diagnosis(self, code: int, status) -> str:
+        if code in (0, 3):  # 3: cancelled, with its checkpoint kept
+            return ""
+        if self._error:
+            return self._error
+        tail = self._stderr.decode("utf-8", "replace").strip().splitlines()[-6:]
+        text = "\n".join(tail)
+        crashed = status == QProcess.ExitStatus.CrashExit or code in (-9, 137, 9)
+        if crashed or "out of memory" in text.lower() or "MemoryError" in text:
+            return ("The training process stopped abruptly, most likely out of memory. Try a "
+                    "smaller batch size or input size (or the fast model)."
+                    + (f"\n\n{text}" if text else ""))
+        return f"Training failed (exit code {code}).\n\n{text}"

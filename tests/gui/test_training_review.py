@@ -1,0 +1,213 @@
+"""Training from the panel through a real process, cancel and resume; predictions in review
+with the confidence slider, accept and undo; measurements to CSV."""
+
+import csv
+import shutil
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from isegui.core.entities import RunStatus, Source
+from isegui.core.project import Project
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    from isegui.core.demo import create_demo_project
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    create_demo_project(folder, n_images=6, width=160, height=128).close()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained_template(demo_template, tmp_path_factory):
+    """The demo with one short run (trained headless: these tests are about the review)."""
+    from isegui.cli import main
+    folder = tmp_path_factory.mktemp("trained") / "demo"
+    shutil.copytree(demo_template, folder)
+    assert main(["train", str(folder), "--size", "128", "--epochs", "1", "--batch", "2",
+                 "--device", "cpu", "--workers", "0"]) == 0
+    return folder
+
+
+def _open(qtbot, template, tmp_path):
+    from isegui.gui.app import open_window
+    folder = tmp_path / "p"
+    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("*.lock"))
+    window = open_window(folder)
+    qtbot.addWidget(window)
+    window.resize(1300, 850)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def _small_settings(panel, epochs=1):
+    s = panel.settings
+    s.size.setCurrentText("128")
+    s.epochs.setValue(epochs)
+    s.batch.setValue(2)
+    s.device.setCurrentIndex(s.device.findData("cpu"))
+
+
+def test_training_from_the_panel_runs_a_real_process(qtbot, demo_template, tmp_path):
+    window = _open(qtbot, demo_template, tmp_path)
+    panel = window.training
+    window.docks["training"].raise_()
+    _small_settings(panel)
+    events = []
+    panel.process.event.connect(lambda kind, f: events.append(kind))
+    QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.process.running and not panel.start_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.process.running, timeout=240_000)
+    assert {"start", "step", "epoch", "done"} <= set(events)
+    assert panel.progress.text().startswith("done") or panel.progress.format() == "done"
+    assert panel._series["loss"][1]  # the loss curve has points
+    (run,) = window.session.store.runs()
+    assert run.status == RunStatus.FINISHED and panel.runs.item(0, 2).text() == "finished"
+    assert window.review.run.count() == 1  # review can use it now
+    window.close()
+    window.session.close()
+
+
+def test_cancel_keeps_a_checkpoint_and_resume_finishes(qtbot, demo_template, tmp_path,
+                                                       dialogs):
+    window = _open(qtbot, demo_template, tmp_path)
+    panel = window.training
+    _small_settings(panel, epochs=2)
+    steps = []
+    panel.process.event.connect(lambda kind, f: kind == "step" and steps.append(f["step"]))
+    panel.start()
+    qtbot.waitUntil(lambda: bool(steps), timeout=240_000)
+    QTest.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.process.running, timeout=60_000)
+    (run,) = window.session.store.runs()
+    assert run.status == RunStatus.CANCELLED
+    assert (window.session.project.folder / "runs" / f"{run.id:04d}" / "last.pt").is_file()
+    assert "cancelled" in panel.progress.format()
+    panel.runs.selectRow(0)
+    assert panel.resume()
+    qtbot.waitUntil(lambda: not panel.process.running, timeout=240_000)
+    finished = window.session.store.run(run.id)
+    assert finished.status == RunStatus.FINISHED
+    assert len(finished.metrics["history"]) == 2  # its own 2 epochs, not the default budget
+    assert len(window.session.store.runs()) == 1  # the same run, continued
+    assert dialogs == []
+    window.close()
+    window.session.close()
+
+
+def test_a_failed_run_shows_the_reason_and_the_window_stays(qtbot, demo_template, tmp_path,
+                                                            dialogs):
+    window = _open(qtbot, demo_template, tmp_path)
+    store = window.session.store
+    for record in store.images():  # nothing labeled: training must refuse, clearly
+        store.replace_instances(record.id, [])
+    _small_settings(window.training)
+    window.training.start()
+    qtbot.waitUntil(lambda: not window.training.process.running, timeout=240_000)
+    (kind, text), = dialogs
+    assert kind == "warning" and "no labeled instances" in text and "Label some images" in text
+    assert window.isVisible()
+    window.close()
+    window.session.close()
+
+
+def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_template, tmp_path,
+                                                          monkeypatch):
+    import isegui.gui.workers.predict_worker as predict_worker
+    monkeypatch.setattr(predict_worker, "STORE_ABOVE", 0.0)  # a model one epoch old is unsure
+    window = _open(qtbot, trained_template, tmp_path)
+    review, controller, session = window.review, window.review_canvas, window.session
+    assert review.start([session.document.image_id])
+    qtbot.waitUntil(lambda: review.worker is None, timeout=120_000)
+    predictions = controller.predictions()
+    assert predictions, "the predictor stored predictions for the image"
+    review.slider.setValue(0)
+    visible_low = sum(i.isVisible() for i in controller.main_layer.items.values())
+    review.slider.setValue(100)
+    visible_high = sum(i.isVisible() for i in controller.main_layer.items.values())
+    assert visible_low == len(predictions) and visible_high < visible_low
+    review.slider.setValue(0)
+    review.by_verdict.setChecked(True)
+    assert "right" in review.counts.text() and review.table.rowCount() == len(predictions)
+
+    review.table.selectRow(0)
+    chosen = review._selected_ids()[0]
+    before = len(session.document.instances())
+    QTest.mouseClick(review.accept, Qt.MouseButton.LeftButton)
+    accepted = [i for i in session.document.instances()
+                if i.source == Source.ACCEPTED_PREDICTION]
+    assert len(session.document.instances()) == before + 1 and len(accepted) == 1
+    assert chosen not in [p.id for p in controller.predictions()]
+    session.undo_stack.undo()
+    assert len(session.document.instances()) == before
+    assert chosen in [p.id for p in controller.predictions()]
+
+    review.mode.setCurrentIndex(review.mode.findData("side by side"))
+    assert window.side_view.isVisible()
+    assert sum(i.isVisible() for i in controller.side_layer.items.values()) > 0
+
+    # calibrate with a drawn line of 50 px said to be 10 mm, then export
+    monkeypatch.setattr("isegui.gui.panels.measure.QInputDialog.getDouble",
+                        lambda *a, **k: (10.0, True))
+    window.set_tool("calibrate")
+    viewport = window.view.viewport()
+    a = window.view.mapFromScene(QPointF(10, 10))
+    b = window.view.mapFromScene(QPointF(60, 10))
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseMove(viewport, b)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+    mm = session.project.mm_per_px
+    assert mm == pytest.approx(10 / 50, rel=0.05)
+    path = window.measure.export(all_images=False, path=str(tmp_path / "m.csv"))
+    rows = list(csv.DictReader(open(path)))
+    labels = [i for i in session.document.instances() if not i.crowd]
+    assert len(rows) == len(labels) and "area_mm2" in rows[0]
+    assert float(rows[0]["area_mm2"]) == pytest.approx(float(rows[0]["area_px"]) * mm * mm,
+                                                       rel=1e-3)
+    session.undo_stack.undo()  # the calibration was an edit too
+    assert session.project.mm_per_px is None
+    window.close()
+    window.session.close()
+
+
+def test_a_late_cancel_timer_leaves_a_newer_process_alone(qtbot):
+    import sys
+    from PySide6.QtCore import QProcess
+    from isegui.gui.workers.train_process import TrainProcess
+    proc = TrainProcess()
+    old = QProcess()
+    proc.process = QProcess()
+    proc.process.start(sys.executable, ["-c", "import time; time.sleep(20)"])
+    assert proc.process.waitForStarted(10_000)
+    proc._terminate(old)  # the timer of a cancel given to an earlier process
+    qtbot.wait(300)
+    assert proc.running
+    proc.process.kill()
+    proc.process.waitForFinished(10_000)
+
+
+def test_the_failure_text_names_memory_when_the_process_is_killed():
+    from PySide6.QtCore import QProcess
+    from isegui.gui.workers.train_process import TrainProcess
+    proc = TrainProcess()
+    proc._stderr = b"Traceback...\nRuntimeError: CUDA out of memory. Tried to allocate"
+    text = proc._diagnosis(1, QProcess.ExitStatus.NormalExit)
+    assert "out of memory" in text and "smaller batch size" in text
+    proc._stderr = b""
+    assert "smaller batch size" in proc._diagnosis(-9, QProcess.ExitStatus.CrashExit)
+    proc._error = "training ran out of memory. Use a smaller --batch or --size."
+    assert proc._diagnosis(1, QProcess.ExitStatus.NormalExit).startswith("training ran out")
+
+
+def test_augmentation_preview_shows_transformed_masks(qtbot, demo_template, tmp_path):
+    from isegui.gui.dialogs.augment_preview import AugmentPreviewDialog
+    window = _open(qtbot, demo_template, tmp_path)
+    dialog = AugmentPreviewDialog(window.session.document, window.session.classes(),
+                                  "rotate,flip,scale,color", window)
+    assert len(dialog.images) == 6
+    assert len({im.tobytes() for im in dialog.images}) == 6  # six different draws
+    window.close()
+    window.session.close()
