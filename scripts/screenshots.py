@@ -2,7 +2,9 @@
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py docs
 
-Writes labeling-demo.png, tiff-16bit.png and cutting-a-hole.png into the folder given.
+Writes labeling-demo.png, tiff-16bit.png, cutting-a-hole.png, training-curves.png,
+review-verdicts.png and measurements.png into the folder given. The review needs a trained
+model: the script trains one on the demo for a few minutes first (REVIEW_MINUTES).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+REVIEW_MINUTES = 4.0
 
 
 def main(out: Path) -> None:
@@ -114,7 +117,68 @@ def main(out: Path) -> None:
     shoot(window, "tiff-16bit.png")
     window.close()
     window.session.close()
+
+    training_and_review(work, shoot, settle)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def training_and_review(work: Path, shoot, settle) -> None:
+    """Training curves mid-run; then, with a model trained a few minutes, the review of one
+    image in right / wrong / missed colours, and its measurement table."""
+    import time
+
+    from isegui.core.demo import create_demo_project
+    from isegui.gui.app import open_window
+    from isegui.gui.commands.instance_commands import SetCalibrationCommand
+    from isegui.ml.spec import TrainSpec
+    from isegui.ml.train import fit
+
+    create_demo_project(work / "review").close()
+    fit(TrainSpec(project=work / "review", size=256, epochs=None, minutes=REVIEW_MINUTES,
+                  batch=4, name="four minutes"))
+    window = open_window(work / "review")
+    window.resize(1500, 950)
+    window.show()
+    settle(400)
+
+    panel = window.training
+    window.docks["training"].raise_()
+    panel.settings.size.setCurrentText("256")
+    panel.settings.by_minutes.setChecked(True)
+    panel.settings.minutes.setValue(2)
+    epochs = []
+    panel.process.event.connect(lambda kind, f: kind == "epoch" and epochs.append(f))
+    panel.start()
+    start = time.monotonic()
+    while len(epochs) < 3 and time.monotonic() - start < 150:
+        settle(200)
+    shoot(window, "training-curves.png")
+    panel.process.cancel()
+    while panel.process.running:
+        settle(200)
+
+    review = window.review
+    window.docks["review"].raise_()
+    review.refresh_runs()
+    review.run.setCurrentIndex(review.run.findText("four minutes", flags=Qt_match()))
+    review.start([window.session.document.image_id])
+    while review.worker is not None:
+        settle(200)
+    review.slider.setValue(5)  # a four-minute model is unsure of everything
+    review.by_verdict.setChecked(True)
+    shoot(window, "review-verdicts.png")
+
+    review.by_verdict.setChecked(False)
+    window.session.undo_stack.push(SetCalibrationCommand(window.session, 0.1))
+    window.docks["measure"].raise_()
+    shoot(window, "measurements.png")
+    window.close()
+    window.session.close()
+
+
+def Qt_match():
+    from PySide6.QtCore import Qt
+    return Qt.MatchFlag.MatchContains
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.docks["instances"].raise_()
         self.training.settings.preview.clicked.connect(self._preview_augmentation)
         self.training.runsChanged.connect(self.review.refresh_runs)
+        self.review.listed_images = self.images.listed_ids
 
         self.position = QLabel()
         self.zoom = QLabel()

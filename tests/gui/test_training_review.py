@@ -169,6 +169,20 @@ def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_templa
                                                        rel=1e-3)
     session.undo_stack.undo()  # the calibration was an edit too
     assert session.project.mm_per_px is None
+
+    from isegui.gui.dialogs.run_metrics import RunMetricsDialog
+    dialog = RunMetricsDialog(session, review.run.currentData(), window)
+    qtbot.waitUntil(lambda: dialog.result is not None, timeout=120_000)
+    assert dialog.per_class.rowCount() == 3 and dialog.confusion.rowCount() == 4
+    assert set(dialog.result["mask_pr_curve"]["precision"]) == {"pill", "washer", "chip"}
+    assert len(dialog.pr.getPlotItem().listDataItems()) == 3  # a PR curve per class
+
+    window.images.filter.setCurrentIndex(window.images.filter.findText("Split: val"))
+    assert review.start(window.images.listed_ids())  # the listed images only
+    qtbot.waitUntil(lambda: review.worker is None, timeout=120_000)
+    val = {r.id for r in session.images() if r.split.value == "val"}
+    assert session.store.images_with_predictions(review.run.currentData()) == val | {
+        session.document.image_id}
     window.close()
     window.session.close()
 

@@ -142,4 +142,4 @@ class PredictionLayer:
             return "below threshold"
         if k in self.comparison.wrong_class:
             return "wrong class"
-        return "right" if k in self.comparison.true_positives else "false"
+        return "right" if k in self.comparison.true_positives else "wrong"

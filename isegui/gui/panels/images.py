@@ -132,6 +132,10 @@ class ImagePanel(QWidget):
         row = 0 if row < 0 else min(self.list.count() - 1, max(0, row + delta))
         self.list.setCurrentRow(row)
 
+    def listed_ids(self) -> list[int]:
+        """The images the list shows, in its order (the filter applied)."""
+        return [self.list.item(r).data(Qt.ItemDataRole.UserRole) for r in range(self.list.count())]
+
     def previous_image_id(self) -> int | None:
         """The image listed before the one on screen (for copying labels along a sequence)."""
         row = self.list.currentRow()

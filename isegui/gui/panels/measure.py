@@ -18,8 +18,8 @@ from isegui.core.measure import CSV_COLUMNS, MM_COLUMNS, measurement_row
 from isegui.gui.commands.instance_commands import SetCalibrationCommand
 
 LABELS, PREDICTIONS = "labels", "predictions"
-SHOWN = ("instance", "class", "score", "area_px", "length_px", "width_px",
-         "equivalent_diameter_px", "bbox_x", "bbox_y", "bbox_w", "bbox_h")
+PX_SHOWN = ["area_px", "length_px", "width_px", "equivalent_diameter_px", "bbox_x", "bbox_y",
+            "bbox_w", "bbox_h"]
 
 
 class MeasurePanel(QWidget):
@@ -92,7 +92,10 @@ class MeasurePanel(QWidget):
         self.calibration.setText(f"{mm:g} mm per pixel" if mm else "not calibrated (px only)")
         doc = self.session.document
         rows = self.rows_of(doc.image_id) if doc else []
-        columns = list(SHOWN) + (MM_COLUMNS if mm else [])
+        # millimetres first when calibrated; a score only for predictions
+        columns = (["instance", "class"]
+                   + (["score"] if self.source.currentData() == PREDICTIONS else [])
+                   + (MM_COLUMNS if mm else []) + PX_SHOWN)
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels([c.replace("_", " ") for c in columns])
         self.table.setRowCount(len(rows))

@@ -27,6 +27,9 @@ class ReviewPanel(QWidget):
         self.run.setToolTip("Whose predictions to show and make (default: the active run)")
         self.predict_image = QPushButton("Predict this image")
         self.predict_all = QPushButton("Predict all images")
+        self.predict_listed = QPushButton("Predict the listed images")
+        self.predict_listed.setToolTip("The images the image list shows (filter it first)")
+        self.listed_images = lambda: []  # the window connects the image list
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
         self.progress = QProgressBar()
@@ -59,7 +62,8 @@ class ReviewPanel(QWidget):
                                        "split")
 
         layout = QVBoxLayout(self)
-        for row in ((QLabel("Run"), self.run), (self.predict_image, self.predict_all, self.cancel),
+        for row in ((QLabel("Run"), self.run),
+                    (self.predict_image, self.predict_listed, self.predict_all, self.cancel),
                     (self.progress,), (QLabel("Confidence"), self.slider, self.slider_label),
                     (QLabel("Show"), self.mode), (self.by_verdict,), (self.counts,),
                     (self.table,), (self.accept, self.reject, self.accept_all),
@@ -72,6 +76,7 @@ class ReviewPanel(QWidget):
         self.predict_image.clicked.connect(lambda: self.start([self.session.document.image_id])
                                            if self.session.document else None)
         self.predict_all.clicked.connect(lambda: self.start([r.id for r in session.images()]))
+        self.predict_listed.clicked.connect(lambda: self.start(self.listed_images()))
         self.cancel.clicked.connect(lambda: self.worker and self.worker.cancel())
         self.slider.valueChanged.connect(self._threshold)
         self.mode.currentIndexChanged.connect(
@@ -110,6 +115,8 @@ class ReviewPanel(QWidget):
 
     def start(self, image_ids: list[int]) -> bool:
         run_id = self.run.currentData()
+        if not image_ids:
+            return False
         if run_id is None or self.worker is not None:
             if run_id is None:
                 QMessageBox.information(self, "Review", "Train a model first (Training panel).")
@@ -128,8 +135,8 @@ class ReviewPanel(QWidget):
         self.worker.failed.connect(lambda text: self.counts.setText(text))
         self.worker.finished.connect(self._worker_done)
         self.cancel.setEnabled(True)
-        self.predict_image.setEnabled(False)
-        self.predict_all.setEnabled(False)
+        for button in (self.predict_image, self.predict_listed, self.predict_all):
+            button.setEnabled(False)
         self.progress.setRange(0, 0)
         self.worker.start()
         return True
@@ -145,8 +152,8 @@ class ReviewPanel(QWidget):
     def _worker_done(self) -> None:
         self.worker = None
         self.cancel.setEnabled(False)
-        self.predict_image.setEnabled(True)
-        self.predict_all.setEnabled(True)
+        for button in (self.predict_image, self.predict_listed, self.predict_all):
+            button.setEnabled(True)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
         self.session.classes_edited()
@@ -161,10 +168,14 @@ class ReviewPanel(QWidget):
         layer = self.controller.layer
         shown = [p for p in self.controller.predictions() if p.score >= layer.threshold]
         c = layer.comparison
-        self.counts.setText(
-            f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}: "
-            f"{len(c.true_positives)} right, {len(c.false_positives)} wrong "
-            f"({len(c.wrong_class)} of another class), {len(c.false_negatives)} labels missed")
+        if not self.controller.predictions():
+            self.counts.setText("No predictions of this run for this image yet: Predict.")
+        else:
+            self.counts.setText(
+                f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}: "
+                f"{len(c.true_positives)} right, {len(c.false_positives)} wrong "
+                f"({len(c.wrong_class)} of another class), "
+                f"{len(c.false_negatives)} labels missed")
         self.table.blockSignals(True)
         self.table.setRowCount(len(shown))
         for row, p in enumerate(sorted(shown, key=lambda p: -p.score)):
