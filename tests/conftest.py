@@ -1,9 +1,12 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the app remembers the last project in the user's settings: tests keep theirs elsewhere
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="isegui-test-config-")
 
 
 def _fixtures() -> Path:
