@@ -13,10 +13,10 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from isegui.core import rle
+from isegui.core.compare import compare
 from isegui.ml.data import Sample
 from isegui.ml.predict import Detection
 
-MATCH_IOU = 0.5
 MAX_DETECTIONS = (1, 10, 300)  # COCO's default 100 is too few for a tray of pills
 
 
@@ -45,8 +45,7 @@ def evaluate(samples: list[Sample], detections: list[list[Detection]], classes: 
               "instances": sum(len(s.shapes) for s in samples),
               "detections": sum(len(d) for d in detections)}
     result.update(_coco_metrics(samples, gt_rles, ignore_rles, detections, det_rles, classes))
-    confusion, per_image = _matches(samples, gt_rles, detections, det_rles, classes,
-                                    score_threshold)
+    confusion, per_image = _matches(samples, detections, classes, score_threshold)
     result["confusion"] = confusion
     result["per_image"] = [vars(p) for p in per_image]
     totals = {k: sum(getattr(p, k) for p in per_image)
@@ -115,44 +114,27 @@ def _ann(ann_id, image_id, label, mask_rle, crowd):
             "bbox": [float(v) for v in coco_mask.toBbox(compact)], "iscrowd": int(crowd)}
 
 
-def _matches(samples, gt_rles, detections, det_rles, classes, threshold):
-    """Greedy matching by score at mask IoU >= 0.5, ignoring class: a match with another class
-    is a confusion, one with the same class a true positive."""
+def _matches(samples, detections, classes, threshold):
+    """Per-image right / wrong / missed and the confusion matrix, by core's one matching rule
+    (greedy by score at mask IoU >= 0.5, class ignored: a match with another class is a
+    confusion) — the same rule the review colours use."""
     n = len(classes)
     # rows: true class (last row: no object there); columns: predicted class (last: missed)
     confusion = np.zeros((n + 1, n + 1), dtype=int)
     per_image = []
-    for k, sample in enumerate(samples):
-        keep = [j for j, d in enumerate(detections[k]) if d.score >= threshold]
-        keep.sort(key=lambda j: -detections[k][j].score)
-        gts, dts = gt_rles[k], [det_rles[k][j] for j in keep]
-        tp = fp = 0
-        matched_gt: set[int] = set()
-        if gts and dts:
-            ious = coco_mask.iou([rle.normalize(d) for d in dts],
-                                 [rle.normalize(g) for g in gts], [0] * len(gts))
-        for row, j in enumerate(keep):
-            det = detections[k][j]
-            best, best_iou = None, MATCH_IOU
-            for g in range(len(gts)):
-                if g not in matched_gt and ious[row, g] >= best_iou:
-                    best, best_iou = g, ious[row, g]
-            if best is None:
-                confusion[n, det.class_index - 1] += 1
-                fp += 1
-                continue
-            matched_gt.add(best)
-            true_label = sample.labels[best]
-            confusion[true_label - 1, det.class_index - 1] += 1
-            if true_label == det.class_index:
-                tp += 1
-            else:
-                fp += 1
-        missed = [g for g in range(len(gts)) if g not in matched_gt]
-        for g in missed:
-            confusion[sample.labels[g] - 1, n] += 1
-        per_image.append(ImageErrors(sample.image_id, str(sample.path), tp, fp,
-                                     len(gts) - tp))
+    for sample, dets in zip(samples, detections):
+        c = compare(list(zip(sample.labels, sample.shapes)),
+                    [(d.class_index, d.shape(), d.score) for d in dets], threshold)
+        for k, j in (*c.true_positives.items(), *c.wrong_class.items()):
+            confusion[sample.labels[j] - 1, dets[k].class_index - 1] += 1
+        for k in c.false_positives:
+            if k not in c.wrong_class:
+                confusion[n, dets[k].class_index - 1] += 1
+        for j in set(c.false_negatives) - set(c.wrong_class.values()):
+            confusion[sample.labels[j] - 1, n] += 1
+        per_image.append(ImageErrors(sample.image_id, str(sample.path),
+                                     len(c.true_positives), len(c.false_positives),
+                                     len(c.false_negatives)))
     labels = list(classes) + ["(none)"]
     return {"labels": labels, "rows_are": "labeled class", "columns_are": "predicted class",
             "matrix": confusion.tolist()}, per_image

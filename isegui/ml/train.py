@@ -124,6 +124,7 @@ class _Trainer:
         self.batches = EpochBatches(len(self.dataset), spec.batch, spec.seed, ranks.world,
                                     ranks.rank)
         self.run_id = resumed["run_id"] if resumed else None
+        self.lr: float | None = None  # the learning rate of the last step
         self.folder: Path | None = None
 
     # ------------------------------------------------------------------ setup
@@ -322,7 +323,7 @@ class _Trainer:
         self.reporter.event(
             "step", epoch=state.epoch + 1, batch=state.batch, batches=steps_per_epoch,
             step=state.step, progress=round(min(1.0, progress), 4), eta_s=round(eta, 1),
-            elapsed_s=round(state.elapsed, 1), losses=losses, lr=getattr(self, "lr", None),
+            elapsed_s=round(state.elapsed, 1), losses=losses, lr=self.lr,
             images_per_s=round(state.step * spec.batch * self.ranks.world /
                                max(1e-6, state.elapsed), 2))
 

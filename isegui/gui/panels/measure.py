@@ -87,7 +87,13 @@ class MeasurePanel(QWidget):
         return [measurement_row(name, k, names.get(c), shape, score, mm)
                 for k, c, shape, score in items]
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh()
+
     def refresh(self, *_) -> None:
+        if not self.isVisible():
+            return  # measuring every object on each edit or slider move only when shown
         mm = self.session.project.mm_per_px
         self.calibration.setText(f"{mm:g} mm per pixel" if mm else "not calibrated (px only)")
         doc = self.session.document

@@ -79,6 +79,7 @@ class TrainingPanel(QWidget):
         self.set_active_button.clicked.connect(self.set_active)
         self.process.event.connect(self._event)
         self.process.finished.connect(self._finished)
+        self.device = ""  # where the running training computes, from its start event
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._series: dict[str, tuple[list, list]] = {}
         self.last_error = ""
@@ -142,7 +143,7 @@ class TrainingPanel(QWidget):
             for key, value in losses.items():
                 self._add_point(self.loss_plot, key, f["step"], value)
             lr = f.get("lr")
-            self.status.setText(f"Step {f['step']} on {getattr(self, 'device', '')}: loss "
+            self.status.setText(f"Step {f['step']} on {self.device}: loss "
                                 f"{losses.get('loss', float('nan')):.3f}, learning rate "
                                 f"{lr:.2e}, {f.get('images_per_s', 0):.2f} images/s"
                                 if lr is not None else self.status.text())
