@@ -1,5 +1,5 @@
-"""Sub-commands of the model side: train, evaluate, predict. torch is imported only when one
-of them runs, so the other commands start fast."""
+"""Sub-commands of the model side: train, evaluate, predict, export-model. torch is imported
+only when one of them runs, so the other commands start fast."""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--project", type=Path, help="the project whose run to use (and store into)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--run", help="run id or name (default: the project's active run)")
-    which.add_argument("--checkpoint", type=Path, help="a checkpoint file")
+    which.add_argument("--checkpoint", type=Path,
+                       help="a checkpoint file (.pt), or a model exported as .onnx")
     p.add_argument("--threshold", type=float, default=0.5, help="lowest score kept (0.5)")
     p.add_argument("--out", type=Path, help="write a COCO file of the predictions")
     p.add_argument("--csv", type=Path, help="write one row per instance with measurements")
@@ -67,6 +68,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch", type=int, default=4)
     p.set_defaults(handler=run_predict)
+
+    p = sub.add_parser("export-model", help="write a run's model for onnxruntime",
+                       description="Export a run's best checkpoint as ONNX at a fixed input "
+                       "size; `isegui predict --checkpoint OUT.onnx` runs it with onnxruntime.")
+    p.add_argument("dir", type=Path, help="the project folder")
+    p.add_argument("out", type=Path, help="the file to write, e.g. model.onnx")
+    p.add_argument("--run", help="run id or name (default: the active run)")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--size", help="input size: N (square) or WxH at the images' aspect ratio, "
+                   "e.g. 512x384 (default: the training size, square)")
+    p.set_defaults(handler=run_export_model)
 
 
 # --------------------------------------------------------------------------- train
@@ -222,7 +234,7 @@ def run_evaluate(args) -> int:
 def run_predict(args) -> int:
     from isegui.core.images import is_image_file
     from isegui.core.project import PROJECT_FILE, Project
-    from isegui.ml.predict import Predictor, iter_predictions
+    from isegui.ml.predict import iter_predictions, load_predictor
     files: list[Path] = []
     project_dir = args.project
     for source in args.source:
@@ -241,9 +253,23 @@ def run_predict(args) -> int:
     checkpoint, run_id, mm_per_px = _checkpoint_for(args, project_dir)
     if args.into_project and project_dir is None:
         raise ValueError("--into-project needs a project: give one as SOURCE or --project")
-    predictor = Predictor.from_checkpoint(checkpoint, args.device, args.threshold)
+    predictor = load_predictor(checkpoint, args.device, args.threshold)
     return _predict_files(args, predictor, files, project_dir, run_id, mm_per_px,
                           iter_predictions)
+
+
+def run_export_model(args) -> int:
+    from isegui.core.project import Project
+    from isegui.ml.onnx_model import export_onnx
+    from isegui.ml.runs import checkpoint_file, find_run
+    with Project.open(args.dir, read_only=True) as project:
+        run = find_run(project, args.run)
+        path = checkpoint_file(project, run, "best")
+    written = export_onnx(path, args.out, args.size)
+    print(f"wrote {written['path']}: run {run.id} ({run.name}), {written['model_name']}, "
+          f"{written['width']} x {written['height']} px input, classes "
+          f"{', '.join(written['classes'])}")
+    return 0
 
 
 def _checkpoint_for(args, project_dir):

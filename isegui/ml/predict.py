@@ -50,8 +50,15 @@ class Predictor:
         self.device = device
         self.threshold = threshold
         self.mask_threshold = mask_threshold
+
+    @property
+    def threshold(self) -> float:
+        return self.model.roi_heads.score_thresh
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
         # scores below the threshold are dropped before the mask head runs
-        self.model.roi_heads.score_thresh = threshold
+        self.model.roi_heads.score_thresh = float(value)
 
     def set_input_size(self, side: int) -> None:
         """Predict with images resized so their long side is `side` (the training size by
@@ -84,20 +91,33 @@ class Predictor:
         results, _ = model.roi_heads(features, proposals, batch.image_sizes)
         detections = []
         for result, resized, (h, w) in zip(results, batch.image_sizes, originals):
-            ratio_y, ratio_x = h / resized[0], w / resized[1]
-            boxes = result["boxes"].cpu().numpy() * (ratio_x, ratio_y, ratio_x, ratio_y)
-            probs = result["masks"][:, 0].float().cpu().numpy()
-            found = []
-            for box, label, score, prob in zip(boxes, result["labels"].tolist(),
-                                               result["scores"].tolist(), probs):
-                pasted = paste_in_box(prob, box, int(h), int(w), self.mask_threshold)
-                if pasted is None:
-                    continue
-                mask, origin = pasted
-                found.append(Detection(label, self.classes[label - 1], float(score),
-                                       tuple(float(v) for v in box), mask, origin))
-            detections.append(found)
+            detections.append(detections_from_raw(
+                result["boxes"].cpu().numpy(), result["labels"].cpu().numpy(),
+                result["scores"].cpu().numpy(), result["masks"][:, 0].float().cpu().numpy(),
+                (w / resized[1], h / resized[0]), (int(h), int(w)), self.classes,
+                self.mask_threshold))
         return detections
+
+
+def detections_from_raw(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
+                        probs: np.ndarray, ratio_xy: tuple[float, float],
+                        image_hw: tuple[int, int], classes: list[str],
+                        mask_threshold: float = 0.5) -> list[Detection]:
+    """A model's raw output for one image (boxes at its input scale, M x M mask
+    probabilities) as Detections in image pixels, each mask pasted inside its box."""
+    h, w = image_hw
+    rx, ry = ratio_xy
+    boxes = np.asarray(boxes, dtype=np.float64) * (rx, ry, rx, ry)
+    boxes = np.clip(boxes, 0, (w, h, w, h))  # a fixed-size input's padding lies outside
+    found = []
+    for box, label, score, prob in zip(boxes, labels.tolist(), scores.tolist(), probs):
+        pasted = paste_in_box(prob, box, h, w, mask_threshold)
+        if pasted is None:
+            continue
+        mask, origin = pasted
+        found.append(Detection(int(label), classes[int(label) - 1], float(score),
+                               tuple(float(v) for v in box), mask, origin))
+    return found
 
 
 def paste_in_box(prob: np.ndarray, box, height: int, width: int, threshold: float = 0.5):
@@ -123,6 +143,15 @@ def paste_in_box(prob: np.ndarray, box, height: int, width: int, threshold: floa
     if not mask.any():
         return None
     return mask, (wx0, wy0)
+
+
+def load_predictor(path: str | Path, device: str = "auto", threshold: float = 0.5):
+    """The predictor for a checkpoint (.pt, torch) or an exported model (.onnx,
+    onnxruntime); both have the same `predict`."""
+    if Path(path).suffix.lower() == ".onnx":
+        from isegui.ml.onnx_model import OnnxPredictor
+        return OnnxPredictor.from_file(path, threshold)
+    return Predictor.from_checkpoint(path, device, threshold)
 
 
 def iter_predictions(predictor: Predictor, files: list[Path], batch_size: int = 4,

@@ -65,7 +65,7 @@ def test_backbone_weights_from_a_torchvision_file(tmp_path):
     torch.save(classifier.state_dict(), tmp_path / "mobilenet_v3_large-8738ca79.pth")
     model = build_model("fast", num_classes=2, size=96)
     report = initialise(model, tmp_path / "mobilenet_v3_large-8738ca79.pth", ["a", "b"])
-    # convolutions and GroupNorm affine weights match; BatchNorm running stats have no place
+    # the backbone's convolutions and BatchNorm layers match the classifier's features
     assert report.loaded > 50
     first = model.backbone.body["0"][0].weight
     assert torch.equal(first, classifier.features[0][0].weight)

@@ -51,12 +51,13 @@ def test_cancel_keeps_a_checkpoint_and_resume_continues_exactly(tiny_project):
     straight = fit(spec.with_(name="straight"))
 
     token = CancelToken()
-    cancelled = fit(spec.with_(name="interrupted"), CancelAfter(token, 2), token)
-    assert cancelled.status == RunStatus.CANCELLED and cancelled.steps == 2
+    # the first step is always reported (later ones at most 4 times a second)
+    cancelled = fit(spec.with_(name="interrupted"), CancelAfter(token, 1), token)
+    assert cancelled.status == RunStatus.CANCELLED and cancelled.steps == 1
     with Project.open(tiny_project, read_only=True) as project:
         assert project.store.run(cancelled.run_id).status == RunStatus.CANCELLED
     last = load_checkpoint(tiny_project / "runs" / f"{cancelled.run_id:04d}" / "last.pt")
-    assert last["state"]["epoch"] == 0 and last["state"]["batch"] == 2  # mid-epoch
+    assert last["state"]["epoch"] == 0 and last["state"]["batch"] == 1  # mid-epoch
 
     resumed = fit(TrainSpec(project=tiny_project, resume=str(cancelled.run_id), epochs=2,
                             device="cpu", workers=0))

@@ -60,7 +60,7 @@ class TrainingSettings(QWidget):
         form.addRow("Batch size", self.batch)
         self.lr = QLineEdit()
         self.lr.setPlaceholderText("the model's default")
-        self.lr.setToolTip("Learning rate (AdamW). Empty: the model's default (fast 1e-3, "
+        self.lr.setToolTip("Learning rate (AdamW). Empty: the model's default (fast 2e-3, "
                            "accurate 2e-4). Lower it if the loss jumps or becomes NaN.")
         form.addRow("Learning rate", self.lr)
         self.weight_decay = QLineEdit("1e-4")
