@@ -1,11 +1,12 @@
 # Two commands for a newcomer: `make run` (the app on the demo project) and `make test`.
 # `make run` checks for a display and Qt's system libraries first and says what to install.
+# `make package` builds the one-folder app (dist/isegui, build.spec) and runs its self-test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo-project
 
-.PHONY: run test venv clean
+.PHONY: run test venv package clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -28,5 +29,15 @@ test: venv
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$rc
 
+# ISEGUI_NO_CUDA=1 / ISEGUI_CONSOLE=1 pass through to build.spec (see its header).
+package: venv
+	$(BIN)/python -m pip install --quiet -e ".[package]"
+	@start=$$(date +%s); \
+	$(BIN)/pyinstaller --noconfirm build.spec || exit 1; \
+	echo "build time: $$(( $$(date +%s) - start )) s"
+	dist/isegui/isegui self-test
+	@du -sh dist/isegui
+	@$(BIN)/python scripts/package_report.py dist/isegui
+
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache build dist

@@ -7,6 +7,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # the app remembers the last project in the user's settings: tests keep theirs elsewhere
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="isegui-test-config-")
+# and its log files in the user's log folder
+os.environ["ISEGUI_LOG_DIR"] = tempfile.mkdtemp(prefix="isegui-test-logs-")
 
 
 def _fixtures() -> Path:

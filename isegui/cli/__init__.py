@@ -8,10 +8,12 @@ import logging
 import sys
 
 from isegui import __version__
-from isegui.cli import data_commands, ml_commands, project_commands
-from isegui.core.errors import ImportFailed, IseguiError
+from isegui.cli import data_commands, ml_commands, project_commands, self_test_command
+from isegui.core.errors import IseguiError
+from isegui.logs import FILE_ONLY, start_logging
 
-COMMAND_MODULES = (project_commands, data_commands, ml_commands)
+COMMAND_MODULES = (project_commands, data_commands, ml_commands, self_test_command)
+log = logging.getLogger("isegui.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,19 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         return _open_app(argv)  # `isegui [PROJECT_DIR]`
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    start_logging("cli", args.verbose)
+    log.info("isegui %s: %s", __version__, " ".join(argv))
     try:
-        return int(args.handler(args) or EXIT_OK)
-    except ImportFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (IseguiError, ValueError, OSError) as exc:
+        code = int(args.handler(args) or EXIT_OK)
+    except (IseguiError, ValueError, OSError) as exc:  # ImportFailed is an IseguiError
+        log.error("isegui %s failed: %s", args.command, exc, extra=FILE_ONLY)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
+        log.warning("isegui %s interrupted", args.command, extra=FILE_ONLY)
         print("interrupted; nothing half written was kept", file=sys.stderr)
         return 130
+    log.info("isegui %s exited with %d", args.command, code)
+    return code
 
 
 def _open_app(argv: list[str]) -> int:
@@ -56,6 +59,7 @@ def _open_app(argv: list[str]) -> int:
         print("usage: isegui [PROJECT_DIR] (or isegui COMMAND ...; see isegui --help)",
               file=sys.stderr)
         return EXIT_USAGE
+    start_logging("app")
     from isegui.gui.app import run_app
     return run_app(argv)
 

@@ -3,13 +3,18 @@ them: D / A for next / previous)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QLabel, QMenu, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
 from isegui.gui import edit_actions
+from isegui.gui.app import choose_and_open, switch_project
 from isegui.gui.commands.instance_commands import SetImageStatusCommand
+from isegui.gui.user_settings import recent_projects
+from isegui.logs import log_folder
 
 TOOL_KEYS = {"edit": ("Edit", "E", "Select, move, edit vertices (double-click an edge to add "
                                "one, Del on a vertex removes it)"),
@@ -47,6 +52,10 @@ def build_actions(window) -> dict[str, QAction]:
     redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     actions["undo"], actions["redo"] = undo, redo
 
+    act("open-project", "Open project…", lambda: choose_and_open(window), "Ctrl+O",
+        "Open another project folder (this one closes; every edit is already saved)")
+    act("show-logs", "Show log folder", lambda: show_log_folder(window), tip="Open the folder "
+        "of isegui's log files, for support")
     act("save", "Save", lambda: window.statusBar().showMessage(
         "Every edit is saved as you make it.", 4000), "Ctrl+S")
     act("quit", "Quit", window.close, "Ctrl+Q")
@@ -111,19 +120,45 @@ def build_actions(window) -> dict[str, QAction]:
 def _menus(window, a: dict) -> None:
     bar = window.menuBar()
     for title, names in (
-            ("&File", ["save", None, "quit"]),
+            ("&File", ["open-project", "recent", None, "save", None, "quit"]),
             ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous", None,
                        "join", "subtract", "split", None, "give-class", "raise", "lower",
                        "select-all"]),
             ("&View", ["fit", "actual", "zoom-in", "zoom-out", None, "outline", "labels"]),
             ("&Image", ["next", "previous", None, "mark-labeled", "mark-reviewed"]),
-            ("&Tools", [f"tool-{n}" for n in TOOL_KEYS] + [None, "snap", "clip"])):
+            ("&Tools", [f"tool-{n}" for n in TOOL_KEYS] + [None, "snap", "clip"]),
+            ("&Help", ["show-logs"])):
         menu = bar.addMenu(title)
         for name in names:
             if name is None:
                 menu.addSeparator()
+            elif name == "recent":
+                recent = menu.addMenu("Open &recent")
+                recent.aboutToShow.connect(lambda m=recent: fill_recent_menu(window, m))
+                window.recent_menu = recent
             else:
                 menu.addAction(a[name])
+
+
+def fill_recent_menu(window, menu: QMenu) -> None:
+    """The recent projects as they are when the menu opens, without the one on screen."""
+    menu.clear()
+    here = window.session.project.folder.resolve()
+    shown = [p for p in recent_projects() if p.resolve() != here]
+    for n, folder in enumerate(shown, start=1):
+        action = menu.addAction(f"&{n}  {folder.name}  ({folder.parent})")
+        action.setData(str(folder))
+        action.triggered.connect(lambda _=False, f=folder: switch_project(window, f))
+    if not shown:
+        menu.addAction("(no other recent projects)").setEnabled(False)
+
+
+def show_log_folder(window) -> Path:
+    folder = log_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    window.statusBar().showMessage(f"The log files are in {folder}", 15000)
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+    return folder
 
 
 def _toolbars(window, a: dict, snap, clip, outline, labels) -> None:

@@ -1,24 +1,28 @@
 """Starting the app: which project to open (the one named, the last one, or, on a new
-machine, the demo), the window, and per-user settings."""
+machine, the demo), the window, switching it to another project, and Qt's own messages in the
+log file."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE, Project
+from isegui.gui.user_settings import (APPLICATION, ORGANIZATION, last_project,
+                                      remember_project)
+from isegui.logs import FILE_ONLY
 
-ORGANIZATION, APPLICATION = "isegui", "isegui"
-LAST_PROJECT = "projects/last"
 DEMO_FOLDER = Path.home() / "isegui-demo"
-
-
-def settings() -> QSettings:
-    return QSettings(ORGANIZATION, APPLICATION)
+QT_LEVELS = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+             QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+             QtMsgType.QtFatalMsg: logging.CRITICAL}
+_windows: list = []  # windows opened by switching projects: Python must hold them
+log = logging.getLogger(__name__)
 
 
 def run_app(argv: list[str]) -> int:
@@ -28,44 +32,82 @@ def run_app(argv: list[str]) -> int:
         for text in found:
             print(f"isegui cannot open its window:\n{text}", file=sys.stderr)
         return 1
+    route_qt_messages()
     app = QApplication.instance() or QApplication([sys.argv[0], *argv[1:]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    folder = Path(argv[0]) if argv else _last_project()
+    folder = Path(argv[0]) if argv else last_project()
     window = open_window(folder)
     if window is None:
         return 1
     window.show()
-    return app.exec()
+    code = app.exec()
+    log.info("the app closed with %d", code)
+    return code
 
 
 def open_window(folder: Path | None):
     """The main window on `folder` (asking for a project when there is none); None when the
     user gives up."""
-    from isegui.gui.main_window import MainWindow
-    from isegui.gui.session import ProjectSession
     while True:
         if folder is None:
             folder = _choose_project()
             if folder is None:
                 return None
         try:
-            project = Project.open(folder)
+            window = _window_on(folder)
         except IseguiError as exc:
             QMessageBox.critical(None, "isegui", f"Cannot open the project.\n\n{exc}")
             folder = None
             continue
-        settings().setValue(LAST_PROJECT, str(project.folder))
-        window = MainWindow(ProjectSession(project))
-        window.open_first_image()
         return window
 
 
-def _last_project() -> Path | None:
-    value = settings().value(LAST_PROJECT)
-    if value and (Path(value) / PROJECT_FILE).is_file():
-        return Path(value)
-    return None
+def switch_project(window, folder: Path):
+    """A window on `folder` in place of `window`, which closes with its project; None, and
+    `window` as it was, when the project cannot be opened (a message says why)."""
+    if Path(folder).resolve() == window.session.project.folder.resolve():
+        return window
+    try:
+        new = _window_on(folder)
+    except IseguiError as exc:
+        QMessageBox.critical(window, "isegui", f"Cannot open the project.\n\n{exc}")
+        return None
+    new.setGeometry(window.geometry())
+    new.show()
+    window.close()
+    window.session.close()
+    window.deleteLater()
+    _windows[:] = [w for w in _windows if w is not window] + [new]
+    return new
+
+
+def choose_and_open(window) -> None:
+    chosen = QFileDialog.getExistingDirectory(window, "Project folder")
+    if chosen:
+        switch_project(window, Path(chosen))
+
+
+def route_qt_messages() -> None:
+    """Qt's own messages go to the log file: a line PC has no console to show them."""
+    qt_log = logging.getLogger("qt")
+
+    def handler(kind, context, message: str) -> None:
+        level = QT_LEVELS.get(kind, logging.WARNING)
+        qt_log.log(level, message, extra=FILE_ONLY if level < logging.ERROR else None)
+
+    qInstallMessageHandler(handler)
+
+
+def _window_on(folder: Path):
+    from isegui.gui.main_window import MainWindow
+    from isegui.gui.session import ProjectSession
+    project = Project.open(folder)
+    remember_project(project.folder)
+    log.info("opened the project %s", project.folder)
+    window = MainWindow(ProjectSession(project))
+    window.open_first_image()
+    return window
 
 
 def _choose_project() -> Path | None:

@@ -1,5 +1,7 @@
+import os
+import shutil
 import subprocess
-
+from pathlib import Path
 
 from isegui.gui import display_check
 
@@ -55,3 +57,67 @@ def test_a_locked_project_is_refused_with_the_reason(qtbot, tmp_path, monkeypatc
     with Project.open(folder):
         assert app.open_window(folder) is None
     assert "already open in another isegui" in messages[0]
+
+
+def test_recent_projects_persist_most_recent_first_without_missing_ones(qtbot, tmp_path):
+    from isegui.core.project import Project
+    from isegui.gui import app
+    from isegui.gui.user_settings import (LAST_PROJECT, MAX_RECENT, RECENT_PROJECTS,
+                                          recent_projects, remember_project, settings)
+    from tests.gui.conftest import make_project
+    settings().remove(RECENT_PROJECTS)
+    first, second, gone = (make_project(tmp_path / name) for name in ("first", "second", "gone"))
+    remember_project(gone)
+    remember_project(second)
+    shutil.rmtree(gone)
+    window = app.open_window(first)  # opening a project remembers it
+    assert recent_projects() == [first.resolve(), second.resolve()]
+    window.show()
+
+    window.recent_menu.aboutToShow.emit()
+    entries = [a for a in window.recent_menu.actions() if a.data()]
+    assert [a.data() for a in entries] == [str(second.resolve())]  # not the one on screen
+    entries[0].trigger()
+    new = app._windows[-1]
+    try:
+        assert new.session.project.folder.resolve() == second.resolve() and new.isVisible()
+        assert not window.isVisible()
+        Project.open(first).close()  # the first project was closed with its window
+        assert recent_projects() == [second.resolve(), first.resolve()]
+        settings().sync()
+        stored = (Path(os.environ["XDG_CONFIG_HOME"]) / "isegui" / "isegui.conf").read_text()
+        assert str(second.resolve()) in stored  # in the user's settings file
+        assert settings().value(LAST_PROJECT) == str(second.resolve())
+    finally:
+        new.close()
+        new.session.close()
+        app._windows.clear()
+
+    for k in range(MAX_RECENT + 2):
+        remember_project(make_project(tmp_path / f"p{k}"))
+    assert len(recent_projects()) == MAX_RECENT
+    assert recent_projects()[0] == (tmp_path / f"p{MAX_RECENT + 1}").resolve()
+
+
+def test_a_recent_project_that_cannot_open_leaves_the_window(window, tmp_path, dialogs):
+    from isegui.core.project import Project
+    from isegui.gui import app
+    from tests.gui.conftest import make_project
+    other = make_project(tmp_path / "other")
+    with Project.open(other):  # open elsewhere: locked
+        assert app.switch_project(window, other) is None
+    assert window.isVisible() and "already open in another isegui" in dialogs[-1][1]
+
+
+def test_show_log_folder_opens_the_log_folder(window, monkeypatch, tmp_path):
+    from PySide6.QtGui import QDesktopServices
+    monkeypatch.setenv("ISEGUI_LOG_DIR", str(tmp_path / "logs"))
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    action = window.actions_by_name["show-logs"]
+    assert action in help_menu.actions()
+    action.trigger()
+    assert [url.toLocalFile() for url in opened] == [str(tmp_path / "logs")]
+    assert (tmp_path / "logs").is_dir()
+    assert str(tmp_path / "logs") in window.statusBar().currentMessage()

@@ -5,20 +5,14 @@ the window down, and cancel always works."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from isegui.runtime import isegui_command
+
 CANCEL_GRACE_MS = 20_000  # time to finish the batch and write the checkpoint
 KILL_AFTER_MS = 5_000
-
-
-def isegui_command() -> tuple[str, list[str]]:
-    """How to run the `isegui` command line from here: the frozen app is its own program."""
-    if getattr(sys, "frozen", False):
-        return sys.executable, []
-    return sys.executable, ["-m", "isegui"]
 
 
 class TrainProcess(QObject):

@@ -1,0 +1,199 @@
+"""`isegui self-test`: proves that this installation works, from source or as the packaged
+program: every module imports, torchvision's compiled ops run, each registered model predicts,
+the training process starts and takes a step, and the main window opens and closes. Each check
+is small (seconds on a CPU) and runs in a temporary folder; nothing of the user's is touched."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import isegui
+from isegui.logs import FILE_ONLY
+from isegui.runtime import is_frozen, isegui_command
+
+SIZE = 128  # input size of the model and training checks: tiny, so they take seconds
+TRAIN_TIMEOUT_S = 600
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str  # what was found, or what went wrong
+
+
+class Workspace:
+    """A temporary folder with a tiny demo project, made when a check first needs it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._project: Path | None = None
+
+    def demo_project(self) -> Path:
+        if self._project is None:
+            from isegui.core.demo import create_demo_project
+            folder = self.folder / "demo"
+            create_demo_project(folder, n_images=2, width=SIZE, height=SIZE * 3 // 4).close()
+            self._project = folder
+        return self._project
+
+
+def check_imports(_: Workspace) -> str:
+    names = [info.name for info in pkgutil.walk_packages(isegui.__path__, "isegui.")
+             if not info.name.endswith("__main__")]  # __main__ would run the program
+    failed = []
+    for name in names:
+        try:
+            __import__(name)
+        except Exception as exc:  # noqa: BLE001 (every failure is reported by name)
+            failed.append(f"{name} ({type(exc).__name__}: {exc})")
+    if failed:
+        raise AssertionError(f"{len(failed)} of {len(names)} modules failed to import: "
+                             + "; ".join(failed))
+    if len(names) < 10:  # a packaged build that lost its modules would still "pass"
+        raise AssertionError(f"only {len(names)} isegui modules were found")
+    return f"{len(names)} modules"
+
+
+def check_torchvision_ops(_: Workspace) -> str:
+    import torch
+    from torchvision.ops import nms, roi_align
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float)
+    keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7]), iou_threshold=0.5).tolist()
+    if keep != [0, 2]:
+        raise AssertionError(f"nms kept {keep}, expected [0, 2]")
+    ramp = torch.arange(8, dtype=torch.float).repeat(8, 1)[None, None]  # value = x
+    pooled = roi_align(ramp, [torch.tensor([[2.0, 0.0, 6.0, 8.0]])], output_size=(1, 2),
+                       spatial_scale=1.0, sampling_ratio=2, aligned=True)
+    expected = torch.tensor([2.5, 4.5])  # each half of the box: the mean of its pixels
+    if not torch.allclose(pooled.flatten(), expected, atol=1e-4):
+        raise AssertionError(f"roi_align gave {pooled.flatten().tolist()}, expected "
+                             f"{expected.tolist()}")
+    return f"nms and roi_align on the CPU (torch {torch.__version__})"
+
+
+def model_check(name: str) -> Callable[[Workspace], str]:
+    def check(_: Workspace) -> str:
+        import torch
+        from isegui.ml.registry import build_model
+        model = build_model(name, num_classes=3, size=SIZE).eval()
+        with torch.no_grad():
+            (out,) = model([torch.rand(3, SIZE * 3 // 4, SIZE)])
+        missing = {"boxes", "labels", "scores", "masks"} - set(out)
+        if missing:
+            raise AssertionError(f"the output lacks {', '.join(sorted(missing))}")
+        return f"CPU forward pass at {SIZE} px, {len(out['boxes'])} detections"
+    return check
+
+
+def check_onnx(space: Workspace) -> str:
+    """The fast model exported to ONNX and run on onnxruntime, as `isegui export-model` and
+    `isegui predict --checkpoint model.onnx` do."""
+    import numpy as np
+
+    from isegui.ml.checkpoint import save_checkpoint
+    from isegui.ml.onnx_model import OnnxPredictor, export_onnx
+    from isegui.ml.registry import build_model
+    classes = ["a", "b", "c"]
+    model = build_model("fast", num_classes=len(classes), size=SIZE)
+    checkpoint = space.folder / "fast.pt"
+    save_checkpoint(checkpoint, {"model_name": "fast", "size": SIZE, "classes": classes,
+                                 "state_dict": model.state_dict()})
+    export_onnx(checkpoint, space.folder / "fast.onnx")
+    predictor = OnnxPredictor(space.folder / "fast.onnx", threshold=0.0)
+    image = np.random.default_rng(0).integers(0, 255, (SIZE * 3 // 4, SIZE, 3), np.uint8)
+    (found,) = predictor.predict([image])
+    return f"exported at {SIZE} px, onnxruntime found {len(found)} objects"
+
+
+def check_training_process(space: Workspace) -> str:
+    """`isegui train` in a process of its own, started as the app starts it."""
+    program, prefix = isegui_command()
+    command = [program, *prefix, "train", str(space.demo_project()), "--size", str(SIZE),
+               "--epochs", "1", "--max-steps", "1", "--batch", "1", "--device", "cpu",
+               "--workers", "1", "--augment", "none", "--progress", "jsonl", "--name",
+               "self-test"]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=TRAIN_TIMEOUT_S)
+    events = []
+    for line in done.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    finished = [e for e in events if e.get("event") == "done"]
+    if done.returncode != 0 or not finished:
+        tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+        raise AssertionError(f"{' '.join(command)} exited with {done.returncode}"
+                             + (f": {tail}" if tail else ""))
+    steps = [e for e in events if e.get("event") == "step"]
+    return f"run {finished[0].get('run_id')} {finished[0].get('status')} after " \
+           f"{len(steps)} step(s)"
+
+
+def check_main_window(space: Workspace) -> str:
+    from isegui.gui.window_self_test import open_and_close_main_window
+    return open_and_close_main_window(space.demo_project())
+
+
+def checks() -> list[tuple[str, Callable[[Workspace], str]]]:
+    try:
+        from isegui.ml.registry import model_names
+        models = [(f"model {name}", model_check(name)) for name in model_names()]
+    except Exception as exc:  # noqa: BLE001 (torch or the registry is broken: one failed check)
+        models = [("models", _raise(exc))]
+    return [("imports", check_imports), ("torchvision ops", check_torchvision_ops), *models,
+            ("onnx", check_onnx), ("training process", check_training_process),
+            ("main window", check_main_window)]
+
+
+def run_self_test(report: Callable[[CheckResult], None] = lambda result: None
+                  ) -> list[CheckResult]:
+    """Every check, each timed, in order; a failing check does not stop the others."""
+    results = []
+    folder = Path(tempfile.mkdtemp(prefix="isegui-self-test-"))
+    try:
+        space = Workspace(folder)
+        for name, check in checks():
+            start = time.perf_counter()
+            try:
+                detail, ok = check(space), True
+            except Exception as exc:  # noqa: BLE001 (a failed check is a result)
+                detail, ok = f"{type(exc).__name__}: {exc}", False
+                log.error("self-test: %s failed\n%s", name, traceback.format_exc(),
+                          extra=FILE_ONLY)
+            result = CheckResult(name, ok, time.perf_counter() - start, detail)
+            log.info("self-test: %s %s in %.1f s: %s", name, "ok" if ok else "FAILED",
+                     result.seconds, detail)
+            results.append(result)
+            report(result)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def _raise(exc: Exception) -> Callable[[Workspace], str]:
+    def check(_: Workspace) -> str:
+        raise exc
+    return check
+
+
+def describe_environment() -> str:
+    """One line for the report: which program and Python this is."""
+    kind = "packaged" if is_frozen() else "from source"
+    return f"isegui {isegui.__version__} ({kind}), Python {sys.version.split()[0]}, " \
+           f"{sys.platform}, {os.cpu_count()} CPUs"
