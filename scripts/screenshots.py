@@ -134,7 +134,7 @@ def training_and_review(work: Path, shoot, settle) -> None:
     from isegui.ml.train import fit
 
     create_demo_project(work / "review").close()
-    fit(TrainSpec(project=work / "review", size=256, epochs=None, minutes=REVIEW_MINUTES,
+    fit(TrainSpec(project=work / "review", size=512, epochs=None, minutes=REVIEW_MINUTES,
                   batch=4, name="four minutes"))
     window = open_window(work / "review")
     window.resize(1500, 950)
