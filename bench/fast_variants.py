@@ -55,3 +55,9 @@ def s8_gn64(*, num_classes: int, size: int) -> nn.Module:
 def s4_bn64(*, num_classes: int, size: int) -> nn.Module:
     return light_maskrcnn(num_classes=num_classes, size=size, returned_layers=(1, 2, 3, 4),
                           smallest_anchor=8)
+
+
+@register("variant-s8-bn96", default_lr=2e-3,
+          description="`fast` with a 96-channel FPN and mask head")
+def s8_bn96(*, num_classes: int, size: int) -> nn.Module:
+    return light_maskrcnn(num_classes=num_classes, size=size, channels=96, mask_layers=(96, 96))
