@@ -16,12 +16,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+from torchvision.models.detection.image_list import ImageList
 
 from isegui import __version__
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import atomic_write_bytes
+from isegui.ml.checkpoint import load_checkpoint
 from isegui.ml.data import prepare_image
 from isegui.ml.predict import Detection, detections_from_raw
+from isegui.ml.registry import model_from_checkpoint
 
 OPSET = 17
 INPUTS = ("image", "score_threshold")
@@ -48,14 +52,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
                 size: int | str | tuple[int, int] | None = None) -> dict:
     """Write the checkpoint's model as ONNX at input size `size`, N or (width, height)
     (default: its training size, square); returns what was written."""
-    import torch
-
-    from isegui.ml.checkpoint import load_checkpoint
-    from isegui.ml.registry import model_from_checkpoint
     data = load_checkpoint(checkpoint)
     width, height = size if isinstance(size, tuple) else parse_input_size(size or data["size"])
     model = model_from_checkpoint(data).eval()
-    graph = _FixedSizeGraph(model, height, width).eval()
+    graph = FixedSizeGraph(model, height, width).eval()
     example = (torch.rand(1, 3, height, width), torch.tensor(0.5))
     out = Path(out)
     scratch = out.with_name(out.name + ".partial")
@@ -87,30 +87,25 @@ def _write_with_metadata(scratch: Path, out: Path, meta: dict) -> None:
         scratch.unlink(missing_ok=True)
 
 
-class _FixedSizeGraph:
-    """Built lazily so importing this module does not need torch."""
+class FixedSizeGraph(torch.nn.Module):
+    """What is exported: one normalised image of a fixed size through backbone, proposals and
+    heads, with the score threshold as an input; no resizing or pasting (the predictor's)."""
 
-    def __new__(cls, model, height: int, width: int):
-        import torch
-        from torchvision.models.detection.image_list import ImageList
+    def __init__(self, model: torch.nn.Module, height: int, width: int):
+        super().__init__()
+        self.model = model
+        self.image_size = (height, width)
 
-        class FixedSizeGraph(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, image, score_threshold):
-                m = self.model
-                x = m.transform.normalize(image[0])[None]
-                images = ImageList(x, [(height, width)])
-                features = m.backbone(x)
-                proposals, _ = m.rpn(images, features)
-                m.roi_heads.score_thresh = score_threshold
-                found, _ = m.roi_heads(features, proposals, images.image_sizes)
-                found = found[0]
-                return found["boxes"], found["labels"], found["scores"], found["masks"]
-
-        return FixedSizeGraph()
+    def forward(self, image, score_threshold):
+        m = self.model
+        x = m.transform.normalize(image[0])[None]
+        images = ImageList(x, [self.image_size])
+        features = m.backbone(x)
+        proposals, _ = m.rpn(images, features)
+        m.roi_heads.score_thresh = score_threshold
+        found, _ = m.roi_heads(features, proposals, images.image_sizes)
+        found = found[0]
+        return found["boxes"], found["labels"], found["scores"], found["masks"]
 
 
 class OnnxPredictor:
