@@ -8,11 +8,13 @@ import logging
 import sys
 
 from isegui import __version__
-from isegui.cli import data_commands, ml_commands, project_commands, self_test_command
+from isegui.cli import (data_commands, images_commands, ml_commands, project_commands,
+                        self_test_command, weights_commands)
 from isegui.core.errors import IseguiError
 from isegui.logs import FILE_ONLY, start_logging
 
-COMMAND_MODULES = (project_commands, data_commands, ml_commands, self_test_command)
+COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
+                   weights_commands, self_test_command)
 log = logging.getLogger("isegui.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

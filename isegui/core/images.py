@@ -105,6 +105,27 @@ def load_image(path: str | Path) -> np.ndarray:
     return pixels
 
 
+def verify_image(path: str | Path) -> ImageInfo:
+    """The header's info once the whole file is known to decode (a truncated or corrupt file
+    raises ImageReadError). JPEGs are decoded at 1/8 scale: every byte is still read, at a
+    fraction of the time of a full 20 MP decode."""
+    path = Path(path)
+    info = probe(path)
+    if info.format != "JPEG":
+        load_image(path)
+        return info
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+                im.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageReadError(path, f"cannot decode the JPEG data: the file is corrupt or "
+                                   f"truncated ({exc})") from None
+    return info
+
+
 def _to_rgb(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 2:
         return pixels

@@ -49,8 +49,9 @@ class Project:
         folder = Path(folder).resolve()
         if not (folder / PROJECT_FILE).is_file():
             raise ProjectNotFoundError(
-                f"{folder}: not an isegui project (no {PROJECT_FILE} there); create one with "
-                "`isegui import` or `isegui demo`")
+                f"{folder}: not an isegui project (no {PROJECT_FILE} there); make one from a "
+                "folder of images with `isegui new DIR --images FOLDER` (in the app: File > New "
+                "project…), from labeled data with `isegui import`, or try `isegui demo DIR`")
         return cls._open(folder, read_only=read_only, lock=lock and not read_only)
 
     @classmethod

@@ -245,6 +245,14 @@ class Store:
         with self.transaction():
             self._conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
 
+    def restore_images(self, records: Iterable[ImageRecord]) -> None:
+        """Put removed images back with their own ids (redo of an add, undo of a remove)."""
+        with self.transaction():
+            self._conn.executemany(
+                f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                [(r.id, r.path, r.width, r.height, Split(r.split).value,
+                  ImageStatus(r.status).value) for r in records])
+
     # ------------------------------------------------------------------ instances
 
     def instances(self, image_id: int) -> list[Instance]:

@@ -1,6 +1,6 @@
 """Starting the app: which project to open (the one named, the last one, or, on a new
-machine, the demo), the window, switching it to another project, and Qt's own messages in the
-log file."""
+machine, a choice: a new project from images, a project folder, the demo), the window,
+switching it to another project, and Qt's own messages in the log file."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE, Project
@@ -50,16 +50,24 @@ def open_window(folder: Path | None):
     """The main window on `folder` (asking for a project when there is none); None when the
     user gives up."""
     while True:
+        job = None
         if folder is None:
-            folder = _choose_project()
-            if folder is None:
+            choice = _choose_project()
+            if choice is None:
                 return None
+            folder, job = (choice, None) if isinstance(choice, Path) else \
+                _made_from_images(choice)
+            if folder is None:
+                continue
         try:
             window = _window_on(folder)
         except IseguiError as exc:
             QMessageBox.critical(None, "isegui", f"Cannot open the project.\n\n{exc}")
             folder = None
             continue
+        if job is not None:  # once the window is up: its progress dialog sits on it
+            from isegui.gui.image_adding import start_adding
+            QTimer.singleShot(0, window, lambda: start_adding(window, job))
         return window
 
 
@@ -110,22 +118,56 @@ def _window_on(folder: Path):
     return window
 
 
-def _choose_project() -> Path | None:
+def start_dialog() -> tuple[QMessageBox, dict]:
+    """The question on a new machine, with its choices by key: new, open, demo."""
     box = QMessageBox()
     box.setWindowTitle("isegui")
     box.setText("Which project?")
-    box.setInformativeText("Open a project folder, or start with the demo project: synthetic "
-                           "pills, washers and chips, already labeled.")
-    open_button = box.addButton("Open a project folder…", QMessageBox.ButtonRole.AcceptRole)
-    demo_button = box.addButton("Open the demo project", QMessageBox.ButtonRole.ActionRole)
+    box.setInformativeText("Make a project from a folder of your own images (they come in "
+                           "unlabeled, ready to label), open a project folder, or start with "
+                           "the demo project: synthetic pills, washers and chips, already "
+                           "labeled.")
+    choices = {
+        "new": box.addButton("New project from images…", QMessageBox.ButtonRole.AcceptRole),
+        "open": box.addButton("Open a project…", QMessageBox.ButtonRole.ActionRole),
+        "demo": box.addButton("Open the demo project", QMessageBox.ButtonRole.ActionRole)}
     box.addButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    if box.clickedButton() is demo_button:
-        if not (DEMO_FOLDER / PROJECT_FILE).is_file():
-            from isegui.core.demo import create_demo_project
-            create_demo_project(DEMO_FOLDER).close()
-        return DEMO_FOLDER
-    if box.clickedButton() is open_button:
-        chosen = QFileDialog.getExistingDirectory(None, "Project folder")
-        return Path(chosen) if chosen else None
-    return None
+    box.setDefaultButton(choices["new"])
+    return box, choices
+
+
+def _choose_project():
+    """A project folder, a NewProjectRequest to make one from images, or None when the user
+    gives up. Cancelling a choice's own dialog asks again."""
+    from isegui.gui.dialogs.new_project import NewProjectDialog
+    while True:
+        box, choices = start_dialog()
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is choices["demo"]:
+            if not (DEMO_FOLDER / PROJECT_FILE).is_file():
+                from isegui.core.demo import create_demo_project
+                create_demo_project(DEMO_FOLDER).close()
+            return DEMO_FOLDER
+        if clicked is choices["open"]:
+            chosen = QFileDialog.getExistingDirectory(None, "Project folder")
+            if chosen:
+                return Path(chosen)
+        elif clicked is choices["new"]:
+            dialog = NewProjectDialog()
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                return dialog.request()
+        else:
+            return None
+
+
+def _made_from_images(request):
+    """(folder, job to add its images) of the project the start dialog asked for; (None,
+    None) when it cannot be made (a message says why)."""
+    from isegui.gui.image_adding import create_project
+    try:
+        create_project(request)
+    except (IseguiError, OSError) as exc:
+        QMessageBox.critical(None, "isegui", f"The project was not made.\n\n{exc}")
+        return None, None
+    return request.folder, request.job

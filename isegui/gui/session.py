@@ -6,7 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from isegui.core.entities import ImageRecord, ImageStatus, LabelClass
+from isegui.core.add_images import PlannedImage, write_images
+from isegui.core.entities import ImageRecord, ImageStatus, LabelClass, Split
 from isegui.core.project import Project
 from isegui.gui.document import ImageDocument
 
@@ -63,6 +64,36 @@ class ProjectSession(QObject):
         except KeyError:
             return None
         return int(value)
+
+    def add_images(self, plans: list[PlannedImage], split: Split) -> list[ImageRecord]:
+        """Record checked (and already copied) images, unlabeled, in one transaction."""
+        records = write_images(self.store, plans, split)
+        self._images_added(records)
+        return records
+
+    def restore_images(self, records: list[ImageRecord]) -> None:
+        self.store.restore_images(records)
+        self._images_added(records)
+
+    def remove_images(self, image_ids: list[int]) -> None:
+        """Forget images (their files stay); the image on screen goes if it was one."""
+        gone = set(image_ids)
+        with self.store.transaction():
+            for image_id in gone:
+                self.store.remove_image(image_id)
+        if self.document is not None and self.document.image_id in gone:
+            remaining = self.store.images()
+            if remaining:
+                self.open_image(remaining[0].id)
+            else:
+                self.document = None
+                self.documentChanged.emit()
+        self.imagesChanged.emit()
+
+    def _images_added(self, records: list[ImageRecord]) -> None:
+        self.imagesChanged.emit()
+        if self.document is None and records:  # a project that had none: show the first
+            self.open_image(min(records, key=lambda r: r.path).id)
 
     def image_edited(self, image_id: int) -> None:
         self.imageEdited.emit(image_id)

@@ -1,0 +1,257 @@
+"""The inspector's own photos into a project, unlabeled: find the files (folders walked), check
+that each one decodes (the slow part: a plain function a worker thread can run and stop), plan
+where each goes (by reference, or copied into the project's images/ folder without overwriting
+anything), then record them all in one transaction."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Callable, Iterable
+
+from isegui.core.entities import ImageRecord, ImageStatus, Split
+from isegui.core.errors import InputFileError
+from isegui.core.fileio import copy_new
+from isegui.core.images import IMAGE_SUFFIXES, verify_image
+from isegui.core.progress import Progress, no_progress
+from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project
+from isegui.core.store import Store
+
+# a project's own folders that never hold images to add (runs' checkpoints, weights files)
+PROJECT_INTERNALS = ("runs", "pretrained")
+
+Stop = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    file: Path  # absolute
+    name: PurePosixPath  # below the folder it was found in (a copy keeps it), else its name
+    width: int  # after EXIF orientation
+    height: int
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    file: Path
+    stored: str  # the image record's path
+    width: int
+    height: int
+    copy: bool  # the file must first be copied to the project folder / stored
+
+
+@dataclass
+class AddReport:
+    added: int = 0
+    already_in_project: int = 0
+    problems: list[str] = field(default_factory=list)  # "FILE: message" per file left out
+    warnings: list[str] = field(default_factory=list)
+    records: list[ImageRecord] = field(default_factory=list)
+
+
+def parse_suffixes(text: str | Iterable[str] | None) -> tuple[str, ...]:
+    """"jpg, .PNG" -> (".jpg", ".png"); nothing given -> every image suffix isegui reads."""
+    parts = text.replace(";", ",").split(",") if isinstance(text, str) else list(text or ())
+    found = tuple(dict.fromkeys("." + p.strip().lower().lstrip(".") for p in parts
+                                if p.strip().strip(".")))
+    return found or IMAGE_SUFFIXES
+
+
+def find_images(sources: Iterable[Path], *, recursive: bool = True,
+                suffixes: Iterable[str] = IMAGE_SUFFIXES,
+                project_folder: Path | None = None) -> list[Path]:
+    """The image files in `sources`, in order, each once. Folders are walked (subfolders when
+    `recursive`, sorted by name; hidden files and folders skipped) and keep the files whose
+    suffix is in `suffixes` (any case); files named directly are taken as they are, for the
+    check to judge. Inside `project_folder` its runs and weights are skipped, and a project
+    found inside a source folder is skipped whole: its files are already the project's."""
+    wanted = {s.lower() for s in suffixes}
+    project = Path(project_folder).resolve() if project_folder else None
+    found: dict[Path, None] = {}
+    for source in sources:
+        source = Path(source)
+        if source.is_file():
+            found.setdefault(source.resolve())
+        elif source.is_dir():
+            for file in _walk(source.resolve(), recursive, project):
+                if file.suffix.lower() in wanted:
+                    found.setdefault(file)
+        else:
+            raise InputFileError(source, "not found (neither a folder nor a file)")
+    return list(found)
+
+
+def _walk(root: Path, recursive: bool, project: Path | None) -> Iterable[Path]:
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if recursive and _keep_dir(here / d, root, project))
+        yield from (here / f for f in sorted(files) if not f.startswith("."))
+
+
+def _keep_dir(folder: Path, root: Path, project: Path | None) -> bool:
+    if folder.name.startswith("."):
+        return False
+    if folder == project and folder != root:
+        return False
+    if folder.parent == project and folder.name in PROJECT_INTERNALS:
+        return False
+    return not (folder / PROJECT_FILE).is_file()  # another project: not this one's images
+
+
+def check_images(files: list[Path], progress: Progress = no_progress, *,
+                 sources: Iterable[Path] = (), stop: Stop = lambda: False
+                 ) -> tuple[list[CheckedImage], list[str]]:
+    """Decode every file (EXIF orientation applied to the size; too-large images refused).
+    Returns the readable ones and a "FILE: problem" line per other one. `stop()` returning
+    True ends it early with what was checked so far. `sources` are the folders the files were
+    found in: a copy keeps the path below its folder."""
+    roots = sorted((Path(s).resolve() for s in sources if Path(s).is_dir()),
+                   key=lambda p: -len(p.parts))
+    checked: list[CheckedImage] = []
+    problems: list[str] = []
+    for n, file in enumerate(files, start=1):
+        if stop():
+            break
+        try:
+            info = verify_image(file)
+        except InputFileError as exc:
+            problems.append(str(exc))
+        except Exception as exc:  # one odd file must not stop the other hundreds
+            problems.append(f"{file}: cannot read the image ({exc})")
+        else:
+            checked.append(CheckedImage(Path(file), _name_below(Path(file), roots),
+                                        info.width, info.height))
+        progress(n, len(files), str(file))
+    return checked, problems
+
+
+def _name_below(file: Path, roots: list[Path]) -> PurePosixPath:
+    for root in roots:  # the deepest folder holding the file
+        if file.is_relative_to(root):
+            return PurePosixPath(*file.relative_to(root).parts)
+    return PurePosixPath(file.name)
+
+
+def plan_images(project: Project, checked: list[CheckedImage], existing: set[str], *,
+                copy: bool = False) -> tuple[list[PlannedImage], int]:
+    """Where each image goes, and how many are already in the project (`existing`: the
+    stored paths of its images). Copies go to images/NAME, or NAME-2, -3 ... where a
+    different file has that name; a file already inside the project folder is not copied."""
+    plans: list[PlannedImage] = []
+    claimed = set(existing)
+    already = 0
+    for image in checked:
+        own = project.stored_path(image.file)
+        if own in claimed:
+            already += 1
+            continue
+        if not copy or not _outside(own):
+            stored, needs_copy = own, False
+        else:
+            stored, needs_copy = _copy_target(project.folder, image, existing, claimed)
+            if stored is None:
+                already += 1
+                continue
+        claimed.add(stored)
+        plans.append(PlannedImage(image.file, stored, image.width, image.height, needs_copy))
+    return plans, already
+
+
+def _absolute(stored: str) -> bool:
+    """Stored by absolute path: another drive than the project's (D:/..., or /... elsewhere)."""
+    return stored.startswith("/") or PureWindowsPath(stored).is_absolute()
+
+
+def _outside(stored: str) -> bool:
+    return stored.startswith("../") or _absolute(stored)
+
+
+def absolute_path_warnings(plans: list[PlannedImage]) -> list[str]:
+    """Images recorded by absolute path: the project cannot move to another PC with them."""
+    absolute = [p for p in plans if _absolute(p.stored)]
+    if not absolute:
+        return []
+    return [f"images on another drive than the project are recorded by absolute path "
+            f"({len(absolute)}; the first: {absolute[0].file}): moving the project to another "
+            "PC leaves them behind; copying them into the project avoids that"]
+
+
+def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
+                 claimed: set[str]) -> tuple[str | None, bool]:
+    """(stored path, copy needed), or (None, False) when this very file is in the project."""
+    target = PurePosixPath(IMAGES_DIR, image.name)
+    candidate, k = target, 1
+    while True:
+        name = candidate.as_posix()
+        path = folder / candidate
+        if path.exists():
+            if _same_file(path, image.file):
+                if name in existing:
+                    return None, False
+                if name not in claimed:
+                    return name, False  # the copy is already there, unrecorded: use it
+        elif name not in claimed:
+            return name, True
+        k += 1  # a different file of that name: keep both
+        candidate = target.with_name(f"{target.stem}-{k}{target.suffix}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.is_file() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def copy_planned(folder: Path, plans: list[PlannedImage], progress: Progress = no_progress,
+                 *, stop: Stop = lambda: False) -> list[Path]:
+    """Copy the planned files into the project folder; returns the files made. Nothing is
+    overwritten. On an error, or when `stop()` says so, the copies made are removed again
+    (a stop returns an empty list)."""
+    created: list[Path] = []
+    todo = [p for p in plans if p.copy]
+    try:
+        for n, plan in enumerate(todo, start=1):
+            if stop():
+                remove_files(created)
+                return []
+            target = folder / plan.stored
+            copy_new(plan.file, target)
+            created.append(target)
+            progress(n, len(todo), str(plan.file))
+    except BaseException:
+        remove_files(created)
+        raise
+    return created
+
+
+def remove_files(files: Iterable[Path]) -> None:
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
+def write_images(store: Store, plans: list[PlannedImage],
+                 split: Split = Split.TRAIN) -> list[ImageRecord]:
+    """Record the planned images, unlabeled, in one transaction."""
+    with store.transaction():
+        return [store.add_image(p.stored, p.width, p.height, split, ImageStatus.UNLABELED)
+                for p in plans]
+
+
+def add_images(project: Project, checked: list[CheckedImage], *, copy: bool = False,
+               split: Split = Split.TRAIN, progress: Progress = no_progress) -> AddReport:
+    """Plan, copy when asked, and record in one transaction; a failed transaction removes the
+    copies it made. Images already in the project are counted, not added again."""
+    existing = {r.path for r in project.store.images()}
+    plans, already = plan_images(project, checked, existing, copy=copy)
+    report = AddReport(already_in_project=already, warnings=absolute_path_warnings(plans))
+    created = copy_planned(project.folder, plans, progress)
+    try:
+        report.records = write_images(project.store, plans, split)
+    except BaseException:
+        remove_files(created)
+        raise
+    report.added = len(report.records)
+    return report

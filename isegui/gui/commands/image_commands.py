@@ -1,0 +1,36 @@
+"""Undoable changes to which images the project holds. The files were checked (and copied)
+before the command is made; undo forgets the records and leaves the files, so redo can bring
+the same images back with their own ids."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QUndoCommand
+
+from isegui.core.add_images import PlannedImage
+from isegui.core.entities import ImageRecord, Split
+
+
+class AddImagesCommand(QUndoCommand):
+    def __init__(self, session, plans: list[PlannedImage], split: Split = Split.TRAIN):
+        n = len(plans)
+        super().__init__(f"Add {n} image{'s' if n != 1 else ''}")
+        self.session, self.plans, self.split = session, plans, split
+        self.records: list[ImageRecord] | None = None
+        self._applied = False
+
+    def apply(self) -> None:
+        """Write now, before the push: a failed transaction raises here and leaves no step in
+        the history (an error inside a push still puts the command on the stack)."""
+        self.records = self.session.add_images(self.plans, self.split)
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False  # the push's own redo: already written by apply()
+        elif self.records is None:
+            self.records = self.session.add_images(self.plans, self.split)
+        else:
+            self.session.restore_images(self.records)
+
+    def undo(self) -> None:
+        self.session.remove_images([r.id for r in self.records])
