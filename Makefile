@@ -32,6 +32,8 @@ test: venv
 # ISEGUI_NO_CUDA=1 / ISEGUI_CONSOLE=1 pass through to build.spec (see its header).
 package: venv
 	$(BIN)/python -m pip install --quiet -e ".[package]"
+	@# the pretrained weights to bundle; offline, the build goes on without them (it warns)
+	-$(BIN)/python scripts/fetch_weights.py --out build/weights
 	@start=$$(date +%s); \
 	$(BIN)/pyinstaller --noconfirm build.spec || exit 1; \
 	echo "build time: $$(( $$(date +%s) - start )) s"

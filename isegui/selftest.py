@@ -192,6 +192,17 @@ def _raise(exc: Exception) -> Callable[[Workspace], str]:
     return check
 
 
+def describe_pretrained() -> str:
+    """Which pretrained weights this installation's runs start from, per model: information
+    for support, never a failure (without them runs start from random weights)."""
+    try:
+        from isegui.ml.registry import model_names
+        from isegui.ml.weights import describe_start
+        return "; ".join(f"{name}: {describe_start(name, None)}" for name in model_names())
+    except Exception as exc:  # noqa: BLE001 (torch itself is broken: the checks will say so)
+        return f"unknown ({type(exc).__name__}: {exc})"
+
+
 def describe_environment() -> str:
     """One line for the report: which program and Python this is."""
     kind = "packaged" if is_frozen() else "from source"

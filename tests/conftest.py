@@ -9,6 +9,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="isegui-test-config-")
 # and its log files in the user's log folder
 os.environ["ISEGUI_LOG_DIR"] = tempfile.mkdtemp(prefix="isegui-test-logs-")
+# and never find (or fill) the user's pretrained weights folder
+os.environ["ISEGUI_WEIGHTS_DIR"] = tempfile.mkdtemp(prefix="isegui-test-weights-")
 
 
 def _fixtures() -> Path:

@@ -1,6 +1,7 @@
 """build.spec's own logic, run with stand-ins for PyInstaller's Analysis, EXE and COLLECT (the
 real build takes many minutes: `make package`): what it adds, refuses and leaves out."""
 
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -22,8 +23,9 @@ LINUX_BUILD = [
 ]
 
 
-def run_spec(monkeypatch, binaries, platform="linux", **env):
-    """Runs build.spec; returns what it gave Analysis, EXE and COLLECT."""
+def run_spec(monkeypatch, binaries, platform="linux", root=ROOT, **env):
+    """Runs build.spec (as if it lay in `root`); returns what it gave Analysis, EXE and
+    COLLECT."""
     hooks = types.ModuleType("PyInstaller.utils.hooks")
     hooks.collect_submodules = lambda package: [package]
     for name in ("PyInstaller", "PyInstaller.utils"):
@@ -42,7 +44,7 @@ def run_spec(monkeypatch, binaries, platform="linux", **env):
             made["analysis"] = options
             self.binaries, self.datas, self.pure, self.scripts = list(binaries), [], [], []
 
-    namespace = {"SPECPATH": str(ROOT), "Analysis": Analysis, "PYZ": lambda pure: "pyz",
+    namespace = {"SPECPATH": str(root), "Analysis": Analysis, "PYZ": lambda pure: "pyz",
                  "EXE": lambda *a, **k: made.setdefault("exe", k),
                  "COLLECT": lambda exe, binaries, datas, **k: made.setdefault("collect",
                                                                               binaries)}
@@ -56,9 +58,35 @@ def test_the_spec_collects_torchvisions_ops_and_the_whole_package(monkeypatch):
     assert ops and set(ops) == {"torchvision"}  # the _C library torchvision loads by hand
     assert all(Path(src).name.startswith("_C") for src, _ in made["analysis"]["binaries"])
     assert {"isegui", "pycocotools"} <= set(made["analysis"]["hiddenimports"])
-    assert made["analysis"]["datas"] == [(str(ROOT / "resources"), "resources")]
+    assert made["analysis"]["datas"][0] == (str(ROOT / "resources"), "resources")
     assert made["exe"]["console"] is True and made["exe"]["name"] == "isegui"
     assert made["collect"] == LINUX_BUILD  # CUDA stays unless asked
+
+
+def spec_root(tmp_path):
+    """A folder that looks like the checkout to build.spec: its scripts, and build/ of its own."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "package_report.py", tmp_path / "scripts")
+    return tmp_path
+
+
+def test_fetched_weights_are_bundled_as_the_weights_folder(monkeypatch, tmp_path, capsys):
+    root = spec_root(tmp_path)
+    weights = root / "build" / "weights"
+    weights.mkdir(parents=True)
+    for name in ("mobilenet_v3_large-8738ca79.pth", "resnet50-11ad3fa6.pth", "notes.txt"):
+        (weights / name).write_bytes(b"x")
+    datas = run_spec(monkeypatch, LINUX_BUILD, root=root)["analysis"]["datas"]
+    assert [d for d in datas if d[1] == "weights"] == [
+        (str(weights / "mobilenet_v3_large-8738ca79.pth"), "weights"),
+        (str(weights / "resnet50-11ad3fa6.pth"), "weights")]
+    assert "bundling 2 pretrained weights file(s) as weights/" in capsys.readouterr().out
+
+
+def test_a_build_without_fetched_weights_goes_on_with_a_warning(monkeypatch, tmp_path, capsys):
+    datas = run_spec(monkeypatch, LINUX_BUILD, root=spec_root(tmp_path))["analysis"]["datas"]
+    assert [d for d in datas if d[1] == "weights"] == []
+    assert "WARNING: no pretrained weights in build/weights" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("missing, message", [

@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_self_test_command(args) -> int:
     from isegui.logs import log_folder
-    from isegui.selftest import describe_environment, run_self_test
+    from isegui.selftest import describe_environment, describe_pretrained, run_self_test
     print(describe_environment(), flush=True)
+    print(f"pretrained weights: {describe_pretrained()}", flush=True)
     start = time.perf_counter()
 
     def report(result) -> None:

@@ -11,7 +11,9 @@ import shapely
 from shapely.geometry import box
 
 from isegui.core.entities import ImageRecord, ImageStatus, Instance, LabelClass
-from isegui.core.geometry import polygons_of
+from isegui.core.errors import ImageReadError
+from isegui.core.geometry import invalidity, polygons_of
+from isegui.core.images import verify_image
 from isegui.core.progress import Progress, no_progress
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -86,7 +88,7 @@ def _check_instance(inst: Instance, known: set[int], frame, rules: Rules, add) -
     elif inst.class_id is not None and inst.class_id not in known:
         add(ERROR, "missing-class", f"instance {i} refers to a class that no longer exists", i)
     if inst.shape.is_empty or not inst.shape.is_valid:
-        reason = "empty" if inst.shape.is_empty else shapely.is_valid_reason(inst.shape)
+        reason = "empty" if inst.shape.is_empty else invalidity(inst.shape)
         add(ERROR, "invalid-shape", f"instance {i} has a broken shape ({reason})", i)
         return
     area = inst.shape.area
@@ -154,14 +156,27 @@ def validate_project(project, rules: Rules = Rules(),
     images = list(store.iter_labeled())
     for n, (record, instances) in enumerate(images, start=1):
         report.findings += validate_image(record, instances, classes, rules)
-        if not project.image_path(record.path).is_file():
-            report.findings.append(Finding(ERROR, "missing-file", "the image file is missing",
-                                           record.id, record.path))
+        problem = image_problem(project, record)
+        if problem:
+            report.findings.append(Finding(ERROR, "unreadable-image", problem, record.id,
+                                           record.path))
         counts.update(i.class_id for i in instances if not i.crowd and i.class_id is not None)
         progress(n, len(images), record.path)
     report.class_counts = {c.name: counts.get(c.id, 0) for c in classes}
     report.findings += class_balance(report.class_counts, rules)
     return report
+
+
+def image_problem(project, record: ImageRecord) -> str | None:
+    """Why the image's file cannot be used (missing, or it does not decode), or None."""
+    path = project.image_path(record.path)
+    if not path.is_file():
+        return f"the image file is missing ({path})"
+    try:
+        verify_image(path)
+    except ImageReadError as exc:
+        return f"the image cannot be read: {exc.problem}"
+    return None
 
 
 def class_balance(class_counts: dict[str, int], rules: Rules = Rules()) -> list[Finding]:

@@ -60,5 +60,27 @@ def test_project_report_and_missing_files(project):
     report = validate_project(project)
     data = report.as_dict()
     assert data["class_counts"] == {"pill": 2, "washer": 1, "chip": 1}
-    assert any(f["code"] == "missing-file" for f in data["findings"])
+    missing = [f for f in data["findings"] if f["code"] == "unreadable-image"]
+    assert [(f["severity"], f["image_path"]) for f in missing] == [("error", record.path)]
+    assert "missing" in missing[0]["message"]
     assert data["summary"]["error"] == report.count("error") >= 1
+
+
+def test_corrupt_images_and_labeled_empty_ones_are_reported(project):
+    good = add_labeled_image(project, "good.jpg")
+    broken = add_labeled_image(project, "broken.jpg", seed=1)
+    path = project.image_path(broken.path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])  # a copy cut off part way
+    garbage = add_labeled_image(project, "garbage.png", seed=2)
+    project.image_path(garbage.path).write_bytes(b"not an image at all")
+    empty = add_labeled_image(project, "empty.png", seed=3)
+    project.store.delete_instances(empty.id, [i.id for i in project.store.instances(empty.id)])
+    findings = validate_project(project).findings
+    unreadable = {f.image_path: f for f in findings if f.code == "unreadable-image"}
+    assert set(unreadable) == {broken.path, garbage.path}
+    assert all(f.severity == "error" and f.image_id is not None for f in unreadable.values())
+    assert "corrupt or truncated" in unreadable[broken.path].message
+    assert "not an image file" in unreadable[garbage.path].message
+    assert [f.image_path for f in findings if f.code == "empty-image"] == [empty.path]
+    assert not any(f.image_path == good.path and f.severity == "error" for f in findings)

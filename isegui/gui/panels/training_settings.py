@@ -1,13 +1,16 @@
-"""The training settings form: sensible defaults, a tooltip on every field, and the
-`isegui train` arguments they mean."""
+"""The training settings form: sensible defaults, a tooltip on every field, the `isegui train`
+arguments they mean, and below them what will limit a run with these settings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QRadioButton,
-                               QSpinBox, QWidget)
+                               QFormLayout, QHBoxLayout, QLineEdit, QMessageBox, QPushButton,
+                               QRadioButton, QSpinBox, QWidget)
+
+from isegui.gui.panels.training_advice import AdviceView, FactsReader, WeightsInstaller
+from isegui.ml.preflight import advise
 
 SIZES = ("256", "384", "512", "768", "1024")
 MODELS = {"fast": "fast — MobileNetV3 Mask R-CNN, trains and predicts on a CPU",
@@ -89,16 +92,36 @@ class TrainingSettings(QWidget):
         form.addRow("Device", self.device)
 
         self.init = QComboBox()
-        self.init.setToolTip("Random weights (or the model's pretrained file, if one is in the "
-                             "project's pretrained/ folder or the torch cache), a previous run to "
-                             "fine-tune (its classes carry over by name), or a weights file")
+        self.init.setToolTip("The model's pretrained weights when a file of them is found (the "
+                             "project's pretrained/ folder, the weights folder, the program's "
+                             "own, the torch cache), else random weights; a previous run to "
+                             "fine-tune (its classes carry over by name); or a weights file")
         self.choose_file = QPushButton("File…")
+        self.choose_file.setToolTip("Pick a weights file: copy it into the weights folder so "
+                                    "every run starts from it, or use it for one run")
         self.choose_file.clicked.connect(self._pick_file)
         row = QHBoxLayout()
         row.addWidget(self.init, 1)
         row.addWidget(self.choose_file)
         form.addRow("Start from", row)
+        self.advice = AdviceView()
+        form.addRow(self.advice)
+
+        self._start_text: str | None = None  # what a run starts from without a choice
+        self._facts = None  # the project's labels as preflight reads them
+        self._reader: FactsReader | None = None
+        self._installer: WeightsInstaller | None = None
         self.refresh_runs()
+        self.advice.show_message("What will limit a run shows here.")
+        self.model.currentIndexChanged.connect(self.refresh_start)
+        self.size.currentTextChanged.connect(self.update_advice)
+        self.init.currentIndexChanged.connect(self.update_advice)
+        session.aboutToClose.connect(self._stop_threads)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.refresh_start()
+        self.read_project()
 
     def load_devices(self) -> None:
         """The devices torch finds (importing torch takes a moment: done when first shown)."""
@@ -111,19 +134,105 @@ class TrainingSettings(QWidget):
     def refresh_runs(self) -> None:
         current = self.init.currentData()
         self.init.clear()
-        self.init.addItem("scratch (or a pretrained file found locally)", None)
+        self.init.addItem(self._start_text or "the model's pretrained file if one is found, "
+                          "else random weights", None)
         for run in reversed(self.session.store.runs()):
             if run.checkpoint:
                 self.init.addItem(f"run {run.id}: {run.name}", str(run.id))
         index = self.init.findData(current)
         self.init.setCurrentIndex(max(0, index))
 
+    # ------------------------------------------------------------------ start and advice
+
+    def refresh_start(self) -> None:
+        """Say in the first entry what a run of this model starts from (importing torch's
+        model definitions takes a moment: done once the settings are shown)."""
+        from isegui.ml.weights import describe_start
+        self._start_text = describe_start(self.model.currentData(),
+                                          self.session.project.folder)
+        self.init.setItemText(0, self._start_text)
+        self.update_advice()
+
+    def read_project(self) -> None:
+        """Read the labels (and check the images) again, in a thread."""
+        if self._reader is not None:
+            return
+        self._reader = FactsReader(self.session.project.folder)
+        self._reader.read.connect(self._facts_read)
+        self._reader.finished.connect(self._reader_finished)
+        self._reader.start()
+
+    def _facts_read(self, facts) -> None:
+        self._facts = facts
+        self.update_advice()
+
+    def _reader_finished(self) -> None:
+        self._reader = None
+
+    def update_advice(self) -> None:
+        if self._facts is None:
+            self.advice.show_message("Reading the labels…")
+            return
+        try:
+            size = int(self.size.currentText())
+        except ValueError:
+            self.advice.show_message("Input size must be a whole number.")
+            return
+        start = self._start_text if self.init.currentData() is None else None
+        self.advice.show_advice(advise(self._facts, model=self.model.currentData(),
+                                       size=size, start=start))
+
+    def _stop_threads(self) -> None:
+        for thread in (self._reader, self._installer):
+            if thread is not None:
+                thread.stopped = True
+                thread.wait()
+
+    # ------------------------------------------------------------------ weights file
+
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Weights file", "",
                                               "PyTorch weights (*.pt *.pth);;All files (*)")
-        if path:
-            self.init.addItem(Path(path).name, path)
+        if not path:
+            return
+        from isegui.data_folders import user_weights_folder
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Weights file", f"Copy {Path(path).name} into the weights folder, so that "
+            f"every run starts from it?\n\n{user_weights_folder()}\n\nNo: use it for the next "
+            "run only.", buttons.Yes | buttons.No | buttons.Cancel, buttons.Yes)
+        if answer == buttons.Yes:
+            self._install(Path(path))
+        elif answer == buttons.No:
+            self.init.addItem(f"{Path(path).name} (this run only)", path)
             self.init.setCurrentIndex(self.init.count() - 1)
+
+    def _install(self, path: Path) -> None:
+        if self._installer is not None:
+            return
+        self.choose_file.setEnabled(False)
+        self.advice.show_message(f"Checking {path.name} against the models…")
+        self._installer = WeightsInstaller(path)
+        self._installer.done.connect(self._installed)
+        self._installer.failed.connect(self._install_failed)
+        self._installer.finished.connect(self._installer_finished)
+        self._installer.start()
+
+    def _installed(self, installed) -> None:
+        QMessageBox.information(self, "Weights file", installed.describe())
+        index = self.model.findData(installed.model)
+        if index >= 0:
+            self.model.setCurrentIndex(index)
+        self.init.setCurrentIndex(0)
+        self.refresh_start()
+
+    def _install_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Weights file", message)
+        self.update_advice()
+
+    def _installer_finished(self) -> None:
+        self._installer = None
+        self.choose_file.setEnabled(True)
 
     def augment_text(self) -> str:
         parts = [name for name, box in (("rotate", self.rotate), ("flip", self.flip),

@@ -1,0 +1,131 @@
+"""The working scale a run needs: how wide the labeled objects are, and how far images can be
+shrunk before the smallest of them become too narrow to learn. No torch.
+
+An object's width is the shorter side of its minimum rotated rectangle, in native (camera)
+pixels: a 3-px scratch is 3 px wide however long it is. A model finds objects that stay at
+least MIN_OBJECT_PX wide at the scale it sees them.
+
+The rule (`required_scale`): the scale factor k applied to native pixels must keep the narrow
+objects (the LOW_PERCENTILE-th percentile of the widths, so one stray slip does not decide)
+at least MIN_OBJECT_PX wide: k >= MIN_OBJECT_PX / width. A run on whole images resized to a
+long side S works at k = S / long side (`advise_size`); when k must exceed 1 the images hold
+too few pixels and resizing the whole image cannot help: full resolution, or tiles of the
+frame at scale k (the large-frame path chooses its tiles by this same rule).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import shapely
+
+from isegui.core.entities import ImageRecord, ImageStatus, Instance, Split
+
+MIN_OBJECT_PX = 10.0  # narrower than this at the working scale, objects are hard to find
+LOW_PERCENTILE = 5  # the "smallest objects": this percentile of the widths
+SIZE_STEP = 32  # input sizes are multiples of this (the models' coarsest stride)
+
+
+@dataclass(frozen=True)
+class ObjectSizes:
+    """Per labeled instance: its width in native pixels and the long side of its image."""
+    widths: np.ndarray  # float, native px
+    long_sides: np.ndarray  # float, native px, of each instance's image
+    images: int = 0  # images measured (those with objects)
+
+    def __len__(self) -> int:
+        return len(self.widths)
+
+    @property
+    def relative(self) -> np.ndarray:
+        """Width as a share of the image's long side: the width at input size S is S times
+        this (images are resized so their long side is S)."""
+        return self.widths / self.long_sides
+
+    def smallest(self, values: np.ndarray | None = None) -> float:
+        values = self.widths if values is None else values
+        return float(np.percentile(values, LOW_PERCENTILE)) if len(values) else math.nan
+
+
+@dataclass(frozen=True)
+class SizeAdvice:
+    """What input size S does to the narrow objects, and the size that keeps them."""
+    size: int
+    objects: int  # instances measured
+    smallest_px: float  # the LOW_PERCENTILE-th percentile width at S
+    minimum_px: float  # the narrowest one at S
+    native_smallest_px: float  # the same percentile in native pixels
+    needed_size: float  # the input size at which they are MIN_OBJECT_PX wide (inf: never)
+    largest_long_side: int  # of the images measured
+
+    @property
+    def keeping_size(self) -> int | None:
+        """The smallest multiple of SIZE_STEP that keeps them >= MIN_OBJECT_PX wide."""
+        if not math.isfinite(self.needed_size):
+            return None
+        return int(math.ceil(self.needed_size / SIZE_STEP - 1e-9) * SIZE_STEP)
+
+    @property
+    def too_small(self) -> bool:
+        return self.smallest_px < MIN_OBJECT_PX
+
+    @property
+    def native_too_small(self) -> bool:
+        """Narrower than MIN_OBJECT_PX even in the camera's pixels."""
+        return self.native_smallest_px < MIN_OBJECT_PX
+
+    @property
+    def needs_full_resolution(self) -> bool:
+        """No whole-image size keeps them: the size needed exceeds the images themselves, so
+        resizing only interpolates. Full resolution, or tiles at the required scale."""
+        return self.needed_size > self.largest_long_side
+
+
+def object_width(shape) -> float:
+    """The shorter side of the shape's minimum rotated rectangle (0 for a line or a point)."""
+    rect = shapely.minimum_rotated_rectangle(shape)
+    if rect.geom_type != "Polygon" or rect.is_empty:
+        return 0.0
+    (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
+    return float(min(math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x1, y2 - y1)))
+
+
+def measure_objects(items: Iterable[tuple[ImageRecord, list[Instance]]],
+                    splits: tuple[Split, ...] = (Split.TRAIN, Split.VAL)) -> ObjectSizes:
+    """The widths of the objects training would see: labeled (or reviewed) images of
+    `splits`, instances that are objects (not regions to ignore) and have an area."""
+    widths, long_sides, images = [], [], 0
+    for record, instances in items:
+        if record.status == ImageStatus.UNLABELED or record.split not in splits:
+            continue
+        found = [object_width(i.shape) for i in instances
+                 if not i.crowd and not i.shape.is_empty and i.shape.area > 0]
+        if found:
+            images += 1
+            widths += found
+            long_sides += [max(record.width, record.height)] * len(found)
+    return ObjectSizes(np.asarray(widths, float), np.asarray(long_sides, float), images)
+
+
+def required_scale(widths: np.ndarray) -> float:
+    """The scale factor on native pixels that keeps the narrow objects (the LOW_PERCENTILE-th
+    percentile) MIN_OBJECT_PX wide; above 1 the images hold too few pixels for them."""
+    narrow = float(np.percentile(widths, LOW_PERCENTILE))
+    return math.inf if narrow <= 0 else MIN_OBJECT_PX / narrow
+
+
+def advise_size(sizes: ObjectSizes, size: int) -> SizeAdvice | None:
+    """What resizing each image's long side to `size` does to the narrow objects; None when
+    there are none to measure."""
+    if not len(sizes):
+        return None
+    relative = sizes.relative
+    low = sizes.smallest(relative)
+    return SizeAdvice(size=size, objects=len(sizes), smallest_px=size * low,
+                      minimum_px=size * float(relative.min()),
+                      native_smallest_px=sizes.smallest(),
+                      needed_size=MIN_OBJECT_PX / low if low > 0 else math.inf,
+                      largest_long_side=int(sizes.long_sides.max()))
