@@ -223,15 +223,47 @@ def repair(geometry: BaseGeometry) -> Repaired:
     note = None
     shape = geometry
     if not geometry.is_valid:
-        reason = shapely.is_valid_reason(geometry)
+        problem = invalidity(geometry)
         shape = _polygonal(shapely.make_valid(geometry))
         parts = len(_polygons(shape))
-        note = f"repaired invalid shape ({reason}): now {parts} part{'s' if parts != 1 else ''}"
+        note = f"{problem}; " + ("it was repaired" if parts == 1 else
+                                 f"it was split into {parts} parts")
     else:
         shape = _polygonal(geometry)
     if shape.is_empty or shape.area <= 0:
         raise ShapeError("the shape has no area (fewer than 3 distinct points, or all on a line)")
     return Repaired(shape, note)
+
+
+_PROBLEMS = {  # GEOS's reasons (shapely.is_valid_reason), in words
+    "Self-intersection": "the outline crosses itself",
+    "Ring Self-intersection": "the outline touches itself",
+    "Too few points in geometry component": "an outline has fewer than 3 distinct points",
+    "Hole lies outside shell": "a hole lies outside the outline",
+    "Holes are nested": "a hole lies inside another hole",
+    "Interior is disconnected": "its holes cut it into pieces",
+    "Nested shells": "one part lies inside another",
+    "Duplicate Rings": "an outline is there twice",
+    "Invalid Coordinate": "a coordinate is not a number",
+}
+
+
+def invalidity(geometry: BaseGeometry) -> str:
+    """Why a polygon is invalid, in words and where: "the outline crosses itself near
+    (114, 94)" rather than GEOS's "Self-intersection[113.96 94.11]"."""
+    reason = shapely.is_valid_reason(geometry)
+    kind, _, where = reason.partition("[")
+    kind = kind.strip()
+    words = _PROBLEMS.get(kind, kind[:1].lower() + kind[1:])
+    if kind == "Self-intersection" and isinstance(geometry, MultiPolygon):
+        words = "two of its parts overlap"
+    elif kind == "Self-intersection" and any(p.interiors for p in _polygons(geometry)):
+        words = "the outline and a hole, or two holes, cross"
+    try:
+        x, y = (float(v) for v in where.rstrip("]").split()[:2])
+    except ValueError:
+        return words
+    return f"{words} near ({x:.0f}, {y:.0f})" if math.isfinite(x) and math.isfinite(y) else words
 
 
 def _polygonal(geometry: BaseGeometry) -> Shape:

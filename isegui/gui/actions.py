@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
-from isegui.gui import edit_actions
+from isegui.gui import edit_actions, image_adding
 from isegui.gui.app import choose_and_open, switch_project
 from isegui.gui.commands.instance_commands import SetImageStatusCommand
 from isegui.gui.user_settings import recent_projects
@@ -26,6 +27,10 @@ TOOL_KEYS = {"edit": ("Edit", "E", "Select, move, edit vertices (double-click an
              "brush": ("Brush", "B", "Paint the selected instance (or a new one); [ and ] "
                                      "change the size"),
              "eraser": ("Eraser", "X", "Erase from the selected instance")}
+
+
+TOOLBAR_WORDS = {"snap": "Snap", "clip": "Clip", "fit": "Fit", "actual": "1:1",
+                 "outline": "Outlines", "labels": "Labels", "class-names": "Names"}
 
 
 def build_actions(window) -> dict[str, QAction]:
@@ -51,9 +56,23 @@ def build_actions(window) -> dict[str, QAction]:
     redo = session.undo_stack.createRedoAction(window, "Redo")
     redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
     actions["undo"], actions["redo"] = undo, redo
+    for action, word in ((undo, "Undo"), (redo, "Redo")):
+        # the menu shows "Undo <command>"; the tool bar button keeps one word and one width
+        action.setIconText(word)
+        action.changed.connect(lambda a=action: _name_in_tip(a))
+        _name_in_tip(action)
 
+    act("new-project", "New project…", lambda: image_adding.ask_new_project(window),
+        "Ctrl+N", "Make a project from a folder of your images (they come in unlabeled)")
+    act("add-images", "Add images…", lambda: image_adding.ask_add_images(window), "Ctrl+I",
+        "Add a folder of images or image files to this project, unlabeled (or drop them on "
+        "the window)")
     act("open-project", "Open project…", lambda: choose_and_open(window), "Ctrl+O",
         "Open another project folder (this one closes; every edit is already saved)")
+    act("getting-started", "Getting started", lambda: show_help(window, "getting-started"), "F1",
+        "The three steps: your images in, label, train and review")
+    act("keyboard-reference", "Keyboard reference", lambda: show_help(window, "keys"),
+        tip="Every key and mouse gesture of the window")
     act("show-logs", "Show log folder", lambda: show_log_folder(window), tip="Open the folder "
         "of isegui's log files, for support")
     act("save", "Save", lambda: window.statusBar().showMessage(
@@ -86,8 +105,12 @@ def build_actions(window) -> dict[str, QAction]:
     outline = act("outline", "Outlines only", lambda on: window.scene.set_display(
         outline_only=on), "O", checkable=True)
     labels = act("labels", "Show labels", lambda on: window.scene.set_display(
-        labels_visible=on), "L", checkable=True)
+        labels_visible=on), "L", "Show the labeled instances (off: the bare image)",
+        checkable=True)
     labels.setChecked(True)
+    act("class-names", "Show class names", lambda on: window.scene.set_display(
+        names_visible=on), "N", "Write each instance's class and id beside it (zoomed far out, "
+        "only on instances large enough to carry one)", checkable=True).setChecked(True)
 
     act("next", "Next image", lambda: window.images.step(+1), "D")
     act("previous", "Previous image", lambda: window.images.step(-1), "A")
@@ -120,14 +143,16 @@ def build_actions(window) -> dict[str, QAction]:
 def _menus(window, a: dict) -> None:
     bar = window.menuBar()
     for title, names in (
-            ("&File", ["open-project", "recent", None, "save", None, "quit"]),
+            ("&File", ["new-project", "open-project", "recent", None, "add-images", None,
+                       "save", None, "quit"]),
             ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous", None,
                        "join", "subtract", "split", None, "give-class", "raise", "lower",
                        "select-all"]),
-            ("&View", ["fit", "actual", "zoom-in", "zoom-out", None, "outline", "labels"]),
+            ("&View", ["fit", "actual", "zoom-in", "zoom-out", None, "outline", "labels",
+                       "class-names"]),
             ("&Image", ["next", "previous", None, "mark-labeled", "mark-reviewed"]),
             ("&Tools", [f"tool-{n}" for n in TOOL_KEYS] + [None, "snap", "clip"]),
-            ("&Help", ["show-logs"])):
+            ("&Help", ["getting-started", "keyboard-reference", None, "show-logs"])):
         menu = bar.addMenu(title)
         for name in names:
             if name is None:
@@ -153,12 +178,34 @@ def fill_recent_menu(window, menu: QMenu) -> None:
         menu.addAction("(no other recent projects)").setEnabled(False)
 
 
+def show_help(window, which: str):
+    """Open (or bring up) a help dialog; it stays open beside the window while you work."""
+    from isegui.gui.dialogs.help import GettingStartedDialog, KeyboardReferenceDialog
+    kind = GettingStartedDialog if which == "getting-started" else KeyboardReferenceDialog
+    dialog = window.findChild(kind)
+    if dialog is None:
+        dialog = kind(window)
+    dialog.show()
+    dialog.raise_()
+    return dialog
+
+
 def show_log_folder(window) -> Path:
     folder = log_folder()
     folder.mkdir(parents=True, exist_ok=True)
     window.statusBar().showMessage(f"The log files are in {folder}", 15000)
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
     return folder
+
+
+def _name_in_tip(action: QAction) -> None:
+    """The command's name ("Undo Draw polygon 3") in the tip, as the action's text changes."""
+    if not shiboken6.isValid(action):  # `changed` comes once more while the window goes
+        return
+    tip = f"{action.text()} ({action.shortcut().toString()})"
+    if (action.toolTip(), action.statusTip()) != (tip, action.text()):  # `changed` again
+        action.setToolTip(tip)
+        action.setStatusTip(action.text())
 
 
 def _toolbars(window, a: dict, snap, clip, outline, labels) -> None:
@@ -186,6 +233,10 @@ def _toolbars(window, a: dict, snap, clip, outline, labels) -> None:
     view.addSeparator()
     view.addAction(outline)
     view.addAction(labels)
+    view.addAction(a["class-names"])
+    # short words on the buttons (the menus keep the full names): both bars fit at 1400 px
+    for name, word in TOOLBAR_WORDS.items():
+        a[name].setIconText(word)
     view.addWidget(QLabel(" Fill "))
     opacity = QSlider(Qt.Orientation.Horizontal)
     opacity.setRange(0, 100)

@@ -84,6 +84,7 @@ class ImageDocument(QObject):
         inst = self.session.store.update_instance(self.image_id, instance_id, **changes)
         self._instances[instance_id] = inst
         self.instanceChanged.emit(instance_id)
+        self.session.image_edited(self.image_id)  # a class change moves the class counts
         return inst
 
     def remove(self, instance_ids: list[int]) -> list[Instance]:

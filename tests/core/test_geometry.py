@@ -7,8 +7,8 @@ from pycocotools import mask as coco_mask
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from isegui.core.errors import ShapeError
-from isegui.core.geometry import (bounds_window, has_holes, polygon_from_points, rasterize,
-                                  repair, simplify, vectorize)
+from isegui.core.geometry import (bounds_window, has_holes, invalidity, polygon_from_points,
+                                  rasterize, repair, simplify, vectorize)
 
 
 @st.composite
@@ -85,8 +85,24 @@ def test_repair_reports_a_self_intersection():
     bowtie = Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
     fixed = repair(bowtie)
     assert fixed.shape.is_valid and fixed.shape.area == pytest.approx(50)
-    assert "Self-intersection" in fixed.note and "2 parts" in fixed.note
+    assert fixed.note == "the outline crosses itself near (5, 5); it was split into 2 parts"
     assert repair(box(0, 0, 1, 1)).note is None
+
+
+@pytest.mark.parametrize("geometry, words", [
+    (Polygon([(113.96, 94.11), (200, 94.11), (113.96, 150), (200, 150)]),
+     "the outline crosses itself near (157, 122)"),
+    (Polygon([(0, 0), (10, 0), (10, 10), (5, 0), (0, 10)]),
+     "the outline touches itself near (5, 0)"),
+    (Polygon(box(0, 0, 10, 10).exterior, [[(20, 20), (25, 20), (25, 25)]]),
+     "a hole lies outside the outline near (20, 20)"),
+    (MultiPolygon([box(0, 0, 10, 10), box(5, 5, 15, 15)]),
+     "two of its parts overlap near (5, 10)"),
+])
+def test_repair_says_what_was_wrong_in_words_and_where(geometry, words):
+    assert invalidity(geometry) == words
+    note = repair(geometry).note
+    assert note.startswith(words + "; ") and "[" not in note and "Self-intersection" not in note
 
 
 @pytest.mark.parametrize("points", [

@@ -87,7 +87,7 @@ def test_ignore_label_becomes_regions_to_ignore(imported):
 
 def test_self_intersections_in_the_fixture_are_reported(imported):
     _, report = imported
-    assert any("2011_000006.json: shapes[0]: repaired invalid shape" in w
+    assert any("2011_000006.json: shapes[0]: the outline crosses itself near (" in w
                for w in report.warnings)
 
 

@@ -67,7 +67,7 @@ def test_crossing_edges_are_reported(tmp_path):
     _yolo_folder(tmp_path, "0 0 0 0.5 0.5 0.5 0 0 0.5")
     with Project.create(tmp_path / "p") as p:
         report = import_dataset(p, ImportOptions("yolo", tmp_path))
-    assert any("a.txt: line 1: repaired invalid shape (Self-intersection" in w
+    assert any("a.txt: line 1: the outline crosses itself near (" in w
                for w in report.warnings)
 
 

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapI
 
 from isegui.core.entities import Instance
 from isegui.core.geometry import polygons_of
+from isegui.core.handles import handle_indices
 from isegui.core.images import to_uint8
 from isegui.gui.canvas.paths import shape_path
 
 HANDLE_PX = 7  # vertex handles, in screen pixels whatever the zoom
+OUTLINE_PX, SELECTED_OUTLINE_PX = 2, 3  # outlines, in screen pixels
 OVERVIEW_BELOW_SCALE = 1.0  # zoomed out further than this, an item draws an overview: a
 # pixmap at half resolution below half size, at full resolution up to 1:1 (never magnified)
 
@@ -52,7 +54,7 @@ class InstanceItem(QGraphicsItem):
         super().__init__()
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.color = QColor("#ff0000")
-        self.opacity_fill = 0.4
+        self.opacity_fill = 0.18
         self.outline_only = False
         self.selected = False
         self.show_vertices = False
@@ -94,9 +96,11 @@ class InstanceItem(QGraphicsItem):
 
     @property
     def vertices(self) -> np.ndarray:
+        """The vertices that have handles (a pixel trace's are a few: core.handles)."""
         if self._vertices is None:
             rings = [np.asarray(r.coords)[:-1] for p in polygons_of(self.instance.shape)
                      for r in (p.exterior, *p.interiors)]
+            rings = [r[handle_indices(r)] for r in rings]
             self._vertices = np.concatenate(rings) if rings else np.zeros((0, 2))
         return self._vertices
 
@@ -145,9 +149,12 @@ class InstanceItem(QGraphicsItem):
         # simplified to half a screen pixel, by powers of two; exact from 16x zoom on
         level = min(10, math.floor(math.log2(1.0 / scale)))
         path = self.path(level if level > -4 else None)
+        # outline first: a clear line in the class colour, a light fill (the object's own
+        # look shows through); the selection a little stronger, its line dashed
         pen = QPen(self.color.lighter(150) if self.selected else self.color)
         pen.setCosmetic(True)
-        pen.setWidth(2 if self.selected else 1)  # whole pixels: Qt's fast stroking path
+        # whole pixels: Qt's fast stroking path
+        pen.setWidth(SELECTED_OUTLINE_PX if self.selected else OUTLINE_PX)
         if self.selected:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
@@ -155,7 +162,7 @@ class InstanceItem(QGraphicsItem):
             painter.setBrush(Qt.BrushStyle.NoBrush)
         else:
             fill = QColor(self.color)
-            fill.setAlphaF(min(1.0, self.opacity_fill * (1.6 if self.selected else 1.0)))
+            fill.setAlphaF(min(1.0, self.opacity_fill * (2.0 if self.selected else 1.0)))
             painter.setBrush(QBrush(fill))
         painter.drawPath(path)  # fill and outline in one call
         if self.show_vertices:

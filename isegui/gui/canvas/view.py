@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
@@ -18,7 +18,9 @@ class CanvasView(QGraphicsView):
         super().__init__(scene)
         self.tool = None
         self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        # zoom_by keeps its anchor itself: Qt's AnchorUnderMouse reads the global cursor
+        # position (not the wheel event's), and a translate() on top of it moved the view twice
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
@@ -36,17 +38,20 @@ class CanvasView(QGraphicsView):
         return self.transform().m11()
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom keeping the scene point at `anchor` (viewport pixels; default: the centre)
+        where it is, as far as the scene rect lets the view scroll."""
         self._fitting = False
         target = min(MAX_SCALE, max(MIN_SCALE, self.scale_factor * factor))
         factor = target / self.scale_factor
-        if anchor is not None:
-            before = self.mapToScene(anchor.toPoint())
-            self.scale(factor, factor)
-            after = self.mapToScene(anchor.toPoint())
-            delta = after - before
-            self.translate(delta.x(), delta.y())
-        else:
-            self.scale(factor, factor)
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        fixed = self.viewportTransform().inverted()[0].map(anchor)
+        self.scale(factor, factor)
+        # scroll so that `fixed` is back under the anchor (the bars count whole pixels)
+        drift = self.viewportTransform().map(fixed) - anchor
+        for bar, delta in ((self.horizontalScrollBar(), drift.x()),
+                           (self.verticalScrollBar(), drift.y())):
+            bar.setValue(bar.value() + round(delta))
         self.zoomChanged.emit(self.scale_factor)
 
     def fit(self) -> None:
@@ -118,6 +123,11 @@ class CanvasView(QGraphicsView):
             return
         if self.tool is not None:
             self.tool.release(self.mapToScene(event.position().toPoint()), event)
+
+    def viewportEvent(self, event) -> bool:
+        if event.type() == QEvent.Type.Leave and self.tool is not None:
+            self.tool.leave()
+        return super().viewportEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:
         if self.tool is not None:

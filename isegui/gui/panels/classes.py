@@ -27,13 +27,16 @@ class ClassPanel(QWidget):
         self.list.setToolTip("The active class (new instances get it). Keys 1-9 pick one.")
         buttons = QHBoxLayout()
         self.buttons = {}
+        # lambdas: clicked(bool) would pass its False into the slots' optional arguments
+        # (a class deleted without asking, a merge into class "False")
         for key, label, tip, slot in (
-                ("add", "Add", "Add a class", self.add),
-                ("rename", "Rename", "Rename the class", self.rename),
-                ("color", "Colour", "Change its colour", self.recolor),
+                ("add", "Add", "Add a class", lambda: self.add()),
+                ("rename", "Rename", "Rename the class", lambda: self.rename()),
+                ("color", "Colour", "Change its colour", lambda: self.recolor()),
                 ("merge", "Merge", "Move its instances to another class and remove it",
-                 self.merge),
-                ("delete", "Delete", "Delete the class", self.delete)):
+                 lambda: self.merge()),
+                ("delete", "Delete", "Delete the class (asks what becomes of its instances)",
+                 lambda: self.delete())):
             button = QPushButton(label)
             button.setToolTip(tip)
             button.clicked.connect(slot)
@@ -138,20 +141,28 @@ class ClassPanel(QWidget):
         cls = self._current()
         if cls is None:
             return
-        count = self.session.store.class_counts().get(cls.id, 0)
+        members = self.session.store.instances_of_class(cls.id)  # regions to ignore too
+        count = len(members)
         if delete_instances is None and count:
+            images = len({m.image_id for m in members})
             box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Question)
             box.setWindowTitle("Delete class")
-            box.setText(f"Class {cls.name} has {count} instances in the project.")
+            box.setText(f"Class {cls.name} has {_count(count, 'instance')} in "
+                        f"{_count(images, 'image')}.")
             box.setInformativeText("Keep them without a class (Validate lists them), or delete "
                                    "them too? Either can be undone.")
             keep = box.addButton("Keep them, without a class", QMessageBox.ButtonRole.AcceptRole)
-            drop = box.addButton(f"Delete the {count} instances",
+            drop = box.addButton(f"Delete the {_count(count, 'instance')}",
                                  QMessageBox.ButtonRole.DestructiveRole)
-            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
             box.exec()
             if box.clickedButton() not in (keep, drop):
                 return
             delete_instances = box.clickedButton() is drop
         self.session.undo_stack.push(DeleteClassCommand(self.session, cls.id,
                                                         bool(delete_instances)))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

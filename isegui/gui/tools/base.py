@@ -75,6 +75,9 @@ class Tool:
     def double_click(self, pos: QPointF, event) -> None:
         pass
 
+    def leave(self) -> None:
+        """The mouse left the canvas."""
+
     def key(self, event) -> bool:
         """True when the tool used the key."""
         return False

@@ -7,9 +7,9 @@ import math
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
-from PySide6.QtWidgets import QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
 from isegui.core.geometry import rasterize, vectorize
 from isegui.gui.commands.instance_commands import (AddInstanceCommand, DeleteInstancesCommand,
@@ -34,6 +34,29 @@ def paint_stroke(mask: np.ndarray, points: list[tuple[float, float]], diameter: 
         cv2.line(mask, a, b, value, max(1, int(round(diameter))), cv2.LINE_8, SHIFT)
 
 
+class SizeCursorItem(QGraphicsEllipseItem):
+    """A circle of the brush's diameter in image pixels (it grows as you zoom in): black under
+    white, so it shows on any image."""
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(1e9 + 1)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.inner = QGraphicsEllipseItem(self)
+        for item, color, width in ((self, "#000000", 3), (self.inner, "#ffffff", 1)):
+            pen = QPen(QColor(color))
+            pen.setCosmetic(True)
+            pen.setWidth(width)
+            item.setPen(pen)
+        self.hide()
+
+    def place(self, center: QPointF, diameter: float) -> None:
+        rect = QRectF(center.x() - diameter / 2, center.y() - diameter / 2, diameter, diameter)
+        self.setRect(rect)
+        self.inner.setRect(rect)
+        self.show()
+
+
 class BrushTool(Tool):
     name = "brush"
     cursor = Qt.CursorShape.CrossCursor
@@ -43,6 +66,20 @@ class BrushTool(Tool):
         super().__init__(ctx)
         self.points: list[tuple[float, float]] = []
         self.preview: QGraphicsPathItem | None = None
+        self.cursor_item = SizeCursorItem()
+        ctx.scene.addItem(self.cursor_item)
+        ctx.options.changed.connect(self._resize_cursor)
+
+    def deactivate(self) -> None:
+        super().deactivate()
+        self.cursor_item.hide()
+
+    def leave(self) -> None:
+        self.cursor_item.hide()
+
+    def _resize_cursor(self) -> None:
+        if self.cursor_item.isVisible():
+            self.cursor_item.place(self.cursor_item.rect().center(), self.ctx.options.brush_size)
 
     def press(self, pos, event) -> None:
         doc = self.ctx.document
@@ -62,6 +99,7 @@ class BrushTool(Tool):
         self._show()
 
     def move(self, pos, event) -> None:
+        self.cursor_item.place(pos, self.ctx.options.brush_size)
         if self.points:
             self.points.append((pos.x(), pos.y()))
             self._show()

@@ -117,7 +117,7 @@ class PolygonTool(Tool):
             self.ctx.say(f"Not drawn: {exc}.")
             return
         if fixed.note:
-            self.ctx.say(f"The polygon crossed itself and was {fixed.note}.")
+            self.ctx.say(f"Drawn, but {fixed.note}.")
         self.complete(fixed.shape)
 
     def complete(self, shape) -> None:

@@ -32,6 +32,7 @@ class EditTool(Tool):
         self.drag = None  # ("vertex", id, rings, ref) or ("move", ids, start, shapes)
         self.hover = None  # (id, VertexRef) of the vertex under the cursor
         self.nudge_key = None
+        self._rings = None  # (id, shape, Rings): the hover asks on every mouse move
 
     def activate(self) -> None:
         self.ctx.scene.set_display(show_vertices=True)
@@ -129,8 +130,7 @@ class EditTool(Tool):
             if self.hover is not None and doc.editable(self.hover[0]):
                 inst_id, ref = self.hover
                 self.hover = None
-                self._commit(inst_id, Rings(doc.instance(inst_id).shape).deleted(ref),
-                             "Delete a vertex of")
+                self._commit(inst_id, self._rings_of(inst_id).deleted(ref), "Delete a vertex of")
                 return True
             ids = [i for i in doc.selected if doc.editable(i)]
             if ids:
@@ -157,9 +157,15 @@ class EditTool(Tool):
         if doc is None or len(doc.selected) != 1 or not doc.editable(doc.selected[0]):
             return None
         inst_id = doc.selected[0]
-        rings = Rings(doc.instance(inst_id).shape)
+        rings = self._rings_of(inst_id)
         ref = rings.find_vertex(x, y, self.ctx.tolerance(VERTEX_PX))
         return (inst_id, rings, ref) if ref is not None else None
+
+    def _rings_of(self, inst_id: int) -> Rings:
+        shape = self.ctx.document.instance(inst_id).shape
+        if self._rings is None or self._rings[0] != inst_id or self._rings[1] is not shape:
+            self._rings = (inst_id, shape, Rings(shape))
+        return self._rings[2]
 
     def _snapped(self, x: float, y: float, exclude: set[int]) -> tuple[float, float]:
         if not self.ctx.options.snap:
@@ -176,7 +182,7 @@ class EditTool(Tool):
         if shape is None:
             return
         if fixed.note:
-            self.ctx.say(f"The edit made the outline cross itself; {fixed.note}.")
+            self.ctx.say(f"After the edit, {fixed.note}.")
         doc = self.ctx.document
         self.ctx.push(UpdateInstanceCommand(self.ctx.session, doc.image_id, inst_id,
                                             text=f"{verb} {inst_id}", shape=shape,

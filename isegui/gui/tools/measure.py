@@ -11,15 +11,36 @@ from isegui.gui.canvas.items import PreviewItem
 from isegui.gui.tools.base import Tool
 
 
+INSTRUCTION = ("Draw a line over something of known length (click-drag), then enter its "
+               "length in mm; Esc cancels")
+
+
 class CalibrateTool(Tool):
     name = "calibrate"
     cursor = Qt.CursorShape.CrossCursor
 
-    def __init__(self, ctx, on_line=None):
+    def __init__(self, ctx, on_line=None, on_end=None):
         super().__init__(ctx)
         self.on_line = on_line  # called with the line's length in image pixels
+        self.on_end = on_end  # called as the tool is left: on_end(escaped)
         self.start: QPointF | None = None
         self.preview: PreviewItem | None = None
+
+    def activate(self) -> None:
+        self.ctx.say(INSTRUCTION)
+
+    def deactivate(self) -> None:
+        self.cancel()
+        if self.on_end is not None:
+            self.on_end(False)
+
+    def key(self, event) -> bool:
+        if event.key() != Qt.Key.Key_Escape:
+            return False
+        self.cancel()
+        if self.on_end is not None:
+            self.on_end(True)
+        return True
 
     def press(self, pos, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:

@@ -11,6 +11,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import Shape, polygons_of, repair
+from isegui.core.handles import handle_indices
 
 
 @dataclass
@@ -21,21 +22,37 @@ class VertexRef:
 
 
 class Rings:
-    """A shape as editable rings of vertices: parts, each an outer ring and holes."""
+    """A shape as editable rings of vertices: parts, each an outer ring and holes.
+
+    Only some vertices have handles (core.handles: on a pixel trace a few, elsewhere all).
+    Moving or deleting a handle replaces the trace between it and its neighbouring handles by
+    straight edges, the edges the handles show; every other vertex stays exactly where it
+    was. (Editing the simplified ring instead would move the whole outline up to a pixel at
+    the first touch; a brush stroke's exact mask is kept wherever it is not edited.)"""
 
     def __init__(self, shape: Shape):
         self.parts = [[np.asarray(p.exterior.coords)[:-1].copy()] +
                       [np.asarray(h.coords)[:-1].copy() for h in p.interiors]
                       for p in polygons_of(shape)]
+        self._handles = None
+
+    @property
+    def handles(self) -> list[list[np.ndarray]]:
+        """Per part and ring, the indices of the vertices that have handles."""
+        if self._handles is None:
+            self._handles = [[handle_indices(r) for r in rings] for rings in self.parts]
+        return self._handles
 
     def find_vertex(self, x: float, y: float, tolerance: float) -> VertexRef | None:
+        """The handle nearest (x, y) within the tolerance."""
         best, best_d = None, tolerance
         for pi, rings in enumerate(self.parts):
             for ri, ring in enumerate(rings):
-                d = np.hypot(ring[:, 0] - x, ring[:, 1] - y)
+                indices = self.handles[pi][ri]
+                d = np.hypot(ring[indices, 0] - x, ring[indices, 1] - y)
                 k = int(np.argmin(d))
                 if d[k] <= best_d:
-                    best, best_d = VertexRef(pi, ri, k), d[k]
+                    best, best_d = VertexRef(pi, ri, int(indices[k])), d[k]
         return best
 
     def find_edge(self, x: float, y: float, tolerance: float):
@@ -57,7 +74,9 @@ class Rings:
 
     def moved(self, ref: VertexRef, x: float, y: float) -> "Rings":
         out = self.copy()
-        out.parts[ref.part][ref.ring][ref.index] = (x, y)
+        ring = out.parts[ref.part][ref.ring].copy()
+        ring[ref.index] = (x, y)
+        out.parts[ref.part][ref.ring] = np.delete(ring, self._between_handles(ref), axis=0)
         return out
 
     def inserted(self, ref: VertexRef, x: float, y: float) -> "Rings":
@@ -69,7 +88,8 @@ class Rings:
     def deleted(self, ref: VertexRef) -> "Rings":
         """Without the vertex; a ring left with fewer than 3 vertices goes (a hole closes)."""
         out = self.copy()
-        ring = np.delete(out.parts[ref.part][ref.ring], ref.index, axis=0)
+        ring = np.delete(out.parts[ref.part][ref.ring],
+                         [ref.index, *self._between_handles(ref)], axis=0)
         if len(ring) >= 3:
             out.parts[ref.part][ref.ring] = ring
         elif ref.ring > 0:
@@ -78,9 +98,22 @@ class Rings:
             del out.parts[ref.part]
         return out
 
+    def _between_handles(self, ref: VertexRef) -> list[int]:
+        """The vertices between the handle `ref` and the handles before and after it."""
+        n = len(self.parts[ref.part][ref.ring])
+        indices = self.handles[ref.part][ref.ring]
+        if len(indices) == n:
+            return []
+        k = int(np.searchsorted(indices, ref.index))
+        on_handle = k < len(indices) and indices[k] == ref.index
+        before, after = int(indices[k - 1]), int(indices[(k + on_handle) % len(indices)])
+        span = [(before + j) % n for j in range(1, (ref.index - before) % n)]
+        return span + [(ref.index + j) % n for j in range(1, (after - ref.index) % n)]
+
     def copy(self) -> "Rings":
         out = Rings.__new__(Rings)
         out.parts = [[r.copy() for r in rings] for rings in self.parts]
+        out._handles = None
         return out
 
     def to_shape(self):
