@@ -4,10 +4,9 @@ only when one of them runs, so the other commands start fast."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from isegui.cli.output import print_json, progress_bar
@@ -85,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args) -> int:
     from isegui.ml.progress import CancelToken, JsonLinesReporter
+    if args.progress == "jsonl":  # the app shows it while the imports below take seconds
+        JsonLinesReporter().event("note", message="loading PyTorch…", phase=True)
+    from isegui.ml.preflight import training_outlook
     from isegui.ml.spec import TrainSpec
     from isegui.ml.train import TrainingError, fit
     from isegui.ml.transforms import AugmentConfig
@@ -105,7 +107,11 @@ def run_train(args) -> int:
     else:
         reporter = _BarReporter()
     try:
-        result = fit(spec, reporter, cancel)
+        reporter.event("note", message="checking the project's images…", phase=True)
+        advice = training_outlook(spec.project, spec)  # what will limit it, before it starts
+        for item in advice:
+            print(item.line(), file=sys.stderr)
+        result = fit(spec, reporter, cancel, advice=advice)
     except TrainingError as exc:
         if args.progress == "jsonl":
             reporter.event("error", message=str(exc), remedy=exc.remedy)
@@ -167,7 +173,7 @@ class _BarReporter:
             print(f"epoch {f['epoch']}: " + ", ".join(f"{k} {f[k]:.3f}" for k in keys)
                   + (" (best)" if f.get("improved") else "")
                   + (" (cancelled)" if f.get("cancelled") else ""), file=sys.stderr)
-        elif kind == "note":
+        elif kind == "note" and not f.get("phase"):  # phases are for the app's waiting
             print(f"note: {f['message']}", file=sys.stderr)
 
     def close(self) -> None:
@@ -288,17 +294,15 @@ def _checkpoint_for(args, project_dir):
 
 
 def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_predictions):
+    from isegui.core.fileio import atomic_open
     from isegui.ml.outputs import CocoResults, csv_writer, measurement_rows
     coco = CocoResults(predictor.classes) if args.out else None
-    csv_tmp = writer = None
-    if args.csv:
-        fd, csv_tmp = tempfile.mkstemp(dir=args.csv.parent or ".", suffix=".tmp")
-        csv_file = os.fdopen(fd, "w", newline="", encoding="utf-8")
-        writer = csv_writer(csv_file, calibrated=bool(mm_per_px))
     stored: list = []
     counts: dict[str, int] = {}
     failed = 0
-    try:
+    with ExitStack() as csv_file:  # the CSV appears whole when the loop ends, or not at all
+        writer = (csv_writer(csv_file.enter_context(atomic_open(args.csv, text=True)),
+                             calibrated=bool(mm_per_px)) if args.csv else None)
         with progress_bar("predicting") as progress:
             for path, size, found in iter_predictions(predictor, files, args.batch, progress):
                 if size is None:
@@ -321,18 +325,11 @@ def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_
                     print(f"{name}: {len(found)} objects"
                           + (f" ({', '.join(f'{k} {v}' for k, v in sorted(per.items()))})"
                              if per else ""))
-        if writer:
-            csv_file.close()
-            os.replace(csv_tmp, args.csv)
-            csv_tmp = None
-        if coco:
-            coco.write(args.out)
-        if stored:
-            _store_predictions(project_dir, run_id, stored)
-    finally:
-        if csv_tmp:
-            csv_file.close()
-            Path(csv_tmp).unlink(missing_ok=True)
+        csv_file.close()
+    if coco:
+        coco.write(args.out)
+    if stored:
+        _store_predictions(project_dir, run_id, stored)
     total = sum(counts.values())
     print(f"{len(files) - failed} images, {total} objects"
           + (f" ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})" if counts else ""),

@@ -6,26 +6,55 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import IO, Iterator
 
 from isegui.core.errors import FormatError, UnsafePathError
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`:
-    a reader (or a crash) sees the old file or the new one, never half of one."""
+@contextmanager
+def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO]:
+    """A file to write `path` through: a temporary file beside it, flushed to disk and renamed
+    over `path` when the block ends without an error, so a reader (or a crash) sees the old
+    file or the new one, never half of one. Text is UTF-8 with newlines as written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        if os.name != "nt":  # mkstemp makes a private 0600 file; the result is a normal one
+            os.fchmod(fd, 0o666 & ~current_umask())
+        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text
+              else os.fdopen(fd, "wb")) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask. Linux tells it in /proc; elsewhere reading it means setting it
+    (briefly, and not thread-safe), so that is the fallback."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `path` whole or not at all (see atomic_open); the file gets the usual
+    permissions (0666 less the umask), like any file the user's programs make."""
+    with atomic_open(path) as f:
+        f.write(data)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -67,12 +67,18 @@ def _screen_angle(dx: float, dy: float) -> float:
 CSV_COLUMNS = ["image", "instance", "class", "score", "area_px", "bbox_x", "bbox_y", "bbox_w",
                "bbox_h", "length_px", "width_px", "angle_deg", "equivalent_diameter_px"]
 MM_COLUMNS = ["area_mm2", "length_mm", "width_mm", "equivalent_diameter_mm"]
+CALIBRATION_COLUMN = "mm_per_px"  # on every row of a calibrated export: the scale it used
+
+
+def csv_columns(calibrated: bool) -> list[str]:
+    """The columns of a measurements CSV file (the app's export and `isegui predict --csv`)."""
+    return CSV_COLUMNS + (MM_COLUMNS + [CALIBRATION_COLUMN] if calibrated else [])
 
 
 def measurement_row(image: str, instance, class_name: str | None, shape: Shape,
                     score: float | None, mm_per_px: float | None) -> dict:
-    """One instance's measurements as a CSV row (CSV_COLUMNS, plus MM_COLUMNS when the
-    project is calibrated)."""
+    """One instance's measurements as a CSV row (CSV_COLUMNS, plus MM_COLUMNS and the
+    mm per pixel used when the project is calibrated: `csv_columns`)."""
     m = measure(shape)
     row = {"image": image, "instance": instance, "class": class_name or "",
            "score": "" if score is None else round(score, 4), "area_px": round(m.area, 1),
@@ -86,6 +92,7 @@ def measurement_row(image: str, instance, class_name: str | None, shape: Shape,
         row.update(area_mm2=round(mm.area, 4), length_mm=round(mm.length, 4),
                    width_mm=round(mm.width, 4),
                    equivalent_diameter_mm=round(mm.equivalent_diameter, 4))
+        row[CALIBRATION_COLUMN] = float(mm_per_px)
     return row
 
 

@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QUndoView
 
+from isegui.gui import drop
 from isegui.gui.actions import build_actions
 from isegui.gui.canvas.review import ReviewController, SideView
 from isegui.gui.canvas.scene import CanvasScene
@@ -54,7 +55,8 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(session)
         self.review = ReviewPanel(session, self.review_canvas)
         self.measure = MeasurePanel(session, self.review_canvas, self)
-        self.tools["calibrate"] = CalibrateTool(self.ctx, self.measure.calibrate_line)
+        self.tools["calibrate"] = CalibrateTool(self.ctx, self.measure.calibrate_line,
+                                                self.measure.calibration_ended)
         self.history = QUndoView(session.undo_stack)
         self.history.setEmptyLabel("(opened)")
         self.docks = {}
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.ctx.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         session.documentChanged.connect(self._document_changed)
         self.set_tool("edit")
+        self.setAcceptDrops(True)  # folders and image files dropped here are added
         self.resize(1400, 900)
 
     # ------------------------------------------------------------------ slots
@@ -141,6 +144,15 @@ class MainWindow(QMainWindow):
         from isegui.gui.dialogs.augment_preview import AugmentPreviewDialog
         AugmentPreviewDialog(doc, self.session.classes(),
                              self.training.settings.augment_text(), self).show()
+
+    def dragEnterEvent(self, event) -> None:
+        drop.accept_drag(event)
+
+    def dragMoveEvent(self, event) -> None:
+        drop.accept_drag(event)
+
+    def dropEvent(self, event) -> None:
+        drop.drop_on(self, event)
 
     def closeEvent(self, event) -> None:
         self.view.set_tool(None)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from isegui.core.fileio import atomic_write_json
-from isegui.core.measure import CSV_COLUMNS, MM_COLUMNS, measurement_row
+from isegui.core.measure import csv_columns, measurement_row
 from isegui.ml.predict import Detection
 
 
@@ -48,7 +48,6 @@ def measurement_rows(image: str, detections: list[Detection], mm_per_px: float |
 
 
 def csv_writer(stream: IO[str], calibrated: bool) -> csv.DictWriter:
-    writer = csv.DictWriter(stream, CSV_COLUMNS + (MM_COLUMNS if calibrated else []),
-                            lineterminator="\n")
+    writer = csv.DictWriter(stream, csv_columns(calibrated), lineterminator="\n")
     writer.writeheader()
     return writer

@@ -42,3 +42,29 @@ def checkpoint_file(project: Project, run: Run, which: str = "best") -> Path:
         if (folder / name).is_file():
             return folder / name
     raise RunNotFound(f"run {run.id} ({run.name}) has no {which} checkpoint in {folder}")
+
+
+def active_choice(run: Run, active: Run | None) -> tuple[bool, str]:
+    """The one rule for the active run when a run finishes: it becomes active when no run is
+    (or the active one has no checkpoint), or when its best validation mask mAP beats the
+    active run's. (True/False, and why, in words.)"""
+    if active is None or not active.checkpoint:
+        return True, "no run was active"
+    if active.id == run.id:
+        return True, "it was the active run already"
+    new, old = _best_mask_map(run), _best_mask_map(active)
+    if new is not None and (old is None or new > old):
+        return True, (f"its validation mask mAP {_shown(new)} beats run {active.id}'s "
+                      f"({_shown(old)})")
+    return False, (f"run {active.id} stays the active model (mask mAP {_shown(old)}; "
+                   f"run {run.id}: {_shown(new)})")
+
+
+def _best_mask_map(run: Run) -> float | None:
+    best = run.metrics.get("best", {}) if isinstance(run.metrics, dict) else {}
+    value = best.get("mask_map")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _shown(value: float | None) -> str:
+    return "none" if value is None else f"{value:.3f}"

@@ -4,6 +4,7 @@ TrainingError with what to do about them."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -22,10 +23,13 @@ from isegui.ml.data import InstanceDataset, collate, snapshot
 from isegui.ml.device import resolve_device
 from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
+from isegui.ml.interrupt import CancellableDataset, StepInterrupted, StepInterrupter
 from isegui.ml.predict import Predictor
+from isegui.ml.preflight import Advice, blocking, training_outlook
 from isegui.ml.progress import CancelToken, NullReporter, Reporter
 from isegui.ml.registry import build_model, model_from_checkpoint, model_info
-from isegui.ml.runs import checkpoint_file, find_run, run_folder
+from isegui.ml.run_log import RunLog
+from isegui.ml.runs import active_choice, checkpoint_file, find_run, run_folder
 from isegui.ml.spec import TrainSpec
 from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
 
@@ -67,15 +71,23 @@ class _State:
 
 
 def fit(spec: TrainSpec, reporter: Reporter | None = None,
-        cancel: CancelToken | None = None) -> TrainResult:
+        cancel: CancelToken | None = None, advice: list[Advice] | None = None) -> TrainResult:
+    """`advice`: what preflight said of this run, when the caller has already asked; a run
+    with an error-level finding (images it would fail on) is not started."""
     cancel = cancel or CancelToken()
+    advice = training_outlook(spec.project, spec) if advice is None else advice
+    if blocking(advice):
+        raise TrainingError("training not started: " + " ".join(
+            f"{a.title}: {a.text}" for a in blocking(advice)))
     device = resolve_device(spec.device)
     ranks = Distributed.from_env(device)
     if ranks.enabled and device.type == "cuda":
         device = torch.device("cuda", ranks.local_rank)
     reporter = reporter if (reporter and ranks.main) else NullReporter()
     try:
-        return _Trainer(spec, device, ranks, reporter, cancel).run()
+        trainer = _Trainer(spec, device, ranks, reporter, cancel)
+        trainer.advice = advice
+        return trainer.run()
     finally:
         ranks.close()
 
@@ -88,6 +100,7 @@ class _Trainer:
         if spec.resume:
             resumed, spec = self._load_resume(spec)
         self.spec = spec
+        self._note("reading the project's images and labels…")
         self.data = snapshot(spec.project, resumed["classes"] if resumed else None,
                              spec.val_fraction, spec.seed)
         if not self.data.classes:
@@ -98,8 +111,11 @@ class _Trainer:
         torch.manual_seed(spec.seed)
         self.init = InitReport()
         self.frozen_batchnorm = bool(resumed and resumed.get("frozen_batchnorm"))
+        self._note(f"building the {spec.model} model ({len(self.data.classes)} classes; "
+                   f"{len(self.data.train)} training images)…")
         if resumed:
             self.model = model_from_checkpoint(resumed)
+            self.init = InitReport(source=resumed["init_source"])
         else:
             self.model = build_model(spec.model, num_classes=len(self.data.classes),
                                      size=spec.size)
@@ -126,6 +142,14 @@ class _Trainer:
         self.run_id = resumed["run_id"] if resumed else None
         self.lr: float | None = None  # the learning rate of the last step
         self.folder: Path | None = None
+        self.advice: list[Advice] = []  # preflight's, for the start event
+        self.log: RunLog | None = None  # the run's events file (main process only)
+        # a cancel during a step ends it at the next block of the model (one process only)
+        self.interrupter = None if ranks.enabled else StepInterrupter(self.model, cancel)
+
+    def _note(self, message: str) -> None:
+        """What the process is doing, for whoever waits for the first step."""
+        self.reporter.event("note", message=message, phase=True)
 
     # ------------------------------------------------------------------ setup
 
@@ -133,6 +157,7 @@ class _Trainer:
         with Project.open(spec.project, read_only=True) as project:
             run = find_run(project, spec.resume)
             path = checkpoint_file(project, run, "last")
+        self._note(f"reading run {run.id}'s last checkpoint…")
         data = load_checkpoint(path)
         if "optimizer" not in data or "state" not in data:
             raise TrainingError(f"{path}: holds no optimizer state, so it cannot be resumed.",
@@ -145,6 +170,9 @@ class _Trainer:
                            device=spec.device, workers=spec.workers, resume=spec.resume,
                            max_steps=spec.max_steps)
         data["run_id"] = run.id
+        first = (run.config.get("init") or {}).get("source") or "unknown"
+        data["init_source"] = (f"run {run.id}'s last checkpoint ({path.name}); the run "
+                               f"started from {first}")
         return data, spec
 
     def _initialise(self) -> InitReport:
@@ -161,6 +189,7 @@ class _Trainer:
         if path is None:
             return InitReport(source="random (no pretrained weights file found locally)",
                               total=len(self.model.state_dict()))
+        self._note(f"loading the weights of {path.name}…")
         report = initialise(self.model, path, self.data.classes)
         # pretrained statistics are worth more than what batches of a few images would make
         self.frozen_batchnorm = freeze_batchnorm(self.model) > 0
@@ -181,6 +210,7 @@ class _Trainer:
                 project.store.update_run(self.run_id, status=RunStatus.RUNNING)
         self.folder = run_folder(self.spec.project, self.run_id)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.log = RunLog(self.folder)
 
     # ------------------------------------------------------------------ the loop
 
@@ -194,7 +224,9 @@ class _Trainer:
             train_images=len(self.data.train), val_images=len(self.data.val),
             validation=self.data.validation, init=self.init.as_dict(),
             steps_per_epoch=steps_per_epoch, epochs=spec.epochs, minutes=spec.minutes,
-            resumed_at_epoch=state.epoch if spec.resume else None, notes=list(self.data.notes))
+            resumed_at_epoch=state.epoch if spec.resume else None,
+            resumed_at_step=state.step if spec.resume else None, notes=list(self.data.notes),
+            advice=[a.as_dict() for a in self.advice])
         try:
             status = self._epochs(steps_per_epoch)
         except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
@@ -211,15 +243,23 @@ class _Trainer:
         except BaseException as exc:  # the run's record must not stay "running"
             self._fail(str(exc) or type(exc).__name__)
             raise
-        self._record_end(status)
+        finally:
+            self._close_log()
+        active = self._record_end(status)
         best = self.folder / "best.pt" if self.folder else None
         result = TrainResult(self.run_id, status, state.epoch, state.step, state.best_metrics,
                              best if best and best.is_file() else None, self.data.validation)
         self.reporter.event("done", run_id=self.run_id, status=status.value,
                             epochs=state.epoch, steps=state.step, best=state.best_metrics,
                             checkpoint=str(result.checkpoint) if result.checkpoint else None,
-                            seconds=round(state.elapsed, 1))
+                            seconds=round(state.elapsed, 1), **active)
         return result
+
+    def _close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+        if self.interrupter is not None:
+            self.interrupter.remove()
 
     def _epochs(self, steps_per_epoch: int) -> RunStatus:
         spec, state = self.spec, self.state
@@ -229,26 +269,47 @@ class _Trainer:
         self.warmup = min(spec.warmup_steps, max(1, total_steps // 10)) if total_steps \
             else spec.warmup_steps
         workers = spec.workers if spec.workers is not None else _default_workers(self.device)
+        first = True  # of this session: the notes until it come
         while True:
             if spec.minutes is None and state.epoch >= spec.epochs:
                 return RunStatus.FINISHED
             self.batches.set_epoch(state.epoch, state.batch)
             loader = torch.utils.data.DataLoader(
-                self.dataset, batch_sampler=self.batches, collate_fn=collate,
+                CancellableDataset(self.dataset, self.cancel)
+                if self.interrupter and not workers else self.dataset,
+                batch_sampler=self.batches, collate_fn=collate,
                 num_workers=workers, pin_memory=self.device.type == "cuda")
             self.net.train()
             losses_sum: dict[str, float] = {}
             counted = 0
             last_report = 0.0
-            for images, targets in loader:
+            batches = iter(loader)
+            if first:
+                self._note(f"loading the first batch ({spec.batch} images at {spec.size} px)…")
+            while state.batch < steps_per_epoch:
                 state.elapsed = time.monotonic() - session_start
                 progress = (state.elapsed / (spec.minutes * 60) if spec.minutes
                             else state.step / max(1, total_steps))
                 stop = (self.cancel.cancelled or progress >= 1.0 or
                         (spec.max_steps is not None and state.step >= spec.max_steps))
+                # decided before the next batch is loaded: without loader processes, loading
+                # takes seconds that a cancel should not wait for
                 if self.ranks.any(stop):
                     return self._stop_mid_epoch(_mean(losses_sum, counted))
-                losses = self._step(images, targets, progress)
+                try:
+                    images, targets = next(batches)
+                except StopIteration:
+                    break
+                except StepInterrupted:  # cancelled while the batch was loading
+                    return self._stop_mid_epoch(_mean(losses_sum, counted))
+                if first:
+                    self._note("the first training step: the slowest one (the model warms up)…")
+                    first = False
+                try:
+                    losses = self._step(images, targets, progress)
+                except StepInterrupted:  # cancelled mid-step: the step is not taken
+                    self.optimizer.zero_grad(set_to_none=True)
+                    return self._stop_mid_epoch(_mean(losses_sum, counted))
                 state.batch += 1
                 if losses:
                     counted += 1
@@ -276,15 +337,16 @@ class _Trainer:
         images = [i.to(self.device, non_blocking=True) for i in images]
         targets = [{k: v.to(self.device, non_blocking=True) for k, v in t.items()}
                    for t in targets]
-        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss_dict = self.net(images, targets)
-            loss = sum(loss_dict.values())
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.ranks.any(not bool(torch.isfinite(loss))):
-            self._bad_step()
-            return None
+        with self._interruptible():
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+                loss_dict = self.net(images, targets)
+                loss = sum(loss_dict.values())
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.ranks.any(not bool(torch.isfinite(loss))):
+                self._bad_step()
+                return None
+            self.scaler.scale(loss).backward()
         state.bad_in_row = 0
-        self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), spec.grad_clip)
         self.scaler.step(self.optimizer)
@@ -294,6 +356,9 @@ class _Trainer:
         out["loss"] = float(loss.detach())
         self.lr = lr
         return out
+
+    def _interruptible(self):
+        return self.interrupter.arm() if self.interrupter else contextlib.nullcontext()
 
     def _bad_step(self) -> None:
         """A non-finite loss: skip the step; halve the rate after a few in a row; give up
@@ -320,12 +385,15 @@ class _Trainer:
             eta = max(0.0, spec.minutes * 60 - state.elapsed)
         else:
             eta = state.elapsed / max(1, state.step) * max(0, total - state.step)
-        self.reporter.event(
-            "step", epoch=state.epoch + 1, batch=state.batch, batches=steps_per_epoch,
+        fields = dict(
+            epoch=state.epoch + 1, batch=state.batch, batches=steps_per_epoch,
             step=state.step, progress=round(min(1.0, progress), 4), eta_s=round(eta, 1),
             elapsed_s=round(state.elapsed, 1), losses=losses, lr=self.lr,
             images_per_s=round(state.step * spec.batch * self.ranks.world /
                                max(1e-6, state.elapsed), 2))
+        self.reporter.event("step", **fields)
+        if self.log is not None and losses:
+            self.log.append("step", fields)
 
     def _stop_mid_epoch(self, losses: dict) -> RunStatus:
         cancelled = self.cancel.cancelled
@@ -344,6 +412,8 @@ class _Trainer:
         metrics: dict = {"epoch": state.epoch, "step": state.step,
                          "elapsed_s": round(state.elapsed, 1), **losses}
         if self.ranks.main and not cancelled and self.data.val:
+            n = len(self.data.val)
+            self._note(f"validating on {n} image{'s' if n != 1 else ''}…")
             metrics.update(self._validate())
         self.ranks.barrier()
         if not self.ranks.main:
@@ -365,6 +435,8 @@ class _Trainer:
                 checkpoint=best.relative_to(project.folder).as_posix() if best.is_file()
                 else None)
         self.reporter.event("epoch", **metrics, improved=improved, cancelled=cancelled)
+        if self.log is not None and not cancelled:  # a cancelled epoch is done again
+            self.log.append("epoch", {**metrics, "improved": improved})
 
     def _validate(self) -> dict:
         self.model.eval()
@@ -392,14 +464,23 @@ class _Trainer:
         self.reporter.event("checkpoint", last=str(self.folder / "last.pt"),
                             best=str(self.folder / "best.pt") if improved else None)
 
-    def _record_end(self, status: RunStatus) -> None:
-        """The run's final status; a finished run becomes the active one if none is."""
+    def _record_end(self, status: RunStatus) -> dict:
+        """The run's final status; a finished run may become the active one (one rule:
+        `active_choice`). What happened, for the done event."""
         if not self.ranks.main:
-            return
+            return {}
         with Project.open(self.spec.project, lock=False) as project:
             project.store.update_run(self.run_id, status=status)
-            if status == RunStatus.FINISHED and project.active_run_id is None:
+            if status != RunStatus.FINISHED:
+                return {"active": False, "active_run_id": project.active_run_id}
+            run = project.store.run(self.run_id)
+            active = next((r for r in project.store.runs()
+                           if r.id == project.active_run_id), None)
+            chosen, why = active_choice(run, active)
+            if chosen:
                 project.set_active_run(self.run_id)
+            return {"active": chosen, "active_run_id": project.active_run_id,
+                    "active_reason": why}
 
     def _fail(self, reason: str) -> None:
         if not (self.ranks.main and self.run_id is not None):

@@ -2,6 +2,7 @@
 with the confidence slider, accept and undo; measurements to CSV."""
 
 import csv
+import re
 import shutil
 
 import pytest
@@ -56,17 +57,39 @@ def test_training_from_the_panel_runs_a_real_process(qtbot, demo_template, tmp_p
     panel = window.training
     window.docks["training"].raise_()
     _small_settings(panel)
-    events = []
-    panel.process.event.connect(lambda kind, f: events.append(kind))
+    events, shown = [], []  # each event, and what the panel said once it had it
+    panel.process.event.connect(lambda kind, f: (events.append((kind, f)),
+                                                 shown.append(panel.status.text())))
     QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.process.running and not panel.start_button.isEnabled()
+    # from the moment it is launched: what the process is doing, and for how long
+    assert re.search(r"loading PyTorch… \d+ s$", panel.status.text())
     qtbot.waitUntil(lambda: not panel.process.running, timeout=240_000)
-    assert {"start", "step", "epoch", "done"} <= set(events)
+    kinds = [k for k, _ in events]
+    assert {"start", "step", "epoch", "done"} <= set(kinds)
+    assert events[0] == ("note", {"message": "loading PyTorch…", "phase": True})
+    first_step = kinds.index("step")
+    for (kind, f), text in zip(events[:first_step], shown):
+        assert re.search(r"\d+ s$", text)  # the seconds tick until the first step
+        if kind == "note":
+            assert f["message"] in text
+    assert any("building the fast model" in t for t in shown[:first_step])
     assert panel.progress.text().startswith("done") or panel.progress.format() == "done"
-    assert panel._series["loss"][1]  # the loss curve has points
+    assert panel.curves.series["loss"][1]  # the loss curve has points
     (run,) = window.session.store.runs()
-    assert run.status == RunStatus.FINISHED and panel.runs.item(0, 2).text() == "finished"
-    assert window.review.run.count() == 1  # review can use it now
+    assert run.status == RunStatus.FINISHED and panel.runs.item(0, 1).text() == "finished"
+    assert f"Run {run.id} is now the active model (no run was active)" in panel.status.text()
+    assert window.review.run.currentData() == run.id  # review uses it now
+    # every drawn series is in a legend under its plot, in its own colour
+    for plot in (panel.curves.losses, panel.curves.maps):
+        drawn = [c for c in plot.plot.getPlotItem().listDataItems() if c.isVisible()]
+        entries = plot.legend_entries()
+        assert len(entries) == len(drawn) == len(plot.points) > 0
+        assert len({color for _, color in entries}) == len(entries)
+        for box in plot.boxes.values():
+            assert box.isVisible() and box.geometry().top() >= plot.plot.geometry().bottom()
+    assert len(panel.curves.losses.boxes) == 6  # the total and five parts
+    assert (window.session.project.folder / "runs" / f"{run.id:04d}" / "events.jsonl").is_file()
     window.close()
     window.session.close()
 
@@ -81,18 +104,36 @@ def test_cancel_keeps_a_checkpoint_and_resume_finishes(qtbot, demo_template, tmp
     panel.start()
     qtbot.waitUntil(lambda: bool(steps), timeout=240_000)
     QTest.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    # said at once, with the seconds it has been stopping
+    assert re.search(r"Stopping at the end of this batch; the checkpoint is kept… \d+ s$",
+                     panel.status.text())
     qtbot.waitUntil(lambda: not panel.process.running, timeout=60_000)
     (run,) = window.session.store.runs()
     assert run.status == RunStatus.CANCELLED
     assert (window.session.project.folder / "runs" / f"{run.id:04d}" / "last.pt").is_file()
     assert "cancelled" in panel.progress.format()
-    panel.runs.selectRow(0)
+    assert "the checkpoint is kept: Resume continues it" in panel.status.text()
+    before = list(panel.curves.series["loss"][0])
+    assert before
+    panel.curves.clear()
+    panel.runs.clearSelection()
+    panel.runs.selectRow(0)  # a run picked in the list shows its curves
+    assert panel.curves.series["loss"][0] == before
+    started = []
+    panel.process.event.connect(lambda kind, f: kind == "start" and started.append(
+        panel.status.text()))
     assert panel.resume()
+    assert panel.curves.series["loss"][0] == before  # the curves so far stay
     qtbot.waitUntil(lambda: not panel.process.running, timeout=240_000)
+    assert started[0].startswith(f"Resumed run {run.id} at epoch 0 (step {before[-1]})")
+    assert f"weights: run {run.id}'s last checkpoint" in started[0]
     finished = window.session.store.run(run.id)
     assert finished.status == RunStatus.FINISHED
     assert len(finished.metrics["history"]) == 2  # its own 2 epochs, not the default budget
     assert len(window.session.store.runs()) == 1  # the same run, continued
+    steps_drawn = panel.curves.series["loss"][0]
+    assert steps_drawn[:len(before)] == before and len(steps_drawn) > len(before)
+    assert panel.curves.series["mask_map"][0] == [1, 2]
     assert dialogs == []
     window.close()
     window.session.close()
@@ -165,14 +206,20 @@ def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_templa
     rows = list(csv.DictReader(open(path)))
     labels = [i for i in session.document.instances() if not i.crowd]
     assert len(rows) == len(labels) and "area_mm2" in rows[0]
+    assert all(float(r["mm_per_px"]) == mm for r in rows)  # the scale the mm came from
     assert float(rows[0]["area_mm2"]) == pytest.approx(float(rows[0]["area_px"]) * mm * mm,
                                                        rel=1e-3)
     session.undo_stack.undo()  # the calibration was an edit too
     assert session.project.mm_per_px is None
 
     from isegui.gui.dialogs.run_metrics import RunMetricsDialog
-    dialog = RunMetricsDialog(session, review.run.currentData(), window)
+    review.slider.setValue(30)
+    QTest.mouseClick(review.metrics_button, Qt.MouseButton.LeftButton)
+    dialog = review.findChild(RunMetricsDialog)
+    assert "confidence ≥ 0.30" in dialog.windowTitle()  # the slider's, not a fixed 0.5
+    assert dialog.process.arguments()[-3:] == ["--threshold", "0.3", "--json"]
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120_000)
+    assert "at the Review confidence ≥ 0.30" in dialog.summary.text()
     assert dialog.per_class.rowCount() == 3 and dialog.confusion.rowCount() == 4
     assert set(dialog.result["mask_pr_curve"]["precision"]) == {"pill", "washer", "chip"}
     assert len(dialog.pr.getPlotItem().listDataItems()) == 3  # a PR curve per class

@@ -47,6 +47,11 @@ def test_predict_writes_coco_that_pycocotools_loads_and_a_csv(tiny_project, tmp_
     assert x - 1 <= cols.min() and cols.max() <= x + w + 1  # pasted inside its box
     header = table.read_text().splitlines()[0].split(",")
     assert header[:3] == ["image", "instance", "class"] and "area_mm2" in header
+    import csv
+    rows = list(csv.DictReader(table.open()))
+    assert rows and all(float(r["mm_per_px"]) == 0.2 for r in rows)  # the scale it used
+    from isegui.core.fileio import current_umask
+    assert table.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # not mkstemp's 0600
     from isegui.core.project import Project
     with Project.open(tiny_project, read_only=True) as project:
         stored = sum(len(project.store.predictions(r.id)) for r in project.store.images())

@@ -41,10 +41,20 @@ class PredictionItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self.box.adjusted(-4, -4, 4, 4)
 
+    def set_emphasis(self, highlight: bool, dimmed: bool) -> None:
+        """The selected prediction: a thick solid outline, a strong fill, on top; the others
+        faded while one is selected."""
+        self.highlight = highlight
+        self.setZValue(5e8 + 1 if highlight else 5e8)
+        self.setOpacity(0.3 if dimmed else 1.0)
+        self.update()
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
         fill = QColor(self.color)
-        fill.setAlphaF(0.35 if self.highlight else 0.18)
-        pen = QPen(self.color, 3 if self.highlight else 1.5, Qt.PenStyle.DashLine)
+        fill.setAlphaF(0.45 if self.highlight else 0.18)
+        pen = QPen(self.color.lighter(130) if self.highlight else self.color,
+                   4 if self.highlight else 1.5,
+                   Qt.PenStyle.SolidLine if self.highlight else Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
@@ -88,6 +98,7 @@ class PredictionLayer:
         self.by_verdict = False
         self.visible = True
         self.comparison = Comparison()
+        self.highlighted: int | None = None
         self._predictions: list[Prediction] = []
         self._labels: list[Instance] = []
 
@@ -99,6 +110,7 @@ class PredictionLayer:
             item = PredictionItem(p, cls.name if cls else "?", cls.color if cls else "#ffffff")
             self.items[p.id] = item
             self.scene.addItem(item)
+        self.highlight(self.highlighted)
         self.refresh()
 
     def clear(self) -> None:
@@ -131,10 +143,13 @@ class PredictionLayer:
                 self.scene.addItem(item)
                 self.missed.append(item)
 
-    def highlight(self, prediction_id: int | None) -> None:
+    def highlight(self, prediction_id: int | None) -> PredictionItem | None:
+        """Emphasise one prediction (None: none); its item, if this layer has it."""
+        self.highlighted = prediction_id if prediction_id in self.items else None
         for pid, item in self.items.items():
-            item.highlight = pid == prediction_id
-            item.update()
+            item.set_emphasis(pid == self.highlighted,
+                              self.highlighted is not None and pid != self.highlighted)
+        return self.items.get(self.highlighted) if self.highlighted is not None else None
 
     def verdict(self, prediction: Prediction) -> str:
         k = next((n for n, p in enumerate(self._predictions) if p.id == prediction.id), None)

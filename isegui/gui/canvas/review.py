@@ -3,7 +3,7 @@ the first (same image, predictions only, zoom and pan in step)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
@@ -11,13 +11,15 @@ from isegui.gui.canvas.items import ImageItem
 from isegui.gui.canvas.predictions import PredictionLayer
 
 BOTH, LABELS, PREDICTIONS, SIDE_BY_SIDE = "both", "labels", "predictions", "side by side"
+SLACK = 100_000  # scene px around the side view's scene rect: centerOn is then never clamped
 MODES = {BOTH: "Labels and predictions", LABELS: "Labels only",
          PREDICTIONS: "Predictions only", SIDE_BY_SIDE: "Side by side"}
 
 
 class SideView(QGraphicsView):
-    """The second view of side by side: the picture and the predictions, following the main
-    view's zoom and position."""
+    """The second view of side by side: the picture and the predictions, showing exactly the
+    main view's region (same transform, same centre) as it zooms, pans and resizes; the wheel
+    over it zooms both."""
 
     def __init__(self, main_view):
         super().__init__()
@@ -28,16 +30,61 @@ class SideView(QGraphicsView):
         self.scene().setBackgroundBrush(QBrush(QColor("#2b2b2b")))
         self.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self.setInteractive(False)
+        self.setFrameShape(main_view.frameShape())
+        # its position is the main view's: scroll bars of its own would only shift it
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         main_view.zoomChanged.connect(self.follow)
         main_view.horizontalScrollBar().valueChanged.connect(self.follow)
         main_view.verticalScrollBar().valueChanged.connect(self.follow)
+        main_view.viewport().installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.follow()
+        return False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.follow()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.follow()
+
+    def wheelEvent(self, event) -> None:
+        self.main.wheelEvent(event)  # the same point is under the cursor in both views
+
+    def split_evenly(self) -> None:
+        """Both views the same size: halves of the splitter they share."""
+        splitter = self.parentWidget()
+        if hasattr(splitter, "setSizes"):
+            width = sum(splitter.sizes())
+            splitter.setSizes([width - width // 2, width // 2])
 
     def follow(self, *_) -> None:
-        if not self.isVisible():
+        if not self.isVisible() or self.main.scene() is None:
             return
-        self.setSceneRect(self.main.sceneRect())
+        # the picture of the image on screen (the main scene loads it after the documentChanged
+        # handlers that run before its own; by the fit that follows, it has)
+        picture = self.main.scene().image_item.pixmap()
+        if picture.cacheKey() != self.image_item.pixmap().cacheKey():
+            self.image_item.setPixmap(picture)
+        # a viewport of the main one's size (its scroll bars' room left empty), a scene rect
+        # with room to centre on any point, the same transform and the same centre
+        main, margins = self.main.viewport(), self.viewportMargins()
+        self.setViewportMargins(
+            0, 0, max(0, self.viewport().width() + margins.right() - main.width()),
+            max(0, self.viewport().height() + margins.bottom() - main.height()))
+        self.setSceneRect(self.main.sceneRect().adjusted(-SLACK, -SLACK, SLACK, SLACK))
         self.setTransform(self.main.transform())
-        self.centerOn(self.main.mapToScene(self.main.viewport().rect().center()))
+        self.centerOn(self.main.mapToScene(main.rect().center()))
+        # centerOn rounds; then the scene point at the main view's corner goes to this one's
+        corner = self.main.viewportTransform().inverted()[0].map(QPointF(0, 0))
+        drift = self.viewportTransform().map(corner)
+        for bar, delta in ((self.horizontalScrollBar(), drift.x()),
+                           (self.verticalScrollBar(), drift.y())):
+            bar.setValue(bar.value() + round(delta))
 
 
 class ReviewController(QObject):
@@ -78,7 +125,6 @@ class ReviewController(QObject):
                 continue
             for signal in (doc.instanceAdded, doc.instanceChanged, doc.instanceRemoved):
                 (signal.connect if connect else signal.disconnect)(self._debounce.start)
-        self.side.image_item.setPixmap(self.scene.image_item.pixmap())
         self.reload()
 
     def set_run(self, run_id: int | None) -> None:
@@ -103,7 +149,10 @@ class ReviewController(QObject):
         self.scene.set_display(labels_visible=mode != PREDICTIONS)
         self.main_layer.visible = mode in (BOTH, PREDICTIONS)
         self.side_layer.visible = mode == SIDE_BY_SIDE
+        was_side = self.side.isVisible()
         self.side.setVisible(mode == SIDE_BY_SIDE)
+        if mode == SIDE_BY_SIDE and not was_side:
+            self.side.split_evenly()  # a fitted main view fits its half as it resizes
         for layer in self.layers:
             layer.refresh()
         self.side.follow()
@@ -121,6 +170,13 @@ class ReviewController(QObject):
             layer.refresh()
         self.changed.emit()
 
-    def highlight(self, prediction_id: int | None) -> None:
-        for layer in self.layers:
-            layer.highlight(prediction_id)
+    def highlight(self, prediction_id: int | None, center: bool = True) -> None:
+        """Emphasise one prediction in both views; bring it into view when it is out."""
+        items = [layer.highlight(prediction_id) for layer in self.layers]
+        item = items[1] if self.mode == SIDE_BY_SIDE else items[0]
+        if not center or item is None:
+            return
+        view = self.side.main
+        shown = view.mapToScene(view.viewport().rect()).boundingRect()
+        if not shown.contains(item.sceneBoundingRect()):
+            view.centerOn(item.sceneBoundingRect().center())

@@ -1,5 +1,6 @@
 """A run's metrics on the val split: per-class AP, the confusion matrix and the PR curve,
-computed by `isegui evaluate` in a process of its own (the window stays responsive)."""
+computed by `isegui evaluate` in a process of its own (the window stays responsive). The
+counts and the confusion matrix are at the confidence the Review slider is set to."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import (QDialog, QLabel, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
 
-from isegui.gui.panels.training import LOSS_COLORS
+from isegui.gui.panels.training_curves import SERIES_COLORS
 from isegui.gui.workers.train_process import isegui_command
 
 
 class RunMetricsDialog(QDialog):
-    def __init__(self, session, run_id: int, parent=None, split: str = "val"):
+    def __init__(self, session, run_id: int, parent=None, split: str = "val",
+                 threshold: float = 0.5):
         super().__init__(parent)
-        self.setWindowTitle(f"Run {run_id} on the {split} split")
+        self.threshold = round(float(threshold), 2)
+        self.setWindowTitle(f"Run {run_id} on the {split} split, at confidence ≥ "
+                            f"{self.threshold:.2f}")
         self.resize(760, 560)
-        self.summary = QLabel(f"Evaluating run {run_id} on the {split} split…")
+        self.summary = QLabel(f"Evaluating run {run_id} on the {split} split (counts and "
+                              f"confusions at the Review confidence, {self.threshold:.2f})…")
         self.summary.setWordWrap(True)
         self.tabs = QTabWidget()
         self.per_class = QTableWidget()
@@ -39,7 +44,8 @@ class RunMetricsDialog(QDialog):
         self.process = QProcess(self)
         self.process.finished.connect(self._done)
         self.process.start(program, prefix + ["evaluate", str(session.project.folder), "--run",
-                                              str(run_id), "--split", split, "--json"])
+                                              str(run_id), "--split", split, "--threshold",
+                                              f"{self.threshold:g}", "--json"])
 
     def _done(self, code: int, _status) -> None:
         out = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
@@ -54,8 +60,10 @@ class RunMetricsDialog(QDialog):
         self.summary.setText(
             f"{r['images']} images, {r['instances']} labeled instances: mask mAP "
             f"{r['mask_map']:.3f} (mAP50 {r['mask_map50']:.3f}), box mAP {r['box_map']:.3f} "
-            f"(mAP50 {r['box_map50']:.3f}); at score ≥ 0.5: {r['true_positives']} right, "
-            f"{r['false_positives']} wrong, {r['false_negatives']} missed")
+            f"(mAP50 {r['box_map50']:.3f}); at the Review confidence ≥ {self.threshold:.2f}: "
+            f"{r['true_positives']} right, {r['false_positives']} wrong, "
+            f"{r['false_negatives']} missed (the confusion matrix too; mAP and the PR curve "
+            "use every score)")
         classes = list(r["mask_ap_per_class"])
         self.per_class.setColumnCount(3)
         self.per_class.setHorizontalHeaderLabels(["Class", "Mask AP", "Box AP"])
@@ -75,4 +83,4 @@ class RunMetricsDialog(QDialog):
         curve = r.get("mask_pr_curve", {})
         for k, (name, precision) in enumerate(curve.get("precision", {}).items()):
             self.pr.plot(curve["recall"], precision, name=name,
-                         pen=pg.mkPen(LOSS_COLORS[k % len(LOSS_COLORS)], width=2))
+                         pen=pg.mkPen(SERIES_COLORS[k % len(SERIES_COLORS)], width=2))

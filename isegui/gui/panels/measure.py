@@ -14,8 +14,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from isegui.core.fileio import atomic_write_text
-from isegui.core.measure import CSV_COLUMNS, MM_COLUMNS, measurement_row
+from isegui.core.measure import MM_COLUMNS, csv_columns, measurement_row
 from isegui.gui.commands.instance_commands import SetCalibrationCommand
+from isegui.gui.tools.measure import INSTRUCTION
 
 LABELS, PREDICTIONS = "labels", "predictions"
 PX_SHOWN = ["area_px", "length_px", "width_px", "equivalent_diameter_px", "bbox_x", "bbox_y",
@@ -37,19 +38,23 @@ class MeasurePanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.calibrate = QPushButton("Calibrate…")
         self.calibrate.setToolTip("Draw a line over something of known length on the image")
+        self.hint = QLabel(INSTRUCTION)  # while calibrating
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("QLabel { background: #fff59d; color: #000; padding: 4px; }")
+        self.hint.hide()
         self.export_image = QPushButton("Export CSV (this image)")
         self.export_all = QPushButton("Export CSV (all images)")
         self.count_all = QPushButton("Count all images")
         layout = QVBoxLayout(self)
         for row in ((QLabel("Measure"), self.source), (self.counts,),
-                    (self.calibration, self.calibrate), (self.table,),
+                    (self.calibration, self.calibrate), (self.hint,), (self.table,),
                     (self.count_all, self.export_image, self.export_all)):
             line = QHBoxLayout()
             for w in row:
                 line.addWidget(w)
             layout.addLayout(line)
         self.source.currentIndexChanged.connect(self.refresh)
-        self.calibrate.clicked.connect(lambda: window.set_tool("calibrate"))
+        self.calibrate.clicked.connect(self.start_calibration)
         self.export_image.clicked.connect(lambda: self.export(all_images=False))
         self.export_all.clicked.connect(lambda: self.export(all_images=True))
         self.count_all.clicked.connect(self.count_project)
@@ -123,6 +128,23 @@ class MeasurePanel(QWidget):
 
     # ------------------------------------------------------------------ calibration, export
 
+    def start_calibration(self) -> None:
+        """The calibrate tool, and what to do with it, said at once (here and in the status
+        bar) until it is done or Esc."""
+        self.window.set_tool("calibrate")
+        self.hint.show()
+        self.window.statusBar().showMessage(INSTRUCTION)
+        self.window.view.setFocus()  # for the Esc
+
+    def calibration_ended(self, escaped: bool) -> None:
+        """The calibrate tool was left (a line measured, another tool, or Esc)."""
+        self.hint.hide()
+        if escaped:
+            self.window.set_tool("edit")
+            self.window.statusBar().showMessage("Calibration cancelled", 4000)
+        elif self.window.statusBar().currentMessage() == INSTRUCTION:
+            self.window.statusBar().clearMessage()
+
     def calibrate_line(self, length_px: float) -> None:
         """After a line was drawn: ask its real length, then set mm per pixel (undoable)."""
         mm, ok = QInputDialog.getDouble(self, "Calibrate", f"The line is {length_px:.1f} px "
@@ -143,7 +165,7 @@ class MeasurePanel(QWidget):
             if not path:
                 return None
         ids = [r.id for r in self.session.images()] if all_images else [doc.image_id]
-        columns = CSV_COLUMNS + (MM_COLUMNS if self.session.project.mm_per_px else [])
+        columns = csv_columns(bool(self.session.project.mm_per_px))
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, columns, lineterminator="\n")
         writer.writeheader()

@@ -4,16 +4,18 @@ accept or reject them, find the images with the most errors, open the run's metr
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMessageBox, QProgressBar,
-                               QPushButton, QSlider, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QSlider, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from isegui.core.compare import compare
 from isegui.gui.canvas.review import MODES
 from isegui.gui.commands.prediction_commands import (AcceptPredictionsCommand,
                                                      RejectPredictionsCommand)
+from isegui.gui.panels.review_accept import (ADD, REPLACE, SKIP, ask_about_matches,
+                                             matched_labels)
 from isegui.gui.workers.predict_worker import PredictWorker
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
@@ -33,6 +35,7 @@ class ReviewPanel(QWidget):
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
         self.progress = QProgressBar()
+        self.progress.hide()  # while predicting
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 100)
         self.slider.setValue(50)
@@ -50,6 +53,8 @@ class ReviewPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.table.setMinimumHeight(self.fontMetrics().height() * 9)  # header and 5 rows
         self.accept = QPushButton("Accept")
         self.accept.setToolTip("The selected predictions become labels (undoable)")
         self.reject = QPushButton("Reject")
@@ -61,17 +66,28 @@ class ReviewPanel(QWidget):
         self.metrics_button.setToolTip("Per-class AP, confusion matrix and PR curve on the val "
                                        "split")
 
+        self._active: int | None = None  # the active run when the list was last made
+
         layout = QVBoxLayout(self)
-        for row in ((QLabel("Run"), self.run),
-                    (self.predict_image, self.predict_listed, self.predict_all, self.cancel),
-                    (self.progress,), (QLabel("Confidence"), self.slider, self.slider_label),
-                    (QLabel("Show"), self.mode), (self.by_verdict,), (self.counts,),
-                    (self.table,), (self.accept, self.reject, self.accept_all),
-                    (self.sort_button, self.metrics_button), (self.worst,)):
-            line = QHBoxLayout()
-            for w in row:
-                line.addWidget(w)
-            layout.addLayout(line)
+        _rows(layout, ((QLabel("Run"), self.run),
+                       (self.predict_image, self.predict_listed, self.predict_all, self.cancel),
+                       (self.progress,), (QLabel("Confidence"), self.slider, self.slider_label),
+                       (QLabel("Show"), self.mode), (self.by_verdict,), (self.counts,)))
+        # the predictions' table gets the room; the images by errors what is left
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
+        for rows in (((self.table,), (self.accept, self.reject, self.accept_all)),
+                     ((self.sort_button, self.metrics_button), (self.worst,))):
+            part = QWidget()
+            part_layout = QVBoxLayout(part)
+            part_layout.setContentsMargins(0, 0, 0, 0)
+            _rows(part_layout, rows)
+            split.addWidget(part)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        self.worst.setMinimumHeight(self.fontMetrics().height() * 3)
+        self.worst.hide()  # until listed: an empty box under the table reads as an empty table
+        layout.addWidget(split, 1)
 
         self.predict_image.clicked.connect(lambda: self.start([self.session.document.image_id])
                                            if self.session.document else None)
@@ -84,8 +100,7 @@ class ReviewPanel(QWidget):
         self.by_verdict.toggled.connect(controller.set_by_verdict)
         self.run.currentIndexChanged.connect(lambda: controller.set_run(self.run.currentData()))
         self.table.itemSelectionChanged.connect(self._highlight)
-        self.accept.clicked.connect(lambda: self._decide(AcceptPredictionsCommand,
-                                                         self._selected_ids()))
+        self.accept.clicked.connect(lambda: self.accept_predictions(self._selected_ids()))
         self.reject.clicked.connect(lambda: self._decide(RejectPredictionsCommand,
                                                          self._selected_ids()))
         self.accept_all.clicked.connect(self.accept_above_threshold)
@@ -99,7 +114,13 @@ class ReviewPanel(QWidget):
     # ------------------------------------------------------------------ runs
 
     def refresh_runs(self) -> None:
-        current = self.run.currentData() or self.session.project.active_run_id
+        """The runs with a model; a change of the active run (by training or by choice) makes
+        it the one reviewed, otherwise the run chosen here stays."""
+        active = self.session.project.active_run_id
+        current = self.run.currentData()
+        if current is None or active != self._active:
+            current = active
+        self._active = active
         self.run.blockSignals(True)
         self.run.clear()
         for run in reversed(self.session.store.runs()):
@@ -138,6 +159,7 @@ class ReviewPanel(QWidget):
         for button in (self.predict_image, self.predict_listed, self.predict_all):
             button.setEnabled(False)
         self.progress.setRange(0, 0)
+        self.progress.show()
         self.worker.start()
         return True
 
@@ -156,6 +178,7 @@ class ReviewPanel(QWidget):
             button.setEnabled(True)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
+        self.progress.hide()
         self.session.classes_edited()
 
     # ------------------------------------------------------------------ what is shown
@@ -166,9 +189,10 @@ class ReviewPanel(QWidget):
 
     def refresh(self) -> None:
         layer = self.controller.layer
-        shown = [p for p in self.controller.predictions() if p.score >= layer.threshold]
+        predictions = self.controller.predictions()
+        shown = [p for p in predictions if p.score >= layer.threshold]
         c = layer.comparison
-        if not self.controller.predictions():
+        if not predictions:
             self.counts.setText("No predictions of this run for this image yet: Predict.")
         else:
             self.counts.setText(
@@ -176,7 +200,10 @@ class ReviewPanel(QWidget):
                 f"{len(c.true_positives)} right, {len(c.false_positives)} wrong "
                 f"({len(c.wrong_class)} of another class), "
                 f"{len(c.false_negatives)} labels missed")
+        selected = set(self._selected_ids())
         self.table.blockSignals(True)
+        self.table.clearSelection()
+        self.table.clearContents()
         self.table.setRowCount(len(shown))
         for row, p in enumerate(sorted(shown, key=lambda p: -p.score)):
             cls = self.session.class_by_id(p.class_id)
@@ -185,15 +212,22 @@ class ReviewPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, p.id)
                 self.table.setItem(row, col, item)
+            if p.id in selected:  # the selection survives the slider
+                self.table.selectionModel().select(
+                    self.table.model().index(row, 0),
+                    QItemSelectionModel.SelectionFlag.Select |
+                    QItemSelectionModel.SelectionFlag.Rows)
         self.table.blockSignals(False)
+        self._highlight(center=False)
 
     def _selected_ids(self) -> list[int]:
         rows = {i.row() for i in self.table.selectedIndexes()}
         return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in sorted(rows)]
 
-    def _highlight(self) -> None:
+    def _highlight(self, center: bool = True) -> None:
+        """The selected prediction stands out on the canvas (centred when out of view)."""
         ids = self._selected_ids()
-        self.controller.highlight(ids[0] if ids else None)
+        self.controller.highlight(ids[0] if ids else None, center=center)
 
     # ------------------------------------------------------------------ decisions
 
@@ -202,10 +236,42 @@ class ReviewPanel(QWidget):
         if doc is not None and ids:
             self.session.undo_stack.push(command(self.session, doc.image_id, ids))
 
+    def accept_predictions(self, ids: list[int]) -> None:
+        """Accept the predictions; those matching a label already there: ask."""
+        doc = self.session.document
+        if doc is None or not ids:
+            return
+        chosen = [p for p in self.controller.predictions() if p.id in set(ids)]
+        matches = matched_labels(doc.instances(), chosen)
+        answer = ask_about_matches(self, len(matches), len(chosen)) if matches else ADD
+        if answer is None:
+            return
+        if answer == SKIP:
+            ids = [i for i in ids if i not in matches]
+        self._accept(doc, ids, matches if answer == REPLACE else {})
+        if answer == SKIP:
+            self.counts.setText(f"Accepted {len(ids)}; skipped {len(matches)} that match "
+                                "objects already labeled.")
+
     def accept_above_threshold(self) -> None:
+        """Every prediction shown; those matching a label already there are left (and said)."""
+        doc = self.session.document
+        if doc is None:
+            return
         threshold = self.controller.layer.threshold
-        self._decide(AcceptPredictionsCommand,
-                     [p.id for p in self.controller.predictions() if p.score >= threshold])
+        shown = [p for p in self.controller.predictions() if p.score >= threshold]
+        matches = matched_labels(doc.instances(), shown)
+        ids = [p.id for p in shown if p.id not in matches]
+        self._accept(doc, ids, {})
+        if matches:
+            self.counts.setText(
+                f"Accepted {len(ids)}; skipped {len(matches)} that match objects already "
+                "labeled (select them and Accept to replace a label's shape or add them).")
+
+    def _accept(self, doc, ids: list[int], replace: dict[int, int]) -> None:
+        if ids:
+            self.session.undo_stack.push(AcceptPredictionsCommand(
+                self.session, doc.image_id, ids, {p: replace[p] for p in ids if p in replace}))
 
     def list_by_errors(self) -> None:
         store, run_id = self.session.store, self.run.currentData()
@@ -223,6 +289,9 @@ class ReviewPanel(QWidget):
             item = QListWidgetItem(f"{name}   {fp} wrong, {fn} missed")
             item.setData(Qt.ItemDataRole.UserRole, image_id)
             self.worst.addItem(item)
+        self.worst.setVisible(bool(rows))
+        if not rows:
+            self.counts.setText("No image has predictions of this run yet.")
 
     def show_metrics(self) -> None:
         from isegui.gui.dialogs.run_metrics import RunMetricsDialog
@@ -230,4 +299,13 @@ class ReviewPanel(QWidget):
         if run_id is None:
             QMessageBox.information(self, "Review", "Train a model first (Training panel).")
             return
-        RunMetricsDialog(self.session, run_id, self).show()
+        RunMetricsDialog(self.session, run_id, self,
+                         threshold=self.controller.layer.threshold).show()
+
+
+def _rows(layout, rows) -> None:
+    for row in rows:
+        line = QHBoxLayout()
+        for w in row:
+            line.addWidget(w)
+        layout.addLayout(line)

@@ -1,27 +1,27 @@
-"""The training panel: settings, start / cancel / resume, progress with ETA, live curves of
-each loss and of validation mAP, and the project's runs (pick the active model)."""
+"""The training panel: start / cancel / resume with what the process is doing at every moment
+(seconds ticking while it starts or stops), progress with ETA; a Settings tab and a Runs tab
+(the curves of the running or selected run above the project's runs; pick the active model)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
 
-import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QMessageBox, QProgressBar,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
+                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from isegui.core.entities import RunStatus
+from isegui.gui.panels.training_curves import CurvesWidget
+from isegui.gui.panels.training_runs import RunsTable, duration
 from isegui.gui.panels.training_settings import TrainingSettings
 from isegui.gui.workers.train_process import TrainProcess
+from isegui.ml.run_log import history_events, read_run_log
+from isegui.ml.runs import run_folder
 
-LOSS_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0")
-RUN_COLUMNS = ("Run", "Name", "Status", "Model", "Size", "Epochs", "Time", "Mask mAP",
-               "Box mAP", "Active")
+STOPPING = "Stopping at the end of this batch; the checkpoint is kept…"
 
 
 class TrainingPanel(QWidget):
-    runsChanged = Signal()
+    runsChanged = Signal()  # a run was added or finished, or the active run changed
 
     def __init__(self, session):
         super().__init__()
@@ -32,7 +32,8 @@ class TrainingPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.resume_button = QPushButton("Resume selected run")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.setToolTip("Stop at the next batch; the run keeps its checkpoint")
+        self.cancel_button.setToolTip("Stop at the end of this batch; the run keeps its "
+                                      "checkpoint and Resume continues it")
         self.resume_button.setToolTip("Continue a cancelled (or finished) run where it stopped")
         buttons = QHBoxLayout()
         for b in (self.start_button, self.cancel_button, self.resume_button):
@@ -43,47 +44,57 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel("No training running.")
         self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.loss_plot = pg.PlotWidget(title="Training losses")
-        self.loss_plot.addLegend(offset=(-5, 5))
-        self.loss_plot.setLabel("bottom", "step")
-        self.map_plot = pg.PlotWidget(title="Validation mAP")
-        self.map_plot.addLegend(offset=(-5, 5))
-        self.map_plot.setLabel("bottom", "epoch")
-        self.map_plot.setYRange(0, 1)
-        plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.addWidget(self.loss_plot)
-        plots.addWidget(self.map_plot)
-
-        self.runs = QTableWidget(0, len(RUN_COLUMNS))
-        self.runs.setHorizontalHeaderLabels(RUN_COLUMNS)
-        self.runs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.runs.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.runs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.runs.verticalHeader().setVisible(False)
+        self.curves = CurvesWidget()
+        self.runs = RunsTable()
         self.set_active_button = QPushButton("Use the selected run's model")
         self.set_active_button.setToolTip("The active run's model predicts in Review")
+        runs_box = QWidget()
+        runs_layout = QVBoxLayout(runs_box)
+        runs_layout.setContentsMargins(0, 0, 0, 0)
+        runs_layout.addWidget(self.runs)
+        runs_layout.addWidget(self.set_active_button)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.curves)
+        split.addWidget(runs_box)
+        split.setChildrenCollapsible(False)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        settings_page = QScrollArea()
+        settings_page.setWidget(self.settings)
+        settings_page.setWidgetResizable(True)
+        settings_page.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(settings_page, "Settings")
+        self.tabs.addTab(split, "Curves and runs")
 
         layout = QVBoxLayout(self)
-        layout.addWidget(self.settings)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(plots, 2)
-        layout.addWidget(self.runs, 1)
-        layout.addWidget(self.set_active_button)
+        layout.addWidget(self.tabs, 1)
 
         self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.process.cancel)
+        self.cancel_button.clicked.connect(self.cancel)
         self.resume_button.clicked.connect(self.resume)
         self.set_active_button.clicked.connect(self.set_active)
+        self.runs.itemSelectionChanged.connect(self._show_selected_run)
         self.process.event.connect(self._event)
         self.process.finished.connect(self._finished)
         self.device = ""  # where the running training computes, from its start event
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._series: dict[str, tuple[list, list]] = {}
+        self.run_id: int | None = None  # the run being trained
         self.last_error = ""
+        self._headline = ""  # what the run is (from its start event)
+        self._phase = ""  # what the process is doing while there is no step to show
+        self._since = 0.0  # when the phase began (launch, or the cancel)
+        self._note = ""  # the training's last note, under the step
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._show_phase)
         self.refresh_runs()
+        if self.session.store.runs():
+            self.tabs.setCurrentIndex(1)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -97,26 +108,46 @@ class TrainingPanel(QWidget):
         except ValueError as exc:
             QMessageBox.warning(self, "Training", str(exc))
             return False
-        return self._launch(arguments)
+        return self._launch(arguments, None)
 
     def resume(self) -> bool:
-        run_id = self._selected_run()
+        run_id = self.runs.selected_run()
         if run_id is None:
             QMessageBox.information(self, "Training", "Select the run to resume in the list.")
             return False
         device = self.settings.device.currentData() or "auto"
-        return self._launch(["--resume", str(run_id), "--device", device])
+        return self._launch(["--resume", str(run_id), "--device", device], run_id)
 
-    def _launch(self, arguments: list[str]) -> bool:
+    def _launch(self, arguments: list[str], resuming: int | None) -> bool:
         if self.process.running:
             return False
-        self._clear_plots()
-        self.last_error = ""
+        self.last_error = self._note = ""
+        self.run_id = resuming
+        if resuming is None:
+            self.curves.clear()
+        else:
+            self.show_run_curves(resuming)  # the run so far; its new points follow
         self.process.start(self.session.project.folder, arguments)
         self._running(True)
-        self.status.setText("Starting…")
+        self.tabs.setCurrentIndex(1)
+        self._headline = (f"Resuming run {resuming}." if resuming is not None
+                          else "Starting the training process.")
+        self.progress.setValue(0)
         self.progress.setFormat("starting")
+        self._wait("loading PyTorch…")
         return True
+
+    def cancel(self) -> None:
+        if not self.process.running or self.process.cancelling:
+            return
+        before_start = not self.process.started
+        self.process.cancel()
+        if before_start:  # nothing of the run exists yet: the process simply ends
+            self._headline = "Cancelled before the run began; nothing was kept."
+            self._wait("ending the training process…")
+        else:
+            self.progress.setFormat("stopping")
+            self._wait(STOPPING)
 
     def _running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -124,38 +155,98 @@ class TrainingPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.settings.setEnabled(not running)
 
+    def _wait(self, phase: str) -> None:
+        """Show `phase` with the seconds since it began, ticking, until a step arrives."""
+        self._phase, self._since = phase, time.monotonic()
+        self._ticker.start()
+        self._show_phase()
+
+    def _show_phase(self) -> None:
+        seconds = int(time.monotonic() - self._since)
+        self._say(self._headline, f"{self._phase} {seconds} s")
+
+    def _say(self, *lines: str) -> None:
+        self.status.setText("\n".join(line for line in lines if line))
+
     # ------------------------------------------------------------------ events
 
     def _event(self, kind: str, f: dict) -> None:
-        if kind == "start":
-            self.device = f.get("device", "")
-            self.status.setText(
-                f"Run {f['run_id']}: {f['model']} at {f['size']} px on {f['device']}; "
-                f"{f['train_images']} training images; validation on {f['validation']}; "
-                f"weights: {f['init']['source']}")
-            self.refresh_runs()
+        if kind == "note" and f.get("phase"):
+            if self.process.cancelling:
+                pass  # the stopping message stays
+            elif self._ticker.isActive():  # starting: the seconds count from the launch
+                self._phase = f["message"]
+                self._show_phase()
+            else:  # between steps (validating): the seconds of this phase
+                self._wait(f["message"])
+        elif kind == "note":  # something worth knowing (e.g. the learning rate lowered)
+            self._note = f"Note: {f['message']}"
+        elif kind == "start":
+            self._started(f)
         elif kind == "step":
-            self.progress.setValue(int(1000 * f.get("progress", 0)))
-            eta = _duration(f.get("eta_s", 0))
-            self.progress.setFormat(f"epoch {f['epoch']}  batch {f['batch']}/{f['batches']}  "
-                                    f"ETA {eta}")
-            losses = f.get("losses") or {}
-            for key, value in losses.items():
-                self._add_point(self.loss_plot, key, f["step"], value)
-            lr = f.get("lr")
-            self.status.setText(f"Step {f['step']} on {self.device}: loss "
-                                f"{losses.get('loss', float('nan')):.3f}, learning rate "
-                                f"{lr:.2e}, {f.get('images_per_s', 0):.2f} images/s"
-                                if lr is not None else self.status.text())
+            self._step(f)
         elif kind == "epoch":
-            for key, name in (("mask_map", "mask mAP"), ("box_map", "box mAP")):
-                if key in f:
-                    self._add_point(self.map_plot, name, f["epoch"], f[key])
+            if not f.get("cancelled"):
+                self.curves.add_epoch(f)
             self.refresh_runs()
-        elif kind == "note":
-            self.status.setText(f["message"])
+        elif kind == "done":
+            self._done(f)
+
+    def _started(self, f: dict) -> None:
+        self.device = f.get("device", "")
+        self.run_id = f["run_id"]
+        what = (f"{f['model']} at {f['size']} px on {f['device']}; {f['train_images']} "
+                f"training images; validation on {f['validation']}; weights: "
+                f"{f['init'].get('source') or 'unknown'}")
+        if f.get("resumed_at_epoch") is not None:
+            self._headline = (f"Resumed run {f['run_id']} at epoch {f['resumed_at_epoch']} "
+                              f"(step {f.get('resumed_at_step', '?')}): {what}")
+        else:
+            self._headline = f"Run {f['run_id']}: {what}"
+        self.refresh_runs()
+        self.runs.select_run(self.run_id)
+        if not self.process.cancelling:
+            self._show_phase()
+
+    def _step(self, f: dict) -> None:
+        self.progress.setValue(int(1000 * f.get("progress", 0)))
+        self.curves.add_step(f)
+        if self.process.cancelling:
+            return  # the stopping message stays, ticking
+        self._ticker.stop()
+        self.progress.setFormat(f"epoch {f['epoch']}  batch {f['batch']}/{f['batches']}  "
+                                f"ETA {duration(f.get('eta_s', 0))}")
+        losses = f.get("losses") or {}
+        lr = f.get("lr")
+        if lr is not None:
+            self._say(self._headline,
+                      f"Step {f['step']} on {self.device}: loss "
+                      f"{losses.get('loss', float('nan')):.3f}, learning rate {lr:.2e}, "
+                      f"{f.get('images_per_s', 0):.2f} images/s", self._note)
+
+    def _done(self, f: dict) -> None:
+        """The outcome, as soon as the process says it (it then takes a moment to exit)."""
+        self._ticker.stop()
+        best = f.get("best") or {}
+        score = (f"; best validation mask mAP {best['mask_map']:.3f}"
+                 if isinstance(best.get("mask_map"), (int, float)) else "")
+        if f.get("status") == "cancelled":
+            text = (f"Run {f['run_id']} stopped at step {f.get('steps')}; the checkpoint is "
+                    "kept: Resume continues it.")
+            self.progress.setFormat("cancelled — resume continues it")
+        else:
+            text = f"Run {f['run_id']} finished after {f.get('epochs')} epochs{score}."
+            self.progress.setFormat("done")
+            self.progress.setValue(1000)
+        if f.get("active"):
+            text += f"\nRun {f['run_id']} is now the active model ({f.get('active_reason')})."
+        elif f.get("active_reason"):
+            text += (f"\n{f['active_reason'][0].upper()}{f['active_reason'][1:]}; "
+                     "“Use the selected run's model” makes this one active.")
+        self.status.setText(text)
 
     def _finished(self, code: int, failure: str) -> None:
+        self._ticker.stop()
         self._running(False)
         self.refresh_runs()
         self.settings.refresh_runs()
@@ -165,53 +256,33 @@ class TrainingPanel(QWidget):
             self.progress.setFormat("failed")
             self.status.setText(failure.splitlines()[0])
             QMessageBox.warning(self, "Training stopped", failure)
-        else:
-            self.progress.setFormat("cancelled — resume continues it" if code == 3 else "done")
-            if code != 3:
-                self.progress.setValue(1000)
-
-    def _add_point(self, plot, name: str, x, y) -> None:
-        xs, ys = self._series.setdefault(name, ([], []))
-        xs.append(x)
-        ys.append(y)
-        curve = self._curves.get(name)
-        if curve is None:
-            color = LOSS_COLORS[len(self._curves) % len(LOSS_COLORS)]
-            curve = plot.plot(name=name, pen=pg.mkPen(color, width=2))
-            self._curves[name] = curve
-        curve.setData(xs, ys)
-
-    def _clear_plots(self) -> None:
-        for plot in (self.loss_plot, self.map_plot):
-            plot.clear()
-        self._curves.clear()
-        self._series.clear()
+        elif not self.process.saw_done:  # ended before the run began (a cancel)
+            self.progress.setFormat("idle")
+            self.status.setText(self._headline)
 
     # ------------------------------------------------------------------ runs
 
     def refresh_runs(self) -> None:
-        runs = self.session.store.runs()
-        active = self.session.project.active_run_id
-        self.runs.setRowCount(len(runs))
-        for row, run in enumerate(reversed(runs)):
-            best = run.metrics.get("best", {}) if isinstance(run.metrics, dict) else {}
-            cells = [str(run.id), run.name, run.status.value, run.config.get("model", ""),
-                     str(run.config.get("size", "")), str(best.get("epoch", "")),
-                     _run_time(run), _fmt(best.get("mask_map")), _fmt(best.get("box_map")),
-                     "✓" if run.id == active else ""]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, run.id)
-                if col == 0:
-                    item.setToolTip(_describe(run))
-                self.runs.setItem(row, col, item)
+        self.runs.blockSignals(True)
+        self.runs.show_runs(self.session.store.runs(), self.session.project.active_run_id)
+        self.runs.blockSignals(False)
 
-    def _selected_run(self) -> int | None:
-        rows = self.runs.selectionModel().selectedRows()
-        return self.runs.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
+    def show_run_curves(self, run_id: int) -> None:
+        """A run's curves from its events file (or, for older runs, its epoch history)."""
+        events = read_run_log(run_folder(self.session.project.folder, run_id))
+        if not events:
+            run = self.session.store.run(run_id)
+            history = run.metrics.get("history", []) if isinstance(run.metrics, dict) else []
+            events = history_events(history)
+        self.curves.load(events)
+
+    def _show_selected_run(self) -> None:
+        run_id = self.runs.selected_run()
+        if run_id is not None and not self.process.running:
+            self.show_run_curves(run_id)
 
     def set_active(self) -> None:
-        run_id = self._selected_run()
+        run_id = self.runs.selected_run()
         if run_id is None:
             return
         run = self.session.store.run(run_id)
@@ -220,30 +291,5 @@ class TrainingPanel(QWidget):
             return
         self.session.project.set_active_run(run_id)
         self.refresh_runs()
+        self.status.setText(f"Run {run_id} is now the active model: Review predicts with it.")
         self.runsChanged.emit()
-
-
-def _fmt(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else ""
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds or 0)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _run_time(run) -> str:
-    if run.finished:
-        try:
-            span = datetime.fromisoformat(run.finished) - datetime.fromisoformat(run.created)
-            return _duration(span.total_seconds())
-        except ValueError:
-            return ""
-    return "running" if run.status == RunStatus.RUNNING else ""
-
-
-def _describe(run) -> str:
-    c = run.config
-    return (f"{run.name}\nmodel {c.get('model')} at {c.get('size')} px, batch {c.get('batch')}, "
-            f"lr {c.get('lr') or 'default'}, augment {c.get('augment')}\n"
-            f"validation: {c.get('validation')}\nweights: {(c.get('init') or {}).get('source')}")

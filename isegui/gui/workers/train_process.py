@@ -26,11 +26,17 @@ class TrainProcess(QObject):
         self._stderr = b""
         self._error = ""
         self._cancelling = False
+        self.started = False  # the run began (its start event came)
+        self.saw_done = False  # the run ended and said how (its done event came)
 
     @property
     def running(self) -> bool:
         return self.process is not None and \
             self.process.state() != QProcess.ProcessState.NotRunning
+
+    @property
+    def cancelling(self) -> bool:
+        return self.running and self._cancelling
 
     def start(self, project: Path, arguments: list[str]) -> None:
         if self.running:
@@ -41,6 +47,7 @@ class TrainProcess(QObject):
         self.process.setArguments(prefix + ["train", str(project), "--progress", "jsonl"]
                                   + arguments)
         self._buffer, self._stderr, self._error, self._cancelling = b"", b"", "", False
+        self.started = self.saw_done = False
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.readyReadStandardError.connect(self._read_errors)
         self.process.finished.connect(self._finished)
@@ -49,11 +56,15 @@ class TrainProcess(QObject):
 
     def cancel(self) -> None:
         """Ask for a stop at the next batch (the run keeps its checkpoint); terminate, then
-        kill, if it does not stop in time."""
+        kill, if it does not stop in time. Before the run began (imports, reading the
+        project) there is nothing to keep, and the process is ended at once."""
         if not self.running or self._cancelling:
             return
         self._cancelling = True
         process = self.process
+        if not self.started:
+            process.kill()
+            return
         process.write(b"cancel\n")
         process.closeWriteChannel()
         QTimer.singleShot(CANCEL_GRACE_MS, lambda: self._terminate(process))
@@ -76,6 +87,8 @@ class TrainProcess(QObject):
             kind = event.pop("event", "")
             if kind == "error":
                 self._error = event.get("message", "")
+            self.started = self.started or kind == "start"
+            self.saw_done = self.saw_done or kind == "done"
             self.event.emit(kind, event)
 
     def _read_errors(self) -> None:
@@ -93,6 +106,8 @@ class TrainProcess(QObject):
     def _diagnosis(self, code: int, status) -> str:
         if code in (0, 3):  # 3: cancelled, with its checkpoint kept
             return ""
+        if self._cancelling and not self.started:
+            return ""  # ended on purpose before the run began
         if self._error:
             return self._error
         tail = self._stderr.decode("utf-8", "replace").strip().splitlines()[-6:]
