@@ -25,11 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="how many epochs (default 30)")
     budget.add_argument("--minutes", type=float, help="a wall-clock budget instead of epochs")
-    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--batch", type=int,
+                   help="images per step (default: 2 on a CPU, 4 on a GPU)")
     p.add_argument("--lr", type=float, help="learning rate (default: the model's)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--augment", default="rotate,flip,scale,color",
-                   help="'rotate,flip,scale,color', 'none', or e.g. 'rotate=30,scale=0.8:1.2'")
+    p.add_argument("--augment", default="default",
+                   help="flip,color (the default), all (rotate,flip,scale,color), none, or "
+                   "e.g. 'flip,rotate=30,scale=0.8:1.2'")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--init", help="start from a weights file or a run (id or name)")
     p.add_argument("--resume", help="continue a cancelled or finished run (id or name)")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from isegui.cli.output import print_json, progress_bar
-from isegui.core.demo import create_demo_project
+from isegui.core.demo import DEMO_IMAGES, create_demo_project
 from isegui.core.project import Project
 from isegui.core.splits import assign_splits
 from isegui.core.stats import project_stats
@@ -17,7 +17,8 @@ from isegui.core.validate import ERROR, Rules, validate_project
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="create a labeled demo project of synthetic parts")
     p.add_argument("dir", type=Path, help="a new project folder")
-    p.add_argument("--images", type=int, default=24, help="how many scenes (default 24)")
+    p.add_argument("--images", type=int, default=DEMO_IMAGES,
+                   help=f"how many scenes (default {DEMO_IMAGES})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", default="512x384", help="WIDTHxHEIGHT of the scenes")
     p.set_defaults(handler=run_demo)

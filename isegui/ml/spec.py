@@ -15,7 +15,7 @@ class TrainSpec:
     size: int = 512  # the long side images are resized to
     epochs: int | None = 30  # stop after this many epochs ...
     minutes: float | None = None  # ... or after this much wall-clock time (takes precedence)
-    batch: int = 4
+    batch: int | None = None  # images per step; None: by device (ml.device.default_batch)
     lr: float | None = None  # None: the model's default
     weight_decay: float = 1e-4
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -35,7 +35,7 @@ class TrainSpec:
     def __post_init__(self):
         if self.size < 64 or self.size > 4096:
             raise ValueError(f"--size must be between 64 and 4096, got {self.size}")
-        if self.batch < 1:
+        if self.batch is not None and self.batch < 1:
             raise ValueError("--batch must be at least 1")
         if self.minutes is None and (self.epochs is None or self.epochs < 1) and not self.resume:
             raise ValueError("give --epochs (at least 1) or --minutes")

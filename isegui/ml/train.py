@@ -18,9 +18,10 @@ from torch.nn.parallel import DistributedDataParallel
 from isegui.core.entities import RunStatus
 from isegui.core.errors import IseguiError
 from isegui.core.project import Project
+from isegui.ml.batchnorm import restore_statistics, settle_batchnorm
 from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
 from isegui.ml.data import InstanceDataset, collate, snapshot
-from isegui.ml.device import resolve_device
+from isegui.ml.device import default_batch, resolve_device
 from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
 from isegui.ml.interrupt import CancellableDataset, StepInterrupted, StepInterrupter
@@ -34,6 +35,8 @@ from isegui.ml.spec import TrainSpec
 from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
 
 VALIDATION_SCORE = 0.05  # low, so mAP sees the whole ranking
+WARMUP_SHARE = 0.1  # of the budget, at most
+VALIDATION_SPACING = 5  # training seconds between validations, in validations' durations
 BAD_STEPS_BEFORE_LOWER = 3  # non-finite losses in a row before the rate is halved
 LOWERINGS_BEFORE_GIVING_UP = 3
 
@@ -84,6 +87,8 @@ def fit(spec: TrainSpec, reporter: Reporter | None = None,
     if ranks.enabled and device.type == "cuda":
         device = torch.device("cuda", ranks.local_rank)
     reporter = reporter if (reporter and ranks.main) else NullReporter()
+    if spec.batch is None and not spec.resume:  # a resumed run keeps its own
+        spec = spec.with_(batch=default_batch(device))
     try:
         trainer = _Trainer(spec, device, ranks, reporter, cancel)
         trainer.advice = advice
@@ -96,6 +101,7 @@ class _Trainer:
     def __init__(self, spec, device, ranks, reporter, cancel):
         self.device, self.ranks, self.reporter, self.cancel = device, ranks, reporter, cancel
         self.state = _State()
+        self._validated: tuple[float, float] | None = None  # (elapsed at, seconds it took)
         resumed = None
         if spec.resume:
             resumed, spec = self._load_resume(spec)
@@ -265,9 +271,6 @@ class _Trainer:
         spec, state = self.spec, self.state
         session_start = time.monotonic() - state.elapsed
         total_steps = (spec.epochs or 0) * steps_per_epoch
-        # a short run warms up over a tenth of itself at most
-        self.warmup = min(spec.warmup_steps, max(1, total_steps // 10)) if total_steps \
-            else spec.warmup_steps
         workers = spec.workers if spec.workers is not None else _default_workers(self.device)
         first = True  # of this session: the notes until it come
         while True:
@@ -322,11 +325,15 @@ class _Trainer:
             state.epoch += 1
             state.batch = 0
             state.elapsed = time.monotonic() - session_start
-            self._end_epoch(_mean(losses_sum, counted))
+            self._end_epoch(_mean(losses_sum, counted),
+                            final=spec.minutes is None and state.epoch >= spec.epochs)
 
     def _step(self, images, targets, progress: float) -> dict | None:
         spec, state = self.spec, self.state
-        warm = min(1.0, (state.step + 1) / max(1, self.warmup))
+        # warm-up ends after warmup_steps, or after a tenth of the budget (steps or minutes)
+        # when that comes first: a 5-minute run on a CPU has only ~150 steps in all
+        warm = min(1.0, max((state.step + 1) / max(1, spec.warmup_steps),
+                            progress / WARMUP_SHARE))
         lr = self.base_lr * state.lr_factor * warm * max(0.02, 0.5 * (1 + math.cos(
             math.pi * min(1.0, progress))))
         for group in self.optimizer.param_groups:
@@ -396,25 +403,41 @@ class _Trainer:
             self.log.append("step", fields)
 
     def _stop_mid_epoch(self, losses: dict) -> RunStatus:
-        cancelled = self.cancel.cancelled
-        if not cancelled and self.state.batch:  # budget spent: the partial epoch counts
-            self.state.epoch += 1
-            self.state.batch = 0
-        self._end_epoch(losses, cancelled=cancelled)
-        return RunStatus.CANCELLED if cancelled else RunStatus.FINISHED
+        state = self.state
+        if self.cancel.cancelled:
+            self._end_epoch(losses, cancelled=True)
+            return RunStatus.CANCELLED
+        if state.batch:  # budget spent: the partial epoch counts
+            state.epoch += 1
+            state.batch = 0
+            self._end_epoch(losses, final=True)
+        elif state.history and "mask_map" not in state.history[-1] and self.data.val:
+            # spent right at an epoch's end that skipped validation: that epoch is the last
+            ended = state.history.pop()
+            self._end_epoch({k: v for k, v in ended.items() if k.startswith("loss")},
+                            final=True)
+        return RunStatus.FINISHED
 
     # ------------------------------------------------------------------ epoch end
 
-    def _end_epoch(self, losses: dict, cancelled: bool = False) -> None:
-        """Validate, keep the history and the best, write checkpoints, record the run. A
-        cancelled epoch only saves `last` (with the batch it reached, to resume there)."""
+    def _end_epoch(self, losses: dict, cancelled: bool = False, final: bool = False) -> None:
+        """Validate (when due), keep the history and the best, write checkpoints, record the
+        run. A cancelled epoch only saves `last` (with the batch it reached, to resume there)."""
         state = self.state
         metrics: dict = {"epoch": state.epoch, "step": state.step,
                          "elapsed_s": round(state.elapsed, 1), **losses}
-        if self.ranks.main and not cancelled and self.data.val:
-            n = len(self.data.val)
-            self._note(f"validating on {n} image{'s' if n != 1 else ''}…")
-            metrics.update(self._validate())
+        validate = bool(self.data.val) and not cancelled and self._validation_due(final)
+        running: dict = {}  # the running statistics training goes on from
+        if self.ranks.main and not cancelled and (validate or not self.data.val):
+            # validated, or kept as best by its loss: with statistics that match the weights
+            started = time.monotonic()
+            running = settle_batchnorm(self.model, self.dataset, state.epoch, self.spec.batch,
+                                       self.device)
+            if validate:
+                n = len(self.data.val)
+                self._note(f"validating on {n} image{'s' if n != 1 else ''}…")
+                metrics.update(self._validate())
+                self._validated = (state.elapsed, time.monotonic() - started)
         self.ranks.barrier()
         if not self.ranks.main:
             return
@@ -425,7 +448,8 @@ class _Trainer:
             score = [metrics.get("mask_map", -math.inf), -losses.get("loss", math.inf)]
             if score > state.best:
                 state.best, state.best_metrics, improved = score, metrics, True
-        self._save(improved)
+        self._save(improved, running)
+        restore_statistics(self.model, running)
         with Project.open(self.spec.project, lock=False) as project:
             best = self.folder / "best.pt"
             project.store.update_run(
@@ -438,6 +462,20 @@ class _Trainer:
         if self.log is not None and not cancelled:  # a cancelled epoch is done again
             self.log.append("epoch", {**metrics, "improved": improved})
 
+    def _validation_due(self, final: bool) -> bool:
+        """Every epoch, unless epochs are so short that validating each would take more than
+        about a sixth of the time (a few images on a CPU): then every few epochs, and always
+        at the end and when the time budget has less than two epochs left."""
+        if final or self._validated is None:
+            return True
+        at, cost = self._validated
+        if self.state.elapsed - at >= VALIDATION_SPACING * cost:
+            return True
+        if self.spec.minutes is None or not self.state.epoch:
+            return False
+        epoch_seconds = self.state.elapsed / self.state.epoch
+        return self.spec.minutes * 60 - self.state.elapsed < 2 * epoch_seconds
+
     def _validate(self) -> dict:
         self.model.eval()
         predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE)
@@ -449,7 +487,9 @@ class _Trainer:
         self.model.train()
         return {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50")}
 
-    def _save(self, improved: bool) -> None:
+    def _save(self, improved: bool, running: dict) -> None:
+        """`best` with the model as it is; `last` with the `running` statistics in place of
+        settled ones, so that resuming from it continues as if never stopped."""
         state, spec = self.state, self.spec
         weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         common = {"model_name": spec.model, "size": spec.size, "classes": self.data.classes,
@@ -457,7 +497,8 @@ class _Trainer:
                   "frozen_batchnorm": self.frozen_batchnorm}
         plain = {k: v for k, v in vars(state).items() if k in _State.__dataclass_fields__}
         save_checkpoint(self.folder / "last.pt", {
-            **common, "optimizer": self.optimizer.state_dict(),
+            **common, "state_dict": {**weights, **{k: v.cpu() for k, v in running.items()}},
+            "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.amp else {}, "state": plain})
         if improved:
             save_checkpoint(self.folder / "best.pt", {**common, "metrics": state.best_metrics})

@@ -66,7 +66,9 @@ def test_runs_table_shows_four_rows_and_its_columns_without_sideways_scrolling(
     window = _open(qtbot, demo_template, tmp_path, runs=6)
     window.docks["training"].raise_()
     panel = window.training
-    qtbot.waitUntil(lambda: panel.runs.isVisible())  # runs exist: their tab comes first
+    tab_bar = panel.tabs.tabBar()  # it opens on Settings; the user clicks the runs' tab
+    QTest.mouseClick(tab_bar, Qt.MouseButton.LeftButton, pos=tab_bar.tabRect(1).center())
+    qtbot.waitUntil(lambda: panel.runs.isVisible())
     qtbot.wait(50)
     table = panel.runs
     assert _visible_rows(table) >= 4

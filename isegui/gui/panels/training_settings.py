@@ -57,9 +57,12 @@ class TrainingSettings(QWidget):
         form.addRow("Stop after", row)
 
         self.batch = QSpinBox()
-        self.batch.setRange(1, 256)
-        self.batch.setValue(4)
-        self.batch.setToolTip("Images per step. Lower it if training runs out of memory.")
+        self.batch.setRange(0, 256)
+        self.batch.setSpecialValueText("auto")  # 0
+        self.batch.setValue(0)
+        self.batch.setToolTip("Images per step. auto: 2 on a CPU (smaller steps learn more in "
+                              "a short run), 4 on a GPU. Lower it if training runs out of "
+                              "memory.")
         form.addRow("Batch size", self.batch)
         self.lr = QLineEdit()
         self.lr.setPlaceholderText("the model's default")
@@ -71,7 +74,8 @@ class TrainingSettings(QWidget):
         form.addRow("Weight decay", self.weight_decay)
 
         self.rotate = QCheckBox("rotation")
-        self.rotate.setToolTip("Any angle: parts on a belt lie every which way")
+        self.rotate.setToolTip("Any angle. Worth it in longer runs where parts lie at angles the "
+                               "labeled images lack; a first run of minutes learns more without")
         self.flip = QCheckBox("flips")
         self.scale = QCheckBox("scale")
         self.scale.setToolTip("Zoom in and out by up to 25%")
@@ -81,7 +85,7 @@ class TrainingSettings(QWidget):
         self.preview.setToolTip("Show augmented samples of the image on screen")
         row = QHBoxLayout()
         for box in (self.rotate, self.flip, self.scale, self.color):
-            box.setChecked(True)
+            box.setChecked(box in (self.flip, self.color))  # the default: see AugmentConfig
             row.addWidget(box)
         row.addWidget(self.preview)
         form.addRow("Augmentation", row)
@@ -247,8 +251,10 @@ class TrainingSettings(QWidget):
         except ValueError:
             raise ValueError(f"Input size must be a whole number, not {self.size.currentText()!r}")
         args = ["--model", self.model.currentData(), "--size", str(size),
-                "--batch", str(self.batch.value()), "--augment", self.augment_text(),
+                "--augment", self.augment_text(),
                 "--device", self.device.currentData() or "auto"]
+        if self.batch.value():
+            args += ["--batch", str(self.batch.value())]
         if self.by_minutes.isChecked():
             args += ["--minutes", f"{self.minutes.value():g}"]
         else:
