@@ -107,6 +107,10 @@ def advise(facts: ProjectFacts, *, model: str, size: int, start: str | None,
     it starts from a run or a file the user named. A resumed run keeps its model and size, so
     only the data is looked at."""
     out = _files(facts)
+    if not facts.instances:
+        return out + [Advice(ERROR, "nothing to learn from yet", "no labeled instances in the "
+                             "train or val split. Label some images (draw the objects, or "
+                             "accept a model's predictions), then train.")]
     if not resumed:
         out += _weights(facts, model, start)
         out += _size(facts, size)

@@ -110,3 +110,23 @@ def test_a_file_for_one_run_only_is_passed_with_init(qtbot, settings, tmp_path, 
     assert settings.arguments()[-2:] == ["--init", str(path)]
     assert "random weights" not in advice_text(settings)
     assert not (tmp_path / "weights").exists()
+
+
+def test_the_advice_follows_the_labels_drawn_since_it_was_read(qtbot, window):
+    """Labels drawn after the panel was first shown count: raised again, or while on screen."""
+    from shapely.geometry import box as rect
+
+    from isegui.gui.commands.instance_commands import AddInstanceCommand
+    panel = window.training.settings
+    window.docks["training"].raise_()
+    qtbot.waitUntil(lambda: "nothing to learn" in advice_text(panel), timeout=30_000)
+    window.docks["instances"].raise_()  # labeling, with the Training dock behind
+    session = window.session
+    pill = session.classes()[0].id
+    image = session.document.image_id
+    session.undo_stack.push(AddInstanceCommand(session, image, pill, rect(20, 20, 60, 50)))
+    window.docks["training"].raise_()
+    qtbot.waitUntil(lambda: "1 labeled instances" in advice_text(panel), timeout=30_000)
+    # drawn with the panel on screen (a floating dock, or a second monitor)
+    session.undo_stack.push(AddInstanceCommand(session, image, pill, rect(80, 20, 120, 50)))
+    qtbot.waitUntil(lambda: "2 labeled instances" in advice_text(panel), timeout=30_000)

@@ -96,6 +96,7 @@ class PredictionLayer:
         self.missed: list[MissedItem] = []
         self.threshold = 0.5
         self.by_verdict = False
+        self.judged = True  # the image is labeled: its labels are the truth to judge against
         self.visible = True
         self.comparison = Comparison()
         self.highlighted: int | None = None
@@ -129,7 +130,7 @@ class PredictionLayer:
         for k, p in enumerate(self._predictions):
             item = self.items[p.id]
             item.setVisible(self.visible and p.score >= self.threshold)
-            if self.by_verdict:
+            if self.by_verdict and self.judged:
                 item.set_color(WRONG if k in wrong else RIGHT)
             else:
                 cls = self.session.class_by_id(p.class_id)
@@ -137,7 +138,7 @@ class PredictionLayer:
         for item in self.missed:
             self.scene.removeItem(item)
         self.missed = []
-        if self.by_verdict and self.visible:
+        if self.by_verdict and self.judged and self.visible:
             for j in self.comparison.false_negatives:
                 item = MissedItem(self._labels[j])
                 self.scene.addItem(item)
@@ -155,6 +156,8 @@ class PredictionLayer:
         k = next((n for n, p in enumerate(self._predictions) if p.id == prediction.id), None)
         if k is None or prediction.score < self.threshold:
             return "below threshold"
+        if not self.judged:
+            return "—"  # nothing to judge it against yet
         if k in self.comparison.wrong_class:
             return "wrong class"
         return "right" if k in self.comparison.true_positives else "wrong"

@@ -7,6 +7,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
+from isegui.core.entities import ImageStatus
 from isegui.gui.canvas.items import ImageItem
 from isegui.gui.canvas.predictions import PredictionLayer
 
@@ -140,7 +141,12 @@ class ReviewController(QObject):
     def reload(self) -> None:
         labels = self.document.instances() if self.document else []
         predictions = self.predictions()
+        # an image no one has labeled yet has no truth: its predictions are neither right
+        # nor wrong (and its missing labels are not "missed")
+        judged = self.document is not None and \
+            self.document.record.status != ImageStatus.UNLABELED
         for layer in self.layers:
+            layer.judged = judged
             layer.show(predictions, labels)
         self.set_mode(self.mode)
 

@@ -194,6 +194,11 @@ class ReviewPanel(QWidget):
         c = layer.comparison
         if not predictions:
             self.counts.setText("No predictions of this run for this image yet: Predict.")
+        elif not layer.judged:
+            self.counts.setText(
+                f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}. This image "
+                "is not labeled yet, so nothing says which are right: accept the right ones "
+                "(they become labels you can edit), reject the others.")
         else:
             self.counts.setText(
                 f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}: "

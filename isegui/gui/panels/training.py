@@ -65,6 +65,8 @@ class TrainingPanel(QWidget):
         settings_page.setWidget(self.settings)
         settings_page.setWidgetResizable(True)
         settings_page.setFrameShape(QScrollArea.Shape.NoFrame)
+        # the form wraps to the dock's width (its advice is long text): never sideways
+        settings_page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tabs = QTabWidget()
         self.tabs.addTab(settings_page, "Settings")
         self.tabs.addTab(split, "Curves and runs")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLineEdit, QMessageBox, QPushButton,
-                               QRadioButton, QSpinBox, QWidget)
+                               QFormLayout, QGridLayout, QHBoxLayout, QLineEdit, QMessageBox,
+                               QPushButton, QRadioButton, QSpinBox, QWidget)
 
 from isegui.gui.panels.training_advice import AdviceView, FactsReader, WeightsInstaller
 from isegui.ml.preflight import advise
@@ -28,6 +29,8 @@ class TrainingSettings(QWidget):
         self.model.setToolTip("fast: for shop-floor PCs without a GPU. accurate: slower to train "
                               "and predict, better masks, wants a GPU.")
         form.addRow("Model", self.model)
+        for combo in (self.model,):
+            _narrow(combo)
 
         self.size = QComboBox()
         self.size.setEditable(True)
@@ -50,8 +53,8 @@ class TrainingSettings(QWidget):
         self.minutes.setRange(0.1, 10_000)
         self.minutes.setValue(15)
         row = QHBoxLayout()
-        for w in (self.epochs, self.by_epochs, self.minutes, self.by_minutes):
-            row.addWidget(w)
+        for w in (self.by_epochs, self.epochs, self.by_minutes, self.minutes):
+            row.addWidget(w, 1 if w in (self.epochs, self.minutes) else 0)
         self.epochs.setToolTip("Passes over the training images")
         self.minutes.setToolTip("A time budget instead: training stops when it is spent")
         form.addRow("Stop after", row)
@@ -83,12 +86,12 @@ class TrainingSettings(QWidget):
         self.color.setToolTip("Brightness, contrast and saturation jitter (lighting changes)")
         self.preview = QPushButton("Preview…")
         self.preview.setToolTip("Show augmented samples of the image on screen")
-        row = QHBoxLayout()
-        for box in (self.rotate, self.flip, self.scale, self.color):
+        grid = QGridLayout()  # two by two: the form stays as narrow as the dock
+        for k, box in enumerate((self.flip, self.color, self.rotate, self.scale)):
             box.setChecked(box in (self.flip, self.color))  # the default: see AugmentConfig
-            row.addWidget(box)
-        row.addWidget(self.preview)
-        form.addRow("Augmentation", row)
+            grid.addWidget(box, k // 2, k % 2)
+        grid.addWidget(self.preview, 0, 2, 2, 1)
+        form.addRow("Augmentation", grid)
 
         self.device = QComboBox()
         self.device.setToolTip("Where to train; auto takes the first GPU if there is one")
@@ -108,12 +111,18 @@ class TrainingSettings(QWidget):
         row.addWidget(self.init, 1)
         row.addWidget(self.choose_file)
         form.addRow("Start from", row)
+        _narrow(self.init)
         self.advice = AdviceView()
         form.addRow(self.advice)
 
         self._start_text: str | None = None  # what a run starts from without a choice
         self._facts = None  # the project's labels as preflight reads them
         self._reader: FactsReader | None = None
+        self._stale = True  # the labels changed since they were last read
+        self._reread = QTimer(self)  # a pause in the edits before reading them again
+        self._reread.setSingleShot(True)
+        self._reread.setInterval(1000)
+        self._reread.timeout.connect(self.read_project)
         self._installer: WeightsInstaller | None = None
         self.refresh_runs()
         self.advice.show_message("What will limit a run shows here.")
@@ -121,11 +130,20 @@ class TrainingSettings(QWidget):
         self.size.currentTextChanged.connect(self.update_advice)
         self.init.currentIndexChanged.connect(self.update_advice)
         session.aboutToClose.connect(self._stop_threads)
+        session.aboutToClose.connect(self._reread.stop)
+        for signal in (session.imageEdited, session.imagesChanged, session.classesChanged):
+            signal.connect(self._labels_changed)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh_start()
-        self.read_project()
+        if self._stale:
+            self.read_project()
+
+    def _labels_changed(self, *_) -> None:
+        self._stale = True
+        if self.isVisible():  # hidden, it reads them again when shown
+            self._reread.start()
 
     def load_devices(self) -> None:
         """The devices torch finds (importing torch takes a moment: done when first shown)."""
@@ -160,7 +178,8 @@ class TrainingSettings(QWidget):
     def read_project(self) -> None:
         """Read the labels (and check the images) again, in a thread."""
         if self._reader is not None:
-            return
+            return  # when it ends, a change made meanwhile is read
+        self._stale = False
         self._reader = FactsReader(self.session.project.folder)
         self._reader.read.connect(self._facts_read)
         self._reader.finished.connect(self._reader_finished)
@@ -172,6 +191,8 @@ class TrainingSettings(QWidget):
 
     def _reader_finished(self) -> None:
         self._reader = None
+        if self._stale and self.isVisible():
+            self._reread.start()
 
     def update_advice(self) -> None:
         if self._facts is None:
@@ -271,3 +292,10 @@ class TrainingSettings(QWidget):
         if self.init.currentData():
             args += ["--init", self.init.currentData()]
         return args
+
+
+def _narrow(combo: QComboBox) -> None:
+    """A combo box as narrow as the dock lets it be (its long entries elided, not widening
+    the whole form)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(14)
