@@ -311,4 +311,9 @@ def test_predictions_on_an_image_no_one_labeled_are_not_called_wrong(qtbot, demo
     layer = window.review_canvas.layer
     assert not layer.missed and all(item.color.name() != "#e53935"  # no red "wrong"
                                     for item in layer.items.values())
+    # accepting one makes it a label: the image has truth now, and the other is judged by it
+    review.table.selectRow(0)
+    QTest.mouseClick(review.accept, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not labeled yet" not in review.counts.text())
+    assert review.table.item(0, 2).text() != "—"
     _close(window)

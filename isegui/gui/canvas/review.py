@@ -142,9 +142,10 @@ class ReviewController(QObject):
         labels = self.document.instances() if self.document else []
         predictions = self.predictions()
         # an image no one has labeled yet has no truth: its predictions are neither right
-        # nor wrong (and its missing labels are not "missed")
+        # nor wrong (and its missing labels are not "missed"); the first label drawn or
+        # accepted makes it labeled, as saving it will
         judged = self.document is not None and \
-            self.document.record.status != ImageStatus.UNLABELED
+            (self.document.record.status != ImageStatus.UNLABELED or bool(labels))
         for layer in self.layers:
             layer.judged = judged
             layer.show(predictions, labels)
