@@ -11,6 +11,7 @@ from pathlib import Path
 
 from isegui.cli.output import print_json, progress_bar
 from isegui.core.entities import Split
+from isegui.core.tiling import WorkingScale
 
 EXIT_CANCELLED = 3
 
@@ -21,7 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "the next batch and keeps a checkpoint; --resume RUN continues it.")
     p.add_argument("dir", type=Path, help="the project folder")
     p.add_argument("--model", default="fast", help="fast (CPU-friendly) or accurate")
-    p.add_argument("--size", type=int, default=512, help="long side of the input (512)")
+    p.add_argument("--size", type=int, default=512,
+                   help="long side of the input, or the side of a tile (512)")
+    p.add_argument("--tile", type=int,
+                   help="train and predict on tiles of this many px (0: whole images; "
+                   "default: chosen from the labeled objects' sizes)")
+    p.add_argument("--scale", type=float,
+                   help="the tiles' scale of the frame, 1.0 = the camera's pixels "
+                   "(default: chosen from the labeled objects' sizes)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="how many epochs (default 30)")
     budget.add_argument("--minutes", type=float, help="a wall-clock budget instead of epochs")
@@ -93,7 +101,8 @@ def run_train(args) -> int:
     from isegui.ml.train import TrainingError, fit
     from isegui.ml.transforms import AugmentConfig
     spec = TrainSpec(
-        project=args.dir.resolve(), model=args.model, size=args.size,
+        project=args.dir.resolve(), model=args.model, size=args.size, tile=args.tile,
+        scale=args.scale,
         # resuming keeps the run's own budget unless a new one is given
         epochs=args.epochs if args.epochs else (None if args.minutes or args.resume else 30),
         minutes=args.minutes, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
@@ -154,9 +163,12 @@ class _BarReporter:
 
     def event(self, kind: str, **f) -> None:
         if kind == "start":
-            print(f"run {f['run_id']}: {f['model']} at {f['size']} px on {f['device']}, "
-                  f"{f['train_images']} train images, validation on {f['validation']}; "
-                  f"weights: {f['init']['source']}", file=sys.stderr)
+            working = WorkingScale.from_dict(f.get("working_scale"), f["size"])
+            print(f"run {f['run_id']}: {f['model']} on {working.describe()} on "
+                  f"{f['device']}, {f['train_images']} train images, validation on "
+                  f"{f['validation']}; weights: {f['init']['source']}", file=sys.stderr)
+            if working.reason:
+                print(f"working scale: {working.reason}", file=sys.stderr)
             for note in f.get("notes", []):
                 print(f"note: {note}", file=sys.stderr)
         elif kind == "step":

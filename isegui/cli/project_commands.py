@@ -8,19 +8,35 @@ from pathlib import Path
 
 from isegui.cli.output import print_json, progress_bar
 from isegui.core.demo import DEMO_IMAGES, create_demo_project
+from isegui.core.demo_defects import DEFECT_FRAMES, FRAME_SIZE, create_defects_project
 from isegui.core.project import Project
 from isegui.core.splits import assign_splits
 from isegui.core.stats import project_stats
 from isegui.core.validate import ERROR, Rules, validate_project
 
 
+# per kind: the maker, its default image count and size, and what the progress bar says
+DEMO_KINDS = {
+    "parts": (create_demo_project, DEMO_IMAGES, "512x384", "making scenes"),
+    "defects": (create_defects_project, DEFECT_FRAMES, f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}",
+                "making frames"),
+}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="create a labeled demo project of synthetic parts")
+    p = sub.add_parser("demo", help="create a labeled demo project of synthetic parts "
+                                     "(or, with --kind defects, of large inspection frames)")
     p.add_argument("dir", type=Path, help="a new project folder")
-    p.add_argument("--images", type=int, default=DEMO_IMAGES,
-                   help=f"how many scenes (default {DEMO_IMAGES})")
+    p.add_argument("--kind", choices=tuple(DEMO_KINDS), default="parts",
+                   help="parts: small scenes of pills, washers, chips; defects: large frames "
+                        "of brushed metal with small scratches, pits, stains and dust")
+    p.add_argument("--images", type=int, default=None,
+                   help=f"how many images (default {DEMO_IMAGES} parts scenes, "
+                        f"{DEFECT_FRAMES} defects frames)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", default="512x384", help="WIDTHxHEIGHT of the scenes")
+    p.add_argument("--size", default=None,
+                   help="WIDTHxHEIGHT of the images (default 512x384 parts, "
+                        f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]} defects)")
     p.set_defaults(handler=run_demo)
 
     p = sub.add_parser("stats", help="counts of images, instances and classes")
@@ -51,9 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args) -> int:
-    width, height = _size(args.size)
-    with progress_bar("making scenes") as progress:
-        project = create_demo_project(args.dir, args.images, args.seed, width, height, progress)
+    create, images, size, what = DEMO_KINDS[args.kind]
+    width, height = _size(args.size or size)
+    count = images if args.images is None else args.images
+    with progress_bar(what) as progress:
+        project = create(args.dir, count, args.seed, width, height, progress)
     with project:
         stats = project_stats(project)
     print(f"demo project created in {project.folder}: {stats['images']} images, "

@@ -129,3 +129,56 @@ def advise_size(sizes: ObjectSizes, size: int) -> SizeAdvice | None:
                       native_smallest_px=sizes.smallest(),
                       needed_size=MIN_OBJECT_PX / low if low > 0 else math.inf,
                       largest_long_side=int(sizes.long_sides.max()))
+
+
+SCALE_STEP = 8  # tile scales are multiples of 1/8: 0.125 ... 1.0
+
+
+def choose_working_scale(sizes: ObjectSizes, size: int, tile: int | None = None,
+                         scale: float | None = None):
+    """The working scale of a run over images whose objects measure `sizes`, at input size
+    `size`: the whole image while resizing it to `size` keeps the narrow objects
+    MIN_OBJECT_PX wide, else tiles of `size` at the smallest scale (a multiple of 1/8, at most
+    1: the camera's pixels) that keeps them. `tile` (0: the whole image) and `scale` are the
+    user's choice, which wins; the reason says what was measured either way."""
+    from isegui.core.tiling import TILES, WHOLE, WorkingScale
+    advice = advise_size(sizes, size) if len(sizes) else None
+    if tile == 0:
+        return WorkingScale(WHOLE, size, reason="whole images, as asked (--tile 0)")
+    if tile or scale:
+        tile = int(tile or size)
+        chosen = float(scale) if scale else _tile_scale(sizes) if advice else 1.0
+        return WorkingScale(TILES, tile, chosen, reason=f"tiles of {tile} px at scale "
+                            f"{chosen:g}, as asked" + _width_note(sizes, chosen))
+    if advice is None:
+        return WorkingScale(WHOLE, size, reason="no labeled objects to measure: whole images")
+    if not advice.too_small:
+        return WorkingScale(WHOLE, size, reason=(
+            f"at {size} px the narrow objects stay {advice.smallest_px:.0f} px wide "
+            f"(>= {MIN_OBJECT_PX:g}): whole images"))
+    chosen = _tile_scale(sizes)
+    if sizes.long_sides.max() * chosen <= size:  # each image is at most one tile: no tiles
+        return WorkingScale(WHOLE, size, reason=(
+            f"the narrow objects are {advice.smallest_px:.1f} px wide at {size} px, but the "
+            f"images are no larger than one input at the scale they need: whole images"))
+    return WorkingScale(TILES, size, chosen, reason=(
+        f"whole images at {size} px would shrink the narrow objects to "
+        f"{advice.smallest_px:.1f} px: tiles of {size} px at scale {chosen:g}"
+        + _width_note(sizes, chosen)))
+
+
+def _tile_scale(sizes: ObjectSizes) -> float:
+    needed = required_scale(sizes.widths)
+    if not math.isfinite(needed) or needed >= 1:
+        return 1.0
+    return max(1, math.ceil(needed * SCALE_STEP - 1e-9)) / SCALE_STEP
+
+
+def _width_note(sizes: ObjectSizes, scale: float) -> str:
+    if not len(sizes):
+        return ""
+    narrow = sizes.smallest()
+    note = f" (the narrow objects {narrow * scale:.1f} px wide"
+    if narrow * scale < MIN_OBJECT_PX and scale >= 1:
+        note += "; as wide as the camera saw them"
+    return note + ")"

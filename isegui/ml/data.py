@@ -17,6 +17,7 @@ from isegui.core.entities import ImageStatus, Split
 from isegui.core.geometry import Shape, bounds_window, rasterize
 from isegui.core.images import load_image, to_uint8
 from isegui.core.project import Project
+from isegui.core.working_scale import ObjectSizes, object_width
 from isegui.ml.transforms import AugmentConfig, build_augment
 
 
@@ -93,6 +94,18 @@ def snapshot(project_folder: Path, classes: list[str] | None = None, val_fractio
     else:
         validation = "none (no val split, and too few images to hold some out)"
     return DataSnapshot(classes, train, val, validation, notes)
+
+
+def object_sizes(samples: list[Sample]) -> ObjectSizes:
+    """How wide the samples' objects are, against their images' long sides (core's rule for
+    choosing the working scale)."""
+    widths, long_sides = [], []
+    for sample in samples:
+        found = [object_width(s) for s in sample.shapes if not s.is_empty and s.area > 0]
+        widths += found
+        long_sides += [max(sample.width, sample.height)] * len(found)
+    return ObjectSizes(np.asarray(widths, float), np.asarray(long_sides, float),
+                       sum(1 for s in samples if s.shapes))
 
 
 def prepare_image(pixels: np.ndarray) -> np.ndarray:

@@ -22,10 +22,12 @@ from torchvision.models.detection.image_list import ImageList
 from isegui import __version__
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import atomic_write_bytes
+from isegui.core.tiling import WorkingScale
 from isegui.ml.checkpoint import load_checkpoint
 from isegui.ml.data import prepare_image
 from isegui.ml.predict import Detection, detections_from_raw
 from isegui.ml.registry import model_from_checkpoint
+from isegui.ml.tiled import predict_frame
 
 OPSET = 17
 INPUTS = ("image", "score_threshold")
@@ -54,6 +56,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     (default: its training size, square); returns what was written."""
     data = load_checkpoint(checkpoint)
     width, height = size if isinstance(size, tuple) else parse_input_size(size or data["size"])
+    working = WorkingScale.from_dict(data.get("working_scale"), data["size"])
+    if working.tiled and (width, height) != (working.size, working.size):
+        raise ExportError(f"{Path(checkpoint).name} predicts on tiles of {working.size} px: "
+                          f"export it at that size (--size {working.size})")
     model = model_from_checkpoint(data).eval()
     graph = FixedSizeGraph(model, height, width).eval()
     example = (torch.rand(1, 3, height, width), torch.tensor(0.5))
@@ -67,7 +73,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
                           do_constant_folding=True)
     meta = {"isegui": __version__, "model_name": data["model_name"], "width": width,
             "height": height,
-            "classes": data["classes"],
+            "classes": data["classes"], "working_scale": working.as_dict(),
             "mean": [float(v) for v in model.transform.image_mean],
             "std": [float(v) for v in model.transform.image_std],
             "run_id": data.get("run_id")}
@@ -133,6 +139,8 @@ class OnnxPredictor:
         self.classes = list(meta["classes"])
         self.model_name = meta["model_name"]
         self.mean = np.asarray(meta["mean"], dtype=np.float32)
+        self.working = WorkingScale.from_dict(meta.get("working_scale"),
+                                              max(self.width, self.height))
         self.device = "cpu"
         self.threshold = threshold
         self.mask_threshold = mask_threshold
@@ -142,12 +150,32 @@ class OnnxPredictor:
         return cls(path, threshold)
 
     def set_input_size(self, side: int) -> None:
+        if self.working.tiled:
+            raise ExportError(f"{self.path.name} predicts on tiles of {self.width} px only")
         if int(side) != max(self.width, self.height):
             raise ExportError(f"{self.path.name} takes {self.width} x {self.height} px images "
                               f"only; export it again with --size {int(side)}")
 
     def predict(self, images: list[np.ndarray], batch_size: int = 1) -> list[list[Detection]]:
+        if self.working.tiled:
+            return [predict_frame(image, self.working, self._run_tiles, self.classes, 4,
+                                  self.mask_threshold) for image in images]
         return [self._predict_one(image) for image in images]
+
+    def _run_tiles(self, tiles: list[np.ndarray]) -> list:
+        """Each tile (at most the input size) top-left on the mean colour, as torch pads."""
+        return [self._run(tile) for tile in tiles]
+
+    def _run(self, pixels: np.ndarray):
+        """The graph's raw output for RGB uint8 `pixels` placed top-left on the input."""
+        h, w = pixels.shape[:2]
+        canvas = np.empty((self.height, self.width, 3), dtype=np.float32)
+        canvas[:] = self.mean
+        canvas[:h, :w] = pixels.astype(np.float32) / 255.0
+        feed = {"image": np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]),
+                "score_threshold": np.asarray(self.threshold, dtype=np.float32)}
+        boxes, labels, scores, masks = self.session.run(list(OUTPUTS), feed)
+        return boxes, labels, scores, masks[:, 0]
 
     def _predict_one(self, image: np.ndarray) -> list[Detection]:
         pixels = prepare_image(image)
@@ -157,11 +185,5 @@ class OnnxPredictor:
         rh, rw = int(np.floor(h * scale)), int(np.floor(w * scale))
         resized = cv2.resize(pixels, (rw, rh), interpolation=cv2.INTER_LINEAR) \
             if (rh, rw) != (h, w) else pixels
-        canvas = np.empty((self.height, self.width, 3), dtype=np.float32)
-        canvas[:] = self.mean
-        canvas[:rh, :rw] = resized.astype(np.float32) / 255.0
-        feed = {"image": np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]),
-                "score_threshold": np.asarray(self.threshold, dtype=np.float32)}
-        boxes, labels, scores, masks = self.session.run(list(OUTPUTS), feed)
-        return detections_from_raw(boxes, labels, scores, masks[:, 0], (w / rw, h / rh),
-                                   (h, w), self.classes, self.mask_threshold)
+        return detections_from_raw(*self._run(resized), (w / rw, h / rh), (h, w),
+                                   self.classes, self.mask_threshold)

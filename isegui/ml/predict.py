@@ -14,10 +14,12 @@ from torch import nn
 
 from isegui.core import rle
 from isegui.core.geometry import Shape, vectorize
+from isegui.core.tiling import WHOLE, WorkingScale
 from isegui.ml.checkpoint import load_checkpoint
 from isegui.ml.data import prepare_image
 from isegui.ml.device import resolve_device
 from isegui.ml.registry import model_from_checkpoint
+from isegui.ml.tiled import predict_frame, torch_tile_runner
 
 
 @dataclass
@@ -41,15 +43,18 @@ class Detection:
 
 
 class Predictor:
-    """Holds a model in eval mode on a device; `predict` takes images in any depth."""
+    """Holds a model in eval mode on a device; `predict` takes images in any depth, at the
+    run's working scale: the whole image resized, or tiles of the frame (ml.tiled)."""
 
     def __init__(self, model: nn.Module, classes: list[str], device: torch.device,
-                 threshold: float = 0.5, mask_threshold: float = 0.5):
+                 threshold: float = 0.5, mask_threshold: float = 0.5,
+                 working: WorkingScale | None = None):
         self.model = model.to(device).eval()
         self.classes = list(classes)
         self.device = device
         self.threshold = threshold
         self.mask_threshold = mask_threshold
+        self.working = working or WorkingScale(WHOLE, int(model.transform.max_size))
 
     @property
     def threshold(self) -> float:
@@ -62,7 +67,9 @@ class Predictor:
 
     def set_input_size(self, side: int) -> None:
         """Predict with images resized so their long side is `side` (the training size by
-        default): smaller is faster, larger finds smaller objects."""
+        default): smaller is faster, larger finds smaller objects. Whole-image runs only."""
+        if self.working.tiled:
+            raise ValueError("this run predicts on tiles of its own size and scale")
         self.model.transform.min_size = (int(side),)
         self.model.transform.max_size = int(side)
 
@@ -71,10 +78,15 @@ class Predictor:
                         threshold: float = 0.5) -> "Predictor":
         data = load_checkpoint(path)
         return cls(model_from_checkpoint(data), data["classes"], resolve_device(device),
-                   threshold)
+                   threshold, working=WorkingScale.from_dict(data.get("working_scale"),
+                                                             data["size"]))
 
     @torch.inference_mode()
     def predict(self, images: list[np.ndarray], batch_size: int = 4) -> list[list[Detection]]:
+        if self.working.tiled:  # one frame at a time, its tiles in batches
+            run = torch_tile_runner(self.model, self.device, self.working.size)
+            return [predict_frame(image, self.working, run, self.classes, batch_size,
+                                  self.mask_threshold) for image in images]
         out: list[list[Detection]] = []
         for start in range(0, len(images), batch_size):
             out += self._predict_batch(images[start:start + batch_size])
@@ -102,13 +114,17 @@ class Predictor:
 def detections_from_raw(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
                         probs: np.ndarray, ratio_xy: tuple[float, float],
                         image_hw: tuple[int, int], classes: list[str],
-                        mask_threshold: float = 0.5) -> list[Detection]:
+                        mask_threshold: float = 0.5, offset: tuple[int, int] = (0, 0),
+                        clip: tuple[int, int, int, int] | None = None) -> list[Detection]:
     """A model's raw output for one image (boxes at its input scale, M x M mask
-    probabilities) as Detections in image pixels, each mask pasted inside its box."""
+    probabilities) as Detections in image pixels, each mask pasted inside its box. For a
+    tile, `offset` is its place in the frame and `clip` the frame region it covers."""
     h, w = image_hw
     rx, ry = ratio_xy
-    boxes = np.asarray(boxes, dtype=np.float64) * (rx, ry, rx, ry)
-    boxes = np.clip(boxes, 0, (w, h, w, h))  # a fixed-size input's padding lies outside
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * (rx, ry, rx, ry) \
+        + (offset[0], offset[1], offset[0], offset[1])
+    x0, y0, x1, y1 = clip or (0, 0, w, h)
+    boxes = np.clip(boxes, (x0, y0, x0, y0), (x1, y1, x1, y1))  # padding lies outside
     found = []
     for box, label, score, prob in zip(boxes, labels.tolist(), scores.tolist(), probs):
         pasted = paste_in_box(prob, box, h, w, mask_threshold)

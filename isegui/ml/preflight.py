@@ -15,7 +15,7 @@ from typing import Callable
 from isegui.core.entities import ImageStatus, Split
 from isegui.core.project import Project
 from isegui.core.validate import image_problem
-from isegui.core.working_scale import (LOW_PERCENTILE, MIN_OBJECT_PX, ObjectSizes,
+from isegui.core.working_scale import (LOW_PERCENTILE, MIN_OBJECT_PX, ObjectSizes, choose_working_scale,
                                        advise_size, measure_objects)
 
 INFO, WARNING, ERROR = "info", "warning", "error"
@@ -98,11 +98,13 @@ def training_outlook(project_folder: Path, spec, check_files: bool = True) -> li
         start = describe_start(spec.model, project_folder) if spec.pretrained_search else \
             "random weights: no pretrained file looked for"
     return advise(read_facts(project_folder, check_files), model=spec.model, size=spec.size,
-                  start=start, resumed=bool(spec.resume), val_fraction=spec.val_fraction)
+                  start=start, resumed=bool(spec.resume), val_fraction=spec.val_fraction,
+                  tile=spec.tile, scale=spec.scale)
 
 
 def advise(facts: ProjectFacts, *, model: str, size: int, start: str | None,
-           resumed: bool = False, val_fraction: float = 0.15) -> list[Advice]:
+           resumed: bool = False, val_fraction: float = 0.15, tile: int | None = None,
+           scale: float | None = None) -> list[Advice]:
     """`start`: what a run starts from without --init (`weights.describe_start`), or None when
     it starts from a run or a file the user named. A resumed run keeps its model and size, so
     only the data is looked at."""
@@ -113,7 +115,8 @@ def advise(facts: ProjectFacts, *, model: str, size: int, start: str | None,
                              "accept a model's predictions), then train.")]
     if not resumed:
         out += _weights(facts, model, start)
-        out += _size(facts, size)
+        working = choose_working_scale(facts.sizes, size, tile, scale)
+        out += _tiles(facts, working) if working.tiled else _size(facts, size)
     out += _validation(facts, val_fraction)
     order = {ERROR: 0, WARNING: 1, INFO: 2}
     return sorted(out, key=lambda a: order[a.level])
@@ -162,6 +165,18 @@ def _weights(facts: ProjectFacts, model: str, start: str | None) -> list[Advice]
                    "needed from scratch): expect a low mAP on a short run. What helps: more "
                    "labels, a longer time budget, or a pretrained weights file (`isegui "
                    "weights add FILE`, or File… beside Start from).")]
+
+
+def _tiles(facts: ProjectFacts, working) -> list[Advice]:
+    out = [Advice(INFO, "tiles", f"{working.reason}. Each frame is cut into overlapping tiles "
+                  f"of {working.window} x {working.window} px for training and prediction; "
+                  "--tile 0 (or Tiles: off) trains on whole images instead.")]
+    if len(facts.sizes) and facts.sizes.smallest() < MIN_OBJECT_PX and working.scale >= 1:
+        out.append(Advice(WARNING, "objects too small", f"the narrowest {LOW_PERCENTILE}% of "
+                          f"the labeled objects are {facts.sizes.smallest():.1f} px wide or "
+                          "less in the images' own pixels: a model finds them less reliably "
+                          "than larger ones; a closer or higher-resolution camera helps."))
+    return out
 
 
 def _size(facts: ProjectFacts, size: int) -> list[Advice]:

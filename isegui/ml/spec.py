@@ -12,7 +12,9 @@ from isegui.ml.transforms import AugmentConfig
 class TrainSpec:
     project: Path
     model: str = "fast"
-    size: int = 512  # the long side images are resized to
+    size: int = 512  # the long side images are resized to, or the tile side
+    tile: int | None = None  # tile side (0: whole images); None: chosen from the labels
+    scale: float | None = None  # tiles' scale of the frame (1: camera px); None: chosen
     epochs: int | None = 30  # stop after this many epochs ...
     minutes: float | None = None  # ... or after this much wall-clock time (takes precedence)
     batch: int | None = None  # images per step; None: by device (ml.device.default_batch)
@@ -35,6 +37,10 @@ class TrainSpec:
     def __post_init__(self):
         if self.size < 64 or self.size > 4096:
             raise ValueError(f"--size must be between 64 and 4096, got {self.size}")
+        if self.tile is not None and self.tile != 0 and not 64 <= self.tile <= 4096:
+            raise ValueError(f"--tile must be 0 (whole images) or 64 to 4096, got {self.tile}")
+        if self.scale is not None and not 0.05 <= self.scale <= 4:
+            raise ValueError(f"--scale must be between 0.05 and 4, got {self.scale}")
         if self.batch is not None and self.batch < 1:
             raise ValueError("--batch must be at least 1")
         if self.minutes is None and (self.epochs is None or self.epochs < 1) and not self.resume:

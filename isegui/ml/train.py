@@ -20,7 +20,9 @@ from isegui.core.errors import IseguiError
 from isegui.core.project import Project
 from isegui.ml.batchnorm import restore_statistics, settle_batchnorm
 from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
-from isegui.ml.data import InstanceDataset, collate, snapshot
+from isegui.core.tiling import WorkingScale
+from isegui.core.working_scale import choose_working_scale
+from isegui.ml.data import collate, object_sizes, snapshot
 from isegui.ml.device import default_batch, resolve_device
 from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
@@ -32,6 +34,7 @@ from isegui.ml.registry import build_model, model_from_checkpoint, model_info
 from isegui.ml.run_log import RunLog
 from isegui.ml.runs import active_choice, checkpoint_file, find_run, run_folder
 from isegui.ml.spec import TrainSpec
+from isegui.ml.tile_data import training_dataset
 from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
 
 VALIDATION_SCORE = 0.05  # low, so mAP sees the whole ranking
@@ -114,6 +117,11 @@ class _Trainer:
         if not any(s.labels for s in self.data.train):
             raise TrainingError("no labeled instances in the train split.",
                                 "Label some images, or move images into the train split.")
+        self.working = (WorkingScale.from_dict(resumed.get("working_scale"), resumed["size"])
+                        if resumed else choose_working_scale(
+                            object_sizes(self.data.train + self.data.val), spec.size,
+                            spec.tile, spec.scale))
+        self._note(f"working scale: {self.working.reason or self.working.describe()}")
         torch.manual_seed(spec.seed)
         self.init = InitReport()
         self.frozen_batchnorm = bool(resumed and resumed.get("frozen_batchnorm"))
@@ -124,7 +132,7 @@ class _Trainer:
             self.init = InitReport(source=resumed["init_source"])
         else:
             self.model = build_model(spec.model, num_classes=len(self.data.classes),
-                                     size=spec.size)
+                                     size=self.working.size)
             self.init = self._initialise()
         self.model.to(device)
         self.amp = spec.amp and device.type == "cuda"
@@ -142,7 +150,7 @@ class _Trainer:
                                             device.type == "cuda" else None,
                                             find_unused_parameters=True)
                     if ranks.enabled else self.model)
-        self.dataset = InstanceDataset(self.data.train, spec.size, spec.augment, spec.seed)
+        self.dataset = training_dataset(self.data.train, self.working, spec.augment, spec.seed)
         self.batches = EpochBatches(len(self.dataset), spec.batch, spec.seed, ranks.world,
                                     ranks.rank)
         self.run_id = resumed["run_id"] if resumed else None
@@ -201,15 +209,20 @@ class _Trainer:
         self.frozen_batchnorm = freeze_batchnorm(self.model) > 0
         return report
 
+    def _size_name(self) -> str:
+        w = self.working
+        return f"tile{w.size}x{w.scale:g}" if w.tiled else str(w.size)
+
     def _open_run(self) -> None:
         if not self.ranks.main:
             return
         with Project.open(self.spec.project, lock=False) as project:
             if self.run_id is None:
-                name = self.spec.name or (f"{self.spec.model}-{self.spec.size}-"
+                name = self.spec.name or (f"{self.spec.model}-{self._size_name()}-"
                                           f"{datetime.now():%Y%m%d-%H%M%S}")
                 config = {**self.spec.as_dict(), "classes": self.data.classes,
                           "validation": self.data.validation, "init": self.init.as_dict(),
+                          "working_scale": self.working.as_dict(),
                           "device": str(self.device), "processes": self.ranks.world}
                 self.run_id = project.store.add_run(name, config).id
             else:
@@ -225,7 +238,8 @@ class _Trainer:
         spec, state = self.spec, self.state
         steps_per_epoch = len(self.batches)
         self.reporter.event(
-            "start", run_id=self.run_id, model=spec.model, size=spec.size,
+            "start", run_id=self.run_id, model=spec.model, size=self.working.size,
+            working_scale=self.working.as_dict(),
             device=str(self.device), processes=self.ranks.world, classes=self.data.classes,
             train_images=len(self.data.train), val_images=len(self.data.val),
             validation=self.data.validation, init=self.init.as_dict(),
@@ -288,7 +302,9 @@ class _Trainer:
             last_report = 0.0
             batches = iter(loader)
             if first:
-                self._note(f"loading the first batch ({spec.batch} images at {spec.size} px)…")
+                what = "tiles" if self.working.tiled else "images"
+                self._note(f"loading the first batch ({spec.batch} {what} at "
+                           f"{self.working.size} px)…")
             while state.batch < steps_per_epoch:
                 state.elapsed = time.monotonic() - session_start
                 progress = (state.elapsed / (spec.minutes * 60) if spec.minutes
@@ -478,7 +494,8 @@ class _Trainer:
 
     def _validate(self) -> dict:
         self.model.eval()
-        predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE)
+        predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE,
+                              working=self.working)
         from isegui.core.images import load_image
         detections = []
         for sample in self.data.val:
@@ -492,7 +509,8 @@ class _Trainer:
         settled ones, so that resuming from it continues as if never stopped."""
         state, spec = self.state, self.spec
         weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        common = {"model_name": spec.model, "size": spec.size, "classes": self.data.classes,
+        common = {"model_name": spec.model, "size": self.working.size,
+                  "working_scale": self.working.as_dict(), "classes": self.data.classes,
                   "state_dict": weights, "config": spec.as_dict(), "run_id": self.run_id,
                   "frozen_batchnorm": self.frozen_batchnorm}
         plain = {k: v for k, v in vars(state).items() if k in _State.__dataclass_fields__}

@@ -67,6 +67,16 @@ def test_the_advice_follows_the_size_and_the_weights_folder(qtbot, settings, tmp
     assert settings.init.itemText(0) == "random weights: no pretrained file found"
     choose_size(settings, "256")
     assert settings.size.currentText() == "256"
+    # left to choose, the run cuts the 1000-px images into tiles that keep the 20-px objects
+    text = advice_text(settings)
+    assert "tiles: whole images at 256 px would shrink the narrow objects to 5.1 px" in text
+    assert "tiles of 256 px at scale 0.5" in text and "objects too small" not in text
+    assert not settings.tile_scale.isEnabled()
+    # whole images asked for: too small, and the size that keeps them is said
+    settings.tiles.setFocus()
+    QTest.keyClick(settings.tiles, Qt.Key.Key_Down)
+    assert settings.tiles.currentData() == "off"
+    assert settings.arguments()[settings.arguments().index("--tile") + 1] == "0"
     text = advice_text(settings)
     assert "objects too small: at 256 px" in text
     assert "are 5.1 px wide or less" in text  # 20 px * 256 / 1000
@@ -78,6 +88,17 @@ def test_the_advice_follows_the_size_and_the_weights_folder(qtbot, settings, tmp
     choose_size(settings, "512")
     assert "objects too small" not in advice_text(settings)
     assert "object size: at 512 px" in advice_text(settings)
+    # tiles asked for, at a scale typed in
+    QTest.keyClick(settings.tiles, Qt.Key.Key_Down)
+    assert settings.tiles.currentData() == "on" and settings.tile_scale.isEnabled()
+    settings.tile_scale.lineEdit().selectAll()
+    QTest.keyClicks(settings.tile_scale.lineEdit(), "0.75")
+    args = settings.arguments()
+    assert args[args.index("--tile") + 1] == "512" and args[args.index("--scale") + 1] == "0.75"
+    assert "tiles of 512 px at scale 0.75, as asked" in advice_text(settings)
+    QTest.keyClick(settings.tiles, Qt.Key.Key_Up)
+    QTest.keyClick(settings.tiles, Qt.Key.Key_Up)
+    assert settings.tiles.currentData() == "auto" and "--tile" not in settings.arguments()
 
     # a weights file, copied into the weights folder through the File… button
     weights = tmp_path / "downloads" / "backbone.pth"

@@ -6,6 +6,7 @@ import pytest
 from isegui.cli import main
 from isegui.core.images import load_image
 from isegui.core.project import Project
+from isegui.core.tiling import tile_grid
 from isegui.ml.onnx_model import ExportError, OnnxPredictor
 from isegui.ml.predict import Predictor, load_predictor
 from isegui.ml.spec import TrainSpec
@@ -44,6 +45,57 @@ def _mask_iou(a, b, shape):
     return (full[0] & full[1]).sum() / union if union else 1.0
 
 
+def _agree(expected, got, shape):
+    """Every torch detection of some score has an onnxruntime twin: same class, box within
+    a pixel, score within 0.01, the same mask but for pixels on the 0.5 threshold (at most one
+    such pixel on a small mask, 2% of a large one). Near the score threshold float noise may
+    keep one and drop the other: what both keep is compared, with a margin."""
+    compared = 0
+    for d in [d for d in expected if d.score >= 0.1]:
+        twin = max((g for g in got if g.class_index == d.class_index),
+                   key=lambda g: _box_iou(g.box, d.box), default=None)
+        assert twin is not None, f"torch found {d.class_name} at {d.box}; onnx did not"
+        assert np.abs(np.subtract(twin.box, d.box)).max() <= 1.0
+        assert abs(twin.score - d.score) < 0.01
+        assert _mask_iou(twin, d, shape) >= min(0.98, 1 - 1.5 / d.mask.sum())
+        compared += 1
+    return compared
+
+
+def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_project, tmp_path):
+    from isegui.ml.onnx_model import export_onnx
+    result = fit(TrainSpec(project=tiny_project, model="fast", size=64, tile=64, scale=1.0,
+                           epochs=2, batch=2, pretrained_search=False))
+    torch_predictor = Predictor.from_checkpoint(result.checkpoint, "cpu", threshold=0.05)
+    assert torch_predictor.working.tiled and torch_predictor.working.size == 64
+    with pytest.raises(ExportError, match="tiles of 64 px"):
+        export_onnx(result.checkpoint, tmp_path / "wrong.onnx", size=128)
+    meta = export_onnx(result.checkpoint, tmp_path / "tiles.onnx")
+    assert (meta["width"], meta["height"]) == (64, 64) and meta["working_scale"]["mode"] == "tiles"
+    onnx_predictor = OnnxPredictor(tmp_path / "tiles.onnx", threshold=0.05)
+    assert onnx_predictor.working == torch_predictor.working
+    with Project.open(tiny_project, read_only=True) as project:
+        images = [load_image(project.image_path(r.path)) for r in project.store.images()]
+    # tile by tile, the two runtimes agree as closely as on whole images
+    from isegui.ml.predict import detections_from_raw
+    from isegui.ml.tiled import tile_pixels, torch_tile_runner
+    run_torch = torch_tile_runner(torch_predictor.model, torch_predictor.device, 64)
+    classes, compared = torch_predictor.classes, 0
+    for image in images:  # 160 x 128 frames: six overlapping 64-px tiles each
+        tiles = [tile_pixels(image, rect, 1.0, 64) for rect in tile_grid(160, 128, 64)]
+        for a, b in zip(run_torch(tiles), onnx_predictor._run_tiles(tiles)):
+            compared += _agree(detections_from_raw(*a, (1, 1), (64, 64), classes),
+                               detections_from_raw(*b, (1, 1), (64, 64), classes), (64, 64))
+        # and on the frame, after merging, the same objects (pieces near the merging rule's
+        # margin may join in one runtime and not the other: boxes, not exact scores)
+        expected = [d for d in torch_predictor.predict([image])[0] if d.score >= 0.2]
+        got = onnx_predictor.predict([image])[0]
+        found = sum(any(g.class_index == d.class_index and _box_iou(g.box, d.box) >= 0.7
+                        for g in got) for d in expected)
+        assert found >= 0.8 * len(expected)
+    assert compared >= 5, "too few detections to compare; the model found nothing"
+
+
 def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
     folder, checkpoint = trained
     out = tmp_path / "model.onnx"
@@ -59,20 +111,8 @@ def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
         images = [load_image(project.image_path(r.path)) for r in project.store.images()]
     compared = 0
     for image in images:
-        expected = torch_predictor.predict([image])[0]
-        got = onnx_predictor.predict([image])[0]
-        # near the score threshold float noise may keep one and drop the other; compare what
-        # both keep with a margin
-        for d in [d for d in expected if d.score >= 0.1]:
-            twin = max((g for g in got if g.class_index == d.class_index),
-                       key=lambda g: _box_iou(g.box, d.box), default=None)
-            assert twin is not None, f"torch found {d.class_name} at {d.box}; onnx did not"
-            assert np.abs(np.subtract(twin.box, d.box)).max() <= 1.0
-            assert abs(twin.score - d.score) < 0.01
-            # masks agree but for pixels whose probability sits on the 0.5 threshold: at
-            # most one such pixel on a small mask, 2% of a large one
-            assert _mask_iou(twin, d, image.shape[:2]) >= min(0.98, 1 - 1.5 / d.mask.sum())
-            compared += 1
+        compared += _agree(torch_predictor.predict([image])[0],
+                           onnx_predictor.predict([image])[0], image.shape[:2])
     assert compared >= 5, "too few detections to compare; the model found nothing"
 
 

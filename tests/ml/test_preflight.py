@@ -20,7 +20,9 @@ def by_title(advice):
 
 
 def test_random_weights_small_objects_and_one_val_image_are_said(tiny_project):
-    advice = by_title(training_outlook(tiny_project, TrainSpec(project=tiny_project, size=64)))
+    # whole images asked for (--tile 0): shrunk to 64 px, the objects become too small
+    advice = by_title(training_outlook(tiny_project, TrainSpec(project=tiny_project, size=64,
+                                                               tile=0)))
     random = advice["random weights on few labels"]
     assert random.level == WARNING and "isegui weights add" in random.text
     facts = read_facts(tiny_project)
@@ -34,6 +36,10 @@ def test_random_weights_small_objects_and_one_val_image_are_said(tiny_project):
     at_the_size = by_title(training_outlook(tiny_project, TrainSpec(project=tiny_project,
                                                                     size=int(keeping))))
     assert at_the_size["object size"].level == INFO
+    # left to choose, the run cuts the frames into 64-px tiles at the camera's scale instead
+    tiles = by_title(training_outlook(tiny_project, TrainSpec(project=tiny_project, size=64)))
+    assert tiles["tiles"].level == INFO and "tiles of 64 px at scale 1" in tiles["tiles"].text
+    assert "64 x 64 px" in tiles["tiles"].text and "object size" not in tiles
 
 
 def test_a_named_start_says_nothing_of_random_weights(tiny_project, tmp_path):
@@ -89,9 +95,9 @@ def test_unreadable_images_stop_the_run_before_it_starts(tiny_project, capsys):
 
 def test_a_run_reports_its_advice_in_the_start_event(tiny_project, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO())  # as the app's process: no cancel line
-    assert main(["train", str(tiny_project), "--size", "64", "--epochs", "1", "--max-steps",
-                 "1", "--batch", "2", "--device", "cpu", "--workers", "0", "--progress",
-                 "jsonl"]) == 0
+    assert main(["train", str(tiny_project), "--size", "64", "--tile", "0", "--epochs", "1",
+                 "--max-steps", "1", "--batch", "2", "--device", "cpu", "--workers", "0",
+                 "--progress", "jsonl"]) == 0
     out, err = capsys.readouterr()
     start = next(e for e in map(json.loads, out.splitlines()) if e["event"] == "start")
     titles = [a["title"] for a in start["advice"]]

@@ -36,9 +36,32 @@ class TrainingSettings(QWidget):
         self.size.setEditable(True)
         self.size.addItems(SIZES)
         self.size.setCurrentText("512")
-        self.size.setToolTip("Images are resized so their long side is this many pixels. "
-                             "Larger finds smaller objects and costs time and memory.")
+        self.size.setToolTip("Images are resized so their long side is this many pixels, or "
+                             "(with tiles) the side of a tile. Larger finds smaller objects "
+                             "and costs time and memory.")
         form.addRow("Input size (px)", self.size)
+
+        self.tiles = QComboBox()
+        for text, mode in (("auto: from the labels", "auto"), ("off: whole images", "off"),
+                           ("on, at scale", "on")):
+            self.tiles.addItem(text, mode)
+        self.tiles.setToolTip("Large frames with small objects are cut into tiles of the input "
+                              "size at a scale of the frame (1 = the camera's pixels), for "
+                              "training and prediction. auto: tiles when whole images at the "
+                              "input size would shrink the labeled objects below 10 px")
+        self.tile_scale = QDoubleSpinBox()
+        self.tile_scale.setRange(0.05, 4.0)
+        self.tile_scale.setSingleStep(0.125)
+        self.tile_scale.setDecimals(3)
+        self.tile_scale.setValue(1.0)
+        self.tile_scale.setToolTip("Model pixels per camera pixel: 1 keeps every pixel, 0.5 "
+                                   "halves the frame (tiles cover twice as much)")
+        self.tile_scale.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(self.tiles, 1)
+        row.addWidget(self.tile_scale)
+        form.addRow("Tiles", row)
+        _narrow(self.tiles)
 
         self.by_epochs = QRadioButton("epochs")
         self.by_minutes = QRadioButton("minutes")
@@ -128,6 +151,8 @@ class TrainingSettings(QWidget):
         self.advice.show_message("What will limit a run shows here.")
         self.model.currentIndexChanged.connect(self.refresh_start)
         self.size.currentTextChanged.connect(self.update_advice)
+        self.tiles.currentIndexChanged.connect(self._tiles_changed)
+        self.tile_scale.valueChanged.connect(self.update_advice)
         self.init.currentIndexChanged.connect(self.update_advice)
         session.aboutToClose.connect(self._stop_threads)
         session.aboutToClose.connect(self._reread.stop)
@@ -204,8 +229,22 @@ class TrainingSettings(QWidget):
             self.advice.show_message("Input size must be a whole number.")
             return
         start = self._start_text if self.init.currentData() is None else None
+        tile, scale = self._tiling(size)
         self.advice.show_advice(advise(self._facts, model=self.model.currentData(),
-                                       size=size, start=start))
+                                       size=size, start=start, tile=tile, scale=scale))
+
+    def _tiles_changed(self) -> None:
+        self.tile_scale.setEnabled(self.tiles.currentData() == "on")
+        self.update_advice()
+
+    def _tiling(self, size: int) -> tuple[int | None, float | None]:
+        """(tile, scale) as `isegui train` takes them; None: chosen from the labels."""
+        mode = self.tiles.currentData()
+        if mode == "off":
+            return 0, None
+        if mode == "on":
+            return size, self.tile_scale.value()
+        return None, None
 
     def _stop_threads(self) -> None:
         for thread in (self._reader, self._installer):
@@ -274,6 +313,11 @@ class TrainingSettings(QWidget):
         args = ["--model", self.model.currentData(), "--size", str(size),
                 "--augment", self.augment_text(),
                 "--device", self.device.currentData() or "auto"]
+        tile, scale = self._tiling(size)
+        if tile is not None:
+            args += ["--tile", str(tile)]
+        if scale is not None:
+            args += ["--scale", f"{scale:g}"]
         if self.batch.value():
             args += ["--batch", str(self.batch.value())]
         if self.by_minutes.isChecked():
