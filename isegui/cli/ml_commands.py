@@ -164,7 +164,7 @@ class _BarReporter:
     def event(self, kind: str, **f) -> None:
         if kind == "start":
             working = WorkingScale.from_dict(f.get("working_scale"), f["size"])
-            print(f"run {f['run_id']}: {f['model']} on {working.describe()} on "
+            print(f"run {f['run_id']}: {f['model']}, {working.describe()}, on "
                   f"{f['device']}, {f['train_images']} train images, validation on "
                   f"{f['validation']}; weights: {f['init']['source']}", file=sys.stderr)
             if working.reason:

@@ -22,7 +22,7 @@ from shapely.geometry import box as rectangle
 from isegui.core.geometry import Shape, polygons_of
 
 WHOLE, TILES = "whole", "tiles"
-OVERLAP_SHARE = 0.25  # neighbouring tiles share this much of their side
+OVERLAP_SHARE = 0.2  # neighbouring tiles share at least this much of their side (SAHI's 0.2)
 MERGE_IOU = 0.3  # same-class pieces this alike where two tiles overlap are one object
 NMS_IOU = 0.5  # then, of two same-class detections this alike on the frame, the lower goes
 KEEP_SHARE = 0.5  # an instance cut by a crop stays an object with this share visible ...
@@ -57,7 +57,7 @@ class WorkingScale:
         if self.tiled:
             return f"tiles of {self.size} px at scale {self.scale:g} " \
                    f"({self.window} x {self.window} frame px each)"
-        return f"whole images, long side {self.size} px"
+        return f"whole images at {self.size} px"
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -32,7 +32,9 @@ class Distributed:
         if world <= 1:
             return cls()
         if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+            # on GPUs, the small CPU flags of `any` need a CPU backend beside NCCL
+            dist.init_process_group(backend="cpu:gloo,cuda:nccl" if device.type == "cuda"
+                                    else "gloo")
         return cls(world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 
     def any(self, flag: bool) -> bool:

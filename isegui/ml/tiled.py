@@ -83,7 +83,7 @@ def torch_tile_runner(model, device, size: int) -> RunTiles:
             h, w = tile.shape[:2]
             batch[k, :, :h, :w] = model.transform.normalize(x)
             sizes.append((h, w))
-        features = model.backbone(batch)
+        features = model.backbone(batch.contiguous(memory_format=torch.channels_last))
         proposals, _ = model.rpn(ImageList(batch, sizes), features)
         results, _ = model.roi_heads(features, proposals, sizes)
         return [(r["boxes"].cpu().numpy(), r["labels"].cpu().numpy(), r["scores"].cpu().numpy(),

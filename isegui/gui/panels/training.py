@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from isegui.core.tiling import WorkingScale
 from isegui.gui.panels.training_curves import CurvesWidget
 from isegui.gui.panels.training_runs import RunsTable, duration
 from isegui.gui.panels.training_settings import TrainingSettings
@@ -195,7 +196,8 @@ class TrainingPanel(QWidget):
     def _started(self, f: dict) -> None:
         self.device = f.get("device", "")
         self.run_id = f["run_id"]
-        what = (f"{f['model']} at {f['size']} px on {f['device']}; {f['train_images']} "
+        working = WorkingScale.from_dict(f.get("working_scale"), f["size"])
+        what = (f"{f['model']}, {working.describe()}, on {f['device']}; {f['train_images']} "
                 f"training images; validation on {f['validation']}; weights: "
                 f"{f['init'].get('source') or 'unknown'}")
         if f.get("resumed_at_epoch") is not None:

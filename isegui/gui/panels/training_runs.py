@@ -9,9 +9,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from isegui.core.entities import RunStatus
+from isegui.core.tiling import WorkingScale
 
 RUN_COLUMNS = ("Run", "Status", "Model", "Size", "Time", "Mask mAP", "Box mAP", "Active")
-HEADER_TIPS = ("The run's number (its folder: runs/NNNN)", "", "", "Input size in px",
+HEADER_TIPS = ("The run's number (its folder: runs/NNNN)", "", "",
+               "Input size in px, or the tile side and scale (tiles of large frames)",
                "How long it trained", "Best validation mask mAP (the epoch in the tooltip)",
                "Box mAP at that epoch", "The active run's model predicts in Review")
 
@@ -42,7 +44,7 @@ class RunsTable(QTableWidget):
         for row, run in enumerate(reversed(runs)):
             best = run.metrics.get("best", {}) if isinstance(run.metrics, dict) else {}
             cells = [str(run.id), run.status.value, run.config.get("model", ""),
-                     str(run.config.get("size", "")), _run_time(run),
+                     _size_text(run.config), _run_time(run),
                      _fmt(best.get("mask_map")), _fmt(best.get("box_map")),
                      "✓" if run.id == active else ""]
             tip = _describe(run, best)
@@ -87,10 +89,21 @@ def _run_time(run) -> str:
     return "running" if run.status == RunStatus.RUNNING else ""
 
 
+def _working(config: dict) -> WorkingScale:
+    return WorkingScale.from_dict(config.get("working_scale"), config.get("size", 512))
+
+
+def _size_text(config: dict) -> str:
+    """"512", or "512 tiles ×1" for a run on tiles at scale 1."""
+    w = _working(config)
+    return f"{w.size} tiles ×{w.scale:g}" if w.tiled else str(w.size)
+
+
 def _describe(run, best: dict) -> str:
     c = run.config
     epoch = f", best at epoch {best['epoch']}" if "epoch" in best else ""
-    return (f"run {run.id}: {run.name}{epoch}\nmodel {c.get('model')} at {c.get('size')} px, "
+    return (f"run {run.id}: {run.name}{epoch}\nmodel {c.get('model')}, "
+            f"{_working(c).describe()}, "
             f"batch {c.get('batch')}, lr {c.get('lr') or 'default'}, augment "
             f"{c.get('augment')}\nvalidation: {c.get('validation')}\n"
             f"weights: {(c.get('init') or {}).get('source')}")
