@@ -317,3 +317,30 @@ def test_predictions_on_an_image_no_one_labeled_are_not_called_wrong(qtbot, demo
     qtbot.waitUntil(lambda: "not labeled yet" not in review.counts.text())
     assert review.table.item(0, 2).text() != "—"
     _close(window)
+
+
+# ---------------------------------------------------------------------- tiles
+
+def test_the_runs_table_says_a_run_worked_on_tiles(qtbot, demo_template, tmp_path):
+    from isegui.core.project import Project
+    from isegui.core.tiling import TILES, WorkingScale
+    window = _open(qtbot, demo_template, tmp_path, runs=1)
+    working = WorkingScale(TILES, 512, 0.5, "why")
+    with Project.open(window.session.project.folder, lock=False) as project:
+        run = project.store.add_run("tiled", {"model": "fast", "size": 512,
+                                              "working_scale": working.as_dict()})
+        project.store.update_run(run.id, status=RunStatus.FINISHED)
+    panel = window.training
+    panel.refresh_runs()
+    window.docks["training"].raise_()
+    tab_bar = panel.tabs.tabBar()
+    QTest.mouseClick(tab_bar, Qt.MouseButton.LeftButton, pos=tab_bar.tabRect(1).center())
+    qtbot.waitUntil(lambda: panel.runs.isVisible())
+    qtbot.wait(50)
+    table = panel.runs
+    assert table.item(0, 3).text() == "512 tiles"  # the newest run first
+    assert "tiles of 512 px at scale 0.5 (1024 x 1024 frame px each)" in \
+        table.item(0, 0).toolTip()
+    assert table.item(1, 3).text() == "512"  # a run from before tiles: whole images
+    assert not table.horizontalScrollBar().isVisible()
+    _close(window)

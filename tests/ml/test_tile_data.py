@@ -14,6 +14,7 @@ from isegui.core.tiling import TILES, WorkingScale
 from isegui.ml import tile_data
 from isegui.ml.data import snapshot
 from isegui.ml.predict import Predictor
+from isegui.ml.progress import RecordingReporter
 from isegui.ml.spec import TrainSpec
 from isegui.ml.tile_data import INSTANCE_SHARE, TiledDataset
 from isegui.ml.train import fit
@@ -120,15 +121,10 @@ def test_a_run_on_large_frames_chooses_tiles_and_predicts_on_them(project, tmp_p
     import shutil
     folder = tmp_path / "p"
     shutil.copytree(project, folder, ignore=shutil.ignore_patterns("*.lock", "*-wal", "*-shm"))
-    events = []
-
-    class Recorder:
-        def event(self, kind, **fields):
-            events.append((kind, fields))
-
+    events = RecordingReporter()
     result = fit(TrainSpec(project=folder, size=256, epochs=1, max_steps=3, batch=2,
-                           device="cpu", workers=0, pretrained_search=False), Recorder())
-    start = next(f for k, f in events if k == "start")
+                           device="cpu", workers=0, pretrained_search=False), events)
+    (start,) = events.of("start")
     working = WorkingScale.from_dict(start["working_scale"])
     assert working.tiled and working.size == 256 and working.scale == 1.0
     assert "tiles of 256 px at scale 1" in working.reason

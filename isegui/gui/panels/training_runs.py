@@ -13,7 +13,8 @@ from isegui.core.tiling import WorkingScale
 
 RUN_COLUMNS = ("Run", "Status", "Model", "Size", "Time", "Mask mAP", "Box mAP", "Active")
 HEADER_TIPS = ("The run's number (its folder: runs/NNNN)", "", "",
-               "Input size in px, or the tile side and scale (tiles of large frames)",
+               "Input size in px, or the tile side (tiles of large frames; their scale is in "
+               "the row's tooltip)",
                "How long it trained", "Best validation mask mAP (the epoch in the tooltip)",
                "Box mAP at that epoch", "The active run's model predicts in Review")
 
@@ -94,9 +95,9 @@ def _working(config: dict) -> WorkingScale:
 
 
 def _size_text(config: dict) -> str:
-    """"512", or "512 tiles ×1" for a run on tiles at scale 1."""
+    """"512", or "512 tiles" for a run on tiles (their scale is in the row's tooltip)."""
     w = _working(config)
-    return f"{w.size} tiles ×{w.scale:g}" if w.tiled else str(w.size)
+    return f"{w.size} tiles" if w.tiled else str(w.size)
 
 
 def _describe(run, best: dict) -> str:
