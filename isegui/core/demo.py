@@ -153,14 +153,25 @@ def create_demo_project(folder: str | Path, n_images: int = DEMO_IMAGES, seed: i
                         width: int = 512, height: int = 384,
                         progress: Progress = no_progress) -> Project:
     """A new, labeled project of synthetic scenes, split 80/20 into train and val."""
-    project = Project.create(folder, name="isegui demo")
+    return write_synthetic_project(folder, "isegui demo", CLASSES, generate_scene,
+                                   "scene_{:03d}.jpg", n_images, seed, width, height, progress)
+
+
+def write_synthetic_project(folder: str | Path, name: str, classes, generate, file_name: str,
+                            n_images: int, seed: int, width: int, height: int,
+                            progress: Progress = no_progress) -> Project:
+    """A new project of `n_images` made by `generate(seed, width, height)` -> (image, objects),
+    saved as `file_name.format(k)` under the images folder, labeled with `classes` ((name,
+    colour) pairs), split 80/20 into train and val."""
+    project = Project.create(folder, name=name)
     try:
         store = project.store
         with store.transaction():
-            ids = {name: store.add_class(name, color).id for name, color in CLASSES}
+            ids = {class_name: store.add_class(class_name, color).id
+                   for class_name, color in classes}
             for k in range(n_images):
-                image, objects = generate_scene(seed * 100_003 + k, width, height)
-                rel = f"{IMAGES_DIR}/scene_{k:03d}.jpg"
+                image, objects = generate(seed * 100_003 + k, width, height)
+                rel = f"{IMAGES_DIR}/{file_name.format(k)}"
                 save_image(project.folder / rel, image)
                 record = store.add_image(rel, width, height, Split.TRAIN, ImageStatus.LABELED)
                 store.add_instances(record.id, [(ids[o.class_name], o.shape, None, None,

@@ -18,13 +18,10 @@ import numpy as np
 from shapely import affinity
 from shapely.geometry import LineString, Polygon
 
-from isegui.core.demo import DemoObject
-from isegui.core.entities import ImageStatus, Source, Split
+from isegui.core.demo import DemoObject, write_synthetic_project
 from isegui.core.geometry import Shape, bounds_window, polygons_of, rasterize, repair
-from isegui.core.images import save_image
 from isegui.core.progress import Progress, no_progress
-from isegui.core.project import IMAGES_DIR, Project
-from isegui.core.splits import assign_splits
+from isegui.core.project import Project
 
 CLASSES = (("scratch", "#f58231"), ("pit", "#911eb4"), ("stain", "#42d4f4"))
 # 32 train and 8 val frames: each frame holds 3-8 defects, so ~180 labeled instances in all
@@ -285,21 +282,5 @@ def create_defects_project(folder: str | Path, n_images: int = DEFECT_FRAMES, se
                            progress: Progress = no_progress) -> Project:
     """A new, labeled project of synthetic inspection frames, split 80/20 into train and val.
     Frames are PNG: lossless, so 2-px scratches survive."""
-    project = Project.create(folder, name="isegui defects demo")
-    try:
-        store = project.store
-        with store.transaction():
-            ids = {name: store.add_class(name, color).id for name, color in CLASSES}
-            for k in range(n_images):
-                image, objects = generate_frame(seed * 100_003 + k, width, height)
-                rel = f"{IMAGES_DIR}/frame_{k:03d}.png"
-                save_image(project.folder / rel, image)
-                record = store.add_image(rel, width, height, Split.TRAIN, ImageStatus.LABELED)
-                store.add_instances(record.id, [(ids[o.class_name], o.shape, None, None,
-                                                 Source.MANUAL, False) for o in objects])
-                progress(k + 1, n_images, rel)
-            assign_splits(project, val=0.2, test=0.0, seed=seed)
-    except BaseException:
-        project.close()
-        raise
-    return project
+    return write_synthetic_project(folder, "isegui defects demo", CLASSES, generate_frame,
+                                   "frame_{:03d}.png", n_images, seed, width, height, progress)

@@ -171,13 +171,21 @@ class InstanceDataset(torch.utils.data.Dataset):
         for k, ((x0, y0), window) in enumerate(windows):
             wh, ww = window.shape
             masks[k, y0:y0 + wh, x0:x0 + ww] = torch.from_numpy(window)
-        image = tv_tensors.Image(torch.from_numpy(pixels).permute(2, 0, 1))
-        masks = tv_tensors.Mask(masks)
-        if self.augment is not None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(hash((self.seed, epoch, index)) & 0x7FFF_FFFF)
-                image, masks = self.augment(image, masks)
-        return image.float().div(255.0), target_from_masks(masks, labels, index)
+        return training_pair(pixels, masks, labels, self.augment, (self.seed, epoch, index))
+
+
+def training_pair(pixels: np.ndarray, masks: torch.Tensor, labels: list[int], augment,
+                  key: tuple[int, int, int]) -> tuple[torch.Tensor, dict]:
+    """(image 0..1, target) of RGB uint8 `pixels` and its instance masks, augmented jointly
+    by `augment` (or not, None) with a seed fixed by `key` (seed, epoch, index), so an epoch
+    replays exactly."""
+    image = tv_tensors.Image(torch.from_numpy(pixels).permute(2, 0, 1))
+    masks = tv_tensors.Mask(masks)
+    if augment is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hash(key) & 0x7FFF_FFFF)
+            image, masks = augment(image, masks)
+    return image.float().div(255.0), target_from_masks(masks, labels, key[2])
 
 
 def target_from_masks(masks: torch.Tensor, labels: list[int], index: int) -> dict:

@@ -23,12 +23,11 @@ import cv2
 import numpy as np
 import torch
 from shapely import affinity
-from torchvision import tv_tensors
 
 from isegui.core.geometry import bounds_window, rasterize
 from isegui.core.images import load_image
 from isegui.core.tiling import WorkingScale, crop_shape, window_around
-from isegui.ml.data import InstanceDataset, Sample, prepare_image, target_from_masks
+from isegui.ml.data import InstanceDataset, Sample, prepare_image, training_pair
 from isegui.ml.transforms import AugmentConfig, build_augment
 
 INSTANCE_SHARE = 0.75  # of the crops, those centred on a labeled instance; the rest background
@@ -133,13 +132,7 @@ class TiledDataset(torch.utils.data.Dataset):
         side = self.working.size
         pixels = np.array(frame[y0:y0 + side, x0:x0 + side])  # a copy off the memory map
         masks, labels = self._targets(frame_index, (x0, y0), pixels)
-        image = tv_tensors.Image(torch.from_numpy(pixels).permute(2, 0, 1))
-        masks = tv_tensors.Mask(masks)
-        if self.augment is not None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(hash((self.seed, epoch, index)) & 0x7FFF_FFFF)
-                image, masks = self.augment(image, masks)
-        return image.float().div(255.0), target_from_masks(masks, labels, index)
+        return training_pair(pixels, masks, labels, self.augment, (self.seed, epoch, index))
 
     def _place(self, f: int, instance: int, rng) -> tuple[int, int]:
         width, height = self.frames.size(f)
