@@ -77,10 +77,8 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str = "auto",
                         threshold: float = 0.5) -> "Predictor":
         data = load_checkpoint(path)
-        model, device = model_from_checkpoint(data), resolve_device(device)
-        if device.type == "cpu":  # oneDNN's convolutions run about 1.4x faster in NHWC
-            model = model.to(memory_format=torch.channels_last)
-        return cls(model, data["classes"], device, threshold,
+        return cls(model_from_checkpoint(data), data["classes"], resolve_device(device),
+                   threshold,
                    working=WorkingScale.from_dict(data.get("working_scale"), data["size"]))
 
     @torch.inference_mode()
@@ -102,6 +100,9 @@ class Predictor:
                    .float().div_(255.0) for im in images]
         originals = [t.shape[-2:] for t in tensors]
         batch, _ = model.transform(tensors)
+        # NHWC input: oneDNN's convolutions run about 1.3x faster on a CPU. (Converting the
+        # weights too gains a little more, but then a later training in the same process no
+        # longer resumes bit for bit.)
         features = model.backbone(batch.tensors.contiguous(memory_format=torch.channels_last))
         proposals, _ = model.rpn(batch, features)
         results, _ = model.roi_heads(features, proposals, batch.image_sizes)
