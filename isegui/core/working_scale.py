@@ -96,18 +96,23 @@ def object_width(shape) -> float:
 def measure_objects(items: Iterable[tuple[ImageRecord, list[Instance]]],
                     splits: tuple[Split, ...] = (Split.TRAIN, Split.VAL)) -> ObjectSizes:
     """The widths of the objects training would see: labeled (or reviewed) images of
-    `splits`, instances that are objects (not regions to ignore) and have an area."""
-    widths, long_sides, images = [], [], 0
-    for record, instances in items:
-        if record.status == ImageStatus.UNLABELED or record.split not in splits:
-            continue
-        found = [object_width(i.shape) for i in instances
-                 if not i.crowd and not i.shape.is_empty and i.shape.area > 0]
+    `splits`, instances that are objects (not regions to ignore)."""
+    return object_sizes((max(record.width, record.height),
+                         [i.shape for i in instances if not i.crowd])
+                        for record, instances in items
+                        if record.status != ImageStatus.UNLABELED and record.split in splits)
+
+
+def object_sizes(images: Iterable[tuple[int, Iterable]]) -> ObjectSizes:
+    """The widths of the shapes with an area, per image given as (long side, shapes)."""
+    widths, long_sides, count = [], [], 0
+    for long_side, shapes in images:
+        found = [object_width(s) for s in shapes if not s.is_empty and s.area > 0]
         if found:
-            images += 1
+            count += 1
             widths += found
-            long_sides += [max(record.width, record.height)] * len(found)
-    return ObjectSizes(np.asarray(widths, float), np.asarray(long_sides, float), images)
+            long_sides += [long_side] * len(found)
+    return ObjectSizes(np.asarray(widths, float), np.asarray(long_sides, float), count)
 
 
 def required_scale(widths: np.ndarray) -> float:

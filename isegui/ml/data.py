@@ -17,7 +17,7 @@ from isegui.core.entities import ImageStatus, Split
 from isegui.core.geometry import Shape, bounds_window, rasterize
 from isegui.core.images import load_image, to_uint8
 from isegui.core.project import Project
-from isegui.core.working_scale import ObjectSizes, object_width
+from isegui.core.working_scale import ObjectSizes, object_sizes
 from isegui.ml.transforms import AugmentConfig, build_augment
 
 
@@ -96,16 +96,10 @@ def snapshot(project_folder: Path, classes: list[str] | None = None, val_fractio
     return DataSnapshot(classes, train, val, validation, notes)
 
 
-def object_sizes(samples: list[Sample]) -> ObjectSizes:
+def sample_sizes(samples: list[Sample]) -> ObjectSizes:
     """How wide the samples' objects are, against their images' long sides (core's rule for
     choosing the working scale)."""
-    widths, long_sides = [], []
-    for sample in samples:
-        found = [object_width(s) for s in sample.shapes if not s.is_empty and s.area > 0]
-        widths += found
-        long_sides += [max(sample.width, sample.height)] * len(found)
-    return ObjectSizes(np.asarray(widths, float), np.asarray(long_sides, float),
-                       sum(1 for s in samples if s.shapes))
+    return object_sizes((max(s.width, s.height), s.shapes) for s in samples)
 
 
 def prepare_image(pixels: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ from typing import Callable
 from isegui.core.entities import ImageStatus, Split
 from isegui.core.project import Project
 from isegui.core.validate import image_problem
-from isegui.core.working_scale import (LOW_PERCENTILE, MIN_OBJECT_PX, ObjectSizes, choose_working_scale,
-                                       advise_size, measure_objects)
+from isegui.core.working_scale import (LOW_PERCENTILE, MIN_OBJECT_PX, ObjectSizes,
+                                       advise_size, choose_working_scale, measure_objects)
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 FEW_INSTANCES_FOR_RANDOM = 300  # below this, random weights learn slowly and poorly

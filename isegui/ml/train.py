@@ -18,11 +18,11 @@ from torch.nn.parallel import DistributedDataParallel
 from isegui.core.entities import RunStatus
 from isegui.core.errors import IseguiError
 from isegui.core.project import Project
-from isegui.ml.batchnorm import restore_statistics, settle_batchnorm
-from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
 from isegui.core.tiling import WorkingScale
 from isegui.core.working_scale import choose_working_scale
-from isegui.ml.data import collate, object_sizes, snapshot
+from isegui.ml.batchnorm import restore_statistics, settle_batchnorm
+from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
+from isegui.ml.data import collate, sample_sizes, snapshot
 from isegui.ml.device import default_batch, resolve_device
 from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
@@ -119,7 +119,7 @@ class _Trainer:
                                 "Label some images, or move images into the train split.")
         self.working = (WorkingScale.from_dict(resumed.get("working_scale"), resumed["size"])
                         if resumed else choose_working_scale(
-                            object_sizes(self.data.train + self.data.val), spec.size,
+                            sample_sizes(self.data.train + self.data.val), spec.size,
                             spec.tile, spec.scale))
         self._note(f"working scale: {self.working.reason or self.working.describe()}")
         torch.manual_seed(spec.seed)
