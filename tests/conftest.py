@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import isegui  # noqa: F401  (first: it sets MKL's reproducible mode before torch computes)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # the app remembers the last project in the user's settings: tests keep theirs elsewhere
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="isegui-test-config-")

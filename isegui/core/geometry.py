@@ -73,13 +73,28 @@ def rasterize(shape: Shape, height: int, width: int,
     return out
 
 
+# pycocotools rounds each vertex to a 1/5-pixel grid before it rasterises
+_COCO_SUBPIXELS = 5
+
+
 def _rasterize_ring(coords, gx: int, gy: int, height: int, width: int) -> np.ndarray:
-    xy = np.asarray(coords, dtype=np.float64)[:-1] - (gx, gy)
+    xy = np.asarray(coords, dtype=np.float64)[:-1]
     if len(xy) < 3:
         return np.zeros((height, width), dtype=bool)
+    xy = np.stack([_shift_onto_coco_grid(xy[:, 0], gx), _shift_onto_coco_grid(xy[:, 1], gy)], 1)
     # pycocotools reads a 2-point list as a box, hence the >= 3 points guard above
     rle = coco_mask.frPyObjects([xy.ravel().tolist()], height, width)
     return coco_mask.decode(rle)[:, :, 0].astype(bool)
+
+
+def _shift_onto_coco_grid(values: np.ndarray, offset: int) -> np.ndarray:
+    """`values - offset`, exactly as pycocotools would have rounded `values` on the full image:
+    subtracting first (2.3 - 1 = 1.2999...) can move a vertex to the next 1/5-pixel step."""
+    if offset == 0:
+        return values
+    # C's (int) cast truncates toward zero, as pycocotools does; values here are >= offset > 0
+    steps = np.trunc(values * _COCO_SUBPIXELS + 0.5)
+    return (steps - offset * _COCO_SUBPIXELS) / _COCO_SUBPIXELS
 
 
 def _polygons(shape: BaseGeometry) -> list[Polygon]:
