@@ -46,7 +46,7 @@ from isegui.core.images import load_image  # noqa: E402
 from isegui.core.project import IMAGES_DIR, Project  # noqa: E402
 from isegui.core.tiling import WHOLE, WorkingScale, tile_grid  # noqa: E402
 from isegui.ml.data import collate, snapshot  # noqa: E402
-from isegui.ml.distributed import Distributed  # noqa: E402
+from isegui.ml.distributed import Distributed, process_group_backend  # noqa: E402
 from isegui.ml.predict import Predictor  # noqa: E402
 from isegui.ml.registry import build_model, model_info  # noqa: E402
 from isegui.ml.spec import TrainSpec  # noqa: E402
@@ -225,8 +225,8 @@ def _free_port() -> int:
 
 def ddp_step(project: Path, size: int, device: torch.device) -> dict:
     """One training step of `fast` wrapped in DDP as ml.train wraps it, on a 1-process group
-    (NCCL on CUDA, gloo on the CPU); then the collectives a multi-process run makes."""
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    (NCCL with gloo beside it on CUDA, gloo on the CPU); then the collectives a multi-process run makes."""
+    backend = process_group_backend(device)  # as a torchrun training makes it
     start = time.perf_counter()
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}",
                             rank=0, world_size=1, timeout=timedelta(seconds=120))
@@ -308,6 +308,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller data and budgets")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                         help="cpu: a developer smoke run of the same code (2 steps a run)")
+    parser.add_argument("--phases", default="train,predict,ddp",
+                        help="which phases to run (predict needs train)")
     parser.add_argument("--out", type=Path, help="where the demo data and runs go (kept); "
                         "default: a temporary folder, removed")
     args = parser.parse_args()
@@ -329,19 +331,22 @@ def main() -> int:
         result["data"] = {"parts_scenes": plan.scenes, "defects_frames": plan.frames,
                           "seconds": data["seconds"]}
         projects = {"whole": data["parts"], "tiles": data["defects"]}
+        phases = set(args.phases.split(","))
         for model in MODELS:
-            for mode in MODES:
+            for mode in MODES if "train" in phases else ():
                 phase(result, ("train", model, mode),
                       lambda: train(projects[mode], model, mode, plan, device, args.batch))
         for model in MODELS:
             for mode, timed in (("whole", plan.predict_images), ("tiles", plan.predict_frames)):
-                checkpoint = result["train"][model][mode].get("checkpoint")
-                if not checkpoint:
+                checkpoint = result.get("train", {}).get(model, {}).get(mode, {}).get(
+                    "checkpoint")
+                if "predict" not in phases or not checkpoint:
                     continue
                 files = sorted((projects[mode] / IMAGES_DIR).iterdir())
                 phase(result, ("predict", model, mode),
                       lambda: predict_speed(checkpoint, files, timed, device))
-        phase(result, "ddp", lambda: ddp_step(data["parts"], plan.size, device))
+        if "ddp" in phases:
+            phase(result, "ddp", lambda: ddp_step(data["parts"], plan.size, device))
     finally:
         if args.out is None:
             shutil.rmtree(out, ignore_errors=True)

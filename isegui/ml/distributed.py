@@ -32,9 +32,7 @@ class Distributed:
         if world <= 1:
             return cls()
         if not dist.is_initialized():
-            # on GPUs, the small CPU flags of `any` need a CPU backend beside NCCL
-            dist.init_process_group(backend="cpu:gloo,cuda:nccl" if device.type == "cuda"
-                                    else "gloo")
+            dist.init_process_group(backend=process_group_backend(device))
         return cls(world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 
     def any(self, flag: bool) -> bool:
@@ -53,6 +51,11 @@ class Distributed:
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def process_group_backend(device: torch.device) -> str:
+    """gloo on the CPU; on GPUs NCCL, with gloo beside it for the small CPU flags of `any`."""
+    return "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
 
 
 class EpochBatches:
