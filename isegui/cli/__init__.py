@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
+from pathlib import Path
 
 from isegui import __version__
 from isegui.cli import (data_commands, images_commands, ml_commands, project_commands,
                         self_test_command, weights_commands)
 from isegui.core.errors import IseguiError
+from isegui.core.project import PROJECT_FILE
 from isegui.logs import FILE_ONLY, start_logging
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
@@ -48,12 +51,31 @@ def main(argv: list[str] | None = None) -> int:
         log.error("isegui %s failed: %s", args.command, exc, extra=FILE_ONLY)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except sqlite3.Error as exc:  # the project file itself failed: say which, and what it means
+        message = database_failure(getattr(args, "dir", None), exc)
+        log.error("isegui %s failed: %s", args.command, message, extra=FILE_ONLY)
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         log.warning("isegui %s interrupted", args.command, extra=FILE_ONLY)
         print("interrupted; nothing half written was kept", file=sys.stderr)
         return 130
     log.info("isegui %s exited with %d", args.command, code)
     return code
+
+
+def database_failure(folder, exc: sqlite3.Error) -> str:
+    where = f"{Path(folder) / PROJECT_FILE}: " if folder is not None else ""
+    text = str(exc)
+    if "full" in text:
+        advice = "the disk is full; free some space and run it again"
+    elif "malformed" in text or "not a database" in text:
+        advice = "the project file is damaged; restore it from a backup"
+    elif "locked" in text or "busy" in text:
+        advice = "another program holds the project file; try again when it is done"
+    else:
+        advice = "the project file could not be read or written"
+    return f"{where}{advice} (SQLite: {text}); the failed step was not kept"
 
 
 def _open_app(argv: list[str]) -> int:

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "replace its labels")
     p.add_argument("--skip-missing", action="store_true",
                    help="leave out images whose file is missing instead of stopping")
+    p.add_argument("--class", dest="default_class", metavar="NAME",
+                   help="the class of instances the files give none (label images without a "
+                   "class map); default: they come in without a class")
     p.set_defaults(handler=run_import)
 
     p = sub.add_parser("export", help="write the labels in another tool's format")
@@ -54,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_import(args) -> int:
     options = ImportOptions(format=args.format, source=args.source, images_root=args.images,
                             split=Split(args.split) if args.split else None, copy=args.copy,
-                            existing=args.existing, skip_missing=args.skip_missing)
+                            existing=args.existing, skip_missing=args.skip_missing,
+                            default_class=args.default_class)
     created = not (args.dir / "project.isegui").exists()
     project = Project.open_or_create(args.dir)
     try:

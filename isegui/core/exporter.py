@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from isegui.core.entities import ImageRecord, Instance, Split
+from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import copy_new
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, Project
+
+
+UNCLASSIFIED = "unclassified"
 
 
 class ExportError(IseguiError):
@@ -41,10 +46,13 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
             raise ExportError(f"{len(missing)} image file(s) are missing, first: {missing[0]}; "
                               "export with --no-images to write the labels only")
     report = ExportReport()
+    classes = project.store.classes()
+    if fmt.name != "masks":  # the masks format keeps them as they are (void in the class image)
+        images, classes = _name_unclassified(images, classes, report)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        fmt.write(work, images, project.store.classes(), report, **format_options)
+        fmt.write(work, images, classes, report, **format_options)
         if copy_images:
             for n, image in enumerate(images, start=1):
                 copy_new(image.file, work / fmt.image_path(image.file_name, image.record.split))
@@ -57,6 +65,27 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         raise
     report.files = [dest / f.relative_to(work) for f in report.files]
     return report
+
+
+def _name_unclassified(images: list[ExportImage], classes: list[LabelClass],
+                       report: ExportReport) -> tuple[list[ExportImage], list[LabelClass]]:
+    """Formats that need a class per instance get instances without one under an extra
+    class, UNCLASSIFIED: an export never drops an instance."""
+    count = sum(1 for image in images for inst in image.instances
+                if inst.class_id is None and not inst.crowd)
+    if not count:
+        return images, classes
+    taken = {c.name for c in classes}
+    name, k = UNCLASSIFIED, 1
+    while name in taken:
+        k += 1
+        name = f"{UNCLASSIFIED}-{k}"
+    extra = LabelClass(max((c.id for c in classes), default=0) + 1, name, "#808080")
+    report.lose(f"{count} instance(s) without a class are written under the class {name!r}")
+    named = [replace(image, instances=[
+        replace(inst, class_id=extra.id) if inst.class_id is None and not inst.crowd else inst
+        for inst in image.instances]) for image in images]
+    return named, [*classes, extra]
 
 
 def _collect(project: Project, split: Split | None, predictions: bool,
@@ -84,17 +113,16 @@ def _collect(project: Project, split: Split | None, predictions: bool,
 
 
 def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
-    """A name for each image inside the dataset: its project path without the images/ folder
-    or any ../ steps, made unique with a suffix."""
+    """A name for each image inside the dataset: its own file name, flat; where two images
+    share a file name, their project paths without the images/ folder, ../ steps or a drive
+    (then a suffix, should those still collide)."""
+    paths = {record.id: _path_in_dataset(record) for record in records}
+    counts = Counter(path.name.lower() for path in paths.values())
     names: dict[int, str] = {}
     used: set[str] = set()
     for record in records:
-        parts = [p for p in PurePosixPath(record.path).parts if p not in ("..", "/")]
-        if parts and parts[0] == IMAGES_DIR and len(parts) > 1:
-            parts = parts[1:]
-        if ":" in (parts[0] if parts else ""):  # a Windows drive
-            parts = parts[1:]
-        base = PurePosixPath(*parts) if parts else PurePosixPath(f"image-{record.id}.png")
+        path = paths[record.id]
+        base = PurePosixPath(path.name) if counts[path.name.lower()] == 1 else path
         name, k = base, 1
         while name.as_posix().lower() in used:
             k += 1
@@ -102,3 +130,12 @@ def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
         used.add(name.as_posix().lower())
         names[record.id] = name.as_posix()
     return names
+
+
+def _path_in_dataset(record: ImageRecord) -> PurePosixPath:
+    parts = [p for p in PurePosixPath(record.path).parts if p not in ("..", "/")]
+    if parts and parts[0] == IMAGES_DIR and len(parts) > 1:
+        parts = parts[1:]
+    if ":" in (parts[0] if parts else ""):  # a Windows drive
+        parts = parts[1:]
+    return PurePosixPath(*parts) if parts else PurePosixPath(f"image-{record.id}.png")

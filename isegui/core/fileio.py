@@ -62,7 +62,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj, *, indent: int | None = None) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False))
+    # allow_nan=False: NaN and Infinity are not JSON; other tools would refuse the file
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False))
 
 
 def read_json(path: str | Path):
@@ -78,6 +79,8 @@ def read_json(path: str | Path):
     except json.JSONDecodeError as exc:
         raise FormatError(path, f"malformed JSON at line {exc.lineno}, column {exc.colno}: "
                                 f"{exc.msg}") from None
+    except RecursionError:
+        raise FormatError(path, "JSON nested too deeply to be a label file") from None
     except OSError as exc:
         raise FormatError(path, f"cannot read the file ({exc.strerror or exc})") from None
 

@@ -312,6 +312,22 @@ def simplify(shape: Shape, tolerance: float) -> Shape:
     return _polygonal(shapely.simplify(shape, tolerance, preserve_topology=True))
 
 
+def clip_to_image(shape: Shape, width: int, height: int) -> Shape:
+    """The part of `shape` inside the image's `width` x `height` rectangle (EMPTY when none
+    is); `shape` itself when it lies inside. Raises ShapeError for non-finite coordinates."""
+    if shape.is_empty:
+        return shape
+    minx, miny, maxx, maxy = shape.bounds
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        raise ShapeError("a coordinate is not a finite number")
+    if minx >= 0 and miny >= 0 and maxx <= width and maxy <= height:
+        return shape
+    inside = _polygonal(shapely.clip_by_rect(shape, 0, 0, width, height))
+    if inside.is_empty or inside.area <= 0:
+        return EMPTY
+    return inside if inside.is_valid else repair(inside).shape  # clipping may leave it invalid
+
+
 def translate(shape: Shape, dx: float, dy: float) -> Shape:
     return shapely.transform(shape, lambda xy: xy + (dx, dy))
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import cv2
+import numpy as np
+
 from isegui.core.entities import ImageStatus, Instance, Source, Split
-from isegui.core.errors import ImageReadError, ImportFailed
+from isegui.core.errors import ImageReadError, ImportFailed, ShapeError
 from isegui.core.fileio import atomic_write_bytes, copy_new
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
-from isegui.core.images import IMAGE_SUFFIXES, probe
+from isegui.core.geometry import clip_to_image
+from isegui.core.images import IMAGE_SUFFIXES, probe, verify_image
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, Project
 
@@ -25,6 +29,7 @@ class ImportOptions:
     copy: bool = False  # copy images into the project's images/ folder
     existing: str = "error"  # an image already in the project: error, skip or replace
     skip_missing: bool = False  # leave out images whose file is missing instead of stopping
+    default_class: str | None = None  # for instances the files give no class (not ignore regions)
 
 
 @dataclass
@@ -43,16 +48,26 @@ class _Lookup:
     def __init__(self, root: Path):
         self.root = root
         self._sizes: dict[str, tuple[int, int, int]] = {}
+        self._verified: set[str] = set()
         self._stems: dict[str, str] | None = None
 
     def size(self, file_name: str) -> tuple[int, int]:
         return self.info(file_name)[:2]
 
     def info(self, file_name: str) -> tuple[int, int, int]:
-        """(width, height, EXIF orientation) of an image under the root."""
+        """(width, height, EXIF orientation) of an image under the root, from its header."""
         if file_name not in self._sizes:
             meta = probe(self.root / file_name)
             self._sizes[file_name] = (meta.width, meta.height, meta.orientation)
+        return self._sizes[file_name]
+
+    def verified(self, file_name: str) -> tuple[int, int, int]:
+        """`info`, once the whole file is known to decode (a truncated image fails here, at
+        import, not later in training)."""
+        if file_name not in self._verified:
+            meta = verify_image(self.root / file_name)
+            self._sizes[file_name] = (meta.width, meta.height, meta.orientation)
+            self._verified.add(file_name)
         return self._sizes[file_name]
 
     def find(self, stem: str) -> str | None:
@@ -84,12 +99,27 @@ def import_dataset(project: Project, options: ImportOptions,
     root = Path(options.images_root or fmt.default_image_root(source)).resolve()
     lookup = _Lookup(root)
     dataset = fmt.read(source, lookup)
+    if options.default_class:
+        _give_class(dataset, options.default_class.strip())
     report = ImportReport(warnings=list(dataset.warnings))
     plans, problems = _plan(project, dataset, lookup, options, report, progress)
     if problems:
         raise ImportFailed(problems)
     _write(project, dataset, plans, options, report)
     return report
+
+
+def _give_class(dataset: Dataset, name: str) -> None:
+    if not name:
+        raise ImportFailed(["--class needs a class name"])
+    unclassed = [inst for image in dataset.images for inst in image.instances
+                 if inst.class_name is None and not inst.crowd]
+    for inst in unclassed:
+        inst.class_name = name
+    if unclassed:
+        dataset.add_class(name)
+        # the readers' "imported without a class" notes no longer hold
+        dataset.warnings = [w for w in dataset.warnings if "imported without a class" not in w]
 
 
 def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOptions,
@@ -109,6 +139,7 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
                 continue
             problems.append(str(exc))
             continue
+        _fit_to_image(image, width, height, report, problems)
         stored = _stored_path(project, image, file, options, claimed)
         plan = _Planned(image, file, stored, width, height)
         existing = project.store.image_by_path(stored)
@@ -126,12 +157,42 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
     return plans, problems
 
 
+def _fit_to_image(image: SourceImage, width: int, height: int, report: ImportReport,
+                  problems: list[str]) -> None:
+    """Clip each instance to its image; those wholly outside are left out, with a word."""
+    kept, clipped, outside = [], 0, 0
+    for k, inst in enumerate(image.instances):
+        try:
+            shape = clip_to_image(inst.shape, width, height)
+        except ShapeError as exc:
+            problems.append(f"{image.origin}: instance {k + 1} of {image.file_name}: {exc}")
+            continue
+        if shape.is_empty:
+            outside += 1
+            continue
+        if shape is not inst.shape:
+            clipped += 1
+            inst.shape = shape
+        kept.append(inst)
+    image.instances = kept
+    size = f"the {width}x{height} image {image.file_name}"
+    if clipped:
+        report.warnings.append(f"{image.origin}: {clipped} instance(s) reach outside {size}; "
+                               "clipped to it")
+    if outside:
+        report.warnings.append(f"{image.origin}: {outside} instance(s) lie wholly outside "
+                               f"{size}; left out")
+
+
 def _checked_size(image: SourceImage, file: Path, lookup: _Lookup) -> tuple[int, int]:
     if image.image_data is not None and not file.exists():
         meta = probe(file, data=image.image_data)
         width, height, orientation = meta.width, meta.height, meta.orientation
+        if cv2.imdecode(np.frombuffer(image.image_data, np.uint8), cv2.IMREAD_UNCHANGED) is None:
+            raise ImageReadError(file, f"the image embedded in {image.origin} does not decode: "
+                                       "it is corrupt or truncated")
     else:
-        width, height, orientation = lookup.info(image.file_name)
+        width, height, orientation = lookup.verified(image.file_name)
     if image.width is None or image.height is None:
         return width, height
     if (image.width, image.height) == (width, height):

@@ -31,7 +31,7 @@ class Project:
         if (folder / PROJECT_FILE).exists():
             raise ProjectError(f"{folder}: already holds a project; open it instead")
         folder.mkdir(parents=True, exist_ok=True)
-        project = cls._open(folder, read_only=False, lock=True)
+        project = cls._open(folder, read_only=False, lock=True, create=True)
         try:
             project.store.set_meta("name", name or folder.name)
             project.store.set_meta("project_id", uuid.uuid4().hex)
@@ -60,13 +60,14 @@ class Project:
         return cls.open(folder) if (folder / PROJECT_FILE).is_file() else cls.create(folder)
 
     @classmethod
-    def _open(cls, folder: Path, *, read_only: bool, lock: bool) -> "Project":
+    def _open(cls, folder: Path, *, read_only: bool, lock: bool,
+              create: bool = False) -> "Project":
         held = None
         if lock:
             held = ProjectLock(folder / f"{PROJECT_FILE}.lock")
             held.acquire()
         try:
-            store = Store(folder / PROJECT_FILE, read_only=read_only)
+            store = Store(folder / PROJECT_FILE, read_only=read_only, create=create)
         except BaseException:
             if held:
                 held.release()

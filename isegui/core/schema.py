@@ -127,6 +127,7 @@ def migrate(conn: sqlite3.Connection, db_path: Path) -> int:
                      (str(target),))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+            conn.execute("ROLLBACK")
         raise
     return found

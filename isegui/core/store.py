@@ -26,19 +26,50 @@ _INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
 
 
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Undo an open transaction without hiding why it failed: after some errors (disk full,
+    I/O) SQLite has already rolled back, and a second ROLLBACK would raise "no transaction is
+    active" in place of the real cause."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _refuse_empty(db_path: Path) -> None:
+    try:
+        size = db_path.stat().st_size
+    except FileNotFoundError:
+        raise ProjectError(f"{db_path}: not found") from None
+    if size == 0:
+        raise ProjectError(f"{db_path}: the project file is empty (0 bytes): it was truncated or "
+                           "not copied whole. Restore it from a backup (or a "
+                           f"{db_path.name}.v*.bak beside it); isegui will not start a new, empty "
+                           "project over it")
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class Store:
-    def __init__(self, db_path: Path, *, read_only: bool = False):
+    def __init__(self, db_path: Path, *, read_only: bool = False, create: bool = False):
+        """Open the project file at `db_path`; only `create` makes a new one (an existing but
+        empty file is a lost project, never silently started afresh)."""
         self.path = db_path
         self.read_only = read_only
+        if not create:
+            _refuse_empty(db_path)
         uri = f"{db_path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"
         try:
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None,
                                          check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 10000")
+            if not create and schema.read_version(self._conn) == 0:
+                self._conn.close()
+                raise ProjectError(f"{db_path}: an SQLite file that holds no isegui project; "
+                                   "isegui will not turn it into one")
             if not read_only:
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._conn.execute("PRAGMA synchronous = FULL")
@@ -70,11 +101,10 @@ class Store:
         self._depth = 1
         try:
             yield
+            self._conn.execute("COMMIT")  # a failed COMMIT (disk full) rolls back too
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            _roll_back(self._conn)
             raise
-        else:
-            self._conn.execute("COMMIT")
         finally:
             self._depth = 0
 

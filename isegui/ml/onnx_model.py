@@ -60,7 +60,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     if working.tiled and (width, height) != (working.size, working.size):
         raise ExportError(f"{Path(checkpoint).name} predicts on tiles of {working.size} px: "
                           f"export it at that size (--size {working.size})")
-    model = model_from_checkpoint(data).eval()
+    model = model_from_checkpoint(data, checkpoint).eval()
     graph = FixedSizeGraph(model, height, width).eval()
     example = (torch.rand(1, 3, height, width), torch.tensor(0.5))
     out = Path(out)

@@ -77,7 +77,7 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str = "auto",
                         threshold: float = 0.5) -> "Predictor":
         data = load_checkpoint(path)
-        return cls(model_from_checkpoint(data), data["classes"], resolve_device(device),
+        return cls(model_from_checkpoint(data, path), data["classes"], resolve_device(device),
                    threshold,
                    working=WorkingScale.from_dict(data.get("working_scale"), data["size"]))
 

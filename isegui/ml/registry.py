@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from torch import nn
@@ -49,15 +50,38 @@ def build_model(name: str, *, num_classes: int, size: int) -> nn.Module:
     return model_info(name).build(num_classes=num_classes + 1, size=size)
 
 
-def model_from_checkpoint(data: dict) -> nn.Module:
-    """The model a checkpoint dict describes, with its weights."""
+def model_from_checkpoint(data: dict, source: str | Path = "checkpoint") -> nn.Module:
+    """The model a checkpoint dict (read from `source`) describes, with its weights; a
+    CheckpointError in one line when they do not fit it."""
+    from isegui.ml.checkpoint import CheckpointError
+    _load_builders()
+    if not isinstance(data.get("model_name"), str) or data["model_name"] not in _MODELS:
+        raise CheckpointError(Path(source), f"made for a model isegui does not know "
+                                            f"({str(data.get('model_name'))[:40]!r})")
     model = build_model(data["model_name"], num_classes=len(data["classes"]),
                         size=int(data["size"]))
     if data.get("frozen_batchnorm"):
         from isegui.ml.weights import freeze_batchnorm
         freeze_batchnorm(model)
+    misfit = weights_misfit(model.state_dict(), data["state_dict"])
+    if misfit:
+        raise CheckpointError(Path(source), f"its weights do not fit a {data['model_name']} "
+                                            f"model for {len(data['classes'])} classes: {misfit}")
     model.load_state_dict(data["state_dict"])
     return model
+
+
+def weights_misfit(expected: dict, given: dict) -> str:
+    """What keeps `given` weights from loading into a model whose state is `expected`, in a
+    line ("" when they fit): counts and the first name of each kind, not torch's key list."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    reshaped = [k for k in expected if k in given and hasattr(given[k], "shape")
+                and tuple(given[k].shape) != tuple(expected[k].shape)]
+    parts = [f"{len(keys)} {what} (first: {keys[0]})" for keys, what in (
+        (missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape"))
+        if keys]
+    return "; ".join(parts)
 
 
 def _load_builders() -> None:

@@ -128,7 +128,7 @@ class _Trainer:
         self._note(f"building the {spec.model} model ({len(self.data.classes)} classes; "
                    f"{len(self.data.train)} training images)…")
         if resumed:
-            self.model = model_from_checkpoint(resumed)
+            self.model = model_from_checkpoint(resumed, self.resume_path)
             self.init = InitReport(source=resumed["init_source"])
         else:
             self.model = build_model(spec.model, num_classes=len(self.data.classes),
@@ -173,6 +173,7 @@ class _Trainer:
             path = checkpoint_file(project, run, "last")
         self._note(f"reading run {run.id}'s last checkpoint…")
         data = load_checkpoint(path)
+        self.resume_path = path
         if "optimizer" not in data or "state" not in data:
             raise TrainingError(f"{path}: holds no optimizer state, so it cannot be resumed.",
                                 "Start a new run with --init instead.")

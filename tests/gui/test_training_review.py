@@ -234,6 +234,35 @@ def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_templa
     window.session.close()
 
 
+def test_predictions_are_stored_under_the_run_that_made_them(qtbot, trained_template,
+                                                              tmp_path, monkeypatch):
+    """The run travels with the predicting job: choosing another run while it works (the combo
+    is disabled then; here it is changed from code, as a queued signal could) changes nothing."""
+    import isegui.gui.workers.predict_worker as predict_worker
+    from isegui.ml.runs import run_folder
+    monkeypatch.setattr(predict_worker, "STORE_ABOVE", 0.0)
+    window = _open(qtbot, trained_template, tmp_path)
+    review, session = window.review, window.session
+    store = session.store
+    first = store.runs()[-1]
+    second = store.add_run("copy", first.config)  # a second run with the same model
+    shutil.copytree(run_folder(session.project.folder, first.id),
+                    run_folder(session.project.folder, second.id))
+    store.update_run(second.id, status=RunStatus.FINISHED, checkpoint=first.checkpoint)
+    review.refresh_runs()
+    review.run.setCurrentIndex(review.run.findData(first.id))
+    images = [r.id for r in store.images()]
+    assert review.start(images)
+    assert not review.run.isEnabled()
+    review.run.setCurrentIndex(review.run.findData(second.id))
+    qtbot.waitUntil(lambda: review.worker is None, timeout=120_000)
+    assert review.run.isEnabled()
+    assert store.images_with_predictions(first.id) == set(images)
+    assert store.images_with_predictions(second.id) == set()
+    window.close()
+    window.session.close()
+
+
 def test_a_late_cancel_timer_leaves_a_newer_process_alone(qtbot):
     import sys
     from PySide6.QtCore import QProcess

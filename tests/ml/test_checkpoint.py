@@ -82,3 +82,20 @@ def test_a_model_with_frozen_batchnorm_reloads(tmp_path):
     again = model_from_checkpoint(load_checkpoint(tmp_path / "c.pt"))
     key = "backbone.body.bn1.running_mean"
     assert torch.equal(again.state_dict()[key], model.state_dict()[key])
+
+
+def test_weights_that_do_not_fit_their_model_are_one_line_naming_the_file(tmp_path):
+    from isegui.ml.checkpoint import CheckpointError
+    from isegui.ml.predict import Predictor
+    model = build_model("fast", num_classes=3, size=96)
+    save_checkpoint(tmp_path / "c.pt", {"model_name": "fast", "size": 96, "classes": ["a", "b"],
+                                        "state_dict": model.state_dict()})
+    with pytest.raises(CheckpointError) as caught:
+        Predictor.from_checkpoint(tmp_path / "c.pt")
+    message = str(caught.value)
+    assert "c.pt" in message and "for 2 classes" in message and "of another shape" in message
+    assert "\n" not in message and len(message) < 300
+    save_checkpoint(tmp_path / "d.pt", {"model_name": ["x"], "size": 96, "classes": ["a"],
+                                        "state_dict": {}})
+    with pytest.raises(CheckpointError, match="does not know"):
+        Predictor.from_checkpoint(tmp_path / "d.pt")

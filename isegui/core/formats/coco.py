@@ -7,6 +7,8 @@ Our instance id, z-order and track id travel in each annotation's `attributes`.
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -63,16 +65,16 @@ def read(source: Path, images: ImageLookup) -> Dataset:
         where = f"{path}: annotations[{k}]"
         if not isinstance(ann, dict):
             raise FormatError(path, f"annotations[{k}] is not an object")
-        ann_id = ann.get("id")
+        ann_id = _id(ann.get("id"), path, f"annotations[{k}].id", optional=True)
         if ann_id is not None:
             if ann_id in seen_ids:
                 data.warnings.append(f"{where}: duplicate annotation id {ann_id}")
             seen_ids.add(ann_id)
-        image = images.get(ann.get("image_id"))
+        image = images.get(_id(ann.get("image_id"), path, f"annotations[{k}].image_id"))
         if image is None:
             raise FormatError(path, f"annotations[{k}] refers to image_id "
                                     f"{ann.get('image_id')!r}, which is not in 'images'")
-        category = ann.get("category_id")
+        category = _id(ann.get("category_id"), path, f"annotations[{k}].category_id")
         if category not in categories:
             raise FormatError(path, f"annotations[{k}] refers to category_id {category!r}, "
                                     "which is not in 'categories'")
@@ -85,8 +87,8 @@ def read(source: Path, images: ImageLookup) -> Dataset:
             source_id=_int_or_none(attrs.get("instance_id")),
             track_id=_int_or_none(attrs.get("track_id", ann.get("track_id"))),
             z=_int_or_none(attrs.get("z_order")),
-            crowd=bool(ann.get("iscrowd", 0)),
-            score=float(ann["score"]) if isinstance(ann.get("score"), (int, float)) else None))
+            crowd=_crowd(ann.get("iscrowd", 0), path, k),
+            score=_score(ann.get("score"), path, k)))
     data.images = list(images.values())
     return data
 
@@ -103,7 +105,7 @@ def _categories(doc: dict, path: Path, data: Dataset) -> dict:
         if label in by_id.values():
             data.warnings.append(f"{path}: categories[{k}] repeats the name {label!r}; "
                                  "both ids become one class")
-        by_id[cat["id"]] = label
+        by_id[_id(cat["id"], path, f"categories[{k}].id")] = label
         data.add_class(label)
     return by_id
 
@@ -113,14 +115,17 @@ def _images(doc: dict, path: Path) -> dict:
     for k, img in enumerate(doc["images"]):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             raise FormatError(path, f"images[{k}] needs an 'id' and a 'file_name'")
-        if img["id"] in images:
+        image_id = _id(img["id"], path, f"images[{k}].id")
+        if image_id in images:
             raise FormatError(path, f"images[{k}] repeats image id {img['id']!r}")
         width, height = img.get("width"), img.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+        if not (_is_int(width) and _is_int(height) and width > 0 and height > 0):
             raise FormatError(path, f"images[{k}] ({img['file_name']}) needs positive integer "
                                     "'width' and 'height'")
-        file_name = safe_relative(str(img["file_name"])).as_posix()
-        images[img["id"]] = SourceImage(file_name, width, height, origin=str(path))
+        if not isinstance(img["file_name"], str):
+            raise FormatError(path, f"images[{k}].file_name must be a string")
+        file_name = safe_relative(img["file_name"]).as_posix()
+        images[image_id] = SourceImage(file_name, width, height, origin=str(path))
     return images
 
 
@@ -162,12 +167,49 @@ def _shape(ann: dict, image: SourceImage, path: Path, label: str, data: Dataset)
         return parts[0] if len(parts) == 1 else repaired_or_warn(
             shapely.union_all(parts), where, data)
     bbox = ann.get("bbox")
-    if isinstance(bbox, list) and len(bbox) == 4 and bbox[2] > 0 and bbox[3] > 0:
-        data.warnings.append(f"{where}: no segmentation, its bbox is used as a rectangle")
+    if bbox is not None:
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_finite(v) for v in bbox)):
+            raise FormatError(path, f"{label}: 'bbox' must be four finite numbers [x, y, w, h]")
         x, y, w, h = (float(v) for v in bbox)
-        return box(x, y, x + w, y + h)
+        if w > 0 and h > 0:
+            data.warnings.append(f"{where}: no segmentation, its bbox is used as a rectangle")
+            return box(x, y, x + w, y + h)
     data.warnings.append(f"{where}: skipped, it has neither a segmentation nor a bbox")
     return None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _id(value, path: Path, what: str, optional: bool = False):
+    """An id as COCO files write them: an integer (some tools write strings)."""
+    if value is None and optional:
+        return None
+    if _is_int(value) or isinstance(value, str):
+        return value
+    raise FormatError(path, f"{what} must be an integer, not {json.dumps(value)[:40]}")
+
+
+def _crowd(value, path: Path, k: int) -> bool:
+    if _is_finite(value) and value in (0, 1) or isinstance(value, bool):
+        return bool(value)
+    raise FormatError(path, f"annotations[{k}].iscrowd must be 0 or 1, not "
+                            f"{json.dumps(value)[:40]}")
+
+
+def _score(value, path: Path, k: int) -> float | None:
+    if value is None:
+        return None
+    if _is_finite(value) and 0 <= value <= 1:
+        return float(value)
+    raise FormatError(path, f"annotations[{k}].score must be a number from 0 to 1, not "
+                            f"{json.dumps(value)[:40]}")
 
 
 def _int_or_none(value) -> int | None:

@@ -24,12 +24,14 @@ from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn)
 from isegui.core.geometry import bounds_window, has_holes, polygons_of, rasterize, vectorize
+from isegui.core.images import MAX_PIXELS
 
 name = "labelme"
 description = "labelme JSON (one file per image)"
 IGNORE_LABEL = "__ignore__"
 BACKGROUND_LABEL = "_background_"
 LABELME_VERSION = "5.5.0"
+MAX_CIRCLE_VERTICES = 720
 _REGION_TYPES = {"polygon", "rectangle", "circle", "mask", "oriented_rectangle", None}
 
 
@@ -79,12 +81,16 @@ def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
     image = SourceImage(file_name, width if isinstance(width, int) else None,
                         height if isinstance(height, int) else None, image_data=image_data,
                         origin=str(path))
+    # a mask shape may not decode to more pixels than its image has
+    max_pixels = image.width * image.height if image.width and image.height else MAX_PIXELS
     groups: dict = {}
     for k, shape in enumerate(doc["shapes"]):
         where = f"{path}: shapes[{k}]"
         if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
             raise FormatError(path, f"shapes[{k}] needs a 'label'")
         kind = shape.get("shape_type")
+        if kind is not None and not isinstance(kind, str):
+            raise FormatError(path, f"shapes[{k}]: 'shape_type' must be a name")
         if kind not in _REGION_TYPES:
             data.warnings.append(f"{where}: a {kind} shape is not a region; skipped")
             continue
@@ -93,7 +99,7 @@ def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
             data.warnings.append(f"{where}: the {BACKGROUND_LABEL} label is not an object; "
                                  "skipped")
             continue
-        geometry = _geometry(shape, kind, path, k, data)
+        geometry = _geometry(shape, kind, path, k, data, max_pixels)
         if geometry is None:
             continue
         group = shape.get("group_id")
@@ -109,7 +115,8 @@ def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
         is_ignore = label == IGNORE_LABEL
         if not is_ignore:
             data.add_class(label)
-        flags = entry["shape"].get("flags") or {}
+        flags = entry["shape"].get("flags")
+        flags = flags if isinstance(flags, dict) else {}
         image.instances.append(SourceInstance(
             class_name=None if is_ignore else label, shape=merged,
             source_id=entry["group"] if isinstance(entry["group"], int) else None,
@@ -129,7 +136,7 @@ def _inside(root: Path, target: str, written: str, path: Path) -> str:
                                     "both the JSON files and the images") from None
 
 
-def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset):
+def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset, max_pixels: int):
     where = f"{path}: shapes[{k}]"
     try:
         points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
@@ -138,7 +145,7 @@ def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset):
     if not np.isfinite(points).all():
         raise FormatError(path, f"shapes[{k}]: 'points' holds a value that is not a number")
     if kind == "mask":
-        return _mask_shape(shape, points, path, k)
+        return _mask_shape(shape, points, path, k, max_pixels)
     if kind == "rectangle":
         if len(points) != 2:
             raise FormatError(path, f"shapes[{k}]: a rectangle needs 2 points")
@@ -149,7 +156,8 @@ def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset):
             raise FormatError(path, f"shapes[{k}]: a circle needs 2 points")
         (cx, cy), (px, py) = points
         radius = math.hypot(px - cx, py - cy)
-        n = max(16, int(2 * math.pi * radius))
+        # a vertex a pixel apart, up to a limit: a radius of 1e10 must not mean 6e10 vertices
+        n = min(max(16, int(2 * math.pi * radius)), MAX_CIRCLE_VERTICES)
         t = np.linspace(0, 2 * math.pi, n, endpoint=False)
         geometry = Polygon(np.stack([cx + radius * np.cos(t), cy + radius * np.sin(t)], 1))
     else:
@@ -160,13 +168,18 @@ def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset):
     return repaired_or_warn(geometry, where, data)
 
 
-def _mask_shape(shape: dict, points: np.ndarray, path: Path, k: int):
+def _mask_shape(shape: dict, points: np.ndarray, path: Path, k: int, max_pixels: int):
     encoded = shape.get("mask")
     if not isinstance(encoded, str) or len(points) < 1:
         raise FormatError(path, f"shapes[{k}]: a mask shape needs 'points' and a 'mask'")
     try:
         with Image.open(io.BytesIO(base64.b64decode(encoded))) as im:
+            if im.width * im.height > max_pixels:  # checked from the header, before decoding
+                raise FormatError(path, f"shapes[{k}]: its mask is {im.width}x{im.height} "
+                                        "pixels, larger than the image")
             patch = np.asarray(im).astype(bool)
+    except FormatError:
+        raise
     except Exception:
         raise FormatError(path, f"shapes[{k}]: 'mask' is not a base64 PNG") from None
     if patch.ndim == 3:

@@ -64,15 +64,13 @@ def read(source: Path, images: ImageLookup) -> Dataset:
         if file_name is None:
             data.warnings.append(f"{mask_file}: no image named {stem}.* found; skipped")
             continue
-        ids = _read_label_image(mask_file)
+        size = images.size(file_name)
+        ids = _read_label_image(mask_file, size)
         classes = None
         if class_dir is not None:
             class_file = _sibling(class_dir, stem)
             if class_file is not None:
-                classes = _read_label_image(class_file)
-                if classes.shape != ids.shape:
-                    raise FormatError(class_file, f"size {classes.shape[::-1]} differs from "
-                                                  f"its instance mask's {ids.shape[::-1]}")
+                classes = _read_label_image(class_file, size)
         image = SourceImage(file_name, ids.shape[1], ids.shape[0], origin=str(mask_file))
         _read_instances(ids, classes, names, table.get(stem.as_posix(), {}), image,
                         mask_file, data)
@@ -114,8 +112,10 @@ def _class_of(value, pixels, classes, names, table, mask_file, data):
     if value in table:
         return table[value]
     if classes is None:
-        data.warnings.append(f"{mask_file}: instance {value} has no class (no class mask, no "
-                             f"{INSTANCES_CSV}); it is imported without one")
+        note = (f"{mask_file}: no class mask and no {INSTANCES_CSV}: its instances are "
+                "imported without a class (import with --class NAME to give them one)")
+        if note not in data.warnings[-1:]:
+            data.warnings.append(note)
         return None, None
     votes = np.bincount(classes.ravel()[pixels])
     votes[0] = 0  # background and void say nothing about the class
@@ -134,10 +134,14 @@ def _class_of(value, pixels, classes, names, table, mask_file, data):
     return names[class_id], None
 
 
-def _read_label_image(path: Path) -> np.ndarray:
-    """The stored values (palette indices, not colours) of an 8- or 16-bit label image."""
+def _read_label_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """The stored values (palette indices, not colours) of an 8- or 16-bit label image of
+    its image's `size` (width, height), checked from the header before decoding."""
     try:
         with Image.open(path) as im:
+            if im.size != tuple(size):
+                raise FormatError(path, f"the mask is {im.width}x{im.height}, its image "
+                                        f"{size[0]}x{size[1]}")
             if im.mode in ("RGB", "RGBA"):
                 raise FormatError(path, "a colour image; a label mask must hold one value "
                                         "per pixel (grayscale or palette, 8 or 16 bit)")
@@ -238,16 +242,16 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
             window = rasterize(inst.shape, y1 - y0, x1 - x0, origin=(x0, y0))
             id_view, cls_view = ids[y0:y1, x0:x1], cls[y0:y1, x0:x1]
             overlapped |= bool((cls_view[window] != 0).any())
-            if inst.crowd or inst.class_id is None:
+            if inst.crowd:
                 cls_view[window], id_view[window] = VOID, 0
-                if not inst.crowd:
-                    report.lose("instances without a class are written as void (255)")
                 continue
             if inst.id > 65535:
                 report.lose(f"instance ids above 65535 do not fit a 16-bit mask ({stem})")
                 continue
-            id_view[window], cls_view[window] = inst.id, index[inst.class_id]
-            rows.append((stem, inst.id, names[inst.class_id],
+            # an instance without a class keeps its id; only the class image says void
+            id_view[window] = inst.id
+            cls_view[window] = VOID if inst.class_id is None else index[inst.class_id]
+            rows.append((stem, inst.id, "" if inst.class_id is None else names[inst.class_id],
                          "" if inst.track_id is None else inst.track_id))
         if overlapped:
             report.lose("one label per pixel: where instances overlap, the lower one loses the "

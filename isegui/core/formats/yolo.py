@@ -118,6 +118,8 @@ def _read_lines(label_file: Path, names: list[str], width: int, height: int,
         except ValueError:
             raise FormatError(label_file, f"line {n}: expected a class index and numbers") \
                 from None
+        if not np.isfinite(values).all():
+            raise FormatError(label_file, f"line {n}: a coordinate is not a finite number")
         if not 0 <= index < len(names):
             raise FormatError(label_file, f"line {n}: class index {index} is not in the "
                                           f"{len(names)} class names")

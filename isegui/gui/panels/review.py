@@ -149,24 +149,24 @@ class ReviewPanel(QWidget):
             return False
         project = self.session.project
         images = [(i, project.image_path(self.session.store.image(i).path)) for i in image_ids]
-        self.worker = PredictWorker(checkpoint, images)
+        self.worker = PredictWorker(run_id, checkpoint, images)
         self.worker.predicted.connect(self._store)
         self.worker.progress.connect(lambda done, total: (self.progress.setRange(0, total),
                                                           self.progress.setValue(done)))
         self.worker.failed.connect(lambda text: self.counts.setText(text))
         self.worker.finished.connect(self._worker_done)
         self.cancel.setEnabled(True)
-        for button in (self.predict_image, self.predict_listed, self.predict_all):
-            button.setEnabled(False)
+        for widget in (self.predict_image, self.predict_listed, self.predict_all, self.run):
+            widget.setEnabled(False)
         self.progress.setRange(0, 0)
         self.progress.show()
         self.worker.start()
         return True
 
-    def _store(self, image_id: int, found: list) -> None:
+    def _store(self, run_id: int, image_id: int, found: list) -> None:
         store = self.session.store
         ids = store.ensure_classes(sorted({name for name, _, _ in found}))
-        store.add_predictions(image_id, self.run.currentData(),
+        store.add_predictions(image_id, run_id,
                               [(ids[name], shape, score) for name, shape, score in found
                                if not shape.is_empty])
         self.session.predictions_edited(image_id)
@@ -174,8 +174,8 @@ class ReviewPanel(QWidget):
     def _worker_done(self) -> None:
         self.worker = None
         self.cancel.setEnabled(False)
-        for button in (self.predict_image, self.predict_listed, self.predict_all):
-            button.setEnabled(True)
+        for widget in (self.predict_image, self.predict_listed, self.predict_all, self.run):
+            widget.setEnabled(True)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
         self.progress.hide()

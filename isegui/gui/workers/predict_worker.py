@@ -12,13 +12,15 @@ MAX_PER_IMAGE = 300
 
 
 class PredictWorker(QThread):
-    predicted = Signal(int, list)  # image id, [(class name, shape, score)]
+    predicted = Signal(int, int, list)  # run id, image id, [(class name, shape, score)]
     progress = Signal(int, int)  # done, total
     failed = Signal(str)
 
-    def __init__(self, checkpoint: Path, images: list[tuple[int, Path]], device: str = "auto"):
+    def __init__(self, run_id: int, checkpoint: Path, images: list[tuple[int, Path]],
+                 device: str = "auto"):
         super().__init__()
-        self.checkpoint, self.images, self.device = checkpoint, images, device
+        # the run travels with the job: its results are that run's, whatever is chosen since
+        self.run_id, self.checkpoint, self.images, self.device = run_id, checkpoint, images, device
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -42,5 +44,5 @@ class PredictWorker(QThread):
                 self.failed.emit(str(exc))
                 continue
             found = sorted(found, key=lambda d: -d.score)[:MAX_PER_IMAGE]
-            self.predicted.emit(image_id, [(d.class_name, d.shape(), d.score) for d in found])
+            self.predicted.emit(self.run_id, image_id, [(d.class_name, d.shape(), d.score) for d in found])
             self.progress.emit(n, len(self.images))
