@@ -14,6 +14,7 @@ from isegui.cli import (data_commands, images_commands, ml_commands, project_com
                         self_test_command, weights_commands)
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE
+from isegui.core.store import write_failure_in_words
 from isegui.logs import FILE_ONLY, start_logging
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
@@ -66,16 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def database_failure(folder, exc: sqlite3.Error) -> str:
     where = f"{Path(folder) / PROJECT_FILE}: " if folder is not None else ""
-    text = str(exc)
-    if "full" in text:
-        advice = "the disk is full; free some space and run it again"
-    elif "malformed" in text or "not a database" in text:
-        advice = "the project file is damaged; restore it from a backup"
-    elif "locked" in text or "busy" in text:
-        advice = "another program holds the project file; try again when it is done"
-    else:
-        advice = "the project file could not be read or written"
-    return f"{where}{advice} (SQLite: {text}); the failed step was not kept"
+    return f"{where}{write_failure_in_words(exc)}; the failed step was not kept"
 
 
 def _open_app(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, Iterator
@@ -29,10 +30,27 @@ def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+REPLACE_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # seconds; about 6 s in all
+
+
+def replace_file(source: str | Path, target: str | Path, waits=REPLACE_WAITS) -> None:
+    """os.replace, tried again for a while when the target is busy: on Windows a file another
+    program has open (a predictor reading best.pt, an antivirus scan) cannot be replaced, and
+    that passes within moments."""
+    for wait in (*waits, None):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if wait is None:
+                raise
+            time.sleep(wait)
 
 
 def current_umask() -> int:

@@ -1,4 +1,5 @@
-"""One editor per project: an OS file lock, released by the OS if the process dies."""
+"""One editor per project (and one process per training run): an OS file lock, released by
+the OS if the process dies."""
 
 from __future__ import annotations
 
@@ -46,19 +47,35 @@ class ProjectLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        if not self.try_acquire():
+            raise ProjectLockedError(
+                f"{self.path.parent}: this project is already open in another isegui"
+                f"{self.holder()}; close it there first (or open this one read-only)")
+
+    def try_acquire(self) -> bool:
+        """Take the lock if no live process holds it; False (nothing held) if one does."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if not _try_lock(fd):
-            holder = _read_holder(fd)
             os.close(fd)
-            raise ProjectLockedError(
-                f"{self.path.parent}: this project is already open in another isegui{holder}; "
-                "close it there first (or open this one read-only)")
+            return False
         # Byte 0 carries the lock on Windows, so the note about the holder starts after it.
         note = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
         os.lseek(fd, 1, os.SEEK_SET)
         os.write(fd, note)
         os.ftruncate(fd, 1 + len(note))
         self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """" (process P on HOST)" as the holder noted it, or ""."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return ""
+        try:
+            return _read_holder(fd)
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._fd is None:

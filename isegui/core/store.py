@@ -6,6 +6,7 @@ is atomic on its own; `transaction()` groups several into one (an import, a mult
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from contextlib import contextmanager
@@ -24,6 +25,27 @@ from isegui.core.geometry import Shape
 
 _INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
+
+
+def write_failure_in_words(exc: BaseException) -> str:
+    """Why a project file could not be read or written, for a person: what it means first,
+    the system's words after."""
+    text = str(exc) or type(exc).__name__
+    errno_ = getattr(exc, "errno", None)
+    if "full" in text or errno_ == errno.ENOSPC:
+        advice = "the disk is full"
+    elif "malformed" in text or "not a database" in text:
+        advice = "the project file is damaged; restore it from a backup"
+    elif "locked" in text or "busy" in text:
+        advice = "another program holds the project file"
+    elif "readonly" in text or errno_ in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "the project file cannot be written (read-only, or no permission)"
+    elif "disk I/O" in text or errno_ in (errno.EIO, errno.ENOENT, errno.ESTALE,
+                                          errno.EHOSTDOWN, errno.ENOTCONN):
+        advice = "the disk or network share holding the project cannot be reached"
+    else:
+        advice = "the project file could not be read or written"
+    return f"{advice} ({'SQLite' if isinstance(exc, sqlite3.Error) else 'system'}: {text})"
 
 
 def _roll_back(conn: sqlite3.Connection) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import shapely
-from PySide6.QtGui import QUndoCommand
 
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import polygons_of, repair, translate
+from isegui.gui.commands.base import StoreCommand
 from isegui.gui.commands.instance_commands import (AddInstanceCommand, DeleteInstancesCommand,
                                                    UpdateInstanceCommand)
 
@@ -123,7 +123,7 @@ def copy_from_image(ctx, source_image_id: int) -> None:
                                         text="Copy"))
 
 
-class _SetTrackOnOtherImage(QUndoCommand):
+class _SetTrackOnOtherImage(StoreCommand):
     """Set a track id on an instance of an image that is not on screen, without showing it."""
 
     def __init__(self, session, image_id: int, instance_id: int, track_id: int):

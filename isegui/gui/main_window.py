@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QUndoView
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter,
+                               QUndoView)
 
 from isegui.gui import drop
 from isegui.gui.actions import build_actions
@@ -92,6 +93,9 @@ class MainWindow(QMainWindow):
         self.view.zoomChanged.connect(lambda s: self.zoom.setText(f"{s * 100:.0f} %"))
         self.ctx.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         session.documentChanged.connect(self._document_changed)
+        session.writeFailed.connect(self._write_failed)
+        session.editRefused.connect(lambda why: self.statusBar().showMessage(
+            "Read-only: " + why, 10000))
         self.set_tool("edit")
         self.setAcceptDrops(True)  # folders and image files dropped here are added
         self.resize(1400, 900)
@@ -112,10 +116,26 @@ class MainWindow(QMainWindow):
         self.scene.set_document(doc)
         if doc is not None:
             name = PurePosixPath(doc.record.path).name
-            self.setWindowTitle(f"isegui — {self.session.project.name} — {name}")
+            self.setWindowTitle(f"isegui — {self.session.project.name} — {name}"
+                                + (" — READ-ONLY" if self.session.read_only else ""))
             if doc.load_error:
                 self.statusBar().showMessage(doc.load_error, 10000)
             self.view.fit()
+
+    def _write_failed(self, why: str) -> None:
+        """The store could not save an edit: say so plainly and stop editing."""
+        self.setWindowTitle(f"{self.windowTitle()} — READ-ONLY")
+        banner = QLabel("READ-ONLY: saving failed")
+        banner.setObjectName("read-only-banner")
+        banner.setToolTip(why)
+        banner.setStyleSheet("QLabel { color: white; background: #c0392b; padding: 2px 8px; "
+                             "font-weight: bold; }")
+        self.statusBar().insertPermanentWidget(0, banner)
+        for name, action in self.actions_by_name.items():
+            if name.startswith("tool-") and name not in ("tool-edit",):
+                action.setEnabled(False)
+        self.set_tool("edit")
+        QMessageBox.critical(self, "isegui — saving failed", why)
 
     def set_tool(self, name: str) -> None:
         self.view.set_tool(self.tools[name])

@@ -3,15 +3,21 @@ document of the image on screen."""
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from isegui.core.add_images import PlannedImage, write_images
 from isegui.core.entities import ImageRecord, ImageStatus, LabelClass, Split
 from isegui.core.project import Project
+from isegui.core.store import write_failure_in_words
+from isegui.gui.commands.base import WRITE_FAILURES
 from isegui.gui.document import ImageDocument
+from isegui.ml.runs import settle_abandoned_runs
 
 LAST_IMAGE_KEY = "last_image_id"
+log = logging.getLogger(__name__)
 
 
 class ProjectSession(QObject):
@@ -23,6 +29,8 @@ class ProjectSession(QObject):
     predictionsChanged = Signal(int)  # an image's stored predictions changed
     calibrationChanged = Signal()
     aboutToClose = Signal()  # timers and workers stop: the store goes away
+    writeFailed = Signal(str)  # a write failed: the window is read-only from now on (why)
+    editRefused = Signal(str)  # an edit tried while read-only
 
     def __init__(self, project: Project):
         super().__init__()
@@ -32,6 +40,41 @@ class ProjectSession(QObject):
         self.document: ImageDocument | None = None
         self._classes: list[LabelClass] = self.store.classes()
         self.active_class_id: int | None = self._classes[0].id if self._classes else None
+        self.read_only_reason: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def write_failed(self, exc: BaseException) -> None:
+        """A store write failed and was rolled back: show what the store holds and edit no
+        more, so nothing is half written and no step claims what was not saved."""
+        first = not self.read_only
+        self.read_only_reason = (f"Saving failed: {write_failure_in_words(exc)}. Nothing of "
+                                 "that step was kept; the project is read-only until it is "
+                                 "opened again.")
+        log.error("write failed, read-only from now on: %s", exc)
+        try:  # show what was saved (the edit's own signals showed it done)
+            self._classes = self.store.classes()
+            self.classesChanged.emit()
+            if self.document is not None:
+                self.document.reload()
+        except WRITE_FAILURES as again:
+            log.error("reloading after the failed write failed too: %s", again)
+        if first:
+            self.writeFailed.emit(self.read_only_reason)
+
+    def settle_abandoned_runs(self) -> None:
+        """Runs left "running" by a training process that died are marked failed."""
+        if self.read_only:
+            return
+        try:
+            settle_abandoned_runs(self.project)
+        except WRITE_FAILURES as exc:
+            self.write_failed(exc)
+
+    def refuse_edit(self) -> None:
+        self.editRefused.emit(self.read_only_reason or "")
 
     def close(self) -> None:
         self.aboutToClose.emit()
@@ -44,7 +87,11 @@ class ProjectSession(QObject):
 
     def open_image(self, image_id: int) -> ImageDocument:
         self.document = ImageDocument(self, self.store.image(image_id))
-        self.store.set_meta(LAST_IMAGE_KEY, str(image_id))
+        if not self.read_only:
+            try:
+                self.store.set_meta(LAST_IMAGE_KEY, str(image_id))  # a convenience: may fail
+            except WRITE_FAILURES as exc:
+                self.write_failed(exc)
         self.documentChanged.emit()
         return self.document
 

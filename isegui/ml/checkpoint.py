@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import torch
 
 from isegui.core.errors import InputFileError
-from isegui.core.fileio import atomic_write_bytes
+from isegui.core.fileio import atomic_open
 
 FORMAT = "isegui-checkpoint"
 VERSION = 1
@@ -23,10 +22,10 @@ class CheckpointError(InputFileError):
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
-    """Write the checkpoint whole or not at all (a crash leaves the previous file)."""
-    buffer = io.BytesIO()
-    torch.save({"format": FORMAT, "version": VERSION, **payload}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    """Write the checkpoint whole or not at all (a crash leaves the previous file), streamed
+    to its temporary file rather than built in memory first (twice its size at once)."""
+    with atomic_open(path) as f:
+        torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
 
 
 def read_weights_file(path: str | Path, map_location="cpu") -> dict:

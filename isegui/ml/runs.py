@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from isegui.core.entities import Run
+from isegui.core.entities import Run, RunStatus
+from isegui.core.lock import ProjectLock
 from isegui.core.project import Project
 
 RUNS_DIR = "runs"
+RUN_LOCK = "running.lock"  # held by the training process for the run's whole life
 
 
 class RunNotFound(ValueError):
@@ -68,3 +70,34 @@ def _best_mask_map(run: Run) -> float | None:
 
 def _shown(value: float | None) -> str:
     return "none" if value is None else f"{value:.3f}"
+
+
+def run_lock(project_folder: Path, run_id: int) -> ProjectLock:
+    """The lock a training process holds while it works on the run (the OS frees it when the
+    process dies, however it dies)."""
+    return ProjectLock(run_folder(project_folder, run_id) / RUN_LOCK)
+
+
+def settle_abandoned_runs(project: Project) -> list[int]:
+    """Runs recorded as running whose process is gone (killed, the PC lost power) become
+    failed, and the temporary files of checkpoints they were writing are removed. A run
+    whose process still works, or that is only starting (no lock file yet), is left alone.
+    Returns the ids settled."""
+    settled = []
+    for run in project.store.runs():
+        if run.status != RunStatus.RUNNING:
+            continue
+        folder = run_folder(project.folder, run.id)
+        if not (folder / RUN_LOCK).is_file():
+            continue
+        lock = run_lock(project.folder, run.id)
+        if not lock.try_acquire():
+            continue  # its process is alive
+        try:
+            for tmp in folder.glob(".*.tmp"):  # atomic writes cut short
+                tmp.unlink(missing_ok=True)
+            project.store.update_run(run.id, status=RunStatus.FAILED)
+            settled.append(run.id)
+        finally:
+            lock.release()
+    return settled

@@ -32,7 +32,8 @@ from isegui.ml.preflight import Advice, blocking, training_outlook
 from isegui.ml.progress import CancelToken, NullReporter, Reporter
 from isegui.ml.registry import build_model, model_from_checkpoint, model_info
 from isegui.ml.run_log import RunLog
-from isegui.ml.runs import active_choice, checkpoint_file, find_run, run_folder
+from isegui.ml.runs import (active_choice, checkpoint_file, find_run, run_folder, run_lock,
+                             settle_abandoned_runs)
 from isegui.ml.spec import TrainSpec
 from isegui.ml.tile_data import training_dataset
 from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
@@ -158,6 +159,7 @@ class _Trainer:
         self.folder: Path | None = None
         self.advice: list[Advice] = []  # preflight's, for the start event
         self.log: RunLog | None = None  # the run's events file (main process only)
+        self.lock = None  # held while this process trains the run (main process only)
         # a cancel during a step ends it at the next block of the model (one process only)
         self.interrupter = None if ranks.enabled else StepInterrupter(self.model, cancel)
 
@@ -218,6 +220,7 @@ class _Trainer:
         if not self.ranks.main:
             return
         with Project.open(self.spec.project, lock=False) as project:
+            settle_abandoned_runs(project)
             if self.run_id is None:
                 name = self.spec.name or (f"{self.spec.model}-{self._size_name()}-"
                                           f"{datetime.now():%Y%m%d-%H%M%S}")
@@ -230,11 +233,22 @@ class _Trainer:
                 project.store.update_run(self.run_id, status=RunStatus.RUNNING)
         self.folder = run_folder(self.spec.project, self.run_id)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.lock = run_lock(self.spec.project, self.run_id)
+        if not self.lock.try_acquire():
+            raise TrainingError(f"run {self.run_id} is being trained by another process"
+                                f"{self.lock.holder()}.")
         self.log = RunLog(self.folder)
 
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> TrainResult:
+        try:
+            return self._run()
+        finally:  # only once the run's record says how it ended
+            if self.lock is not None:
+                self.lock.release()
+
+    def _run(self) -> TrainResult:
         self._open_run()
         spec, state = self.spec, self.state
         steps_per_epoch = len(self.batches)

@@ -3,12 +3,12 @@ store directly and then tell the session (which refreshes the document on screen
 
 from __future__ import annotations
 
-from PySide6.QtGui import QUndoCommand
 
 from isegui.core.entities import Instance, LabelClass
+from isegui.gui.commands.base import StoreCommand
 
 
-class AddClassCommand(QUndoCommand):
+class AddClassCommand(StoreCommand):
     def __init__(self, session, name: str, color: str | None = None):
         super().__init__(f"Add class {name}")
         self.session, self.name, self.color = session, name, color
@@ -29,7 +29,7 @@ class AddClassCommand(QUndoCommand):
         self.session.classes_edited()
 
 
-class _ClassFieldCommand(QUndoCommand):
+class _ClassFieldCommand(StoreCommand):
     """One field of one class (its name or its colour), old and new value kept."""
     field = ""
 
@@ -67,7 +67,7 @@ class RecolorClassCommand(_ClassFieldCommand):
         super().__init__(session, class_id, color, f"Recolour class {name}")
 
 
-class MergeClassesCommand(QUndoCommand):
+class MergeClassesCommand(StoreCommand):
     """Every instance of `source` becomes `target`; `source` goes."""
 
     def __init__(self, session, source_id: int, target_id: int):
@@ -91,7 +91,7 @@ class MergeClassesCommand(QUndoCommand):
         self.session.classes_edited(instances_touched=True)
 
 
-class DeleteClassCommand(QUndoCommand):
+class DeleteClassCommand(StoreCommand):
     """Deletes a class; its instances are deleted too, or kept without a class."""
 
     def __init__(self, session, class_id: int, delete_instances: bool):

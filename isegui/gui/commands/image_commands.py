@@ -4,13 +4,13 @@ the same images back with their own ids."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QUndoCommand
 
 from isegui.core.add_images import PlannedImage
 from isegui.core.entities import ImageRecord, Split
+from isegui.gui.commands.base import StoreCommand
 
 
-class AddImagesCommand(QUndoCommand):
+class AddImagesCommand(StoreCommand):
     def __init__(self, session, plans: list[PlannedImage], split: Split = Split.TRAIN):
         n = len(plans)
         super().__init__(f"Add {n} image{'s' if n != 1 else ''}")

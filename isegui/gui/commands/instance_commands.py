@@ -7,12 +7,13 @@ from PySide6.QtGui import QUndoCommand
 
 from isegui.core.entities import Instance, Source
 from isegui.core.geometry import Shape
+from isegui.gui.commands.base import StoreCommand
 
 # QUndoCommand ids: commands of one id may merge (mergeWith)
 EDIT_SHAPE_ID = 1
 
 
-class AddInstanceCommand(QUndoCommand):
+class AddInstanceCommand(StoreCommand):
     def __init__(self, session, image_id: int, class_id: int | None, shape: Shape, *,
                  z: int | None = None, track_id: int | None = None,
                  source: Source = Source.MANUAL, crowd: bool = False, text: str = ""):
@@ -36,7 +37,7 @@ class AddInstanceCommand(QUndoCommand):
         self.session.document_for(self.image_id).remove([self.instance.id])
 
 
-class DeleteInstancesCommand(QUndoCommand):
+class DeleteInstancesCommand(StoreCommand):
     def __init__(self, session, image_id: int, instance_ids: list[int], text: str = ""):
         super().__init__(text or f"Delete {_ids(instance_ids)}")
         self.session, self.image_id, self.ids = session, image_id, list(instance_ids)
@@ -51,7 +52,7 @@ class DeleteInstancesCommand(QUndoCommand):
         doc.set_selection(self.ids)
 
 
-class UpdateInstanceCommand(QUndoCommand):
+class UpdateInstanceCommand(StoreCommand):
     """Changes some fields of one instance (shape, class, z, track id). Consecutive shape edits
     of one instance with the same `merge_key` (one drag, a run of nudges) are one step."""
 
@@ -69,7 +70,8 @@ class UpdateInstanceCommand(QUndoCommand):
         return EDIT_SHAPE_ID if self.merge_key is not None else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:
-        if not (isinstance(other, UpdateInstanceCommand) and other.merge_key is not None
+        if not (isinstance(other, UpdateInstanceCommand) and not other.isObsolete()
+                and other.merge_key is not None
                 and other.merge_key == self.merge_key
                 and (other.image_id, other.instance_id) == (self.image_id, self.instance_id)
                 and set(other.new) == set(self.new)):
@@ -91,7 +93,7 @@ def _ids(ids: list[int]) -> str:
     return f"instance {ids[0]}" if len(ids) == 1 else f"{len(ids)} instances"
 
 
-class SetImageStatusCommand(QUndoCommand):
+class SetImageStatusCommand(StoreCommand):
     """Mark an image unlabeled, labeled or reviewed."""
 
     def __init__(self, session, image_id: int, status):
@@ -108,7 +110,7 @@ class SetImageStatusCommand(QUndoCommand):
         self.session.set_status(self.image_id, self.old)
 
 
-class SetCalibrationCommand(QUndoCommand):
+class SetCalibrationCommand(StoreCommand):
     """Millimetres per pixel for the project (None: not calibrated)."""
 
     def __init__(self, session, mm_per_px: float | None):

@@ -3,12 +3,12 @@ instance (source: accepted-prediction) and leaves the predictions; undo puts bot
 
 from __future__ import annotations
 
-from PySide6.QtGui import QUndoCommand
 
 from isegui.core.entities import Instance, Prediction, Source
+from isegui.gui.commands.base import StoreCommand
 
 
-class AcceptPredictionsCommand(QUndoCommand):
+class AcceptPredictionsCommand(StoreCommand):
     """`replace` maps a prediction id to the label it matches: that label takes the
     prediction's shape (keeping its id, class and place) instead of a new label being made."""
 
@@ -49,7 +49,7 @@ class AcceptPredictionsCommand(QUndoCommand):
         self.session.predictions_edited(self.image_id)
 
 
-class RejectPredictionsCommand(QUndoCommand):
+class RejectPredictionsCommand(StoreCommand):
     def __init__(self, session, image_id: int, prediction_ids: list[int]):
         n = len(prediction_ids)
         super().__init__(f"Reject {n} prediction{'s' if n != 1 else ''}")

@@ -265,6 +265,7 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ runs
 
     def refresh_runs(self) -> None:
+        self.session.settle_abandoned_runs()
         self.runs.blockSignals(True)
         self.runs.show_runs(self.session.store.runs(), self.session.project.active_run_id)
         self.runs.blockSignals(False)
