@@ -168,14 +168,24 @@ def _outside(stored: str) -> bool:
     return stored.startswith("../") or _absolute(stored)
 
 
-def absolute_path_warnings(plans: list[PlannedImage]) -> list[str]:
-    """Images recorded by absolute path: the project cannot move to another PC with them."""
+def path_warnings(plans, on_share: bool = False) -> list[str]:
+    """What the recorded paths of planned images (anything with `.stored` and `.file`) put at
+    risk: absolute paths do not move with the project; and on a network share, images outside
+    the project's folder are found by the other PCs only where they see that folder too."""
+    warnings = []
     absolute = [p for p in plans if _absolute(p.stored)]
-    if not absolute:
-        return []
-    return [f"images on another drive than the project are recorded by absolute path "
-            f"({len(absolute)}; the first: {absolute[0].file}): moving the project to another "
-            "PC leaves them behind; copying them into the project avoids that"]
+    if absolute:
+        warnings.append(f"images on another drive than the project are recorded by absolute "
+                        f"path ({len(absolute)}; the first: {absolute[0].file}): moving the "
+                        "project to another PC leaves them behind; copying them into the "
+                        "project avoids that")
+    outside = [p for p in plans if _outside(p.stored)]
+    if on_share and outside:
+        warnings.append(f"the project is on a network share, but {len(outside)} image(s) stay "
+                        f"outside its folder (the first: {outside[0].file}): the other PCs find "
+                        "them only if they reach that folder by the same path; copy them into "
+                        "the project (--copy) to be sure")
+    return warnings
 
 
 def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
@@ -246,7 +256,8 @@ def add_images(project: Project, checked: list[CheckedImage], *, copy: bool = Fa
     copies it made. Images already in the project are counted, not added again."""
     existing = {r.path for r in project.store.images()}
     plans, already = plan_images(project, checked, existing, copy=copy)
-    report = AddReport(already_in_project=already, warnings=absolute_path_warnings(plans))
+    report = AddReport(already_in_project=already, warnings=path_warnings(
+        plans, project.store.on_share))
     created = copy_planned(project.folder, plans, progress)
     try:
         report.records = write_images(project.store, plans, split)

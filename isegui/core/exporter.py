@@ -7,6 +7,7 @@ never touched.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections import Counter
@@ -15,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
-from isegui.core.fileio import copy_new
+from isegui.core.fileio import copy_new, current_umask
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.progress import Progress, no_progress
@@ -51,6 +52,8 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         images, classes = _name_unclassified(images, classes, report)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    if os.name != "nt":  # mkdtemp's folder is private (0700); the export is a normal folder
+        os.chmod(work, 0o777 & ~current_umask())
     try:
         fmt.write(work, images, classes, report, **format_options)
         if copy_images:

@@ -27,6 +27,7 @@ from isegui.core.errors import ShapeError
 Shape = Polygon | MultiPolygon
 
 EMPTY = Polygon()
+MIN_AREA = 1e-6  # px²: what clipping leaves below this is no object
 
 
 # --------------------------------------------------------------------------- shape -> mask
@@ -322,8 +323,14 @@ def clip_to_image(shape: Shape, width: int, height: int) -> Shape:
         raise ShapeError("a coordinate is not a finite number")
     if minx >= 0 and miny >= 0 and maxx <= width and maxy <= height:
         return shape
-    inside = _polygonal(shapely.clip_by_rect(shape, 0, 0, width, height))
-    if inside.is_empty or inside.area <= 0:
+    try:
+        inside = _polygonal(shapely.clip_by_rect(shape, 0, 0, width, height))
+    except shapely.errors.GEOSException:  # its fast path fails on some degenerate rings
+        try:
+            inside = _polygonal(shape.intersection(shapely.box(0, 0, width, height)))
+        except shapely.errors.GEOSException as exc:
+            raise ShapeError(f"not a usable polygon ({exc})") from None
+    if inside.is_empty or inside.area < MIN_AREA:
         return EMPTY
     return inside if inside.is_valid else repair(inside).shape  # clipping may leave it invalid
 

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
+from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
 from isegui.core.errors import ImageReadError, ImportFailed, ShapeError
 from isegui.core.fileio import atomic_write_bytes, copy_new
@@ -105,6 +106,7 @@ def import_dataset(project: Project, options: ImportOptions,
     plans, problems = _plan(project, dataset, lookup, options, report, progress)
     if problems:
         raise ImportFailed(problems)
+    report.warnings += path_warnings(plans, project.store.on_share)
     _write(project, dataset, plans, options, report)
     return report
 
@@ -180,8 +182,8 @@ def _fit_to_image(image: SourceImage, width: int, height: int, report: ImportRep
         report.warnings.append(f"{image.origin}: {clipped} instance(s) reach outside {size}; "
                                "clipped to it")
     if outside:
-        report.warnings.append(f"{image.origin}: {outside} instance(s) lie wholly outside "
-                               f"{size}; left out")
+        report.warnings.append(f"{image.origin}: {outside} instance(s) lie outside {size} "
+                               "(nothing of them is inside it); left out")
 
 
 def _checked_size(image: SourceImage, file: Path, lookup: _Lookup) -> tuple[int, int]:

@@ -66,6 +66,26 @@ class ProjectLock:
         self._fd = fd
         return True
 
+    def holder_host(self) -> str | None:
+        """The host name the holder noted, if any."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(1)
+                return json.loads(f.read(4096).decode() or "{}").get("host")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def held_elsewhere(self) -> bool:
+        """True when a live process on another host holds the lock (it is tried, and let go
+        at once if it was free)."""
+        if not self.path.is_file() or self.held:
+            return False
+        if self.try_acquire():
+            self.release()
+            return False
+        host = self.holder_host()
+        return host is not None and host != socket.gethostname()
+
     def holder(self) -> str:
         """" (process P on HOST)" as the holder noted it, or ""."""
         try:

@@ -6,8 +6,9 @@ import os
 import uuid
 from pathlib import Path, PurePosixPath
 
-from isegui.core.errors import ProjectError, ProjectNotFoundError
+from isegui.core.errors import ProjectError, ProjectLockedError, ProjectNotFoundError
 from isegui.core.lock import ProjectLock
+from isegui.core.shares import is_network_path
 from isegui.core.store import Store, now_iso
 
 PROJECT_FILE = "project.isegui"
@@ -52,6 +53,8 @@ class Project:
                 f"{folder}: not an isegui project (no {PROJECT_FILE} there); make one from a "
                 "folder of images with `isegui new DIR --images FOLDER` (in the app: File > New "
                 "project…), from labeled data with `isegui import`, or try `isegui demo DIR`")
+        if not lock and not read_only:
+            _refuse_if_edited_elsewhere(folder)
         return cls._open(folder, read_only=read_only, lock=lock and not read_only)
 
     @classmethod
@@ -67,7 +70,8 @@ class Project:
             held = ProjectLock(folder / f"{PROJECT_FILE}.lock")
             held.acquire()
         try:
-            store = Store(folder / PROJECT_FILE, read_only=read_only, create=create)
+            store = Store(folder / PROJECT_FILE, read_only=read_only, create=create,
+                          on_share=is_network_path(folder))
         except BaseException:
             if held:
                 held.release()
@@ -127,3 +131,14 @@ class Project:
         except ValueError:
             return file.as_posix()
         return PurePosixPath(*Path(rel).parts).as_posix()
+
+
+def _refuse_if_edited_elsewhere(folder: Path) -> None:
+    """A writer that works beside the editor (training, predictions into the project) writes
+    only when the editor is on this PC: on a shared folder, another PC's editor holds the
+    lock, and two hosts must never write one SQLite file."""
+    lock = ProjectLock(folder / f"{PROJECT_FILE}.lock")
+    if lock.held_elsewhere():
+        raise ProjectLockedError(
+            f"{folder}: the project is open for editing on another PC{lock.holder()}; "
+            "close it there first, or work on a copy")

@@ -76,11 +76,15 @@ def now_iso() -> str:
 
 
 class Store:
-    def __init__(self, db_path: Path, *, read_only: bool = False, create: bool = False):
+    def __init__(self, db_path: Path, *, read_only: bool = False, create: bool = False,
+                 on_share: bool = False):
         """Open the project file at `db_path`; only `create` makes a new one (an existing but
-        empty file is a lost project, never silently started afresh)."""
+        empty file is a lost project, never silently started afresh). `on_share`: the file is
+        on a network share, where SQLite's write-ahead log is unsafe (every process must be
+        on one host), so a rollback journal is used."""
         self.path = db_path
         self.read_only = read_only
+        self.on_share = on_share
         if not create:
             _refuse_empty(db_path)
         uri = f"{db_path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"
@@ -93,7 +97,7 @@ class Store:
                 raise ProjectError(f"{db_path}: an SQLite file that holds no isegui project; "
                                    "isegui will not turn it into one")
             if not read_only:
-                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute(f"PRAGMA journal_mode = {'DELETE' if on_share else 'WAL'}")
                 self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             if read_only:

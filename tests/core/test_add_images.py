@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from isegui.core.add_images import (PlannedImage, absolute_path_warnings, add_images,
-                                    check_images, find_images, parse_suffixes, plan_images)
+from isegui.core.add_images import (PlannedImage, add_images, check_images, find_images,
+                                    parse_suffixes, path_warnings, plan_images)
 from isegui.core.entities import ImageStatus, Split
 from isegui.core.errors import InputFileError
 from isegui.core.images import save_image
@@ -176,6 +176,6 @@ def test_removed_images_come_back_with_their_ids(project, photos):
 def test_images_on_another_drive_are_named_in_a_warning(tmp_path):
     on_d = PlannedImage(tmp_path / "x.jpg", "D:/photos/x.jpg", 30, 20, False)
     near = PlannedImage(tmp_path / "y.jpg", "../photos/y.jpg", 30, 20, False)
-    assert absolute_path_warnings([near]) == []
-    (warning,) = absolute_path_warnings([near, on_d])
+    assert path_warnings([near]) == []
+    (warning,) = path_warnings([near, on_d])
     assert f"by absolute path (1; the first: {tmp_path / 'x.jpg'})" in warning
