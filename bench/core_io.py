@@ -77,7 +77,8 @@ def phase(name: str, workdir: Path) -> dict:
     elif name == "export":
         with Project.open(project_dir, read_only=True) as project:
             export_dataset(project, "coco", workdir / "export", copy_images=False)
-        extra = {"bytes": (workdir / "export" / "annotations.json").stat().st_size}
+        extra = {"bytes": sum(f.stat().st_size
+                              for f in (workdir / "export" / "annotations").glob("*.json"))}
     elif name == "validate":
         with Project.open(project_dir, read_only=True) as project:
             report = validate_project(project)

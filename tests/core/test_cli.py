@@ -42,7 +42,7 @@ def test_export_then_import_every_format(demo, tmp_path, capsys):
     for fmt in ("coco", "labelme", "masks", "yolo"):
         out = tmp_path / f"out-{fmt}"
         assert main(["export", str(demo), "--format", fmt, str(out)]) == 0
-        source = out / "annotations.json" if fmt == "coco" else out
+        source = out
         target = tmp_path / f"back-{fmt}"
         assert main(["import", str(target), "--format", fmt, str(source), "--copy"]) == 0
         capsys.readouterr()

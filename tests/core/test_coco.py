@@ -18,7 +18,7 @@ from tests.core.helpers import add_labeled_image
 def test_export_loads_in_pycocotools_and_annToMask_is_our_mask(project, tmp_path):
     record = add_labeled_image(project)
     report = export_dataset(project, "coco", tmp_path / "out")
-    coco = COCO(str(tmp_path / "out" / "annotations.json"))
+    coco = COCO(str(tmp_path / "out" / "annotations" / "instances_train.json"))
     anns = coco.loadAnns(coco.getAnnIds(imgIds=[record.id]))
     instances = project.store.instances(record.id)
     labeled = [i for i in instances if i.class_id is not None]
@@ -33,7 +33,7 @@ def test_export_loads_in_pycocotools_and_annToMask_is_our_mask(project, tmp_path
     assert isinstance(washer["segmentation"], dict)  # holes go out as RLE
     chip = by_instance[3]
     assert isinstance(chip["segmentation"], list) and len(chip["segmentation"]) == 2
-    assert (tmp_path / "out" / "images" / "a.png").is_file()
+    assert (tmp_path / "out" / "images" / "train" / "a.png").is_file()
     assert report.losses == []
 
 
@@ -41,7 +41,7 @@ def test_round_trip_keeps_every_pixel_ids_and_crowd(project, tmp_path):
     record = add_labeled_image(project)
     export_dataset(project, "coco", tmp_path / "out")
     with Project.create(tmp_path / "again") as again:
-        import_dataset(again, ImportOptions("coco", tmp_path / "out" / "annotations.json"))
+        import_dataset(again, ImportOptions("coco", tmp_path / "out" / "annotations" / "instances_train.json"))
         (rec2,) = again.store.images()
         old = {i.id: i for i in project.store.instances(record.id)}
         new = {i.id: i for i in again.store.instances(rec2.id)}
@@ -80,7 +80,7 @@ def test_rle_in_coco_out_is_exact(tmp_path, compressed):
     with Project.create(tmp_path / "p") as p:
         import_dataset(p, ImportOptions("coco", path))
         export_dataset(p, "coco", tmp_path / "out")
-    out = COCO(str(tmp_path / "out" / "annotations.json"))
+    out = COCO(str(tmp_path / "out" / "annotations" / "instances_train.json"))
     (ann,) = out.dataset["annotations"]
     assert ann["iscrowd"] == 1
     assert (out.annToMask(ann).astype(bool) == mask).all()

@@ -120,6 +120,6 @@ def test_export_predictions_with_scores(project, tmp_path):
                                                       (2, box(20, 20, 30, 30), 0.4)])
     project.set_active_run(run.id)
     export_dataset(project, "coco", tmp_path / "out", predictions=True, copy_images=False)
-    doc = json.loads((tmp_path / "out" / "annotations.json").read_text())
+    doc = json.loads((tmp_path / "out" / "annotations" / "instances_train.json").read_text())
     assert sorted(a["score"] for a in doc["annotations"]) == [0.4, 0.8]
     assert not (tmp_path / "out" / "images").exists()

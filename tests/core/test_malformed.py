@@ -162,7 +162,7 @@ def test_shapes_beyond_the_image_are_clipped_to_it_or_left_out_with_a_word(shape
         assert any(expected in w and "a.json" in w for w in report.warnings)
         # the project stays usable: it exports, and the file is valid JSON
         export_dataset(project, "coco", tmp_path / "out", copy_images=False)
-        json.loads((tmp_path / "out" / "annotations.json").read_text())
+        json.loads((tmp_path / "out" / "annotations" / "instances_train.json").read_text())
     assert (tmp_path / "p" / "project.isegui").stat().st_size < 1_000_000
 
 

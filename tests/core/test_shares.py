@@ -102,7 +102,7 @@ def test_exports_get_the_users_permissions_not_private_ones(project, tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o775
-    assert (tmp_path / "out" / "annotations.json").stat().st_mode & 0o777 == 0o664
+    assert (tmp_path / "out" / "annotations" / "instances_train.json").stat().st_mode & 0o777 == 0o664
 
 
 def test_importing_onto_a_share_says_which_images_stay_outside_the_project(tmp_path,

@@ -2,7 +2,9 @@
 
 Export: a shape without holes is written as its polygons, one with holes as compressed RLE
 (COCO polygons cannot hold holes); either way `COCO.annToMask` gives exactly our mask.
-Our instance id, z-order and track id travel in each annotation's `attributes`.
+Our instance id, z-order and track id travel in each annotation's `attributes`. Exports use
+COCO's own layout (annotations/instances_<split>.json, images/<split>/), which Datumaro and CVAT
+detect; reading takes that layout or any single COCO file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import shapely
 from shapely.geometry import Polygon, box
 
 from isegui.core import rle
-from isegui.core.entities import LabelClass
+from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
@@ -25,16 +27,41 @@ from isegui.core.geometry import has_holes, polygons_of
 
 name = "coco"
 description = "COCO JSON (polygons and RLE)"
-ANNOTATION_FILE = "annotations.json"
+ANNOTATION_FILE = "annotations.json"  # a lone COCO file, as many tools write one
+# COCO's own layout, which we write and Datumaro/CVAT detect: one file per split,
+# annotations/instances_<split>.json, its images under images/<split>/
+ANNOTATIONS_DIR, IMAGES_DIR, SPLIT_PREFIX = "annotations", "images", "instances_"
 
 
 def default_image_root(source: Path) -> Path:
-    folder = source.parent if source.is_file() else source
-    return folder
+    if source.is_dir() and _split_files(source):
+        return source / IMAGES_DIR
+    split = _split_of_file(source) if source.is_file() else None
+    layout = source.parent.parent if source.is_file() else None
+    if split and source.parent.name == ANNOTATIONS_DIR and (layout / IMAGES_DIR / split).is_dir():
+        return layout / IMAGES_DIR / split
+    return source.parent if source.is_file() else source
 
 
 def image_path(file_name: str, split) -> str:
-    return f"images/{file_name}"
+    return f"{IMAGES_DIR}/{Split(split).value}/{file_name}"
+
+
+def _split_files(folder: Path) -> list[Path]:
+    """annotations/instances_<split>.json of COCO's layout under `folder`, if any."""
+    return sorted((folder / ANNOTATIONS_DIR).glob(f"{SPLIT_PREFIX}*.json"))
+
+
+def _split_of_file(path: Path) -> str | None:
+    stem = path.stem
+    return stem[len(SPLIT_PREFIX):] if stem.startswith(SPLIT_PREFIX) else None
+
+
+def _as_split(name: str | None) -> Split | None:
+    try:
+        return Split("val" if name in ("valid", "validation") else name)
+    except ValueError:
+        return None
 
 
 def _annotation_file(source: Path) -> Path:
@@ -44,19 +71,32 @@ def _annotation_file(source: Path) -> Path:
             return source / ANNOTATION_FILE
         if len(candidates) == 1:
             return candidates[0]
-        raise InputFileError(source, "a folder with no single COCO .json file in it; name the "
-                                     "annotation file itself")
+        raise InputFileError(source, "a folder with no single COCO .json file in it (nor "
+                                     f"{ANNOTATIONS_DIR}/{SPLIT_PREFIX}<split>.json files); "
+                                     "name the annotation file itself")
     return source
 
 
 def read(source: Path, images: ImageLookup) -> Dataset:
-    path = _annotation_file(source)
+    """One COCO file, or a folder in COCO's layout (every split's file, each image in its
+    split's folder and in that split of the project)."""
+    data = Dataset()
+    if source.is_dir() and _split_files(source):
+        for path in _split_files(source):
+            split = _split_of_file(path)
+            data.images += _read_file(path, data, prefix=f"{split}/", split=_as_split(split))
+    else:
+        path = _annotation_file(source)
+        data.images = _read_file(path, data, prefix="", split=_as_split(_split_of_file(path)))
+    return data
+
+
+def _read_file(path: Path, data: Dataset, prefix: str, split: Split | None) -> list:
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
         raise FormatError(path, "not a COCO file: expected an object with an 'images' list")
-    data = Dataset()
     categories = _categories(doc, path, data)
-    images = _images(doc, path)
+    images = _images(doc, path, prefix, split)
     annotations = doc.get("annotations", [])
     if not isinstance(annotations, list):
         raise FormatError(path, "'annotations' must be a list")
@@ -89,8 +129,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
             z=_int_or_none(attrs.get("z_order")),
             crowd=_crowd(ann.get("iscrowd", 0), path, k),
             score=_score(ann.get("score"), path, k)))
-    data.images = list(images.values())
-    return data
+    return list(images.values())
 
 
 def _categories(doc: dict, path: Path, data: Dataset) -> dict:
@@ -110,7 +149,7 @@ def _categories(doc: dict, path: Path, data: Dataset) -> dict:
     return by_id
 
 
-def _images(doc: dict, path: Path) -> dict:
+def _images(doc: dict, path: Path, prefix: str, split: Split | None) -> dict:
     images = {}
     for k, img in enumerate(doc["images"]):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
@@ -124,8 +163,8 @@ def _images(doc: dict, path: Path) -> dict:
                                     "'width' and 'height'")
         if not isinstance(img["file_name"], str):
             raise FormatError(path, f"images[{k}].file_name must be a string")
-        file_name = safe_relative(img["file_name"]).as_posix()
-        images[image_id] = SourceImage(file_name, width, height, origin=str(path))
+        file_name = prefix + safe_relative(img["file_name"]).as_posix()
+        images[image_id] = SourceImage(file_name, width, height, split=split, origin=str(path))
     return images
 
 
@@ -220,6 +259,18 @@ def _int_or_none(value) -> int | None:
 
 def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
           report: ExportReport) -> None:
+    """COCO's layout: annotations/instances_<split>.json per split, file names relative to
+    images/<split>/ (where the exporter puts the images)."""
+    for split in Split:
+        chosen = [image for image in images if image.record.split == split]
+        if chosen or (split == Split.TRAIN and not images):  # an empty export: its classes
+            target = dest / ANNOTATIONS_DIR / f"{SPLIT_PREFIX}{split.value}.json"
+            atomic_write_json(target, _document(chosen, classes, report))
+            report.files.append(target)
+
+
+def _document(images: list[ExportImage], classes: list[LabelClass],
+              report: ExportReport) -> dict:
     doc = {
         "info": {"description": "exported by isegui"},
         "licenses": [],
@@ -230,14 +281,12 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
     next_id = 1
     for image in images:
         rec = image.record
-        doc["images"].append({"id": rec.id, "file_name": image_path(image.file_name, rec.split),
+        doc["images"].append({"id": rec.id, "file_name": image.file_name,
                               "width": rec.width, "height": rec.height})
         for inst in image.instances:
-            if inst.class_id is None:
+            if inst.class_id is None:  # only regions to ignore: the exporter names the others
                 report.lose("regions to ignore that have no class are left out (a COCO crowd "
-                            "region needs a category)" if inst.crowd else
-                            f"instances without a class are left out (first: image "
-                            f"{image.file_name}, instance {inst.id})")
+                            "region needs a category)")
                 continue
             ann = _annotation(inst, rec.height, rec.width)
             ann.update(id=next_id, image_id=rec.id, category_id=inst.class_id)
@@ -245,9 +294,7 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
                 ann["score"] = image.scores.get(inst.id, 0.0)
             doc["annotations"].append(ann)
             next_id += 1
-    target = dest / ANNOTATION_FILE
-    atomic_write_json(target, doc)
-    report.files.append(target)
+    return doc
 
 
 def _annotation(inst, height: int, width: int) -> dict:

@@ -1,7 +1,10 @@
 """labelme JSON: one file per image; polygon, rectangle, circle and mask shapes; shapes with the
 same (label, group_id) are parts of one instance; the `__ignore__` label marks regions to
-ignore. Export writes an instance with holes as a `mask` shape (labelme polygons have no holes)
-and the parts of any other instance as polygons sharing its id as group_id.
+ignore. Export writes the parts of an instance as polygons sharing its id as group_id, each
+through the centres of its outer pixels, so that labelme's own rasteriser (PIL, outline
+included) fills exactly our pixels; an instance no such polygon can give (holes, parts thinner
+than two pixels) becomes a `mask` shape. Reading takes other files' polygons by their vertices
+(as labelme's COCO conversion does) and our own exports' polygons by labelme's rule.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import math
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import cv2
 import numpy as np
 import shapely
-from PIL import Image
+from PIL import Image, ImageDraw
 from shapely.geometry import Polygon, box
 
 from isegui.core.entities import LabelClass
@@ -32,6 +36,7 @@ IGNORE_LABEL = "__ignore__"
 BACKGROUND_LABEL = "_background_"
 LABELME_VERSION = "5.5.0"
 MAX_CIRCLE_VERTICES = 720
+CENTRE_OUTLINES = "through outer pixel centres"  # our export's polygons (labelme's own rule)
 _REGION_TYPES = {"polygon", "rectangle", "circle", "mask", "oriented_rectangle", None}
 
 
@@ -81,6 +86,8 @@ def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
     image = SourceImage(file_name, width if isinstance(width, int) else None,
                         height if isinstance(height, int) else None, image_data=image_data,
                         origin=str(path))
+    ours = doc.get("isegui")
+    centre_outlines = isinstance(ours, dict) and ours.get("polygons") == CENTRE_OUTLINES
     # a mask shape may not decode to more pixels than its image has
     max_pixels = image.width * image.height if image.width and image.height else MAX_PIXELS
     groups: dict = {}
@@ -99,7 +106,7 @@ def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
             data.warnings.append(f"{where}: the {BACKGROUND_LABEL} label is not an object; "
                                  "skipped")
             continue
-        geometry = _geometry(shape, kind, path, k, data, max_pixels)
+        geometry = _geometry(shape, kind, path, k, data, max_pixels, centre_outlines)
         if geometry is None:
             continue
         group = shape.get("group_id")
@@ -136,7 +143,8 @@ def _inside(root: Path, target: str, written: str, path: Path) -> str:
                                     "both the JSON files and the images") from None
 
 
-def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset, max_pixels: int):
+def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset, max_pixels: int,
+              centre_outlines: bool = False):
     where = f"{path}: shapes[{k}]"
     try:
         points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
@@ -164,8 +172,19 @@ def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset, max_pixels: 
         if len(points) < 3:
             data.warnings.append(f"{where}: a polygon with {len(points)} points; skipped")
             return None
+        window = np.ptp(points, axis=0) + 2
+        if centre_outlines and window[0] * window[1] <= max_pixels:
+            # our own export: filled as labelme fills it, traced back exactly
+            return _from_centre_outline(points)
         geometry = Polygon(points)
     return repaired_or_warn(geometry, where, data)
+
+
+def _from_centre_outline(points: np.ndarray):
+    x0, y0 = np.floor(points.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(points.max(axis=0)).astype(int) + 1
+    pixels = labelme_polygon_mask(points - (x0, y0), y1 - y0, x1 - x0)
+    return vectorize(pixels, origin=(int(x0), int(y0)))
 
 
 def _mask_shape(shape: dict, points: np.ndarray, path: Path, k: int, max_pixels: int):
@@ -225,7 +244,9 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
             report.lose("labelme has no place for prediction scores; they are left out")
         doc = {"version": LABELME_VERSION, "flags": {}, "shapes": shapes,
                "imagePath": rel.name, "imageData": None,
-               "imageHeight": image.record.height, "imageWidth": image.record.width}
+               "imageHeight": image.record.height, "imageWidth": image.record.width,
+               # labelme keeps keys it does not know: tells our reader how polygons were drawn
+               "isegui": {"polygons": CENTRE_OUTLINES}}
         target = dest / rel.parent / f"{rel.stem}.json"
         atomic_write_json(target, doc, indent=2)
         report.files.append(target)
@@ -236,15 +257,46 @@ def _shapes_of(inst, label: str, image: ExportImage) -> list[dict]:
               "description": "" if inst.track_id is None else f"track_id={inst.track_id}",
               "flags": {"crowd": True} if inst.crowd and label != IGNORE_LABEL else {}}
     if has_holes(inst.shape):
-        h, w = image.record.height, image.record.width
-        x0, y0, x1, y1 = bounds_window(inst.shape, h, w)
-        patch = rasterize(inst.shape, y1 - y0, x1 - x0, origin=(x0, y0))
-        buf = io.BytesIO()
-        Image.fromarray(patch.astype(np.uint8)).save(buf, format="PNG")
-        # labelme's mask points are the first and the last pixel of the patch, inclusive
-        return [{**common, "shape_type": "mask",
-                 "points": [[float(x0), float(y0)], [float(x1 - 1), float(y1 - 1)]],
-                 "mask": base64.b64encode(buf.getvalue()).decode("ascii")}]
-    return [{**common, "shape_type": "polygon",
-             "points": np.asarray(p.exterior.coords)[:-1].tolist()}
-            for p in polygons_of(inst.shape)]
+        return [_mask_shape_of(inst.shape, image.record.height, image.record.width, common)]
+    h, w = image.record.height, image.record.width
+    traced = [_centre_outline(part, h, w) for part in polygons_of(inst.shape)]
+    if any(points is None for points in traced):
+        return [_mask_shape_of(inst.shape, h, w, common)]
+    return [{**common, "shape_type": "polygon", "points": points} for points in traced]
+
+
+def _mask_shape_of(shape, height: int, width: int, common: dict) -> dict:
+    x0, y0, x1, y1 = bounds_window(shape, height, width)
+    patch = rasterize(shape, y1 - y0, x1 - x0, origin=(x0, y0))
+    buf = io.BytesIO()
+    Image.fromarray(patch.astype(np.uint8)).save(buf, format="PNG")
+    # labelme's mask points are the first and the last pixel of the patch, inclusive
+    return {**common, "shape_type": "mask",
+            "points": [[float(x0), float(y0)], [float(x1 - 1), float(y1 - 1)]],
+            "mask": base64.b64encode(buf.getvalue()).decode("ascii")}
+
+
+def _centre_outline(part, height: int, width: int) -> list[list[float]] | None:
+    """The polygon through the centres of the part's outer pixels, which labelme's own
+    rasteriser (`labelme_polygon_mask`) fills back to exactly the part's pixels; None where no
+    polygon can (a part thinner than two pixels somewhere, a hole, several pieces)."""
+    x0, y0, x1, y1 = bounds_window(part, height, width)
+    pixels = rasterize(part, y1 - y0, x1 - x0, origin=(x0, y0))
+    contours, _ = cv2.findContours(pixels.astype(np.uint8), cv2.RETR_CCOMP,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    if len(contours) != 1 or len(contours[0]) < 3:
+        return None
+    points = contours[0][:, 0, :]
+    if not np.array_equal(labelme_polygon_mask(points, y1 - y0, x1 - x0), pixels):
+        return None
+    return (points + (x0, y0)).astype(float).tolist()
+
+
+def labelme_polygon_mask(points, height: int, width: int) -> np.ndarray:
+    """A polygon's pixels as labelme draws them (labelme.utils.shape_to_mask): PIL fills it
+    and its outline, integer coordinates at pixel centres. Ours trace pixel edges instead
+    (core.geometry), so a labelme polygon of ours goes through pixel centres."""
+    canvas = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(canvas).polygon([tuple(p) for p in np.asarray(points, float)], fill=1,
+                                   outline=1)
+    return np.asarray(canvas, dtype=bool)

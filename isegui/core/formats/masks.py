@@ -4,6 +4,8 @@ background, plus a class map. The layout is VOC's:
     SegmentationObject/<stem>.png   instance ids (255 in an 8-bit file is void, as in VOC)
     SegmentationClass/<stem>.png    class ids (optional; 255 is void / ignore)
     class_names.txt                 line k names class id k (line 0 is the background)
+    ImageSets/Segmentation/<split>.txt, labelmap.txt   VOC's split lists and classes (written
+                                    for other tools; the split lists are read)
     instances.csv                   optional: image,instance_id,class,track_id (our export)
     instances.json                  or: {"<image stem>": {"<instance id>": "<class>"}}
     JPEGImages/                     the images
@@ -21,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from isegui.core.entities import LabelClass
+from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
@@ -32,6 +34,7 @@ name = "masks"
 description = "instance-id masks (PNG/TIFF, 8/16-bit) with a class map, VOC layout"
 OBJECT_DIR, CLASS_DIR, IMAGE_DIR = "SegmentationObject", "SegmentationClass", "JPEGImages"
 CLASS_NAMES, INSTANCES_CSV, INSTANCES_JSON = "class_names.txt", "instances.csv", "instances.json"
+SPLITS_DIR, LABELMAP = "ImageSets/Segmentation", "labelmap.txt"  # VOC's, for other tools
 VOID = 255
 _MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -55,6 +58,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
         raise InputFileError(object_dir, "no instance-id masks (.png/.tif) found")
     names = _class_names(source / CLASS_NAMES) if (source / CLASS_NAMES).is_file() else None
     table = _instances_table(source)
+    splits = _splits_listed(source)
     data = Dataset()
     for n in (names or [])[1:]:
         data.add_class(n)
@@ -71,7 +75,8 @@ def read(source: Path, images: ImageLookup) -> Dataset:
             class_file = _sibling(class_dir, stem)
             if class_file is not None:
                 classes = _read_label_image(class_file, size)
-        image = SourceImage(file_name, ids.shape[1], ids.shape[0], origin=str(mask_file))
+        image = SourceImage(file_name, ids.shape[1], ids.shape[0], origin=str(mask_file),
+                            split=splits.get(stem.as_posix()))
         _read_instances(ids, classes, names, table.get(stem.as_posix(), {}), image,
                         mask_file, data)
         data.images.append(image)
@@ -264,10 +269,46 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
         _write_mask(dest / CLASS_DIR / f"{stem}{suffix}", cls, report)
     atomic_write_text(dest / CLASS_NAMES, "\n".join(["_background_"] + [c.name for c in classes])
                       + "\n")
+    _write_voc_lists(dest, images, classes, report)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     atomic_write_text(dest / INSTANCES_CSV, buf.getvalue())
     report.files += [dest / CLASS_NAMES, dest / INSTANCES_CSV]
+
+
+def _write_voc_lists(dest: Path, images: list[ExportImage], classes: list[LabelClass],
+                     report: ExportReport) -> None:
+    """What VOC readers (Datumaro, CVAT) look for beside the masks: the images of each split
+    (ImageSets/Segmentation/<split>.txt) and the classes with their colours (labelmap.txt;
+    line k is class value k)."""
+    for split in Split:
+        stems = [str(PurePosixPath(i.file_name).with_suffix("")) for i in images
+                 if i.record.split == split]
+        if stems:
+            target = dest / SPLITS_DIR / f"{split.value}.txt"
+            atomic_write_text(target, "\n".join(stems) + "\n")
+            report.files.append(target)
+    lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
+    for c in classes:
+        if ":" in c.name:
+            report.lose(f"labelmap.txt cannot hold ':' in a class name ({c.name!r} is written "
+                        "with '_')")
+        rgb = ",".join(str(int(c.color[k:k + 2], 16)) for k in (1, 3, 5))
+        lines.append(f"{c.name.replace(':', '_')}:{rgb}::")
+    atomic_write_text(dest / LABELMAP, "\n".join(lines) + "\n")
+    report.files.append(dest / LABELMAP)
+
+
+def _splits_listed(source: Path) -> dict[str, Split]:
+    """Image stem -> split, from VOC's ImageSets/Segmentation/<split>.txt where present."""
+    listed = {}
+    for path in sorted((source / SPLITS_DIR).glob("*.txt")):
+        name = "val" if path.stem in ("valid", "validation") else path.stem
+        if name in {s.value for s in Split}:
+            for line in path.read_text(encoding="utf-8-sig").splitlines():
+                if line.strip():
+                    listed[line.strip()] = Split(name)
+    return listed
 
 
 def _write_mask(path: Path, values: np.ndarray, report: ExportReport) -> None:
