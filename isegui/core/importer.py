@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
+import shapely
 
 from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
@@ -19,6 +20,9 @@ from isegui.core.geometry import clip_to_image
 from isegui.core.images import IMAGE_SUFFIXES, probe, verify_image
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, Project
+
+
+MAX_VERTICES = 1_000_000  # per instance: a traced 20-MP mask of fine texture stays below
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,11 @@ def _fit_to_image(image: SourceImage, width: int, height: int, report: ImportRep
     """Clip each instance to its image; those wholly outside are left out, with a word."""
     kept, clipped, outside = [], 0, 0
     for k, inst in enumerate(image.instances):
+        vertices = shapely.get_num_coordinates(inst.shape)
+        if vertices > MAX_VERTICES:  # a bound on what one instance may cost to store and draw
+            problems.append(f"{image.origin}: instance {k + 1} of {image.file_name} has "
+                            f"{vertices:,} vertices (at most {MAX_VERTICES:,})")
+            continue
         try:
             shape = clip_to_image(inst.shape, width, height)
         except ShapeError as exc:

@@ -337,3 +337,15 @@ def test_a_full_disk_during_a_write_reports_the_real_cause_and_keeps_nothing(tmp
         assert "full" in str(caught.value)  # not "cannot rollback - no transaction is active"
         assert project.store.images() == []
         project.store.add_class("still writable")  # the store is usable after the failure
+
+
+def test_an_instance_with_too_many_vertices_is_refused(tmp_path, monkeypatch):
+    import isegui.core.importer as importer
+    monkeypatch.setattr(importer, "MAX_VERTICES", 100)  # the real bound is 1,000,000
+    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    ring = np.column_stack([40 + 20 * np.cos(angles), 30 + 20 * np.sin(angles)]).tolist()
+    source = _labelme(tmp_path / "data", {"shape_type": "polygon", "points": ring})
+    with Project.create(tmp_path / "p") as project:
+        with pytest.raises(IseguiError, match="201 vertices"):
+            import_dataset(project, ImportOptions("labelme", source))
+        assert project.store.images() == []
