@@ -55,6 +55,9 @@ class ImportFailed(IseguiError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"{problems[0]} (import stopped; the project was not changed)")
+            return
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(f"import stopped, the project was not changed:\n  {shown}{more}")

@@ -149,6 +149,24 @@ class ProjectSession(QObject):
         self.project.set_calibration(mm_per_px)
         self.calibrationChanged.emit()
 
+    def store_predictions(self, run_id: int, image_id: int, found: list) -> bool:
+        """A run's predictions of an image ((class name, shape, score)), classes added as
+        needed, in one transaction; False when the project cannot be written."""
+        if self.read_only:
+            return False
+        try:
+            with self.store.transaction():
+                ids = self.store.ensure_classes(sorted({name for name, _, _ in found}))
+                self.store.add_predictions(image_id, run_id,
+                                           [(ids[name], shape, score)
+                                            for name, shape, score in found
+                                            if not shape.is_empty])
+        except WRITE_FAILURES as exc:
+            self.write_failed(exc)
+            return False
+        self.predictions_edited(image_id)
+        return True
+
     def predictions_edited(self, image_id: int) -> None:
         self.predictionsChanged.emit(image_id)
 

@@ -137,8 +137,19 @@ def test_malformed_input_is_refused_with_a_message_and_nothing_changes(case, tmp
         assert project.store.images() == []
     message = str(caught.value)
     assert words in message and str(tmp_path / "data") in message
-    assert "\n" not in message.strip() or "import stopped" in message
+    assert "\n" not in message.strip()  # one line
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_the_command_line_says_it_in_one_line_and_exits_1(case, tmp_path, capsys):
+    from isegui.cli import main
+    fmt, make, words = REFUSED[case]
+    source = make(tmp_path / "data")
+    assert main(["import", str(tmp_path / "p"), str(source), "--format", fmt]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and words in err
+    assert not (tmp_path / "p").exists()  # the project it would have made is not left behind
 
 
 @pytest.mark.parametrize("shape, expected", [

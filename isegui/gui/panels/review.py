@@ -164,12 +164,8 @@ class ReviewPanel(QWidget):
         return True
 
     def _store(self, run_id: int, image_id: int, found: list) -> None:
-        store = self.session.store
-        ids = store.ensure_classes(sorted({name for name, _, _ in found}))
-        store.add_predictions(image_id, run_id,
-                              [(ids[name], shape, score) for name, shape, score in found
-                               if not shape.is_empty])
-        self.session.predictions_edited(image_id)
+        if not self.session.store_predictions(run_id, image_id, found) and self.worker:
+            self.worker.cancel()  # the project cannot take them: stop predicting
 
     def _worker_done(self) -> None:
         self.worker = None
