@@ -8,10 +8,10 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from isegui.core.fileio import atomic_open
 from isegui.data_folders import user_weights_folder
 from isegui.ml.checkpoint import CheckpointError, read_weights_file, state_dict_of
 from isegui.ml.registry import build_model, model_info, model_names
@@ -146,17 +146,8 @@ def _wanted(names: list[str]) -> str:
 
 def _atomic_copy(source: Path, target: Path) -> None:
     """The whole file or none of it: a run never finds half a weights file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(target) as out, open(source, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 def sha256_of(path: Path) -> str:
