@@ -161,8 +161,12 @@ class Checker:
         report was due: one instance added, or up to three of one image deleted."""
         expected = set(before)
         for line in lines:
-            word, image, *ids = (int(v) if v.isdigit() else v for v in line.split())
+            words = line.split()
+            if len(words) < 3 or words[0] not in ("added", "deleted"):
+                continue  # a report the kill cut short: that edit counts as unreported
+            image, *ids = (int(v) for v in words[1:])
             keys = {(image, i) for i in ids}
+            word = words[0]
             expected = expected | keys if word == "added" else expected - keys
         now = self.instances()
         missing, extra = expected - now, now - expected
@@ -181,8 +185,9 @@ class Checker:
 
     def after_checkpoint(self, lines: list[str]) -> tuple[int, int]:
         from isegui.ml.checkpoint import CheckpointError, load_checkpoint
-        reported = max([int(line.split()[1]) for line in lines if line.startswith("saved")],
-                       default=0)
+        reported = max([int(words[1]) for words in map(str.split, lines)
+                        if len(words) == 2 and words[0] == "saved" and words[1].isdigit()],
+                       default=0)  # (a report cut short by the kill reads smaller: harmless)
         self.saved = max(self.saved, reported)
         path = self.project / "runs" / "0001" / "last.pt"
         if not path.exists():
