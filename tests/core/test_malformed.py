@@ -92,6 +92,25 @@ def _labelme_mask_bomb(folder: Path) -> Path:
     return _labelme(folder, {"shape_type": "mask", "points": [[0, 0], [5, 5]], "mask": encoded})
 
 
+def _coco_naming(folder: Path, file_name: str, prepare=None) -> Path:
+    """A COCO file whose one image is `file_name`, after `prepare(folder)` set the files up."""
+    folder.mkdir(parents=True)
+    if prepare:
+        prepare(folder)
+    doc = {"images": [{"id": 1, "file_name": file_name, "width": WIDTH, "height": HEIGHT}],
+           "categories": [{"id": 1, "name": "part"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                            "segmentation": TRIANGLE}]}
+    (folder / "annotations.json").write_text(json.dumps(doc))
+    return folder / "annotations.json"
+
+
+def _masks_with_table(folder: Path, table) -> Path:
+    _label_tiff(folder, 3)
+    (folder / "instances.json").write_text(json.dumps(table))
+    return folder
+
+
 INF, NAN = float("inf"), float("nan")
 REFUSED = {  # case -> (format, maker, words the message must hold)
     "coco bbox Infinity": ("coco", lambda f: _coco(f, {"bbox": [0, 0, INF, INF]}), "bbox"),
@@ -119,6 +138,15 @@ REFUSED = {  # case -> (format, maker, words the message must hold)
     "yolo Infinity": ("yolo", lambda f: _yolo(f, "0 inf 0.1 0.2 0.2 0.3 0.3"), "finite"),
     "masks 100000x100000 header": ("masks", _masks_bomb, "100000x100000"),
     "truncated JPEG": ("coco", _truncated_jpeg, "a.jpg: cannot"),
+    "zero-byte image": ("coco", lambda f: _coco_naming(
+        f, "empty.png", lambda d: (d / "empty.png").write_bytes(b"")), "empty.png"),
+    "path leading out": ("coco", lambda f: _coco_naming(f, "../../etc/passwd"), "passwd"),
+    "symlink to a non-image": ("coco", lambda f: _coco_naming(
+        f, "link.png", lambda d: (d / "link.png").symlink_to("/etc/hostname")), "link.png"),
+    "masks table of lists": ("masks", lambda f: _masks_with_table(f, {"a": {"300": [1]}}),
+                             "instances.json"),
+    "masks table not an object": ("masks", lambda f: _masks_with_table(f, [1, 2]),
+                                  "instances.json"),
 }
 
 
@@ -360,3 +388,30 @@ def test_an_instance_with_too_many_vertices_is_refused(tmp_path, monkeypatch):
         with pytest.raises(IseguiError, match="201 vertices"):
             import_dataset(project, ImportOptions("labelme", source))
         assert project.store.images() == []
+
+
+@FUZZ
+@given(ids=st.lists(st.integers(0, 70000), min_size=WIDTH // 8 * (HEIGHT // 8),
+                    max_size=WIDTH // 8 * (HEIGHT // 8)),
+       classes=st.none() | st.lists(st.integers(0, 255), min_size=WIDTH // 8 * (HEIGHT // 8),
+                                    max_size=WIDTH // 8 * (HEIGHT // 8)),
+       table=st.none() | st.text(max_size=80))
+def test_fuzz_masks_reader(ids, classes, table, tmp_path_factory):
+    """Label images of any values (8/16 bit, beyond 16 bit), class images, instances.csv text."""
+    folder = tmp_path_factory.mktemp("masks") / "data"
+    _image(folder / "JPEGImages")
+    for sub in ("SegmentationObject", "SegmentationClass"):
+        (folder / sub).mkdir()
+    small = np.asarray(ids, np.int64).reshape(HEIGHT // 8, WIDTH // 8)
+    values = np.kron(small, np.ones((8, 8), np.int64))  # blocks, so instances have area
+    mode = np.uint16 if values.max() < 65536 else np.int32
+    Image.fromarray(values.astype(mode)).save(folder / "SegmentationObject" / "a.png"
+                                              if mode == np.uint16 else
+                                              folder / "SegmentationObject" / "a.tif")
+    if classes is not None:
+        cls = np.kron(np.asarray(classes, np.uint8).reshape(HEIGHT // 8, WIDTH // 8),
+                      np.ones((8, 8), np.uint8))
+        Image.fromarray(cls).save(folder / "SegmentationClass" / "a.png")
+    if table is not None:
+        (folder / "instances.csv").write_text("image,instance_id,class,track_id\n" + table)
+    _import_or_refuse("masks", folder, folder.parent / "p")

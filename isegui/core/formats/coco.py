@@ -19,7 +19,7 @@ from shapely.geometry import Polygon, box
 
 from isegui.core import rle
 from isegui.core.entities import LabelClass, Split
-from isegui.core.errors import FormatError, InputFileError
+from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn)
@@ -163,7 +163,10 @@ def _images(doc: dict, path: Path, prefix: str, split: Split | None) -> dict:
                                     "'width' and 'height'")
         if not isinstance(img["file_name"], str):
             raise FormatError(path, f"images[{k}].file_name must be a string")
-        file_name = prefix + safe_relative(img["file_name"]).as_posix()
+        try:
+            file_name = prefix + safe_relative(img["file_name"]).as_posix()
+        except UnsafePathError as exc:
+            raise UnsafePathError(path, f"images[{k}].file_name {exc}") from None
         images[image_id] = SourceImage(file_name, width, height, split=split, origin=str(path))
     return images
 

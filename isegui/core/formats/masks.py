@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -216,13 +217,13 @@ def _table_from_json(path: Path) -> dict:
                 inst = int(key)
             except ValueError:
                 raise FormatError(path, f"{image}: instance id {key!r} is not a number") from None
-            if isinstance(value, dict):
-                track = value.get("track_id")
-                table.setdefault(image, {})[inst] = (value.get("class"),
-                                                     track if isinstance(track, int) else None)
-            else:
-                table.setdefault(image, {})[inst] = (str(value) if value is not None else None,
-                                                     None)
+            name, track = (value.get("class"), value.get("track_id")) \
+                if isinstance(value, dict) else (value, None)
+            if name is not None and not isinstance(name, str):
+                raise FormatError(path, f"{image}: the class of instance {key} must be a name, "
+                                        f"not {json.dumps(name)[:40]}")
+            table.setdefault(image, {})[inst] = (
+                name, track if isinstance(track, int) and not isinstance(track, bool) else None)
     return table
 
 
