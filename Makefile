@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo-project
 
-.PHONY: run test venv package clean
+.PHONY: run test lint venv package clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -24,10 +24,15 @@ run: venv
 	@$(BIN)/python -m isegui.gui.display_check
 	$(BIN)/isegui $(DEMO)
 
-test: venv
+test: venv lint
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$rc
+
+# ruff (pyproject's rules) and import-linter (the layers: core has no Qt or torch, ml no Qt)
+lint: venv
+	$(BIN)/ruff check isegui tests bench scripts
+	$(BIN)/lint-imports
 
 # ISEGUI_NO_CUDA=1 / ISEGUI_CONSOLE=1 pass through to build.spec (see its header).
 package: venv

@@ -225,7 +225,8 @@ def _free_port() -> int:
 
 def ddp_step(project: Path, size: int, device: torch.device) -> dict:
     """One training step of `fast` wrapped in DDP as ml.train wraps it, on a 1-process group
-    (NCCL with gloo beside it on CUDA, gloo on the CPU); then the collectives a multi-process run makes."""
+    (NCCL with gloo beside it on CUDA, gloo on the CPU); then the collectives a multi-process
+    run makes."""
     backend = process_group_backend(device)  # as a torchrun training makes it
     start = time.perf_counter()
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}",
@@ -335,7 +336,8 @@ def main() -> int:
         for model in MODELS:
             for mode in MODES if "train" in phases else ():
                 phase(result, ("train", model, mode),
-                      lambda: train(projects[mode], model, mode, plan, device, args.batch))
+                      lambda model=model, mode=mode: train(projects[mode], model, mode, plan,
+                                                           device, args.batch))
         for model in MODELS:
             for mode, timed in (("whole", plan.predict_images), ("tiles", plan.predict_frames)):
                 checkpoint = result.get("train", {}).get(model, {}).get(mode, {}).get(
@@ -344,7 +346,7 @@ def main() -> int:
                     continue
                 files = sorted((projects[mode] / IMAGES_DIR).iterdir())
                 phase(result, ("predict", model, mode),
-                      lambda: predict_speed(checkpoint, files, timed, device))
+                      lambda c=checkpoint, f=files, t=timed: predict_speed(c, f, t, device))
         if "ddp" in phases:
             phase(result, "ddp", lambda: ddp_step(data["parts"], plan.size, device))
     finally:

@@ -24,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-
 from core_io import peak_rss_mb  # noqa: E402
 
 
@@ -59,7 +58,8 @@ def make_project(folder: Path, width: int, height: int, count: int, seed: int = 
     with Project.create(folder) as project:
         for name in ("pill", "washer", "chip"):
             project.store.add_class(name)
-        record = project.store.add_image("images/big.jpg", width, height, status=ImageStatus.LABELED)
+        record = project.store.add_image("images/big.jpg", width, height,
+                                         status=ImageStatus.LABELED)
         project.store.add_instances(record.id, items)
     return record.id, centres
 

@@ -37,7 +37,7 @@ def main() -> None:
 
     from isegui.core.demo import create_demo_project
     from isegui.gui.app import open_window
-    app = QApplication([])
+    app = QApplication([])  # noqa: F841 (the window needs the application to exist)
     folder = Path(tempfile.mkdtemp(prefix="isegui-latency-")) / "demo"
     create_demo_project(folder).close()
     window = open_window(folder)

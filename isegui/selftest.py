@@ -15,9 +15,9 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import isegui
 from isegui.logs import FILE_ONLY

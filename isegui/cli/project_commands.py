@@ -14,7 +14,6 @@ from isegui.core.splits import assign_splits
 from isegui.core.stats import project_stats
 from isegui.core.validate import ERROR, Rules, validate_project
 
-
 # per kind: the maker, its default image count and size, and what the progress bar says
 DEMO_KINDS = {
     "parts": (create_demo_project, DEMO_IMAGES, "512x384", "making scenes"),
@@ -103,7 +102,7 @@ def run_stats(args) -> int:
     print(f"  instances  {stats['instances']}  ({stats['instances_per_image']} per image"
           + (f", {ignored} regions to ignore" if ignored else "") + ")")
     calibration = stats["mm_per_px"]
-    print(f"  calibration {'%g mm/px' % calibration if calibration else 'none (sizes in px)'}")
+    print(f"  calibration {f'{calibration:g} mm/px' if calibration else 'none (sizes in px)'}")
     for c in stats["classes"]:
         area = f", mean area {c['mean_area_px']:g} px²" if c["mean_area_px"] else ""
         print(f"  class {c['name']:<16} {c['instances']:>6} instances{area}")

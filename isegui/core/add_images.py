@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import filecmp
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Callable, Iterable
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 # progress(done, total, what): `what` names the item just finished (a file, an image)
 Progress = Callable[[int, int, str], None]

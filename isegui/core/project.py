@@ -27,7 +27,7 @@ class Project:
     # ------------------------------------------------------------------ open / create
 
     @classmethod
-    def create(cls, folder: str | Path, name: str | None = None) -> "Project":
+    def create(cls, folder: str | Path, name: str | None = None) -> Project:
         folder = Path(folder).resolve()
         if (folder / PROJECT_FILE).exists():
             raise ProjectError(f"{folder}: already holds a project; open it instead")
@@ -44,7 +44,7 @@ class Project:
 
     @classmethod
     def open(cls, folder: str | Path, *, read_only: bool = False,
-             lock: bool = True) -> "Project":
+             lock: bool = True) -> Project:
         """`lock=False` is for background workers (a training process recording its run)
         that write beside an editor who holds the lock; SQLite keeps their writes apart."""
         folder = Path(folder).resolve()
@@ -58,13 +58,13 @@ class Project:
         return cls._open(folder, read_only=read_only, lock=lock and not read_only)
 
     @classmethod
-    def open_or_create(cls, folder: str | Path) -> "Project":
+    def open_or_create(cls, folder: str | Path) -> Project:
         folder = Path(folder)
         return cls.open(folder) if (folder / PROJECT_FILE).is_file() else cls.create(folder)
 
     @classmethod
     def _open(cls, folder: Path, *, read_only: bool, lock: bool,
-              create: bool = False) -> "Project":
+              create: bool = False) -> Project:
         held = None
         if lock:
             held = ProjectLock(folder / f"{PROJECT_FILE}.lock")
@@ -83,7 +83,7 @@ class Project:
         if self._lock:
             self._lock.release()
 
-    def __enter__(self) -> "Project":
+    def __enter__(self) -> Project:
         return self
 
     def __exit__(self, *exc) -> None:

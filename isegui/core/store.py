@@ -9,10 +9,10 @@ from __future__ import annotations
 import errno
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
@@ -72,7 +72,7 @@ def _refuse_empty(db_path: Path) -> None:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Store:

@@ -63,7 +63,7 @@ class WorkingScale:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None, size: int = 512) -> "WorkingScale":
+    def from_dict(cls, data: dict | None, size: int = 512) -> WorkingScale:
         """A stored working scale; runs from before tiles have none: the whole image."""
         if not data:
             return cls(WHOLE, int(size))

@@ -16,8 +16,8 @@ frame at scale k (the large-frame path chooses its tiles by this same rule).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import shapely

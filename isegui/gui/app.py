@@ -67,7 +67,7 @@ def open_window(folder: Path | None):
             continue
         if job is not None:  # once the window is up: its progress dialog sits on it
             from isegui.gui.image_adding import start_adding
-            QTimer.singleShot(0, window, lambda: start_adding(window, job))
+            QTimer.singleShot(0, window, lambda w=window, j=job: start_adding(w, j))
         return window
 
 

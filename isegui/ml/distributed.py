@@ -25,7 +25,7 @@ class Distributed:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls, device: torch.device) -> "Distributed":
+    def from_env(cls, device: torch.device) -> Distributed:
         """Joins the process group torchrun describes in the environment (gloo on the CPU,
         NCCL on GPUs); a plain run is a world of one."""
         world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -146,7 +146,7 @@ class OnnxPredictor:
         self.mask_threshold = mask_threshold
 
     @classmethod
-    def from_file(cls, path: str | Path, threshold: float = 0.5) -> "OnnxPredictor":
+    def from_file(cls, path: str | Path, threshold: float = 0.5) -> OnnxPredictor:
         return cls(path, threshold)
 
     def set_input_size(self, side: int) -> None:

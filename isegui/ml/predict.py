@@ -75,7 +75,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto",
-                        threshold: float = 0.5) -> "Predictor":
+                        threshold: float = 0.5) -> Predictor:
         data = load_checkpoint(path)
         return cls(model_from_checkpoint(data, path), data["classes"], resolve_device(device),
                    threshold,

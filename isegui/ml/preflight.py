@@ -8,9 +8,9 @@ on its result, cheap enough to run on every change of a setting."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from isegui.core.entities import ImageStatus, Split
 from isegui.core.project import Project

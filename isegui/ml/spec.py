@@ -50,7 +50,7 @@ class TrainSpec:
         if self.lr is not None and not self.lr > 0:
             raise ValueError("--lr must be positive")
 
-    def with_(self, **changes) -> "TrainSpec":
+    def with_(self, **changes) -> TrainSpec:
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -60,7 +60,7 @@ class TrainSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainSpec":
+    def from_dict(cls, data: dict) -> TrainSpec:
         data = dict(data)
         data["project"] = Path(data["project"])
         aug = data.get("augment") or {}

@@ -6,7 +6,7 @@ full-frame array is made per detection, nor a resized copy of the frame."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np

@@ -26,11 +26,11 @@ class AugmentConfig:
     color: float = JITTER  # brightness/contrast/saturation jitter; 0 is off
 
     @classmethod
-    def none(cls) -> "AugmentConfig":
+    def none(cls) -> AugmentConfig:
         return cls(rotate=0.0, flip=False, scale=(1.0, 1.0), color=0.0)
 
     @classmethod
-    def parse(cls, text: str) -> "AugmentConfig":
+    def parse(cls, text: str) -> AugmentConfig:
         """'default' (flip,color), 'all' (rotate,flip,scale,color), 'none', the names of
         those to turn on, or with values: 'rotate=30,scale=0.8:1.2,color=0.1' (what is not
         named is off)."""

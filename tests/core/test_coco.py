@@ -41,7 +41,7 @@ def test_round_trip_keeps_every_pixel_ids_and_crowd(project, tmp_path):
     record = add_labeled_image(project)
     export_dataset(project, "coco", tmp_path / "out")
     with Project.create(tmp_path / "again") as again:
-        import_dataset(again, ImportOptions("coco", tmp_path / "out" / "annotations" / "instances_train.json"))
+        import_dataset(again, ImportOptions("coco", tmp_path / "out"))  # COCO's layout
         (rec2,) = again.store.images()
         old = {i.id: i for i in project.store.instances(record.id)}
         new = {i.id: i for i in again.store.instances(rec2.id)}

@@ -44,7 +44,8 @@ def test_by_reference_and_by_copy(tmp_path):
     with Project.create(tmp_path / "copy") as p:
         import_dataset(p, ImportOptions("coco", src, copy=True))
         assert sorted(r.path for r in p.store.images())[0] == "images/a.png"
-        assert (p.folder / "images" / "a.png").read_bytes() == (tmp_path / "src" / "a.png").read_bytes()
+        copied = (p.folder / "images" / "a.png").read_bytes()
+        assert copied == (tmp_path / "src" / "a.png").read_bytes()
 
 
 def test_existing_images_error_skip_or_replace(tmp_path):

@@ -8,7 +8,8 @@ from isegui.core.measure import measure, to_mm
 
 
 def test_rotated_rectangle():
-    rect = affinity.rotate(box(0, 0, 40, 10), 30, origin=(0, 0))  # shapely: counter-clockwise in y-up
+    # shapely: counter-clockwise in y-up
+    rect = affinity.rotate(box(0, 0, 40, 10), 30, origin=(0, 0))
     m = measure(affinity.translate(rect, 100, 100))
     assert m.length == pytest.approx(40) and m.width == pytest.approx(10)
     assert m.area == pytest.approx(400)

@@ -102,17 +102,19 @@ def test_exports_get_the_users_permissions_not_private_ones(project, tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o775
-    assert (tmp_path / "out" / "annotations" / "instances_train.json").stat().st_mode & 0o777 == 0o664
+    written = tmp_path / "out" / "annotations" / "instances_train.json"
+    assert written.stat().st_mode & 0o777 == 0o664
 
 
 def test_importing_onto_a_share_says_which_images_stay_outside_the_project(tmp_path,
                                                                            monkeypatch):
     import json
 
-    import isegui.core.project as project_module
-    from isegui.core.importer import ImportOptions, import_dataset
-    from isegui.core.images import save_image
     import numpy as np
+
+    import isegui.core.project as project_module
+    from isegui.core.images import save_image
+    from isegui.core.importer import ImportOptions, import_dataset
     monkeypatch.setattr(project_module, "is_network_path", lambda folder: True)
     data = tmp_path / "photos"
     save_image(data / "a.png", np.zeros((20, 30, 3), np.uint8))

@@ -10,7 +10,6 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from isegui.core.entities import RunStatus, Source
-from isegui.core.project import Project
 
 
 @pytest.fixture(scope="module")

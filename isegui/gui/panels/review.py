@@ -285,7 +285,7 @@ class ReviewPanel(QWidget):
             rows.append((c.errors, len(c.false_positives), len(c.false_negatives), image_id))
         rows.sort(key=lambda r: (-r[0], r[3]))
         self.worst.clear()
-        for errors, fp, fn, image_id in rows:
+        for _, fp, fn, image_id in rows:
             name = store.image(image_id).path.rsplit("/", 1)[-1]
             item = QListWidgetItem(f"{name}   {fp} wrong, {fn} missed")
             item.setData(Qt.ItemDataRole.UserRole, image_id)

@@ -309,7 +309,8 @@ class TrainingSettings(QWidget):
         try:
             size = int(self.size.currentText())
         except ValueError:
-            raise ValueError(f"Input size must be a whole number, not {self.size.currentText()!r}")
+            raise ValueError(f"Input size must be a whole number, not "
+                             f"{self.size.currentText()!r}") from None
         args = ["--model", self.model.currentData(), "--size", str(size),
                 "--augment", self.augment_text(),
                 "--device", self.device.currentData() or "auto"]

@@ -72,20 +72,20 @@ class Rings:
                                                            float(near[k, 1]))), d[k]
         return best
 
-    def moved(self, ref: VertexRef, x: float, y: float) -> "Rings":
+    def moved(self, ref: VertexRef, x: float, y: float) -> Rings:
         out = self.copy()
         ring = out.parts[ref.part][ref.ring].copy()
         ring[ref.index] = (x, y)
         out.parts[ref.part][ref.ring] = np.delete(ring, self._between_handles(ref), axis=0)
         return out
 
-    def inserted(self, ref: VertexRef, x: float, y: float) -> "Rings":
+    def inserted(self, ref: VertexRef, x: float, y: float) -> Rings:
         out = self.copy()
         ring = out.parts[ref.part][ref.ring]
         out.parts[ref.part][ref.ring] = np.insert(ring, ref.index + 1, (x, y), axis=0)
         return out
 
-    def deleted(self, ref: VertexRef) -> "Rings":
+    def deleted(self, ref: VertexRef) -> Rings:
         """Without the vertex; a ring left with fewer than 3 vertices goes (a hole closes)."""
         out = self.copy()
         ring = np.delete(out.parts[ref.part][ref.ring],
@@ -110,7 +110,7 @@ class Rings:
         span = [(before + j) % n for j in range(1, (ref.index - before) % n)]
         return span + [(ref.index + j) % n for j in range(1, (after - ref.index) % n)]
 
-    def copy(self) -> "Rings":
+    def copy(self) -> Rings:
         out = Rings.__new__(Rings)
         out.parts = [[r.copy() for r in rings] for rings in self.parts]
         out._handles = None

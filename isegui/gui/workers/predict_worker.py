@@ -44,5 +44,6 @@ class PredictWorker(QThread):
                 self.failed.emit(str(exc))
                 continue
             found = sorted(found, key=lambda d: -d.score)[:MAX_PER_IMAGE]
-            self.predicted.emit(self.run_id, image_id, [(d.class_name, d.shape(), d.score) for d in found])
+            self.predicted.emit(self.run_id, image_id,
+                                [(d.class_name, d.shape(), d.score) for d in found])
             self.progress.emit(n, len(self.images))
