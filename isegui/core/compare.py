@@ -61,3 +61,26 @@ def compare(labels: list[tuple[int | None, Shape]],
     found = set(out.true_positives.values())
     out.false_negatives = [j for j in range(len(labels)) if j not in found]
     return out
+
+
+@dataclass(frozen=True)
+class ImageErrors:
+    image_id: int
+    wrong: int  # predictions that match no label of their class
+    missed: int  # labels no prediction found
+
+    @property
+    def errors(self) -> int:
+        return self.wrong + self.missed
+
+
+def images_by_errors(store, run_id: int | None, threshold: float) -> list[ImageErrors]:
+    """The images a run predicted, worst first (most wrong + missed at `threshold`; then by
+    id): where a reviewer looks first."""
+    rows = []
+    for image_id in store.images_with_predictions(run_id):
+        labels = [(i.class_id, i.shape) for i in store.instances(image_id) if not i.crowd]
+        preds = [(p.class_id, p.shape, p.score) for p in store.predictions(image_id, run_id)]
+        c = compare(labels, preds, threshold)
+        rows.append(ImageErrors(image_id, len(c.false_positives), len(c.false_negatives)))
+    return sorted(rows, key=lambda r: (-r.errors, r.image_id))

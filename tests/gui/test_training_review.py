@@ -162,6 +162,9 @@ def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_templa
     review, controller, session = window.review, window.review_canvas, window.session
     assert review.start([session.document.image_id])
     qtbot.waitUntil(lambda: review.worker is None, timeout=120_000)
+    assert review.start([session.document.image_id])  # again: the model is kept, not reread
+    qtbot.waitUntil(lambda: review.worker is None, timeout=120_000)
+    assert review.loaded_model.loads == 1
     predictions = controller.predictions()
     assert predictions, "the predictor stored predictions for the image"
     review.slider.setValue(0)

@@ -10,13 +10,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QPushButton, QSlider, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from isegui.core.compare import compare
+from isegui.core.compare import images_by_errors
 from isegui.gui.canvas.review import MODES
 from isegui.gui.commands.prediction_commands import (AcceptPredictionsCommand,
                                                      RejectPredictionsCommand)
 from isegui.gui.panels.review_accept import (ADD, REPLACE, SKIP, ask_about_matches,
                                              matched_labels)
-from isegui.gui.workers.predict_worker import PredictWorker
+from isegui.gui.workers.predict_worker import LoadedModel, PredictWorker
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
 
@@ -25,6 +25,7 @@ class ReviewPanel(QWidget):
         super().__init__()
         self.session, self.controller = session, controller
         self.worker: PredictWorker | None = None
+        self.loaded_model = LoadedModel()  # kept between Predict clicks
         self.run = QComboBox()
         self.run.setToolTip("Whose predictions to show and make (default: the active run)")
         self.predict_image = QPushButton("Predict this image")
@@ -149,7 +150,7 @@ class ReviewPanel(QWidget):
             return False
         project = self.session.project
         images = [(i, project.image_path(self.session.store.image(i).path)) for i in image_ids]
-        self.worker = PredictWorker(run_id, checkpoint, images)
+        self.worker = PredictWorker(run_id, checkpoint, images, self.loaded_model)
         self.worker.predicted.connect(self._store)
         self.worker.progress.connect(lambda done, total: (self.progress.setRange(0, total),
                                                           self.progress.setValue(done)))
@@ -275,20 +276,13 @@ class ReviewPanel(QWidget):
                 self.session, doc.image_id, ids, {p: replace[p] for p in ids if p in replace}))
 
     def list_by_errors(self) -> None:
-        store, run_id = self.session.store, self.run.currentData()
-        threshold = self.controller.layer.threshold
-        rows = []
-        for image_id in store.images_with_predictions(run_id):
-            labels = [(i.class_id, i.shape) for i in store.instances(image_id) if not i.crowd]
-            preds = [(p.class_id, p.shape, p.score) for p in store.predictions(image_id, run_id)]
-            c = compare(labels, preds, threshold)
-            rows.append((c.errors, len(c.false_positives), len(c.false_negatives), image_id))
-        rows.sort(key=lambda r: (-r[0], r[3]))
+        store = self.session.store
+        rows = images_by_errors(store, self.run.currentData(), self.controller.layer.threshold)
         self.worst.clear()
-        for _, fp, fn, image_id in rows:
-            name = store.image(image_id).path.rsplit("/", 1)[-1]
-            item = QListWidgetItem(f"{name}   {fp} wrong, {fn} missed")
-            item.setData(Qt.ItemDataRole.UserRole, image_id)
+        for row in rows:
+            name = store.image(row.image_id).path.rsplit("/", 1)[-1]
+            item = QListWidgetItem(f"{name}   {row.wrong} wrong, {row.missed} missed")
+            item.setData(Qt.ItemDataRole.UserRole, row.image_id)
             self.worst.addItem(item)
         self.worst.setVisible(bool(rows))
         if not rows:

@@ -1,8 +1,10 @@
-"""Prediction in a thread of its own: it loads the run's model once and works through the
-images it is given; results go to the window through signals (the window stores them)."""
+"""Prediction in a thread of its own: it works through the images it is given with the run's
+model, loaded once and kept for the next job (`LoadedModel`); results go to the window through
+signals (the window stores them)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
@@ -11,16 +13,40 @@ STORE_ABOVE = 0.05  # predictions kept for review: the confidence slider can go 
 MAX_PER_IMAGE = 300
 
 
+class LoadedModel:
+    """The last model a window's jobs loaded, kept while its checkpoint file stays the same:
+    the next Predict starts at once instead of reading and building the model again."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._predictor = None
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a model was read (for tests)
+
+    def get(self, checkpoint: Path, device: str, threshold: float):
+        from isegui.ml.predict import Predictor
+        stat = Path(checkpoint).stat()
+        key = (str(checkpoint), stat.st_mtime_ns, stat.st_size, device, threshold)
+        with self._lock:
+            if key != self._key:
+                self._predictor, self._key = None, None  # never keep two models at once
+                self._predictor = Predictor.from_checkpoint(checkpoint, device, threshold)
+                self._key = key
+                self.loads += 1
+            return self._predictor
+
+
 class PredictWorker(QThread):
     predicted = Signal(int, int, list)  # run id, image id, [(class name, shape, score)]
     progress = Signal(int, int)  # done, total
     failed = Signal(str)
 
     def __init__(self, run_id: int, checkpoint: Path, images: list[tuple[int, Path]],
-                 device: str = "auto"):
+                 loaded: LoadedModel | None = None, device: str = "auto"):
         super().__init__()
         # the run travels with the job: its results are that run's, whatever is chosen since
         self.run_id, self.checkpoint, self.images, self.device = run_id, checkpoint, images, device
+        self.loaded = loaded or LoadedModel()
         self._cancelled = False
 
     def cancel(self) -> None:
@@ -29,10 +55,9 @@ class PredictWorker(QThread):
     def run(self) -> None:
         from isegui.core.errors import IseguiError
         from isegui.core.images import load_image
-        from isegui.ml.predict import Predictor
         try:
-            predictor = Predictor.from_checkpoint(self.checkpoint, self.device, STORE_ABOVE)
-        except (IseguiError, ValueError, RuntimeError) as exc:
+            predictor = self.loaded.get(self.checkpoint, self.device, STORE_ABOVE)
+        except (IseguiError, ValueError, RuntimeError, OSError) as exc:
             self.failed.emit(f"Cannot load the model: {exc}")
             return
         for n, (image_id, path) in enumerate(self.images, start=1):
