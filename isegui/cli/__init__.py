@@ -16,12 +16,12 @@ from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE
 from isegui.core.store import write_failure_in_words
 from isegui.logs import FILE_ONLY, start_logging
+from isegui.ml.progress import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
                    weights_commands, self_test_command)
 log = logging.getLogger("isegui.cli")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,6 @@ from isegui.cli.output import print_json, progress_bar
 from isegui.core.entities import Split
 from isegui.core.tiling import WorkingScale
 
-EXIT_CANCELLED = 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- train
 
 def run_train(args) -> int:
-    from isegui.ml.progress import CancelToken, JsonLinesReporter
+    from isegui.ml.progress import EXIT_CANCELLED, EXIT_OK, CancelToken, JsonLinesReporter
     if args.progress == "jsonl":  # the app shows it while the imports below take seconds
         JsonLinesReporter().event("note", message="loading PyTorch…", phase=True)
     from isegui.ml.preflight import training_outlook
@@ -137,7 +136,7 @@ def run_train(args) -> int:
         print(f"run {result.run_id} {result.status.value} after {result.epochs} epochs "
               f"({result.steps} steps); best: {summary or 'n/a'}; checkpoint: "
               f"{result.checkpoint}")
-    return EXIT_CANCELLED if result.status.value == "cancelled" else 0
+    return EXIT_CANCELLED if result.status.value == "cancelled" else EXIT_OK
 
 
 def _cancel_on_signals(cancel) -> None:

@@ -1,16 +1,160 @@
-"""How training and prediction report progress and learn they should stop."""
+"""How training reports progress and learns it should stop: the events and exit codes of the
+training protocol, defined once here (no torch, no Qt). The training process writes each
+event as one JSON line ({"event": kind, ...fields}); the window parses them with `parse_line`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
-from typing import IO, Protocol
+from dataclasses import asdict, dataclass, field, fields
+from typing import IO, Any, Protocol
+
+# how `isegui train` (and every command) ends
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3  # cancelled: checkpoint kept
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something worth saying; `phase`: what the run is doing now (starting, validating)."""
+    message: str
+    phase: bool = False
+
+
+@dataclass(frozen=True)
+class Start:
+    run_id: int
+    model: str
+    size: int
+    device: str
+    train_images: int
+    validation: str
+    init: dict
+    working_scale: dict | None = None
+    processes: int = 1
+    classes: list = field(default_factory=list)
+    val_images: int = 0
+    steps_per_epoch: int = 0
+    epochs: int | None = None
+    minutes: float | None = None
+    resumed_at_epoch: int | None = None
+    resumed_at_step: int | None = None
+    notes: list = field(default_factory=list)
+    advice: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Step:
+    epoch: int
+    batch: int
+    batches: int
+    step: int
+    progress: float  # 0-1 of the run's budget
+    eta_s: float
+    elapsed_s: float
+    losses: dict
+    lr: float | None
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """An epoch's end; `metrics` (losses, validation mAPs, ...) go on the line as fields."""
+    epoch: int
+    step: int
+    metrics: dict = field(default_factory=dict)
+    improved: bool = False
+    cancelled: bool = False  # a cancel cut it short: it is done again on resume
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    last: str
+    best: str | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    run_id: int
+    status: str  # a RunStatus value
+    epochs: int
+    steps: int
+    best: dict
+    checkpoint: str | None
+    seconds: float
+    active: bool | None = None  # whether the run became the project's active model
+    active_run_id: int | None = None
+    active_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Error:
+    message: str
+    remedy: str | None = None
+
+
+Event = Note | Start | Step | Epoch | Checkpoint | Done | Error
+EVENTS: dict[str, type] = {"note": Note, "start": Start, "step": Step, "epoch": Epoch,
+                           "checkpoint": Checkpoint, "done": Done, "error": Error}
+KINDS = {cls: kind for kind, cls in EVENTS.items()}
+
+
+class ProtocolError(ValueError):
+    """An event that does not follow the protocol (a producer's bug)."""
+
+
+def make_event(kind: str, values: dict[str, Any]) -> Event:
+    """The event of `kind` from its fields; ProtocolError names what does not fit."""
+    cls = EVENTS.get(kind)
+    if cls is None:
+        raise ProtocolError(f"unknown event {kind!r}")
+    names = {f.name for f in fields(cls)}
+    if cls is Epoch:  # the metrics travel flat, beside the named fields
+        values = {**{k: v for k, v in values.items() if k in names},
+                  "metrics": {k: v for k, v in values.items() if k not in names}}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ProtocolError(f"{kind} event: {exc}") from None
+
+
+def event_fields(event: Event) -> dict[str, Any]:
+    """The event's fields as its line carries them (an epoch's metrics flat)."""
+    values = asdict(event)
+    if isinstance(event, Epoch):
+        values.update(values.pop("metrics"))
+    return values
+
+
+def to_line(event: Event) -> str:
+    return json.dumps({"event": KINDS[type(event)], **event_fields(event)}, default=_plain)
+
+
+def parse_line(line: str | bytes) -> Event | None:
+    """The event on a line of the training process's output; None for anything else (a
+    library printing, a line cut short). Fields a newer isegui added are left aside."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    cls = EVENTS.get(data.pop("event", None))
+    if cls is None:
+        return None
+    if cls is not Epoch:
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in names}
+    try:
+        return make_event(KINDS[cls], data)
+    except ProtocolError:
+        return None
 
 
 class Reporter(Protocol):
     def event(self, kind: str, **fields) -> None:
-        """kind: start, step, epoch, checkpoint, note, done, error (see JsonLinesReporter)."""
+        """kind: start, step, epoch, checkpoint, note, done, error (the dataclasses above)."""
 
 
 class NullReporter:
@@ -25,6 +169,7 @@ class RecordingReporter:
         self.events: list[tuple[str, dict]] = []
 
     def event(self, kind: str, **fields) -> None:
+        make_event(kind, fields)  # as the line would be checked: tests see protocol slips
         self.events.append((kind, fields))
 
     def of(self, kind: str) -> list[dict]:
@@ -40,7 +185,7 @@ class JsonLinesReporter:
         self._lock = threading.Lock()
 
     def event(self, kind: str, **fields) -> None:
-        line = json.dumps({"event": kind, **fields}, default=_plain)
+        line = to_line(make_event(kind, fields))
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()

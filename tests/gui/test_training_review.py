@@ -10,6 +10,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from isegui.core.entities import RunStatus, Source
+from isegui.ml.progress import Done, Epoch, Note, Start, Step
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +58,20 @@ def test_training_from_the_panel_runs_a_real_process(qtbot, demo_template, tmp_p
     window.docks["training"].raise_()
     _small_settings(panel)
     events, shown = [], []  # each event, and what the panel said once it had it
-    panel.process.event.connect(lambda kind, f: (events.append((kind, f)),
-                                                 shown.append(panel.status.text())))
+    panel.process.event.connect(lambda e: (events.append(e), shown.append(panel.status.text())))
     QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.process.running and not panel.start_button.isEnabled()
     # from the moment it is launched: what the process is doing, and for how long
     assert re.search(r"loading PyTorch… \d+ s$", panel.status.text())
     qtbot.waitUntil(lambda: not panel.process.running, timeout=240_000)
-    kinds = [k for k, _ in events]
-    assert {"start", "step", "epoch", "done"} <= set(kinds)
-    assert events[0] == ("note", {"message": "loading PyTorch…", "phase": True})
-    first_step = kinds.index("step")
-    for (kind, f), text in zip(events[:first_step], shown):
+    kinds = [type(e) for e in events]
+    assert {Start, Step, Epoch, Done} <= set(kinds)
+    assert events[0] == Note(message="loading PyTorch…", phase=True)
+    first_step = kinds.index(Step)
+    for event, text in zip(events[:first_step], shown):
         assert re.search(r"\d+ s$", text)  # the seconds tick until the first step
-        if kind == "note":
-            assert f["message"] in text
+        if isinstance(event, Note):
+            assert event.message in text
     assert any("building the fast model" in t for t in shown[:first_step])
     assert panel.progress.text().startswith("done") or panel.progress.format() == "done"
     assert panel.curves.series["loss"][1]  # the loss curve has points
@@ -99,7 +99,7 @@ def test_cancel_keeps_a_checkpoint_and_resume_finishes(qtbot, demo_template, tmp
     panel = window.training
     _small_settings(panel, epochs=2)
     steps = []
-    panel.process.event.connect(lambda kind, f: kind == "step" and steps.append(f["step"]))
+    panel.process.event.connect(lambda e: isinstance(e, Step) and steps.append(e.step))
     panel.start()
     qtbot.waitUntil(lambda: bool(steps), timeout=240_000)
     QTest.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
@@ -119,7 +119,7 @@ def test_cancel_keeps_a_checkpoint_and_resume_finishes(qtbot, demo_template, tmp
     panel.runs.selectRow(0)  # a run picked in the list shows its curves
     assert panel.curves.series["loss"][0] == before
     started = []
-    panel.process.event.connect(lambda kind, f: kind == "start" and started.append(
+    panel.process.event.connect(lambda e: isinstance(e, Start) and started.append(
         panel.status.text()))
     assert panel.resume()
     assert panel.curves.series["loss"][0] == before  # the curves so far stay

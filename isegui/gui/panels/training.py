@@ -15,6 +15,7 @@ from isegui.gui.panels.training_curves import CurvesWidget
 from isegui.gui.panels.training_runs import RunsTable, duration
 from isegui.gui.panels.training_settings import TrainingSettings
 from isegui.gui.workers.train_process import TrainProcess
+from isegui.ml.progress import Done, Epoch, Note, Start, Step, event_fields
 from isegui.ml.run_log import history_events, read_run_log
 from isegui.ml.runs import run_folder
 
@@ -171,79 +172,78 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ events
 
-    def _event(self, kind: str, f: dict) -> None:
-        if kind == "note" and f.get("phase"):
+    def _event(self, event) -> None:
+        if isinstance(event, Note) and event.phase:
             if self.process.cancelling:
                 pass  # the stopping message stays
             elif self._ticker.isActive():  # starting: the seconds count from the launch
-                self._phase = f["message"]
+                self._phase = event.message
                 self._show_phase()
             else:  # between steps (validating): the seconds of this phase
-                self._wait(f["message"])
-        elif kind == "note":  # something worth knowing (e.g. the learning rate lowered)
-            self._note = f"Note: {f['message']}"
-        elif kind == "start":
-            self._started(f)
-        elif kind == "step":
-            self._step(f)
-        elif kind == "epoch":
-            if not f.get("cancelled"):
-                self.curves.add_epoch(f)
+                self._wait(event.message)
+        elif isinstance(event, Note):  # something worth knowing (the learning rate lowered)
+            self._note = f"Note: {event.message}"
+        elif isinstance(event, Start):
+            self._started(event)
+        elif isinstance(event, Step):
+            self._step(event)
+        elif isinstance(event, Epoch):
+            if not event.cancelled:
+                self.curves.add_epoch(event_fields(event))
             self.refresh_runs()
-        elif kind == "done":
-            self._done(f)
+        elif isinstance(event, Done):
+            self._done(event)
 
-    def _started(self, f: dict) -> None:
-        self.device = f.get("device", "")
-        self.run_id = f["run_id"]
-        working = WorkingScale.from_dict(f.get("working_scale"), f["size"])
-        what = (f"{f['model']}, {working.describe()}, on {f['device']}; {f['train_images']} "
-                f"training images; validation on {f['validation']}; weights: "
-                f"{f['init'].get('source') or 'unknown'}")
-        if f.get("resumed_at_epoch") is not None:
-            self._headline = (f"Resumed run {f['run_id']} at epoch {f['resumed_at_epoch']} "
-                              f"(step {f.get('resumed_at_step', '?')}): {what}")
+    def _started(self, e: Start) -> None:
+        self.device = e.device
+        self.run_id = e.run_id
+        working = WorkingScale.from_dict(e.working_scale, e.size)
+        what = (f"{e.model}, {working.describe()}, on {e.device}; {e.train_images} "
+                f"training images; validation on {e.validation}; weights: "
+                f"{e.init.get('source') or 'unknown'}")
+        if e.resumed_at_epoch is not None:
+            self._headline = (f"Resumed run {e.run_id} at epoch {e.resumed_at_epoch} "
+                              f"(step {e.resumed_at_step if e.resumed_at_step is not None else '?'}"
+                              f"): {what}")
         else:
-            self._headline = f"Run {f['run_id']}: {what}"
+            self._headline = f"Run {e.run_id}: {what}"
         self.refresh_runs()
         self.runs.select_run(self.run_id)
         if not self.process.cancelling:
             self._show_phase()
 
-    def _step(self, f: dict) -> None:
-        self.progress.setValue(int(1000 * f.get("progress", 0)))
-        self.curves.add_step(f)
+    def _step(self, e: Step) -> None:
+        self.progress.setValue(int(1000 * e.progress))
+        self.curves.add_step(event_fields(e))
         if self.process.cancelling:
             return  # the stopping message stays, ticking
         self._ticker.stop()
-        self.progress.setFormat(f"epoch {f['epoch']}  batch {f['batch']}/{f['batches']}  "
-                                f"ETA {duration(f.get('eta_s', 0))}")
-        losses = f.get("losses") or {}
-        lr = f.get("lr")
-        if lr is not None:
+        self.progress.setFormat(f"epoch {e.epoch}  batch {e.batch}/{e.batches}  "
+                                f"ETA {duration(e.eta_s)}")
+        if e.lr is not None:
             self._say(self._headline,
-                      f"Step {f['step']} on {self.device}: loss "
-                      f"{losses.get('loss', float('nan')):.3f}, learning rate {lr:.2e}, "
-                      f"{f.get('images_per_s', 0):.2f} images/s", self._note)
+                      f"Step {e.step} on {self.device}: loss "
+                      f"{(e.losses or {}).get('loss', float('nan')):.3f}, learning rate "
+                      f"{e.lr:.2e}, {e.images_per_s:.2f} images/s", self._note)
 
-    def _done(self, f: dict) -> None:
+    def _done(self, e: Done) -> None:
         """The outcome, as soon as the process says it (it then takes a moment to exit)."""
         self._ticker.stop()
-        best = f.get("best") or {}
+        best = e.best or {}
         score = (f"; best validation mask mAP {best['mask_map']:.3f}"
                  if isinstance(best.get("mask_map"), (int, float)) else "")
-        if f.get("status") == "cancelled":
-            text = (f"Run {f['run_id']} stopped at step {f.get('steps')}; the checkpoint is "
+        if e.status == "cancelled":
+            text = (f"Run {e.run_id} stopped at step {e.steps}; the checkpoint is "
                     "kept: Resume continues it.")
             self.progress.setFormat("cancelled — resume continues it")
         else:
-            text = f"Run {f['run_id']} finished after {f.get('epochs')} epochs{score}."
+            text = f"Run {e.run_id} finished after {e.epochs} epochs{score}."
             self.progress.setFormat("done")
             self.progress.setValue(1000)
-        if f.get("active"):
-            text += f"\nRun {f['run_id']} is now the active model ({f.get('active_reason')})."
-        elif f.get("active_reason"):
-            text += (f"\n{f['active_reason'][0].upper()}{f['active_reason'][1:]}; "
+        if e.active:
+            text += f"\nRun {e.run_id} is now the active model ({e.active_reason})."
+        elif e.active_reason:
+            text += (f"\n{e.active_reason[0].upper()}{e.active_reason[1:]}; "
                      "“Use the selected run's model” makes this one active.")
         self.status.setText(text)
 

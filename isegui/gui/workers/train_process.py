@@ -4,11 +4,11 @@ the window down, and cancel always works."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from isegui.ml.progress import EXIT_CANCELLED, EXIT_OK, Done, Error, Start, parse_line
 from isegui.runtime import isegui_command
 
 CANCEL_GRACE_MS = 20_000  # time to finish the batch and write the checkpoint
@@ -16,7 +16,7 @@ KILL_AFTER_MS = 5_000
 
 
 class TrainProcess(QObject):
-    event = Signal(str, dict)  # the JSON-lines events: start, step, epoch, checkpoint, ...
+    event = Signal(object)  # the run's events (ml.progress: Start, Step, Epoch, Done, ...)
     finished = Signal(int, str)  # exit code, and what went wrong ("" when nothing did)
 
     def __init__(self, parent=None):
@@ -80,16 +80,14 @@ class TrainProcess(QObject):
         self._buffer += bytes(self.process.readAllStandardOutput())
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = parse_line(line)
+            if event is None:
                 continue  # not an event (a library printing something)
-            kind = event.pop("event", "")
-            if kind == "error":
-                self._error = event.get("message", "")
-            self.started = self.started or kind == "start"
-            self.saw_done = self.saw_done or kind == "done"
-            self.event.emit(kind, event)
+            if isinstance(event, Error):
+                self._error = event.message
+            self.started = self.started or isinstance(event, Start)
+            self.saw_done = self.saw_done or isinstance(event, Done)
+            self.event.emit(event)
 
     def _read_errors(self) -> None:
         self._stderr = (self._stderr + bytes(self.process.readAllStandardError()))[-20_000:]
@@ -104,7 +102,7 @@ class TrainProcess(QObject):
                                    f"({self.process.errorString()}).")
 
     def _diagnosis(self, code: int, status) -> str:
-        if code in (0, 3):  # 3: cancelled, with its checkpoint kept
+        if code in (EXIT_OK, EXIT_CANCELLED):  # cancelled: its checkpoint kept
             return ""
         if self._cancelling and not self.started:
             return ""  # ended on purpose before the run began
