@@ -64,9 +64,8 @@ def run_new(args) -> int:
               f" in {args.images} could be read", file=sys.stderr)
         return EXIT_SOME_LEFT_OUT
     existed = folder.exists()
-    project = Project.create(folder, args.name)
+    project = Project.create(folder, args.name, classes)
     try:
-        project.store.ensure_classes(classes)
         report = _add(project, checked, args.copy, Split.TRAIN)
     except BaseException:
         project.close()

@@ -27,7 +27,9 @@ class Project:
     # ------------------------------------------------------------------ open / create
 
     @classmethod
-    def create(cls, folder: str | Path, name: str | None = None) -> Project:
+    def create(cls, folder: str | Path, name: str | None = None,
+               classes: tuple[str, ...] | list[str] = ()) -> Project:
+        """A new project in `folder`, with `classes` in this order."""
         folder = Path(folder).resolve()
         if (folder / PROJECT_FILE).exists():
             raise ProjectError(f"{folder}: already holds a project; open it instead")
@@ -37,6 +39,7 @@ class Project:
             project.store.set_meta("name", name or folder.name)
             project.store.set_meta("project_id", uuid.uuid4().hex)
             project.store.set_meta("created", now_iso())
+            project.store.ensure_classes(classes)
         except BaseException:
             project.close()
             raise

@@ -132,13 +132,10 @@ class _SetTrackOnOtherImage(StoreCommand):
         self.track_id = track_id
 
     def redo(self) -> None:
-        self.session.store.update_instance(self.image_id, self.instance_id,
-                                           track_id=self.track_id)
-        self.session.image_edited(self.image_id)
+        self.session.set_track(self.image_id, self.instance_id, self.track_id)
 
     def undo(self) -> None:
-        self.session.store.update_instance(self.image_id, self.instance_id, track_id=None)
-        self.session.image_edited(self.image_id)
+        self.session.set_track(self.image_id, self.instance_id, None)
 
 
 def union(ctx) -> None:

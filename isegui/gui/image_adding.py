@@ -166,5 +166,4 @@ def _new_project(window, request: NewProjectRequest) -> None:
 
 def create_project(request: NewProjectRequest) -> None:
     """The empty project with its classes, in order."""
-    with Project.create(request.folder) as project:
-        project.store.ensure_classes(request.classes)
+    Project.create(request.folder, classes=request.classes).close()

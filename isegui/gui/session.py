@@ -9,7 +9,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from isegui.core.add_images import PlannedImage, write_images
-from isegui.core.entities import ImageRecord, ImageStatus, LabelClass, Split
+from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
+                                  Split)
 from isegui.core.project import Project
 from isegui.core.store import write_failure_in_words
 from isegui.gui.commands.base import WRITE_FAILURES
@@ -72,6 +73,18 @@ class ProjectSession(QObject):
             settle_abandoned_runs(self.project)
         except WRITE_FAILURES as exc:
             self.write_failed(exc)
+
+    def set_active_run(self, run_id: int) -> bool:
+        """The run Review predicts with; False when the project cannot be written."""
+        if self.read_only:
+            self.refuse_edit()
+            return False
+        try:
+            self.project.set_active_run(run_id)
+        except WRITE_FAILURES as exc:
+            self.write_failed(exc)
+            return False
+        return True
 
     def refuse_edit(self) -> None:
         self.editRefused.emit(self.read_only_reason or "")
@@ -167,6 +180,21 @@ class ProjectSession(QObject):
         self.predictions_edited(image_id)
         return True
 
+    def take_predictions(self, image_id: int, prediction_ids: list[int]) -> list[Prediction]:
+        """Predictions leave the image's list (accepted or rejected); returned to put back."""
+        taken = self.store.take_predictions(prediction_ids)
+        self.predictions_edited(image_id)
+        return taken
+
+    def restore_predictions(self, image_id: int, predictions: list[Prediction]) -> None:
+        self.store.restore_predictions(predictions)
+        self.predictions_edited(image_id)
+
+    def set_track(self, image_id: int, instance_id: int, track_id: int | None) -> None:
+        """The track id of an instance of an image not on screen (on screen: the document)."""
+        self.store.update_instance(image_id, instance_id, track_id=track_id)
+        self.image_edited(image_id)
+
     def predictions_edited(self, image_id: int) -> None:
         self.predictionsChanged.emit(image_id)
 
@@ -188,6 +216,64 @@ class ProjectSession(QObject):
         if class_id != self.active_class_id:
             self.active_class_id = class_id
             self.activeClassChanged.emit()
+
+    # the project's classes, written here and announced (commands call these)
+
+    def add_class(self, name: str, color: str | None = None) -> LabelClass:
+        cls = self.store.add_class(name, color)
+        self.classes_edited()
+        return cls
+
+    def restore_class(self, cls: LabelClass, position: int) -> None:
+        """A class deleted earlier, back with its id at its place in the list."""
+        self.store.restore_class(cls, position)
+        self.classes_edited()
+
+    def set_class_field(self, class_id: int, field: str, value: str) -> None:
+        """The class's "name" or "color"."""
+        (self.store.rename_class if field == "name" else self.store.recolor_class)(class_id,
+                                                                                  value)
+        self.classes_edited()
+
+    def merge_classes(self, source_id: int, target_id: int) -> list[tuple[int, int]]:
+        """Every instance of `source` becomes `target` and `source` goes; the instances moved
+        ((image id, instance id)), to move them back."""
+        with self.store.transaction():
+            moved = [(i.image_id, i.id) for i in self.store.instances_of_class(source_id)]
+            self.store.merge_classes(source_id, target_id)
+        self.classes_edited(instances_touched=True)
+        return moved
+
+    def unmerge_classes(self, source: LabelClass, position: int,
+                        moved: list[tuple[int, int]]) -> None:
+        with self.store.transaction():
+            self.store.restore_class(source, position)
+            self.store.set_instance_classes(moved, source.id)
+        self.classes_edited(instances_touched=True)
+
+    def delete_class(self, class_id: int, delete_instances: bool) -> list[Instance]:
+        """The class goes; its instances too, or they stay without a class. Returns them as
+        they were, to put back."""
+        with self.store.transaction():
+            members = self.store.instances_of_class(class_id)
+            self.store.delete_class(class_id, delete_instances=delete_instances)
+        self._class_members_edited(members)
+        return members
+
+    def undelete_class(self, cls: LabelClass, position: int, members: list[Instance],
+                       instances_deleted: bool) -> None:
+        with self.store.transaction():
+            self.store.restore_class(cls, position)
+            if instances_deleted:
+                self.store.restore_instances(members)
+            else:
+                self.store.set_instance_classes([(i.image_id, i.id) for i in members], cls.id)
+        self._class_members_edited(members)
+
+    def _class_members_edited(self, members: list[Instance]) -> None:
+        self.classes_edited(instances_touched=True)
+        for image_id in {i.image_id for i in members}:
+            self.image_edited(image_id)
 
     def classes_edited(self, instances_touched: bool = False) -> None:
         """After a class command: refresh the list, and the document when instances moved."""

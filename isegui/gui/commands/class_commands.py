@@ -1,5 +1,5 @@
-"""Undoable edits of the project's classes. Classes span every image, so these change the
-store directly and then tell the session (which refreshes the document on screen)."""
+"""Undoable edits of the project's classes. Classes span every image, so these go through the
+session's class methods (which write, and refresh the document on screen)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,14 @@ class AddClassCommand(StoreCommand):
         self.position = 0
 
     def redo(self) -> None:
-        store = self.session.store
         if self.cls is None:
-            self.cls = store.add_class(self.name, self.color)
-            self.position = store.class_position(self.cls.id)
+            self.cls = self.session.add_class(self.name, self.color)
+            self.position = self.session.store.class_position(self.cls.id)
         else:
-            store.restore_class(self.cls, self.position)
-        self.session.classes_edited()
+            self.session.restore_class(self.cls, self.position)
 
     def undo(self) -> None:
-        self.session.store.delete_class(self.cls.id)
-        self.session.classes_edited()
+        self.session.delete_class(self.cls.id, delete_instances=False)  # a new class: none
 
 
 class _ClassFieldCommand(StoreCommand):
@@ -39,10 +36,7 @@ class _ClassFieldCommand(StoreCommand):
         self.old, self.new = getattr(session.class_by_id(class_id), self.field), value
 
     def _set(self, value: str) -> None:
-        store = self.session.store
-        (store.rename_class if self.field == "name" else store.recolor_class)(self.class_id,
-                                                                              value)
-        self.session.classes_edited()
+        self.session.set_class_field(self.class_id, self.field, value)
 
     def redo(self) -> None:
         self._set(self.new)
@@ -78,17 +72,10 @@ class MergeClassesCommand(StoreCommand):
         self.moved: list[tuple[int, int]] = []
 
     def redo(self) -> None:
-        store = self.session.store
-        self.moved = [(i.image_id, i.id) for i in store.instances_of_class(self.source.id)]
-        store.merge_classes(self.source.id, self.target_id)
-        self.session.classes_edited(instances_touched=True)
+        self.moved = self.session.merge_classes(self.source.id, self.target_id)
 
     def undo(self) -> None:
-        store = self.session.store
-        with store.transaction():
-            store.restore_class(self.source, self.position)
-            store.set_instance_classes(self.moved, self.source.id)
-        self.session.classes_edited(instances_touched=True)
+        self.session.unmerge_classes(self.source, self.position, self.moved)
 
 
 class DeleteClassCommand(StoreCommand):
@@ -102,22 +89,8 @@ class DeleteClassCommand(StoreCommand):
         self.members: list[Instance] = []
 
     def redo(self) -> None:
-        store = self.session.store
-        self.members = store.instances_of_class(self.cls.id)
-        store.delete_class(self.cls.id, delete_instances=self.delete_instances)
-        self.session.classes_edited(instances_touched=True)
-        for image_id in {i.image_id for i in self.members}:
-            self.session.image_edited(image_id)
+        self.members = self.session.delete_class(self.cls.id, self.delete_instances)
 
     def undo(self) -> None:
-        store = self.session.store
-        with store.transaction():
-            store.restore_class(self.cls, self.position)
-            if self.delete_instances:
-                store.restore_instances(self.members)
-            else:
-                store.set_instance_classes([(i.image_id, i.id) for i in self.members],
-                                           self.cls.id)
-        self.session.classes_edited(instances_touched=True)
-        for image_id in {i.image_id for i in self.members}:
-            self.session.image_edited(image_id)
+        self.session.undelete_class(self.cls, self.position, self.members,
+                                    self.delete_instances)

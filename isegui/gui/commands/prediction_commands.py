@@ -25,7 +25,7 @@ class AcceptPredictionsCommand(StoreCommand):
 
     def redo(self) -> None:
         doc = self.session.document_for(self.image_id)
-        self.taken = self.session.store.take_predictions(self.ids)
+        self.taken = self.session.take_predictions(self.image_id, self.ids)
         new = [p for p in self.taken if p.id not in self.replace]
         if not self.instances:
             self.instances = [doc.create(p.class_id, p.shape, source=Source.ACCEPTED_PREDICTION)
@@ -38,15 +38,13 @@ class AcceptPredictionsCommand(StoreCommand):
                 self.old_shapes.setdefault(label, doc.instance(label).shape)
                 doc.update(label, shape=p.shape)
         doc.set_selection([i.id for i in self.instances] + list(self.old_shapes))
-        self.session.predictions_edited(self.image_id)
 
     def undo(self) -> None:
         doc = self.session.document_for(self.image_id)
         doc.remove([i.id for i in self.instances])
         for label, shape in self.old_shapes.items():
             doc.update(label, shape=shape)
-        self.session.store.restore_predictions(self.taken)
-        self.session.predictions_edited(self.image_id)
+        self.session.restore_predictions(self.image_id, self.taken)
 
 
 class RejectPredictionsCommand(StoreCommand):
@@ -58,10 +56,8 @@ class RejectPredictionsCommand(StoreCommand):
 
     def redo(self) -> None:
         self.session.document_for(self.image_id)
-        self.taken = self.session.store.take_predictions(self.ids)
-        self.session.predictions_edited(self.image_id)
+        self.taken = self.session.take_predictions(self.image_id, self.ids)
 
     def undo(self) -> None:
         self.session.document_for(self.image_id)
-        self.session.store.restore_predictions(self.taken)
-        self.session.predictions_edited(self.image_id)
+        self.session.restore_predictions(self.image_id, self.taken)

@@ -292,7 +292,8 @@ class TrainingPanel(QWidget):
         if not run.checkpoint:
             QMessageBox.information(self, "Runs", f"Run {run_id} has no checkpoint yet.")
             return
-        self.session.project.set_active_run(run_id)
+        if not self.session.set_active_run(run_id):
+            return
         self.refresh_runs()
         self.status.setText(f"Run {run_id} is now the active model: Review predicts with it.")
         self.runsChanged.emit()
