@@ -25,6 +25,8 @@ from isegui.core.geometry import Shape
 
 _INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
+_PREDICTION_COLUMNS = "id, image_id, run_id, class_id, shape, score"
+_RUN_COLUMNS = "id, name, created, status, config, metrics, checkpoint, finished"
 
 
 def write_failure_in_words(exc: BaseException) -> str:
@@ -91,6 +93,7 @@ class Store:
         try:
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None,
                                          check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row  # rows are read by column name
             self._conn.execute("PRAGMA busy_timeout = 10000")
             if not create and schema.read_version(self._conn) == 0:
                 self._conn.close()
@@ -332,11 +335,10 @@ class Store:
             "WHERE image_id IN (SELECT id FROM images WHERE split = ?)", (Split(split).value,))
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances {clause} "
                            "ORDER BY image_id, z, id", args)
-        shapes = shapely.from_wkb([r[3] for r in rows]) if rows else []
+        shapes = shapely.from_wkb([r["shape"] for r in rows]) if rows else []  # all at once
         by_image: dict[int, list[Instance]] = {}
         for r, shape in zip(rows, shapes):
-            by_image.setdefault(r[0], []).append(
-                Instance(r[0], r[1], r[2], shape, r[4], r[5], Source(r[6]), bool(r[7])))
+            by_image.setdefault(r["image_id"], []).append(_instance(r, shape))
         for image in images:
             yield image, by_image.get(image.id, [])
 
@@ -459,14 +461,13 @@ class Store:
 
     def predictions(self, image_id: int, run_id: int | None = None,
                     min_score: float = 0.0) -> list[Prediction]:
-        sql = ("SELECT id, image_id, run_id, class_id, shape, score FROM predictions "
+        sql = (f"SELECT {_PREDICTION_COLUMNS} FROM predictions "
                "WHERE image_id = ? AND score >= ?")
         args: tuple = (image_id, min_score)
         if run_id is not None:
             sql += " AND run_id = ?"
             args += (run_id,)
-        return [Prediction(r[0], r[1], r[2], r[3], shapely.from_wkb(r[4]), r[5])
-                for r in self._query(sql + " ORDER BY score DESC", args)]
+        return [_prediction(r) for r in self._query(sql + " ORDER BY score DESC", args)]
 
     def take_predictions(self, prediction_ids: Iterable[int]) -> list[Prediction]:
         """Remove predictions by id and return them as they were (for accept/reject undo)."""
@@ -474,11 +475,10 @@ class Store:
         with self.transaction():
             taken = []
             for pid in ids:
-                rows = self._query("SELECT id, image_id, run_id, class_id, shape, score FROM "
-                                   "predictions WHERE id = ?", (pid,))
+                rows = self._query(f"SELECT {_PREDICTION_COLUMNS} FROM predictions WHERE id = ?",
+                                   (pid,))
                 if rows:
-                    r = rows[0]
-                    taken.append(Prediction(r[0], r[1], r[2], r[3], shapely.from_wkb(r[4]), r[5]))
+                    taken.append(_prediction(rows[0]))
             self._conn.executemany("DELETE FROM predictions WHERE id = ?", [(p,) for p in ids])
             return taken
 
@@ -531,16 +531,13 @@ class Store:
             return self.run(run_id)
 
     def run(self, run_id: int) -> Run:
-        rows = self._query("SELECT id, name, created, status, config, metrics, checkpoint, "
-                           "finished FROM runs WHERE id = ?", (run_id,))
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise KeyError(f"no run with id {run_id}")
         return _run(rows[0])
 
     def runs(self) -> list[Run]:
-        return [_run(r) for r in self._query(
-            "SELECT id, name, created, status, config, metrics, checkpoint, finished "
-            "FROM runs ORDER BY id")]
+        return [_run(r) for r in self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id")]
 
 
 def _check_shape(shape) -> Shape:
@@ -558,15 +555,26 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _image(row: tuple) -> ImageRecord:
-    return ImageRecord(row[0], row[1], row[2], row[3], Split(row[4]), ImageStatus(row[5]))
+# each table's rows become entities here, by column name
+
+def _image(row: sqlite3.Row) -> ImageRecord:
+    return ImageRecord(row["id"], row["path"], row["width"], row["height"], Split(row["split"]),
+                       ImageStatus(row["status"]))
 
 
-def _instance(row: tuple) -> Instance:
-    return Instance(row[0], row[1], row[2], shapely.from_wkb(row[3]), row[4], row[5],
-                    Source(row[6]), bool(row[7]))
+def _instance(row: sqlite3.Row, shape: Shape | None = None) -> Instance:
+    """`shape`: already decoded (many rows at once are decoded faster together)."""
+    return Instance(row["image_id"], row["id"], row["class_id"],
+                    shapely.from_wkb(row["shape"]) if shape is None else shape, row["z"],
+                    row["track_id"], Source(row["source"]), bool(row["crowd"]))
 
 
-def _run(row: tuple) -> Run:
-    return Run(row[0], row[1], row[2], RunStatus(row[3]), json.loads(row[4]),
-               json.loads(row[5]), row[6], row[7])
+def _prediction(row: sqlite3.Row) -> Prediction:
+    return Prediction(row["id"], row["image_id"], row["run_id"], row["class_id"],
+                      shapely.from_wkb(row["shape"]), row["score"])
+
+
+def _run(row: sqlite3.Row) -> Run:
+    return Run(row["id"], row["name"], row["created"], RunStatus(row["status"]),
+               json.loads(row["config"]), json.loads(row["metrics"]), row["checkpoint"],
+               row["finished"])
