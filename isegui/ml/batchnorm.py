@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
 
 SETTLE_IMAGES = 32  # training images the statistics are recomputed over
 
@@ -69,3 +70,21 @@ def settle_batchnorm(model: nn.Module, dataset, epoch: int, batch_size: int,
             m.momentum = momentum
         model.train(was_training)
     return replaced
+
+
+def freeze_batchnorm(model: nn.Module) -> int:
+    """Replace BatchNorm layers by frozen ones (pretrained statistics kept): small batches
+    would otherwise ruin them. Returns how many were replaced."""
+    count = 0
+    for name, child in model.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            frozen.weight.copy_(child.weight.detach())
+            frozen.bias.copy_(child.bias.detach())
+            frozen.running_mean.copy_(child.running_mean)
+            frozen.running_var.copy_(child.running_var)
+            setattr(model, name, frozen)
+            count += 1
+        else:
+            count += freeze_batchnorm(child)
+    return count

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from torch import nn
 
+from isegui.ml.batchnorm import freeze_batchnorm
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -61,7 +63,6 @@ def model_from_checkpoint(data: dict, source: str | Path = "checkpoint") -> nn.M
     model = build_model(data["model_name"], num_classes=len(data["classes"]),
                         size=int(data["size"]))
     if data.get("frozen_batchnorm"):
-        from isegui.ml.weights import freeze_batchnorm
         freeze_batchnorm(model)
     misfit = weights_misfit(model.state_dict(), data["state_dict"])
     if misfit:

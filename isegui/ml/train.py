@@ -20,7 +20,7 @@ from isegui.core.errors import IseguiError
 from isegui.core.project import Project
 from isegui.core.tiling import WorkingScale
 from isegui.core.working_scale import choose_working_scale
-from isegui.ml.batchnorm import restore_statistics, settle_batchnorm
+from isegui.ml.batchnorm import freeze_batchnorm, restore_statistics, settle_batchnorm
 from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
 from isegui.ml.data import collate, sample_sizes, snapshot
 from isegui.ml.device import default_batch, resolve_device
@@ -36,7 +36,7 @@ from isegui.ml.runs import (active_choice, checkpoint_file, find_run, run_folder
                              settle_abandoned_runs)
 from isegui.ml.spec import TrainSpec
 from isegui.ml.tile_data import training_dataset
-from isegui.ml.weights import InitReport, find_pretrained, freeze_batchnorm, initialise
+from isegui.ml.weights import InitReport, find_pretrained, initialise
 
 VALIDATION_SCORE = 0.05  # low, so mAP sees the whole ranking
 WARMUP_SHARE = 0.1  # of the budget, at most

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.ops import FrozenBatchNorm2d
 
 from isegui.data_folders import bundled_weights_folder, user_weights_folder
 from isegui.ml.checkpoint import CheckpointError, read_weights_file, state_dict_of
@@ -164,19 +163,3 @@ def _carry_class_rows(tensor, target, rows: int, source: list[str], classes: lis
     return carried
 
 
-def freeze_batchnorm(model: nn.Module) -> int:
-    """Replace BatchNorm layers by frozen ones (pretrained statistics kept): small batches
-    would otherwise ruin them. Returns how many were replaced."""
-    count = 0
-    for name, child in model.named_children():
-        if isinstance(child, nn.BatchNorm2d):
-            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
-            frozen.weight.copy_(child.weight.detach())
-            frozen.bias.copy_(child.bias.detach())
-            frozen.running_mean.copy_(child.running_mean)
-            frozen.running_var.copy_(child.running_var)
-            setattr(model, name, frozen)
-            count += 1
-        else:
-            count += freeze_batchnorm(child)
-    return count

@@ -73,7 +73,7 @@ def test_backbone_weights_from_a_torchvision_file(tmp_path):
 
 def test_a_model_with_frozen_batchnorm_reloads(tmp_path):
     from isegui.ml.registry import model_from_checkpoint
-    from isegui.ml.weights import freeze_batchnorm
+    from isegui.ml.batchnorm import freeze_batchnorm
     model = build_model("accurate", num_classes=1, size=96)
     assert freeze_batchnorm(model) > 0
     save_checkpoint(tmp_path / "c.pt", {"model_name": "accurate", "size": 96, "classes": ["a"],
