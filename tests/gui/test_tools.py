@@ -1,6 +1,6 @@
 import pytest
 from PySide6.QtCore import Qt
-from shapely.geometry import Point, box
+from shapely.geometry import Point, Polygon, box
 
 from isegui.core.geometry import has_holes
 from isegui.core.project import Project
@@ -34,11 +34,17 @@ def test_polygon_enter_backspace_escape(window, drive):
     drive.key(Qt.Key.Key_Return)
     (inst,) = instances(window)
     assert inst.shape.area == pytest.approx(1200, rel=0.1)
+    assert near(inst.shape, Polygon([(20, 20), (80, 20), (80, 60)]))  # Backspace took the 4th
     drive.click(100, 100)
     drive.click(120, 100)
     drive.key(Qt.Key.Key_Escape)
-    drive.click(5, 5)  # a fresh start, not a third vertex of the cancelled one
-    assert len(instances(window)) == 1 and window.view.tool.points != []
+    assert window.view.tool.points == []  # the outline in progress is gone
+    for p in [(5, 5), (45, 5), (45, 35)]:  # a fresh start, not more vertices of the cancelled
+        drive.click(*p)
+    drive.key(Qt.Key.Key_Return)
+    _, second = instances(window)
+    assert near(second.shape, Polygon([(5, 5), (45, 5), (45, 35)]))
+    assert not second.shape.intersects(Polygon([(100, 99), (121, 99), (121, 101)]))
 
 
 def test_rectangle_and_ellipse(window, drive):

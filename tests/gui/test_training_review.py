@@ -5,6 +5,7 @@ import csv
 import re
 import shutil
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
@@ -295,11 +296,36 @@ def test_the_failure_text_names_memory_when_the_process_is_killed():
 
 
 def test_augmentation_preview_shows_transformed_masks(qtbot, demo_template, tmp_path):
-    from isegui.gui.dialogs.augment_preview import AugmentPreviewDialog
+    """One red object in the middle of the image: in each preview its tint covers about its area
+    (scaled as drawn), where the object is, differently from draw to draw, and the image's own
+    colours stay around it."""
+    from shapely.geometry import box
+
+    from isegui.gui.dialogs.augment_preview import SIZE, AugmentPreviewDialog
     window = _open(qtbot, demo_template, tmp_path)
-    dialog = AugmentPreviewDialog(window.session.document, window.session.classes(),
-                                  "rotate,flip,scale,color", window)
+    session = window.session
+    doc = session.document
+    doc.remove([i.id for i in doc.instances()])
+    red = session.classes()[0]
+    session.set_class_field(red.id, "color", "#ff0000")
+    w, h = doc.record.width, doc.record.height
+    obj = box(w * 0.35, h * 0.4, w * 0.65, h * 0.6)  # in the middle: no draw moves it out
+    doc.create(red.id, obj)
+    dialog = AugmentPreviewDialog(doc, session.classes(), "rotate,flip,scale", window)
     assert len(dialog.images) == 6
-    assert len({im.tobytes() for im in dialog.images}) == 6  # six different draws
+    drawn = set()
+    for rgb in dialog.images:
+        scale = rgb.shape[1] / w  # the dataset's size: the long side at most SIZE
+        assert max(rgb.shape[:2]) <= SIZE
+        r, g = rgb[..., 0].astype(int), rgb[..., 1].astype(int)
+        tinted = (r - g) > 80
+        area = tinted.sum() / (obj.area * scale ** 2)
+        assert 0.5 < area < 1.6  # the object, as scaled (0.8-1.2) and rotated
+        rows, cols = np.nonzero(tinted)  # where the object was: about the middle still
+        assert abs(rows.mean() / rgb.shape[0] - 0.5) < 0.15
+        assert abs(cols.mean() / rgb.shape[1] - 0.5) < 0.15
+        assert (r[~tinted] - g[~tinted]).max() < 80  # no tint away from the object
+        drawn.add(tinted.tobytes())
+    assert len(drawn) >= 5  # turned, flipped and scaled differently from draw to draw
     window.close()
     window.session.close()

@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -123,6 +124,35 @@ def test_fine_tuning_after_adding_a_class_carries_the_old_ones(tiny_project):
     new = load_checkpoint(second.checkpoint)["classes"]
     assert new == ["pill", "washer", "chip", "screw"]
     assert old["roi_heads.box_predictor.cls_score.weight"].shape[0] == 4
+
+
+def test_class_rows_follow_the_class_names_into_a_new_model():
+    """The weights themselves, not the report: each class the new model shares with the old
+    one starts from the old rows of that name, whatever its place; a new class starts fresh."""
+    from isegui.ml.registry import build_model
+    from isegui.ml.weights import initialise_from
+    torch.manual_seed(0)
+    before = ["pill", "washer", "chip"]
+    old = build_model("fast", num_classes=3, size=128).state_dict()
+    after = ["screw", "chip", "pill", "washer"]  # a new class first, the others reordered
+    model = build_model("fast", num_classes=4, size=128)
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    initialise_from(model, {"state_dict": old, "classes": before}, Path("old.pt"), after)
+    new = model.state_dict()
+    for prefix, rows in (("roi_heads.box_predictor.cls_score", 1),
+                         ("roi_heads.box_predictor.bbox_pred", 4),
+                         ("roi_heads.mask_predictor.mask_fcn_logits", 1)):
+        for part in ("weight", "bias"):
+            o, n, f = old[f"{prefix}.{part}"], new[f"{prefix}.{part}"], fresh[f"{prefix}.{part}"]
+            assert torch.equal(n[:rows], o[:rows])  # background
+            for k, name in enumerate(after, start=1):
+                rows_now = n[k * rows:(k + 1) * rows]
+                if name in before:
+                    j = before.index(name) + 1
+                    assert torch.equal(rows_now, o[j * rows:(j + 1) * rows]), (prefix, name)
+                else:  # the new class: as the new model made it
+                    assert torch.equal(rows_now, f[k * rows:(k + 1) * rows])
+    assert torch.equal(new["backbone.body.0.0.weight"], old["backbone.body.0.0.weight"])
 
 
 def _free_port() -> int:
