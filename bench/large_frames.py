@@ -62,7 +62,7 @@ def score_unseen(checkpoint: str, unseen: Path, onnx: bool = False) -> dict:
     from isegui.core.images import load_image
     from isegui.ml.data import read_samples
     from isegui.ml.evaluate import evaluate
-    from isegui.ml.predict import load_predictor
+    from isegui.ml.predictors import load_predictor
     predictor = load_predictor(checkpoint, "cpu", threshold=0.05)
     classes, by_split, _ = read_samples(unseen, predictor.classes)
     samples = [s for split in by_split.values() for s in split]
@@ -86,7 +86,7 @@ def score_unseen(checkpoint: str, unseen: Path, onnx: bool = False) -> dict:
 PEAK_RSS = """
 import resource, sys, time
 from isegui.core.demo_defects import generate_frame
-from isegui.ml.predict import load_predictor
+from isegui.ml.predictors import load_predictor
 image, _ = generate_frame(123, {w}, {h})
 predictor = load_predictor(sys.argv[1], "cpu", threshold=0.05)
 start = time.perf_counter()

@@ -25,7 +25,7 @@ from torchvision.ops import roi_align  # noqa: E402
 
 from isegui.core.demo_defects import generate_frame  # noqa: E402
 from isegui.core.geometry import bounds_window, rasterize  # noqa: E402
-from isegui.ml.predict import paste_in_box  # noqa: E402
+from isegui.ml.detection import paste_in_box  # noqa: E402
 
 
 def target_iou(label: np.ndarray, box: tuple[int, int, int, int], size: int) -> float:

@@ -149,7 +149,8 @@ def _fit_side(image, side: int):
 
 def _onnx_speed(args, images) -> dict:
     """The same checkpoint exported to ONNX at each size, on onnxruntime (CPU)."""
-    from isegui.ml.onnx_model import OnnxPredictor, export_onnx
+    from isegui.ml.onnx_export import export_onnx
+    from isegui.ml.onnx_model import OnnxPredictor
     out = {}
     for side in (384, 512):
         path = args.workdir / f"{args.model}-{side}.onnx"

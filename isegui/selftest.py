@@ -106,7 +106,8 @@ def check_onnx(space: Workspace) -> str:
     import numpy as np
 
     from isegui.ml.checkpoint import save_checkpoint
-    from isegui.ml.onnx_model import OnnxPredictor, export_onnx
+    from isegui.ml.onnx_export import export_onnx
+    from isegui.ml.onnx_model import OnnxPredictor
     from isegui.ml.registry import build_model
     classes = ["a", "b", "c"]
     model = build_model("fast", num_classes=len(classes), size=SIZE)

@@ -253,7 +253,8 @@ def run_evaluate(args) -> int:
 def run_predict(args) -> int:
     from isegui.core.images import is_image_file
     from isegui.core.project import PROJECT_FILE, Project
-    from isegui.ml.predict import iter_predictions, load_predictor
+    from isegui.ml.detection import iter_predictions
+    from isegui.ml.predictors import load_predictor
     files: list[Path] = []
     project_dir = args.project
     for source in args.source:
@@ -279,7 +280,7 @@ def run_predict(args) -> int:
 
 def run_export_model(args) -> int:
     from isegui.core.project import Project
-    from isegui.ml.onnx_model import export_onnx
+    from isegui.ml.onnx_export import export_onnx
     from isegui.ml.runs import checkpoint_file, find_run
     with Project.open(args.dir, read_only=True) as project:
         run = find_run(project, args.run)

@@ -15,9 +15,10 @@ from torchvision.ops import masks_to_boxes
 
 from isegui.core.entities import ImageStatus, Split
 from isegui.core.geometry import Shape, bounds_window, rasterize
-from isegui.core.images import load_image, to_uint8
+from isegui.core.images import load_image
 from isegui.core.project import Project
 from isegui.core.working_scale import ObjectSizes, object_sizes
+from isegui.ml.detection import prepare_image
 from isegui.ml.transforms import AugmentConfig, build_augment
 
 
@@ -100,14 +101,6 @@ def sample_sizes(samples: list[Sample]) -> ObjectSizes:
     """How wide the samples' objects are, against their images' long sides (core's rule for
     choosing the working scale)."""
     return object_sizes((max(s.width, s.height), s.shapes) for s in samples)
-
-
-def prepare_image(pixels: np.ndarray) -> np.ndarray:
-    """Any image (8/16-bit, gray or colour) as the RGB uint8 the models take."""
-    pixels = to_uint8(pixels)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(pixels)
 
 
 class InstanceDataset(torch.utils.data.Dataset):

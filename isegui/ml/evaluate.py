@@ -15,7 +15,7 @@ from pycocotools.cocoeval import COCOeval
 from isegui.core import rle
 from isegui.core.compare import compare
 from isegui.ml.data import Sample
-from isegui.ml.predict import Detection
+from isegui.ml.detection import Detection
 
 MAX_DETECTIONS = (1, 10, 300)  # COCO's default 100 is too few for a tray of pills
 

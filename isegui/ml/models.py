@@ -14,7 +14,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
-from isegui.ml.registry import register
+from isegui.ml.model_table import register
 
 
 @register("accurate", description="Mask R-CNN, ResNet-50 FPN v2 (torchvision); best on a GPU",

@@ -9,7 +9,7 @@ from typing import IO
 
 from isegui.core.fileio import atomic_write_json
 from isegui.core.measure import csv_columns, measurement_row
-from isegui.ml.predict import Detection
+from isegui.ml.detection import Detection
 
 
 

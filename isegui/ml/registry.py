@@ -1,40 +1,18 @@
-"""Model builders by name. A builder is registered with a decorator, never an if/elif chain."""
+"""Model builders by name. A builder is registered with a decorator (ml.model_table), never an
+if/elif chain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
+from isegui.ml import models  # noqa: F401  (its builders register themselves on import)
 from isegui.ml.batchnorm import freeze_batchnorm
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    description: str
-    build: Callable[..., nn.Module]  # build(num_classes=..., size=...) -> model
-    default_lr: float
-    # torchvision weight enums whose files, found locally, can initialise this model
-    pretrained: tuple = ()
-
-
-_MODELS: dict[str, ModelInfo] = {}
-
-
-def register(name: str, *, description: str, default_lr: float, pretrained: tuple = ()):
-    def wrap(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} is registered twice")
-        _MODELS[name] = ModelInfo(name, description, build, default_lr, pretrained)
-        return build
-    return wrap
+from isegui.ml.model_table import _MODELS, ModelInfo, register  # noqa: F401  (register: API)
 
 
 def model_info(name: str) -> ModelInfo:
-    _load_builders()
     try:
         return _MODELS[name]
     except KeyError:
@@ -43,7 +21,6 @@ def model_info(name: str) -> ModelInfo:
 
 
 def model_names() -> list[str]:
-    _load_builders()
     return sorted(_MODELS)
 
 
@@ -56,7 +33,6 @@ def model_from_checkpoint(data: dict, source: str | Path = "checkpoint") -> nn.M
     """The model a checkpoint dict (read from `source`) describes, with its weights; a
     CheckpointError in one line when they do not fit it."""
     from isegui.ml.checkpoint import CheckpointError
-    _load_builders()
     if not isinstance(data.get("model_name"), str) or data["model_name"] not in _MODELS:
         raise CheckpointError(Path(source), f"made for a model isegui does not know "
                                             f"({str(data.get('model_name'))[:40]!r})")
@@ -83,7 +59,3 @@ def weights_misfit(expected: dict, given: dict) -> str:
         (missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape"))
         if keys]
     return "; ".join(parts)
-
-
-def _load_builders() -> None:
-    from isegui.ml import models  # noqa: F401  (registers the builders on import)

@@ -27,7 +27,8 @@ from shapely import affinity
 from isegui.core.geometry import bounds_window, rasterize
 from isegui.core.images import load_image
 from isegui.core.tiling import WorkingScale, crop_shape, window_around
-from isegui.ml.data import InstanceDataset, Sample, prepare_image, training_pair
+from isegui.ml.data import InstanceDataset, Sample, training_pair
+from isegui.ml.detection import prepare_image
 from isegui.ml.transforms import AugmentConfig, build_augment
 
 INSTANCE_SHARE = 0.75  # of the crops, those centred on a labeled instance; the rest background

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from isegui.core.tiling import Piece, WorkingScale, merge_pieces, tile_grid
-from isegui.ml.data import prepare_image
+from isegui.ml.detection import Detection, detections_from_raw, prepare_image
 
 # a model's raw output for one tile, in the tile's model pixels:
 # (boxes N x 4, labels N, scores N, mask probabilities N x M x M)
@@ -37,7 +37,6 @@ def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
                   classes: Sequence[str], batch_size: int = 4,
                   mask_threshold: float = 0.5) -> list:
     """Detections (ml.predict.Detection) on one frame of any size, by tiles."""
-    from isegui.ml.predict import Detection, detections_from_raw
     frame = prepare_image(image)
     height, width = frame.shape[:2]
     tiles = tile_grid(width, height, working.window)

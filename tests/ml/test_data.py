@@ -4,7 +4,8 @@ from shapely.geometry import Polygon, box
 
 from isegui.core.geometry import rasterize
 from isegui.core.images import save_image
-from isegui.ml.data import InstanceDataset, Sample, prepare_image
+from isegui.ml.data import InstanceDataset, Sample
+from isegui.ml.detection import prepare_image
 from isegui.ml.transforms import AugmentConfig
 
 

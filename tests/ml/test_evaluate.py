@@ -4,7 +4,7 @@ from shapely.geometry import box
 from isegui.core.geometry import bounds_window, rasterize
 from isegui.ml.data import Sample
 from isegui.ml.evaluate import evaluate
-from isegui.ml.predict import Detection
+from isegui.ml.detection import Detection
 
 CLASSES = ["pill", "chip"]
 

@@ -8,7 +8,8 @@ from isegui.core.images import load_image
 from isegui.core.project import Project
 from isegui.core.tiling import tile_grid
 from isegui.ml.onnx_model import ExportError, OnnxPredictor
-from isegui.ml.predict import Predictor, load_predictor
+from isegui.ml.predict import Predictor
+from isegui.ml.predictors import load_predictor
 from isegui.ml.spec import TrainSpec
 from isegui.ml.train import fit
 
@@ -63,7 +64,7 @@ def _agree(expected, got, shape):
 
 
 def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_project, tmp_path):
-    from isegui.ml.onnx_model import export_onnx
+    from isegui.ml.onnx_export import export_onnx
     result = fit(TrainSpec(project=tiny_project, model="fast", size=64, tile=64, scale=1.0,
                            epochs=2, batch=2, pretrained_search=False))
     torch_predictor = Predictor.from_checkpoint(result.checkpoint, "cpu", threshold=0.05)
@@ -77,7 +78,7 @@ def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_proj
     with Project.open(tiny_project, read_only=True) as project:
         images = [load_image(project.image_path(r.path)) for r in project.store.images()]
     # tile by tile, the two runtimes agree as closely as on whole images
-    from isegui.ml.predict import detections_from_raw
+    from isegui.ml.detection import detections_from_raw
     from isegui.ml.tiled import tile_pixels, torch_tile_runner
     run_torch = torch_tile_runner(torch_predictor.model, torch_predictor.device, 64)
     classes, compared = torch_predictor.classes, 0
@@ -118,7 +119,7 @@ def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
 
 def test_fixed_input_size_and_bad_files(trained, tmp_path):
     folder, checkpoint = trained
-    from isegui.ml.onnx_model import export_onnx
+    from isegui.ml.onnx_export import export_onnx
     out = tmp_path / "m.onnx"
     export_onnx(checkpoint, out, size=192)
     predictor = OnnxPredictor(out)

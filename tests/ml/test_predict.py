@@ -5,7 +5,7 @@ import torch
 from pycocotools.coco import COCO
 
 from isegui.cli import main
-from isegui.ml.predict import paste_in_box
+from isegui.ml.detection import paste_in_box
 
 
 def test_paste_fills_exactly_its_box():
