@@ -8,11 +8,10 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QLabel, QMenu, QSlider, QSpinBox
+from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
 from isegui.gui import edit_actions, image_adding
-from isegui.gui.app import choose_and_open, switch_project
 from isegui.gui.commands.instance_commands import SetImageStatusCommand
 from isegui.gui.user_settings import recent_projects
 from isegui.logs import log_folder
@@ -67,7 +66,7 @@ def build_actions(window) -> dict[str, QAction]:
     act("add-images", "Add images…", lambda: image_adding.ask_add_images(window), "Ctrl+I",
         "Add a folder of images or image files to this project, unlabeled (or drop them on "
         "the window)")
-    act("open-project", "Open project…", lambda: choose_and_open(window), "Ctrl+O",
+    act("open-project", "Open project…", lambda: _choose_and_open(window), "Ctrl+O",
         "Open another project folder (this one closes; every edit is already saved)")
     act("getting-started", "Getting started", lambda: show_help(window, "getting-started"), "F1",
         "The three steps: your images in, label, train and review")
@@ -173,7 +172,8 @@ def fill_recent_menu(window, menu: QMenu) -> None:
     for n, folder in enumerate(shown, start=1):
         action = menu.addAction(f"&{n}  {folder.name}  ({folder.parent})")
         action.setData(str(folder))
-        action.triggered.connect(lambda _=False, f=folder: switch_project(window, f))
+        action.triggered.connect(
+            lambda _=False, f=folder: window.projectRequested.emit(f, None))
     if not shown:
         menu.addAction("(no other recent projects)").setEnabled(False)
 
@@ -261,3 +261,9 @@ def _mark(window, status: ImageStatus) -> None:
     if doc is not None and doc.record.status != status:
         window.session.undo_stack.push(SetImageStatusCommand(window.session, doc.image_id,
                                                              status))
+
+
+def _choose_and_open(window) -> None:
+    chosen = QFileDialog.getExistingDirectory(window, "Project folder")
+    if chosen:
+        window.projectRequested.emit(Path(chosen), None)

@@ -90,10 +90,12 @@ def switch_project(window, folder: Path):
     return new
 
 
-def choose_and_open(window) -> None:
-    chosen = QFileDialog.getExistingDirectory(window, "Project folder")
-    if chosen:
-        switch_project(window, Path(chosen))
+def _open_requested(window, folder: Path, job) -> None:
+    """A window's request for another project: opened in its place, then `job` started."""
+    new = switch_project(window, folder)
+    if new is not None and job is not None:
+        from isegui.gui.image_adding import start_adding
+        start_adding(new, job)
 
 
 def route_qt_messages() -> None:
@@ -114,6 +116,8 @@ def _window_on(folder: Path):
     remember_project(project.folder)
     log.info("opened the project %s", project.folder)
     window = MainWindow(ProjectSession(project))
+    window.projectRequested.connect(
+        lambda folder, job, w=window: _open_requested(w, Path(folder), job))
     window.open_first_image()
     return window
 

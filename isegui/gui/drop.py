@@ -33,8 +33,7 @@ def drop_on(window, event) -> None:
         return
     event.acceptProposedAction()
     if len(paths) == 1 and (paths[0] / PROJECT_FILE).is_file():
-        from isegui.gui.app import switch_project
-        switch_project(window, paths[0])
+        window.projectRequested.emit(paths[0], None)
         return
     from isegui.gui.image_adding import start_adding
     start_adding(window, AddImagesJob(tuple(paths)))

@@ -153,15 +153,12 @@ def ask_new_project(window) -> NewProjectDialog:
 
 
 def _new_project(window, request: NewProjectRequest) -> None:
-    from isegui.gui.app import switch_project
     try:
         create_project(request)
     except Exception as exc:  # a folder that cannot be written, a full disk
         QMessageBox.critical(window, "New project", f"The project was not made.\n\n{exc}")
         return
-    new = switch_project(window, request.folder)
-    if new is not None:
-        start_adding(new, request.job)
+    window.projectRequested.emit(request.folder, request.job)  # the app opens it, then adds
 
 
 def create_project(request: NewProjectRequest) -> None:

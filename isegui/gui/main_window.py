@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter,
                                QUndoView)
 
@@ -32,6 +32,10 @@ TOOLS = (EditTool, PolygonTool, RectangleTool, EllipseTool, HoleTool, BrushTool,
 
 
 class MainWindow(QMainWindow):
+    # another project asked for (File > Open, recent, a dropped project, a new one): the app
+    # opens it in place of this window, then starts `job` (images to add) there, if any
+    projectRequested = Signal(object, object)  # folder (Path), job (AddImagesJob or None)
+
     def __init__(self, session: ProjectSession):
         super().__init__()
         self.session = session
