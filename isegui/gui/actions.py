@@ -32,7 +32,9 @@ TOOLBAR_WORDS = {"snap": "Snap", "clip": "Clip", "fit": "Fit", "actual": "1:1",
                  "outline": "Outlines", "labels": "Labels", "class-names": "Names"}
 
 
-def build_actions(window) -> dict[str, QAction]:
+def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
+    """The window's actions by name, in its menus and toolbars; also the recent-projects menu
+    and the fill-opacity slider, which the window keeps."""
     session, ctx = window.session, window.ctx
     actions: dict[str, QAction] = {}
 
@@ -134,12 +136,12 @@ def build_actions(window) -> dict[str, QAction]:
                "instances above it own", checkable=True)
     clip.setShortcut(QKeySequence("Shift+K"))
 
-    _menus(window, actions)
-    _toolbars(window, actions, snap, clip, outline, labels)
-    return actions
+    recent = _menus(window, actions)
+    opacity = _toolbars(window, actions, snap, clip, outline, labels)
+    return actions, recent, opacity
 
 
-def _menus(window, a: dict) -> None:
+def _menus(window, a: dict) -> QMenu:
     bar = window.menuBar()
     for title, names in (
             ("&File", ["new-project", "open-project", "recent", None, "add-images", None,
@@ -159,9 +161,9 @@ def _menus(window, a: dict) -> None:
             elif name == "recent":
                 recent = menu.addMenu("Open &recent")
                 recent.aboutToShow.connect(lambda m=recent: fill_recent_menu(window, m))
-                window.recent_menu = recent
             else:
                 menu.addAction(a[name])
+    return recent
 
 
 def fill_recent_menu(window, menu: QMenu) -> None:
@@ -208,7 +210,7 @@ def _name_in_tip(action: QAction) -> None:
         action.setStatusTip(action.text())
 
 
-def _toolbars(window, a: dict, snap, clip, outline, labels) -> None:
+def _toolbars(window, a: dict, snap, clip, outline, labels) -> QSlider:
     tools = window.addToolBar("Tools")
     tools.setObjectName("toolbar-tools")
     for name in TOOL_KEYS:
@@ -245,7 +247,7 @@ def _toolbars(window, a: dict, snap, clip, outline, labels) -> None:
     opacity.setToolTip("Opacity of the filled instances")
     opacity.valueChanged.connect(lambda v: window.scene.set_display(opacity=v / 100))
     view.addWidget(opacity)
-    window.opacity_slider = opacity
+    return opacity
 
 
 def _copy_previous(window) -> None:

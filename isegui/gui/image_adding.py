@@ -125,7 +125,7 @@ def summary_box(window, job: AddImagesJob, result: AddImagesResult) -> QMessageB
 
 def start_adding(window, job: AddImagesJob) -> ImageAdder:
     """Check and add the job's images to the window's project (one job at a time)."""
-    current = getattr(window, "image_adder", None)
+    current = window.image_adder
     if current is not None and current.running:
         window.statusBar().showMessage("Still adding images; wait for that to finish.", 6000)
         return current

@@ -91,7 +91,8 @@ class MainWindow(QMainWindow):
         self.zoom = QLabel()
         self.statusBar().addPermanentWidget(self.position)
         self.statusBar().addPermanentWidget(self.zoom)
-        self.actions_by_name = build_actions(self)
+        self.image_adder = None  # images being added, while they are (image_adding)
+        self.actions_by_name, self.recent_menu, self.opacity_slider = build_actions(self)
 
         self.view.cursorMoved.connect(self._show_position)
         self.view.zoomChanged.connect(lambda s: self.zoom.setText(f"{s * 100:.0f} %"))
