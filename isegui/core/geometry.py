@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import cv2
 import numpy as np
@@ -24,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from isegui.core.errors import ShapeError
 
-Shape = Polygon | MultiPolygon
+Shape: TypeAlias = Polygon | MultiPolygon
 
 EMPTY = Polygon()
 MIN_AREA = 1e-6  # px²: what clipping leaves below this is no object

@@ -137,7 +137,7 @@ class Store:
         finally:
             self._depth = 0
 
-    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, args).fetchall()
 
     # ------------------------------------------------------------------ meta
