@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo-project
 
-.PHONY: run test lint venv package clean
+.PHONY: run test test-fast lint venv package clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -26,6 +26,12 @@ run: venv
 
 test: venv lint
 	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
+	exit $$rc
+
+# the fast lane while working: every test but those marked slow (training runs, processes)
+test-fast: venv lint
+	@$(BIN)/python -m pytest -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$rc
 

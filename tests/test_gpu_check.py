@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "gpu_check.py"
 
 
+@pytest.mark.slow
 def test_without_cuda_it_says_so_and_exits_0():
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # no GPU, even on a machine with one
     done = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True,

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from isegui import selftest
 from isegui.cli import main
 from isegui.ml.registry import model_names
@@ -12,6 +14,7 @@ from isegui.ml.registry import model_names
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_self_test_passes_every_check_in_a_process_of_its_own(tmp_path):
     env = {**os.environ, "ISEGUI_LOG_DIR": str(tmp_path / "logs")}
     done = subprocess.run([sys.executable, "-m", "isegui", "self-test"], capture_output=True,

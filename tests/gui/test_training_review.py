@@ -53,6 +53,7 @@ def _small_settings(panel, epochs=1):
     s.device.setCurrentIndex(s.device.findData("cpu"))
 
 
+@pytest.mark.slow
 def test_training_from_the_panel_runs_a_real_process(qtbot, demo_template, tmp_path):
     window = _open(qtbot, demo_template, tmp_path)
     panel = window.training
@@ -94,6 +95,7 @@ def test_training_from_the_panel_runs_a_real_process(qtbot, demo_template, tmp_p
     window.session.close()
 
 
+@pytest.mark.slow
 def test_cancel_keeps_a_checkpoint_and_resume_finishes(qtbot, demo_template, tmp_path,
                                                        dialogs):
     window = _open(qtbot, demo_template, tmp_path)
@@ -139,6 +141,7 @@ def test_cancel_keeps_a_checkpoint_and_resume_finishes(qtbot, demo_template, tmp
     window.session.close()
 
 
+@pytest.mark.slow
 def test_a_failed_run_shows_the_reason_and_the_window_stays(qtbot, demo_template, tmp_path,
                                                             dialogs):
     window = _open(qtbot, demo_template, tmp_path)
@@ -155,6 +158,7 @@ def test_a_failed_run_shows_the_reason_and_the_window_stays(qtbot, demo_template
     window.session.close()
 
 
+@pytest.mark.slow
 def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_template, tmp_path,
                                                           monkeypatch):
     import isegui.gui.workers.predict_worker as predict_worker
@@ -237,6 +241,7 @@ def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_templa
     window.session.close()
 
 
+@pytest.mark.slow
 def test_predictions_are_stored_under_the_run_that_made_them(qtbot, trained_template,
                                                               tmp_path, monkeypatch):
     """The run travels with the predicting job: choosing another run while it works (the combo

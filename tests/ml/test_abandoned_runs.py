@@ -17,6 +17,7 @@ from isegui.ml.runs import RUN_LOCK, run_folder, settle_abandoned_runs
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@pytest.mark.slow
 def test_a_killed_training_run_is_settled_as_failed_and_its_temp_files_removed(tiny_project):
     cmd = [sys.executable, "-m", "isegui", "train", str(tiny_project), "--size", "128",
            "--batch", "1", "--epochs", "50", "--device", "cpu", "--workers", "0",

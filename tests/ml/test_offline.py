@@ -65,6 +65,7 @@ def test_the_guard_refuses_network_sockets_and_allows_local_ones(network_attempt
                                 "weights.pth)"]
 
 
+@pytest.mark.slow
 def test_training_and_prediction_open_no_network_socket(tiny_project, network_attempts):
     result = fit(TrainSpec(project=tiny_project, model="fast", size=128, batch=2, epochs=1,
                            max_steps=2, device="cpu", workers=1))

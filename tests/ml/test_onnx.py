@@ -63,6 +63,7 @@ def _agree(expected, got, shape):
     return compared
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_project, tmp_path):
     from isegui.ml.onnx_export import export_onnx
     result = fit(TrainSpec(project=tiny_project, model="fast", size=64, tile=64, scale=1.0,
@@ -97,6 +98,7 @@ def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_proj
     assert compared >= 5, "too few detections to compare; the model found nothing"
 
 
+@pytest.mark.slow
 def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
     folder, checkpoint = trained
     out = tmp_path / "model.onnx"

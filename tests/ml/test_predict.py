@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from pycocotools.coco import COCO
 
@@ -28,6 +29,7 @@ def test_paste_agrees_with_torchvisions_full_image_paste():
     assert (ours & full).sum() / (ours | full).sum() > 0.9
 
 
+@pytest.mark.slow
 def test_predict_writes_coco_that_pycocotools_loads_and_a_csv(tiny_project, tmp_path, capsys):
     assert main(["train", str(tiny_project), "--size", "128", "--epochs", "1", "--batch", "2",
                  "--max-steps", "2", "--device", "cpu", "--workers", "0"]) == 0

@@ -117,6 +117,7 @@ def test_a_sliver_is_painted_over_not_taught(project):
     assert (pixels[changed] < 200).all()  # the bright sliver is gone
 
 
+@pytest.mark.slow
 def test_a_run_on_large_frames_chooses_tiles_and_predicts_on_them(project, tmp_path):
     import shutil
     folder = tmp_path / "p"

@@ -78,6 +78,7 @@ def test_a_scratch_across_three_tiles_and_a_pit_come_out_as_two_instances(scale)
         assert det.origin == (round(x0), round(y0))
 
 
+@pytest.mark.slow
 def test_the_torch_predictor_runs_on_tiles_of_a_frame_larger_than_a_tile():
     torch.manual_seed(0)
     model = build_model("fast", num_classes=2, size=256)

@@ -19,6 +19,7 @@ from isegui.ml.transforms import AugmentConfig
 SMALL = dict(model="fast", size=128, batch=2, device="cpu", workers=0)
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_loss(tiny_project):
     reporter = RecordingReporter()
     spec = TrainSpec(project=tiny_project, epochs=5, augment=AugmentConfig.none(), lr=2e-3,
@@ -48,6 +49,7 @@ class CancelAfter(RecordingReporter):
             self.token.cancel()
 
 
+@pytest.mark.slow
 def test_cancel_keeps_a_checkpoint_and_resume_continues_exactly(tiny_project):
     # at 128 px the tiny scenes' objects ask for tiles: this resumes a run on tiles
     spec = TrainSpec(project=tiny_project, epochs=2, **SMALL)
@@ -111,6 +113,7 @@ def test_non_finite_loss_is_skipped_lowered_then_a_clear_error(tiny_project, mon
         assert not (tiny_project / "runs" / f"{run.id:04d}" / "best.pt").exists()
 
 
+@pytest.mark.slow
 def test_fine_tuning_after_adding_a_class_carries_the_old_ones(tiny_project):
     first = fit(TrainSpec(project=tiny_project, epochs=1, max_steps=1, **SMALL))
     with Project.open(tiny_project) as project:
@@ -161,6 +164,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_with_two_cpu_processes(tiny_project):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",

@@ -2,6 +2,7 @@
 step, its events file (the curves), a cancel that ends the step in progress without taking
 it, and the one rule for the active run."""
 
+import pytest
 import torch
 
 from isegui.core.entities import Run, RunStatus
@@ -66,6 +67,7 @@ class CancelWhileLoading(interrupt_module.CancellableDataset):
         return super().__getitem__(key)
 
 
+@pytest.mark.slow
 def test_a_cancel_mid_step_drops_that_step_and_resume_is_exact(tiny_project, monkeypatch):
     spec = TrainSpec(project=tiny_project, epochs=1, **SMALL)
     straight = fit(spec.with_(name="straight"))
