@@ -66,14 +66,19 @@ class ProjectLock:
         self._fd = fd
         return True
 
-    def holder_host(self) -> str | None:
-        """The host name the holder noted, if any."""
+    def _note(self) -> dict:
+        """What the holder wrote about itself ({"pid", "host"}), or {} when unreadable."""
         try:
             with open(self.path, "rb") as f:
-                f.seek(1)
-                return json.loads(f.read(4096).decode() or "{}").get("host")
-        except (OSError, ValueError, AttributeError):
-            return None
+                f.seek(1)  # byte 0 carries the lock on Windows
+                note = json.loads(f.read(4096).decode() or "{}")
+        except (OSError, ValueError):
+            return {}
+        return note if isinstance(note, dict) else {}
+
+    def holder_host(self) -> str | None:
+        """The host name the holder noted, if any."""
+        return self._note().get("host")
 
     def held_elsewhere(self) -> bool:
         """True when a live process on another host holds the lock (it is tried, and let go
@@ -88,14 +93,10 @@ class ProjectLock:
 
     def holder(self) -> str:
         """" (process P on HOST)" as the holder noted it, or ""."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
-            return ""
-        try:
-            return _read_holder(fd)
-        finally:
-            os.close(fd)
+        note = self._note()
+        if "pid" in note and "host" in note:
+            return f" (process {note['pid']} on {note['host']})"
+        return ""
 
     def release(self) -> None:
         if self._fd is None:
@@ -109,12 +110,3 @@ class ProjectLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
-
-
-def _read_holder(fd: int) -> str:
-    try:
-        os.lseek(fd, 1, os.SEEK_SET)
-        info = json.loads(os.read(fd, 4096).decode() or "{}")
-        return f" (process {info['pid']} on {info['host']})"
-    except (OSError, ValueError, KeyError):
-        return ""

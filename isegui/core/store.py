@@ -29,6 +29,10 @@ _PREDICTION_COLUMNS = "id, image_id, run_id, class_id, shape, score"
 _RUN_COLUMNS = "id, name, created, status, config, metrics, checkpoint, finished"
 
 
+# what a write to the project file can raise when the disk, the share or the file fails
+WRITE_FAILURES = (sqlite3.Error, OSError)
+
+
 def write_failure_in_words(exc: BaseException) -> str:
     """Why a project file could not be read or written, for a person: what it means first,
     the system's words after."""

@@ -4,6 +4,7 @@ document of the image on screen."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
@@ -12,8 +13,7 @@ from isegui.core.add_images import PlannedImage, write_images
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Split)
 from isegui.core.project import Project
-from isegui.core.store import write_failure_in_words
-from isegui.gui.commands.base import WRITE_FAILURES
+from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.gui.document import ImageDocument
 from isegui.ml.runs import settle_abandoned_runs
 
@@ -65,26 +65,28 @@ class ProjectSession(QObject):
         if first:
             self.writeFailed.emit(self.read_only_reason)
 
-    def settle_abandoned_runs(self) -> None:
-        """Runs left "running" by a training process that died are marked failed."""
+    def _write(self, write: Callable[[], object], asked: bool = True) -> bool:
+        """Run a write that is not an undoable edit (commands have their own guard): False,
+        and the window read-only, when the project cannot take it. `asked`: the user asked
+        for it, so a refusal while read-only is said."""
         if self.read_only:
-            return
-        try:
-            settle_abandoned_runs(self.project)
-        except WRITE_FAILURES as exc:
-            self.write_failed(exc)
-
-    def set_active_run(self, run_id: int) -> bool:
-        """The run Review predicts with; False when the project cannot be written."""
-        if self.read_only:
-            self.refuse_edit()
+            if asked:
+                self.refuse_edit()
             return False
         try:
-            self.project.set_active_run(run_id)
+            write()
         except WRITE_FAILURES as exc:
             self.write_failed(exc)
             return False
         return True
+
+    def settle_abandoned_runs(self) -> None:
+        """Runs left "running" by a training process that died are marked failed."""
+        self._write(lambda: settle_abandoned_runs(self.project), asked=False)
+
+    def set_active_run(self, run_id: int) -> bool:
+        """The run Review predicts with; False when the project cannot be written."""
+        return self._write(lambda: self.project.set_active_run(run_id))
 
     def refuse_edit(self) -> None:
         self.editRefused.emit(self.read_only_reason or "")
@@ -100,11 +102,7 @@ class ProjectSession(QObject):
 
     def open_image(self, image_id: int) -> ImageDocument:
         self.document = ImageDocument(self, self.store.image(image_id))
-        if not self.read_only:
-            try:
-                self.store.set_meta(LAST_IMAGE_KEY, str(image_id))  # a convenience: may fail
-            except WRITE_FAILURES as exc:
-                self.write_failed(exc)
+        self._write(lambda: self.store.set_meta(LAST_IMAGE_KEY, str(image_id)), asked=False)
         self.documentChanged.emit()
         return self.document
 
@@ -165,17 +163,14 @@ class ProjectSession(QObject):
     def store_predictions(self, run_id: int, image_id: int, found: list) -> bool:
         """A run's predictions of an image ((class name, shape, score)), classes added as
         needed, in one transaction; False when the project cannot be written."""
-        if self.read_only:
-            return False
-        try:
+        def write() -> None:
             with self.store.transaction():
                 ids = self.store.ensure_classes(sorted({name for name, _, _ in found}))
                 self.store.add_predictions(image_id, run_id,
                                            [(ids[name], shape, score)
                                             for name, shape, score in found
                                             if not shape.is_empty])
-        except WRITE_FAILURES as exc:
-            self.write_failed(exc)
+        if not self._write(write, asked=False):
             return False
         self.predictions_edited(image_id)
         return True

@@ -95,6 +95,13 @@ class Format(Protocol):
               report: ExportReport) -> None: ...
 
 
+def split_named(name: str | None) -> Split | None:
+    """The split a folder or file name stands for, as tools name them ("valid" and
+    "validation" are val); None for any other name."""
+    name = "val" if name in ("valid", "validation") else name
+    return Split(name) if name in {s.value for s in Split} else None
+
+
 def repaired_or_warn(geometry, where: str, dataset: Dataset) -> Shape | None:
     """Repair a shape read from a file; None (with a warning) when nothing is left of it."""
     try:

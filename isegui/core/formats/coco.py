@@ -22,7 +22,8 @@ from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance, repaired_or_warn)
+                                      SourceImage, SourceInstance, repaired_or_warn,
+                                      split_named)
 from isegui.core.geometry import has_holes, polygons_of
 
 name = "coco"
@@ -57,13 +58,6 @@ def _split_of_file(path: Path) -> str | None:
     return stem[len(SPLIT_PREFIX):] if stem.startswith(SPLIT_PREFIX) else None
 
 
-def _as_split(name: str | None) -> Split | None:
-    try:
-        return Split("val" if name in ("valid", "validation") else name)
-    except ValueError:
-        return None
-
-
 def _annotation_file(source: Path) -> Path:
     if source.is_dir():
         candidates = sorted(source.glob("*.json"))
@@ -84,10 +78,10 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     if source.is_dir() and _split_files(source):
         for path in _split_files(source):
             split = _split_of_file(path)
-            data.images += _read_file(path, data, prefix=f"{split}/", split=_as_split(split))
+            data.images += _read_file(path, data, prefix=f"{split}/", split=split_named(split))
     else:
         path = _annotation_file(source)
-        data.images = _read_file(path, data, prefix="", split=_as_split(_split_of_file(path)))
+        data.images = _read_file(path, data, prefix="", split=split_named(_split_of_file(path)))
     return data
 
 

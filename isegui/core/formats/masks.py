@@ -28,7 +28,7 @@ from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance)
+                                      SourceImage, SourceInstance, split_named)
 from isegui.core.geometry import bounds_window, rasterize, vectorize
 
 name = "masks"
@@ -304,11 +304,11 @@ def _splits_listed(source: Path) -> dict[str, Split]:
     """Image stem -> split, from VOC's ImageSets/Segmentation/<split>.txt where present."""
     listed = {}
     for path in sorted((source / SPLITS_DIR).glob("*.txt")):
-        name = "val" if path.stem in ("valid", "validation") else path.stem
-        if name in {s.value for s in Split}:
+        split = split_named(path.stem)
+        if split is not None:
             for line in path.read_text(encoding="utf-8-sig").splitlines():
                 if line.strip():
-                    listed[line.strip()] = Split(name)
+                    listed[line.strip()] = split
     return listed
 
 

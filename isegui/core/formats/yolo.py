@@ -18,7 +18,8 @@ from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance, repaired_or_warn)
+                                      SourceImage, SourceInstance, repaired_or_warn,
+                                      split_named)
 from isegui.core.geometry import Shape, polygons_of
 
 name = "yolo"
@@ -97,8 +98,8 @@ def _image_stem(label_file: Path, folder: Path, root: Path) -> str | None:
 
 def _split_of(file_name: str) -> Split | None:
     for part in PurePosixPath(file_name).parts[:-1]:
-        if part in ("train", "val", "valid", "test"):
-            return Split.VAL if part == "valid" else Split(part)
+        if split_named(part) is not None:
+            return split_named(part)
     return None
 
 

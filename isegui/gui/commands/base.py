@@ -9,11 +9,10 @@ makes the window read-only and says why. While the session is read-only no step 
 from __future__ import annotations
 
 import functools
-import sqlite3
 
 from PySide6.QtGui import QUndoCommand
 
-WRITE_FAILURES = (sqlite3.Error, OSError)
+from isegui.core.store import WRITE_FAILURES
 
 
 class StoreCommand(QUndoCommand):
