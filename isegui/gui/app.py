@@ -8,8 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
+from PySide6.QtCore import (QCoreApplication, QObject, QtMsgType, QTimer,
+                            qInstallMessageHandler)
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox, QWidget
 
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE, Project
@@ -21,7 +22,6 @@ DEMO_FOLDER = Path.home() / "isegui-demo"
 QT_LEVELS = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
              QtMsgType.QtFatalMsg: logging.CRITICAL}
-_windows: list = []  # windows opened by switching projects: Python must hold them
 log = logging.getLogger(__name__)
 
 
@@ -86,8 +86,33 @@ def switch_project(window, folder: Path):
     window.close()
     window.session.close()
     window.deleteLater()
-    _windows[:] = [w for w in _windows if w is not window] + [new]
+    _keep_open(new)
     return new
+
+
+class _OpenWindows(QObject):
+    """Holds the windows opened in place of another: a top-level widget made in Python lives
+    only as long as a Python reference does. A child of the application, so it goes with it."""
+
+    def __init__(self, app: QCoreApplication) -> None:
+        super().__init__(app)
+        self.setObjectName("isegui-open-windows")
+        self.windows: list[QWidget] = []
+
+    def keep(self, window: QWidget) -> None:
+        self.windows.append(window)
+        window.destroyed.connect(lambda *_: self._forget(window))
+
+    def _forget(self, window: QWidget) -> None:
+        self.windows = [w for w in self.windows if w is not window]
+
+
+def _keep_open(window: QWidget) -> None:
+    app = QCoreApplication.instance()
+    keeper = app.findChild(_OpenWindows, "isegui-open-windows")
+    if keeper is None:
+        keeper = _OpenWindows(app)
+    keeper.keep(window)
 
 
 def _open_requested(window, folder: Path, job) -> None:

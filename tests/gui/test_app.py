@@ -1,3 +1,4 @@
+import gc
 import os
 import shutil
 import subprocess
@@ -78,7 +79,11 @@ def test_recent_projects_persist_most_recent_first_without_missing_ones(qtbot, t
     entries = [a for a in window.recent_menu.actions() if a.data()]
     assert [a.data() for a in entries] == [str(second.resolve())]  # not the one on screen
     entries[0].trigger()
-    new = app._windows[-1]
+    gc.collect()  # the new window is held by the app, not by a reference of this test
+    from PySide6.QtWidgets import QApplication
+    from isegui.gui.main_window import MainWindow
+    [new] = [w for w in QApplication.topLevelWidgets()
+             if isinstance(w, MainWindow) and w.isVisible()]
     try:
         assert new.session.project.folder.resolve() == second.resolve() and new.isVisible()
         assert not window.isVisible()
@@ -91,7 +96,7 @@ def test_recent_projects_persist_most_recent_first_without_missing_ones(qtbot, t
     finally:
         new.close()
         new.session.close()
-        app._windows.clear()
+        new.deleteLater()
 
     for k in range(MAX_RECENT + 2):
         remember_project(make_project(tmp_path / f"p{k}"))
