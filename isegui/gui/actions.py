@@ -25,8 +25,23 @@ TOOL_KEYS = {"edit": ("Edit", "E", "Select, move, edit vertices (double-click an
              "hole": ("Hole", "H", "Draw a polygon inside the selected instance to cut a hole"),
              "brush": ("Brush", "B", "Paint the selected instance (or a new one); [ and ] "
                                      "change the size"),
-             "eraser": ("Eraser", "X", "Erase from the selected instance")}
+             "eraser": ("Eraser", "X", "Erase from the selected instance"),
+             "box-mask": ("Box → mask", "M", "Drag a box around an object: the active run's "
+                                            "model outlines it (GrabCut without a trained "
+                                            "run); Shift keeps the active class"),
+             "click": ("Click → instance", "I", "Click an object: the model's (or GrabCut's) "
+                                               "outline shows; click again to refine (right "
+                                               "click or Shift: not part of it); Enter adds "
+                                               "it, Esc drops it"),
+             "scissors": ("Edge outline", "T", "Click anchors around an object: the outline "
+                                              "follows its edges between them; close on the "
+                                              "first anchor or with Enter"),
+             "wand": ("Magic wand", "W", "Click: the region of similar colour is added to "
+                                         "the selected instance (or a new one); Shift cuts "
+                                         "it; [ and ] change the tolerance")}
 
+
+ASSISTED_TOOLS = ("box-mask", "click", "scissors", "wand")  # on a tool bar row of their own
 
 TOOLBAR_WORDS = {"snap": "Snap", "clip": "Clip", "fit": "Fit", "actual": "1:1",
                  "outline": "Outlines", "labels": "Labels", "class-names": "Names"}
@@ -84,6 +99,10 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
     act("duplicate", "Duplicate", lambda: edit_actions.duplicate(ctx), "Ctrl+D")
     act("copy-previous", "Copy labels from the previous image", lambda: _copy_previous(window),
         "Ctrl+Shift+V", "Copy every instance of the previous image here, keeping track ids")
+    act("propagate", "Propagate labels from the previous image",
+        lambda: _copy_previous(window, refit=True), "Ctrl+Shift+B",
+        "Every instance of the previous image, re-fitted to this image by the active run's "
+        "model on its box (GrabCut without one), keeping track ids")
     act("join", "Join selected", lambda: edit_actions.union(ctx), "Ctrl+J",
         "Join the selected instances into the first")
     act("subtract", "Subtract selected", lambda: edit_actions.subtract(ctx), "Ctrl+Shift+J",
@@ -146,7 +165,8 @@ def _menus(window, a: dict) -> QMenu:
     for title, names in (
             ("&File", ["new-project", "open-project", "recent", None, "add-images", None,
                        "save", None, "quit"]),
-            ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous", None,
+            ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous",
+                       "propagate", None,
                        "join", "subtract", "split", None, "give-class", "raise", "lower",
                        "select-all"]),
             ("&View", ["fit", "actual", "zoom-in", "zoom-out", None, "outline", "labels",
@@ -214,7 +234,8 @@ def _toolbars(window, a: dict, snap, clip, outline, labels) -> QSlider:
     tools = window.addToolBar("Tools")
     tools.setObjectName("toolbar-tools")
     for name in TOOL_KEYS:
-        tools.addAction(a[f"tool-{name}"])
+        if name not in ASSISTED_TOOLS:
+            tools.addAction(a[f"tool-{name}"])
     tools.addSeparator()
     tools.addAction(snap)
     tools.addAction(clip)
@@ -227,6 +248,23 @@ def _toolbars(window, a: dict, snap, clip, outline, labels) -> QSlider:
     size.valueChanged.connect(lambda v: window.options.set(brush_size=v))
     window.options.changed.connect(lambda: size.setValue(window.options.brush_size))
     tools.addWidget(size)
+
+    window.addToolBarBreak()
+    assisted = window.addToolBar("Assisted labeling")
+    assisted.setObjectName("toolbar-assisted")
+    for name in ASSISTED_TOOLS:
+        assisted.addAction(a[f"tool-{name}"])
+    assisted.addWidget(QLabel(" Tolerance "))
+    tolerance = QSpinBox()
+    tolerance.setObjectName("wand-tolerance")
+    tolerance.setRange(0, 255)
+    tolerance.setValue(window.options.wand_tolerance)
+    tolerance.setToolTip("Magic wand: how far a colour may be from the clicked one "
+                         "(0-255; [ and ])")
+    tolerance.valueChanged.connect(lambda v: window.options.set(wand_tolerance=v))
+    window.options.changed.connect(
+        lambda: tolerance.setValue(window.options.wand_tolerance))
+    assisted.addWidget(tolerance)
 
     view = window.addToolBar("View")
     view.setObjectName("toolbar-view")
@@ -250,12 +288,18 @@ def _toolbars(window, a: dict, snap, clip, outline, labels) -> QSlider:
     return opacity
 
 
-def _copy_previous(window) -> None:
+def _copy_previous(window, refit: bool = False) -> None:
     previous = window.images.previous_image_id()
     if previous is None:
         window.statusBar().showMessage("There is no previous image in the list.", 4000)
         return
-    edit_actions.copy_from_image(window.ctx, previous)
+    if refit:
+        from isegui.gui.tools.assisted import busy, refit_shape
+        with busy():
+            edit_actions.copy_from_image(window.ctx, previous,
+                                         refit=lambda inst: refit_shape(window.ctx, inst))
+    else:
+        edit_actions.copy_from_image(window.ctx, previous)
 
 
 def _mark(window, status: ImageStatus) -> None:

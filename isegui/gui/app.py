@@ -107,12 +107,18 @@ class _OpenWindows(QObject):
         self.windows = [w for w in self.windows if w is not window]
 
 
-def _keep_open(window: QWidget) -> None:
+def _keeper() -> _OpenWindows:
     app = QCoreApplication.instance()
-    keeper = app.findChild(_OpenWindows, "isegui-open-windows")
-    if keeper is None:
-        keeper = _OpenWindows(app)
-    keeper.keep(window)
+    return app.findChild(_OpenWindows, "isegui-open-windows") or _OpenWindows(app)
+
+
+def _keep_open(window: QWidget) -> None:
+    _keeper().keep(window)
+
+
+def opened_windows() -> list[QWidget]:
+    """The windows opened in place of another and not yet destroyed, oldest first."""
+    return list(_keeper().windows)
 
 
 def _open_requested(window, folder: Path, job) -> None:

@@ -94,10 +94,11 @@ def duplicate(ctx) -> None:
         paste(ctx, offset=10.0)
 
 
-def copy_from_image(ctx, source_image_id: int) -> None:
+def copy_from_image(ctx, source_image_id: int, refit=None) -> None:
     """Every instance of another image (the previous one of a sequence) into this one. Track
     ids are kept; an instance without one gets a new track id, there and here, so the object
-    can be followed through the sequence."""
+    can be followed through the sequence. `refit(instance)` gives each one's shape on this
+    image (the model or GrabCut on its box: propagation), None to keep it as it was."""
     doc, session = ctx.document, ctx.session
     if doc is None or source_image_id == doc.image_id:
         return
@@ -112,15 +113,17 @@ def copy_from_image(ctx, source_image_id: int) -> None:
             tracks[inst.id], next_track = next_track, next_track + 1
         else:
             tracks[inst.id] = inst.track_id
-    with one_step(session, f"Copy {len(source)} labels from the previous image", 2):
+    verb = "Propagate" if refit else "Copy"
+    with one_step(session, f"{verb} {len(source)} labels from the previous image", 2):
         for inst in source:  # the source objects get their new track ids first
             if inst.track_id is None:
                 session.undo_stack.push(_SetTrackOnOtherImage(session, inst.image_id, inst.id,
                                                               tracks[inst.id]))
         for inst in source:
-            ctx.push(AddInstanceCommand(session, doc.image_id, inst.class_id, inst.shape,
+            shape = (refit(inst) if refit else None) or inst.shape
+            ctx.push(AddInstanceCommand(session, doc.image_id, inst.class_id, shape,
                                         track_id=tracks[inst.id], crowd=inst.crowd,
-                                        text="Copy"))
+                                        text="Propagate" if refit else "Copy"))
 
 
 class _SetTrackOnOtherImage(StoreCommand):

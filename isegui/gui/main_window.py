@@ -23,12 +23,16 @@ from isegui.gui.panels.review import ReviewPanel
 from isegui.gui.panels.training import TrainingPanel
 from isegui.gui.session import ProjectSession
 from isegui.gui.tools.base import ToolContext, ToolOptions
+from isegui.gui.tools.assist import LabelAssist
+from isegui.gui.workers.predict_worker import LoadedModel
+from isegui.gui.tools.assisted import BoxMaskTool, ClickTool, ScissorsTool, WandTool
 from isegui.gui.tools.brush import BrushTool, EraserTool
 from isegui.gui.tools.draw import EllipseTool, HoleTool, PolygonTool, RectangleTool
 from isegui.gui.tools.edit import EditTool
 from isegui.gui.tools.measure import CalibrateTool
 
-TOOLS = (EditTool, PolygonTool, RectangleTool, EllipseTool, HoleTool, BrushTool, EraserTool)
+TOOLS = (EditTool, PolygonTool, RectangleTool, EllipseTool, HoleTool, BrushTool, EraserTool,
+         BoxMaskTool, ClickTool, ScissorsTool, WandTool)
 
 
 class MainWindow(QMainWindow):
@@ -49,7 +53,9 @@ class MainWindow(QMainWindow):
         canvas.addWidget(self.side_view)
         self.setCentralWidget(canvas)
         self.options = ToolOptions()
-        self.ctx = ToolContext(session, self.view, self.scene, self.options)
+        self.loaded_model = LoadedModel()  # the active run's model, for Review and the tools
+        self.ctx = ToolContext(session, self.view, self.scene, self.options,
+                               LabelAssist(session, self.loaded_model))
         self.tools = {cls.name: cls(self.ctx) for cls in TOOLS}
         self.review_canvas = ReviewController(session, self.scene, self.side_view)
 
@@ -58,7 +64,7 @@ class MainWindow(QMainWindow):
         self.classes = ClassPanel(session)
         self.consistency = ConsistencyPanel(session)
         self.training = TrainingPanel(session)
-        self.review = ReviewPanel(session, self.review_canvas)
+        self.review = ReviewPanel(session, self.review_canvas, self.loaded_model)
         self.measure = MeasurePanel(session, self.review_canvas, self)
         self.tools["calibrate"] = CalibrateTool(self.ctx, self.measure.calibrate_line,
                                                 self.measure.calibration_ended)

@@ -47,11 +47,10 @@ def windows():
     """Windows a test opens (or switches to) are closed with their projects afterwards."""
     opened = []
     yield opened
-    for win in opened + app._windows:
+    for win in opened + app.opened_windows():
         if shiboken6.isValid(win):  # a window switched away from is closed and deleted
             win.close()
             win.session.close()
-    app._windows.clear()
 
 
 def test_new_project_dialog_makes_the_project_with_the_images_unlabeled(qtbot, tmp_path,
@@ -71,7 +70,7 @@ def test_new_project_dialog_makes_the_project_with_the_images_unlabeled(qtbot, t
     dialog.options.copy.setChecked(True)
     _click_ok(qtbot, dialog)
 
-    new = app._windows[-1]
+    new = app.opened_windows()[-1]
     summary = _added(qtbot, new)
     assert new is not first and not shiboken6.isValid(first)  # closed, deleted
     assert new.session.project.folder == (tmp_path / "line3").resolve()
@@ -153,7 +152,7 @@ def test_a_dropped_project_folder_opens(qtbot, tmp_path, windows, dialogs):
     first.show()
     other = make_project(tmp_path / "other", images=1)
     assert _drop(first, [other]) == (True, True) and not dialogs
-    new = app._windows[-1]
+    new = app.opened_windows()[-1]
     assert new is not first and new.session.project.folder == other.resolve()
     assert not shiboken6.isValid(first) or not first.isVisible()
 

@@ -21,11 +21,12 @@ from isegui.ml.runs import RunNotFound, checkpoint_file
 
 
 class ReviewPanel(QWidget):
-    def __init__(self, session, controller):
+    def __init__(self, session, controller, loaded_model: LoadedModel | None = None):
         super().__init__()
         self.session, self.controller = session, controller
         self.worker: PredictWorker | None = None
-        self.loaded_model = LoadedModel()  # kept between Predict clicks
+        # kept between Predict clicks, and shared with the assisted labeling tools
+        self.loaded_model = loaded_model or LoadedModel()
         self.run = QComboBox()
         self.run.setToolTip("Whose predictions to show and make (default: the active run)")
         self.predict_image = QPushButton("Predict this image")

@@ -15,6 +15,7 @@ class ToolOptions(QObject):
         self.snap = False  # new vertices snap to other instances' edges and vertices
         self.clip = False  # new shapes lose what other instances own (edited: those above)
         self.brush_size = 12  # px, diameter
+        self.wand_tolerance = 24  # 0-255: how far a colour may be from the clicked one
 
     def set(self, **values) -> None:
         for key, value in values.items():
@@ -25,12 +26,14 @@ class ToolOptions(QObject):
 
 
 class ToolContext(QObject):
-    """The session, the canvas and a place for messages, as tools need them."""
+    """The session, the canvas, the labeling assist (image pixels and the active run's model:
+    gui.tools.assist) and a place for messages, as tools need them."""
     message = Signal(str)
 
-    def __init__(self, session, view, scene, options: ToolOptions):
+    def __init__(self, session, view, scene, options: ToolOptions, assist=None):
         super().__init__()
         self.session, self.view, self.scene, self.options = session, view, scene, options
+        self.assist = assist
 
     @property
     def document(self):

@@ -42,7 +42,7 @@ def other_shapes(doc, exclude: set[int] = frozenset()):
     return [i.shape for i in doc.instances() if i.id not in exclude and i.id not in doc.hidden]
 
 
-def _color(ctx) -> QColor:
+def active_color(ctx) -> QColor:
     cls = ctx.session.class_by_id(ctx.session.active_class_id)
     return QColor(cls.color if cls else "#ffffff")
 
@@ -95,7 +95,7 @@ class PolygonTool(Tool):
 
     def _show(self, cursor: QPointF | None) -> None:
         if self.preview is None:
-            self.preview = PreviewItem(_color(self.ctx))
+            self.preview = PreviewItem(active_color(self.ctx))
             self.ctx.scene.addItem(self.preview)
         self.preview.show_points(self.points, closed=False, cursor=cursor)
 
@@ -162,7 +162,7 @@ class DragShapeTool(Tool):
     def press(self, pos, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.ctx.document is not None:
             self.start = pos
-            self.preview = PreviewItem(_color(self.ctx))
+            self.preview = PreviewItem(active_color(self.ctx))
             self.ctx.scene.addItem(self.preview)
 
     def move(self, pos, event) -> None:

@@ -35,6 +35,10 @@ class LoadedModel:
                 self.loads += 1
             return self._predictor
 
+    def current(self):
+        """The model loaded last (None before any), without loading one."""
+        return self._predictor
+
 
 class PredictWorker(QThread):
     predicted = Signal(int, int, list)  # run id, image id, [(class name, shape, score)]

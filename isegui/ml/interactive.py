@@ -1,0 +1,81 @@
+"""The project's own Mask R-CNN as a labeling tool: its mask head run on a box the user drew
+(the box as the one proposal, RoIAlign on it), and on whole images for the click tool's
+candidates. Only a window around the box is run through the backbone, at the scale the model
+was trained on, so a box on a 20-MP frame costs about what one on a small image does."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+
+from isegui.core.interactive import Box, context_rect
+from isegui.ml.detection import Detection, paste_in_box, prepare_image
+from isegui.ml.predict import Predictor
+
+CONTEXT = 0.5  # of the box's size, on each side: what the backbone sees around the object
+LEAST_INPUT = 64  # px at the model's scale: the backbone's coarsest level needs some room
+
+
+class BoxSegmenter:
+    """Masks for user boxes from a loaded torch Predictor (its model in eval mode)."""
+
+    def __init__(self, predictor: Predictor):
+        self.predictor = predictor
+        self.model = predictor.model
+
+    def model_scale(self, height: int, width: int) -> float:
+        """Model pixels per image pixel for this image, as training and prediction use it."""
+        working = self.predictor.working
+        if working.tiled:
+            return working.scale
+        transform = self.model.transform
+        small, large = min(height, width), max(height, width)
+        return min(float(transform.min_size[-1]) / small, float(transform.max_size) / large)
+
+    @torch.inference_mode()
+    def segment(self, image: np.ndarray, box: Box, class_index: int | None = None
+                ) -> Detection | None:
+        """The model's mask for the object in `box` (image pixels): the class from the box
+        head unless `class_index` (1..C) is given; None when the mask comes out empty."""
+        frame = prepare_image(image)
+        height, width = frame.shape[:2]
+        x0, y0, x1, y1 = (float(v) for v in box)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            return None
+        scale = self.model_scale(height, width)
+        rect = context_rect(box, width, height, CONTEXT, least=math.ceil(LEAST_INPUT / scale / 2))
+        rx0, ry0, rx1, ry1 = rect
+        crop = frame[ry0:ry1, rx0:rx1]
+        w_in = max(1, round((rx1 - rx0) * scale))
+        h_in = max(1, round((ry1 - ry0) * scale))
+        if (w_in, h_in) != (crop.shape[1], crop.shape[0]):
+            crop = cv2.resize(crop, (w_in, h_in), interpolation=cv2.INTER_AREA if scale < 1
+                              else cv2.INTER_LINEAR)
+        device = self.predictor.device
+        tensor = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).to(device)
+        tensor = self.model.transform.normalize(tensor.float().div_(255.0))
+        batch = self.model.transform.batch_images([tensor], self.model.transform.size_divisible)
+        features = self.model.backbone(batch.contiguous(memory_format=torch.channels_last))
+        sx, sy = w_in / (rx1 - rx0), h_in / (ry1 - ry0)
+        proposal = torch.tensor([[(x0 - rx0) * sx, (y0 - ry0) * sy, (x1 - rx0) * sx,
+                                  (y1 - ry0) * sy]], dtype=torch.float32, device=device)
+        sizes = [(h_in, w_in)]
+        heads = self.model.roi_heads
+        pooled = heads.box_head(heads.box_roi_pool(features, [proposal], sizes))
+        class_logits, _ = heads.box_predictor(pooled)
+        probs = torch.softmax(class_logits[0], dim=0)
+        if class_index is None:
+            class_index = int(probs[1:].argmax()) + 1
+        masks = heads.mask_predictor(heads.mask_head(heads.mask_roi_pool(
+            features, [proposal], sizes)))
+        prob = torch.sigmoid(masks[0, class_index]).float().cpu().numpy()
+        pasted = paste_in_box(prob, (x0, y0, x1, y1), height, width,
+                              self.predictor.mask_threshold)
+        if pasted is None:
+            return None
+        mask, origin = pasted
+        return Detection(class_index, self.predictor.classes[class_index - 1],
+                         float(probs[class_index]), (x0, y0, x1, y1), mask, origin)

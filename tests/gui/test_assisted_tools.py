@@ -1,0 +1,176 @@
+"""The assisted labeling tools in the window, driven with real mouse events: box -> mask and
+click -> instance (GrabCut here: the project has no trained run), the edge-following outline
+and the magic wand. Each result is one undo step with a new instance id."""
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from isegui.core.entities import Source
+from isegui.core.geometry import rasterize
+from isegui.core.images import save_image
+from tests.gui.conftest import Driver, make_project
+
+W, H = 200, 150
+
+
+def _scene():
+    """A bright disc and a bright square on a dark, noisy background, and their masks."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(20, 40, (H, W, 3), np.uint8)
+    disc = np.zeros((H, W), np.uint8)
+    cv2.circle(disc, (60, 75), 28, 1, -1)
+    square = np.zeros((H, W), np.uint8)
+    square[40:100, 120:180] = 1
+    image[disc > 0] = (200, 180, 60)
+    image[square > 0] = (60, 170, 220)
+    return image, disc > 0, square > 0
+
+
+@pytest.fixture
+def scene_window(qtbot, tmp_path):
+    from isegui.gui.app import open_window
+    folder = make_project(tmp_path / "p", images=1, size=(W, H))
+    image, disc, square = _scene()
+    save_image(folder / "images/img_0.png", image)
+    win = open_window(folder)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    win.view.setFocus()
+    qtbot.wait(20)
+    win.view.resetTransform()
+    win.view.centerOn(QPointF(100, 75))
+    yield win, Driver(win), disc, square
+    win.close()
+    win.session.close()
+
+
+def _masks(win):
+    return {i.id: rasterize(i.shape, H, W) for i in win.session.document.instances()}
+
+
+def _iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+def _press(drive, x, y, button, modifier=Qt.KeyboardModifier.NoModifier):
+    QTest.mouseClick(drive.viewport, button, modifier, drive.at(x, y))
+
+
+def test_box_to_mask_outlines_the_object_in_the_box_as_one_undo_step(scene_window):
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_M)
+    assert win.view.tool.name == "box-mask"
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    drive.drag([(115, 35), (150, 60), (185, 105)])
+    masks = _masks(win)
+    assert len(masks) == 2  # two ids
+    first, second = sorted(masks)
+    assert _iou(masks[first], disc) > 0.9 and _iou(masks[second], square) > 0.9
+    assert win.session.undo_stack.count() == 2
+    drive.shortcut("Ctrl+Z")
+    assert list(_masks(win)) == [first]
+
+
+def test_click_shows_a_candidate_that_enter_adds_and_esc_drops(scene_window):
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_I)
+    tool = win.view.tool
+    drive.click(60, 75)
+    assert tool.preview is not None and tool.session.current is not None
+    assert _masks(win) == {}  # only a candidate until Enter
+    drive.key(Qt.Key.Key_Escape)
+    assert tool.preview is None and _masks(win) == {}
+
+    drive.click(150, 70)
+    candidate = tool.session.current
+    drive.key(Qt.Key.Key_Return)
+    (mask,) = _masks(win).values()
+    assert _iou(mask, square) > 0.9
+    (inst,) = win.session.document.instances()
+    assert inst.source == Source.MANUAL  # GrabCut's: no model involved
+    assert candidate is not None and win.session.undo_stack.count() == 1
+
+
+def test_a_negative_click_takes_a_part_out_of_the_candidate(scene_window):
+    from isegui.core.interactive import covers
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_I)
+    tool = win.view.tool
+    drive.click(60, 75)
+    assert covers(tool.session.current, (40, 75))
+    _press(drive, 40, 75, Qt.MouseButton.RightButton)  # that part is background
+    assert [positive for _, positive in tool.session.clicks] == [True, False]
+    assert not covers(tool.session.current, (40, 75))
+    assert covers(tool.session.current, (60, 75))
+    drive.key(Qt.Key.Key_Backspace)  # the last click taken back
+    assert len(tool.session.clicks) == 1 and covers(tool.session.current, (40, 75))
+    drive.key(Qt.Key.Key_Return)
+    assert len(_masks(win)) == 1
+
+
+def test_edge_outline_follows_the_square_between_four_anchors(scene_window):
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_T)
+    assert win.view.tool.name == "scissors"
+    # anchors a little off the corners: the path between them snaps to the edges
+    for x, y in [(121, 41), (178, 42), (178, 98), (122, 98)]:
+        drive.click(x, y)
+        drive.hover(x + 3, y + 3)
+    drive.click(121, 41)  # on the first anchor: closed
+    (mask,) = _masks(win).values()
+    assert _iou(mask, square) > 0.9
+    assert win.session.undo_stack.count() == 1
+
+
+def test_magic_wand_makes_adds_and_cuts(scene_window):
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_W)
+    drive.click(60, 75)
+    masks = _masks(win)
+    (only,) = masks
+    assert _iou(masks[only], disc) > 0.95
+    drive.click(150, 70)  # the disc is selected: the square joins it
+    assert _iou(_masks(win)[only], disc | square) > 0.95
+    drive.click(150, 70, Qt.KeyboardModifier.ShiftModifier)  # and is cut again
+    assert _iou(_masks(win)[only], disc) > 0.95
+    assert win.session.undo_stack.count() == 3 and list(_masks(win)) == [only]
+    tolerance = win.options.wand_tolerance
+    drive.key(Qt.Key.Key_BracketRight)
+    assert win.options.wand_tolerance > tolerance
+
+
+def test_propagate_refits_the_previous_images_instances_keeping_track_ids(qtbot, tmp_path):
+    from shapely.geometry import Point
+
+    from isegui.core.project import Project
+    from isegui.gui.app import open_window
+    folder = make_project(tmp_path / "seq", images=2, size=(W, H))
+    moved = np.zeros((H, W), np.uint8)
+    for k, (cx, cy) in enumerate([(60, 75), (68, 79)]):  # the disc moves between frames
+        image, _, _ = _scene()
+        image[:, :100] = image[0, 0]  # the left half: background, then the disc
+        cv2.circle(image, (cx, cy), 28, (200, 180, 60), -1)
+        save_image(folder / f"images/img_{k}.png", image)
+    cv2.circle(moved, (68, 79), 28, 1, -1)
+    with Project.open(folder) as project:
+        first = project.store.images()[0]
+        project.store.add_instance(first.id, project.store.classes()[0].id,
+                                   Point(60, 75).buffer(28), track_id=7)
+    win = open_window(folder)
+    qtbot.addWidget(win)
+    win.show()
+    win.images.step(+1)
+    win.actions_by_name["propagate"].trigger()
+    (inst,) = win.session.document.instances()
+    assert inst.track_id == 7
+    assert _iou(rasterize(inst.shape, H, W), moved > 0) > 0.9  # re-fitted, not copied
+    assert _iou(rasterize(Point(60, 75).buffer(28), H, W), moved > 0) < 0.85
+    assert win.session.undo_stack.count() == 1
+    win.close()
+    win.session.close()
