@@ -9,7 +9,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from isegui.cli.output import print_json, progress_bar
+from isegui.cli.output import print_json, print_warnings, progress_bar
 from isegui.core.entities import Split
 from isegui.core.tiling import WorkingScale
 
@@ -76,6 +76,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch", type=int, default=4)
     p.set_defaults(handler=run_predict)
+
+    p = sub.add_parser("suggest", help="the unlabeled images the model is least sure of: "
+                       "the ones worth labeling next")
+    p.add_argument("dir", type=Path)
+    p.add_argument("--n", type=int, default=20, help="how many to list (20)")
+    p.add_argument("--run", help="run id or name (default: the active run)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_suggest)
 
     p = sub.add_parser("export-model", help="write a run's model for onnxruntime",
                        description="Export a run's best checkpoint as ONNX at a fixed input "
@@ -196,6 +205,43 @@ class _BarReporter:
 
 
 # --------------------------------------------------------------------------- evaluate
+
+def run_suggest(args) -> int:
+    from isegui.core.entities import ImageStatus
+    from isegui.core.errors import ImageReadError
+    from isegui.core.images import load_image
+    from isegui.core.project import Project
+    from isegui.ml.predict import Predictor
+    from isegui.ml.runs import checkpoint_file, find_run
+    from isegui.ml.suggest import SEEN, uncertainty
+    with Project.open(args.dir, read_only=True) as project:
+        run = find_run(project, args.run)
+        path = checkpoint_file(project, run, "best")
+        images = [(r.path, project.image_path(r.path)) for r in project.store.images()
+                  if r.status == ImageStatus.UNLABELED]
+    predictor = Predictor.from_checkpoint(path, args.device, threshold=SEEN)
+    ranked, unreadable = [], []
+    with progress_bar("predicting") as progress:
+        for n, (stored, file) in enumerate(images, start=1):
+            try:
+                ranked.append((stored, uncertainty(predictor, load_image(file))))
+            except ImageReadError as exc:
+                unreadable.append(str(exc))
+            progress(n, len(images), stored)
+    ranked.sort(key=lambda item: -item[1].value)
+    top = ranked[:max(0, args.n)]
+    if args.json:
+        print_json({"run": run.id, "unlabeled": len(images), "unreadable": unreadable,
+                    "images": [{"path": p, **u.as_dict()} for p, u in top]})
+        return 0
+    print_warnings(unreadable)
+    print(f"run {run.id} ({run.name}): {len(top)} of {len(images)} unlabeled images, "
+          "least sure first (value = borderline share + mirror disagreement, 0-2)")
+    for stored, u in top:
+        print(f"{u.value:5.2f}  {stored}  ({u.objects} objects, {u.borderline} borderline, "
+              f"mirror disagreement {u.disagreement:.2f})")
+    return 0
+
 
 def run_evaluate(args) -> int:
     from isegui.core.images import load_image

@@ -180,7 +180,7 @@ class EdgeTracer:
         px, py = int(point[0]), int(point[1])
         if not (x0 <= px < x1 and y0 <= py < y1):
             return [self.anchor, (px, py)]
-        contour = self._tool.getContour((px - x0, py - y0), backward=True)
+        contour = self._tool.getContour((px - x0, py - y0), backward=False)
         return [(int(x) + x0, int(y) + y0) for x, y in contour.reshape(-1, 2)]
 
 

@@ -360,6 +360,7 @@ class ScissorsTool(Tool):
     def _show(self, last: list[tuple[int, int]]) -> None:
         if self.preview is None:
             self.preview = PreviewItem(active_color(self.ctx))
+            self.preview.setBrush(Qt.BrushStyle.NoBrush)  # an open outline: its line only
             self.ctx.scene.addItem(self.preview)
         self.preview.show_points([QPointF(x, y) for x, y in self.outline(last)], closed=False)
 
