@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.tools = {cls.name: cls(self.ctx) for cls in TOOLS}
         self.review_canvas = ReviewController(session, self.scene, self.side_view)
 
-        self.images = ImagePanel(session)
+        self.images = ImagePanel(session, self.loaded_model)
         self.instances = InstancePanel(session, self.ctx)
         self.classes = ClassPanel(session)
         self.consistency = ConsistencyPanel(session)
@@ -189,7 +189,8 @@ class MainWindow(QMainWindow):
         self.view.set_tool(None)
         if self.training.process.running:
             self.training.process.cancel()  # the run keeps its checkpoint
-        if self.review.worker is not None:
-            self.review.worker.cancel()
-            self.review.worker.wait(10_000)
+        for worker in (self.review.worker, self.images.suggester):
+            if worker is not None:
+                worker.cancel()
+                worker.wait(10_000)
         super().closeEvent(event)

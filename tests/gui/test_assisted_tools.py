@@ -174,3 +174,46 @@ def test_propagate_refits_the_previous_images_instances_keeping_track_ids(qtbot,
     assert win.session.undo_stack.count() == 1
     win.close()
     win.session.close()
+
+
+@pytest.mark.slow
+def test_the_image_list_ranks_unlabeled_images_by_the_active_runs_doubt(qtbot, tmp_path):
+    from isegui.cli import main
+    from isegui.core.demo import create_demo_project
+    from isegui.core.entities import ImageStatus
+    from isegui.core.project import Project
+    from isegui.gui.app import open_window
+    folder = tmp_path / "demo"
+    create_demo_project(folder, n_images=6, width=160, height=128).close()
+    assert main(["train", str(folder), "--size", "128", "--epochs", "1", "--batch", "2",
+                 "--max-steps", "2", "--device", "cpu", "--workers", "0"]) == 0
+    with Project.open(folder) as project:
+        unlabeled = project.store.images()[:3]
+        for record in unlabeled:
+            project.store.set_status(record.id, ImageStatus.UNLABELED)
+    win = open_window(folder)
+    qtbot.addWidget(win)
+    win.show()
+    panel = win.images
+    panel.filter.setCurrentIndex(next(k for k in range(panel.filter.count())
+                                      if panel.filter.itemData(k) == ("suggest", None)))
+    assert panel.suggester is not None and "Asking run 1" in panel.note.text()
+    qtbot.waitUntil(lambda: panel.suggester is None, timeout=60_000)
+    listed = panel.listed_ids()
+    assert sorted(listed) == sorted(r.id for r in unlabeled)  # only the unlabeled ones
+    values = [panel._uncertainty[i] for i in listed]
+    assert values == sorted(values, reverse=True) and all(0 <= v <= 2 for v in values)
+    assert all("unsure" in panel.list.item(k).text() for k in range(panel.list.count()))
+    assert "Least sure first" in panel.note.text()
+    win.close()
+    win.session.close()
+
+
+def test_the_image_filter_stays_when_the_classes_change(scene_window):
+    win, drive, disc, square = scene_window
+    panel = win.images
+    unlabeled_first = next(k for k in range(panel.filter.count())
+                           if panel.filter.itemData(k) == ("unlabeled-first", None))
+    panel.filter.setCurrentIndex(unlabeled_first)
+    win.session.add_class("scratch")
+    assert panel.filter.currentIndex() == unlabeled_first

@@ -7,10 +7,13 @@ from pathlib import PurePosixPath
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from isegui.core.entities import ImageStatus
+from isegui.gui.workers.predict_worker import LoadedModel
+from isegui.gui.workers.suggest_worker import SuggestWorker
+from isegui.ml.runs import RunNotFound, checkpoint_file
 
 STATUS_COLORS = {ImageStatus.UNLABELED: "#9e9e9e", ImageStatus.LABELED: "#42a5f5",
                  ImageStatus.REVIEWED: "#66bb6a"}
@@ -19,9 +22,17 @@ STATUS_MARKS = {ImageStatus.UNLABELED: "○", ImageStatus.LABELED: "◐",
 
 
 class ImagePanel(QWidget):
-    def __init__(self, session):
+    def __init__(self, session, loaded_model: LoadedModel | None = None):
         super().__init__()
         self.session = session
+        self.loaded_model = loaded_model or LoadedModel()
+        # "worth labeling next": each unlabeled image's uncertainty under the active run
+        self._uncertainty: dict[int, float] = {}
+        self._asked: tuple | None = None  # the run and checkpoint the values are from
+        self.suggester: SuggestWorker | None = None
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.hide()
         self.filter = QComboBox()
         self.filter.setToolTip("Which images to list")
         self.search = QLineEdit()
@@ -33,6 +44,7 @@ class ImagePanel(QWidget):
         layout.addWidget(self.filter)
         layout.addWidget(self.search)
         layout.addWidget(self.list)
+        layout.addWidget(self.note)
         self._records = {}
         self._counts: dict[int, int] = {}
         self._fill_filter()
@@ -51,14 +63,17 @@ class ImagePanel(QWidget):
         self.filter.clear()
         self.filter.addItem("All images", ("all", None))
         self.filter.addItem("Unlabeled first", ("unlabeled-first", None))
+        self.filter.addItem("Worth labeling next (the model's least sure)", ("suggest", None))
         for status in ImageStatus:
             self.filter.addItem(f"Only {status.value}", ("status", status))
         for split in ("train", "val", "test"):
             self.filter.addItem(f"Split: {split}", ("split", split))
         for cls in self.session.classes():
             self.filter.addItem(f"With class: {cls.name}", ("class", cls.id))
-        index = self.filter.findData(current) if current else 0
-        self.filter.setCurrentIndex(max(0, index))
+        # findData does not match Python tuples: compare them here
+        index = next((k for k in range(self.filter.count())
+                      if self.filter.itemData(k) == current), 0)
+        self.filter.setCurrentIndex(index)
         self.filter.blockSignals(False)
 
     def reload(self) -> None:
@@ -75,6 +90,12 @@ class ImagePanel(QWidget):
             records = [r for r in records if r.id in having]
         elif kind == "unlabeled-first":
             records = sorted(records, key=lambda r: r.status != ImageStatus.UNLABELED)
+        elif kind == "suggest":
+            records = [r for r in records if r.status == ImageStatus.UNLABELED]
+            self._ask_model(records)
+            records = sorted(records, key=lambda r: -self._uncertainty.get(r.id, -1.0))
+        if kind != "suggest":
+            self.note.hide()
         text = self.search.text().strip().lower()
         if text:
             records = [r for r in records if text in r.path.lower()]
@@ -90,10 +111,59 @@ class ImagePanel(QWidget):
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
 
+    def _ask_model(self, unlabeled: list) -> None:
+        """Start scoring the unlabeled images with the active run, once per run and
+        checkpoint; the list is sorted again as values come in."""
+        run_id = self.session.project.active_run_id
+        try:
+            checkpoint = checkpoint_file(self.session.project, self.session.store.run(run_id)) \
+                if run_id is not None else None
+        except RunNotFound:
+            checkpoint = None
+        if checkpoint is None:
+            self.note.setText("Train a model first: it ranks the unlabeled images by how "
+                              "unsure it is of them.")
+            self.note.show()
+            return
+        asked = (run_id, str(checkpoint), checkpoint.stat().st_mtime_ns)
+        missing = [r for r in unlabeled if r.id not in self._uncertainty]
+        if asked != self._asked:
+            self._uncertainty, missing = {}, unlabeled
+        if not missing or self.suggester is not None:
+            if not missing:
+                self.note.setText(f"Least sure first, by run {run_id}: borderline scores and "
+                                  "disagreement with its mirror image (0 sure - 2 unsure).")
+                self.note.show()
+            return
+        self._asked = asked
+        project = self.session.project
+        self.suggester = SuggestWorker(checkpoint, [(r.id, project.image_path(r.path))
+                                                    for r in missing], self.loaded_model)
+        self.suggester.scored.connect(self._scored)
+        self.suggester.progress.connect(lambda done, total: self.note.setText(
+            f"Asking run {run_id} about the unlabeled images: {done} of {total}…"))
+        self.suggester.failed.connect(lambda text: self.note.setText(text))
+        self.suggester.finished.connect(self._suggest_done)
+        self.note.setText(f"Asking run {run_id} about {len(missing)} unlabeled images…")
+        self.note.show()
+        self.suggester.start()
+
+    def _scored(self, image_id: int, value: float) -> None:
+        self._uncertainty[image_id] = value
+
+    def _suggest_done(self) -> None:
+        self.suggester = None
+        if (self.filter.currentData() or ("all", None))[0] == "suggest":
+            self.reload()
+
     def _describe(self, item: QListWidgetItem, record) -> None:
         count = self._counts.get(record.id, 0)
         name = PurePosixPath(record.path).name
-        item.setText(f"{STATUS_MARKS[record.status]} {name}   {count}   {record.split.value}")
+        value = self._uncertainty.get(record.id)
+        unsure = f"   unsure {value:.2f}" if value is not None and \
+            record.status == ImageStatus.UNLABELED else ""
+        item.setText(f"{STATUS_MARKS[record.status]} {name}   {count}   "
+                     f"{record.split.value}{unsure}")
         item.setForeground(QBrush(QColor(STATUS_COLORS[record.status])))
         item.setToolTip(f"{record.path}\n{record.width} x {record.height} px, "
                         f"{record.status.value}, {count} instances, {record.split.value}")
