@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 import shiboken6
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
 
@@ -51,6 +51,9 @@ def windows():
         if shiboken6.isValid(win):  # a window switched away from is closed and deleted
             win.close()
             win.session.close()
+            win.deleteLater()  # and so forgotten by the app, as when a user closes it
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert app.opened_windows() == []
 
 
 def test_new_project_dialog_makes_the_project_with_the_images_unlabeled(qtbot, tmp_path,

@@ -195,8 +195,7 @@ def test_the_image_list_ranks_unlabeled_images_by_the_active_runs_doubt(qtbot, t
     qtbot.addWidget(win)
     win.show()
     panel = win.images
-    panel.filter.setCurrentIndex(next(k for k in range(panel.filter.count())
-                                      if panel.filter.itemData(k) == ("suggest", None)))
+    panel.filter.setCurrentIndex(panel.filter_index(("suggest", None)))
     assert panel.suggester is not None and "Asking run 1" in panel.note.text()
     qtbot.waitUntil(lambda: panel.suggester is None, timeout=60_000)
     listed = panel.listed_ids()
@@ -209,11 +208,12 @@ def test_the_image_list_ranks_unlabeled_images_by_the_active_runs_doubt(qtbot, t
     win.session.close()
 
 
+
 def test_the_image_filter_stays_when_the_classes_change(scene_window):
+    from isegui.core.entities import ImageStatus
     win, drive, disc, square = scene_window
     panel = win.images
-    unlabeled_first = next(k for k in range(panel.filter.count())
-                           if panel.filter.itemData(k) == ("unlabeled-first", None))
-    panel.filter.setCurrentIndex(unlabeled_first)
+    only_unlabeled = panel.filter_index(("status", ImageStatus.UNLABELED))
+    panel.filter.setCurrentIndex(only_unlabeled)
     win.session.add_class("scratch")
-    assert panel.filter.currentIndex() == unlabeled_first
+    assert panel.filter.currentIndex() == only_unlabeled

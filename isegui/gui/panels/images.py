@@ -70,11 +70,14 @@ class ImagePanel(QWidget):
             self.filter.addItem(f"Split: {split}", ("split", split))
         for cls in self.session.classes():
             self.filter.addItem(f"With class: {cls.name}", ("class", cls.id))
-        # findData does not match Python tuples: compare them here
-        index = next((k for k in range(self.filter.count())
-                      if self.filter.itemData(k) == current), 0)
-        self.filter.setCurrentIndex(index)
+        self.filter.setCurrentIndex(self.filter_index(current) or 0)
         self.filter.blockSignals(False)
+
+    def filter_index(self, data) -> int | None:
+        """The filter entry with this data. (QComboBox.findData misses Python tuples that
+        hold an enum, such as ("status", ImageStatus.LABELED).)"""
+        return next((k for k in range(self.filter.count())
+                     if self.filter.itemData(k) == data), None)
 
     def reload(self) -> None:
         records = self.session.images()
