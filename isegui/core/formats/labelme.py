@@ -234,12 +234,12 @@ def _suffix_of(data: bytes) -> str:
 
 def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
           report: ExportReport) -> None:
-    names: dict[int | None, str] = {c.id: c.name for c in classes}
+    names = {c.id: c.name for c in classes}
     for image in images:
         rel = PurePosixPath(image.file_name)
         shapes = []
         for inst in sorted(image.instances, key=lambda i: (i.z, i.id)):
-            label = names.get(inst.class_id)
+            label = None if inst.class_id is None else names.get(inst.class_id)
             if label is None and not inst.crowd:
                 report.lose(f"instances without a class are left out (first: image "
                             f"{image.file_name}, instance {inst.id})")
