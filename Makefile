@@ -35,10 +35,12 @@ test-fast: venv lint
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$rc
 
-# ruff (pyproject's rules) and import-linter (the layers: core has no Qt or torch, ml no Qt)
+# ruff (pyproject's rules), import-linter (the layers: core has no Qt or torch, ml no Qt) and
+# mypy (strict on core and ml: pyproject's [tool.mypy])
 lint: venv
 	$(BIN)/ruff check isegui tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy isegui/core isegui/ml
 
 # ISEGUI_NO_CUDA=1 / ISEGUI_CONSOLE=1 pass through to build.spec (see its header).
 package: venv

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import filecmp
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Protocol
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError
@@ -23,6 +24,14 @@ from isegui.core.store import Store
 PROJECT_INTERNALS = ("runs", "pretrained")
 
 Stop = Callable[[], bool]
+
+
+class StoredFile(Protocol):
+    """A planned image of any kind: the file, and the path its record will keep."""
+    @property
+    def file(self) -> Path: ...
+    @property
+    def stored(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,7 @@ def plan_images(project: Project, checked: list[CheckedImage], existing: set[str
         if own in claimed:
             already += 1
             continue
+        stored: str | None
         if not copy or not _outside(own):
             stored, needs_copy = own, False
         else:
@@ -168,7 +178,7 @@ def _outside(stored: str) -> bool:
     return stored.startswith("../") or _absolute(stored)
 
 
-def path_warnings(plans, on_share: bool = False) -> list[str]:
+def path_warnings(plans: Sequence[StoredFile], on_share: bool = False) -> list[str]:
     """What the recorded paths of planned images (anything with `.stored` and `.file`) put at
     risk: absolute paths do not move with the project; and on a network share, images outside
     the project's folder are found by the other PCs only where they see that folder too."""

@@ -10,6 +10,7 @@ import numpy as np
 import shapely
 
 from isegui.core.geometry import Shape
+from isegui.core.store import Store
 
 MATCH_IOU = 0.5
 
@@ -74,7 +75,7 @@ class ImageErrors:
         return self.wrong + self.missed
 
 
-def images_by_errors(store, run_id: int | None, threshold: float) -> list[ImageErrors]:
+def images_by_errors(store: Store, run_id: int | None, threshold: float) -> list[ImageErrors]:
     """The images a run predicted, worst first (most wrong + missed at `threshold`; then by
     id): where a reviewer looks first."""
     rows = []

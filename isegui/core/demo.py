@@ -7,11 +7,14 @@ The same generator feeds the demo project and the training benchmarks (other see
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely import affinity
 from shapely.geometry import Point, Polygon, box
@@ -36,12 +39,18 @@ class DemoObject:
     shape: Shape  # the visible part
 
 
+# (seed, width, height) -> an RGB uint8 image and its labeled objects
+SceneGenerator: TypeAlias = Callable[[int, int, int], tuple[np.ndarray, list[DemoObject]]]
+# an object's colours by part: "a", and "b" (a capsule's other half) or "pins"
+_Style: TypeAlias = dict[str, tuple[int, int, int]]
+
+
 def generate_scene(seed: int, width: int = 512, height: int = 384
                    ) -> tuple[np.ndarray, list[DemoObject]]:
     """An RGB uint8 image and its labeled objects, bottom to top."""
     rng = np.random.default_rng(seed)
     scale = min(width, height) / 384.0
-    placed: list[tuple[str, Shape, dict]] = []
+    placed: list[tuple[str, Shape, _Style]] = []
     for _ in range(int(rng.integers(6, 15))):
         kind = str(rng.choice(["pill", "washer", "chip"], p=[0.45, 0.3, 0.25]))
         shape = _make(kind, rng, scale)
@@ -66,7 +75,7 @@ def generate_scene(seed: int, width: int = 512, height: int = 384
     return np.clip(image + noise, 0, 255).astype(np.uint8), objects
 
 
-def _make(kind: str, rng, scale: float) -> Shape:
+def _make(kind: str, rng: np.random.Generator, scale: float) -> Shape:
     angle = float(rng.uniform(0, 180))
     if kind == "pill":
         length, radius = rng.uniform(44, 72) * scale, rng.uniform(9, 14) * scale
@@ -85,10 +94,13 @@ def _make(kind: str, rng, scale: float) -> Shape:
                 for side in (-1, 1) for x in np.linspace(-w / 2 + 5 * scale, w / 2 - 5 * scale,
                                                          int(max(2, w // (8 * scale))))]
         shape = shapely.union_all([box(-w / 2, -h / 2, w / 2, h / 2), *pins])
-    return affinity.rotate(shape, angle, origin=(0, 0))
+    rotated = affinity.rotate(shape, angle, origin=(0, 0))
+    assert isinstance(rotated, Polygon)  # every kind is made in one piece
+    return rotated
 
 
-def _position(rng, width: int, height: int, placed, scale: float) -> tuple[float, float]:
+def _position(rng: np.random.Generator, width: int, height: int,
+              placed: list[tuple[str, Shape, _Style]], scale: float) -> tuple[float, float]:
     """Mostly free spots; sometimes right next to (touching) or on top of an earlier object."""
     if placed and rng.random() < 0.45:
         _, other, _ = placed[int(rng.integers(len(placed)))]
@@ -100,7 +112,7 @@ def _position(rng, width: int, height: int, placed, scale: float) -> tuple[float
     return float(rng.uniform(30, width - 30)), float(rng.uniform(30, height - 30))
 
 
-def _paint_style(kind: str, rng) -> dict:
+def _paint_style(kind: str, rng: np.random.Generator) -> _Style:
     if kind == "pill":
         colors = [(235, 235, 225), (200, 60, 50), (60, 90, 190), (230, 190, 40)]
         return {"a": colors[0], "b": colors[int(rng.integers(1, len(colors)))]}
@@ -110,16 +122,16 @@ def _paint_style(kind: str, rng) -> dict:
     return {"a": (35, 38, 40), "pins": (190, 180, 150)}
 
 
-def _background(rng, width: int, height: int) -> np.ndarray:
+def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     base = rng.uniform(85, 115)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     shade = base + 18 * (xx / width) - 10 * (yy / height)
-    belt = shade + 4 * np.sin(yy / rng.uniform(3, 6))  # the belt's ridges
+    belt: npt.NDArray[np.float32] = shade + 4 * np.sin(yy / rng.uniform(3, 6))  # its ridges
     tint = np.array([1.0, 1.02, 1.05], dtype=np.float32)
     return belt[:, :, None] * tint
 
 
-def _paint(image: np.ndarray, shape: Shape, style: dict, rng) -> None:
+def _paint(image: np.ndarray, shape: Shape, style: _Style, rng: np.random.Generator) -> None:
     h, w = image.shape[:2]
     x0, y0, x1, y1 = bounds_window(shape, h, w)
     if x1 <= x0 or y1 <= y0:
@@ -134,8 +146,7 @@ def _paint(image: np.ndarray, shape: Shape, style: dict, rng) -> None:
     light = 1.0 + 0.25 * ((c.x - xx) + (c.y - yy)) / max(1.0, math.sqrt(shape.area))
     color = np.array(style["a"], dtype=np.float32)
     if "b" in style:  # a two-tone capsule: split across its long axis
-        rect = shapely.minimum_rotated_rectangle(shape)
-        p = np.asarray(rect.exterior.coords)
+        p = shapely.get_coordinates(shapely.minimum_rotated_rectangle(shape))  # its corners
         long_axis = p[1] - p[0] if np.hypot(*(p[1] - p[0])) > np.hypot(*(p[2] - p[1])) \
             else p[2] - p[1]
         side = (xx - c.x) * long_axis[0] + (yy - c.y) * long_axis[1] > 0
@@ -157,7 +168,8 @@ def create_demo_project(folder: str | Path, n_images: int = DEMO_IMAGES, seed: i
                                    "scene_{:03d}.jpg", n_images, seed, width, height, progress)
 
 
-def write_synthetic_project(folder: str | Path, name: str, classes, generate, file_name: str,
+def write_synthetic_project(folder: str | Path, name: str, classes: Sequence[tuple[str, str]],
+                            generate: SceneGenerator, file_name: str,
                             n_images: int, seed: int, width: int, height: int,
                             progress: Progress = no_progress) -> Project:
     """A new project of `n_images` made by `generate(seed, width, height)` -> (image, objects),

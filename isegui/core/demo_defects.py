@@ -15,8 +15,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import shapely
 from shapely import affinity
 from shapely.geometry import LineString, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from isegui.core.demo import DemoObject, write_synthetic_project
 from isegui.core.geometry import Shape, bounds_window, polygons_of, rasterize, repair
@@ -64,13 +66,14 @@ def render_frame(seed: int, width: int = FRAME_SIZE[0], height: int = FRAME_SIZE
     layer = _distractors(rng, labels)
     image += layer[:, :, None].astype(np.float32) * np.array([1.0, 0.98, 0.95], np.float32)
     image = cv2.GaussianBlur(image, (3, 3), 0.6)  # the lens: no edge is one pixel sharp
-    image += (rng.standard_normal((height, width), dtype=np.float32) * 1.6)[:, :, None]
+    # not +=: cv2's stubs type the blurred image as integer-or-float, which += refuses
+    image = image + (rng.standard_normal((height, width), dtype=np.float32) * 1.6)[:, :, None]
     return DefectFrame(np.clip(image, 0, 255).astype(np.uint8), objects, layer > 0)
 
 
 # --------------------------------------------------------------------------- the metal
 
-def _metal(rng, width: int, height: int) -> np.ndarray:
+def _metal(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Gray float32 brushed metal: streaks along the brushing direction over smooth shading
     and a soft reflection band."""
     along, across = (width, height) if rng.random() < 0.6 else (height, width)
@@ -82,10 +85,11 @@ def _metal(rng, width: int, height: int) -> np.ndarray:
     streaks += cv2.blur(coarse, (length, 5)) * (3.2 * math.sqrt(length * 5))
     if (along, across) != (width, height):
         streaks = np.ascontiguousarray(streaks.T)
-    return streaks + _shading(rng, width, height)
+    metal: np.ndarray = streaks + _shading(rng, width, height)
+    return metal
 
 
-def _shading(rng, width: int, height: int) -> np.ndarray:
+def _shading(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     w, h = max(2, -(-width // SHADING_STEP)), max(2, -(-height // SHADING_STEP))
     blobs = rng.standard_normal((max(2, h // 24 + 2), max(2, w // 24 + 2))).astype(np.float32)
     smooth = cv2.resize(blobs, (w, h), interpolation=cv2.INTER_CUBIC) * 4.0
@@ -99,12 +103,13 @@ def _shading(rng, width: int, height: int) -> np.ndarray:
     d = (xx - cx) * math.cos(band_angle) + (yy - cy) * math.sin(band_angle)
     sigma = rng.uniform(0.03, 0.09) * max(width, height)
     level += rng.uniform(14, 30) * np.exp(-0.5 * (d / sigma) ** 2)
-    return cv2.resize(level, (width, height), interpolation=cv2.INTER_LINEAR)
+    full_size: np.ndarray = cv2.resize(level, (width, height), interpolation=cv2.INTER_LINEAR)
+    return full_size
 
 
 # --------------------------------------------------------------------------- the defects
 
-def _place_defects(rng, width: int, height: int) -> list[DemoObject]:
+def _place_defects(rng: np.random.Generator, width: int, height: int) -> list[DemoObject]:
     kinds = rng.choice(["scratch", "pit", "stain"], size=int(rng.integers(3, 9)), p=CLASS_ODDS)
     placed: list[DemoObject] = []
     for kind in kinds:
@@ -116,7 +121,8 @@ def _place_defects(rng, width: int, height: int) -> list[DemoObject]:
     return placed
 
 
-def _inside(rng, shape: Shape, width: int, height: int, margin: float = 4) -> Shape | None:
+def _inside(rng: np.random.Generator, shape: BaseGeometry, width: int, height: int,
+            margin: float = 4) -> Shape | None:
     """`shape` (made around the origin) moved to a random spot where it fits, or None."""
     minx, miny, maxx, maxy = shape.bounds
     if maxx - minx > width - 2 * margin or maxy - miny > height - 2 * margin:
@@ -127,7 +133,7 @@ def _inside(rng, shape: Shape, width: int, height: int, margin: float = 4) -> Sh
     return parts[0] if len(parts) == 1 else None
 
 
-def _scratch(rng, width: int, height: int) -> Shape | None:
+def _scratch(rng: np.random.Generator, width: int, height: int) -> Shape | None:
     """A polyline 2-4 px wide, 40-400 px long; about half gently curved."""
     if rng.random() < 0.35:
         length = rng.uniform(300, 400)  # long enough to cross tile borders
@@ -143,7 +149,7 @@ def _scratch(rng, width: int, height: int) -> Shape | None:
     return _inside(rng, line.buffer(rng.uniform(2, 4) / 2, quad_segs=2), width, height)
 
 
-def _pit(rng, width: int, height: int) -> Shape | None:
+def _pit(rng: np.random.Generator, width: int, height: int) -> Shape | None:
     """A round-ish hole 6-15 px across."""
     across = rng.uniform(7, 15)
     radii = np.array([across / 2, max(6.5, across * rng.uniform(0.8, 1.0)) / 2])
@@ -154,7 +160,7 @@ def _pit(rng, width: int, height: int) -> Shape | None:
     return _inside(rng, shape, width, height)
 
 
-def _stain(rng, width: int, height: int) -> Shape | None:
+def _stain(rng: np.random.Generator, width: int, height: int) -> Shape | None:
     """An irregular blotch 30-100 px across."""
     across = rng.uniform(36, 100)
     minor = max(34.0, across * rng.uniform(0.65, 1.0))
@@ -180,9 +186,10 @@ def _inner_distance(mask: np.ndarray) -> np.ndarray:
     return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
 
 
-def _paint_scratch(region: np.ndarray, mask: np.ndarray, shape: Shape, origin, rng) -> None:
+def _paint_scratch(region: np.ndarray, mask: np.ndarray, shape: Shape,
+                   origin: tuple[int, int], rng: np.random.Generator) -> None:
     """Brighter or darker than the metal, fading toward both ends and varying along."""
-    rect = np.asarray(shape.minimum_rotated_rectangle.exterior.coords)[:3]
+    rect = shapely.get_coordinates(shape.minimum_rotated_rectangle)[:3]
     sides = [rect[1] - rect[0], rect[2] - rect[1]]
     axis = max(sides, key=lambda v: np.hypot(*v))
     axis = axis / max(1e-6, float(np.hypot(*axis)))
@@ -196,7 +203,8 @@ def _paint_scratch(region: np.ndarray, mask: np.ndarray, shape: Shape, origin, r
     region[ys, xs] += delta[:, None].astype(np.float32)
 
 
-def _paint_pit(region: np.ndarray, mask: np.ndarray, shape: Shape, origin, rng) -> None:
+def _paint_pit(region: np.ndarray, mask: np.ndarray, shape: Shape,
+               origin: tuple[int, int], rng: np.random.Generator) -> None:
     """A dark hole, darkest in the middle, inside a thin lighter rim."""
     depth = _inner_distance(mask)
     rim = mask & (depth <= 1.0)  # the outermost pixels: thin, so the pit is dark overall
@@ -206,7 +214,8 @@ def _paint_pit(region: np.ndarray, mask: np.ndarray, shape: Shape, origin, rng) 
     region[inner] -= (rng.uniform(40, 70) * (0.6 + 0.4 * core[inner]))[:, None]
 
 
-def _paint_stain(region: np.ndarray, mask: np.ndarray, shape: Shape, origin, rng) -> None:
+def _paint_stain(region: np.ndarray, mask: np.ndarray, shape: Shape,
+                 origin: tuple[int, int], rng: np.random.Generator) -> None:
     """A faint discoloration (darker and warmer, sometimes lighter) with soft edges."""
     depth = _inner_distance(mask)
     ramp = max(3.0, 0.3 * float(depth.max()))
@@ -226,7 +235,7 @@ _PAINTERS = {"scratch": _paint_scratch, "pit": _paint_pit, "stain": _paint_stain
 
 # --------------------------------------------------------------------------- the distractors
 
-def _distractors(rng, labels: np.ndarray) -> np.ndarray:
+def _distractors(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     """A uint8 layer of added brightness: dust specks (1-5 px, single and in clusters) and a
     few short fibres, all at least DISTRACTOR_GAP px from every label."""
     height, width = labels.shape

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from isegui.core.geometry import Shape
 
@@ -82,8 +83,8 @@ class Run:
     name: str
     created: str  # ISO 8601, UTC
     status: RunStatus = RunStatus.RUNNING
-    config: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     checkpoint: str | None = None  # relative to the project folder
     finished: str | None = None
 

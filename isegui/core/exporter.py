@@ -13,6 +13,7 @@ import tempfile
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
@@ -33,7 +34,7 @@ class ExportError(IseguiError):
 def export_dataset(project: Project, format_name: str, dest: str | Path, *,
                    split: Split | None = None, predictions: bool = False,
                    run_id: int | None = None, copy_images: bool = True,
-                   progress: Progress = no_progress, **format_options) -> ExportReport:
+                   progress: Progress = no_progress, **format_options: Any) -> ExportReport:
     fmt = get_format(format_name)
     dest = Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):

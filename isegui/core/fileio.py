@@ -7,16 +7,16 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO
+from typing import IO, Any
 
 from isegui.core.errors import FormatError, UnsafePathError
 
 
 @contextmanager
-def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO]:
+def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO[Any]]:
     """A file to write `path` through: a temporary file beside it, flushed to disk and renamed
     over `path` when the block ends without an error, so a reader (or a crash) sees the old
     file or the new one, never half of one. Text is UTF-8 with newlines as written."""
@@ -40,7 +40,8 @@ def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO]:
 REPLACE_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # seconds; about 6 s in all
 
 
-def replace_file(source: str | Path, target: str | Path, waits=REPLACE_WAITS) -> None:
+def replace_file(source: str | Path, target: str | Path,
+                 waits: Iterable[float] = REPLACE_WAITS) -> None:
     """os.replace, tried again for a while when the target is busy: on Windows a file another
     program has open (a predictor reading best.pt, an antivirus scan) cannot be replaced, and
     that passes within moments."""
@@ -80,12 +81,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | Path, obj, *, indent: int | None = None) -> None:
+def atomic_write_json(path: str | Path, obj: object, *, indent: int | None = None) -> None:
     # allow_nan=False: NaN and Infinity are not JSON; other tools would refuse the file
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False))
 
 
-def read_json(path: str | Path):
+def read_json(path: str | Path) -> Any:
     """Parse a JSON file; FormatError names the file, the line and what is wrong."""
     path = Path(path)
     try:

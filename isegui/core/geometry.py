@@ -13,11 +13,13 @@ y down; pixel (row r, column c) is the unit square [c, c+1] x [r, r+1].
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import shapely
 from pycocotools import mask as coco_mask
 from shapely.geometry import MultiPolygon, Polygon
@@ -26,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from isegui.core.errors import ShapeError
 
 Shape: TypeAlias = Polygon | MultiPolygon
+Mask: TypeAlias = npt.NDArray[np.bool_]
 
 EMPTY = Polygon()
 MIN_AREA = 1e-6  # px²: what clipping leaves below this is no object
@@ -46,7 +49,7 @@ def bounds_window(shape: Shape, height: int, width: int) -> tuple[int, int, int,
 
 
 def rasterize(shape: Shape, height: int, width: int,
-              origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+              origin: tuple[int, int] = (0, 0)) -> Mask:
     """Boolean mask of `shape` over the window of `height` x `width` pixels whose top-left
     pixel is `origin` = (x, y) in image coordinates. Holes are cut out; parts are joined."""
     ox, oy = int(origin[0]), int(origin[1])
@@ -79,14 +82,15 @@ def rasterize(shape: Shape, height: int, width: int,
 _COCO_SUBPIXELS = 5
 
 
-def _rasterize_ring(coords, gx: int, gy: int, height: int, width: int) -> np.ndarray:
+def _rasterize_ring(coords: npt.ArrayLike, gx: int, gy: int, height: int, width: int) -> Mask:
     xy = np.asarray(coords, dtype=np.float64)[:-1]
     if len(xy) < 3:
         return np.zeros((height, width), dtype=bool)
     xy = np.stack([_shift_onto_coco_grid(xy[:, 0], gx), _shift_onto_coco_grid(xy[:, 1], gy)], 1)
     # pycocotools reads a 2-point list as a box, hence the >= 3 points guard above
     rle = coco_mask.frPyObjects([xy.ravel().tolist()], height, width)
-    return coco_mask.decode(rle)[:, :, 0].astype(bool)
+    decoded: npt.NDArray[np.uint8] = coco_mask.decode(rle)
+    return decoded[:, :, 0].astype(bool)
 
 
 def _shift_onto_coco_grid(values: np.ndarray, offset: int) -> np.ndarray:
@@ -134,8 +138,8 @@ def vectorize(mask: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Shape:
     starts, dirs = _boundary_edges(m)
     rings = _link_rings(starts, dirs, m.shape[1] + 1)
     labels = cv2.connectedComponents(m.astype(np.uint8), connectivity=4)[1]
-    shells: dict[int, list] = {}
-    holes: dict[int, list] = {}
+    shells: dict[int, list[np.ndarray]] = {}
+    holes: dict[int, list[np.ndarray]] = {}
     for ring in rings:
         ring_xy, first_dir = starts[ring], dirs[ring[0]]
         keep = dirs[ring] != np.roll(dirs[ring], 1)  # drop vertices between collinear edges
@@ -155,8 +159,7 @@ def vectorize(mask: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Shape:
     if not valid.all():
         fixed = [p if ok else _polygonal(shapely.make_valid(p)) for p, ok in zip(polygons, valid)]
         polygons = [part for p in fixed for part in _polygons(p)]
-    shape: BaseGeometry = polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
-    return shape
+    return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
 
 
 def _boundary_edges(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +297,8 @@ def _polygonal(geometry: BaseGeometry) -> Shape:
     return merged if isinstance(merged, (Polygon, MultiPolygon)) else _polygonal(merged)
 
 
-def polygon_from_points(points, holes=()) -> Repaired:
+def polygon_from_points(points: npt.ArrayLike,
+                        holes: Iterable[npt.ArrayLike] = ()) -> Repaired:
     """A repaired shape from a ring of (x, y) points, optionally with hole rings."""
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     if len(pts) < 3:

@@ -67,4 +67,5 @@ def _douglas_peucker(points: np.ndarray, tolerance: float) -> np.ndarray:
 def _distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ab = b - a
     t = np.clip(((p - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
-    return np.hypot(*(p - (a + t[:, None] * ab)).T)
+    distance: np.ndarray = np.hypot(*(p - (a + t[:, None] * ab)).T)
+    return distance

@@ -168,7 +168,8 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     lo, hi = np.percentile(sample, [0.5, 99.5])
     if hi <= lo:
         hi = lo + 1.0
-    return np.clip((values - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+    stretched: np.ndarray = np.clip((values - lo) * (255.0 / (hi - lo)), 0, 255)
+    return stretched.astype(np.uint8)
 
 
 def save_image(path: str | Path, pixels: np.ndarray) -> None:

@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from isegui.core.errors import ProjectLockedError
 
@@ -66,7 +67,7 @@ class ProjectLock:
         self._fd = fd
         return True
 
-    def _note(self) -> dict:
+    def _note(self) -> dict[str, Any]:
         """What the holder wrote about itself ({"pid", "host"}), or {} when unreadable."""
         try:
             with open(self.path, "rb") as f:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry import Polygon
 
 from isegui.core.geometry import Shape
 
@@ -23,7 +25,7 @@ class Measurements:
     equivalent_diameter: float  # of the circle with the same area
     unit: str = "px"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -48,7 +50,7 @@ def measure(shape: Shape) -> Measurements:
 def min_area_rectangle(shape: Shape) -> tuple[float, float, float]:
     """(length, width, angle) of the smallest rotated rectangle around the shape."""
     rect = shapely.minimum_rotated_rectangle(shape)
-    if rect.geom_type != "Polygon":  # a line or a point: zero width
+    if not isinstance(rect, Polygon):  # a line or a point: zero width
         coords = np.asarray(rect.coords) if not rect.is_empty else np.zeros((1, 2))
         span = coords.max(axis=0) - coords.min(axis=0)
         return float(np.hypot(*span)), 0.0, _screen_angle(span[0], span[1])
@@ -75,18 +77,19 @@ def csv_columns(calibrated: bool) -> list[str]:
     return CSV_COLUMNS + (MM_COLUMNS + [CALIBRATION_COLUMN] if calibrated else [])
 
 
-def measurement_row(image: str, instance, class_name: str | None, shape: Shape,
-                    score: float | None, mm_per_px: float | None) -> dict:
+def measurement_row(image: str, instance: int, class_name: str | None, shape: Shape,
+                    score: float | None, mm_per_px: float | None) -> dict[str, Any]:
     """One instance's measurements as a CSV row (CSV_COLUMNS, plus MM_COLUMNS and the
     mm per pixel used when the project is calibrated: `csv_columns`)."""
     m = measure(shape)
-    row = {"image": image, "instance": instance, "class": class_name or "",
-           "score": "" if score is None else round(score, 4), "area_px": round(m.area, 1),
-           "bbox_x": round(m.bbox[0], 1), "bbox_y": round(m.bbox[1], 1),
-           "bbox_w": round(m.bbox[2], 1), "bbox_h": round(m.bbox[3], 1),
-           "length_px": round(m.length, 2), "width_px": round(m.width, 2),
-           "angle_deg": round(m.angle, 1),
-           "equivalent_diameter_px": round(m.equivalent_diameter, 2)}
+    row: dict[str, Any] = {
+        "image": image, "instance": instance, "class": class_name or "",
+        "score": "" if score is None else round(score, 4), "area_px": round(m.area, 1),
+        "bbox_x": round(m.bbox[0], 1), "bbox_y": round(m.bbox[1], 1),
+        "bbox_w": round(m.bbox[2], 1), "bbox_h": round(m.bbox[3], 1),
+        "length_px": round(m.length, 2), "width_px": round(m.width, 2),
+        "angle_deg": round(m.angle, 1),
+        "equivalent_diameter_px": round(m.equivalent_diameter, 2)}
     if mm_per_px:
         mm = to_mm(m, mm_per_px)
         row.update(area_mm2=round(mm.area, 4), length_mm=round(mm.length, 4),
@@ -99,8 +102,10 @@ def measurement_row(image: str, instance, class_name: str | None, shape: Shape,
 def to_mm(m: Measurements, mm_per_px: float) -> Measurements:
     """The same measurements in millimetres (areas in mm²); the angle does not change."""
     k = float(mm_per_px)
+    x, y, w, h = m.bbox
+    cx, cy = m.centroid
     return replace(
         m, area=m.area * k * k, perimeter=m.perimeter * k,
-        bbox=tuple(v * k for v in m.bbox), centroid=tuple(v * k for v in m.centroid),
+        bbox=(x * k, y * k, w * k, h * k), centroid=(cx * k, cy * k),
         length=m.length * k, width=m.width * k,
         equivalent_diameter=m.equivalent_diameter * k, unit="mm")

@@ -3,13 +3,18 @@ window is enough."""
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 import numpy as np
+import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
-from isegui.core.geometry import Shape, bounds_window, rasterize, vectorize
+from isegui.core.geometry import Mask, Shape, bounds_window, rasterize, vectorize
+
+RLE: TypeAlias = dict[str, Any]  # COCO's {"size": [height, width], "counts": runs or str}
 
 
-def encode_window(window: np.ndarray, origin: tuple[int, int], height: int, width: int) -> dict:
+def encode_window(window: np.ndarray, origin: tuple[int, int], height: int, width: int) -> RLE:
     """Compressed COCO RLE (counts as str) of an image-sized mask that is zero outside
     `window`, whose top-left pixel is `origin` = (x, y)."""
     x0, y0 = int(origin[0]), int(origin[1])
@@ -35,19 +40,19 @@ def encode_window(window: np.ndarray, origin: tuple[int, int], height: int, widt
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
 
 
-def encode(mask: np.ndarray) -> dict:
+def encode(mask: np.ndarray) -> RLE:
     """Compressed COCO RLE of a full-image boolean mask."""
     height, width = mask.shape
     return encode_window(mask, (0, 0), height, width)
 
 
-def from_shape(shape: Shape, height: int, width: int) -> dict:
+def from_shape(shape: Shape, height: int, width: int) -> RLE:
     x0, y0, x1, y1 = bounds_window(shape, height, width)
     window = rasterize(shape, y1 - y0, x1 - x0, origin=(x0, y0))
     return encode_window(window, (x0, y0), height, width)
 
 
-def normalize(rle: dict) -> dict:
+def normalize(rle: RLE) -> RLE:
     """A checked, pycocotools-ready compressed RLE from compressed or uncompressed input.
 
     Raises ValueError for a malformed one (pycocotools itself would read past its buffer)."""
@@ -71,7 +76,9 @@ def normalize(rle: dict) -> dict:
         raise ValueError(f"RLE runs cover {sum(runs)} pixels, the {height}x{width} size "
                          f"needs {height * width}")
     if isinstance(counts, list):
-        return coco_mask.frPyObjects({"counts": counts, "size": [height, width]}, height, width)
+        compressed: RLE = coco_mask.frPyObjects({"counts": counts, "size": [height, width]},
+                                                height, width)
+        return compressed
     return {"size": [height, width], "counts": counts}
 
 
@@ -99,11 +106,12 @@ def _unpack_counts(packed: bytes) -> list[int]:
     return runs
 
 
-def decode(rle: dict) -> np.ndarray:
-    return coco_mask.decode(normalize(rle)).astype(bool)
+def decode(rle: RLE) -> Mask:
+    mask: npt.NDArray[np.uint8] = coco_mask.decode(normalize(rle))
+    return mask.astype(bool)
 
 
-def to_shape(rle: dict) -> Shape:
+def to_shape(rle: RLE) -> Shape:
     """The exact shape of an RLE mask (pixel-edge polygons, holes kept)."""
     compact = normalize(rle)
     x, y, w, h = (int(round(v)) for v in coco_mask.toBbox(compact))
@@ -113,9 +121,9 @@ def to_shape(rle: dict) -> Shape:
     return vectorize(full[y:y + h, x:x + w].astype(bool), origin=(x, y))
 
 
-def area(rle: dict) -> int:
+def area(rle: RLE) -> int:
     return int(coco_mask.area(normalize(rle)))
 
 
-def bbox(rle: dict) -> list[float]:
+def bbox(rle: RLE) -> list[float]:
     return [float(v) for v in coco_mask.toBbox(normalize(rle))]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 
 from isegui.core.entities import Split
+from isegui.core.project import Project
 
 
-def assign_splits(project, val: float, test: float = 0.0, seed: int = 0) -> dict[Split, int]:
+def assign_splits(project: Project, val: float, test: float = 0.0,
+                  seed: int = 0) -> dict[Split, int]:
     """Shuffle the images (reproducibly for a seed) and give `val` and `test` their shares,
     the rest to train. Returns how many images each split holds."""
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):

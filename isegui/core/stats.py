@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import shapely
 
 from isegui.core.entities import ImageStatus, Split
+from isegui.core.project import Project
 
 
-def project_stats(project) -> dict:
+def project_stats(project: Project) -> dict[str, Any]:
     store = project.store
     classes = store.classes()
-    per_class: Counter = Counter()
+    per_class: Counter[int] = Counter()
     areas: dict[int, list[float]] = {c.id: [] for c in classes}
-    splits: Counter = Counter()
-    statuses: Counter = Counter()
+    splits: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
     instances_total = crowd = 0
     for record, instances in store.iter_labeled():
         splits[record.split.value] += 1

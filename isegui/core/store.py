@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, UTC
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
@@ -27,6 +28,9 @@ _INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
 _PREDICTION_COLUMNS = "id, image_id, run_id, class_id, shape, score"
 _RUN_COLUMNS = "id, name, created, status, config, metrics, checkpoint, finished"
+
+# an instance to add: (class_id, shape, z or None for on top, track_id, source, crowd)
+NewInstance: TypeAlias = tuple[int | None, Shape, int | None, int | None, Source, bool]
 
 
 # what a write to the project file can raise when the disk, the share or the file fails
@@ -141,7 +145,7 @@ class Store:
         finally:
             self._depth = 0
 
-    def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         return self._conn.execute(sql, args).fetchall()
 
     # ------------------------------------------------------------------ meta
@@ -175,13 +179,13 @@ class Store:
                     (name, color, count[1] + 1))
             except sqlite3.IntegrityError:
                 raise ValueError(f"a class named {name!r} already exists") from None
-            return LabelClass(cur.lastrowid, name, color)
+            return LabelClass(_inserted_id(cur), name, color)
 
     def class_position(self, class_id: int) -> int:
         row = self._query("SELECT position FROM classes WHERE id = ?", (class_id,))
         if not row:
             raise KeyError(f"no class with id {class_id}")
-        return row[0][0]
+        return int(row[0][0])
 
     def restore_class(self, cls: LabelClass, position: int) -> None:
         """Put a deleted class back with its own id and place (undo of a delete or merge)."""
@@ -203,8 +207,9 @@ class Store:
 
     def class_counts(self) -> dict[int, int]:
         """Instances per class id over the whole project (regions to ignore not counted)."""
-        return dict(self._query("SELECT class_id, COUNT(*) FROM instances WHERE crowd = 0 AND "
-                                "class_id IS NOT NULL GROUP BY class_id"))
+        return {r[0]: r[1] for r in self._query(
+            "SELECT class_id, COUNT(*) FROM instances WHERE crowd = 0 AND "
+            "class_id IS NOT NULL GROUP BY class_id")}
 
     def ensure_classes(self, names: Iterable[str]) -> dict[str, int]:
         """Class ids by name, adding the classes that do not exist yet."""
@@ -264,7 +269,7 @@ class Store:
                     (path, width, height, Split(split).value, ImageStatus(status).value))
             except sqlite3.IntegrityError:
                 raise ValueError(f"{path}: this image is already in the project") from None
-            return ImageRecord(cur.lastrowid, path, width, height, Split(split),
+            return ImageRecord(_inserted_id(cur), path, width, height, Split(split),
                                ImageStatus(status))
 
     def image(self, image_id: int) -> ImageRecord:
@@ -291,7 +296,7 @@ class Store:
             f"SELECT {_IMAGE_COLUMNS} FROM images {clause} ORDER BY path", tuple(args))]
 
     def image_count(self) -> int:
-        return self._query("SELECT COUNT(*) FROM images")[0][0]
+        return int(self._query("SELECT COUNT(*) FROM images")[0][0])
 
     def set_split(self, image_ids: Iterable[int], split: Split) -> None:
         with self.transaction():
@@ -339,7 +344,8 @@ class Store:
             "WHERE image_id IN (SELECT id FROM images WHERE split = ?)", (Split(split).value,))
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances {clause} "
                            "ORDER BY image_id, z, id", args)
-        shapes = shapely.from_wkb([r["shape"] for r in rows]) if rows else []  # all at once
+        # all at once
+        shapes: Iterable[Shape] = shapely.from_wkb([r["shape"] for r in rows]) if rows else []
         by_image: dict[int, list[Instance]] = {}
         for r, shape in zip(rows, shapes):
             by_image.setdefault(r["image_id"], []).append(_instance(r, shape))
@@ -348,18 +354,20 @@ class Store:
 
     def max_track_id(self) -> int:
         """The largest track id in the project (0 when none): new tracks start above it."""
-        return self._query("SELECT COALESCE(MAX(track_id), 0) FROM instances")[0][0]
+        return int(self._query("SELECT COALESCE(MAX(track_id), 0) FROM instances")[0][0])
 
     def images_with_class(self, class_id: int) -> set[int]:
         return {r[0] for r in self._query(
             "SELECT DISTINCT image_id FROM instances WHERE class_id = ?", (class_id,))}
 
     def instance_count(self, image_id: int) -> int:
-        return self._query("SELECT COUNT(*) FROM instances WHERE image_id = ?", (image_id,))[0][0]
+        return int(self._query("SELECT COUNT(*) FROM instances WHERE image_id = ?",
+                               (image_id,))[0][0])
 
     def instance_counts(self) -> dict[int, int]:
         """Instances per image id (images without any are absent)."""
-        return dict(self._query("SELECT image_id, COUNT(*) FROM instances GROUP BY image_id"))
+        return {r[0]: r[1] for r in self._query(
+            "SELECT image_id, COUNT(*) FROM instances GROUP BY image_id")}
 
     def add_instance(self, image_id: int, class_id: int | None, shape: Shape, *,
                      z: int | None = None, track_id: int | None = None,
@@ -368,7 +376,7 @@ class Store:
         An unlabeled image becomes labeled."""
         return self.add_instances(image_id, [(class_id, shape, z, track_id, source, crowd)])[0]
 
-    def add_instances(self, image_id: int, items: list[tuple]) -> list[Instance]:
+    def add_instances(self, image_id: int, items: list[NewInstance]) -> list[Instance]:
         """Many new instances at once: items of (class_id, shape, z|None, track_id, source,
         crowd); z None means on top, in the order given."""
         with self.transaction():
@@ -403,13 +411,13 @@ class Store:
     def _insert_instances(self, instances: list[Instance]) -> None:
         for inst in instances:
             _check_shape(inst.shape)
-        wkb = shapely.to_wkb([i.shape for i in instances]) if instances else []
+        wkb: Iterable[bytes] = shapely.to_wkb([i.shape for i in instances]) if instances else []
         self._conn.executemany(
             f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
             [(i.image_id, i.id, i.class_id, blob, i.z, i.track_id, i.source.value, int(i.crowd))
              for i, blob in zip(instances, wkb)])
 
-    def update_instance(self, image_id: int, instance_id: int, **changes) -> Instance:
+    def update_instance(self, image_id: int, instance_id: int, **changes: Any) -> Instance:
         """Change some of class_id, shape, z, track_id, source, crowd; returns the new state."""
         allowed = {"class_id", "shape", "z", "track_id", "source", "crowd"}
         unknown = set(changes) - allowed
@@ -441,7 +449,7 @@ class Store:
                                    [(image_id, i) for i in ids])
             return gone
 
-    def replace_instances(self, image_id: int, items: list[tuple]) -> list[Instance]:
+    def replace_instances(self, image_id: int, items: list[NewInstance]) -> list[Instance]:
         """Drop the image's instances and add `items` (see add_instances) in their place."""
         with self.transaction():
             self._conn.execute("DELETE FROM instances WHERE image_id = ?", (image_id,))
@@ -456,7 +464,7 @@ class Store:
         with self.transaction():
             self._conn.execute("DELETE FROM predictions WHERE image_id = ? AND run_id IS ?",
                                (image_id, run_id))
-            wkb = shapely.to_wkb([s for _, s, _ in items]) if items else []
+            wkb: Iterable[bytes] = shapely.to_wkb([s for _, s, _ in items]) if items else []
             self._conn.executemany(
                 "INSERT INTO predictions (image_id, run_id, class_id, shape, score) "
                 "VALUES (?,?,?,?,?)",
@@ -467,7 +475,7 @@ class Store:
                     min_score: float = 0.0) -> list[Prediction]:
         sql = (f"SELECT {_PREDICTION_COLUMNS} FROM predictions "
                "WHERE image_id = ? AND score >= ?")
-        args: tuple = (image_id, min_score)
+        args: tuple[object, ...] = (image_id, min_score)
         if run_id is not None:
             sql += " AND run_id = ?"
             args += (run_id,)
@@ -489,7 +497,8 @@ class Store:
     def restore_predictions(self, predictions: Iterable[Prediction]) -> None:
         predictions = list(predictions)
         with self.transaction():
-            wkb = shapely.to_wkb([p.shape for p in predictions]) if predictions else []
+            wkb: Iterable[bytes] = (shapely.to_wkb([p.shape for p in predictions])
+                                    if predictions else [])
             self._conn.executemany(
                 "INSERT INTO predictions (id, image_id, run_id, class_id, shape, score) "
                 "VALUES (?,?,?,?,?,?)",
@@ -497,7 +506,8 @@ class Store:
                  for p, blob in zip(predictions, wkb)])
 
     def images_with_predictions(self, run_id: int | None = None) -> set[int]:
-        sql, args = "SELECT DISTINCT image_id FROM predictions", ()
+        sql = "SELECT DISTINCT image_id FROM predictions"
+        args: tuple[object, ...] = ()
         if run_id is not None:
             sql, args = sql + " WHERE run_id = ?", (run_id,)
         return {r[0] for r in self._query(sql, args)}
@@ -511,16 +521,16 @@ class Store:
 
     # ------------------------------------------------------------------ runs
 
-    def add_run(self, name: str, config: dict) -> Run:
+    def add_run(self, name: str, config: dict[str, Any]) -> Run:
         created = now_iso()
         with self.transaction():
             cur = self._conn.execute(
                 "INSERT INTO runs (name, created, status, config) VALUES (?, ?, ?, ?)",
                 (name, created, RunStatus.RUNNING.value, json.dumps(config)))
-            return Run(cur.lastrowid, name, created, RunStatus.RUNNING, dict(config))
+            return Run(_inserted_id(cur), name, created, RunStatus.RUNNING, dict(config))
 
     def update_run(self, run_id: int, *, status: RunStatus | None = None,
-                   metrics: dict | None = None, checkpoint: str | None = None) -> Run:
+                   metrics: dict[str, Any] | None = None, checkpoint: str | None = None) -> Run:
         with self.transaction():
             if status is not None:
                 finished = None if status == RunStatus.RUNNING else now_iso()
@@ -544,7 +554,14 @@ class Store:
         return [_run(r) for r in self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id")]
 
 
-def _check_shape(shape) -> Shape:
+def _inserted_id(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (typeshed's lastrowid is Optional: not every
+    statement sets it)."""
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def _check_shape(shape: object) -> Shape:
     """Only a non-empty Polygon or MultiPolygon is stored (callers repair shapes first)."""
     if not isinstance(shape, (Polygon, MultiPolygon)) or shape.is_empty:
         kind = getattr(shape, "geom_type", type(shape).__name__)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 from shapely import affinity
+from shapely.geometry import MultiPolygon
 from shapely.geometry import box as rectangle
 
 from isegui.core.geometry import Shape, polygons_of
@@ -28,6 +30,8 @@ NMS_IOU = 0.5  # then, of two same-class detections this alike on the frame, the
 KEEP_SHARE = 0.5  # an instance cut by a crop stays an object with this share visible ...
 KEEP_EXTENT_PX = 40  # ... or with a visible piece this long (model px): a long scratch's part
 
+Rect: TypeAlias = tuple[int, int, int, int]  # (x0, y0, x1, y1), frame px
+
 
 @dataclass(frozen=True)
 class WorkingScale:
@@ -38,7 +42,7 @@ class WorkingScale:
     scale: float = 1.0  # tiles only: model pixels per frame pixel
     reason: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.mode not in (WHOLE, TILES):
             raise ValueError(f"working scale: unknown mode {self.mode!r}")
         if self.mode == TILES and not (0.05 <= self.scale <= 4.0):
@@ -59,11 +63,11 @@ class WorkingScale:
                    f"({self.window} x {self.window} frame px each)"
         return f"whole images at {self.size} px"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None, size: int = 512) -> WorkingScale:
+    def from_dict(cls, data: dict[str, Any] | None, size: int = 512) -> WorkingScale:
         """A stored working scale; runs from before tiles have none: the whole image."""
         if not data:
             return cls(WHOLE, int(size))
@@ -85,7 +89,7 @@ def positions(length: int, window: int, overlap: int) -> list[int]:
 
 
 def tile_grid(width: int, height: int, window: int,
-              overlap: int | None = None) -> list[tuple[int, int, int, int]]:
+              overlap: int | None = None) -> list[Rect]:
     """The tiles over a frame as (x0, y0, x1, y1) in frame pixels, row by row. Tiles are
     `window` wide (less where the frame is smaller) and overlap by at least `overlap`."""
     overlap = round(OVERLAP_SHARE * window) if overlap is None else overlap
@@ -122,9 +126,10 @@ def crop_shape(shape: Shape, origin: tuple[int, int], window: int, scale: float
     parts = [p for p in polygons_of(visible) if p.area > 0]
     if not parts:
         return None, True
-    visible = parts[0] if len(parts) == 1 else visible
-    local = affinity.affine_transform(visible, [scale, 0, 0, scale, -x0 * scale, -y0 * scale])
-    if visible.area >= KEEP_SHARE * shape.area:
+    # the polygons only: a line where the shape touches the crop's edge has no extent to keep
+    seen: Shape = parts[0] if len(parts) == 1 else MultiPolygon(parts)
+    local = affinity.affine_transform(seen, [scale, 0, 0, scale, -x0 * scale, -y0 * scale])
+    if seen.area >= KEEP_SHARE * shape.area:
         return local, True
     bx0, by0, bx1, by1 = local.bounds
     return local, max(bx1 - bx0, by1 - by0) >= KEEP_EXTENT_PX
@@ -142,17 +147,17 @@ class Piece:
     tile: int  # index into the grid it came from
 
     @property
-    def rect(self) -> tuple[int, int, int, int]:
+    def rect(self) -> Rect:
         x, y = self.origin
         return x, y, x + self.mask.shape[1], y + self.mask.shape[0]
 
 
-def _intersect(a, b):
+def _intersect(a: Rect, b: Rect) -> Rect | None:
     x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def _within(piece: Piece, rect) -> np.ndarray:
+def _within(piece: Piece, rect: Rect) -> np.ndarray:
     """The piece's mask over `rect` (frame px), zeros where its window does not reach."""
     x0, y0, x1, y1 = rect
     out = np.zeros((y1 - y0, x1 - x0), dtype=bool)
@@ -165,13 +170,13 @@ def _within(piece: Piece, rect) -> np.ndarray:
     return out
 
 
-def _iou_over(a: Piece, b: Piece, rect) -> float:
+def _iou_over(a: Piece, b: Piece, rect: Rect) -> float:
     ma, mb = _within(a, rect), _within(b, rect)
     union = np.count_nonzero(ma | mb)
     return np.count_nonzero(ma & mb) / union if union else 0.0
 
 
-def merge_pieces(pieces: list[Piece], tiles: list[tuple[int, int, int, int]],
+def merge_pieces(pieces: list[Piece], tiles: list[Rect],
                  merge_iou: float = MERGE_IOU, nms_iou: float = NMS_IOU) -> list[Piece]:
     """One detection per object from the detections of overlapping tiles.
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from isegui.core.entities import ImageRecord, ImageStatus, Instance, LabelClass
 from isegui.core.errors import ImageReadError
 from isegui.core.geometry import invalidity, polygons_of
 from isegui.core.images import verify_image
 from isegui.core.progress import Progress, no_progress
+from isegui.core.project import Project
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 
@@ -38,6 +40,10 @@ class Finding:
     instance_ids: tuple[int, ...] = ()
 
 
+class _AddFinding(Protocol):
+    def __call__(self, severity: str, code: str, message: str, *ids: int) -> None: ...
+
+
 @dataclass
 class ValidationReport:
     findings: list[Finding] = field(default_factory=list)
@@ -46,7 +52,7 @@ class ValidationReport:
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"summary": {s: self.count(s) for s in (ERROR, WARNING, INFO)},
                 "class_counts": self.class_counts,
                 "findings": [asdict(f) for f in self.findings]}
@@ -57,7 +63,7 @@ def validate_image(record: ImageRecord, instances: list[Instance], classes: list
     """Every check that needs only this image."""
     out: list[Finding] = []
 
-    def add(severity, code, message, *ids):
+    def add(severity: str, code: str, message: str, *ids: int) -> None:
         out.append(Finding(severity, code, message, record.id, record.path, tuple(ids)))
 
     if record.status == ImageStatus.UNLABELED and not instances:
@@ -81,7 +87,8 @@ def validate_image(record: ImageRecord, instances: list[Instance], classes: list
     return out
 
 
-def _check_instance(inst: Instance, known: set[int], frame, rules: Rules, add) -> None:
+def _check_instance(inst: Instance, known: set[int], frame: Polygon, rules: Rules,
+                    add: _AddFinding) -> None:
     i = inst.id
     if inst.class_id is None and not inst.crowd:
         add(ERROR, "missing-class", f"instance {i} has no class", i)
@@ -111,7 +118,7 @@ def _check_instance(inst: Instance, known: set[int], frame, rules: Rules, add) -
             "the object is wide: one occluded object, or several objects in one instance?", i)
 
 
-def _far_apart(parts) -> bool:
+def _far_apart(parts: list[Polygon]) -> bool:
     """An occluder splits an object into parts about the object's own size apart at most;
     parts farther from the largest part than its diameter look like separate objects."""
     biggest = max(parts, key=lambda p: p.area)
@@ -119,7 +126,7 @@ def _far_apart(parts) -> bool:
     return any(part.distance(biggest) > reach for part in parts if part is not biggest)
 
 
-def _check_pairs(objects: list[Instance], rules: Rules, add) -> None:
+def _check_pairs(objects: list[Instance], rules: Rules, add: _AddFinding) -> None:
     if len(objects) < 2:
         return
     shapes = np.array([o.shape for o in objects], dtype=object)
@@ -147,12 +154,12 @@ def _check_pairs(objects: list[Instance], rules: Rules, add) -> None:
                 "needed", lo.id, hi.id)
 
 
-def validate_project(project, rules: Rules = Rules(),
+def validate_project(project: Project, rules: Rules = Rules(),
                      progress: Progress = no_progress) -> ValidationReport:
     store = project.store
     classes = store.classes()
     report = ValidationReport()
-    counts: Counter = Counter()
+    counts: Counter[int] = Counter()
     images = list(store.iter_labeled())
     for n, (record, instances) in enumerate(images, start=1):
         report.findings += validate_image(record, instances, classes, rules)
@@ -167,7 +174,7 @@ def validate_project(project, rules: Rules = Rules(),
     return report
 
 
-def image_problem(project, record: ImageRecord) -> str | None:
+def image_problem(project: Project, record: ImageRecord) -> str | None:
     """Why the image's file cannot be used (missing, or it does not decode), or None."""
     path = project.image_path(record.path)
     if not path.is_file():

@@ -18,11 +18,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import shapely
+from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, ImageStatus, Instance, Split
+
+if TYPE_CHECKING:
+    from isegui.core.tiling import WorkingScale
 
 MIN_OBJECT_PX = 10.0  # narrower than this at the working scale, objects are hard to find
 LOW_PERCENTILE = 5  # the "smallest objects": this percentile of the widths
@@ -32,15 +39,15 @@ SIZE_STEP = 32  # input sizes are multiples of this (the models' coarsest stride
 @dataclass(frozen=True)
 class ObjectSizes:
     """Per labeled instance: its width in native pixels and the long side of its image."""
-    widths: np.ndarray  # float, native px
-    long_sides: np.ndarray  # float, native px, of each instance's image
+    widths: npt.NDArray[np.float64]  # native px
+    long_sides: npt.NDArray[np.float64]  # native px, of each instance's image
     images: int = 0  # images measured (those with objects)
 
     def __len__(self) -> int:
         return len(self.widths)
 
     @property
-    def relative(self) -> np.ndarray:
+    def relative(self) -> npt.NDArray[np.float64]:
         """Width as a share of the image's long side: the width at input size S is S times
         this (images are resized so their long side is S)."""
         return self.widths / self.long_sides
@@ -84,10 +91,10 @@ class SizeAdvice:
         return self.needed_size > self.largest_long_side
 
 
-def object_width(shape) -> float:
+def object_width(shape: BaseGeometry) -> float:
     """The shorter side of the shape's minimum rotated rectangle (0 for a line or a point)."""
     rect = shapely.minimum_rotated_rectangle(shape)
-    if rect.geom_type != "Polygon" or rect.is_empty:
+    if not isinstance(rect, Polygon) or rect.is_empty:
         return 0.0
     (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
     return float(min(math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x1, y2 - y1)))
@@ -103,7 +110,7 @@ def measure_objects(items: Iterable[tuple[ImageRecord, list[Instance]]],
                         if record.status != ImageStatus.UNLABELED and record.split in splits)
 
 
-def object_sizes(images: Iterable[tuple[int, Iterable]]) -> ObjectSizes:
+def object_sizes(images: Iterable[tuple[int, Iterable[BaseGeometry]]]) -> ObjectSizes:
     """The widths of the shapes with an area, per image given as (long side, shapes)."""
     widths, long_sides, count = [], [], 0
     for long_side, shapes in images:
@@ -140,7 +147,7 @@ SCALE_STEP = 8  # tile scales are multiples of 1/8: 0.125 ... 1.0
 
 
 def choose_working_scale(sizes: ObjectSizes, size: int, tile: int | None = None,
-                         scale: float | None = None):
+                         scale: float | None = None) -> WorkingScale:
     """The working scale of a run over images whose objects measure `sizes`, at input size
     `size`: the whole image while resizing it to `size` keeps the narrow objects
     MIN_OBJECT_PX wide, else tiles of `size` at the smallest scale (a multiple of 1/8, at most

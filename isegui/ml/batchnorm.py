@@ -11,9 +11,16 @@ then goes on from the running averages it had, so a resumed run still continues 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
+
+if TYPE_CHECKING:
+    from torchvision.models.detection import MaskRCNN
+
+    from isegui.ml.data import TrainingData
 
 SETTLE_IMAGES = 32  # training images the statistics are recomputed over
 
@@ -39,7 +46,7 @@ def restore_statistics(model: nn.Module, saved: dict[str, torch.Tensor]) -> None
     model.load_state_dict(saved, strict=False)
 
 
-def settle_batchnorm(model: nn.Module, dataset, epoch: int, batch_size: int,
+def settle_batchnorm(model: MaskRCNN, dataset: TrainingData, epoch: int, batch_size: int,
                      device: torch.device, images: int = SETTLE_IMAGES
                      ) -> dict[str, torch.Tensor]:
     """Recompute the backbone's BatchNorm running statistics as the plain average over up to

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,14 +22,15 @@ class CheckpointError(InputFileError):
     """A checkpoint that is missing, corrupt, untrusted or not isegui's."""
 
 
-def save_checkpoint(path: str | Path, payload: dict) -> None:
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write the checkpoint whole or not at all (a crash leaves the previous file), streamed
     to its temporary file rather than built in memory first (twice its size at once)."""
     with atomic_open(path) as f:
         torch.save({"format": FORMAT, "version": VERSION, **payload}, f)
 
 
-def read_weights_file(path: str | Path, map_location="cpu") -> dict:
+def read_weights_file(path: str | Path,
+                      map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Any weights file, safely: refuses pickles that hold more than tensors and numbers."""
     path = Path(path)
     if not path.is_file():
@@ -59,7 +61,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """An isegui checkpoint, checked for what predicting and resuming need."""
     data = read_weights_file(path, map_location)
     if data.get("format") != FORMAT:
@@ -74,9 +76,10 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return data
 
 
-def state_dict_of(data: dict) -> dict:
+def state_dict_of(data: dict[str, Any]) -> dict[str, Any]:
     """The model weights inside our checkpoints, torchvision's .pth files or {"model": ...}."""
     for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(data.get(key), dict):
-            return data[key]
+        weights = data.get(key)
+        if isinstance(weights, dict):
+            return weights
     return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 import torch
@@ -19,7 +20,22 @@ from isegui.core.images import load_image
 from isegui.core.project import Project
 from isegui.core.working_scale import ObjectSizes, object_sizes
 from isegui.ml.detection import prepare_image
-from isegui.ml.transforms import AugmentConfig, build_augment
+from isegui.ml.transforms import Augment, AugmentConfig, build_augment
+
+Target: TypeAlias = dict[str, torch.Tensor]  # boxes, labels, masks, image_id
+TrainingItem: TypeAlias = tuple[torch.Tensor, Target]  # an image (0..1) and its target
+# (epoch, index) from EpochBatches, so worker processes replay the right epoch; or an index
+ItemKey: TypeAlias = int | tuple[int, int]
+# a sample at training scale: (pixels, [(origin, mask window)], labels)
+Prepared: TypeAlias = tuple[np.ndarray, list[tuple[tuple[int, int], np.ndarray]], list[int]]
+
+
+class TrainingData(Protocol):
+    """What training takes from a dataset (InstanceDataset, tile_data.TiledDataset)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, item: ItemKey) -> TrainingItem: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +75,7 @@ def read_samples(project_folder: Path, classes: list[str] | None = None
                 continue  # not looked at yet: its missing objects are not "background"
             labels, shapes, ignore = [], [], []
             for inst in instances:
-                name = names.get(inst.class_id)
+                name = None if inst.class_id is None else names.get(inst.class_id)
                 if inst.crowd:
                     ignore.append(inst.shape)
                 elif name in index:
@@ -103,7 +119,7 @@ def sample_sizes(samples: list[Sample]) -> ObjectSizes:
     return object_sizes((max(s.width, s.height), s.shapes) for s in samples)
 
 
-class InstanceDataset(torch.utils.data.Dataset):
+class InstanceDataset(torch.utils.data.Dataset[TrainingItem]):
     """Samples scaled so their long side is at most `size`, masks rasterised once by core's
     rasteriser and cached as small windows, augmented jointly per epoch.
 
@@ -118,7 +134,7 @@ class InstanceDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.epoch = 0
         self.cache_images = cache_images
-        self._cache: dict[int, tuple] = {}
+        self._cache: dict[int, Prepared] = {}
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -126,7 +142,7 @@ class InstanceDataset(torch.utils.data.Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def prepared(self, index: int) -> tuple[np.ndarray, list, list[int]]:
+    def prepared(self, index: int) -> Prepared:
         """(image at training scale, [(origin, mask window)], labels), cached."""
         if index in self._cache:
             return self._cache[index]
@@ -149,8 +165,7 @@ class InstanceDataset(torch.utils.data.Dataset):
             self._cache[index] = entry
         return entry
 
-    def __getitem__(self, item):
-        # (epoch, index) from EpochBatches, so worker processes replay the right epoch
+    def __getitem__(self, item: ItemKey) -> TrainingItem:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         pixels, windows, labels = self.prepared(index)
         h, w = pixels.shape[:2]
@@ -161,8 +176,8 @@ class InstanceDataset(torch.utils.data.Dataset):
         return training_pair(pixels, masks, labels, self.augment, (self.seed, epoch, index))
 
 
-def training_pair(pixels: np.ndarray, masks: torch.Tensor, labels: list[int], augment,
-                  key: tuple[int, int, int]) -> tuple[torch.Tensor, dict]:
+def training_pair(pixels: np.ndarray, masks: torch.Tensor, labels: list[int],
+                  augment: Augment | None, key: tuple[int, int, int]) -> TrainingItem:
     """(image 0..1, target) of RGB uint8 `pixels` and its instance masks, augmented jointly
     by `augment` (or not, None) with a seed fixed by `key` (seed, epoch, index), so an epoch
     replays exactly."""
@@ -175,7 +190,7 @@ def training_pair(pixels: np.ndarray, masks: torch.Tensor, labels: list[int], au
     return image.float().div(255.0), target_from_masks(masks, labels, key[2])
 
 
-def target_from_masks(masks: torch.Tensor, labels: list[int], index: int) -> dict:
+def target_from_masks(masks: torch.Tensor, labels: list[int], index: int) -> Target:
     """Boxes recomputed from the (augmented) masks; instances left without pixels dropped."""
     masks = masks.as_subclass(torch.Tensor).to(torch.uint8)
     keep = masks.flatten(1).any(dim=1).bool() if len(masks) else torch.zeros(0, dtype=torch.bool)
@@ -188,5 +203,6 @@ def target_from_masks(masks: torch.Tensor, labels: list[int], index: int) -> dic
             "image_id": torch.tensor(index)}
 
 
-def collate(batch):
+def collate(batch: list[TrainingItem]) -> tuple[tuple[Any, ...], ...]:
+    """(images, targets) of a batch, as torchvision's detection models take them."""
     return tuple(zip(*batch))

@@ -5,17 +5,19 @@ the onnxruntime path (a line PC) never imports it."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import cv2
 import numpy as np
 
 from isegui.core import rle
+from isegui.core.errors import ImageReadError
 from isegui.core.geometry import Shape, vectorize
 from isegui.core.images import to_uint8
+from isegui.core.progress import Progress
 from isegui.core.tiling import WorkingScale
 
 
@@ -31,7 +33,7 @@ class Detection:
     def shape(self) -> Shape:
         return vectorize(self.mask, self.origin)
 
-    def rle(self, height: int, width: int) -> dict:
+    def rle(self, height: int, width: int) -> rle.RLE:
         return rle.encode_window(self.mask, self.origin, height, width)
 
     @property
@@ -79,12 +81,14 @@ def detections_from_raw(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarra
         if pasted is None:
             continue
         mask, origin = pasted
+        bx0, by0, bx1, by1 = (float(v) for v in box)
         found.append(Detection(int(label), classes[int(label) - 1], float(score),
-                               tuple(float(v) for v in box), mask, origin))
+                               (bx0, by0, bx1, by1), mask, origin))
     return found
 
 
-def paste_in_box(prob: np.ndarray, box, height: int, width: int, threshold: float = 0.5):
+def paste_in_box(prob: np.ndarray, box: Iterable[float], height: int, width: int,
+                 threshold: float = 0.5) -> tuple[np.ndarray, tuple[int, int]] | None:
     """Resample an M x M mask of probabilities onto the image pixels of its box (bilinear, at
     pixel centres) and threshold it: (bool window, origin), or None when nothing is left."""
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -109,11 +113,15 @@ def paste_in_box(prob: np.ndarray, box, height: int, width: int, threshold: floa
     return mask, (wx0, wy0)
 
 
+# an image file, its (height, width) and detections; or the file, None and why it was unread
+FilePrediction: TypeAlias = (tuple[Path, tuple[int, int], list[Detection]]
+                             | tuple[Path, None, ImageReadError])
+
+
 def iter_predictions(predictor: ImagePredictor, files: list[Path], batch_size: int = 4,
-                     progress=None) -> Iterator[tuple]:
+                     progress: Progress | None = None) -> Iterator[FilePrediction]:
     """(file, (height, width), detections) for each image file, in batches. An image that
     cannot be read is skipped with its error instead of stopping the rest."""
-    from isegui.core.errors import ImageReadError
     from isegui.core.images import load_image
     done = 0
     for start in range(0, len(files), batch_size):
@@ -125,8 +133,8 @@ def iter_predictions(predictor: ImagePredictor, files: list[Path], batch_size: i
             except ImageReadError as exc:
                 errors.append((path, exc))
         results = predictor.predict(images, batch_size) if images else []
-        for path, exc in errors:
-            yield path, None, exc
+        for path, error in errors:
+            yield path, None, error
         for path, image, found in zip(chunk, images, results):
             yield path, image.shape[:2], found
         done += len(files[start:start + batch_size])

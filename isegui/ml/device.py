@@ -37,7 +37,7 @@ def default_batch(device: torch.device) -> int:
     return DEFAULT_BATCH.get(device.type, 2)
 
 
-def describe_devices() -> list[dict]:
+def describe_devices() -> list[dict[str, str]]:
     """What this machine offers, for the GUI's device choice and the run's record."""
     found = [{"name": "cpu", "label": f"CPU ({torch.get_num_threads()} threads)"}]
     if torch.cuda.is_available():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -80,7 +81,7 @@ class EpochBatches:
         order += order[:per_rank * self.world - self.n]  # equal shares: pad by repeating
         return order[self.rank::self.world]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         mine = self._indices()
         batches = [mine[i:i + self.batch] for i in range(0, len(mine), self.batch)]
         for batch in batches[self.start:]:

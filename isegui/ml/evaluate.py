@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pycocotools import mask as coco_mask
@@ -30,7 +31,7 @@ class ImageErrors:
 
 
 def evaluate(samples: list[Sample], detections: list[list[Detection]], classes: list[str],
-             score_threshold: float = 0.5) -> dict:
+             score_threshold: float = 0.5) -> dict[str, Any]:
     """Metrics of `detections` (one list per sample) against the samples' labels.
 
     mAP uses every detection (pycocotools ranks them by score); the confusion matrix and the
@@ -41,9 +42,9 @@ def evaluate(samples: list[Sample], detections: list[list[Detection]], classes: 
                    for sample in samples]
     det_rles = [[d.rle(sample.height, sample.width) for d in dets]
                 for sample, dets in zip(samples, detections)]
-    result = {"images": len(samples),
-              "instances": sum(len(s.shapes) for s in samples),
-              "detections": sum(len(d) for d in detections)}
+    result: dict[str, Any] = {"images": len(samples),
+                              "instances": sum(len(s.shapes) for s in samples),
+                              "detections": sum(len(d) for d in detections)}
     result.update(_coco_metrics(samples, gt_rles, ignore_rles, detections, det_rles, classes))
     confusion, per_image = _matches(samples, detections, classes, score_threshold)
     result["confusion"] = confusion
@@ -54,10 +55,13 @@ def evaluate(samples: list[Sample], detections: list[list[Detection]], classes: 
     return result
 
 
-def _coco_metrics(samples, gt_rles, ignore_rles, detections, det_rles, classes) -> dict:
+def _coco_metrics(samples: list[Sample], gt_rles: list[list[rle.RLE]],
+                  ignore_rles: list[list[rle.RLE]], detections: list[list[Detection]],
+                  det_rles: list[list[rle.RLE]], classes: list[str]) -> dict[str, Any]:
     images = [{"id": k, "width": s.width, "height": s.height} for k, s in enumerate(samples)]
     categories = [{"id": k + 1, "name": n} for k, n in enumerate(classes)]
-    annotations, results = [], []
+    annotations: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     for k, sample in enumerate(samples):
         for label, mask_rle in zip(sample.labels, gt_rles[k]):
             annotations.append(_ann(len(annotations) + 1, k, label, mask_rle, crowd=False))
@@ -68,7 +72,7 @@ def _coco_metrics(samples, gt_rles, ignore_rles, detections, det_rles, classes) 
             x0, y0, x1, y1 = det.box
             results.append({"image_id": k, "category_id": det.class_index, "score": det.score,
                             "segmentation": det_rle, "bbox": [x0, y0, x1 - x0, y1 - y0]})
-    out = {}
+    out: dict[str, Any] = {}
     for kind in ("segm", "bbox"):
         name = "mask" if kind == "segm" else "box"
         if not annotations or not results:
@@ -107,14 +111,16 @@ def _mean_valid(values: np.ndarray) -> float:
     return float(valid.mean()) if valid.size else 0.0
 
 
-def _ann(ann_id, image_id, label, mask_rle, crowd):
+def _ann(ann_id: int, image_id: int, label: int, mask_rle: rle.RLE,
+         crowd: bool) -> dict[str, Any]:
     compact = rle.normalize(mask_rle)
     return {"id": ann_id, "image_id": image_id, "category_id": label,
             "segmentation": mask_rle, "area": float(coco_mask.area(compact)),
             "bbox": [float(v) for v in coco_mask.toBbox(compact)], "iscrowd": int(crowd)}
 
 
-def _matches(samples, detections, classes, threshold):
+def _matches(samples: list[Sample], detections: list[list[Detection]], classes: list[str],
+             threshold: float) -> tuple[dict[str, Any], list[ImageErrors]]:
     """Per-image right / wrong / missed and the confusion matrix, by core's one matching rule
     (greedy by score at mask IoU >= 0.5, class ignored: a match with another class is a
     confusion) — the same rule the review colours use."""

@@ -7,9 +7,14 @@ resumed run does that batch again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from torch.utils.hooks import RemovableHandle
+
+from isegui.ml.data import ItemKey, TrainingData, TrainingItem
+from isegui.ml.progress import CancelToken
 
 
 class StepInterrupted(Exception):
@@ -21,10 +26,10 @@ class StepInterrupter:
     pass, at each block's output. Only while armed (the training step), and only for a single
     process: a DDP process leaving a step alone would leave the others waiting for it."""
 
-    def __init__(self, model: torch.nn.Module, cancel):
+    def __init__(self, model: torch.nn.Module, cancel: CancelToken):
         self.cancel = cancel
         self.armed = False
-        self._handles = []
+        self._handles: list[RemovableHandle] = []
         self._statistics = [b for m in model.modules()
                             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
                             for b in m.buffers()]
@@ -39,7 +44,7 @@ class StepInterrupter:
             raise StepInterrupted()
 
     @contextmanager
-    def arm(self):
+    def arm(self) -> Iterator[None]:
         """Around one step; its StepInterrupted has undone what the step had changed."""
         self._saved = [b.detach().clone() for b in self._statistics]
         self.armed = True
@@ -59,23 +64,24 @@ class StepInterrupter:
             handle.remove()
         self._handles = []
 
-    def _before(self, module, args) -> None:
+    def _before(self, module: torch.nn.Module, args: object) -> None:
         self.check()
 
-    def _after(self, module, args, output) -> None:
+    def _after(self, module: torch.nn.Module, args: object, output: object) -> None:
         if not self.armed:
             return
         self.check()
         for tensor in _tensors(output):
             if tensor.requires_grad:
-                tensor.register_hook(self._gradient)
+                # torch leaves Tensor.register_hook unannotated
+                tensor.register_hook(self._gradient)  # type: ignore[no-untyped-call]
 
-    def _gradient(self, grad):
+    def _gradient(self, grad: torch.Tensor) -> None:
         self.check()
         return None
 
 
-def _tensors(value):
+def _tensors(value: object) -> Iterator[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         yield value
     elif isinstance(value, dict):
@@ -86,18 +92,18 @@ def _tensors(value):
             yield from _tensors(v)
 
 
-class CancellableDataset(torch.utils.data.Dataset):
+class CancellableDataset(torch.utils.data.Dataset[TrainingItem]):
     """The training images, loaded in this process (no loader workers: the default on small
     CPUs), with the cancel token checked before each one: loading and augmenting a batch takes
     seconds there, and a cancel should not wait for it. Single process only, like the above."""
 
-    def __init__(self, dataset, cancel):
+    def __init__(self, dataset: TrainingData, cancel: CancelToken):
         self.dataset, self.cancel = dataset, cancel
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: ItemKey) -> TrainingItem:
         if self.cancel.cancelled:
             raise StepInterrupted()
         return self.dataset[key]

@@ -3,6 +3,8 @@ side is the training size. `light_maskrcnn` also builds the variants bench/ comp
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from torch import nn
 from torchvision.models import MobileNet_V3_Large_Weights, ResNet50_Weights
 from torchvision.models.detection import (MaskRCNN, MaskRCNN_ResNet50_FPN_V2_Weights,
@@ -22,8 +24,10 @@ from isegui.ml.model_table import register
                                        ResNet50_Weights.IMAGENET1K_V2,
                                        ResNet50_Weights.IMAGENET1K_V1))
 def build_accurate(*, num_classes: int, size: int) -> nn.Module:
-    return maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None,
-                                    num_classes=num_classes, min_size=size, max_size=size)
+    model: nn.Module = maskrcnn_resnet50_fpn_v2(weights=None, weights_backbone=None,
+                                                num_classes=num_classes, min_size=size,
+                                                max_size=size)
+    return model
 
 
 @register("fast", description="Mask R-CNN, MobileNetV3-Large FPN at strides 8-64, light "
@@ -41,9 +45,10 @@ def _batch_norm(channels: int) -> nn.Module:
     return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.03)
 
 
-def light_maskrcnn(*, num_classes: int, size: int, returned_layers=(2, 3, 4), channels: int = 64,
-                   norm=_batch_norm, smallest_anchor: int = 16, box_features: int = 256,
-                   mask_layers=(64, 64)) -> nn.Module:
+def light_maskrcnn(*, num_classes: int, size: int, returned_layers: Sequence[int] = (2, 3, 4),
+                   channels: int = 64, norm: Callable[[int], nn.Module] = _batch_norm,
+                   smallest_anchor: int = 16, box_features: int = 256,
+                   mask_layers: Sequence[int] = (64, 64)) -> nn.Module:
     """A Mask R-CNN sized for tens of parts of 10-200 px in 256-1024 px images, trained from
     scratch at batch 2-8 on a CPU: MobileNetV3-Large, an FPN of `channels` on its stages
     `returned_layers` (2, 3, 4: strides 8, 16, 32, plus 64 by pooling), two anchor sizes per
@@ -65,7 +70,7 @@ def light_maskrcnn(*, num_classes: int, size: int, returned_layers=(2, 3, 4), ch
         sizes=tuple((smallest_anchor * 2 ** k, smallest_anchor * 3 * 2 ** k // 2)
                     for k in range(len(levels) + 1)),
         aspect_ratios=((0.5, 1.0, 2.0),) * (len(levels) + 1))
-    return MaskRCNN(
+    model: nn.Module = MaskRCNN(
         backbone, num_classes=None, min_size=size, max_size=size,
         rpn_anchor_generator=anchors,
         rpn_head=RPNHead(channels, anchors.num_anchors_per_location()[0]),
@@ -80,3 +85,4 @@ def light_maskrcnn(*, num_classes: int, size: int, returned_layers=(2, 3, 4), ch
         mask_head=MaskRCNNHeads(channels, list(mask_layers), 1),
         mask_predictor=MaskRCNNPredictor(mask_layers[-1], mask_layers[-1], num_classes),
     )
+    return model

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torchvision.models.detection.image_list import ImageList
@@ -20,10 +21,13 @@ from isegui.ml.checkpoint import load_checkpoint
 from isegui.ml.onnx_model import INPUTS, OUTPUTS, ExportError
 from isegui.ml.registry import model_from_checkpoint
 
+if TYPE_CHECKING:
+    from torchvision.models.detection import MaskRCNN
+
 OPSET = 17
 
 
-def parse_input_size(text: str) -> tuple[int, int]:
+def parse_input_size(text: str | int) -> tuple[int, int]:
     """'512' (square) or '512x384' (width x height) as (width, height)."""
     width, _, height = str(text).lower().partition("x")
     try:
@@ -36,7 +40,7 @@ def parse_input_size(text: str) -> tuple[int, int]:
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path,
-                size: int | str | tuple[int, int] | None = None) -> dict:
+                size: int | str | tuple[int, int] | None = None) -> dict[str, Any]:
     """Write the checkpoint's model as ONNX at input size `size`, N or (width, height)
     (default: its training size, square); returns what was written."""
     data = load_checkpoint(checkpoint)
@@ -45,7 +49,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     if working.tiled and (width, height) != (working.size, working.size):
         raise ExportError(f"{Path(checkpoint).name} predicts on tiles of {working.size} px: "
                           f"export it at that size (--size {working.size})")
-    model = model_from_checkpoint(data, checkpoint).eval()
+    model: MaskRCNN = model_from_checkpoint(data, checkpoint).eval()
     graph = FixedSizeGraph(model, height, width).eval()
     example = (torch.rand(1, 3, height, width), torch.tensor(0.5))
     out = Path(out)
@@ -66,7 +70,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     return {"path": str(out), **meta}
 
 
-def _write_with_metadata(scratch: Path, out: Path, meta: dict) -> None:
+def _write_with_metadata(scratch: Path, out: Path, meta: dict[str, Any]) -> None:
     import onnx
     try:
         proto = onnx.load(str(scratch))
@@ -82,12 +86,13 @@ class FixedSizeGraph(torch.nn.Module):
     """What is exported: one normalised image of a fixed size through backbone, proposals and
     heads, with the score threshold as an input; no resizing or pasting (the predictor's)."""
 
-    def __init__(self, model: torch.nn.Module, height: int, width: int):
+    def __init__(self, model: MaskRCNN, height: int, width: int):
         super().__init__()
         self.model = model
         self.image_size = (height, width)
 
-    def forward(self, image, score_threshold):
+    def forward(self, image: torch.Tensor, score_threshold: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         m = self.model
         x = m.transform.normalize(image[0])[None]
         images = ImageList(x, [self.image_size])

@@ -15,7 +15,7 @@ import numpy as np
 from isegui.core.errors import IseguiError
 from isegui.core.tiling import WorkingScale
 from isegui.ml.detection import Detection, detections_from_raw, prepare_image
-from isegui.ml.tiled import predict_frame
+from isegui.ml.tiled import RawOutput, predict_frame
 
 INPUTS = ("image", "score_threshold")
 OUTPUTS = ("boxes", "labels", "scores", "masks")
@@ -73,11 +73,11 @@ class OnnxPredictor:
                                   self.mask_threshold) for image in images]
         return [self._predict_one(image) for image in images]
 
-    def _run_tiles(self, tiles: list[np.ndarray]) -> list:
+    def _run_tiles(self, tiles: list[np.ndarray]) -> list[RawOutput]:
         """Each tile (at most the input size) top-left on the mean colour, as torch pads."""
         return [self._run(tile) for tile in tiles]
 
-    def _run(self, pixels: np.ndarray):
+    def _run(self, pixels: np.ndarray) -> RawOutput:
         """The graph's raw output for RGB uint8 `pixels` placed top-left on the input."""
         h, w = pixels.shape[:2]
         canvas = np.empty((self.height, self.width, 3), dtype=np.float32)

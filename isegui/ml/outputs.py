@@ -4,8 +4,9 @@ measurements (millimetre columns when the project is calibrated)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from isegui.core.fileio import atomic_write_json
 from isegui.core.measure import csv_columns, measurement_row
@@ -18,8 +19,8 @@ class CocoResults:
 
     def __init__(self, classes: list[str]):
         self.classes = classes
-        self.images: list[dict] = []
-        self.annotations: list[dict] = []
+        self.images: list[dict[str, Any]] = []
+        self.annotations: list[dict[str, Any]] = []
 
     def add(self, file_name: str, size: tuple[int, int], detections: list[Detection]) -> None:
         height, width = size
@@ -41,13 +42,14 @@ class CocoResults:
             "categories": [{"id": k + 1, "name": n} for k, n in enumerate(self.classes)]})
 
 
-def measurement_rows(image: str, detections: list[Detection], mm_per_px: float | None):
+def measurement_rows(image: str, detections: list[Detection],
+                     mm_per_px: float | None) -> Iterator[dict[str, Any]]:
     """One CSV row per detection (core.measure's columns)."""
     for k, det in enumerate(detections, start=1):
         yield measurement_row(image, k, det.class_name, det.shape(), det.score, mm_per_px)
 
 
-def csv_writer(stream: IO[str], calibrated: bool) -> csv.DictWriter:
+def csv_writer(stream: IO[str], calibrated: bool) -> csv.DictWriter[str]:
     writer = csv.DictWriter(stream, csv_columns(calibrated), lineterminator="\n")
     writer.writeheader()
     return writer

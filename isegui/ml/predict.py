@@ -4,10 +4,10 @@ onnxruntime predictor gives the same)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import nn
 
 from isegui.core.tiling import WHOLE, WorkingScale
 from isegui.ml.checkpoint import load_checkpoint
@@ -16,12 +16,15 @@ from isegui.ml.device import resolve_device
 from isegui.ml.registry import model_from_checkpoint
 from isegui.ml.tiled import predict_frame, torch_tile_runner
 
+if TYPE_CHECKING:
+    from torchvision.models.detection import MaskRCNN
+
 
 class Predictor:
     """Holds a model in eval mode on a device; `predict` takes images in any depth, at the
     run's working scale: the whole image resized, or tiles of the frame (ml.tiled)."""
 
-    def __init__(self, model: nn.Module, classes: list[str], device: torch.device,
+    def __init__(self, model: MaskRCNN, classes: list[str], device: torch.device,
                  threshold: float = 0.5, mask_threshold: float = 0.5,
                  working: WorkingScale | None = None):
         self.model = model.to(device).eval()
@@ -33,7 +36,7 @@ class Predictor:
 
     @property
     def threshold(self) -> float:
-        return self.model.roi_heads.score_thresh
+        return float(self.model.roi_heads.score_thresh)
 
     @threshold.setter
     def threshold(self, value: float) -> None:

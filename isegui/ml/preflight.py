@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from isegui.core.entities import ImageStatus, Split
+from isegui.core.entities import ImageRecord, ImageStatus, Instance, Split
 from isegui.core.project import Project
+from isegui.core.tiling import WorkingScale
 from isegui.core.validate import image_problem
 from isegui.core.working_scale import (LOW_PERCENTILE, MIN_OBJECT_PX, ObjectSizes,
                                        advise_size, choose_working_scale, measure_objects)
+
+if TYPE_CHECKING:
+    from isegui.ml.spec import TrainSpec  # not imported to run: it brings torchvision
 
 INFO, WARNING, ERROR = "info", "warning", "error"
 FEW_INSTANCES_FOR_RANDOM = 300  # below this, random weights learn slowly and poorly
@@ -33,7 +38,7 @@ class Advice:
     text: str  # with the numbers, and what helps
     files: tuple[str, ...] = ()  # the images concerned, relative to the project
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["files"] = list(self.files)
         return out
@@ -85,13 +90,14 @@ def with_file_checks(facts: ProjectFacts, project_folder: Path,
     return replace(facts, unreadable=tuple(unreadable), files_checked=True)
 
 
-def _training_items(project) -> list:
+def _training_items(project: Project) -> list[tuple[ImageRecord, list[Instance]]]:
     return [(r, i) for r, i in project.store.iter_labeled()
             if r.status != ImageStatus.UNLABELED and r.split in (Split.TRAIN, Split.VAL)]
 
 
-def training_outlook(project_folder: Path, spec, check_files: bool = True) -> list[Advice]:
-    """The advice for the run `spec` (a TrainSpec) would start."""
+def training_outlook(project_folder: Path, spec: TrainSpec,
+                     check_files: bool = True) -> list[Advice]:
+    """The advice for the run `spec` would start."""
     from isegui.ml.weights import describe_start
     start = None
     if not (spec.init or spec.resume):
@@ -167,7 +173,7 @@ def _weights(facts: ProjectFacts, model: str, start: str | None) -> list[Advice]
                    "weights add FILE`, or File… beside Start from).")]
 
 
-def _tiles(facts: ProjectFacts, working) -> list[Advice]:
+def _tiles(facts: ProjectFacts, working: WorkingScale) -> list[Advice]:
     out = [Advice(INFO, "tiles", f"{working.reason}. Each frame is cut into overlapping tiles "
                   f"of {working.window} x {working.window} px for training and prediction; "
                   "--tile 0 (or Tiles: off) trains on whole images instead.")]
@@ -192,11 +198,13 @@ def _size(facts: ProjectFacts, size: int) -> list[Advice]:
     if not found.too_small:
         return [Advice(INFO, "object size", f"{narrow}; {MIN_OBJECT_PX:g} px is enough to find "
                        f"them, and any size from {found.keeping_size} px keeps that.{native}")]
-    if found.keeping_size > LARGEST_SIZE:
+    keeping = found.keeping_size  # None: no size keeps them
+    if keeping is None or keeping > LARGEST_SIZE:
+        takes = "more than" if keeping is None else f"{keeping} px, beyond"
         return [Advice(WARNING, "objects too small", f"{narrow}. Keeping them "
-                       f"{MIN_OBJECT_PX:g} px wide takes {found.keeping_size} px, beyond the "
-                       f"largest input size ({LARGEST_SIZE} px): they need the images' full "
-                       f"resolution, cut into tiles.{native}")]
+                       f"{MIN_OBJECT_PX:g} px wide takes {takes} the largest input size "
+                       f"({LARGEST_SIZE} px): they need the images' full resolution, cut into "
+                       f"tiles.{native}")]
     beyond = (f", more than the images' own {found.largest_long_side} px (they are enlarged)"
               if found.needs_full_resolution else "")
     return [Advice(WARNING, "objects too small", f"{narrow}, below the {MIN_OBJECT_PX:g} px a "

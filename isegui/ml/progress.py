@@ -30,18 +30,18 @@ class Start:
     device: str
     train_images: int
     validation: str
-    init: dict
-    working_scale: dict | None = None
+    init: dict[str, Any]
+    working_scale: dict[str, Any] | None = None
     processes: int = 1
-    classes: list = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
     val_images: int = 0
     steps_per_epoch: int = 0
     epochs: int | None = None
     minutes: float | None = None
     resumed_at_epoch: int | None = None
     resumed_at_step: int | None = None
-    notes: list = field(default_factory=list)
-    advice: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    advice: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Step:
     progress: float  # 0-1 of the run's budget
     eta_s: float
     elapsed_s: float
-    losses: dict
+    losses: dict[str, float] | None  # None: the step was skipped (a non-finite loss)
     lr: float | None
     images_per_s: float
 
@@ -63,7 +63,7 @@ class Epoch:
     """An epoch's end; `metrics` (losses, validation mAPs, ...) go on the line as fields."""
     epoch: int
     step: int
-    metrics: dict = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     improved: bool = False
     cancelled: bool = False  # a cancel cut it short: it is done again on resume
 
@@ -80,7 +80,7 @@ class Done:
     status: str  # a RunStatus value
     epochs: int
     steps: int
-    best: dict
+    best: dict[str, Any]
     checkpoint: str | None
     seconds: float
     active: bool | None = None  # whether the run became the project's active model
@@ -95,7 +95,7 @@ class Error:
 
 
 Event = Note | Start | Step | Epoch | Checkpoint | Done | Error
-EVENTS: dict[str, type] = {"note": Note, "start": Start, "step": Step, "epoch": Epoch,
+EVENTS: dict[str, type[Event]] = {"note": Note, "start": Start, "step": Step, "epoch": Epoch,
                            "checkpoint": Checkpoint, "done": Done, "error": Error}
 KINDS = {cls: kind for kind, cls in EVENTS.items()}
 
@@ -153,12 +153,12 @@ def parse_line(line: str | bytes) -> Event | None:
 
 
 class Reporter(Protocol):
-    def event(self, kind: str, **fields) -> None:
+    def event(self, kind: str, **fields: Any) -> None:
         """kind: start, step, epoch, checkpoint, note, done, error (the dataclasses above)."""
 
 
 class NullReporter:
-    def event(self, kind: str, **fields) -> None:
+    def event(self, kind: str, **fields: Any) -> None:
         pass
 
 
@@ -166,13 +166,13 @@ class RecordingReporter:
     """Keeps every event; for tests and for callers that want the history."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, dict]] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
 
-    def event(self, kind: str, **fields) -> None:
+    def event(self, kind: str, **fields: Any) -> None:
         make_event(kind, fields)  # as the line would be checked: tests see protocol slips
         self.events.append((kind, fields))
 
-    def of(self, kind: str) -> list[dict]:
+    def of(self, kind: str) -> list[dict[str, Any]]:
         return [f for k, f in self.events if k == kind]
 
 
@@ -184,14 +184,14 @@ class JsonLinesReporter:
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
 
-    def event(self, kind: str, **fields) -> None:
+    def event(self, kind: str, **fields: Any) -> None:
         line = to_line(make_event(kind, fields))
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     if hasattr(value, "item"):
         return value.item()
     return str(value)

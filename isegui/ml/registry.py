@@ -4,7 +4,9 @@ if/elif chain."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import torch
 from torch import nn
 
 from isegui.ml import models  # noqa: F401  (its builders register themselves on import)
@@ -29,7 +31,7 @@ def build_model(name: str, *, num_classes: int, size: int) -> nn.Module:
     return model_info(name).build(num_classes=num_classes + 1, size=size)
 
 
-def model_from_checkpoint(data: dict, source: str | Path = "checkpoint") -> nn.Module:
+def model_from_checkpoint(data: dict[str, Any], source: str | Path = "checkpoint") -> nn.Module:
     """The model a checkpoint dict (read from `source`) describes, with its weights; a
     CheckpointError in one line when they do not fit it."""
     from isegui.ml.checkpoint import CheckpointError
@@ -48,7 +50,7 @@ def model_from_checkpoint(data: dict, source: str | Path = "checkpoint") -> nn.M
     return model
 
 
-def weights_misfit(expected: dict, given: dict) -> str:
+def weights_misfit(expected: dict[str, torch.Tensor], given: dict[str, Any]) -> str:
     """What keeps `given` weights from loading into a model whose state is `expected`, in a
     line ("" when they fit): counts and the first name of each kind, not torch's key list."""
     missing = [k for k in expected if k not in given]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import IO, Any
 
 EVENTS_FILE = "events.jsonl"
 LOGGED = ("step", "epoch")  # the events that make the curves
@@ -18,9 +19,9 @@ class RunLog:
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / EVENTS_FILE
-        self._file = None
+        self._file: IO[str] | None = None
 
-    def append(self, kind: str, fields: dict) -> None:
+    def append(self, kind: str, fields: dict[str, Any]) -> None:
         if kind not in LOGGED:
             return
         if self._file is None:
@@ -34,7 +35,7 @@ class RunLog:
             self._file = None
 
 
-def read_run_log(folder: Path) -> list[tuple[str, dict]]:
+def read_run_log(folder: Path) -> list[tuple[str, dict[str, Any]]]:
     """The step and epoch events of a run, in order. A run that went on from an earlier point
     (resumed after a crash, from its last checkpoint) replaces what it did again: an event
     whose step (epoch) is not after the previous one drops the earlier ones from that step
@@ -44,7 +45,7 @@ def read_run_log(folder: Path) -> list[tuple[str, dict]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return []
-    events: list[tuple[str, dict]] = []
+    events: list[tuple[str, dict[str, Any]]] = []
     last: dict[str, float] = {}
     for line in lines:
         try:
@@ -63,10 +64,10 @@ def read_run_log(folder: Path) -> list[tuple[str, dict]]:
     return events
 
 
-def history_events(history: list[dict]) -> list[tuple[str, dict]]:
+def history_events(history: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """Curves for a run from before events files: its epoch history (mean losses at the
     epoch's last step, validation metrics)."""
-    out = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for h in history:
         losses = {k: v for k, v in h.items() if k == "loss" or k.startswith("loss_")}
         if losses and "step" in h:

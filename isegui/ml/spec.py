@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from isegui.ml.transforms import AugmentConfig
 
@@ -34,7 +35,7 @@ class TrainSpec:
     max_steps: int | None = None  # stop after this many steps (smoke tests)
     pretrained_search: bool = True  # look for the model's pretrained file when init is None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.size < 64 or self.size > 4096:
             raise ValueError(f"--size must be between 64 and 4096, got {self.size}")
         if self.tile is not None and self.tile != 0 and not 64 <= self.tile <= 4096:
@@ -50,17 +51,17 @@ class TrainSpec:
         if self.lr is not None and not self.lr > 0:
             raise ValueError("--lr must be positive")
 
-    def with_(self, **changes) -> TrainSpec:
+    def with_(self, **changes: Any) -> TrainSpec:
         return replace(self, **changes)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["project"] = str(self.project)
         out["augment"] = self.augment.as_dict()
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> TrainSpec:
+    def from_dict(cls, data: dict[str, Any]) -> TrainSpec:
         data = dict(data)
         data["project"] = Path(data["project"])
         aug = data.get("augment") or {}

@@ -27,7 +27,7 @@ from shapely import affinity
 from isegui.core.geometry import bounds_window, rasterize
 from isegui.core.images import load_image
 from isegui.core.tiling import WorkingScale, crop_shape, window_around
-from isegui.ml.data import InstanceDataset, Sample, training_pair
+from isegui.ml.data import InstanceDataset, ItemKey, Sample, TrainingItem, training_pair
 from isegui.ml.detection import prepare_image
 from isegui.ml.transforms import AugmentConfig, build_augment
 
@@ -74,7 +74,7 @@ def _remove_folder(folder: Path, owner: int) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class TiledDataset(torch.utils.data.Dataset):
+class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
     """Crops of the training frames at `working` (a tiled working scale), augmented like
     InstanceDataset's images; items are (epoch, index) or an index (this epoch)."""
 
@@ -124,7 +124,7 @@ class TiledDataset(torch.utils.data.Dataset):
             self._plans = {epoch: plan}  # one epoch at a time
         return self._plans[epoch]
 
-    def __getitem__(self, item):
+    def __getitem__(self, item: ItemKey) -> TrainingItem:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         frame_index, instance = self.plan(epoch)[index]
         rng = np.random.default_rng([self.seed, epoch, index, 1])
@@ -135,7 +135,7 @@ class TiledDataset(torch.utils.data.Dataset):
         masks, labels = self._targets(frame_index, (x0, y0), pixels)
         return training_pair(pixels, masks, labels, self.augment, (self.seed, epoch, index))
 
-    def _place(self, f: int, instance: int, rng) -> tuple[int, int]:
+    def _place(self, f: int, instance: int, rng: np.random.Generator) -> tuple[int, int]:
         width, height = self.frames.size(f)
         side = self.working.size
         if instance >= 0:
@@ -151,7 +151,8 @@ class TiledDataset(torch.utils.data.Dataset):
                 break
         return x0, y0
 
-    def _targets(self, f: int, origin: tuple[int, int], pixels: np.ndarray):
+    def _targets(self, f: int, origin: tuple[int, int],
+                 pixels: np.ndarray) -> tuple[torch.Tensor, list[int]]:
         """Masks and labels of the instances the crop sees; slivers and regions to ignore
         painted over in `pixels` (in place)."""
         h, w = pixels.shape[:2]
@@ -183,7 +184,7 @@ class TiledDataset(torch.utils.data.Dataset):
 
 
 def training_dataset(samples: list[Sample], working: WorkingScale,
-                     augment: AugmentConfig | None, seed: int):
+                     augment: AugmentConfig | None, seed: int) -> InstanceDataset | TiledDataset:
     """The dataset of a run at its working scale: tiles, or whole images resized."""
     if working.tiled:
         return TiledDataset(samples, working, augment, seed)

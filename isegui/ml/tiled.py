@@ -7,12 +7,17 @@ full-frame array is made per detection, nor a resized copy of the frame."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from isegui.core.tiling import Piece, WorkingScale, merge_pieces, tile_grid
 from isegui.ml.detection import Detection, detections_from_raw, prepare_image
+
+if TYPE_CHECKING:
+    import torch
+    from torchvision.models.detection import MaskRCNN
 
 # a model's raw output for one tile, in the tile's model pixels:
 # (boxes N x 4, labels N, scores N, mask probabilities N x M x M)
@@ -35,7 +40,7 @@ def tile_pixels(frame: np.ndarray, rect: tuple[int, int, int, int], scale: float
 
 def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
                   classes: Sequence[str], batch_size: int = 4,
-                  mask_threshold: float = 0.5) -> list:
+                  mask_threshold: float = 0.5) -> list[Detection]:
     """Detections (ml.predict.Detection) on one frame of any size, by tiles."""
     frame = prepare_image(image)
     height, width = frame.shape[:2]
@@ -66,7 +71,7 @@ def _tight_box(piece: Piece) -> tuple[float, float, float, float]:
             float(y + rows[-1] + 1))
 
 
-def torch_tile_runner(model, device, size: int) -> RunTiles:
+def torch_tile_runner(model: MaskRCNN, device: torch.device, size: int) -> RunTiles:
     """Tiles through a torchvision detection model at their own size (no resizing): each is
     normalised and placed top-left in a `size` x `size` batch slot; the rest is zero, which is
     what the model's own batching pads with."""

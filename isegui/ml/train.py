@@ -8,21 +8,24 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from isegui.core.entities import RunStatus
 from isegui.core.errors import IseguiError
+from isegui.core.lock import ProjectLock
 from isegui.core.project import Project
 from isegui.core.tiling import WorkingScale
 from isegui.core.working_scale import choose_working_scale
 from isegui.ml.batchnorm import freeze_batchnorm, restore_statistics, settle_batchnorm
 from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
-from isegui.ml.data import collate, sample_sizes, snapshot
+from isegui.ml.data import Target, collate, sample_sizes, snapshot
 from isegui.ml.device import default_batch, resolve_device
 from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
@@ -57,7 +60,7 @@ class TrainResult:
     status: RunStatus
     epochs: int
     steps: int
-    best: dict = field(default_factory=dict)
+    best: dict[str, Any] = field(default_factory=dict)
     checkpoint: Path | None = None
     validation: str = ""
 
@@ -69,9 +72,9 @@ class _State:
     batch: int = 0  # batches of the current epoch already done (a cancel mid-epoch)
     step: int = 0
     elapsed: float = 0.0  # seconds of training so far, over all sessions
-    best: list = field(default_factory=lambda: [-math.inf, -math.inf])  # (mask mAP, -loss)
-    best_metrics: dict = field(default_factory=dict)
-    history: list = field(default_factory=list)
+    best: list[float] = field(default_factory=lambda: [-math.inf, -math.inf])  # (mask mAP, -loss)
+    best_metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
     lr_factor: float = 1.0
     bad_in_row: int = 0  # non-finite losses in a row
     skipped: int = 0  # steps skipped for a non-finite loss, in all
@@ -102,7 +105,8 @@ def fit(spec: TrainSpec, reporter: Reporter | None = None,
 
 
 class _Trainer:
-    def __init__(self, spec, device, ranks, reporter, cancel):
+    def __init__(self, spec: TrainSpec, device: torch.device, ranks: Distributed,
+                 reporter: Reporter, cancel: CancelToken):
         self.device, self.ranks, self.reporter, self.cancel = device, ranks, reporter, cancel
         self.state = _State()
         self._validated: tuple[float, float] | None = None  # (elapsed at, seconds it took)
@@ -110,6 +114,8 @@ class _Trainer:
         if spec.resume:
             resumed, spec = self._load_resume(spec)
         self.spec = spec
+        # fit() fills the batch in; a resumed run has its own in its record
+        self.batch = spec.batch or default_batch(device)
         self._note("reading the project's images and labels…")
         self.data = snapshot(spec.project, resumed["classes"] if resumed else None,
                              spec.val_fraction, spec.seed)
@@ -152,14 +158,15 @@ class _Trainer:
                                             find_unused_parameters=True)
                     if ranks.enabled else self.model)
         self.dataset = training_dataset(self.data.train, self.working, spec.augment, spec.seed)
-        self.batches = EpochBatches(len(self.dataset), spec.batch, spec.seed, ranks.world,
+        self.batches = EpochBatches(len(self.dataset), self.batch, spec.seed, ranks.world,
                                     ranks.rank)
-        self.run_id = resumed["run_id"] if resumed else None
+        self.run_id: int | None = resumed["run_id"] if resumed else None
         self.lr: float | None = None  # the learning rate of the last step
         self.folder: Path | None = None
         self.advice: list[Advice] = []  # preflight's, for the start event
         self.log: RunLog | None = None  # the run's events file (main process only)
-        self.lock = None  # held while this process trains the run (main process only)
+        # held while this process trains the run (main process only)
+        self.lock: ProjectLock | None = None
         # a cancel during a step ends it at the next block of the model (one process only)
         self.interrupter = None if ranks.enabled else StepInterrupter(self.model, cancel)
 
@@ -169,7 +176,7 @@ class _Trainer:
 
     # ------------------------------------------------------------------ setup
 
-    def _load_resume(self, spec: TrainSpec):
+    def _load_resume(self, spec: TrainSpec) -> tuple[dict[str, Any], TrainSpec]:
         with Project.open(spec.project, read_only=True) as project:
             run = find_run(project, spec.resume)
             path = checkpoint_file(project, run, "last")
@@ -303,7 +310,7 @@ class _Trainer:
         workers = spec.workers if spec.workers is not None else _default_workers(self.device)
         first = True  # of this session: the notes until it come
         while True:
-            if spec.minutes is None and state.epoch >= spec.epochs:
+            if spec.minutes is None and state.epoch >= (spec.epochs or 0):
                 return RunStatus.FINISHED
             self.batches.set_epoch(state.epoch, state.batch)
             loader = torch.utils.data.DataLoader(
@@ -318,7 +325,7 @@ class _Trainer:
             batches = iter(loader)
             if first:
                 what = "tiles" if self.working.tiled else "images"
-                self._note(f"loading the first batch ({spec.batch} {what} at "
+                self._note(f"loading the first batch ({self.batch} {what} at "
                            f"{self.working.size} px)…")
             while state.batch < steps_per_epoch:
                 state.elapsed = time.monotonic() - session_start
@@ -357,9 +364,10 @@ class _Trainer:
             state.batch = 0
             state.elapsed = time.monotonic() - session_start
             self._end_epoch(_mean(losses_sum, counted),
-                            final=spec.minutes is None and state.epoch >= spec.epochs)
+                            final=spec.minutes is None and state.epoch >= (spec.epochs or 0))
 
-    def _step(self, images, targets, progress: float) -> dict | None:
+    def _step(self, images: Sequence[torch.Tensor], targets: Sequence[Target],
+              progress: float) -> dict[str, float] | None:
         spec, state = self.spec, self.state
         # warm-up ends after warmup_steps, or after a tenth of the budget (steps or minutes)
         # when that comes first: a 5-minute run on a CPU has only ~150 steps in all
@@ -395,7 +403,7 @@ class _Trainer:
         self.lr = lr
         return out
 
-    def _interruptible(self):
+    def _interruptible(self) -> contextlib.AbstractContextManager[None]:
         return self.interrupter.arm() if self.interrupter else contextlib.nullcontext()
 
     def _bad_step(self) -> None:
@@ -417,7 +425,8 @@ class _Trainer:
         self.reporter.event("note", message=f"non-finite loss {state.bad_in_row} steps in a "
                             f"row: learning rate lowered to {state.lr_factor:g} of its value")
 
-    def _report_step(self, losses, steps_per_epoch: int, progress: float, total: int) -> None:
+    def _report_step(self, losses: dict[str, float] | None, steps_per_epoch: int,
+                     progress: float, total: int) -> None:
         state, spec = self.state, self.spec
         if spec.minutes:
             eta = max(0.0, spec.minutes * 60 - state.elapsed)
@@ -427,13 +436,13 @@ class _Trainer:
             epoch=state.epoch + 1, batch=state.batch, batches=steps_per_epoch,
             step=state.step, progress=round(min(1.0, progress), 4), eta_s=round(eta, 1),
             elapsed_s=round(state.elapsed, 1), losses=losses, lr=self.lr,
-            images_per_s=round(state.step * spec.batch * self.ranks.world /
+            images_per_s=round(state.step * self.batch * self.ranks.world /
                                max(1e-6, state.elapsed), 2))
         self.reporter.event("step", **fields)
         if self.log is not None and losses:
             self.log.append("step", fields)
 
-    def _stop_mid_epoch(self, losses: dict) -> RunStatus:
+    def _stop_mid_epoch(self, losses: dict[str, float]) -> RunStatus:
         state = self.state
         if self.cancel.cancelled:
             self._end_epoch(losses, cancelled=True)
@@ -451,18 +460,19 @@ class _Trainer:
 
     # ------------------------------------------------------------------ epoch end
 
-    def _end_epoch(self, losses: dict, cancelled: bool = False, final: bool = False) -> None:
+    def _end_epoch(self, losses: dict[str, float], cancelled: bool = False,
+                   final: bool = False) -> None:
         """Validate (when due), keep the history and the best, write checkpoints, record the
         run. A cancelled epoch only saves `last` (with the batch it reached, to resume there)."""
         state = self.state
-        metrics: dict = {"epoch": state.epoch, "step": state.step,
-                         "elapsed_s": round(state.elapsed, 1), **losses}
+        metrics: dict[str, Any] = {"epoch": state.epoch, "step": state.step,
+                                   "elapsed_s": round(state.elapsed, 1), **losses}
         validate = bool(self.data.val) and not cancelled and self._validation_due(final)
-        running: dict = {}  # the running statistics training goes on from
+        running: dict[str, torch.Tensor] = {}  # the running statistics training goes on from
         if self.ranks.main and not cancelled and (validate or not self.data.val):
             # validated, or kept as best by its loss: with statistics that match the weights
             started = time.monotonic()
-            running = settle_batchnorm(self.model, self.dataset, state.epoch, self.spec.batch,
+            running = settle_batchnorm(self.model, self.dataset, state.epoch, self.batch,
                                        self.device)
             if validate:
                 n = len(self.data.val)
@@ -472,6 +482,7 @@ class _Trainer:
         self.ranks.barrier()
         if not self.ranks.main:
             return
+        folder, run_id = self._opened()
         improved = False
         if not cancelled:
             state.history.append(metrics)
@@ -482,9 +493,9 @@ class _Trainer:
         self._save(improved, running)
         restore_statistics(self.model, running)
         with Project.open(self.spec.project, lock=False) as project:
-            best = self.folder / "best.pt"
+            best = folder / "best.pt"
             project.store.update_run(
-                self.run_id,
+                run_id,
                 metrics={"best": state.best_metrics, "history": state.history,
                          "validation": self.data.validation, "skipped_steps": state.skipped},
                 checkpoint=best.relative_to(project.folder).as_posix() if best.is_file()
@@ -507,7 +518,7 @@ class _Trainer:
         epoch_seconds = self.state.elapsed / self.state.epoch
         return self.spec.minutes * 60 - self.state.elapsed < 2 * epoch_seconds
 
-    def _validate(self) -> dict:
+    def _validate(self) -> dict[str, float]:
         self.model.eval()
         predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE,
                               working=self.working)
@@ -519,40 +530,47 @@ class _Trainer:
         self.model.train()
         return {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50")}
 
-    def _save(self, improved: bool, running: dict) -> None:
+    def _save(self, improved: bool, running: dict[str, torch.Tensor]) -> None:
         """`best` with the model as it is; `last` with the `running` statistics in place of
         settled ones, so that resuming from it continues as if never stopped."""
         state, spec = self.state, self.spec
+        folder, _ = self._opened()
         weights = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         common = {"model_name": spec.model, "size": self.working.size,
                   "working_scale": self.working.as_dict(), "classes": self.data.classes,
                   "state_dict": weights, "config": spec.as_dict(), "run_id": self.run_id,
                   "frozen_batchnorm": self.frozen_batchnorm}
         plain = {k: v for k, v in vars(state).items() if k in _State.__dataclass_fields__}
-        save_checkpoint(self.folder / "last.pt", {
+        save_checkpoint(folder / "last.pt", {
             **common, "state_dict": {**weights, **{k: v.cpu() for k, v in running.items()}},
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.amp else {}, "state": plain})
         if improved:
-            save_checkpoint(self.folder / "best.pt", {**common, "metrics": state.best_metrics})
-        self.reporter.event("checkpoint", last=str(self.folder / "last.pt"),
-                            best=str(self.folder / "best.pt") if improved else None)
+            save_checkpoint(folder / "best.pt", {**common, "metrics": state.best_metrics})
+        self.reporter.event("checkpoint", last=str(folder / "last.pt"),
+                            best=str(folder / "best.pt") if improved else None)
 
-    def _record_end(self, status: RunStatus) -> dict:
+    def _opened(self) -> tuple[Path, int]:
+        """The run's folder and id, which the main process has from `_open_run` on."""
+        assert self.folder is not None and self.run_id is not None
+        return self.folder, self.run_id
+
+    def _record_end(self, status: RunStatus) -> dict[str, Any]:
         """The run's final status; a finished run may become the active one (one rule:
         `active_choice`). What happened, for the done event."""
         if not self.ranks.main:
             return {}
+        _, run_id = self._opened()
         with Project.open(self.spec.project, lock=False) as project:
-            project.store.update_run(self.run_id, status=status)
+            project.store.update_run(run_id, status=status)
             if status != RunStatus.FINISHED:
                 return {"active": False, "active_run_id": project.active_run_id}
-            run = project.store.run(self.run_id)
+            run = project.store.run(run_id)
             active = next((r for r in project.store.runs()
                            if r.id == project.active_run_id), None)
             chosen, why = active_choice(run, active)
             if chosen:
-                project.set_active_run(self.run_id)
+                project.set_active_run(run_id)
             return {"active": chosen, "active_run_id": project.active_run_id,
                     "active_reason": why}
 
@@ -569,7 +587,7 @@ class _Trainer:
             pass  # the error being reported matters more than the record of it
 
 
-def _mean(sums: dict, count: int) -> dict:
+def _mean(sums: dict[str, float], count: int) -> dict[str, float]:
     return {k: v / count for k, v in sums.items()} if count else {}
 
 

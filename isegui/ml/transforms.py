@@ -3,11 +3,15 @@ recomputed from the masks afterwards, so rotation by any angle keeps them tight)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any, TypeAlias
 
 from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 
+# (image, masks) -> both transformed alike; tv_tensors, which torchvision leaves untyped
+Augment: TypeAlias = Callable[[Any, Any], tuple[Any, Any]]
 
 ANY_ANGLE = 180.0  # what `rotate` turns on: degrees either way
 ZOOM = (0.75, 1.25)  # what `scale` turns on
@@ -64,11 +68,11 @@ class AugmentConfig:
             raise ValueError("--augment: scale needs 0 < min <= max, e.g. scale=0.8:1.2")
         return cls(**values)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def build_augment(config: AugmentConfig):
+def build_augment(config: AugmentConfig) -> Augment | None:
     """A v2 pipeline taking (Image, Mask) and returning both transformed alike."""
     steps = []
     if config.flip:

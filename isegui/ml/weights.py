@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -33,7 +34,7 @@ class InitReport:
     backbone_loaded: int = 0  # of the tensors taken, those of the backbone's body
     backbone_total: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "loaded_tensors": self.loaded,
                 "model_tensors": self.total, "backbone_loaded_tensors": self.backbone_loaded,
                 "backbone_tensors": self.backbone_total, "skipped": self.skipped[:20],
@@ -100,7 +101,7 @@ def initialise(model: nn.Module, path: Path, classes: list[str],
     return initialise_from(model, read_weights_file(path), path, classes, source_classes)
 
 
-def initialise_from(model: nn.Module, data: dict, path: Path, classes: list[str],
+def initialise_from(model: nn.Module, data: dict[str, Any], path: Path, classes: list[str],
                     source_classes: list[str] | None = None) -> InitReport:
     """`initialise` with the file's contents already read (`path` names it in messages)."""
     incoming = state_dict_of(data)
@@ -132,7 +133,8 @@ def initialise_from(model: nn.Module, data: dict, path: Path, classes: list[str]
     return report
 
 
-def _match_names(incoming: dict, own: dict) -> dict:
+def _match_names(incoming: dict[str, Any],
+                 own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Map names of torchvision classification backbones onto `backbone.body.*`."""
     out = {}
     for name, tensor in incoming.items():
@@ -147,7 +149,8 @@ def _match_names(incoming: dict, own: dict) -> dict:
     return out
 
 
-def _carry_class_rows(tensor, target, rows: int, source: list[str], classes: list[str]):
+def _carry_class_rows(tensor: torch.Tensor, target: torch.Tensor, rows: int, source: list[str],
+                      classes: list[str]) -> list[str] | None:
     """Fill `target`'s rows for classes that `source` also has (by name), and background.
     None when the layers differ in more than their class count."""
     if tensor.shape[1:] != target.shape[1:] or tensor.shape[0] != (len(source) + 1) * rows:

@@ -10,6 +10,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from isegui.core.fileio import atomic_open
 from isegui.data_folders import user_weights_folder
@@ -22,6 +23,10 @@ HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")
 FITS_SHARE = 0.9  # of the backbone's tensors a file must fill to count as that backbone's
 _DETECTION_KEYS = ("backbone.", "rpn.", "roi_heads.")
 _CHECK_SIZE = 256  # the input size of the model the fit is tried on (any would do)
+
+# a model a file fits: (its name, its pretrained weights (torchvision's enums) of the file's
+# kind, backbone tensors taken, backbone tensors)
+_Fit: TypeAlias = tuple[str, list[Any], int, int]
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,14 @@ def install_weights(path: str | Path, model: str | None = None,
     if model:
         model_info(model)  # an unknown name is a ValueError listing the models
     names = [model] if model else model_names()
-    fits, reasons = [], []
+    fits: list[_Fit] = []
+    reasons: list[str] = []
     for name in names:
-        found, reason = _try_fit(name, path, data)
-        (fits if found else reasons).append(found or reason)
+        fit = _try_fit(name, path, data)
+        if isinstance(fit, str):
+            reasons.append(fit)
+        else:
+            fits.append(fit)
     if not fits:
         which = f"the {model} model" if model else f"any model ({', '.join(names)})"
         raise CheckpointError(path, f"does not fit {which}: {'; '.join(reasons)}. Give a "
@@ -102,27 +111,26 @@ def install_weights(path: str | Path, model: str | None = None,
                             copied=not same, starts_from=describe_start(name, None))
 
 
-def _try_fit(name: str, path: Path, data: dict):
-    """((model, its pretrained weights of the file's kind, backbone tensors taken, backbone
-    tensors), None) when `data` fits `name`'s backbone, else (None, why not)."""
+def _try_fit(name: str, path: Path, data: dict[str, Any]) -> _Fit | str:
+    """The fit when `data` fits `name`'s backbone, else why not."""
     detection = any(k.startswith(_DETECTION_KEYS) for k in state_dict_of(data))
     candidates = [w for w in model_info(name).pretrained if _is_detection(w) == detection]
     if not candidates:
         kind = "a detection model's" if detection else "an ImageNet classification network's"
-        return None, (f"it holds {kind} weights, and {name} has no pretrained file of that "
-                      "kind (start a run from it with --init FILE instead)")
+        return (f"it holds {kind} weights, and {name} has no pretrained file of that kind "
+                "(start a run from it with --init FILE instead)")
     model = build_model(name, num_classes=1, size=_CHECK_SIZE)
     try:
         report = initialise_from(model, data, path, ["object"])
     except CheckpointError:
-        return None, f"none of its tensors fit {name}"
+        return f"none of its tensors fit {name}"
     if report.backbone_loaded < FITS_SHARE * report.backbone_total:
-        return None, (f"only {report.backbone_loaded} of {name}'s {report.backbone_total} "
-                      "backbone tensors fit")
-    return (name, candidates, report.backbone_loaded, report.backbone_total), None
+        return (f"only {report.backbone_loaded} of {name}'s {report.backbone_total} "
+                "backbone tensors fit")
+    return name, candidates, report.backbone_loaded, report.backbone_total
 
 
-def _weights_for(path: Path, digest: str, candidates: list):
+def _weights_for(path: Path, digest: str, candidates: list[Any]) -> Any:
     """Which of the model's pretrained weights the file serves: the one whose published hash
     it has, else the one whose file name it has, else the preferred one."""
     for weights in candidates:
@@ -135,7 +143,7 @@ def _weights_for(path: Path, digest: str, candidates: list):
     return candidates[0]
 
 
-def _is_detection(weights) -> bool:
+def _is_detection(weights: object) -> bool:
     return ".detection." in type(weights).__module__
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from shapely.geometry.base import BaseGeometry
+
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import Shape, repair
@@ -102,7 +104,7 @@ def split_named(name: str | None) -> Split | None:
     return Split(name) if name in {s.value for s in Split} else None
 
 
-def repaired_or_warn(geometry, where: str, dataset: Dataset) -> Shape | None:
+def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset) -> Shape | None:
     """Repair a shape read from a file; None (with a warning) when nothing is left of it."""
     try:
         fixed = repair(geometry)

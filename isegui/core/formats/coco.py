@@ -12,19 +12,20 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import numpy as np
 import shapely
 from shapely.geometry import Polygon, box
 
 from isegui.core import rle
-from isegui.core.entities import LabelClass, Split
+from isegui.core.entities import Instance, LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn,
                                       split_named)
-from isegui.core.geometry import has_holes, polygons_of
+from isegui.core.geometry import Shape, has_holes, polygons_of
 
 name = "coco"
 description = "COCO JSON (polygons and RLE)"
@@ -37,14 +38,15 @@ ANNOTATIONS_DIR, IMAGES_DIR, SPLIT_PREFIX = "annotations", "images", "instances_
 def default_image_root(source: Path) -> Path:
     if source.is_dir() and _split_files(source):
         return source / IMAGES_DIR
-    split = _split_of_file(source) if source.is_file() else None
-    layout = source.parent.parent if source.is_file() else None
+    if not source.is_file():
+        return source
+    split, layout = _split_of_file(source), source.parent.parent
     if split and source.parent.name == ANNOTATIONS_DIR and (layout / IMAGES_DIR / split).is_dir():
         return layout / IMAGES_DIR / split
-    return source.parent if source.is_file() else source
+    return source.parent
 
 
-def image_path(file_name: str, split) -> str:
+def image_path(file_name: str, split: Split) -> str:
     return f"{IMAGES_DIR}/{Split(split).value}/{file_name}"
 
 
@@ -85,7 +87,8 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     return data
 
 
-def _read_file(path: Path, data: Dataset, prefix: str, split: Split | None) -> list:
+def _read_file(path: Path, data: Dataset, prefix: str,
+               split: Split | None) -> list[SourceImage]:
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
         raise FormatError(path, "not a COCO file: expected an object with an 'images' list")
@@ -94,13 +97,13 @@ def _read_file(path: Path, data: Dataset, prefix: str, split: Split | None) -> l
     annotations = doc.get("annotations", [])
     if not isinstance(annotations, list):
         raise FormatError(path, "'annotations' must be a list")
-    seen_ids: set = set()
+    seen_ids: set[int | str] = set()
     for k, ann in enumerate(annotations):
         where = f"{path}: annotations[{k}]"
         if not isinstance(ann, dict):
             raise FormatError(path, f"annotations[{k}] is not an object")
-        ann_id = _id(ann.get("id"), path, f"annotations[{k}].id", optional=True)
-        if ann_id is not None:
+        if ann.get("id") is not None:
+            ann_id = _id(ann["id"], path, f"annotations[{k}].id")
             if ann_id in seen_ids:
                 data.warnings.append(f"{where}: duplicate annotation id {ann_id}")
             seen_ids.add(ann_id)
@@ -115,7 +118,9 @@ def _read_file(path: Path, data: Dataset, prefix: str, split: Split | None) -> l
         shape = _shape(ann, image, path, f"annotations[{k}]", data)
         if shape is None:
             continue
-        attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
+        attrs = ann.get("attributes")
+        if not isinstance(attrs, dict):
+            attrs = {}
         image.instances.append(SourceInstance(
             class_name=categories[category], shape=shape,
             source_id=_int_or_none(attrs.get("instance_id")),
@@ -126,11 +131,11 @@ def _read_file(path: Path, data: Dataset, prefix: str, split: Split | None) -> l
     return list(images.values())
 
 
-def _categories(doc: dict, path: Path, data: Dataset) -> dict:
+def _categories(doc: dict[str, Any], path: Path, data: Dataset) -> dict[int | str, str]:
     cats = doc.get("categories", [])
     if not isinstance(cats, list):
         raise FormatError(path, "'categories' must be a list")
-    by_id = {}
+    by_id: dict[int | str, str] = {}
     for k, cat in enumerate(cats):
         if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
             raise FormatError(path, f"categories[{k}] needs an 'id' and a 'name'")
@@ -143,8 +148,9 @@ def _categories(doc: dict, path: Path, data: Dataset) -> dict:
     return by_id
 
 
-def _images(doc: dict, path: Path, prefix: str, split: Split | None) -> dict:
-    images = {}
+def _images(doc: dict[str, Any], path: Path, prefix: str,
+            split: Split | None) -> dict[int | str, SourceImage]:
+    images: dict[int | str, SourceImage] = {}
     for k, img in enumerate(doc["images"]):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             raise FormatError(path, f"images[{k}] needs an 'id' and a 'file_name'")
@@ -165,7 +171,8 @@ def _images(doc: dict, path: Path, prefix: str, split: Split | None) -> dict:
     return images
 
 
-def _shape(ann: dict, image: SourceImage, path: Path, label: str, data: Dataset):
+def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
+           data: Dataset) -> Shape | None:
     where = f"{path}: {label}"
     seg = ann.get("segmentation")
     if isinstance(seg, dict):
@@ -214,32 +221,30 @@ def _shape(ann: dict, image: SourceImage, path: Path, label: str, data: Dataset)
     return None
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_finite(value) -> bool:
+def _is_finite(value: object) -> TypeGuard[int | float]:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value))
 
 
-def _id(value, path: Path, what: str, optional: bool = False):
+def _id(value: object, path: Path, what: str) -> int | str:
     """An id as COCO files write them: an integer (some tools write strings)."""
-    if value is None and optional:
-        return None
     if _is_int(value) or isinstance(value, str):
         return value
     raise FormatError(path, f"{what} must be an integer, not {json.dumps(value)[:40]}")
 
 
-def _crowd(value, path: Path, k: int) -> bool:
+def _crowd(value: object, path: Path, k: int) -> bool:
     if _is_finite(value) and value in (0, 1) or isinstance(value, bool):
         return bool(value)
     raise FormatError(path, f"annotations[{k}].iscrowd must be 0 or 1, not "
                             f"{json.dumps(value)[:40]}")
 
 
-def _score(value, path: Path, k: int) -> float | None:
+def _score(value: object, path: Path, k: int) -> float | None:
     if value is None:
         return None
     if _is_finite(value) and 0 <= value <= 1:
@@ -248,7 +253,7 @@ def _score(value, path: Path, k: int) -> float | None:
                             f"{json.dumps(value)[:40]}")
 
 
-def _int_or_none(value) -> int | None:
+def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -267,8 +272,8 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
 
 
 def _document(images: list[ExportImage], classes: list[LabelClass],
-              report: ExportReport) -> dict:
-    doc = {
+              report: ExportReport) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "info": {"description": "exported by isegui"},
         "licenses": [],
         "images": [],
@@ -294,11 +299,11 @@ def _document(images: list[ExportImage], classes: list[LabelClass],
     return doc
 
 
-def _annotation(inst, height: int, width: int) -> dict:
+def _annotation(inst: Instance, height: int, width: int) -> dict[str, Any]:
     attrs = {"instance_id": inst.id, "z_order": inst.z}
     if inst.track_id is not None:
         attrs["track_id"] = inst.track_id
-    ann = {"iscrowd": int(inst.crowd), "attributes": attrs}
+    ann: dict[str, Any] = {"iscrowd": int(inst.crowd), "attributes": attrs}
     if has_holes(inst.shape):
         mask_rle = rle.from_shape(inst.shape, height, width)
         ann["segmentation"] = mask_rle

@@ -15,19 +15,22 @@ import io
 import math
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import shapely
 from PIL import Image, ImageDraw
 from shapely.geometry import Polygon, box
 
-from isegui.core.entities import LabelClass
+from isegui.core.entities import Instance, LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn)
-from isegui.core.geometry import bounds_window, has_holes, polygons_of, rasterize, vectorize
+from isegui.core.geometry import (Shape, bounds_window, has_holes, polygons_of, rasterize,
+                                  vectorize)
 from isegui.core.images import MAX_PIXELS
 
 name = "labelme"
@@ -44,7 +47,7 @@ def default_image_root(source: Path) -> Path:
     return source if source.is_dir() else source.parent
 
 
-def image_path(file_name: str, split) -> str:
+def image_path(file_name: str, split: Split) -> str:
     return file_name  # beside its JSON file, as labelme keeps them
 
 
@@ -64,7 +67,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     return data
 
 
-def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
+def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> SourceImage:
     folder = path.resolve().parent
     image_data = None
     if doc.get("imageData"):
@@ -90,7 +93,8 @@ def _read_file(path: Path, doc: dict, root: Path, data: Dataset) -> SourceImage:
     centre_outlines = isinstance(ours, dict) and ours.get("polygons") == CENTRE_OUTLINES
     # a mask shape may not decode to more pixels than its image has
     max_pixels = image.width * image.height if image.width and image.height else MAX_PIXELS
-    groups: dict = {}
+    # (label, group id or ("single", k)) -> the parts, the first shape and the group id
+    groups: dict[tuple[str, int | tuple[str, int]], dict[str, Any]] = {}
     for k, shape in enumerate(doc["shapes"]):
         where = f"{path}: shapes[{k}]"
         if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
@@ -143,8 +147,8 @@ def _inside(root: Path, target: str, written: str, path: Path) -> str:
                                     "both the JSON files and the images") from None
 
 
-def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset, max_pixels: int,
-              centre_outlines: bool = False):
+def _geometry(shape: dict[str, Any], kind: str | None, path: Path, k: int, data: Dataset,
+              max_pixels: int, centre_outlines: bool = False) -> Shape | None:
     where = f"{path}: shapes[{k}]"
     try:
         points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
@@ -180,14 +184,15 @@ def _geometry(shape: dict, kind, path: Path, k: int, data: Dataset, max_pixels: 
     return repaired_or_warn(geometry, where, data)
 
 
-def _from_centre_outline(points: np.ndarray):
+def _from_centre_outline(points: np.ndarray) -> Shape:
     x0, y0 = np.floor(points.min(axis=0)).astype(int)
     x1, y1 = np.ceil(points.max(axis=0)).astype(int) + 1
     pixels = labelme_polygon_mask(points - (x0, y0), y1 - y0, x1 - x0)
     return vectorize(pixels, origin=(int(x0), int(y0)))
 
 
-def _mask_shape(shape: dict, points: np.ndarray, path: Path, k: int, max_pixels: int):
+def _mask_shape(shape: dict[str, Any], points: np.ndarray, path: Path, k: int,
+                max_pixels: int) -> Shape:
     encoded = shape.get("mask")
     if not isinstance(encoded, str) or len(points) < 1:
         raise FormatError(path, f"shapes[{k}]: a mask shape needs 'points' and a 'mask'")
@@ -202,12 +207,12 @@ def _mask_shape(shape: dict, points: np.ndarray, path: Path, k: int, max_pixels:
     except Exception:
         raise FormatError(path, f"shapes[{k}]: 'mask' is not a base64 PNG") from None
     if patch.ndim == 3:
-        patch = patch.any(axis=2)
+        patch = np.any(patch, axis=2)
     x0, y0 = (int(v) for v in np.round(points[0]))
     return vectorize(patch, origin=(x0, y0))
 
 
-def _track_id(description) -> int | None:
+def _track_id(description: object) -> int | None:
     if isinstance(description, str) and description.startswith("track_id="):
         try:
             return int(description.split("=", 1)[1])
@@ -234,7 +239,7 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
         rel = PurePosixPath(image.file_name)
         shapes = []
         for inst in sorted(image.instances, key=lambda i: (i.z, i.id)):
-            label = names.get(inst.class_id)
+            label = None if inst.class_id is None else names.get(inst.class_id)
             if label is None and not inst.crowd:
                 report.lose(f"instances without a class are left out (first: image "
                             f"{image.file_name}, instance {inst.id})")
@@ -252,7 +257,7 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
         report.files.append(target)
 
 
-def _shapes_of(inst, label: str, image: ExportImage) -> list[dict]:
+def _shapes_of(inst: Instance, label: str, image: ExportImage) -> list[dict[str, Any]]:
     common = {"label": label, "group_id": inst.id,
               "description": "" if inst.track_id is None else f"track_id={inst.track_id}",
               "flags": {"crowd": True} if inst.crowd and label != IGNORE_LABEL else {}}
@@ -265,7 +270,8 @@ def _shapes_of(inst, label: str, image: ExportImage) -> list[dict]:
     return [{**common, "shape_type": "polygon", "points": points} for points in traced]
 
 
-def _mask_shape_of(shape, height: int, width: int, common: dict) -> dict:
+def _mask_shape_of(shape: Shape, height: int, width: int,
+                   common: dict[str, Any]) -> dict[str, Any]:
     x0, y0, x1, y1 = bounds_window(shape, height, width)
     patch = rasterize(shape, y1 - y0, x1 - x0, origin=(x0, y0))
     buf = io.BytesIO()
@@ -276,7 +282,7 @@ def _mask_shape_of(shape, height: int, width: int, common: dict) -> dict:
             "mask": base64.b64encode(buf.getvalue()).decode("ascii")}
 
 
-def _centre_outline(part, height: int, width: int) -> list[list[float]] | None:
+def _centre_outline(part: Polygon, height: int, width: int) -> list[list[float]] | None:
     """The polygon through the centres of the part's outer pixels, which labelme's own
     rasteriser (`labelme_polygon_mask`) fills back to exactly the part's pixels; None where no
     polygon can (a part thinner than two pixels somewhere, a hole, several pieces)."""
@@ -289,10 +295,11 @@ def _centre_outline(part, height: int, width: int) -> list[list[float]] | None:
     points = contours[0][:, 0, :]
     if not np.array_equal(labelme_polygon_mask(points, y1 - y0, x1 - x0), pixels):
         return None
-    return (points + (x0, y0)).astype(float).tolist()
+    outline: list[list[float]] = (points + (x0, y0)).astype(float).tolist()
+    return outline
 
 
-def labelme_polygon_mask(points, height: int, width: int) -> np.ndarray:
+def labelme_polygon_mask(points: npt.ArrayLike, height: int, width: int) -> np.ndarray:
     """A polygon's pixels as labelme draws them (labelme.utils.shape_to_mask): PIL fills it
     and its outline, integer coordinates at pixel centres. Ours trace pixel edges instead
     (core.geometry), so a labelme polygon of ours goes through pixel centres."""

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 from pathlib import Path, PurePosixPath
+from typing import TypeAlias
 
 import numpy as np
 from PIL import Image
@@ -39,12 +40,14 @@ SPLITS_DIR, LABELMAP = "ImageSets/Segmentation", "labelmap.txt"  # VOC's, for ot
 VOID = 255
 _MASK_SUFFIXES = (".png", ".tif", ".tiff")
 
+_Table: TypeAlias = dict[int, tuple[str | None, int | None]]  # one image's: id -> (class, track)
+
 
 def default_image_root(source: Path) -> Path:
     return source / IMAGE_DIR if (source / IMAGE_DIR).is_dir() else source
 
 
-def image_path(file_name: str, split) -> str:
+def image_path(file_name: str, split: Split) -> str:
     return f"{IMAGE_DIR}/{file_name}"
 
 
@@ -84,7 +87,8 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     return data
 
 
-def _read_instances(ids, classes, names, table, image, mask_file, data) -> None:
+def _read_instances(ids: np.ndarray, classes: np.ndarray | None, names: list[str] | None,
+                    table: _Table, image: SourceImage, mask_file: Path, data: Dataset) -> None:
     void_value = VOID if ids.dtype == np.uint8 and VOID not in table else None
     flat = ids.ravel()
     nonzero = np.flatnonzero(flat)
@@ -114,7 +118,9 @@ def _read_instances(ids, classes, names, table, image, mask_file, data) -> None:
         image.instances.append(SourceInstance(None, vectorize(void), crowd=True))
 
 
-def _class_of(value, pixels, classes, names, table, mask_file, data):
+def _class_of(value: int, pixels: np.ndarray, classes: np.ndarray | None,
+              names: list[str] | None, table: _Table, mask_file: Path,
+              data: Dataset) -> tuple[str | None, int | None]:
     if value in table:
         return table[value]
     if classes is None:
@@ -181,7 +187,7 @@ def _class_names(path: Path) -> list[str]:
     return names
 
 
-def _instances_table(source: Path) -> dict[str, dict[int, tuple[str | None, int | None]]]:
+def _instances_table(source: Path) -> dict[str, _Table]:
     """Instance id -> (class, track id) per image stem, from instances.csv or .json if there."""
     if (source / INSTANCES_CSV).is_file():
         return _table_from_csv(source / INSTANCES_CSV)
@@ -190,8 +196,8 @@ def _instances_table(source: Path) -> dict[str, dict[int, tuple[str | None, int 
     return {}
 
 
-def _table_from_csv(path: Path) -> dict:
-    table: dict = {}
+def _table_from_csv(path: Path) -> dict[str, _Table]:
+    table: dict[str, _Table] = {}
     with open(path, newline="", encoding="utf-8-sig") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
             try:
@@ -204,11 +210,11 @@ def _table_from_csv(path: Path) -> dict:
     return table
 
 
-def _table_from_json(path: Path) -> dict:
+def _table_from_json(path: Path) -> dict[str, _Table]:
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise FormatError(path, 'expected {"<image>": {"<instance id>": "<class>"}}')
-    table: dict = {}
+    table: dict[str, _Table] = {}
     for image, ids in doc.items():
         if not isinstance(ids, dict):
             raise FormatError(path, f"{image}: expected an object of instance id -> class")
@@ -235,7 +241,8 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
     if len(classes) >= VOID:
         raise ValueError(f"the masks format holds up to {VOID - 1} classes, the project has "
                          f"{len(classes)}")
-    rows = [("image", "instance_id", "class", "track_id")]
+    rows: list[tuple[str, int | str, str, int | str]] = [
+        ("image", "instance_id", "class", "track_id")]
     names = {c.id: c.name for c in classes}
     for image in images:
         h, w = image.record.height, image.record.width
