@@ -110,7 +110,9 @@ def grabcut(image: np.ndarray, box: Box, positives: Sequence[Point] = (),
         return None
     background = np.zeros((1, 65), np.float64)
     foreground = np.zeros((1, 65), np.float64)
-    cv2.grabCut(crop, labels, None, background, foreground, iterations, cv2.GC_INIT_WITH_MASK)
+    # the rectangle is unused when starting from a mask
+    cv2.grabCut(crop, labels, (0, 0, 0, 0), background, foreground, iterations,
+                cv2.GC_INIT_WITH_MASK)
     mask = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
     return trimmed(_parts_holding(mask, [(px - x0, py - y0) for px, py in positives]), (x0, y0))
 
@@ -155,7 +157,7 @@ class EdgeTracer:
         self.window = window
         self.rect: Rect | None = None
         self.anchor: tuple[int, int] | None = None
-        self._tool = None
+        self._tool: cv2.segmentation.IntelligentScissorsMB | None = None
 
     def start(self, anchor: Point) -> None:
         """Build the paths from `anchor` (about 0.1-0.3 s on a 768 x 768 window)."""

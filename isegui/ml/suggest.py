@@ -5,10 +5,11 @@ the image and its mirror image (a model that knows an object finds the same mask
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from isegui.core.interactive import paste
+from isegui.core.interactive import Window, paste
 from isegui.ml.detection import Detection, ImagePredictor, prepare_image
 
 SEEN = 0.3  # detections at or above this score count as the model's objects
@@ -22,18 +23,21 @@ class Uncertainty:
     objects: int  # detections scored >= SEEN
     disagreement: float  # 1 - mean mask IoU between the image's and the mirror's objects
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"value": round(self.value, 4), "borderline": self.borderline,
                 "objects": self.objects, "disagreement": round(self.disagreement, 4)}
 
 
-def _mirrored(det: Detection, width: int) -> tuple[np.ndarray, tuple[int, int]]:
+def _mirrored(det: Detection, width: int) -> Window:
     """A detection on the mirror image, as a window on the original."""
     x, y = det.origin
     return det.mask[:, ::-1], (width - x - det.mask.shape[1], y)
 
 
-def _window_iou(a, b) -> float:
+ClassedWindow = tuple[Window, int]  # a mask window and its class index
+
+
+def _window_iou(a: Window, b: Window) -> float:
     (ma, (ax, ay)), (mb, (bx, by)) = a, b
     rect = (min(ax, bx), min(ay, by), max(ax + ma.shape[1], bx + mb.shape[1]),
             max(ay + ma.shape[0], by + mb.shape[0]))
@@ -42,7 +46,7 @@ def _window_iou(a, b) -> float:
     return float(np.count_nonzero(pa & pb) / union) if union else 0.0
 
 
-def _matched(ours: list, theirs: list) -> list[float]:
+def _matched(ours: list[ClassedWindow], theirs: list[ClassedWindow]) -> list[float]:
     """Each of `ours` (windows with class) paired with the best same-class IoU in `theirs`."""
     return [max((_window_iou(w, v) for v, c in theirs if c == cls), default=0.0)
             for w, cls in ours]
