@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo-project
 
-.PHONY: run test test-fast lint venv package clean
+.PHONY: run test test-fast lint venv postgres package clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -24,16 +24,27 @@ run: venv
 	@$(BIN)/python -m isegui.gui.display_check
 	$(BIN)/isegui $(DEMO)
 
-test: venv lint
+test: venv postgres lint
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$rc
 
 # the fast lane while working: every test but those marked slow (training runs, processes)
-test-fast: venv lint
+test-fast: venv postgres lint
 	@$(BIN)/python -m pytest -m "not slow"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure"; exit 1; fi; \
 	exit $$rc
+
+# PostgreSQL's server for the team-store tests (they start a private one: tests/pg_fixtures.py);
+# installed from apt when missing
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	   test -x "$$(pg_config --bindir 2>/dev/null)/initdb"; then exit 0; fi; \
+	echo "PostgreSQL's server is missing (the team-store tests need it): installing postgresql"; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	{ $$sudo apt-get update && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } || { \
+	  echo "could not install PostgreSQL: run 'sudo apt-get install postgresql' and retry"; exit 1; }
 
 # ruff (pyproject's rules), import-linter (the layers: core has no Qt or torch, ml no Qt) and
 # mypy (strict on core and ml: pyproject's [tool.mypy])

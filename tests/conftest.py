@@ -6,6 +6,8 @@ import pytest
 
 import isegui  # noqa: F401  (first: it sets MKL's reproducible mode before torch computes)
 
+pytest_plugins = ["tests.pg_fixtures"]  # pg_server, pg_database: a real PostgreSQL
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # the app remembers the last project in the user's settings: tests keep theirs elsewhere
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="isegui-test-config-")
@@ -42,3 +44,20 @@ def project(tmp_path):
     from isegui.core.project import Project
     with Project.create(tmp_path / "project") as p:
         yield p
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty project store on each engine: a project file, and a team project in a fresh
+    PostgreSQL database. Both must pass the same store tests."""
+    if request.param == "sqlite":
+        from isegui.core.project import Project
+        with Project.create(tmp_path / "project") as p:
+            yield p.store
+    else:
+        from isegui.core.team import open_team_store
+        store = open_team_store(request.getfixturevalue("pg_database"), "line3", create=True)
+        try:
+            yield store
+        finally:
+            store.close()

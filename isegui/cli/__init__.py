@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sqlite3
 import sys
 from pathlib import Path
 
 from isegui import __version__
 from isegui.cli import (data_commands, images_commands, ml_commands, project_commands,
-                        self_test_command, weights_commands)
+                        self_test_command, team_commands, weights_commands)
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE
-from isegui.core.store import write_failure_in_words
+from isegui.core.store import WRITE_FAILURES, write_failure_in_words
+from isegui.core.team import TEAM_SUFFIX
 from isegui.logs import FILE_ONLY, start_logging
 from isegui.ml.progress import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
-                   weights_commands, self_test_command)
+                   weights_commands, team_commands, self_test_command)
 log = logging.getLogger("isegui.cli")
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("isegui %s failed: %s", args.command, exc, extra=FILE_ONLY)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except sqlite3.Error as exc:  # the project file itself failed: say which, and what it means
+    except WRITE_FAILURES as exc:  # the store itself failed: say which, and what it means
         message = database_failure(getattr(args, "dir", None), exc)
         log.error("isegui %s failed: %s", args.command, message, extra=FILE_ONLY)
         print(f"error: {message}", file=sys.stderr)
@@ -65,8 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def database_failure(folder, exc: sqlite3.Error) -> str:
-    where = f"{Path(folder) / PROJECT_FILE}: " if folder is not None else ""
+def database_failure(folder, exc: BaseException) -> str:
+    if folder is None:
+        where = ""
+    elif Path(folder).suffix == TEAM_SUFFIX:
+        where = f"{folder}: "
+    else:
+        where = f"{Path(folder) / PROJECT_FILE}: "
     return f"{where}{write_failure_in_words(exc)}; the failed step was not kept"
 
 

@@ -11,7 +11,7 @@ from isegui.core.entities import Split
 from isegui.core.exporter import export_dataset
 from isegui.core.formats import FORMATS
 from isegui.core.importer import ImportOptions, import_dataset
-from isegui.core.project import Project
+from isegui.core.project import Project, project_exists
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +59,7 @@ def run_import(args) -> int:
                             split=Split(args.split) if args.split else None, copy=args.copy,
                             existing=args.existing, skip_missing=args.skip_missing,
                             default_class=args.default_class)
-    created = not (args.dir / "project.isegui").exists()
+    created = not project_exists(args.dir)
     project = Project.open_or_create(args.dir)
     try:
         with progress_bar("checking images") as progress:

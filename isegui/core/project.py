@@ -1,4 +1,6 @@
-"""A project: a folder holding `project.isegui` (the store) and, when copied in, its images."""
+"""A project: a folder holding `project.isegui` (the store) and, when copied in, its images;
+or a team project: a `NAME.isegui-team` file naming its PostgreSQL store (core.team), its
+folder the team's image root as this PC sees it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from isegui.core.errors import ProjectError, ProjectLockedError, ProjectNotFound
 from isegui.core.lock import ProjectLock
 from isegui.core.shares import is_network_path
 from isegui.core.store import Store, now_iso
+from isegui.core.team import TEAM_SUFFIX, TeamRef, open_team_store
 
 PROJECT_FILE = "project.isegui"
 IMAGES_DIR = "images"
@@ -19,10 +22,16 @@ class Project:
     """An open project. Open for editing (the default) holds the project's lock, so a second
     editor gets a clear error; read-only opens take no lock and cannot write."""
 
-    def __init__(self, folder: Path, store: Store, lock: ProjectLock | None):
+    def __init__(self, folder: Path, store: Store, lock: ProjectLock | None,
+                 team_file: Path | None = None):
         self.folder = folder
         self.store = store
         self._lock = lock
+        self.team_file = team_file  # None for a project file
+
+    @property
+    def is_team(self) -> bool:
+        return self.team_file is not None
 
     # ------------------------------------------------------------------ open / create
 
@@ -49,8 +58,12 @@ class Project:
     def open(cls, folder: str | Path, *, read_only: bool = False,
              lock: bool = True) -> Project:
         """`lock=False` is for background workers (a training process recording its run)
-        that write beside an editor who holds the lock; SQLite keeps their writes apart."""
+        that write beside an editor who holds the lock; SQLite keeps their writes apart.
+        `folder` may be a team file: the team's store is opened (no lock: the server keeps
+        several writers apart)."""
         folder = Path(folder).resolve()
+        if folder.suffix == TEAM_SUFFIX and folder.is_file():
+            return cls.open_team(folder, read_only=read_only)
         if not (folder / PROJECT_FILE).is_file():
             raise ProjectNotFoundError(
                 f"{folder}: not an isegui project (no {PROJECT_FILE} there); make one from a "
@@ -61,9 +74,41 @@ class Project:
         return cls._open(folder, read_only=read_only, lock=lock and not read_only)
 
     @classmethod
+    def open_team(cls, team_file: Path, *, read_only: bool = False) -> Project:
+        ref = TeamRef.read(team_file)
+        if not ref.images.is_dir():
+            raise ProjectError(f"{team_file}: the team's image folder {ref.images} is not "
+                               "there on this PC; map the share, or point the file's "
+                               "\"images\" at where this PC sees it")
+        store = open_team_store(ref.url, ref.project, read_only=read_only)
+        return cls(ref.images, store, None, team_file=team_file)
+
+    @classmethod
+    def create_team(cls, url: str, name: str, images: str | Path,
+                    team_file: str | Path) -> Project:
+        """A new team project `name` in the database at `url`, its images under `images`,
+        and the team file that opens it."""
+        images, team_file = Path(images).resolve(), Path(team_file).resolve()
+        if not images.is_dir():
+            raise ProjectError(f"{images}: not a folder (the team's image root)")
+        if team_file.exists():
+            raise ProjectError(f"{team_file}: already there; open it instead")
+        ref = TeamRef(url, name, images)
+        store = open_team_store(url, name, create=True)
+        project = cls(images, store, None, team_file=team_file)
+        try:
+            store.set_meta("name", name)
+            store.set_meta("project_id", uuid.uuid4().hex)
+            store.set_meta("created", now_iso())
+            ref.write(team_file)
+        except BaseException:
+            project.close()
+            raise
+        return project
+
+    @classmethod
     def open_or_create(cls, folder: str | Path) -> Project:
-        folder = Path(folder)
-        return cls.open(folder) if (folder / PROJECT_FILE).is_file() else cls.create(folder)
+        return cls.open(folder) if project_exists(folder) else cls.create(folder)
 
     @classmethod
     def _open(cls, folder: Path, *, read_only: bool, lock: bool,
@@ -134,6 +179,12 @@ class Project:
         except ValueError:
             return file.as_posix()
         return PurePosixPath(*Path(rel).parts).as_posix()
+
+
+def project_exists(path: str | Path) -> bool:
+    """A project folder (it holds the project file) or a team file."""
+    path = Path(path)
+    return (path / PROJECT_FILE).is_file() or (path.suffix == TEAM_SUFFIX and path.is_file())
 
 
 def _refuse_if_edited_elsewhere(folder: Path) -> None:

@@ -1,4 +1,5 @@
-"""The project file: one SQLite database, WAL mode, every edit one transaction.
+"""The project store: one SQLite file (WAL mode) for a project on one PC, or a PostgreSQL
+schema for a team's project (core.sql runs either); every edit one transaction.
 
 Store methods are the only writers of project data. Each public method that changes something
 is atomic on its own; `transaction()` groups several into one (an import, a multi-delete).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
                                   Run, RunStatus, Source, Split, default_color)
 from isegui.core.errors import ProjectError, ShapeError
 from isegui.core.geometry import Shape
+from isegui.core.sql import Engine, PostgresFailure, SqliteEngine
 
 _INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
@@ -34,7 +37,7 @@ NewInstance: TypeAlias = tuple[int | None, Shape, int | None, int | None, Source
 
 
 # what a write to the project file can raise when the disk, the share or the file fails
-WRITE_FAILURES = (sqlite3.Error, OSError)
+WRITE_FAILURES = (sqlite3.Error, PostgresFailure, OSError)
 
 
 def write_failure_in_words(exc: BaseException) -> str:
@@ -55,18 +58,10 @@ def write_failure_in_words(exc: BaseException) -> str:
         advice = "the disk or network share holding the project cannot be reached"
     else:
         advice = "the project file could not be read or written"
+    if isinstance(exc, PostgresFailure):
+        return f"the team's database could not be reached or refused the change (PostgreSQL: " \
+               f"{text})"
     return f"{advice} ({'SQLite' if isinstance(exc, sqlite3.Error) else 'system'}: {text})"
-
-
-def _roll_back(conn: sqlite3.Connection) -> None:
-    """Undo an open transaction without hiding why it failed: after some errors (disk full,
-    I/O) SQLite has already rolled back, and a second ROLLBACK would raise "no transaction is
-    active" in place of the real cause."""
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
 
 def _refuse_empty(db_path: Path) -> None:
@@ -99,28 +94,46 @@ class Store:
             _refuse_empty(db_path)
         uri = f"{db_path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"
         try:
-            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                         check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row  # rows are read by column name
-            self._conn.execute("PRAGMA busy_timeout = 10000")
-            if not create and schema.read_version(self._conn) == 0:
-                self._conn.close()
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row  # rows are read by column name
+            self.engine: Engine = SqliteEngine(conn)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            if not create and schema.read_version(self.engine) == 0:
+                conn.close()
                 raise ProjectError(f"{db_path}: an SQLite file that holds no isegui project; "
                                    "isegui will not turn it into one")
             if not read_only:
-                self._conn.execute(f"PRAGMA journal_mode = {'DELETE' if on_share else 'WAL'}")
-                self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute(f"PRAGMA journal_mode = {'DELETE' if on_share else 'WAL'}")
+                conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
             if read_only:
-                schema.check_readable(self._conn, db_path)
+                schema.check_readable(self.engine, str(db_path))
             else:
-                schema.migrate(self._conn, db_path)
+                schema.migrate(self.engine, str(db_path),
+                               backup=lambda: _backup_file(conn, db_path))
         except sqlite3.DatabaseError as exc:
             raise ProjectError(f"{db_path}: not a readable isegui project file ({exc})") from exc
         self._depth = 0
 
+    @classmethod
+    def on_engine(cls, engine: Engine, where: str, *, read_only: bool = False,
+                  create: bool = False) -> Store:
+        """A store in a database other than a project file (a team's PostgreSQL schema);
+        `where` names it in messages."""
+        store = cls.__new__(cls)
+        store.path, store.read_only, store.on_share = Path(where), read_only, False
+        store.engine, store._depth = engine, 0
+        if not create and schema.read_version(engine) == 0:
+            raise ProjectError(f"{where}: holds no isegui project")
+        if read_only:
+            schema.check_readable(engine, where)
+        else:
+            schema.migrate(engine, where)
+        return store
+
     def close(self) -> None:
-        self._conn.close()
+        self.engine.close()
 
     # ------------------------------------------------------------------ transactions
 
@@ -134,19 +147,19 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        self.engine.begin()
         self._depth = 1
         try:
             yield
-            self._conn.execute("COMMIT")  # a failed COMMIT (disk full) rolls back too
+            self.engine.commit()  # a failed COMMIT (disk full) rolls back too
         except BaseException:
-            _roll_back(self._conn)
+            self.engine.rollback()
             raise
         finally:
             self._depth = 0
 
-    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, args).fetchall()
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[Any]:
+        return self.engine.query(sql, args)
 
     # ------------------------------------------------------------------ meta
 
@@ -157,10 +170,10 @@ class Store:
     def set_meta(self, key: str, value: str | None) -> None:
         with self.transaction():
             if value is None:
-                self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+                self.engine.execute("DELETE FROM meta WHERE key = ?", (key,))
             else:
-                self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                                   (key, value))
+                self.engine.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT "
+                                    "(key) DO UPDATE SET value = excluded.value", (key, value))
 
     # ------------------------------------------------------------------ classes
 
@@ -174,12 +187,12 @@ class Store:
             count = self._query("SELECT COUNT(*), COALESCE(MAX(position), -1) FROM classes")[0]
             color = color or default_color(count[0])
             try:
-                cur = self._conn.execute(
-                    "INSERT INTO classes (name, color, position) VALUES (?, ?, ?)",
+                class_id = self.engine.insert(
+                    "INSERT INTO classes (name, color, position) VALUES (?, ?, ?) RETURNING id",
                     (name, color, count[1] + 1))
-            except sqlite3.IntegrityError:
+            except self.engine.integrity_errors:
                 raise ValueError(f"a class named {name!r} already exists") from None
-            return LabelClass(_inserted_id(cur), name, color)
+            return LabelClass(class_id, name, color)
 
     def class_position(self, class_id: int) -> int:
         row = self._query("SELECT position FROM classes WHERE id = ?", (class_id,))
@@ -190,8 +203,9 @@ class Store:
     def restore_class(self, cls: LabelClass, position: int) -> None:
         """Put a deleted class back with its own id and place (undo of a delete or merge)."""
         with self.transaction():
-            self._conn.execute("INSERT INTO classes (id, name, color, position) VALUES (?,?,?,?)",
-                               (cls.id, cls.name, cls.color, position))
+            self.engine.execute("INSERT INTO classes (id, name, color, position) "
+                                "VALUES (?,?,?,?)", (cls.id, cls.name, cls.color, position))
+            self.engine.ids_restored("classes")
 
     def instances_of_class(self, class_id: int) -> list[Instance]:
         return [_instance(r) for r in self._query(
@@ -201,7 +215,7 @@ class Store:
     def set_instance_classes(self, keys: Iterable[tuple[int, int]], class_id: int | None) -> None:
         """Give the instances (image_id, instance_id) one class, in one transaction."""
         with self.transaction():
-            self._conn.executemany(
+            self.engine.executemany(
                 "UPDATE instances SET class_id = ? WHERE image_id = ? AND id = ?",
                 [(class_id, image_id, i) for image_id, i in keys])
 
@@ -217,20 +231,31 @@ class Store:
             by_name = {c.name: c.id for c in self.classes()}
             for name in names:
                 if name not in by_name:
-                    by_name[name] = self.add_class(name).id
+                    by_name[name] = self._class_named(_clean_name(name))
             return by_name
+
+    def _class_named(self, name: str) -> int:
+        """The id of class `name`, added when missing, also when another writer (a team
+        member's import) adds it at the same moment."""
+        count, last = self._query("SELECT COUNT(*), COALESCE(MAX(position), -1) FROM classes")[0]
+        made = self._query("INSERT INTO classes (name, color, position) VALUES (?, ?, ?) "
+                           "ON CONFLICT (name) DO NOTHING RETURNING id",
+                           (name, default_color(count), last + 1))
+        if made:
+            return int(made[0][0])
+        return int(self._query("SELECT id FROM classes WHERE name = ?", (name,))[0][0])
 
     def rename_class(self, class_id: int, name: str) -> None:
         name = _clean_name(name)
         with self.transaction():
             try:
-                self._conn.execute("UPDATE classes SET name = ? WHERE id = ?", (name, class_id))
-            except sqlite3.IntegrityError:
+                self.engine.execute("UPDATE classes SET name = ? WHERE id = ?", (name, class_id))
+            except self.engine.integrity_errors:
                 raise ValueError(f"a class named {name!r} already exists") from None
 
     def recolor_class(self, class_id: int, color: str) -> None:
         with self.transaction():
-            self._conn.execute("UPDATE classes SET color = ? WHERE id = ?", (color, class_id))
+            self.engine.execute("UPDATE classes SET color = ? WHERE id = ?", (color, class_id))
 
     def merge_classes(self, source_id: int, target_id: int) -> int:
         """Move every instance and prediction of `source_id` to `target_id`, then delete the
@@ -238,11 +263,11 @@ class Store:
         if source_id == target_id:
             return 0
         with self.transaction():
-            moved = self._conn.execute("UPDATE instances SET class_id = ? WHERE class_id = ?",
-                                       (target_id, source_id)).rowcount
-            self._conn.execute("UPDATE predictions SET class_id = ? WHERE class_id = ?",
+            moved = self.engine.execute("UPDATE instances SET class_id = ? WHERE class_id = ?",
+                                        (target_id, source_id))
+            self.engine.execute("UPDATE predictions SET class_id = ? WHERE class_id = ?",
                                (target_id, source_id))
-            self._conn.execute("DELETE FROM classes WHERE id = ?", (source_id,))
+            self.engine.execute("DELETE FROM classes WHERE id = ?", (source_id,))
             return moved
 
     def delete_class(self, class_id: int, *, delete_instances: bool = False) -> int:
@@ -250,12 +275,12 @@ class Store:
         which `validate` then reports). Returns how many instances were affected."""
         with self.transaction():
             if delete_instances:
-                n = self._conn.execute("DELETE FROM instances WHERE class_id = ?",
-                                       (class_id,)).rowcount
+                n = self.engine.execute("DELETE FROM instances WHERE class_id = ?",
+                                        (class_id,))
             else:
                 n = self._query("SELECT COUNT(*) FROM instances WHERE class_id = ?",
                                 (class_id,))[0][0]
-            self._conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
+            self.engine.execute("DELETE FROM classes WHERE id = ?", (class_id,))
             return n
 
     # ------------------------------------------------------------------ images
@@ -264,12 +289,13 @@ class Store:
                   status: ImageStatus = ImageStatus.UNLABELED) -> ImageRecord:
         with self.transaction():
             try:
-                cur = self._conn.execute(
-                    "INSERT INTO images (path, width, height, split, status) VALUES (?,?,?,?,?)",
+                image_id = self.engine.insert(
+                    "INSERT INTO images (path, width, height, split, status) VALUES (?,?,?,?,?) "
+                    "RETURNING id",
                     (path, width, height, Split(split).value, ImageStatus(status).value))
-            except sqlite3.IntegrityError:
+            except self.engine.integrity_errors:
                 raise ValueError(f"{path}: this image is already in the project") from None
-            return ImageRecord(_inserted_id(cur), path, width, height, Split(split),
+            return ImageRecord(image_id, path, width, height, Split(split),
                                ImageStatus(status))
 
     def image(self, image_id: int) -> ImageRecord:
@@ -300,26 +326,27 @@ class Store:
 
     def set_split(self, image_ids: Iterable[int], split: Split) -> None:
         with self.transaction():
-            self._conn.executemany("UPDATE images SET split = ? WHERE id = ?",
+            self.engine.executemany("UPDATE images SET split = ? WHERE id = ?",
                                    [(Split(split).value, i) for i in image_ids])
 
     def set_status(self, image_id: int, status: ImageStatus) -> None:
         with self.transaction():
-            self._conn.execute("UPDATE images SET status = ? WHERE id = ?",
+            self.engine.execute("UPDATE images SET status = ? WHERE id = ?",
                                (ImageStatus(status).value, image_id))
 
     def remove_image(self, image_id: int) -> None:
         """Forget an image and its labels and predictions (the image file is left alone)."""
         with self.transaction():
-            self._conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            self.engine.execute("DELETE FROM images WHERE id = ?", (image_id,))
 
     def restore_images(self, records: Iterable[ImageRecord]) -> None:
         """Put removed images back with their own ids (redo of an add, undo of a remove)."""
         with self.transaction():
-            self._conn.executemany(
+            self.engine.executemany(
                 f"INSERT INTO images ({_IMAGE_COLUMNS}) VALUES (?,?,?,?,?,?)",
                 [(r.id, r.path, r.width, r.height, Split(r.split).value,
                   ImageStatus(r.status).value) for r in records])
+            self.engine.ids_restored("images")
 
     # ------------------------------------------------------------------ instances
 
@@ -380,7 +407,10 @@ class Store:
         """Many new instances at once: items of (class_id, shape, z|None, track_id, source,
         crowd); z None means on top, in the order given."""
         with self.transaction():
-            row = self._query("SELECT next_instance_id FROM images WHERE id = ?", (image_id,))
+            # the image's row stays locked to this transaction (PostgreSQL): two PCs adding
+            # to one image at once get different ids
+            row = self._query("SELECT next_instance_id FROM images WHERE id = ?"
+                              + self.engine.for_update, (image_id,))
             if not row:
                 raise KeyError(f"no image with id {image_id}")
             next_id = row[0][0]
@@ -394,7 +424,7 @@ class Store:
                 made.append(Instance(image_id, next_id + k, class_id, shape, z, track_id,
                                      Source(source), bool(crowd)))
             self._insert_instances(made)
-            self._conn.execute("UPDATE images SET next_instance_id = ?, status = CASE status "
+            self.engine.execute("UPDATE images SET next_instance_id = ?, status = CASE status "
                                "WHEN 'unlabeled' THEN 'labeled' ELSE status END WHERE id = ?",
                                (next_id + len(made), image_id))
             return made
@@ -405,14 +435,15 @@ class Store:
         with self.transaction():
             self._insert_instances(instances)
             for inst in instances:
-                self._conn.execute("UPDATE images SET next_instance_id = MAX(next_instance_id, ?)"
-                                   " WHERE id = ?", (inst.id + 1, inst.image_id))
+                self.engine.execute("UPDATE images SET next_instance_id = CASE WHEN "
+                                    "next_instance_id < ? THEN ? ELSE next_instance_id END "
+                                    "WHERE id = ?", (inst.id + 1, inst.id + 1, inst.image_id))
 
     def _insert_instances(self, instances: list[Instance]) -> None:
         for inst in instances:
             _check_shape(inst.shape)
         wkb: Iterable[bytes] = shapely.to_wkb([i.shape for i in instances]) if instances else []
-        self._conn.executemany(
+        self.engine.executemany(
             f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
             [(i.image_id, i.id, i.class_id, blob, i.z, i.track_id, i.source.value, int(i.crowd))
              for i, blob in zip(instances, wkb)])
@@ -433,10 +464,10 @@ class Store:
         with self.transaction():
             if values:
                 sets = ", ".join(f"{k} = ?" for k in values)
-                cur = self._conn.execute(
+                changed = self.engine.execute(
                     f"UPDATE instances SET {sets} WHERE image_id = ? AND id = ?",
                     (*values.values(), image_id, instance_id))
-                if cur.rowcount != 1:
+                if changed != 1:
                     raise KeyError(f"image {image_id} has no instance {instance_id}")
             return self.instance(image_id, instance_id)
 
@@ -445,14 +476,14 @@ class Store:
         ids = list(instance_ids)
         with self.transaction():
             gone = [self.instance(image_id, i) for i in ids]
-            self._conn.executemany("DELETE FROM instances WHERE image_id = ? AND id = ?",
+            self.engine.executemany("DELETE FROM instances WHERE image_id = ? AND id = ?",
                                    [(image_id, i) for i in ids])
             return gone
 
     def replace_instances(self, image_id: int, items: list[NewInstance]) -> list[Instance]:
         """Drop the image's instances and add `items` (see add_instances) in their place."""
         with self.transaction():
-            self._conn.execute("DELETE FROM instances WHERE image_id = ?", (image_id,))
+            self.engine.execute("DELETE FROM instances WHERE image_id = ?", (image_id,))
             return self.add_instances(image_id, items)
 
     # ------------------------------------------------------------------ predictions
@@ -462,10 +493,14 @@ class Store:
         """Store a run's detections for an image, replacing what that run had there."""
         items = list(items)
         with self.transaction():
-            self._conn.execute("DELETE FROM predictions WHERE image_id = ? AND run_id IS ?",
-                               (image_id, run_id))
+            if run_id is None:
+                self.engine.execute("DELETE FROM predictions WHERE image_id = ? AND "
+                                    "run_id IS NULL", (image_id,))
+            else:
+                self.engine.execute("DELETE FROM predictions WHERE image_id = ? AND "
+                                    "run_id = ?", (image_id, run_id))
             wkb: Iterable[bytes] = shapely.to_wkb([s for _, s, _ in items]) if items else []
-            self._conn.executemany(
+            self.engine.executemany(
                 "INSERT INTO predictions (image_id, run_id, class_id, shape, score) "
                 "VALUES (?,?,?,?,?)",
                 [(image_id, run_id, c, blob, float(score))
@@ -491,7 +526,7 @@ class Store:
                                    (pid,))
                 if rows:
                     taken.append(_prediction(rows[0]))
-            self._conn.executemany("DELETE FROM predictions WHERE id = ?", [(p,) for p in ids])
+            self.engine.executemany("DELETE FROM predictions WHERE id = ?", [(p,) for p in ids])
             return taken
 
     def restore_predictions(self, predictions: Iterable[Prediction]) -> None:
@@ -499,11 +534,12 @@ class Store:
         with self.transaction():
             wkb: Iterable[bytes] = (shapely.to_wkb([p.shape for p in predictions])
                                     if predictions else [])
-            self._conn.executemany(
+            self.engine.executemany(
                 "INSERT INTO predictions (id, image_id, run_id, class_id, shape, score) "
                 "VALUES (?,?,?,?,?,?)",
                 [(p.id, p.image_id, p.run_id, p.class_id, blob, p.score)
                  for p, blob in zip(predictions, wkb)])
+            self.engine.ids_restored("predictions")
 
     def images_with_predictions(self, run_id: int | None = None) -> set[int]:
         sql = "SELECT DISTINCT image_id FROM predictions"
@@ -515,32 +551,32 @@ class Store:
     def delete_predictions(self, run_id: int | None = None) -> None:
         with self.transaction():
             if run_id is None:
-                self._conn.execute("DELETE FROM predictions")
+                self.engine.execute("DELETE FROM predictions")
             else:
-                self._conn.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
+                self.engine.execute("DELETE FROM predictions WHERE run_id = ?", (run_id,))
 
     # ------------------------------------------------------------------ runs
 
     def add_run(self, name: str, config: dict[str, Any]) -> Run:
         created = now_iso()
         with self.transaction():
-            cur = self._conn.execute(
-                "INSERT INTO runs (name, created, status, config) VALUES (?, ?, ?, ?)",
-                (name, created, RunStatus.RUNNING.value, json.dumps(config)))
-            return Run(_inserted_id(cur), name, created, RunStatus.RUNNING, dict(config))
+            run_id = self.engine.insert(
+                "INSERT INTO runs (name, created, status, config) VALUES (?, ?, ?, ?) "
+                "RETURNING id", (name, created, RunStatus.RUNNING.value, json.dumps(config)))
+            return Run(run_id, name, created, RunStatus.RUNNING, dict(config))
 
     def update_run(self, run_id: int, *, status: RunStatus | None = None,
                    metrics: dict[str, Any] | None = None, checkpoint: str | None = None) -> Run:
         with self.transaction():
             if status is not None:
                 finished = None if status == RunStatus.RUNNING else now_iso()
-                self._conn.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?",
+                self.engine.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?",
                                    (RunStatus(status).value, finished, run_id))
             if metrics is not None:
-                self._conn.execute("UPDATE runs SET metrics = ? WHERE id = ?",
+                self.engine.execute("UPDATE runs SET metrics = ? WHERE id = ?",
                                    (json.dumps(metrics), run_id))
             if checkpoint is not None:
-                self._conn.execute("UPDATE runs SET checkpoint = ? WHERE id = ?",
+                self.engine.execute("UPDATE runs SET checkpoint = ? WHERE id = ?",
                                    (checkpoint, run_id))
             return self.run(run_id)
 
@@ -554,11 +590,11 @@ class Store:
         return [_run(r) for r in self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id")]
 
 
-def _inserted_id(cur: sqlite3.Cursor) -> int:
-    """The id of the row an INSERT just made (typeshed's lastrowid is Optional: not every
-    statement sets it)."""
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+def _backup_file(conn: sqlite3.Connection, db_path: Path) -> None:
+    """A copy of the project file beside it before a migration changes it."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    version = schema.read_version(SqliteEngine(conn))
+    shutil.copy2(db_path, db_path.with_name(f"{db_path.name}.v{version}.bak"))
 
 
 def _check_shape(shape: object) -> Shape:
@@ -578,24 +614,24 @@ def _clean_name(name: str) -> str:
 
 # each table's rows become entities here, by column name
 
-def _image(row: sqlite3.Row) -> ImageRecord:
+def _image(row: Any) -> ImageRecord:
     return ImageRecord(row["id"], row["path"], row["width"], row["height"], Split(row["split"]),
                        ImageStatus(row["status"]))
 
 
-def _instance(row: sqlite3.Row, shape: Shape | None = None) -> Instance:
+def _instance(row: Any, shape: Shape | None = None) -> Instance:
     """`shape`: already decoded (many rows at once are decoded faster together)."""
     return Instance(row["image_id"], row["id"], row["class_id"],
                     shapely.from_wkb(row["shape"]) if shape is None else shape, row["z"],
                     row["track_id"], Source(row["source"]), bool(row["crowd"]))
 
 
-def _prediction(row: sqlite3.Row) -> Prediction:
+def _prediction(row: Any) -> Prediction:
     return Prediction(row["id"], row["image_id"], row["run_id"], row["class_id"],
                       shapely.from_wkb(row["shape"]), row["score"])
 
 
-def _run(row: sqlite3.Row) -> Run:
+def _run(row: Any) -> Run:
     return Run(row["id"], row["name"], row["created"], RunStatus(row["status"]),
                json.loads(row["config"]), json.loads(row["metrics"]), row["checkpoint"],
                row["finished"])

@@ -366,8 +366,8 @@ def test_a_full_disk_during_a_write_reports_the_real_cause_and_keeps_nothing(tmp
     from isegui.core.entities import Split
     with Project.create(tmp_path / "p") as project:
         project.store.ensure_classes(["part"])
-        pages = project.store._conn.execute("PRAGMA page_count").fetchone()[0]
-        project.store._conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # "the disk"
+        pages = project.store.engine.conn.execute("PRAGMA page_count").fetchone()[0]
+        project.store.engine.conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # "the disk"
         with pytest.raises(sqlite3.Error) as caught:
             with project.store.transaction():
                 for k in range(2000):

@@ -50,12 +50,12 @@ def test_a_project_on_a_share_uses_a_rollback_journal(tmp_path, monkeypatch):
     import isegui.core.project as project_module
     monkeypatch.setattr(project_module, "is_network_path", lambda folder: True)
     with Project.create(tmp_path / "p") as project:
-        mode = project.store._conn.execute("PRAGMA journal_mode").fetchone()[0]
+        mode = project.store.engine.conn.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "delete" and project.store.on_share
     assert not (tmp_path / "p" / "project.isegui-wal").exists()
     monkeypatch.setattr(project_module, "is_network_path", lambda folder: False)
     with Project.open(tmp_path / "p") as project:  # back on a local disk: WAL again
-        assert project.store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert project.store.engine.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 HOLD = """

@@ -107,43 +107,43 @@ def test_migration_runs_once_keeps_a_backup_and_rolls_back_on_failure(tmp_path, 
     assert (tmp_path / "p" / f"{PROJECT_FILE}.v1.bak").is_file()
 
 
-def test_instance_ids_are_never_reused(project):
-    img = project.store.add_image("a.png", 10, 10)
-    a = project.store.add_instance(img.id, None, box(0, 0, 2, 2))
-    b = project.store.add_instance(img.id, None, box(3, 3, 5, 5))
-    gone = project.store.delete_instances(img.id, [b.id])
-    c = project.store.add_instance(img.id, None, box(6, 6, 8, 8))
+def test_instance_ids_are_never_reused(store):
+    img = store.add_image("a.png", 10, 10)
+    a = store.add_instance(img.id, None, box(0, 0, 2, 2))
+    b = store.add_instance(img.id, None, box(3, 3, 5, 5))
+    gone = store.delete_instances(img.id, [b.id])
+    c = store.add_instance(img.id, None, box(6, 6, 8, 8))
     assert (a.id, b.id, c.id) == (1, 2, 3)
-    project.store.restore_instances(gone)  # undo of the delete brings id 2 back
-    assert [i.id for i in project.store.instances(img.id)] == [1, 2, 3]
-    assert project.store.add_instance(img.id, None, box(0, 5, 1, 6)).id == 4
+    store.restore_instances(gone)  # undo of the delete brings id 2 back
+    assert [i.id for i in store.instances(img.id)] == [1, 2, 3]
+    assert store.add_instance(img.id, None, box(0, 5, 1, 6)).id == 4
 
 
-def test_z_order_and_updates(project):
-    img = project.store.add_image("a.png", 10, 10)
-    a = project.store.add_instance(img.id, None, box(0, 0, 5, 5))
-    b = project.store.add_instance(img.id, None, box(2, 2, 7, 7))
+def test_z_order_and_updates(store):
+    img = store.add_image("a.png", 10, 10)
+    a = store.add_instance(img.id, None, box(0, 0, 5, 5))
+    b = store.add_instance(img.id, None, box(2, 2, 7, 7))
     assert (a.z, b.z) == (0, 1)
-    project.store.update_instance(img.id, a.id, z=5, shape=box(0, 0, 4, 4))
-    assert [i.id for i in project.store.instances(img.id)] == [b.id, a.id]
+    store.update_instance(img.id, a.id, z=5, shape=box(0, 0, 4, 4))
+    assert [i.id for i in store.instances(img.id)] == [b.id, a.id]
     with pytest.raises(TypeError):
-        project.store.update_instance(img.id, a.id, image_id=3)
+        store.update_instance(img.id, a.id, image_id=3)
     with pytest.raises(KeyError):
-        project.store.update_instance(img.id, 99, z=1)
+        store.update_instance(img.id, 99, z=1)
 
 
-def test_a_failed_transaction_changes_nothing(project):
-    img = project.store.add_image("a.png", 10, 10)
+def test_a_failed_transaction_changes_nothing(store):
+    img = store.add_image("a.png", 10, 10)
     with pytest.raises(RuntimeError):
-        with project.store.transaction():
-            project.store.add_class("pill")
-            project.store.add_instance(img.id, None, box(0, 0, 1, 1))
+        with store.transaction():
+            store.add_class("pill")
+            store.add_instance(img.id, None, box(0, 0, 1, 1))
             raise RuntimeError("stop")
-    assert project.store.classes() == [] and project.store.instances(img.id) == []
+    assert store.classes() == [] and store.instances(img.id) == []
 
 
-def test_classes_rename_merge_delete(project):
-    s = project.store
+def test_classes_rename_merge_delete(store):
+    s = store
     pill, capsule, chip = (s.add_class(n) for n in ("pill", "capsule", "chip"))
     img = s.add_image("a.png", 10, 10)
     s.add_instance(img.id, capsule.id, box(0, 0, 1, 1))
@@ -158,8 +158,8 @@ def test_classes_rename_merge_delete(project):
     assert len(s.instances(img.id)) == 1
 
 
-def test_predictions_and_runs_are_apart_from_labels(project):
-    s = project.store
+def test_predictions_and_runs_are_apart_from_labels(store):
+    s = store
     img = s.add_image("a.png", 10, 10)
     run = s.add_run("first", {"model": "fast"})
     s.add_predictions(img.id, run.id, [(None, box(0, 0, 4, 4), 0.9), (None, box(5, 5, 6, 6), 0.2)])
@@ -170,8 +170,12 @@ def test_predictions_and_runs_are_apart_from_labels(project):
     done = s.update_run(run.id, status=RunStatus.FINISHED, metrics={"mask_map": 0.5},
                         checkpoint="runs/1/best.pt")
     assert done.finished and done.metrics == {"mask_map": 0.5}
-    project.set_active_run(run.id)
-    assert project.active_run_id == run.id
+    assert s.runs() == [done]
+    s.set_meta("active_run", str(run.id))
+    s.set_meta("active_run", "7")  # replaced, not added
+    assert s.meta("active_run") == "7"
+    s.set_meta("active_run", None)
+    assert s.meta("active_run") is None
 
 
 KILL_WRITER = """
@@ -206,11 +210,41 @@ def test_killed_during_a_write_the_project_has_the_old_or_the_new_state(tmp_path
         assert p.store.add_instance(img.id, None, box(9, 9, 10, 10)).id == count + 1
 
 
-def test_only_polygons_are_stored(project):
+def test_only_polygons_are_stored(store):
     from shapely.geometry import LineString, Polygon
     from isegui.core.errors import ShapeError
-    img = project.store.add_image("a.png", 10, 10)
+    img = store.add_image("a.png", 10, 10)
     for bad in (LineString([(0, 0), (1, 1)]), Polygon()):
         with pytest.raises(ShapeError):
-            project.store.add_instance(img.id, None, bad)
-    assert project.store.instances(img.id) == []
+            store.add_instance(img.id, None, bad)
+    assert store.instances(img.id) == []
+
+
+def test_restored_rows_keep_their_ids_and_new_ones_go_above(store):
+    """Undo puts rows back with their own ids; the engine's id counter must still move past
+    them (PostgreSQL's identity sequences do not on their own)."""
+    from isegui.core.entities import LabelClass
+    a = store.add_class("pill")
+    store.delete_class(a.id)
+    store.restore_class(LabelClass(a.id, "pill", a.color), 0)
+    store.restore_class(LabelClass(a.id + 5, "chip", a.color), 1)
+    assert store.add_class("washer").id == a.id + 6
+    img = store.add_image("a.png", 10, 10)
+    run = store.add_run("r", {})
+    store.add_predictions(img.id, run.id, [(a.id, box(0, 0, 2, 2), 0.9)])
+    (pred,) = store.take_predictions([p.id for p in store.predictions(img.id)])
+    store.restore_predictions([pred])
+    assert [p.id for p in store.predictions(img.id)] == [pred.id]
+    store.add_predictions(img.id, None, [(None, box(1, 1, 3, 3), 0.4)])
+    assert len(store.predictions(img.id)) == 2  # a run-less set beside the run's
+    store.add_predictions(img.id, None, [(None, box(1, 1, 3, 3), 0.3)])
+    assert sorted(p.score for p in store.predictions(img.id)) == [0.3, 0.9]
+
+
+def test_shapes_round_trip_exactly(store):
+    from shapely.geometry import Polygon
+    img = store.add_image("a.png", 100, 100)
+    ring = Polygon([(0, 0), (50.25, 0), (50.25, 40.5), (0, 40.5)], [[(10, 10), (20, 10), (20, 20)]])
+    made = store.add_instance(img.id, None, ring)
+    assert store.instance(img.id, made.id).shape.equals_exact(ring, 0)
+    assert [i.shape.wkb for _, insts in store.iter_labeled() for i in insts] == [ring.wkb]

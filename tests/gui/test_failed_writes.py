@@ -17,7 +17,7 @@ def test_a_failed_write_is_said_kept_out_of_the_history_and_the_window_goes_read
     drive.drag([(10, 10), (40, 30), (60, 50)])
     assert len(_saved(window)) == 1 and session.undo_stack.count() == 1
 
-    session.store._conn.execute("PRAGMA query_only = 1")  # every write now fails in SQLite
+    session.store.engine.conn.execute("PRAGMA query_only = 1")  # every write now fails in SQLite
     drive.drag([(100, 40), (160, 100)])
     (kind, text), = dialogs
     assert kind == "critical" and "cannot be written" in text and "read-only" in text

@@ -1,0 +1,189 @@
+"""The two database engines a project store runs on, behind one small interface: SQLite (one
+file, the embedded default) and PostgreSQL (a team's server, through psycopg 3). The store
+writes its SQL once, with `?` placeholders and the SQL both engines share; an engine carries
+out statements and transactions and maps rows so they read by column name or by position."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Args = Sequence[object]
+
+
+class PostgresFailure(Exception):
+    """A PostgreSQL error (connection lost, server down, permission, ...), the driver's
+    exception as the cause."""
+
+
+class PostgresIntegrityFailure(PostgresFailure):
+    """A constraint said no (a duplicate name, a missing referenced row)."""
+
+
+class Row(tuple[Any, ...]):
+    """A result row that reads by position and by column name (like sqlite3.Row)."""
+    names: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names[key])
+        return tuple.__getitem__(self, key)
+
+
+class Engine:
+    """What the store needs from a database."""
+    dialect = ""
+    integrity_errors: tuple[type[BaseException], ...] = ()
+    for_update = ""  # appended to a SELECT that reads a row it will then change
+
+    def query(self, sql: str, args: Args = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def execute(self, sql: str, args: Args = ()) -> int:
+        """Run one statement; how many rows it changed."""
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Args]) -> None:
+        raise NotImplementedError
+
+    def insert(self, sql: str, args: Args) -> int:
+        """An INSERT ... RETURNING id; the new row's id."""
+        return int(self.query(sql, args)[0][0])
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    def ids_restored(self, table: str) -> None:
+        """Rows were put back with their own ids: new ids must still go above them."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteEngine(Engine):
+    dialect = "sqlite"
+    integrity_errors = (sqlite3.IntegrityError,)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def query(self, sql: str, args: Args = ()) -> list[Any]:
+        return self.conn.execute(sql, tuple(args)).fetchall()
+
+    def execute(self, sql: str, args: Args = ()) -> int:
+        return self.conn.execute(sql, tuple(args)).rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Args]) -> None:
+        self.conn.executemany(sql, [tuple(r) for r in rows])
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")  # the write lock now: no deadlock on upgrade
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Undo an open transaction without hiding why it failed: after some errors (disk
+        full, I/O) SQLite has already rolled back, and a second ROLLBACK would raise "no
+        transaction is active" in place of the real cause."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _postgres_sql(sql: str) -> str:
+    # the store's SQL has no literal '?' or '%': placeholders are all there is to change
+    return sql.replace("?", "%s")
+
+
+class PostgresEngine(Engine):
+    dialect = "postgresql"
+    integrity_errors = (PostgresIntegrityFailure,)
+    for_update = " FOR UPDATE"
+
+    def __init__(self, url: str, schema: str, *, connect_timeout: int = 10):
+        import psycopg
+        self._psycopg = psycopg
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
+                                        row_factory=_rows)
+        except psycopg.Error as exc:
+            raise PostgresFailure(f"cannot connect to {_safe(url)}: {exc}") from exc
+        self.schema = schema
+        self.execute(f'SET search_path TO "{schema}"')
+
+    def _run(self, sql: str, args: Args = (), many: list[Args] | None = None) -> Any:
+        psycopg = self._psycopg
+        try:
+            cur = self.conn.cursor()
+            if many is not None:
+                cur.executemany(_postgres_sql(sql), [tuple(r) for r in many])
+            else:
+                cur.execute(_postgres_sql(sql), tuple(args))
+            return cur
+        except psycopg.errors.IntegrityError as exc:
+            raise PostgresIntegrityFailure(str(exc)) from exc
+        except psycopg.Error as exc:
+            raise PostgresFailure(str(exc)) from exc
+
+    def query(self, sql: str, args: Args = ()) -> list[Any]:
+        cur = self._run(sql, args)
+        return list(cur.fetchall()) if cur.description else []
+
+    def execute(self, sql: str, args: Args = ()) -> int:
+        return int(self._run(sql, args).rowcount)
+
+    def executemany(self, sql: str, rows: Iterable[Args]) -> None:
+        self._run(sql, many=list(rows))
+
+    def begin(self) -> None:
+        self.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+            try:
+                self.conn.execute("ROLLBACK")
+            except self._psycopg.Error:
+                pass
+
+    def ids_restored(self, table: str) -> None:
+        self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                     f"GREATEST((SELECT MAX(id) FROM {table}), 1))")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _rows(cursor: Any) -> Any:
+    """psycopg's row factory: rows that read by name and by position."""
+    names = {c.name: k for k, c in enumerate(cursor.description or ())}
+
+    def make(values: Sequence[Any]) -> Row:
+        row = Row(bytes(v) if isinstance(v, memoryview) else v for v in values)
+        row.names = names
+        return row
+    return make
+
+
+def _safe(url: str) -> str:
+    """A connection URL without its password, for messages."""
+    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+        scheme, rest = url.split("//", 1)
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+    return url

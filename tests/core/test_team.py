@@ -1,0 +1,129 @@
+"""Team projects on a real PostgreSQL (started by the test session): made with `isegui team
+create`, opened through their team file by every command, two imports at once from two
+processes, and clear words for what is wrong."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from isegui.cli import main
+from isegui.core.demo import create_demo_project
+from isegui.core.errors import ProjectError
+from isegui.core.project import Project
+
+
+def _exported(tmp_path, name, seed):
+    """A small labeled COCO set (images and annotations) made by the demo and our export."""
+    demo = tmp_path / f"demo-{name}"
+    create_demo_project(demo, n_images=3, width=96, height=80, seed=seed).close()
+    with Project.open(demo) as project:  # all three in one file
+        project.store.set_split([r.id for r in project.store.images()], "train")
+    out = tmp_path / f"coco-{name}"
+    assert main(["export", str(demo), "--format", "coco", str(out), "--split", "train"]) == 0
+    (ann,) = (out / "annotations").glob("instances_train.json")
+    images = out / "images" / "train"
+    coco = json.loads(ann.read_text())
+    for image in coco["images"]:  # names of its own: the sets do not collide in the team
+        (images / image["file_name"]).rename(images / f"{name}-{image['file_name']}")
+        image["file_name"] = f"{name}-{image['file_name']}"
+    ann.write_text(json.dumps(coco))
+    return ann, images
+
+
+@pytest.fixture
+def team(tmp_path, pg_database, monkeypatch):
+    root = tmp_path / "share"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["team", "create", pg_database, "line3", "--images", str(root)]) == 0
+    return tmp_path / "line3.isegui-team", root
+
+
+def test_team_create_writes_a_file_every_command_accepts(team, tmp_path, capsys):
+    team_file, root = team
+    data = json.loads(team_file.read_text())
+    assert data["project"] == "line3" and data["images"] == str(root)
+    ann, images = _exported(tmp_path, "a", 1)
+    assert main(["import", str(team_file), "--format", "coco", str(ann), "--images",
+                 str(images), "--copy"]) == 0
+    capsys.readouterr()
+    assert main(["stats", str(team_file), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["images"] == 3 and stats["instances"] > 0
+    with Project.open(team_file, read_only=True) as project:
+        assert project.is_team and project.folder == root
+        (record, *_) = project.store.images()
+        assert project.image_path(record.path).is_file()  # copied under the team's root
+
+
+def test_two_imports_at_once_from_two_processes_both_land(team, tmp_path):
+    team_file, _ = team
+    jobs = []
+    for name, seed in (("a", 1), ("b", 2)):
+        ann, images = _exported(tmp_path, name, seed)
+        jobs.append(subprocess.Popen(
+            [sys.executable, "-m", "isegui", "import", str(team_file), "--format", "coco",
+             str(ann), "--images", str(images), "--copy", "--split", "train"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for job in jobs:
+        out, err = job.communicate(timeout=120)
+        assert job.returncode == 0, err
+    with Project.open(team_file, read_only=True) as project:
+        records = project.store.images()
+        assert len(records) == 6
+        ids = [(r.id, i.id) for r in records for i in project.store.instances(r.id)]
+        assert len(ids) == len(set(ids)) and ids
+
+
+def test_a_password_in_the_connection_is_refused(tmp_path, pg_database, capsys):
+    root = tmp_path / "share"
+    root.mkdir()
+    with_password = pg_database.replace("isegui_admin@", "isegui_admin:secret@")
+    assert main(["team", "create", with_password, "line4", "--images", str(root), "--file",
+                 str(tmp_path / "t.isegui-team")]) == 1
+    assert "password" in capsys.readouterr().err
+    assert not (tmp_path / "t.isegui-team").exists()
+
+
+def test_what_is_wrong_with_a_team_file_is_said(team, tmp_path):
+    team_file, root = team
+    moved = json.loads(team_file.read_text())
+    moved["images"] = str(tmp_path / "not-mapped")
+    other = tmp_path / "elsewhere.isegui-team"
+    other.write_text(json.dumps(moved))
+    with pytest.raises(ProjectError, match="not there on this PC"):
+        Project.open(other)
+    moved["images"], moved["project"] = str(root), "nobody"
+    other.write_text(json.dumps(moved))
+    with pytest.raises(ProjectError, match="not found in that database"):
+        Project.open(other)
+    other.write_text("{broken")
+    with pytest.raises(ProjectError, match="not a readable team file"):
+        Project.open(other)
+    with pytest.raises(ProjectError, match="already exists"):
+        Project.create_team(moved["url"], "line3", root, tmp_path / "again.isegui-team")
+
+
+def test_two_writers_adding_the_same_class_at_once_agree_on_it(team):
+    """Two team members' imports both need class "scratch": the second waits for the first
+    and takes its class instead of failing on the duplicate name."""
+    import threading
+    team_file, _ = team
+    first, second = Project.open(team_file), Project.open(team_file)
+    try:
+        found = {}
+        with first.store.transaction():
+            found["first"] = first.store.ensure_classes(["scratch"])["scratch"]
+            worker = threading.Thread(target=lambda: found.__setitem__(
+                "second", second.store.ensure_classes(["scratch", "dent"])))
+            worker.start()
+            worker.join(0.5)
+            assert worker.is_alive()  # blocked on the first's uncommitted row
+        worker.join(10)
+        assert found["second"]["scratch"] == found["first"]
+        assert [c.name for c in first.store.classes()] == ["scratch", "dent"]
+    finally:
+        first.close()
+        second.close()
