@@ -21,6 +21,7 @@ Rect = tuple[int, int, int, int]  # integer x0, y0, x1, y1 (x1, y1 excluded)
 SEED_RADIUS = 3  # px: a click marks a small disc as sure object / sure background
 GRABCUT_ITERATIONS = 4
 FIRST_GUESS_TOLERANCE = 24  # the click tool's colour region when no model helps
+REFINE_ROOM, REFINE_ROOM_PX = 0.25, 8.0  # a refining click's box: this much beyond the rest
 SCISSORS_WINDOW = 768  # px each way around an anchor: the edge map is built only there
 
 
@@ -74,14 +75,16 @@ def trimmed(mask: np.ndarray, origin: tuple[int, int]) -> Window | None:
 
 def grabcut(image: np.ndarray, box: Box, positives: Sequence[Point] = (),
             negatives: Sequence[Point] = (), prior: Window | None = None,
-            iterations: int = GRABCUT_ITERATIONS) -> Window | None:
+            iterations: int = GRABCUT_ITERATIONS, room: float = 0.0) -> Window | None:
     """GrabCut (OpenCV) for the object in `box` of an RGB uint8 image: outside the box is
     background; inside, the object is told from the rest by colour models refined
     `iterations` times. `prior` (a first guess, e.g. the model's mask) starts it instead of
     "everything in the box"; `positives` / `negatives` are clicks on sure object / sure
-    background. Only the connected parts of the result that hold a positive click (or, with
+    background; `room` px around the box are probably background (the object may grow
+    into them). Only the connected parts of the result that hold a positive click (or, with
     none, the largest part) are kept."""
     height, width = image.shape[:2]
+    box = (box[0] - room, box[1] - room, box[2] + room, box[3] + room)
     rect = context_rect(box, width, height)
     x0, y0, x1, y1 = rect
     crop = np.ascontiguousarray(image[y0:y1, x0:x1, :3])
@@ -132,13 +135,18 @@ def _parts_holding(mask: np.ndarray, points: Sequence[Point]) -> np.ndarray:
 
 
 def magic_wand(image: np.ndarray, seed: Point, tolerance: int) -> Window | None:
-    """The connected region around `seed` whose pixels differ from the seed's colour by at
-    most `tolerance` (0-255) in every channel (OpenCV's flood fill, 8-connected)."""
+    """The connected region around `seed` whose pixels differ from the colour there (the
+    median of the 5 x 5 pixels around it) by at most `tolerance` (0-255) in every channel
+    (OpenCV's flood fill, 8-connected)."""
     height, width = image.shape[:2]
     x, y = int(seed[0]), int(seed[1])
     if not (0 <= x < width and 0 <= y < height):
         return None
-    pixels = np.ascontiguousarray(image if image.ndim == 2 else image[:, :, :3])
+    pixels = np.array(image if image.ndim == 2 else image[:, :, :3])  # a copy: see below
+    # the colour to match is the median around the click, not the clicked pixel alone (one
+    # noisy pixel would make the region a scatter): flood fill compares with the seed's value
+    patch = pixels[max(0, y - 2):y + 3, max(0, x - 2):x + 3]
+    pixels[y, x] = np.median(patch.reshape(-1, 1 if pixels.ndim == 2 else 3), axis=0)
     filled = np.zeros((height + 2, width + 2), np.uint8)
     tol = float(max(0, min(255, tolerance)))
     diff = (tol,) * (1 if pixels.ndim == 2 else 3)
@@ -160,18 +168,32 @@ class EdgeTracer:
         self._tool: cv2.segmentation.IntelligentScissorsMB | None = None
 
     def start(self, anchor: Point) -> None:
-        """Build the paths from `anchor` (about 0.1-0.3 s on a 768 x 768 window)."""
+        """Build the paths from `anchor`: the edge map of a window around it (made again only
+        when the anchor nears that window's edge), then the anchor's path tree."""
         height, width = self.image.shape[:2]
         ax, ay = min(width - 1, max(0, int(anchor[0]))), min(height - 1, max(0, int(anchor[1])))
-        half = self.window // 2
-        x0, y0 = max(0, ax - half), max(0, ay - half)
-        x1, y1 = min(width, ax + half), min(height, ay + half)
-        tool = cv2.segmentation.IntelligentScissorsMB()
-        tool.setEdgeFeatureCannyParameters(32, 100)
-        tool.setGradientMagnitudeMaxLimit(200)
-        tool.applyImage(np.ascontiguousarray(self.image[y0:y1, x0:x1]))
-        tool.buildMap((ax - x0, ay - y0))
-        self._tool, self.rect, self.anchor = tool, (x0, y0, x1, y1), (ax, ay)
+        if self._tool is None or self.rect is None or not self._well_inside(ax, ay):
+            half = self.window // 2
+            x0, y0 = max(0, ax - half), max(0, ay - half)
+            x1, y1 = min(width, ax + half), min(height, ay + half)
+            tool = cv2.segmentation.IntelligentScissorsMB()
+            tool.setEdgeFeatureCannyParameters(32, 100)
+            tool.setGradientMagnitudeMaxLimit(200)
+            tool.applyImage(np.ascontiguousarray(self.image[y0:y1, x0:x1]))
+            self._tool, self.rect = tool, (x0, y0, x1, y1)
+        x0, y0 = self.rect[:2]
+        self._tool.buildMap((ax - x0, ay - y0))
+        self.anchor = (ax, ay)
+
+    def _well_inside(self, x: int, y: int) -> bool:
+        """The edge map of the current window serves an anchor this far from its edges
+        (or from the image's own edges, which bound the window anyway)."""
+        assert self.rect is not None
+        x0, y0, x1, y1 = self.rect
+        height, width = self.image.shape[:2]
+        room = self.window // 4
+        return ((x0 == 0 or x - x0 >= room) and (x1 == width or x1 - x >= room)
+                and (y0 == 0 or y - y0 >= room) and (y1 == height or y1 - y >= room))
 
     def path_to(self, point: Point) -> list[tuple[int, int]]:
         """Pixels from the anchor to `point` along edges (a straight line beyond the window),
@@ -274,7 +296,11 @@ class ClickSession:
         x0, y0, x1, y1 = window_box(self.current) if self.current is not None else \
             box_of(positives)
         px0, py0, px1, py1 = box_of(positives) if positives else (x0, y0, x1, y1)
-        box = (min(x0, px0 - 1), min(y0, py0 - 1), max(x1, px1 + 1), max(y1, py1 + 1))
+        x0, y0, x1, y1 = min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)
+        # room to grow: outside its box GrabCut takes everything for background, so a box
+        # tight on a too-small candidate could never let the object out
+        room = max(REFINE_ROOM_PX, max(x1 - x0, y1 - y0) * REFINE_ROOM)
+        box = (x0, y0, x1, y1)
         guess = self.current
         if self.segment_box is not None and any(
                 self.current is None or not covers(self.current, p) for p in positives):
@@ -285,7 +311,8 @@ class ClickSession:
         if guess is not None and all(covers(guess, p) == positive for p, positive in self.clicks):
             self.current = guess
             return
-        self.current = grabcut(self.image, box, positives, negatives, prior=guess) or guess
+        self.current = grabcut(self.image, box, positives, negatives, prior=guess,
+                               room=room) or guess
 
 
 def next_click(predicted: np.ndarray, truth: np.ndarray) -> tuple[Point, bool] | None:

@@ -96,3 +96,43 @@ def test_clicks_take_the_models_best_detection_covering_the_point():
                                                       Found(small, 0.3, 1)])
     session.click((50, 60))
     assert session.class_index == 2 and np.array_equal(_full(session.current), disc)
+
+
+def _noisy_disc(radius=120, h=480, w=640):
+    rng = np.random.default_rng(0)
+    image = rng.normal(40, 10, (h, w, 3)).clip(0, 255).astype(np.uint8)
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (320, 240), radius, 1, -1)
+    image[disc > 0] = rng.normal(190, 10, (int(disc.sum()), 3)).clip(0, 255).astype(np.uint8)
+    return image, disc > 0
+
+
+def test_a_click_on_a_noisy_pixel_still_finds_a_noisy_object():
+    image, disc = _noisy_disc()
+    image[240, 320] = (205, 191, 165)  # the clicked pixel itself is off the object's colour
+    found = ClickSession(image).click((320.5, 240.5))
+    assert mask_iou(paste(found, (0, 0, 640, 480)), disc) > 0.9
+
+
+def test_refining_clicks_let_a_too_small_candidate_grow():
+    image, disc = _noisy_disc()
+    session = ClickSession(image)
+    small = cv2.erode(disc.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+    session.start_from((small, (0, 0)))  # a first guess 20 px short of the edge all round
+    for _ in range(3):
+        step = next_click(paste(session.current, (0, 0, 640, 480)), disc)
+        if step is None:
+            break
+        session.click(*step)
+    assert mask_iou(paste(session.current, (0, 0, 640, 480)), disc) > 0.9
+
+
+def test_the_edge_map_is_reused_while_anchors_stay_inside_its_window():
+    image, _ = _noisy_disc()
+    tracer = EdgeTracer(image, window=400)
+    tracer.start((320, 240))
+    first = tracer._tool
+    tracer.start((330, 250))  # near the middle: the same map, a new path tree
+    assert tracer._tool is first and tracer.path_to((320, 240))[0] == (330, 250)
+    tracer.start((500, 240))  # near the window's edge: a map around the new anchor
+    assert tracer._tool is not first and tracer.rect[0] > 0
