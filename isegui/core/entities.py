@@ -63,6 +63,13 @@ class Instance:
     track_id: int | None = None  # the same object across an image sequence
     source: Source = Source.MANUAL
     crowd: bool = False  # a region to ignore (COCO iscrowd, labelme __ignore__), not one object
+    # who changed it last and when, and how many times it has been written (an edit names the
+    # version it started from: a team store refuses it when someone changed it since)
+    version: int = field(default=1, compare=False)
+    edited_by: str | None = field(default=None, compare=False)
+    edited_at: str | None = field(default=None, compare=False)
+    created_by: str | None = field(default=None, compare=False)
+    created_at: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

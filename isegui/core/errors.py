@@ -61,3 +61,13 @@ class ImportFailed(IseguiError):
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         super().__init__(f"import stopped, the project was not changed:\n  {shown}{more}")
+
+
+class StaleEdit(ProjectError):
+    """An edit made against a version of an instance that someone else has changed (or
+    deleted) since: refused, nothing written. `by` and `at` say who and when, if known."""
+
+    def __init__(self, message: str, image_id: int, instance_id: int, by: str | None = None,
+                 at: str | None = None):
+        super().__init__(message)
+        self.image_id, self.instance_id, self.by, self.at = image_id, instance_id, by, at

@@ -82,9 +82,25 @@ def _create_v1(engine: Engine) -> None:
     _run_script(engine, SCHEMA_V1)
 
 
+SCHEMA_V2 = """
+ALTER TABLE instances ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE instances ADD COLUMN created_by TEXT;
+ALTER TABLE instances ADD COLUMN created_at TEXT;
+ALTER TABLE instances ADD COLUMN edited_by TEXT;
+ALTER TABLE instances ADD COLUMN edited_at TEXT;
+ALTER TABLE images ADD COLUMN status_by TEXT;
+ALTER TABLE images ADD COLUMN status_at TEXT
+"""
+
+
+def _add_versions_v2(engine: Engine) -> None:
+    """Who made and changed each instance and when, and its version (for teams)."""
+    _run_script(engine, SCHEMA_V2)
+
+
 # MIGRATIONS[n] turns a version-n store into version n+1; version 0 is an empty one.
 # A new schema version appends one function here and never edits an earlier one.
-MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1, _add_versions_v2]
 
 
 def current_version() -> int:

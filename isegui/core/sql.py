@@ -121,7 +121,7 @@ class PostgresEngine(Engine):
                                         row_factory=_rows)
         except psycopg.Error as exc:
             raise PostgresFailure(f"cannot connect to {_safe(url)}: {exc}") from exc
-        self.schema = schema
+        self.url, self.schema = url, schema
         self.execute(f'SET search_path TO "{schema}"')
 
     def _run(self, sql: str, args: Args = (), many: list[Args] | None = None) -> Any:

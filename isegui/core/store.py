@@ -23,11 +23,12 @@ from shapely.geometry import MultiPolygon, Polygon
 from isegui.core import schema
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Run, RunStatus, Source, Split, default_color)
-from isegui.core.errors import ProjectError, ShapeError
+from isegui.core.errors import ProjectError, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 from isegui.core.sql import Engine, PostgresFailure, SqliteEngine
 
-_INSTANCE_COLUMNS = "image_id, id, class_id, shape, z, track_id, source, crowd"
+_INSTANCE_COLUMNS = ("image_id, id, class_id, shape, z, track_id, source, crowd, version, "
+                     "edited_by, edited_at, created_by, created_at")
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
 _PREDICTION_COLUMNS = "id, image_id, run_id, class_id, shape, score"
 _RUN_COLUMNS = "id, name, created, status, config, metrics, checkpoint, finished"
@@ -115,6 +116,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise ProjectError(f"{db_path}: not a readable isegui project file ({exc})") from exc
         self._depth = 0
+        self.user = _login_name()
 
     @classmethod
     def on_engine(cls, engine: Engine, where: str, *, read_only: bool = False,
@@ -124,6 +126,7 @@ class Store:
         store = cls.__new__(cls)
         store.path, store.read_only, store.on_share = Path(where), read_only, False
         store.engine, store._depth = engine, 0
+        store.user = str(engine.query("SELECT current_user")[0][0])  # the team member
         if not create and schema.read_version(engine) == 0:
             raise ProjectError(f"{where}: holds no isegui project")
         if read_only:
@@ -131,6 +134,15 @@ class Store:
         else:
             schema.migrate(engine, where)
         return store
+
+    def another(self) -> Store:
+        """A second connection to the same store (another writer, as a second PC would be)."""
+        if isinstance(self.engine, SqliteEngine):
+            return Store(self.path, read_only=self.read_only, on_share=self.on_share)
+        from isegui.core.sql import PostgresEngine
+        assert isinstance(self.engine, PostgresEngine)
+        return Store.on_engine(PostgresEngine(self.engine.url, self.engine.schema),
+                               str(self.path), read_only=self.read_only)
 
     def close(self) -> None:
         self.engine.close()
@@ -331,8 +343,9 @@ class Store:
 
     def set_status(self, image_id: int, status: ImageStatus) -> None:
         with self.transaction():
-            self.engine.execute("UPDATE images SET status = ? WHERE id = ?",
-                               (ImageStatus(status).value, image_id))
+            self.engine.execute("UPDATE images SET status = ?, status_by = ?, status_at = ? "
+                                "WHERE id = ?",
+                                (ImageStatus(status).value, self.user, now_iso(), image_id))
 
     def remove_image(self, image_id: int) -> None:
         """Forget an image and its labels and predictions (the image file is left alone)."""
@@ -417,12 +430,14 @@ class Store:
             top = self._query("SELECT COALESCE(MAX(z), -1) FROM instances WHERE image_id = ?",
                               (image_id,))[0][0]
             made = []
+            now = now_iso()
             for k, (class_id, shape, z, track_id, source, crowd) in enumerate(items):
                 if z is None:
                     top += 1
                     z = top
                 made.append(Instance(image_id, next_id + k, class_id, shape, z, track_id,
-                                     Source(source), bool(crowd)))
+                                     Source(source), bool(crowd), 1, self.user, now,
+                                     self.user, now))
             self._insert_instances(made)
             self.engine.execute("UPDATE images SET next_instance_id = ?, status = CASE status "
                                "WHEN 'unlabeled' THEN 'labeled' ELSE status END WHERE id = ?",
@@ -444,12 +459,16 @@ class Store:
             _check_shape(inst.shape)
         wkb: Iterable[bytes] = shapely.to_wkb([i.shape for i in instances]) if instances else []
         self.engine.executemany(
-            f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-            [(i.image_id, i.id, i.class_id, blob, i.z, i.track_id, i.source.value, int(i.crowd))
+            f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(i.image_id, i.id, i.class_id, blob, i.z, i.track_id, i.source.value, int(i.crowd),
+              i.version, i.edited_by, i.edited_at, i.created_by, i.created_at)
              for i, blob in zip(instances, wkb)])
 
-    def update_instance(self, image_id: int, instance_id: int, **changes: Any) -> Instance:
-        """Change some of class_id, shape, z, track_id, source, crowd; returns the new state."""
+    def update_instance(self, image_id: int, instance_id: int, *,
+                        expected_version: int | None = None, **changes: Any) -> Instance:
+        """Change some of class_id, shape, z, track_id, source, crowd; returns the new state
+        (its version one up). With `expected_version`, an instance someone else changed or
+        deleted since is refused (StaleEdit) and nothing is written."""
         allowed = {"class_id", "shape", "z", "track_id", "source", "crowd"}
         unknown = set(changes) - allowed
         if unknown:
@@ -463,18 +482,45 @@ class Store:
             values["crowd"] = int(values["crowd"])
         with self.transaction():
             if values:
+                values.update(edited_by=self.user, edited_at=now_iso())
                 sets = ", ".join(f"{k} = ?" for k in values)
+                check, args = ("", ()) if expected_version is None else \
+                    (" AND version = ?", (expected_version,))
                 changed = self.engine.execute(
-                    f"UPDATE instances SET {sets} WHERE image_id = ? AND id = ?",
-                    (*values.values(), image_id, instance_id))
+                    f"UPDATE instances SET {sets}, version = version + 1 "
+                    f"WHERE image_id = ? AND id = ?{check}",
+                    (*values.values(), image_id, instance_id, *args))
                 if changed != 1:
-                    raise KeyError(f"image {image_id} has no instance {instance_id}")
+                    self._refuse_stale(image_id, instance_id, expected_version)
             return self.instance(image_id, instance_id)
 
-    def delete_instances(self, image_id: int, instance_ids: Iterable[int]) -> list[Instance]:
-        """Delete instances; returns them as they were (for undo)."""
+    def _refuse_stale(self, image_id: int, instance_id: int,
+                      expected_version: int | None) -> None:
+        rows = self._query("SELECT version, edited_by, edited_at FROM instances WHERE "
+                           "image_id = ? AND id = ?", (image_id, instance_id))
+        if expected_version is None and not rows:
+            raise KeyError(f"image {image_id} has no instance {instance_id}")
+        if not rows:
+            raise StaleEdit(f"instance {instance_id} was deleted by someone else", image_id,
+                            instance_id)
+        version, by, at = rows[0]
+        if expected_version is not None and version != expected_version:
+            raise StaleEdit(f"instance {instance_id} was changed by {by or 'someone else'} at "
+                            f"{at or 'an unknown time'}", image_id, instance_id, by, at)
+
+    def delete_instances(self, image_id: int, instance_ids: Iterable[int],
+                         expected_versions: dict[int, int] | None = None) -> list[Instance]:
+        """Delete instances; returns them as they were (for undo). With `expected_versions`
+        (id: version), one that someone else changed or deleted since is refused (StaleEdit)
+        and nothing is deleted."""
         ids = list(instance_ids)
         with self.transaction():
+            if expected_versions is not None:
+                for i in ids:
+                    current = self._query("SELECT version FROM instances WHERE image_id = ? "
+                                          "AND id = ?" + self.engine.for_update, (image_id, i))
+                    if not current or current[0][0] != expected_versions.get(i):
+                        self._refuse_stale(image_id, i, expected_versions.get(i))
             gone = [self.instance(image_id, i) for i in ids]
             self.engine.executemany("DELETE FROM instances WHERE image_id = ? AND id = ?",
                                    [(image_id, i) for i in ids])
@@ -623,7 +669,18 @@ def _instance(row: Any, shape: Shape | None = None) -> Instance:
     """`shape`: already decoded (many rows at once are decoded faster together)."""
     return Instance(row["image_id"], row["id"], row["class_id"],
                     shapely.from_wkb(row["shape"]) if shape is None else shape, row["z"],
-                    row["track_id"], Source(row["source"]), bool(row["crowd"]))
+                    row["track_id"], Source(row["source"]), bool(row["crowd"]),
+                    row["version"], row["edited_by"], row["edited_at"], row["created_by"],
+                    row["created_at"])
+
+
+def _login_name() -> str:
+    """Who edits a project file: the user logged in to this PC."""
+    import getpass
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment or the user database
+        return "unknown"
 
 
 def _prediction(row: Any) -> Prediction:

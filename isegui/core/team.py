@@ -91,7 +91,83 @@ def open_team_store(url: str, project: str, *, create: bool = False,
         elif not exists:
             raise ProjectError(f"{where}: not found in that database (isegui team create "
                                "makes one)")
-        return Store.on_engine(engine, where, read_only=read_only, create=create)
+        store = Store.on_engine(engine, where, read_only=read_only, create=create)
+        if create:
+            _install_change_notices(engine, schema)
+        return store
     except BaseException:
         engine.close()
         raise
+
+
+# Every change to a team project's labels is announced on a channel of its own; identical
+# notices of one transaction are delivered once, so an import of a thousand instances into
+# one image is one notice for that image.
+_NOTIFY_FUNCTION = """
+CREATE OR REPLACE FUNCTION "{schema}".announce_change() RETURNS trigger AS $$
+DECLARE
+    image INTEGER;
+BEGIN
+    IF TG_TABLE_NAME = 'instances' THEN
+        IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
+    ELSIF TG_TABLE_NAME = 'images' THEN
+        IF TG_OP = 'DELETE' THEN image := OLD.id; ELSE image := NEW.id; END IF;
+    END IF;
+    PERFORM pg_notify('{schema}', json_build_object(
+        'table', TG_TABLE_NAME, 'image', image, 'by', current_user,
+        'pid', pg_backend_pid())::text);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
+_WATCHED_TABLES = ("instances", "images", "classes")
+
+
+def _install_change_notices(engine: PostgresEngine, schema: str) -> None:
+    engine.execute(_NOTIFY_FUNCTION.format(schema=schema))
+    for table in _WATCHED_TABLES:
+        engine.execute(f'CREATE TRIGGER announce_{table} AFTER INSERT OR UPDATE OR DELETE ON '
+                       f'"{schema}".{table} FOR EACH ROW EXECUTE FUNCTION '
+                       f'"{schema}".announce_change()')
+
+
+@dataclass(frozen=True)
+class Change:
+    """Another client changed something: which table, which image (None for classes), who."""
+    table: str
+    image_id: int | None
+    by: str
+
+
+class ChangeFeed:
+    """The changes other clients make to a team project, as they commit: a connection of
+    its own LISTENs on the project's channel; `poll()` returns what arrived (without
+    waiting, for a GUI timer). The store's own changes are left out."""
+
+    def __init__(self, store: Store):
+        import psycopg
+        engine = store.engine
+        if not isinstance(engine, PostgresEngine):
+            raise ValueError("only a team project's store announces changes")
+        self._own_pid = int(engine.query("SELECT pg_backend_pid()")[0][0])
+        self._psycopg = psycopg
+        try:
+            self.conn = psycopg.connect(engine.url, autocommit=True)
+            self.conn.execute(f'LISTEN "{engine.schema}"')
+        except psycopg.Error as exc:
+            raise PostgresFailure(f"cannot follow the team's changes: {exc}") from exc
+
+    def poll(self, timeout: float = 0.0) -> list[Change]:
+        found = []
+        try:
+            for notice in self.conn.notifies(timeout=timeout, stop_after=1000):
+                data = json.loads(notice.payload)
+                if data.get("pid") != self._own_pid:
+                    found.append(Change(str(data["table"]), data.get("image"),
+                                        str(data.get("by"))))
+        except self._psycopg.Error as exc:
+            raise PostgresFailure(f"lost the team's changes: {exc}") from exc
+        return found
+
+    def close(self) -> None:
+        self.conn.close()

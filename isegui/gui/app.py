@@ -74,7 +74,8 @@ def open_window(folder: Path | None):
 def switch_project(window, folder: Path):
     """A window on `folder` in place of `window`, which closes with its project; None, and
     `window` as it was, when the project cannot be opened (a message says why)."""
-    if Path(folder).resolve() == window.session.project.folder.resolve():
+    current = window.session.project.team_file or window.session.project.folder
+    if Path(folder).resolve() == current.resolve():
         return window
     try:
         new = _window_on(folder)
@@ -144,8 +145,8 @@ def _window_on(folder: Path):
     from isegui.gui.main_window import MainWindow
     from isegui.gui.session import ProjectSession
     project = Project.open(folder)
-    remember_project(project.folder)
-    log.info("opened the project %s", project.folder)
+    remember_project(project.team_file or project.folder)
+    log.info("opened the project %s", project.team_file or project.folder)
     window = MainWindow(ProjectSession(project))
     window.projectRequested.connect(
         lambda folder, job, w=window: _open_requested(w, Path(folder), job))

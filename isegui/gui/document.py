@@ -29,6 +29,9 @@ class ImageDocument(QObject):
         self.locked: set[int] = set()
         self._pixels = None
         self.load_error: str | None = None
+        # how many times someone else changed each instance while it was on screen: an
+        # undo or redo of an edit made before such a change is refused (team projects)
+        self.changed_elsewhere: dict[int, int] = {}
 
     @property
     def image_id(self) -> int:
@@ -81,14 +84,21 @@ class ImageDocument(QObject):
         self.session.image_edited(self.image_id)
 
     def update(self, instance_id: int, **changes) -> Instance:
-        inst = self.session.store.update_instance(self.image_id, instance_id, **changes)
+        """Write changes to an instance as it is on screen: if someone else has changed it
+        in the store since, the store refuses (StaleEdit) and nothing is written."""
+        inst = self.session.store.update_instance(
+            self.image_id, instance_id, expected_version=self._instances[instance_id].version,
+            **changes)
         self._instances[instance_id] = inst
         self.instanceChanged.emit(instance_id)
         self.session.image_edited(self.image_id)  # a class change moves the class counts
         return inst
 
     def remove(self, instance_ids: list[int]) -> list[Instance]:
-        gone = self.session.store.delete_instances(self.image_id, instance_ids)
+        gone = self.session.store.delete_instances(
+            self.image_id, instance_ids,
+            expected_versions={i: self._instances[i].version for i in instance_ids
+                               if i in self._instances})
         for inst in gone:
             del self._instances[inst.id]
             self.hidden.discard(inst.id)
@@ -99,16 +109,29 @@ class ImageDocument(QObject):
         self.session.image_edited(self.image_id)
         return gone
 
-    def reload(self) -> None:
-        """Take the store's state again (after edits that bypassed this document)."""
+    def reload(self, elsewhere: bool = False) -> list[int]:
+        """Take the store's state again (after edits that bypassed this document, or, with
+        `elsewhere`, another team member's). Returns the ids that changed."""
         fresh = {i.id: i for i in self.session.store.instances(self.image_id)}
+        changed = []
         for gone in set(self._instances) - set(fresh):
             del self._instances[gone]
+            self.selected = [i for i in self.selected if i != gone]
+            changed.append(gone)
             self.instanceRemoved.emit(gone)
         for inst_id, inst in fresh.items():
-            known = inst_id in self._instances
+            known = self._instances.get(inst_id)
             self._instances[inst_id] = inst
-            (self.instanceChanged if known else self.instanceAdded).emit(inst_id)
+            if known is not None and known.version == inst.version and not elsewhere:
+                self.instanceChanged.emit(inst_id)
+                continue
+            if known is None or known.version != inst.version:
+                changed.append(inst_id)
+            (self.instanceChanged if known is not None else self.instanceAdded).emit(inst_id)
+        if elsewhere:
+            for inst_id in changed:
+                self.changed_elsewhere[inst_id] = self.changed_elsewhere.get(inst_id, 0) + 1
+        return changed
 
     # ------------------------------------------------------------------ view state
 

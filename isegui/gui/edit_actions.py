@@ -76,6 +76,13 @@ def copy(ctx) -> int:
     return len(_clipboard)
 
 
+def keep_on_clipboard(session, shapes: list) -> None:
+    """Shapes an edit could not save (a team mate changed the instance first), ready to be
+    pasted as new instances of the active class."""
+    _clipboard[:] = [{"class_id": session.active_class_id, "shape": shape, "crowd": False,
+                      "track_id": None} for shape in shapes]
+
+
 def paste(ctx, offset: float = 0.0) -> None:
     doc = ctx.document
     if doc is None or not _clipboard:

@@ -105,6 +105,8 @@ class MainWindow(QMainWindow):
         self.ctx.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         session.documentChanged.connect(self._document_changed)
         session.writeFailed.connect(self._write_failed)
+        session.editConflict.connect(lambda why: self.statusBar().showMessage(why, 30_000))
+        session.editedElsewhere.connect(lambda what: self.statusBar().showMessage(what, 5000))
         session.editRefused.connect(lambda why: self.statusBar().showMessage(
             "Read-only: " + why, 10000))
         self.set_tool("edit")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
 from isegui.core.add_images import PlannedImage, write_images
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Split)
+from isegui.core.errors import StaleEdit
 from isegui.core.project import Project
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.gui.document import ImageDocument
@@ -32,6 +33,8 @@ class ProjectSession(QObject):
     aboutToClose = Signal()  # timers and workers stop: the store goes away
     writeFailed = Signal(str)  # a write failed: the window is read-only from now on (why)
     editRefused = Signal(str)  # an edit tried while read-only
+    editConflict = Signal(str)  # an edit met someone else's newer change: refused (why)
+    editedElsewhere = Signal(str)  # a team mate's change arrived (what, for the status bar)
 
     def __init__(self, project: Project):
         super().__init__()
@@ -42,6 +45,52 @@ class ProjectSession(QObject):
         self._classes: list[LabelClass] = self.store.classes()
         self.active_class_id: int | None = self._classes[0].id if self._classes else None
         self.read_only_reason: str | None = None
+        self.feed = None  # a team project's changes by others (core.team.ChangeFeed)
+        if project.is_team:
+            self._follow_team()
+
+    # ------------------------------------------------------------------ team mates
+
+    FEED_EVERY_MS = 300  # how often other clients' changes are looked for (goal: < 2 s)
+
+    def _follow_team(self) -> None:
+        from isegui.core.team import ChangeFeed
+        try:
+            self.feed = ChangeFeed(self.store)
+        except WRITE_FAILURES as exc:
+            log.warning("not following the team's changes: %s", exc)
+            return
+        self._feed_timer = QTimer(self)
+        self._feed_timer.timeout.connect(self.take_changes)
+        self._feed_timer.start(self.FEED_EVERY_MS)
+
+    def take_changes(self) -> None:
+        """Bring in what team mates committed: the image on screen reloads (its undo history
+        stays: a step on an instance they changed is refused when undone), the lists follow."""
+        if self.feed is None:
+            return
+        try:
+            changes = self.feed.poll()
+            if not changes:
+                return
+            if any(c.table == "classes" for c in changes):
+                self.classes_edited(instances_touched=True)
+            images = {c.image_id for c in changes if c.image_id is not None}
+            doc = self.document
+            if doc is not None and doc.image_id in images:
+                doc.record = self.store.image(doc.image_id)
+                doc.reload(elsewhere=True)
+            if any(c.table == "images" for c in changes):
+                self.imagesChanged.emit()
+            for image_id in images:
+                self.imageEdited.emit(image_id)
+        except WRITE_FAILURES as exc:
+            log.warning("following the team's changes failed: %s", exc)
+            self._feed_timer.stop()
+            self.editedElsewhere.emit(f"Lost touch with the team's database: {exc}")
+            return
+        who = sorted({c.by for c in changes})
+        self.editedElsewhere.emit(f"Changed by {', '.join(who)}")
 
     @property
     def read_only(self) -> bool:
@@ -64,6 +113,24 @@ class ProjectSession(QObject):
             log.error("reloading after the failed write failed too: %s", again)
         if first:
             self.writeFailed.emit(self.read_only_reason)
+
+    def edit_conflict(self, exc: StaleEdit, refused_shapes: list) -> None:
+        """Another team member changed what an edit was about: nothing of it was written.
+        The image is reloaded to their version; the refused shape goes to the clipboard."""
+        message = f"Not saved: {exc} — reloaded."
+        if refused_shapes:
+            from isegui.gui.edit_actions import keep_on_clipboard
+            keep_on_clipboard(self, refused_shapes)
+            message += " Your version is on the clipboard (Ctrl+V pastes it as a new instance)."
+        log.info("edit refused: %s", exc)
+        try:
+            if self.document is not None and self.document.image_id == exc.image_id:
+                self.document.reload(elsewhere=True)
+        except WRITE_FAILURES as again:
+            self.write_failed(again)
+            return
+        self.image_edited(exc.image_id)
+        self.editConflict.emit(message)
 
     def _write(self, write: Callable[[], object], asked: bool = True) -> bool:
         """Run a write that is not an undoable edit (commands have their own guard): False,
@@ -93,6 +160,9 @@ class ProjectSession(QObject):
 
     def close(self) -> None:
         self.aboutToClose.emit()
+        if self.feed is not None:
+            self._feed_timer.stop()
+            self.feed.close()
         self.project.close()
 
     # ------------------------------------------------------------------ images

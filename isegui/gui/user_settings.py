@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from isegui.core.project import PROJECT_FILE
+from isegui.core.project import project_exists
 
 ORGANIZATION, APPLICATION = "isegui", "isegui"
 LAST_PROJECT = "projects/last"
@@ -22,17 +22,17 @@ def settings() -> QSettings:
 
 def last_project() -> Path | None:
     value = settings().value(LAST_PROJECT)
-    if value and (Path(value) / PROJECT_FILE).is_file():
+    if value and project_exists(value):
         return Path(value)
     return None
 
 
 def recent_projects() -> list[Path]:
-    """Folders that no longer hold a project are left out."""
+    """Folders that no longer hold a project (and team files gone) are left out."""
     value = settings().value(RECENT_PROJECTS) or []
     if isinstance(value, str):  # QSettings reads a one-item list back as a plain string
         value = [value]
-    return [Path(v) for v in value if (Path(v) / PROJECT_FILE).is_file()][:MAX_RECENT]
+    return [Path(v) for v in value if project_exists(v)][:MAX_RECENT]
 
 
 def remember_project(folder: Path) -> None:

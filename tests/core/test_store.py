@@ -83,6 +83,7 @@ def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
 
 
 def test_migration_runs_once_keeps_a_backup_and_rolls_back_on_failure(tmp_path, monkeypatch):
+    current = schema.current_version()
     with Project.create(tmp_path / "p") as p:
         p.store.add_class("pill")
 
@@ -100,11 +101,11 @@ def test_migration_runs_once_keeps_a_backup_and_rolls_back_on_failure(tmp_path, 
     assert "other" not in [r[1] for r in conn.execute("PRAGMA table_info(classes)")]
     conn.close()
 
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1] + [add_note_column])
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:current] + [add_note_column])
     with Project.open(tmp_path / "p") as p:
         assert [c.name for c in p.store.classes()] == ["pill"]
-        assert p.store.meta("schema_version") == "2"
-    assert (tmp_path / "p" / f"{PROJECT_FILE}.v1.bak").is_file()
+        assert p.store.meta("schema_version") == str(current + 1)
+    assert (tmp_path / "p" / f"{PROJECT_FILE}.v{current}.bak").is_file()
 
 
 def test_instance_ids_are_never_reused(store):
@@ -248,3 +249,52 @@ def test_shapes_round_trip_exactly(store):
     made = store.add_instance(img.id, None, ring)
     assert store.instance(img.id, made.id).shape.equals_exact(ring, 0)
     assert [i.shape.wkb for _, insts in store.iter_labeled() for i in insts] == [ring.wkb]
+
+
+def test_an_edit_names_its_version_and_a_stale_one_is_refused(store):
+    from isegui.core.errors import StaleEdit
+    img = store.add_image("a.png", 10, 10)
+    mine = store.add_instance(img.id, None, box(0, 0, 2, 2))
+    assert (mine.version, mine.created_by, mine.edited_by) == (1, store.user, store.user)
+    other = store.another()  # a team mate on another PC
+    try:
+        theirs = other.update_instance(img.id, mine.id, expected_version=1,
+                                       shape=box(0, 0, 3, 3))
+        assert theirs.version == 2 and theirs.edited_at
+        with pytest.raises(StaleEdit, match=f"changed by {other.user} at") as refused:
+            store.update_instance(img.id, mine.id, expected_version=1, shape=box(0, 0, 9, 9))
+        assert (refused.value.image_id, refused.value.instance_id) == (img.id, mine.id)
+        assert store.instance(img.id, mine.id).shape.equals(box(0, 0, 3, 3))  # theirs kept
+        with pytest.raises(StaleEdit):
+            store.delete_instances(img.id, [mine.id], expected_versions={mine.id: 1})
+        assert store.instance(img.id, mine.id).version == 2  # not deleted
+        gone = other.delete_instances(img.id, [mine.id], expected_versions={mine.id: 2})
+        with pytest.raises(StaleEdit, match="deleted by someone else"):
+            store.update_instance(img.id, mine.id, expected_version=2, z=3)
+        other.restore_instances(gone)  # undone: back with its version
+        assert store.instance(img.id, mine.id).version == 2
+    finally:
+        other.close()
+
+
+def test_an_image_status_says_who_set_it(store):
+    img = store.add_image("a.png", 10, 10)
+    store.set_status(img.id, ImageStatus.REVIEWED)
+    by, at = store._query("SELECT status_by, status_at FROM images WHERE id = ?", (img.id,))[0]
+    assert by == store.user and at
+
+
+def test_a_version_1_project_file_is_brought_up_to_date_with_its_data(tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        with Project.create(tmp_path / "p") as p:
+            img = p.store.add_image("a.png", 10, 10)
+            p.store.engine.execute(
+                "INSERT INTO instances (image_id, id, class_id, shape, z) VALUES (?,?,?,?,?)",
+                (img.id, 1, None, box(0, 0, 2, 2).wkb, 0))
+    with Project.open(tmp_path / "p") as p:
+        (inst,) = p.store.instances(img.id)
+        assert inst.version == 1 and inst.edited_by is None
+        assert p.store.meta("schema_version") == str(schema.current_version())
+        assert p.store.update_instance(img.id, 1, expected_version=1, z=2).version == 2
+    assert (tmp_path / "p" / f"{PROJECT_FILE}.v1.bak").is_file()

@@ -127,3 +127,31 @@ def test_two_writers_adding_the_same_class_at_once_agree_on_it(team):
     finally:
         first.close()
         second.close()
+
+
+def test_other_clients_changes_arrive_within_two_seconds_and_own_ones_do_not(team):
+    import time
+
+    from shapely.geometry import box
+
+    from isegui.core.team import ChangeFeed
+    team_file, _ = team
+    mine, theirs = Project.open(team_file), Project.open(team_file)
+    feed = ChangeFeed(mine.store)
+    try:
+        img = mine.store.add_image("a.png", 10, 10)
+        assert feed.poll(0.3) == []  # my own changes are not news to me
+        start = time.monotonic()
+        with theirs.store.transaction():  # one transaction, many rows: one notice
+            for k in range(50):
+                theirs.store.add_instance(img.id, None, box(k % 5, 0, k % 5 + 1, 1))
+        seen = []
+        while time.monotonic() - start < 2.0 and not seen:
+            seen = [c for c in feed.poll(0.1) if c.table == "instances"]
+        assert seen and seen[0].image_id == img.id and seen[0].by == theirs.store.user
+        assert len(seen) == 1
+        assert time.monotonic() - start < 2.0
+    finally:
+        feed.close()
+        mine.close()
+        theirs.close()

@@ -22,6 +22,10 @@ class AddInstanceCommand(StoreCommand):
         self.args = dict(class_id=class_id, shape=shape, z=z, track_id=track_id, source=source,
                          crowd=crowd)
         self.instance: Instance | None = None
+        self.seen: dict[int, int] = {}
+
+    def refused_shapes(self) -> list:
+        return [self.args["shape"]]
 
     def redo(self) -> None:
         doc = self.session.document_for(self.image_id)
@@ -31,9 +35,11 @@ class AddInstanceCommand(StoreCommand):
             self.setText(f"{self.text()} {self.instance.id}")
         else:
             doc.restore([self.instance])
+        self.seen = {self.instance.id: doc.changed_elsewhere.get(self.instance.id, 0)}
         doc.set_selection([self.instance.id])
 
     def undo(self) -> None:
+        self.check_not_changed_elsewhere(self.image_id, [self.instance.id], self.seen)
         self.session.document_for(self.image_id).remove([self.instance.id])
 
 
@@ -44,7 +50,8 @@ class DeleteInstancesCommand(StoreCommand):
         self.removed: list[Instance] = []
 
     def redo(self) -> None:
-        self.removed = self.session.document_for(self.image_id).remove(self.ids)
+        doc = self.session.document_for(self.image_id)
+        self.removed = doc.remove(self.ids)
 
     def undo(self) -> None:
         doc = self.session.document_for(self.image_id)
@@ -65,6 +72,10 @@ class UpdateInstanceCommand(StoreCommand):
         self.old = {k: getattr(current, k) for k in changes}
         self.new = dict(changes)
         self.merge_key = merge_key
+        self.seen: dict[int, int] | None = None  # set by the first redo
+
+    def refused_shapes(self) -> list:
+        return [self.new["shape"]] if "shape" in self.new else []
 
     def id(self) -> int:
         return EDIT_SHAPE_ID if self.merge_key is not None else -1
@@ -81,9 +92,14 @@ class UpdateInstanceCommand(StoreCommand):
 
     def redo(self) -> None:
         doc = self.session.document_for(self.image_id)
+        if self.seen is None:
+            self.seen = {self.instance_id: doc.changed_elsewhere.get(self.instance_id, 0)}
+        else:
+            self.check_not_changed_elsewhere(self.image_id, [self.instance_id], self.seen)
         doc.update(self.instance_id, **self.new)
 
     def undo(self) -> None:
+        self.check_not_changed_elsewhere(self.image_id, [self.instance_id], self.seen or {})
         doc = self.session.document_for(self.image_id)
         doc.update(self.instance_id, **self.old)
         doc.set_selection([self.instance_id])
