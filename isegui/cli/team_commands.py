@@ -26,10 +26,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", type=Path, help=f"where to write the team file (NAME{TEAM_SUFFIX})")
     p.set_defaults(handler=run_team_create)
 
+    p = sub.add_parser(
+        "migrate", help="move a project into a team database, or a team project out",
+        description="isegui migrate DIR postgresql://USER@HOST/DB [--name NAME]: the project "
+        "in DIR becomes team project NAME (DIR is its image root; NAME.isegui-team is "
+        "written here). isegui migrate NAME.isegui-team DIR: the team project becomes a "
+        "project folder DIR. Ids, shapes, runs and who changed what are copied exactly; "
+        "the source is left as it was.")
+    p.add_argument("source", type=Path)
+    p.add_argument("target")
+    p.add_argument("--name", help="the team project's name (default: the folder's)")
+    p.add_argument("--file", type=Path, help="where to write the team file")
+    p.set_defaults(handler=run_migrate)
+
 
 def run_team_create(args) -> int:
     team_file = args.file or Path(f"{args.name}{TEAM_SUFFIX}")
     with Project.create_team(args.url, args.name, args.images, team_file) as project:
         print(f"team project {args.name!r} made; open it with {project.team_file} "
               f"(images under {project.folder})")
+    return 0
+
+
+def run_migrate(args) -> int:
+    from isegui.core.migrate import project_to_team, team_to_project
+    if args.target.startswith(("postgresql://", "postgres://")):
+        name = args.name or args.source.resolve().name
+        team_file = args.file or Path(f"{name}{TEAM_SUFFIX}")
+        copied = project_to_team(args.source, args.target, name, team_file)
+        where = f"team project {name!r} (open it with {team_file})"
+    elif args.source.suffix == TEAM_SUFFIX:
+        copied = team_to_project(args.source, Path(args.target))
+        where = f"the project folder {args.target}"
+    else:
+        raise ValueError("migrate a project folder to postgresql://..., or a team file "
+                         f"({TEAM_SUFFIX}) to a folder")
+    counts = ", ".join(f"{n} {table}" for table, n in copied.items() if table != "meta")
+    print(f"copied into {where}: {counts}")
     return 0

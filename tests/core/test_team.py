@@ -155,3 +155,55 @@ def test_other_clients_changes_arrive_within_two_seconds_and_own_ones_do_not(tea
         feed.close()
         mine.close()
         theirs.close()
+
+
+def test_migrate_into_a_team_database_and_back_is_exact(tmp_path, pg_database, monkeypatch):
+    from shapely.geometry import box
+
+    from isegui.core.entities import RunStatus
+    monkeypatch.chdir(tmp_path)
+    local = tmp_path / "local"
+    create_demo_project(local, n_images=4, width=96, height=80).close()
+    with Project.open(local) as project:  # history: a run with predictions, a deleted id
+        s = project.store
+        img = s.images()[0]
+        run = s.add_run("first", {"model": "fast"})
+        s.update_run(run.id, status=RunStatus.FINISHED, metrics={"mask_map": 0.5},
+                     checkpoint="runs/0001/best.pt")
+        s.add_predictions(img.id, run.id, [(s.classes()[0].id, box(1, 1, 9, 9), 0.75)])
+        s.delete_instances(img.id, [s.instances(img.id)[0].id])
+        project.set_active_run(run.id)
+        project.set_calibration(0.05)
+    (local / "runs/0001").mkdir(parents=True)
+    (local / "runs/0001/best.pt").write_bytes(b"weights")
+
+    def snapshot(project):
+        s = project.store
+        return ([(c.id, c.name, c.color) for c in s.classes()],
+                [(r.id, r.width, r.status, r.split) for r in s.images()],
+                [(i.image_id, i.id, i.class_id, i.shape.wkb, i.z, i.track_id, i.source,
+                  i.version, i.edited_by) for r in s.images() for i in s.instances(r.id)],
+                [(r.id, r.name, r.status, r.metrics, r.checkpoint) for r in s.runs()],
+                [(p.id, p.class_id, p.shape.wkb, p.score) for r in s.images()
+                 for p in s.predictions(r.id)],
+                project.active_run_id, project.mm_per_px,
+                {r.id: project.image_path(r.path).read_bytes() for r in s.images()})
+
+    with Project.open(local, read_only=True) as project:
+        before = snapshot(project)
+        next_ids = {r.id: s for r in project.store.images()
+                    for s in [project.store._query(
+                        "SELECT next_instance_id FROM images WHERE id = ?", (r.id,))[0][0]]}
+    assert main(["migrate", str(local), pg_database, "--name", "line5"]) == 0
+    with Project.open(tmp_path / "line5.isegui-team", read_only=True) as team:
+        assert team.name == "line5" and snapshot(team) == before
+        assert team.folder == local and all(  # the folder is the team's image root
+            r.path.startswith("images/") for r in team.store.images())
+    back = tmp_path / "back"
+    assert main(["migrate", str(tmp_path / "line5.isegui-team"), str(back)]) == 0
+    with Project.open(back) as project:
+        assert snapshot(project) == before
+        assert (back / "runs/0001/best.pt").read_bytes() == b"weights"
+        img = project.store.images()[0]
+        made = project.store.add_instance(img.id, None, box(0, 0, 3, 3))
+        assert made.id == next_ids[img.id]  # ids go on where they stopped, none reused
