@@ -25,6 +25,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=Path, required=True, help="the team's image root folder")
     p.add_argument("--file", type=Path, help=f"where to write the team file (NAME{TEAM_SUFFIX})")
     p.set_defaults(handler=run_team_create)
+    p = actions.add_parser(
+        "add", help="let a PostgreSQL login work on the team project",
+        description="Give LOGIN (a PostgreSQL login IT made: CREATE ROLE name LOGIN PASSWORD "
+        "'...') a role in the team project: inspector (labels) or reviewer (labels and marks "
+        "images reviewed). The server enforces it.")
+    p.add_argument("team_file", type=Path)
+    p.add_argument("login")
+    p.add_argument("--role", choices=["inspector", "reviewer"], default="inspector")
+    p.set_defaults(handler=run_team_add)
 
     p = sub.add_parser(
         "migrate", help="move a project into a team database, or a team project out",
@@ -45,6 +54,15 @@ def run_team_create(args) -> int:
     with Project.create_team(args.url, args.name, args.images, team_file) as project:
         print(f"team project {args.name!r} made; open it with {project.team_file} "
               f"(images under {project.folder})")
+    return 0
+
+
+def run_team_add(args) -> int:
+    from isegui.core.team import add_member
+    with Project.open(args.team_file) as project:
+        add_member(project.store, args.login, args.role)
+    print(f"{args.login} is now a{'n' if args.role == 'inspector' else ''} {args.role} of "
+          f"{project.name}")
     return 0
 
 

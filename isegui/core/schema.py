@@ -89,12 +89,15 @@ ALTER TABLE instances ADD COLUMN created_at TEXT;
 ALTER TABLE instances ADD COLUMN edited_by TEXT;
 ALTER TABLE instances ADD COLUMN edited_at TEXT;
 ALTER TABLE images ADD COLUMN status_by TEXT;
-ALTER TABLE images ADD COLUMN status_at TEXT
+ALTER TABLE images ADD COLUMN status_at TEXT;
+ALTER TABLE images ADD COLUMN claimed_by TEXT;
+ALTER TABLE images ADD COLUMN claimed_at TEXT
 """
 
 
 def _add_versions_v2(engine: Engine) -> None:
-    """Who made and changed each instance and when, and its version (for teams)."""
+    """Who made and changed each instance and when, and its version; who set an image's
+    status, and who is labeling it now (for teams)."""
     _run_script(engine, SCHEMA_V2)
 
 

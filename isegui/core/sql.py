@@ -21,6 +21,11 @@ class PostgresIntegrityFailure(PostgresFailure):
     """A constraint said no (a duplicate name, a missing referenced row)."""
 
 
+class PostgresPermissionDenied(PostgresFailure):
+    """The server's roles do not allow this user that change (an inspector marking an image
+    reviewed): refused, nothing written; the connection is fine."""
+
+
 class Row(tuple[Any, ...]):
     """A result row that reads by position and by column name (like sqlite3.Row)."""
     names: dict[str, int]
@@ -135,6 +140,8 @@ class PostgresEngine(Engine):
             return cur
         except psycopg.errors.IntegrityError as exc:
             raise PostgresIntegrityFailure(str(exc)) from exc
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PostgresPermissionDenied(_first_line(exc)) from exc
         except psycopg.Error as exc:
             raise PostgresFailure(str(exc)) from exc
 
@@ -178,6 +185,10 @@ def _rows(cursor: Any) -> Any:
         row.names = names
         return row
     return make
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _safe(url: str) -> str:

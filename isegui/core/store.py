@@ -347,6 +347,34 @@ class Store:
                                 "WHERE id = ?",
                                 (ImageStatus(status).value, self.user, now_iso(), image_id))
 
+    def claim_image(self, image_id: int, take_over: bool = False) -> tuple[str, str] | None:
+        """Say that this user labels the image now. None when it is theirs (it was free, or
+        already theirs, or `take_over`); else (who, since when) holds it, and nothing
+        changes."""
+        with self.transaction():
+            taken = self.engine.execute(
+                "UPDATE images SET claimed_by = ?, claimed_at = ? WHERE id = ? AND "
+                "(claimed_by IS NULL OR claimed_by = ? OR ? = 1)",
+                (self.user, now_iso(), image_id, self.user, int(take_over)))
+            if taken:
+                return None
+            rows = self._query("SELECT claimed_by, claimed_at FROM images WHERE id = ?",
+                               (image_id,))
+            if not rows:
+                raise KeyError(f"no image with id {image_id}")
+            return str(rows[0][0]), str(rows[0][1])
+
+    def release_image(self, image_id: int) -> None:
+        """This user no longer labels the image (a claim of someone else's stays)."""
+        with self.transaction():
+            self.engine.execute("UPDATE images SET claimed_by = NULL, claimed_at = NULL "
+                                "WHERE id = ? AND claimed_by = ?", (image_id, self.user))
+
+    def claims(self) -> dict[int, tuple[str, str]]:
+        """Who labels which image now: image id -> (who, since when)."""
+        return {r[0]: (r[1], r[2]) for r in self._query(
+            "SELECT id, claimed_by, claimed_at FROM images WHERE claimed_by IS NOT NULL")}
+
     def remove_image(self, image_id: int) -> None:
         """Forget an image and its labels and predictions (the image file is left alone)."""
         with self.transaction():

@@ -89,11 +89,13 @@ def open_team_store(url: str, project: str, *, create: bool = False,
                                    "its team file, or choose another name")
             engine.execute(f'CREATE SCHEMA "{schema}"')
         elif not exists:
-            raise ProjectError(f"{where}: not found in that database (isegui team create "
-                               "makes one)")
+            raise ProjectError(f"{where}: not found in that database, or this login is not "
+                               "one of its members (isegui team create makes one; isegui team "
+                               "add gives a login a role in it)")
         store = Store.on_engine(engine, where, read_only=read_only, create=create)
         if create:
             _install_change_notices(engine, schema)
+            _install_roles(engine, schema)
         return store
     except BaseException:
         engine.close()
@@ -171,3 +173,62 @@ class ChangeFeed:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# Two group roles per team project, enforced by the server (not only by the window):
+# inspectors label (read and write labels, classes, runs, predictions); reviewers are
+# inspectors who may also mark images reviewed (or take that mark away).
+ROLES = ("inspector", "reviewer")
+
+_REVIEW_GUARD = """
+CREATE OR REPLACE FUNCTION "{schema}".guard_review() RETURNS trigger AS $$
+BEGIN
+    IF (NEW.status = 'reviewed') IS DISTINCT FROM (OLD.status = 'reviewed')
+            AND NOT pg_has_role(current_user, '{schema}_reviewer', 'MEMBER')
+            AND NOT pg_has_role(current_user, (SELECT nspowner FROM pg_namespace
+                                               WHERE nspname = '{schema}'), 'MEMBER') THEN
+        RAISE EXCEPTION 'only a reviewer of this team project can mark an image reviewed'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+def role_name(schema: str, role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"{role!r}: a team role is one of {', '.join(ROLES)}")
+    return f"{schema}_{role}"
+
+
+def _install_roles(engine: PostgresEngine, schema: str) -> None:
+    inspector, reviewer = role_name(schema, "inspector"), role_name(schema, "reviewer")
+    for role in (inspector, reviewer):
+        if not engine.query("SELECT 1 FROM pg_roles WHERE rolname = ?", (role,)):
+            engine.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    engine.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{inspector}"')
+    engine.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" '
+                   f'TO "{inspector}"')
+    engine.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO '
+                   f'"{inspector}"')
+    engine.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT SELECT, INSERT, '
+                   f'UPDATE, DELETE ON TABLES TO "{inspector}"')  # tables of later versions
+    engine.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT USAGE, SELECT ON '
+                   f'SEQUENCES TO "{inspector}"')
+    engine.execute(f'GRANT "{inspector}" TO "{reviewer}"')
+    engine.execute(_REVIEW_GUARD.format(schema=schema))
+    engine.execute(f'CREATE TRIGGER guard_review BEFORE UPDATE OF status ON "{schema}".images '
+                   f'FOR EACH ROW EXECUTE FUNCTION "{schema}".guard_review()')
+
+
+def add_member(store: Store, login: str, role: str) -> None:
+    """Let the PostgreSQL login role `login` (made by IT) work on this team project as an
+    inspector or a reviewer (a reviewer loses nothing by also being named an inspector)."""
+    engine = store.engine
+    if not isinstance(engine, PostgresEngine):
+        raise ValueError("members belong to team projects")
+    if not engine.query("SELECT 1 FROM pg_roles WHERE rolname = ? AND rolcanlogin", (login,)):
+        raise ValueError(f"{login!r}: no such PostgreSQL login (IT creates it: CREATE ROLE "
+                         f"{login} LOGIN PASSWORD '...')")
+    engine.execute(f'GRANT "{role_name(engine.schema, role)}" TO "{login}"')

@@ -134,6 +134,8 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
 
     act("next", "Next image", lambda: window.images.step(+1), "D")
     act("previous", "Previous image", lambda: window.images.step(-1), "A")
+    act("take-over", "Take over this image", lambda: window.session.take_over(), None,
+        "Label the image on screen although a team mate is labeling it (team projects)")
     act("mark-labeled", "Mark as labeled", lambda: _mark(window, ImageStatus.LABELED),
         "Ctrl+Shift+L")
     act("mark-reviewed", "Mark as reviewed", lambda: _mark(window, ImageStatus.REVIEWED),
@@ -171,7 +173,8 @@ def _menus(window, a: dict) -> QMenu:
                        "select-all"]),
             ("&View", ["fit", "actual", "zoom-in", "zoom-out", None, "outline", "labels",
                        "class-names"]),
-            ("&Image", ["next", "previous", None, "mark-labeled", "mark-reviewed"]),
+            ("&Image", ["next", "previous", None, "mark-labeled", "mark-reviewed", None,
+                        "take-over"]),
             ("&Tools", [f"tool-{n}" for n in TOOL_KEYS] + [None, "snap", "clip"]),
             ("&Help", ["getting-started", "keyboard-reference", None, "show-logs"])):
         menu = bar.addMenu(title)

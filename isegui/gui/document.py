@@ -32,6 +32,7 @@ class ImageDocument(QObject):
         # how many times someone else changed each instance while it was on screen: an
         # undo or redo of an edit made before such a change is refused (team projects)
         self.changed_elsewhere: dict[int, int] = {}
+        self.held_by: tuple[str, str] | None = None  # a team mate labeling it: (who, since)
 
     @property
     def image_id(self) -> int:

@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
         session.writeFailed.connect(self._write_failed)
         session.editConflict.connect(lambda why: self.statusBar().showMessage(why, 30_000))
         session.editedElsewhere.connect(lambda what: self.statusBar().showMessage(what, 5000))
+        session.holderChanged.connect(lambda: self._show_holder(
+            session.document.held_by if session.document is not None else None))
         session.editRefused.connect(lambda why: self.statusBar().showMessage(
             "Read-only: " + why, 10000))
         self.set_tool("edit")
@@ -131,9 +133,27 @@ class MainWindow(QMainWindow):
             name = PurePosixPath(doc.record.path).name
             self.setWindowTitle(f"isegui — {self.session.project.name} — {name}"
                                 + (" — READ-ONLY" if self.session.read_only else ""))
+            self._show_holder(doc.held_by)
             if doc.load_error:
                 self.statusBar().showMessage(doc.load_error, 10000)
             self.view.fit()
+
+    def _show_holder(self, holder: tuple[str, str] | None) -> None:
+        """A team mate labels the image on screen: say who, and how to take it over."""
+        banner = self.findChild(QLabel, "claimed-banner")
+        if banner is None:
+            banner = QLabel()
+            banner.setObjectName("claimed-banner")
+            banner.setStyleSheet("QLabel { color: black; background: #f1c40f; padding: 2px 8px;"
+                                 " font-weight: bold; }")
+            self.statusBar().insertPermanentWidget(0, banner)
+        banner.setText(f"Claimed by {holder[0]} since {holder[1]} — Image > Take over"
+                       if holder else "")
+        banner.setVisible(holder is not None)
+        action = self.actions_by_name.get("take-over") if hasattr(
+            self, "actions_by_name") else None
+        if action is not None:
+            action.setEnabled(holder is not None)
 
     def _write_failed(self, why: str) -> None:
         """The store could not save an edit: say so plainly and stop editing."""

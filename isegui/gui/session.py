@@ -14,6 +14,7 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
                                   Split)
 from isegui.core.errors import StaleEdit
 from isegui.core.project import Project
+from isegui.core.sql import PostgresPermissionDenied
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.gui.document import ImageDocument
 from isegui.ml.runs import settle_abandoned_runs
@@ -35,6 +36,7 @@ class ProjectSession(QObject):
     editRefused = Signal(str)  # an edit tried while read-only
     editConflict = Signal(str)  # an edit met someone else's newer change: refused (why)
     editedElsewhere = Signal(str)  # a team mate's change arrived (what, for the status bar)
+    holderChanged = Signal()  # who else labels the image on screen changed (team projects)
 
     def __init__(self, project: Project):
         super().__init__()
@@ -80,6 +82,11 @@ class ProjectSession(QObject):
             if doc is not None and doc.image_id in images:
                 doc.record = self.store.image(doc.image_id)
                 doc.reload(elsewhere=True)
+                holder = self.store.claims().get(doc.image_id)
+                holder = None if holder is None or holder[0] == self.store.user else holder
+                if holder != doc.held_by:
+                    doc.held_by = holder
+                    self.holderChanged.emit()
             if any(c.table == "images" for c in changes):
                 self.imagesChanged.emit()
             for image_id in images:
@@ -142,6 +149,9 @@ class ProjectSession(QObject):
             return False
         try:
             write()
+        except PostgresPermissionDenied as exc:  # the team's roles say no to this one write
+            self.editConflict.emit(f"Not allowed: {exc}")
+            return False
         except WRITE_FAILURES as exc:
             self.write_failed(exc)
             return False
@@ -160,6 +170,9 @@ class ProjectSession(QObject):
 
     def close(self) -> None:
         self.aboutToClose.emit()
+        if self.project.is_team and self.document is not None and not self.read_only:
+            image_id = self.document.image_id
+            self._write(lambda: self.store.release_image(image_id), asked=False)
         if self.feed is not None:
             self._feed_timer.stop()
             self.feed.close()
@@ -171,10 +184,54 @@ class ProjectSession(QObject):
         return self.store.images()
 
     def open_image(self, image_id: int) -> ImageDocument:
+        previous = self.document
         self.document = ImageDocument(self, self.store.image(image_id))
+        if self.project.is_team:
+            self._claim(image_id, previous.image_id if previous is not None else None)
         self._write(lambda: self.store.set_meta(LAST_IMAGE_KEY, str(image_id)), asked=False)
         self.documentChanged.emit()
         return self.document
+
+    # ------------------------------------------------------------------ claims (teams)
+
+    def _claim(self, image_id: int, previous: int | None) -> None:
+        """In a team project the image on screen is this user's to label; one that a team
+        mate holds is shown but not edited until taken over."""
+        def claim() -> None:
+            if previous is not None and previous != image_id:
+                self.store.release_image(previous)
+            assert self.document is not None
+            self.document.held_by = self.store.claim_image(image_id)
+        self._write(claim, asked=False)
+
+    def take_over(self) -> bool:
+        """Label the image on screen although a team mate holds it (they are told when they
+        next edit it)."""
+        doc = self.document
+        if doc is None or doc.held_by is None:
+            return False
+        def take() -> None:
+            self.store.claim_image(doc.image_id, take_over=True)
+            doc.held_by = None
+        if self._write(take):
+            self.imageEdited.emit(doc.image_id)
+            self.holderChanged.emit()
+            return True
+        return False
+
+    def held_elsewhere(self) -> tuple[str, str] | None:
+        """Who else labels the image on screen (and since when), when someone does."""
+        doc = self.document
+        if doc is None or not self.project.is_team:
+            return None
+        if doc.held_by is None:  # a team mate may have taken it over meanwhile
+            try:
+                holder = self.store.claims().get(doc.image_id)
+            except WRITE_FAILURES:
+                return None
+            if holder is not None and holder[0] != self.store.user:
+                doc.held_by = holder
+        return doc.held_by
 
     def document_for(self, image_id: int) -> ImageDocument:
         """The document of `image_id`, brought on screen if another image is: undoing an edit

@@ -298,3 +298,23 @@ def test_a_version_1_project_file_is_brought_up_to_date_with_its_data(tmp_path, 
         assert p.store.meta("schema_version") == str(schema.current_version())
         assert p.store.update_instance(img.id, 1, expected_version=1, z=2).version == 2
     assert (tmp_path / "p" / f"{PROJECT_FILE}.v1.bak").is_file()
+
+
+def test_an_image_is_claimed_by_one_labeler_until_released_or_taken_over(store):
+    img = store.add_image("a.png", 10, 10)
+    other = store.another()
+    other.user = "bob"  # a second person (the team store knows them by their login)
+    try:
+        assert store.claim_image(img.id) is None
+        assert store.claim_image(img.id) is None  # again: still theirs
+        who, since = other.claim_image(img.id)
+        assert who == store.user and since
+        assert store.claims() == {img.id: (store.user, since)}
+        other.release_image(img.id)  # not theirs to release
+        assert store.claims()[img.id][0] == store.user
+        assert other.claim_image(img.id, take_over=True) is None
+        assert store.claim_image(img.id) == ("bob", store.claims()[img.id][1])
+        other.release_image(img.id)
+        assert store.claims() == {} and store.claim_image(img.id) is None
+    finally:
+        other.close()

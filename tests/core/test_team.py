@@ -207,3 +207,41 @@ def test_migrate_into_a_team_database_and_back_is_exact(tmp_path, pg_database, m
         img = project.store.images()[0]
         made = project.store.add_instance(img.id, None, box(0, 0, 3, 3))
         assert made.id == next_ids[img.id]  # ids go on where they stopped, none reused
+
+
+def test_roles_are_enforced_by_the_server(team, pg_server, pg_database):
+    from shapely.geometry import box
+
+    from isegui.core.entities import ImageStatus
+    from isegui.core.sql import PostgresPermissionDenied
+    from isegui.core.team import add_member, open_team_store
+    import uuid
+    team_file, _ = team
+    database = pg_database.rsplit("/", 1)[1]
+    tag = uuid.uuid4().hex[:6]  # logins belong to the whole server: names of this test's own
+    bob_, carol_, dave_ = (f"{name}_{tag}" for name in ("bob", "carol", "dave"))
+    for login in (bob_, carol_, dave_):
+        pg_server.create_role(login)
+    with Project.open(team_file) as owner:
+        img = owner.store.add_image("a.png", 10, 10)
+        add_member(owner.store, bob_, "inspector")
+        add_member(owner.store, carol_, "reviewer")
+        with pytest.raises(ValueError, match="no such PostgreSQL login"):
+            add_member(owner.store, "nobody", "inspector")
+    bob = open_team_store(pg_server.url(database, user=bob_), "line3")
+    carol = open_team_store(pg_server.url(database, user=carol_), "line3")
+    try:
+        made = bob.add_instance(img.id, None, box(0, 0, 2, 2))  # inspectors label
+        assert made.created_by == bob_
+        bob.set_status(img.id, ImageStatus.LABELED)
+        with pytest.raises(PostgresPermissionDenied, match="only a reviewer"):
+            bob.set_status(img.id, ImageStatus.REVIEWED)
+        carol.set_status(img.id, ImageStatus.REVIEWED)
+        assert bob.image(img.id).status == ImageStatus.REVIEWED
+        with pytest.raises(PostgresPermissionDenied):  # nor take the mark away
+            bob.set_status(img.id, ImageStatus.LABELED)
+    finally:
+        bob.close()
+        carol.close()
+    with pytest.raises(ProjectError):  # not a member: not even a look
+        open_team_store(pg_server.url(database, user=dave_), "line3").close()

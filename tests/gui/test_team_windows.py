@@ -101,3 +101,76 @@ def test_undo_of_an_edit_a_team_mate_changed_since_is_refused(qtbot, team_window
     assert a.session.store.instance(image_id, inst.id).shape.equals(box(10, 10, 60, 60))
     assert f"changed by {b.session.store.user}" in a.statusBar().currentMessage()
     assert a.session.store.instance(image_id, inst.id).z == 5  # B's change stands
+
+
+@pytest.fixture
+def two_people(qtbot, tmp_path, pg_server, pg_database):
+    """Window A as the team project's owner, window B as an inspector, bob_<tag>."""
+    import uuid
+
+    from isegui.core.team import TeamRef, add_member
+    from isegui.gui.app import open_window
+    root = tmp_path / "share"
+    (root / "images").mkdir(parents=True)
+    for name in ("a", "b"):
+        save_image(root / f"images/{name}.png", np.full((150, 200, 3), 90, np.uint8))
+    owner_file = tmp_path / "line3.isegui-team"
+    bob = f"bob_{uuid.uuid4().hex[:6]}"
+    pg_server.create_role(bob)
+    with Project.create_team(pg_database, "line3", root, owner_file) as project:
+        project.store.add_class("pill")
+        for name in ("a", "b"):
+            project.store.add_image(f"images/{name}.png", 200, 150)
+        add_member(project.store, bob, "inspector")
+    bob_file = tmp_path / "bob.isegui-team"
+    TeamRef(pg_server.url(pg_database.rsplit("/", 1)[1], user=bob), "line3", root).write(bob_file)
+    windows = []
+    for team_file in (owner_file, bob_file):
+        win = open_window(team_file)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        windows.append(win)
+    yield windows
+    for win in windows:
+        win.close()
+        win.session.close()
+
+
+def test_an_image_a_team_mate_labels_is_shown_claimed_until_taken_over(qtbot, two_people):
+    from isegui.gui.commands.instance_commands import AddInstanceCommand
+    from PySide6.QtWidgets import QLabel
+    a, b = two_people
+    image_id = a.session.document.image_id
+    b.session.open_image(image_id)  # the image A is on
+    banner = b.findChild(QLabel, "claimed-banner")
+    owner = a.session.store.user
+    assert banner.isVisible() and f"Claimed by {owner}" in banner.text()
+    assert b.actions_by_name["take-over"].isEnabled()
+    pill = b.session.classes()[0].id
+    b.session.undo_stack.push(AddInstanceCommand(b.session, image_id, pill, box(0, 0, 9, 9)))
+    assert b.session.document.instances() == [] and b.session.undo_stack.count() == 0
+    assert f"{owner} is labeling this image" in b.statusBar().currentMessage()
+    assert not b.session.read_only
+    b.actions_by_name["take-over"].trigger()
+    assert not banner.isVisible()
+    b.session.undo_stack.push(AddInstanceCommand(b.session, image_id, pill, box(0, 0, 9, 9)))
+    assert len(b.session.document.instances()) == 1
+    a_banner = a.findChild(QLabel, "claimed-banner")  # A hears of it
+    qtbot.waitUntil(lambda: a_banner is not None and a_banner.isVisible(), timeout=2000)
+    assert b.session.store.user in a_banner.text()
+    b.session.open_image(next(r.id for r in b.session.images() if r.id != image_id))
+    qtbot.waitUntil(lambda: not a_banner.isVisible(), timeout=2000)  # B moved on: released
+
+
+def test_an_inspector_cannot_mark_an_image_reviewed(qtbot, two_people):
+    from isegui.core.entities import ImageStatus
+    a, b = two_people
+    image_id = next(r.id for r in b.session.images() if r.id != a.session.document.image_id)
+    b.session.open_image(image_id)
+    b.actions_by_name["mark-reviewed"].trigger()
+    assert "only a reviewer" in b.statusBar().currentMessage()
+    assert b.session.store.image(image_id).status != ImageStatus.REVIEWED
+    assert not b.session.read_only and b.session.undo_stack.count() == 0
+    b.actions_by_name["mark-labeled"].trigger()
+    assert b.session.store.image(image_id).status == ImageStatus.LABELED

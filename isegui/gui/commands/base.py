@@ -17,6 +17,7 @@ import functools
 from PySide6.QtGui import QUndoCommand
 
 from isegui.core.errors import StaleEdit
+from isegui.core.sql import PostgresPermissionDenied
 from isegui.core.store import WRITE_FAILURES
 
 
@@ -54,12 +55,22 @@ def _guarded(method):
             self.setObsolete(True)
             session.refuse_edit()
             return
+        holder = session.held_elsewhere()
+        if holder is not None:
+            self.setObsolete(True)
+            session.editConflict.emit(f"Not saved: {holder[0]} is labeling this image (since "
+                                      f"{holder[1]}); Image > Take over this image to label "
+                                      "it yourself.")
+            return
         try:
             with session.store.transaction():
                 method(self)
         except StaleEdit as exc:
             self.setObsolete(True)
             session.edit_conflict(exc, self.refused_shapes())
+        except PostgresPermissionDenied as exc:  # the team's roles say no: only this step
+            self.setObsolete(True)
+            session.editConflict.emit(f"Not allowed: {exc}")
         except WRITE_FAILURES as exc:
             self.setObsolete(True)
             session.write_failed(exc)

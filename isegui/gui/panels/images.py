@@ -47,6 +47,7 @@ class ImagePanel(QWidget):
         layout.addWidget(self.note)
         self._records = {}
         self._counts: dict[int, int] = {}
+        self._holders: dict[int, str] = {}  # images a team mate is labeling: who
         self._fill_filter()
         self.filter.currentIndexChanged.connect(self.reload)
         self.search.textChanged.connect(self.reload)
@@ -83,6 +84,9 @@ class ImagePanel(QWidget):
         records = self.session.images()
         self._records = {r.id: r for r in records}
         self._counts = self.session.store.instance_counts()
+        self._holders = {i: who for i, (who, _) in self.session.store.claims().items()
+                         if who != self.session.store.user} if self.session.project.is_team \
+            else {}
         kind, value = self.filter.currentData() or ("all", None)
         if kind == "status":
             records = [r for r in records if r.status == value]
@@ -165,8 +169,10 @@ class ImagePanel(QWidget):
         value = self._uncertainty.get(record.id)
         unsure = f"   unsure {value:.2f}" if value is not None and \
             record.status == ImageStatus.UNLABELED else ""
+        holder = self._holders.get(record.id)
+        held = f"   ✎ {holder}" if holder else ""
         item.setText(f"{STATUS_MARKS[record.status]} {name}   {count}   "
-                     f"{record.split.value}{unsure}")
+                     f"{record.split.value}{unsure}{held}")
         item.setForeground(QBrush(QColor(STATUS_COLORS[record.status])))
         item.setToolTip(f"{record.path}\n{record.width} x {record.height} px, "
                         f"{record.status.value}, {count} instances, {record.split.value}")
