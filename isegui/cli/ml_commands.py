@@ -298,13 +298,13 @@ def run_evaluate(args) -> int:
 
 def run_predict(args) -> int:
     from isegui.core.images import is_image_file
-    from isegui.core.project import PROJECT_FILE, Project
+    from isegui.core.project import Project, project_exists
     from isegui.ml.detection import iter_predictions
     from isegui.ml.predictors import load_predictor
     files: list[Path] = []
     project_dir = args.project
     for source in args.source:
-        if (source / PROJECT_FILE).is_file():
+        if project_exists(source):  # a project folder or a team file: its images
             project_dir = project_dir or source
             with Project.open(source, read_only=True) as project:
                 files += [project.image_path(r.path) for r in project.store.images()]

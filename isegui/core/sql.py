@@ -65,6 +65,10 @@ class Engine:
     def rollback(self) -> None:
         raise NotImplementedError
 
+    def begin_snapshot(self) -> None:
+        """A read-only transaction whose reads all see one moment of the data."""
+        raise NotImplementedError
+
     def ids_restored(self, table: str) -> None:
         """Rows were put back with their own ids: new ids must still go above them."""
 
@@ -93,6 +97,9 @@ class SqliteEngine(Engine):
 
     def commit(self) -> None:
         self.conn.execute("COMMIT")
+
+    def begin_snapshot(self) -> None:
+        self.conn.execute("BEGIN")  # deferred: a read transaction sees one state of the file
 
     def rollback(self) -> None:
         """Undo an open transaction without hiding why it failed: after some errors (disk
@@ -160,6 +167,9 @@ class PostgresEngine(Engine):
 
     def commit(self) -> None:
         self.execute("COMMIT")
+
+    def begin_snapshot(self) -> None:
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def rollback(self) -> None:
         if self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:

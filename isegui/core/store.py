@@ -170,6 +170,21 @@ class Store:
         finally:
             self._depth = 0
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside all see the store at one moment, while others go on writing (the
+        training data of a team project that is being labeled meanwhile)."""
+        if self._depth:  # inside a transaction already: that is one moment
+            yield
+            return
+        self.engine.begin_snapshot()
+        self._depth = 1
+        try:
+            yield
+        finally:
+            self._depth = 0
+            self.engine.rollback()  # nothing was written
+
     def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[Any]:
         return self.engine.query(sql, args)
 

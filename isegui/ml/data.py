@@ -64,7 +64,8 @@ def read_samples(project_folder: Path, classes: list[str] | None = None
     """(classes, labeled samples by split, notes) read once from the project, which may change
     while training runs. `classes` fixes the class order (resuming, evaluating a run);
     instances of other classes are left out and said so. Unlabeled images are left out."""
-    with Project.open(project_folder, read_only=True) as project:
+    with Project.open(project_folder, read_only=True) as project, project.store.snapshot():
+        # one moment of the project: a team may be labeling while this reads
         names = {c.id: c.name for c in project.store.classes()}
         classes = list(classes) if classes is not None else [names[k] for k in sorted(names)]
         index = {name: k + 1 for k, name in enumerate(classes)}

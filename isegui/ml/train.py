@@ -238,9 +238,10 @@ class _Trainer:
                 self.run_id = project.store.add_run(name, config).id
             else:
                 project.store.update_run(self.run_id, status=RunStatus.RUNNING)
-        self.folder = run_folder(self.spec.project, self.run_id)
+            root = project.folder  # a team project's: its image root, which the team shares
+        self.folder = run_folder(root, self.run_id)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.lock = run_lock(self.spec.project, self.run_id)
+        self.lock = run_lock(root, self.run_id)
         if not self.lock.try_acquire():
             raise TrainingError(f"run {self.run_id} is being trained by another process"
                                 f"{self.lock.holder()}.")

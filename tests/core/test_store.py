@@ -318,3 +318,18 @@ def test_an_image_is_claimed_by_one_labeler_until_released_or_taken_over(store):
         assert store.claims() == {} and store.claim_image(img.id) is None
     finally:
         other.close()
+
+
+def test_a_snapshot_reads_one_moment_while_others_write(store):
+    img = store.add_image("a.png", 10, 10)
+    store.add_instance(img.id, None, box(0, 0, 2, 2))
+    other = store.another()
+    try:
+        with store.snapshot():
+            before = [len(i) for _, i in store.iter_labeled()]
+            other.add_instance(img.id, None, box(3, 3, 5, 5))  # committed meanwhile
+            other.add_image("b.png", 10, 10)
+            assert [len(i) for _, i in store.iter_labeled()] == before == [1]
+        assert [len(i) for _, i in store.iter_labeled()] == [2, 0]
+    finally:
+        other.close()

@@ -245,3 +245,22 @@ def test_roles_are_enforced_by_the_server(team, pg_server, pg_database):
         carol.close()
     with pytest.raises(ProjectError):  # not a member: not even a look
         open_team_store(pg_server.url(database, user=dave_), "line3").close()
+
+
+@pytest.mark.slow
+def test_training_and_prediction_run_on_a_team_project(team, tmp_path, capsys):
+    """A team member trains on the team's labels (one snapshot of them) while others label;
+    the run and its predictions are the team's."""
+    team_file, root = team
+    ann, images = _exported(tmp_path, "a", 1)
+    assert main(["import", str(team_file), "--format", "coco", str(ann), "--images",
+                 str(images), "--copy"]) == 0
+    assert main(["split", str(team_file), "--val", "0.34"]) == 0
+    assert main(["train", str(team_file), "--size", "96", "--epochs", "1", "--batch", "2",
+                 "--max-steps", "2", "--device", "cpu", "--workers", "0"]) == 0
+    assert main(["predict", str(team_file), "--threshold", "0.0", "--into-project",
+                 "--device", "cpu"]) == 0
+    with Project.open(team_file, read_only=True) as project:
+        (run,) = project.store.runs()
+        assert run.status.value == "finished" and (root / run.checkpoint).is_file()
+        assert project.store.images_with_predictions(run.id)
