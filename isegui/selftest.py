@@ -69,6 +69,12 @@ def check_imports(_: Workspace) -> str:
     return f"{len(names)} modules"
 
 
+def check_team_driver(_: Workspace) -> str:
+    """PostgreSQL's driver for team projects, with the libpq it carries (a line PC has none)."""
+    import psycopg
+    return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}, libpq {psycopg.pq.version()})"
+
+
 def check_torchvision_ops(_: Workspace) -> str:
     import torch
     from torchvision.ops import nms, roi_align
@@ -158,7 +164,8 @@ def checks() -> list[tuple[str, Callable[[Workspace], str]]]:
     except Exception as exc:  # noqa: BLE001 (torch or the registry is broken: one failed check)
         models = [("models", _raise(exc))]
     return [("imports", check_imports), ("torchvision ops", check_torchvision_ops), *models,
-            ("onnx", check_onnx), ("training process", check_training_process),
+            ("onnx", check_onnx), ("team driver", check_team_driver),
+            ("training process", check_training_process),
             ("main window", check_main_window)]
 
 
