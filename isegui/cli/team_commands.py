@@ -61,8 +61,9 @@ def run_team_add(args) -> int:
     from isegui.core.team import add_member
     with Project.open(args.team_file) as project:
         add_member(project.store, args.login, args.role)
+        name = project.name
     print(f"{args.login} is now a{'n' if args.role == 'inspector' else ''} {args.role} of "
-          f"{project.name}")
+          f"{name}")
     return 0
 
 

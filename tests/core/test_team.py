@@ -264,3 +264,35 @@ def test_training_and_prediction_run_on_a_team_project(team, tmp_path, capsys):
         (run,) = project.store.runs()
         assert run.status.value == "finished" and (root / run.checkpoint).is_file()
         assert project.store.images_with_predictions(run.id)
+
+
+def test_the_readmes_it_setup_is_enough_for_an_owner_without_superuser(tmp_path, pg_server,
+                                                                       monkeypatch):
+    """The README's script for IT: an owner login with CREATEROLE and its own database
+    makes the team project, its roles and its members; nothing needs a superuser after."""
+    import uuid
+
+    import psycopg
+    tag = uuid.uuid4().hex[:6]
+    owner, anna, database = f"owner_{tag}", f"anna_{tag}", f"isegui_{tag}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{owner}" LOGIN CREATEROLE')
+        admin.execute(f'CREATE ROLE "{anna}" LOGIN')
+    pg_server.create_database(database, owner=owner)
+    root = tmp_path / "share"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert main(["team", "create", pg_server.url(database, user=owner), "line3",
+                     "--images", str(root)]) == 0
+        assert main(["team", "add", "line3.isegui-team", anna, "--role", "reviewer"]) == 0
+        from isegui.core.team import open_team_store
+        store = open_team_store(pg_server.url(database, user=anna), "line3")
+        try:
+            img = store.add_image("a.png", 10, 10)
+            from isegui.core.entities import ImageStatus
+            store.set_status(img.id, ImageStatus.REVIEWED)
+        finally:
+            store.close()
+    finally:
+        pg_server.drop_database(database)
