@@ -136,6 +136,16 @@ class LocalServer:
             self._run(["pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w"])
         self._cleanup()
 
+    def halt(self) -> None:
+        """Stops the server but keeps its cluster and port: resume() starts it again (a
+        server restart, as clients see it)."""
+        if self._running:
+            self._running = False
+            self._run(["pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w"])
+
+    def resume(self, fast: bool = False) -> None:
+        self._pg_ctl_start(fast)
+
     def __enter__(self) -> LocalServer:
         return self
 

@@ -21,6 +21,11 @@ class PostgresIntegrityFailure(PostgresFailure):
     """A constraint said no (a duplicate name, a missing referenced row)."""
 
 
+class PostgresConnectionLost(PostgresFailure):
+    """The server went away in the middle of a transaction: that transaction is lost (it was
+    rolled back by the server); the next one connects again."""
+
+
 class PostgresPermissionDenied(PostgresFailure):
     """The server's roles do not allow this user that change (an inspector marking an image
     reviewed): refused, nothing written; the connection is fine."""
@@ -125,18 +130,58 @@ class PostgresEngine(Engine):
     integrity_errors = (PostgresIntegrityFailure,)
     for_update = " FOR UPDATE"
 
+    RECONNECT_FOR_S = 10.0  # how long a lost server is waited for before giving up
+
     def __init__(self, url: str, schema: str, *, connect_timeout: int = 10):
         import psycopg
         self._psycopg = psycopg
+        self.url, self.schema, self.connect_timeout = url, schema, connect_timeout
+        self.reconnects = 0  # how many times the connection was made again (said to users)
+        self._in_transaction = False
+        self.conn = self._connect()
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
         try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout,
-                                        row_factory=_rows)
+            conn = psycopg.connect(self.url, autocommit=True, row_factory=_rows,
+                                   connect_timeout=self.connect_timeout)
+            conn.execute(f'SET search_path TO "{self.schema}"')
+            return conn
         except psycopg.Error as exc:
-            raise PostgresFailure(f"cannot connect to {_safe(url)}: {exc}") from exc
-        self.url, self.schema = url, schema
-        self.execute(f'SET search_path TO "{schema}"')
+            raise PostgresFailure(f"cannot connect to {_safe(self.url)}: {exc}") from exc
+
+    def _reconnect(self) -> None:
+        """The server is back (a restart, a network blip): a new connection, retried for a
+        while. A transaction that was open is gone; the caller says so."""
+        import time
+        deadline = time.monotonic() + self.RECONNECT_FOR_S
+        while True:
+            try:
+                self.conn = self._connect()
+                self.reconnects += 1
+                return
+            except PostgresFailure:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _run(self, sql: str, args: Args = (), many: list[Args] | None = None) -> Any:
+        psycopg = self._psycopg
+        if self.conn.closed and not self._in_transaction:
+            self._reconnect()
+        try:
+            return self._execute(sql, args, many)
+        except psycopg.OperationalError as exc:
+            if not self.conn.broken:
+                raise PostgresFailure(str(exc)) from exc
+            if self._in_transaction:  # the server rolled it back: the caller's step is lost
+                raise PostgresConnectionLost(
+                    f"the connection to the team's database was lost ({_first_line(exc)}); "
+                    "the step was not saved") from exc
+            self._reconnect()  # nothing was open: run the statement on the new connection
+            return self._execute(sql, args, many)
+
+    def _execute(self, sql: str, args: Args, many: list[Args] | None) -> Any:
         psycopg = self._psycopg
         try:
             cur = self.conn.cursor()
@@ -145,6 +190,8 @@ class PostgresEngine(Engine):
             else:
                 cur.execute(_postgres_sql(sql), tuple(args))
             return cur
+        except psycopg.OperationalError:
+            raise
         except psycopg.errors.IntegrityError as exc:
             raise PostgresIntegrityFailure(str(exc)) from exc
         except psycopg.errors.InsufficientPrivilege as exc:
@@ -164,14 +211,22 @@ class PostgresEngine(Engine):
 
     def begin(self) -> None:
         self.execute("BEGIN")
+        self._in_transaction = True
 
     def commit(self) -> None:
-        self.execute("COMMIT")
+        try:
+            self.execute("COMMIT")
+        finally:
+            self._in_transaction = False
 
     def begin_snapshot(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._in_transaction = True
 
     def rollback(self) -> None:
+        self._in_transaction = False
+        if self.conn.broken or self.conn.closed:
+            return  # the server has rolled it back already
         if self.conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
             try:
                 self.conn.execute("ROLLBACK")

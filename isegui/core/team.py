@@ -133,6 +133,9 @@ def _install_change_notices(engine: PostgresEngine, schema: str) -> None:
                        f'"{schema}".announce_change()')
 
 
+EVERYTHING = "*"  # a Change of this table: the feed was away, anything may have changed
+
+
 @dataclass(frozen=True)
 class Change:
     """Another client changed something: which table, which image (None for classes), who."""
@@ -151,8 +154,12 @@ class ChangeFeed:
         engine = store.engine
         if not isinstance(engine, PostgresEngine):
             raise ValueError("only a team project's store announces changes")
+        self._engine = engine
         self._own_pid = int(engine.query("SELECT pg_backend_pid()")[0][0])
+        self._known_reconnects = engine.reconnects
         self._psycopg = psycopg
+        self.url, self.schema = engine.url, engine.schema
+        self.lost: str | None = None  # why the feed's connection dropped, until it is back
         try:
             self.conn = psycopg.connect(engine.url, autocommit=True)
             self.conn.execute(f'LISTEN "{engine.schema}"')
@@ -160,6 +167,13 @@ class ChangeFeed:
             raise PostgresFailure(f"cannot follow the team's changes: {exc}") from exc
 
     def poll(self, timeout: float = 0.0) -> list[Change]:
+        """What others committed since the last poll. After the server was away (a restart)
+        one Change of table EVERYTHING says that notices may have been missed: reload all."""
+        if self.lost is not None:
+            return self._listen_again()
+        if self._engine.reconnects != self._known_reconnects:  # the store's new connection
+            self._own_pid = int(self._engine.query("SELECT pg_backend_pid()")[0][0])
+            self._known_reconnects = self._engine.reconnects
         found = []
         try:
             for notice in self.conn.notifies(timeout=timeout, stop_after=1000):
@@ -167,9 +181,22 @@ class ChangeFeed:
                 if data.get("pid") != self._own_pid:
                     found.append(Change(str(data["table"]), data.get("image"),
                                         str(data.get("by"))))
+        except self._psycopg.OperationalError as exc:
+            self.lost = str(exc).strip().splitlines()[0] if str(exc).strip() else "lost"
+            return found
         except self._psycopg.Error as exc:
             raise PostgresFailure(f"lost the team's changes: {exc}") from exc
         return found
+
+    def _listen_again(self) -> list[Change]:
+        try:
+            self.conn.close()
+            self.conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=2)
+            self.conn.execute(f'LISTEN "{self.schema}"')
+        except self._psycopg.Error:
+            return []  # still away: the next poll tries again
+        self.lost = None
+        return [Change(EVERYTHING, None, "")]
 
     def close(self) -> None:
         self.conn.close()

@@ -14,7 +14,7 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
                                   Split)
 from isegui.core.errors import StaleEdit
 from isegui.core.project import Project
-from isegui.core.sql import PostgresPermissionDenied
+from isegui.core.sql import PostgresConnectionLost, PostgresPermissionDenied
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.gui.document import ImageDocument
 from isegui.ml.runs import settle_abandoned_runs
@@ -71,9 +71,23 @@ class ProjectSession(QObject):
         stays: a step on an instance they changed is refused when undone), the lists follow."""
         if self.feed is None:
             return
+        from isegui.core.team import EVERYTHING
+        was_lost = self.feed.lost
         try:
             changes = self.feed.poll()
+            if self.feed.lost and not was_lost:
+                self.editedElsewhere.emit(f"Lost the team's database ({self.feed.lost}); "
+                                          "trying again…")
             if not changes:
+                return
+            if any(c.table == EVERYTHING for c in changes):  # back after the server was away
+                self.classes_edited()
+                self.imagesChanged.emit()
+                if self.document is not None:
+                    self.document.record = self.store.image(self.document.image_id)
+                    self.document.reload(elsewhere=True)
+                self.editedElsewhere.emit("Reconnected to the team's database; everything "
+                                          "reloaded")
                 return
             if any(c.table == "classes" for c in changes):
                 self.classes_edited(instances_touched=True)
@@ -151,6 +165,9 @@ class ProjectSession(QObject):
             write()
         except PostgresPermissionDenied as exc:  # the team's roles say no to this one write
             self.editConflict.emit(f"Not allowed: {exc}")
+            return False
+        except PostgresConnectionLost as exc:  # only this write is lost; the next reconnects
+            self.editConflict.emit(f"Not saved: {exc}; try again")
             return False
         except WRITE_FAILURES as exc:
             self.write_failed(exc)

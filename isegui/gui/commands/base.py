@@ -17,7 +17,7 @@ import functools
 from PySide6.QtGui import QUndoCommand
 
 from isegui.core.errors import StaleEdit
-from isegui.core.sql import PostgresPermissionDenied
+from isegui.core.sql import PostgresConnectionLost, PostgresPermissionDenied
 from isegui.core.store import WRITE_FAILURES
 
 
@@ -71,6 +71,9 @@ def _guarded(method):
         except PostgresPermissionDenied as exc:  # the team's roles say no: only this step
             self.setObsolete(True)
             session.editConflict.emit(f"Not allowed: {exc}")
+        except PostgresConnectionLost as exc:  # the server went away mid-step: only it is lost
+            self.setObsolete(True)
+            session.editConflict.emit(f"Not saved: {exc}; try again")
         except WRITE_FAILURES as exc:
             self.setObsolete(True)
             session.write_failed(exc)
