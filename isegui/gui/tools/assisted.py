@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem
 
@@ -18,8 +18,8 @@ from isegui.core.interactive import ClickSession, EdgeTracer, Window, grabcut, m
 from isegui.gui.canvas.items import PreviewItem
 from isegui.gui.canvas.paths import shape_path
 from isegui.gui.commands.instance_commands import AddInstanceCommand, UpdateInstanceCommand
-from isegui.gui.tools.base import Tool
-from isegui.gui.tools.draw import CLOSE_PX, active_color, add_drawn_shape
+from isegui.gui.tools.base import Tool, nudged
+from isegui.gui.tools.draw import CLOSE_PX, RectangleTool, active_color, add_drawn_shape
 from isegui.gui.tools.shape_ops import clipped
 
 SIMPLIFY_PX = 0.75  # traced outlines follow pixels; this keeps their shape with fewer vertices
@@ -107,31 +107,13 @@ class MaskPreview(QGraphicsPathItem):
             self.dots.append(dot)
 
 
-class BoxMaskTool(Tool):
+class BoxMaskTool(RectangleTool):
     """Drag a box around an object: the model's mask for it (its class from the model; with
     Shift, the active class), or GrabCut's without a trained run."""
     name = "box-mask"
-    cursor = Qt.CursorShape.CrossCursor
-
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        self.start: QPointF | None = None
-        self.preview: PreviewItem | None = None
 
     def activate(self) -> None:
         self.ctx.assist.preload()
-
-    def press(self, pos, event) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self.ctx.document is not None:
-            self.start = pos
-            self.preview = PreviewItem(active_color(self.ctx))
-            self.ctx.scene.addItem(self.preview)
-
-    def move(self, pos, event) -> None:
-        if self.start is not None:
-            rect = QRectF(self.start, pos).normalized()
-            self.preview.show_points([rect.topLeft(), rect.topRight(), rect.bottomRight(),
-                                      rect.bottomLeft()], closed=True)
 
     def release(self, pos, event) -> None:
         if self.start is None:
@@ -163,18 +145,6 @@ class BoxMaskTool(Tool):
         if assist.model_error:
             ctx.say(f"GrabCut used: {assist.model_error}.")
         return add_found(ctx, window, ctx.session.active_class_id, "Box → mask (GrabCut)")
-
-    def cancel(self) -> None:
-        self.start = None
-        if self.preview is not None:
-            self.ctx.scene.removeItem(self.preview)
-            self.preview = None
-
-    def key(self, event) -> bool:
-        if event.key() == Qt.Key.Key_Escape and self.start is not None:
-            self.cancel()
-            return True
-        return False
 
 
 class ClickTool(Tool):
@@ -406,11 +376,9 @@ class WandTool(Tool):
                                        text=f"{verb} {target.id}", shape=shape))
 
     def key(self, event) -> bool:
-        k, tolerance = event.key(), self.ctx.options.wand_tolerance
-        if k == Qt.Key.Key_BracketRight:
-            self.ctx.options.set(wand_tolerance=min(255, tolerance + max(1, tolerance // 5)))
-            return True
-        if k == Qt.Key.Key_BracketLeft:
-            self.ctx.options.set(wand_tolerance=max(0, tolerance - max(1, tolerance // 5)))
+        k = event.key()
+        if k in (Qt.Key.Key_BracketRight, Qt.Key.Key_BracketLeft):
+            self.ctx.options.set(wand_tolerance=nudged(self.ctx.options.wand_tolerance,
+                                                       k == Qt.Key.Key_BracketRight, 0, 255))
             return True
         return False

@@ -6,6 +6,12 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 
 
+def nudged(value: int, up: bool, low: int, high: int) -> int:
+    """One [ or ] step of a size or tolerance: a fifth of it (at least 1), within bounds."""
+    step = max(1, value // 5)
+    return min(high, value + step) if up else max(low, value - step)
+
+
 class ToolOptions(QObject):
     """Settings shared by the drawing tools, shown in the tool bar."""
     changed = Signal()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 from isegui.core.geometry import rasterize, vectorize
 from isegui.gui.commands.instance_commands import (AddInstanceCommand, DeleteInstancesCommand,
                                                    UpdateInstanceCommand)
-from isegui.gui.tools.base import Tool
+from isegui.gui.tools.base import Tool, nudged
 from isegui.gui.tools.shape_ops import clipped
 
 SHIFT = 4  # cv2 draws with 4 fractional bits: strokes land where the mouse was
@@ -113,12 +113,9 @@ class BrushTool(Tool):
 
     def key(self, event) -> bool:
         k = event.key()
-        size = self.ctx.options.brush_size
-        if k == Qt.Key.Key_BracketRight:
-            self.ctx.options.set(brush_size=min(500, size + max(1, size // 5)))
-            return True
-        if k == Qt.Key.Key_BracketLeft:
-            self.ctx.options.set(brush_size=max(1, size - max(1, size // 5)))
+        if k in (Qt.Key.Key_BracketRight, Qt.Key.Key_BracketLeft):
+            self.ctx.options.set(brush_size=nudged(self.ctx.options.brush_size,
+                                                   k == Qt.Key.Key_BracketRight, 1, 500))
             return True
         if k == Qt.Key.Key_Escape and self.points:
             self.cancel()
