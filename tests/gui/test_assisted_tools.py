@@ -82,13 +82,13 @@ def test_click_shows_a_candidate_that_enter_adds_and_esc_drops(scene_window):
     drive.key(Qt.Key.Key_I)
     tool = win.view.tool
     drive.click(60, 75)
-    assert tool.preview is not None and tool.session.current is not None
+    assert tool.preview is not None and tool.outlining.current is not None
     assert _masks(win) == {}  # only a candidate until Enter
     drive.key(Qt.Key.Key_Escape)
     assert tool.preview is None and _masks(win) == {}
 
     drive.click(150, 70)
-    candidate = tool.session.current
+    candidate = tool.outlining.current
     drive.key(Qt.Key.Key_Return)
     (mask,) = _masks(win).values()
     assert _iou(mask, square) > 0.9
@@ -103,13 +103,13 @@ def test_a_negative_click_takes_a_part_out_of_the_candidate(scene_window):
     drive.key(Qt.Key.Key_I)
     tool = win.view.tool
     drive.click(60, 75)
-    assert covers(tool.session.current, (40, 75))
+    assert covers(tool.outlining.current, (40, 75))
     _press(drive, 40, 75, Qt.MouseButton.RightButton)  # that part is background
-    assert [positive for _, positive in tool.session.clicks] == [True, False]
-    assert not covers(tool.session.current, (40, 75))
-    assert covers(tool.session.current, (60, 75))
+    assert [positive for _, positive in tool.outlining.clicks] == [True, False]
+    assert not covers(tool.outlining.current, (40, 75))
+    assert covers(tool.outlining.current, (60, 75))
     drive.key(Qt.Key.Key_Backspace)  # the last click taken back
-    assert len(tool.session.clicks) == 1 and covers(tool.session.current, (40, 75))
+    assert len(tool.outlining.clicks) == 1 and covers(tool.outlining.current, (40, 75))
     drive.key(Qt.Key.Key_Return)
     assert len(_masks(win)) == 1
 

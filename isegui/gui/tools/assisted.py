@@ -156,7 +156,7 @@ class ClickTool(Tool):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.session: ClickSession | None = None
+        self.outlining: ClickSession | None = None  # the object being clicked out
         self.preview: MaskPreview | None = None
         self.image_id: int | None = None
 
@@ -171,21 +171,21 @@ class ClickTool(Tool):
             event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
-        if self.session is not None and self.image_id != doc.image_id:
+        if self.outlining is not None and self.image_id != doc.image_id:
             self.cancel()
         with busy():
-            if self.session is None:
+            if self.outlining is None:
                 image = assist.rgb()
                 if image is None:
                     self.ctx.say("The image cannot be read.")
                     return
-                self.session = ClickSession(image, assist.segment_box, assist.detections)
+                self.outlining = ClickSession(image, assist.segment_box, assist.detections)
                 self.image_id = doc.image_id
-            self.session.click((pos.x(), pos.y()), positive)
+            self.outlining.click((pos.x(), pos.y()), positive)
         self._show()
 
     def key(self, event) -> bool:
-        if self.session is None:
+        if self.outlining is None:
             return False
         k = event.key()
         if k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
@@ -195,40 +195,40 @@ class ClickTool(Tool):
             self.cancel()
             return True
         if k == Qt.Key.Key_Backspace:
-            self.session.undo()
+            self.outlining.undo()
             self._show()
             return True
         return False
 
     def accept(self) -> bool:
-        session, self.session = self.session, None
+        outlining, self.outlining = self.outlining, None
         self.cancel()
-        if session is None or session.current is None or \
+        if outlining is None or outlining.current is None or \
                 self.image_id != getattr(self.ctx.document, "image_id", None):
             return False
         assist = self.ctx.assist
-        if session.class_index is not None:
-            class_id = assist.class_id_for(session.class_index)
+        if outlining.class_index is not None:
+            class_id = assist.class_id_for(outlining.class_index)
             source = Source.ACCEPTED_PREDICTION
         else:
             class_id, source = self.ctx.session.active_class_id, Source.MANUAL
-        return add_found(self.ctx, session.current, class_id, "Click → instance", source)
+        return add_found(self.ctx, outlining.current, class_id, "Click → instance", source)
 
     def cancel(self) -> None:
-        self.session = None
+        self.outlining = None
         if self.preview is not None:
             self.ctx.scene.removeItem(self.preview)
             self.preview = None
 
     def _show(self) -> None:
-        if self.session is None:
+        if self.outlining is None:
             return
         if self.preview is None:
             self.preview = MaskPreview(active_color(self.ctx))
             self.ctx.scene.addItem(self.preview)
-        self.preview.show_candidate(self.session.current, self.session.clicks,
+        self.preview.show_candidate(self.outlining.current, self.outlining.clicks,
                                     self.ctx.tolerance(4))
-        if self.session.current is None:
+        if self.outlining.current is None:
             self.ctx.say("Nothing found at that point: click inside an object.")
         else:
             self.ctx.say("Enter adds it, Esc drops it; click again to refine (right click or "
