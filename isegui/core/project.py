@@ -12,7 +12,8 @@ from isegui.core.errors import ProjectError, ProjectLockedError, ProjectNotFound
 from isegui.core.lock import ProjectLock
 from isegui.core.shares import is_network_path
 from isegui.core.store import Store, now_iso
-from isegui.core.team import TEAM_SUFFIX, TeamRef, open_team_store
+from isegui.core.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team_project,
+                              open_team_store, schema_name)
 
 PROJECT_FILE = "project.isegui"
 IMAGES_DIR = "images"
@@ -89,10 +90,14 @@ class Project:
         """A new team project `name` in the database at `url`, its images under `images`,
         and the team file that opens it."""
         images, team_file = Path(images).resolve(), Path(team_file).resolve()
+        checked_url(url)  # all that can be checked first is, before the database is touched
+        schema_name(name)
         if not images.is_dir():
             raise ProjectError(f"{images}: not a folder (the team's image root)")
         if team_file.exists():
             raise ProjectError(f"{team_file}: already there; open it instead")
+        if not team_file.parent.is_dir():
+            raise ProjectError(f"{team_file.parent}: no such folder for the team file")
         ref = TeamRef(url, name, images)
         store = open_team_store(url, name, create=True)
         project = cls(images, store, None, team_file=team_file)
@@ -102,6 +107,7 @@ class Project:
             store.set_meta("created", now_iso())
             ref.write(team_file)
         except BaseException:
+            drop_team_project(store, name)  # made, but nobody could open it: not kept
             project.close()
             raise
         return project

@@ -26,7 +26,8 @@ def schema_name(project: str) -> str:
     return "isegui_" + project.lower().replace("-", "_")
 
 
-def _without_password(url: str) -> str:
+def checked_url(url: str) -> str:
+    """`url` when it is a PostgreSQL connection without a password; else ValueError."""
     scheme, sep, rest = url.partition("//")
     userinfo, at, host = rest.rpartition("@")
     if at and ":" in userinfo:
@@ -47,7 +48,7 @@ class TeamRef:
     images: Path
 
     def write(self, path: Path) -> None:
-        data = {"isegui_team": TEAM_FORMAT, "url": _without_password(self.url),
+        data = {"isegui_team": TEAM_FORMAT, "url": checked_url(self.url),
                 "project": self.project, "images": str(self.images)}
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
@@ -65,7 +66,7 @@ class TeamRef:
         if not images.is_absolute():
             images = (path.parent / images).resolve()
         try:
-            return cls(_without_password(data["url"]), data["project"], images)
+            return cls(checked_url(data["url"]), data["project"], images)
         except ValueError as exc:
             raise ProjectError(f"{path}: {exc}") from None
 
@@ -100,6 +101,15 @@ def open_team_store(url: str, project: str, *, create: bool = False,
     except BaseException:
         engine.close()
         raise
+
+
+def drop_team_project(store: Store, project: str) -> None:
+    """Remove a team project from its database (one that was just made and cannot be used);
+    its roles stay, as logins may be members of them."""
+    try:
+        store.engine.execute(f'DROP SCHEMA "{schema_name(project)}" CASCADE')
+    except PostgresFailure:
+        pass  # the connection is gone: the caller's error says why
 
 
 # Every change to a team project's labels is announced on a channel of its own; identical

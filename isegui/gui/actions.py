@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
+from isegui.core.team import TEAM_SUFFIX
 from isegui.gui import edit_actions, image_adding
 from isegui.gui.commands.instance_commands import SetImageStatusCommand
 from isegui.gui.user_settings import recent_projects
@@ -80,9 +81,14 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
 
     act("new-project", "New project…", lambda: image_adding.ask_new_project(window),
         "Ctrl+N", "Make a project from a folder of your images (they come in unlabeled)")
+    act("new-team-project", "New team project…", lambda: _new_team_project(window),
+        "Ctrl+Shift+N", "Make a team project in the PostgreSQL database your team shares, "
+        "and its team file")
     act("add-images", "Add images…", lambda: image_adding.ask_add_images(window), "Ctrl+I",
         "Add a folder of images or image files to this project, unlabeled (or drop them on "
         "the window)")
+    act("open-team-project", "Open team project…", lambda: _choose_team_file(window), None,
+        "Open a team project's .isegui-team file")
     act("open-project", "Open project…", lambda: _choose_and_open(window), "Ctrl+O",
         "Open another project folder (this one closes; every edit is already saved)")
     act("getting-started", "Getting started", lambda: show_help(window, "getting-started"), "F1",
@@ -165,8 +171,9 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
 def _menus(window, a: dict) -> QMenu:
     bar = window.menuBar()
     for title, names in (
-            ("&File", ["new-project", "open-project", "recent", None, "add-images", None,
-                       "save", None, "quit"]),
+            ("&File", ["new-project", "new-team-project", "open-project", "open-team-project",
+                       "recent", None,
+                       "add-images", None, "save", None, "quit"]),
             ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous",
                        "propagate", None,
                        "join", "subtract", "split", None, "give-class", "raise", "lower",
@@ -312,7 +319,19 @@ def _mark(window, status: ImageStatus) -> None:
                                                              status))
 
 
+def _new_team_project(window):
+    from isegui.gui.dialogs.new_team_project import ask_new_team_project
+    return ask_new_team_project(window)
+
+
 def _choose_and_open(window) -> None:
     chosen = QFileDialog.getExistingDirectory(window, "Project folder")
+    if chosen:
+        window.projectRequested.emit(Path(chosen), None)
+
+
+def _choose_team_file(window) -> None:
+    chosen, _ = QFileDialog.getOpenFileName(window, "Team project", "",
+                                            f"Team projects (*{TEAM_SUFFIX})")
     if chosen:
         window.projectRequested.emit(Path(chosen), None)

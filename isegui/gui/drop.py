@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData
 
-from isegui.core.project import PROJECT_FILE
+from isegui.core.project import project_exists
 from isegui.gui.workers.add_images_worker import AddImagesJob
 
 
@@ -32,7 +32,7 @@ def drop_on(window, event) -> None:
         event.ignore()
         return
     event.acceptProposedAction()
-    if len(paths) == 1 and (paths[0] / PROJECT_FILE).is_file():
+    if len(paths) == 1 and project_exists(paths[0]):  # a project folder or a team file
         window.projectRequested.emit(paths[0], None)
         return
     from isegui.gui.image_adding import start_adding

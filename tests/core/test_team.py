@@ -296,3 +296,14 @@ def test_the_readmes_it_setup_is_enough_for_an_owner_without_superuser(tmp_path,
             store.close()
     finally:
         pg_server.drop_database(database)
+
+
+def test_a_failed_team_create_leaves_nothing_behind(tmp_path, pg_database):
+    root = tmp_path / "share"
+    root.mkdir()
+    with_password = pg_database.replace("isegui_admin@", "isegui_admin:secret@")
+    with pytest.raises(ValueError, match="password"):
+        Project.create_team(with_password, "x1", root, tmp_path / "x1.isegui-team")
+    with pytest.raises(ProjectError, match="no such folder"):
+        Project.create_team(pg_database, "x1", root, tmp_path / "missing" / "x1.isegui-team")
+    Project.create_team(pg_database, "x1", root, tmp_path / "x1.isegui-team").close()

@@ -223,3 +223,18 @@ def test_the_start_dialog_offers_new_open_and_demo(qtbot, tmp_path, monkeypatch,
     _added(qtbot, window)
     assert window.session.project.folder == (tmp_path / "fresh").resolve()
     assert window.session.store.image_count() == 3 and len(_listed(window)) == 3
+
+
+def test_a_dropped_team_file_opens_the_team_project(qtbot, tmp_path, windows, dialogs,
+                                                      pg_database):
+    from isegui.core.project import Project
+    root = tmp_path / "share"
+    root.mkdir()
+    team_file = tmp_path / "line3.isegui-team"
+    Project.create_team(pg_database, "line3", root, team_file).close()
+    first = app.open_window(make_project(tmp_path / "first"))
+    windows.append(first)
+    first.show()
+    assert _drop(first, [team_file]) == (True, True) and not dialogs
+    new = app.opened_windows()[-1]
+    assert new.session.project.is_team and new.session.project.team_file == team_file
