@@ -172,7 +172,7 @@ class PostgresEngine(Engine):
         try:
             return self._execute(sql, args, many)
         except psycopg.OperationalError as exc:
-            if not self.conn.broken:
+            if not self._connection_lost():
                 raise PostgresFailure(str(exc)) from exc
             if self._in_transaction:  # the server rolled it back: the caller's step is lost
                 raise PostgresConnectionLost(
@@ -180,6 +180,17 @@ class PostgresEngine(Engine):
                     "the step was not saved") from exc
             self._reconnect()  # nothing was open: run the statement on the new connection
             return self._execute(sql, args, many)
+
+    def _connection_lost(self) -> bool:
+        """After an OperationalError: is the server gone? (psycopg does not always mark the
+        connection broken at once, e.g. in the pipeline executemany uses.)"""
+        if self.conn.broken or self.conn.closed:
+            return True
+        try:
+            self.conn.execute("SELECT 1")
+        except self._psycopg.Error:
+            return True
+        return False
 
     def _execute(self, sql: str, args: Args, many: list[Args] | None) -> Any:
         psycopg = self._psycopg
@@ -214,10 +225,28 @@ class PostgresEngine(Engine):
         self._in_transaction = True
 
     def commit(self) -> None:
+        """COMMIT; when the connection is lost in it, whether it took is asked of the server
+        once it is back (by the transaction's id), so a saved step is never said lost."""
+        xid = self.query("SELECT pg_current_xact_id_if_assigned()")[0][0]  # None: nothing written
         try:
             self.execute("COMMIT")
+        except PostgresConnectionLost:
+            self._in_transaction = False
+            if xid is None or self._committed(xid):
+                return
+            raise
         finally:
             self._in_transaction = False
+
+    def _committed(self, xid: Any) -> bool:
+        try:
+            self._reconnect()
+            status = self.query("SELECT pg_xact_status(?::xid8)", (str(xid),))[0][0]
+        except PostgresFailure as exc:
+            raise PostgresConnectionLost(
+                "the connection to the team's database was lost while saving, and it did not "
+                f"come back ({exc}): the step may or may not have been saved") from exc
+        return bool(status == "committed")
 
     def begin_snapshot(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
