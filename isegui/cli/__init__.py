@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from isegui import __version__
-from isegui.cli import (data_commands, images_commands, ml_commands, project_commands,
-                        self_test_command, team_commands, weights_commands)
+from isegui.cli import (data_commands, images_commands, line_commands, ml_commands,
+                        project_commands, self_test_command, team_commands, weights_commands)
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
@@ -19,7 +19,7 @@ from isegui.logs import FILE_ONLY, start_logging
 from isegui.ml.progress import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
-                   weights_commands, team_commands, self_test_command)
+                   line_commands, weights_commands, team_commands, self_test_command)
 log = logging.getLogger("isegui.cli")
 
 

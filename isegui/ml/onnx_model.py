@@ -53,6 +53,8 @@ class OnnxPredictor:
         self.working = WorkingScale.from_dict(meta.get("working_scale"),
                                               max(self.width, self.height))
         self.device = "cpu"
+        calibration = meta.get("mm_per_px")  # exports of a calibrated project carry it
+        self.mm_per_px = float(calibration) if calibration else None
         self.threshold = threshold
         self.mask_threshold = mask_threshold
 

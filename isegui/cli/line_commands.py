@@ -1,0 +1,58 @@
+"""On the line: `isegui watch` inspects each new image of a folder with an exported model
+(onnxruntime only: it starts in about a second) and writes OK / NG with the reasons."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "watch", help="inspect each new image of a folder: OK / NG by the rules",
+        description="Watch FOLDER; each new image, once completely written, is predicted with "
+        "the exported MODEL (isegui export-model), measured, judged by the rules and written "
+        "as one row to --out. Images already in --out are not inspected again. Ends on "
+        "Ctrl+C or when a file named STOP appears in FOLDER.")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--model", type=Path, required=True, help="model.onnx (isegui export-model)")
+    p.add_argument("--rules", type=Path, help="rules.json (docs/rules.md); none: counts only")
+    p.add_argument("--out", type=Path, help="results .csv or .jsonl (default: FOLDER/results.csv)")
+    p.add_argument("--overlays", type=Path, help="write NG images with what was found here")
+    p.add_argument("--move-to", type=Path, help="move inspected images here")
+    p.add_argument("--threshold", type=float, default=0.5, help="lowest score counted (0.5)")
+    p.add_argument("--mm-per-px", type=float, help="calibration (default: the model's)")
+    p.add_argument("--settle", type=float, default=0.5,
+                   help="seconds a file must stay unchanged to count as complete (0.5)")
+    p.add_argument("--once", action="store_true", help="inspect what is there now, then stop")
+    p.set_defaults(handler=run_watch)
+
+
+def run_watch(args) -> int:
+    start = time.perf_counter()
+    from isegui.core.line_rules import load_rules
+    from isegui.ml.line_watch import Watcher, WatchSettings
+    from isegui.ml.onnx_model import OnnxPredictor
+    if not args.folder.is_dir():
+        raise ValueError(f"{args.folder}: not a folder to watch")
+    rules = load_rules(args.rules) if args.rules else None
+    threshold = args.threshold
+    if rules is not None:  # the model reports down to the lowest score the rules look at
+        threshold = min([threshold, rules.min_score, *[c.min_score for c in
+                                                      rules.classes.values()
+                                                      if c.min_score is not None]])
+    predictor = OnnxPredictor.from_file(args.model, threshold)
+    mm_per_px = args.mm_per_px or predictor.mm_per_px
+    if rules is not None:
+        rules.check_calibration(mm_per_px)  # mm rules need a scale: said now, not per image
+    settings = WatchSettings(args.folder, args.out or args.folder / "results.csv",
+                             overlays=args.overlays, move_to=args.move_to,
+                             settle_s=args.settle, mm_per_px=mm_per_px)
+    watcher = Watcher(settings, predictor, rules)
+    print(f"ready in {time.perf_counter() - start:.2f} s: watching {args.folder} with "
+          f"{args.model.name} ({', '.join(predictor.classes)}); results in {settings.out}",
+          flush=True)
+    count = watcher.run(once=args.once)
+    print(f"{count} images inspected")
+    return 0
