@@ -50,6 +50,10 @@ class SchemaVersionError(ProjectError):
     pass
 
 
+class OlderSchemaError(SchemaVersionError):
+    """A store written by an earlier isegui: opening it for editing brings it up to date."""
+
+
 class ImportFailed(IseguiError):
     """An import found problems; the project was not changed."""
 

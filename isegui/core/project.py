@@ -8,7 +8,8 @@ import os
 import uuid
 from pathlib import Path, PurePosixPath
 
-from isegui.core.errors import ProjectError, ProjectLockedError, ProjectNotFoundError
+from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedError,
+                                 ProjectNotFoundError)
 from isegui.core.lock import ProjectLock
 from isegui.core.shares import is_network_path
 from isegui.core.store import Store, now_iso
@@ -72,7 +73,15 @@ class Project:
                 "project…), from labeled data with `isegui import`, or try `isegui demo DIR`")
         if not lock and not read_only:
             _refuse_if_edited_elsewhere(folder)
-        return cls._open(folder, read_only=read_only, lock=lock and not read_only)
+        try:
+            return cls._open(folder, read_only=read_only, lock=lock and not read_only)
+        except OlderSchemaError:
+            if not read_only:
+                raise
+        # written by an earlier isegui: brought up to date once (with its backup beside it),
+        # as opening it for editing would, when nobody has it open; then read
+        cls._open(folder, read_only=False, lock=True).close()
+        return cls._open(folder, read_only=True, lock=False)
 
     @classmethod
     def open_team(cls, team_file: Path, *, read_only: bool = False) -> Project:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from isegui.core.errors import SchemaVersionError
+from isegui.core.errors import OlderSchemaError, SchemaVersionError
 from isegui.core.sql import Engine
 
 SCHEMA_V1 = """
@@ -129,8 +129,8 @@ def check_readable(engine: Engine, where: str) -> None:
     if found > current_version():
         raise SchemaVersionError(_too_new(where, found))
     if found < current_version():
-        raise SchemaVersionError(f"{where}: an older project (schema {found}); open it "
-                                 "once for editing so isegui can update it")
+        raise OlderSchemaError(f"{where}: an older project (schema {found}); open it "
+                               "once for editing so isegui can update it")
 
 
 def _too_new(where: str, found: int) -> str:

@@ -333,3 +333,26 @@ def test_a_snapshot_reads_one_moment_while_others_write(store):
         assert [len(i) for _, i in store.iter_labeled()] == [2, 0]
     finally:
         other.close()
+
+
+def test_a_read_only_open_of_an_older_project_brings_it_up_to_date_first(tmp_path,
+                                                                         monkeypatch):
+    """An inspector who updates isegui and runs `isegui predict` (a read-only open) on last
+    week's project is not sent to open it for editing first."""
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        Project.create(tmp_path / "p").close()
+    with Project.open(tmp_path / "p", read_only=True) as p:
+        assert p.store.meta("schema_version") == str(schema.current_version())
+    assert (tmp_path / "p" / f"{PROJECT_FILE}.v1.bak").is_file()
+    with monkeypatch.context() as patch:  # while someone edits it, it is not touched
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        Project.create(tmp_path / "q").close()
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        editor = Project.open(tmp_path / "q")  # an older isegui holds it
+    try:
+        with pytest.raises(ProjectLockedError):
+            Project.open(tmp_path / "q", read_only=True)
+    finally:
+        editor.close()
