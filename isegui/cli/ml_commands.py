@@ -93,6 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path, help="the file to write, e.g. model.onnx")
     p.add_argument("--run", help="run id or name (default: the active run)")
     p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--rules", type=Path, help="inspection rules (docs/rules.md) the file "
+                   "carries to the line: isegui watch uses them")
     p.add_argument("--size", help="input size: N (square) or WxH at the images' aspect ratio, "
                    "e.g. 512x384 (default: the training size, square)")
     p.set_defaults(handler=run_export_model)
@@ -328,10 +330,16 @@ def run_export_model(args) -> int:
     from isegui.core.project import Project
     from isegui.ml.onnx_export import export_onnx
     from isegui.ml.runs import checkpoint_file, find_run
+    from isegui.core.line_rules import load_rules
+    rules = load_rules(args.rules) if args.rules else None
     with Project.open(args.dir, read_only=True) as project:
         run = find_run(project, args.run)
         path = checkpoint_file(project, run, "best")
-    written = export_onnx(path, args.out, args.size)
+        mm_per_px = project.mm_per_px
+    if rules is not None:
+        rules.check_calibration(mm_per_px)  # mm rules on an uncalibrated project: said now
+    written = export_onnx(path, args.out, args.size, mm_per_px,
+                          rules.as_dict() if rules is not None else None)
     print(f"wrote {written['path']}: run {run.id} ({run.name}), {written['model_name']}, "
           f"{written['width']} x {written['height']} px input, classes "
           f"{', '.join(written['classes'])}")

@@ -40,9 +40,12 @@ def parse_input_size(text: str | int) -> tuple[int, int]:
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path,
-                size: int | str | tuple[int, int] | None = None) -> dict[str, Any]:
+                size: int | str | tuple[int, int] | None = None,
+                mm_per_px: float | None = None,
+                rules: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the checkpoint's model as ONNX at input size `size`, N or (width, height)
-    (default: its training size, square); returns what was written."""
+    (default: its training size, square); returns what was written. The file carries what a
+    line PC needs beside it: the calibration and the inspection rules, when given."""
     data = load_checkpoint(checkpoint)
     width, height = size if isinstance(size, tuple) else parse_input_size(size or data["size"])
     working = WorkingScale.from_dict(data.get("working_scale"), data["size"])
@@ -65,7 +68,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
             "classes": data["classes"], "working_scale": working.as_dict(),
             "mean": [float(v) for v in model.transform.image_mean],
             "std": [float(v) for v in model.transform.image_std],
-            "run_id": data.get("run_id")}
+            "run_id": data.get("run_id"), "mm_per_px": mm_per_px, "rules": rules}
     _write_with_metadata(scratch, out, meta)
     return {"path": str(out), **meta}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -55,6 +56,7 @@ class OnnxPredictor:
         self.device = "cpu"
         calibration = meta.get("mm_per_px")  # exports of a calibrated project carry it
         self.mm_per_px = float(calibration) if calibration else None
+        self.rules: dict[str, Any] | None = meta.get("rules")  # the inspection rules, when exported
         self.threshold = threshold
         self.mask_threshold = mask_threshold
 

@@ -210,3 +210,17 @@ def test_isegui_watch_runs_on_onnxruntime_alone_and_never_imports_torch(tiny_pro
     assert set(rows) == {"part_0.png", "part_1.png", "part_2.png", "torn.jpg"}
     assert rows["torn.jpg"]["verdict"] == "NG" and "unreadable" in rows["torn.jpg"]["reasons"]
     assert all(rows[f"part_{k}.png"]["verdict"] in ("OK", "NG") for k in range(3))
+
+    # the rules and the calibration can travel inside the model file instead
+    from isegui.core.project import Project
+    with Project.open(tiny_project) as project:
+        project.set_calibration(0.5)
+    mm_rules = tmp_path / "mm.json"
+    mm_rules.write_text(json.dumps({"isegui_rules": 1, "units": "mm",
+                                    "classes": {"pill": {"count": {"max": 0}}}}))
+    carrying = tmp_path / "carrying.onnx"
+    assert main(["export-model", str(tiny_project), "--format", "onnx", str(carrying),
+                 "--rules", str(mm_rules)]) == 0
+    from isegui.ml.onnx_model import OnnxPredictor
+    exported = OnnxPredictor.from_file(carrying)
+    assert exported.mm_per_px == 0.5 and exported.rules["units"] == "mm"
