@@ -127,6 +127,34 @@ def check_onnx(space: Workspace) -> str:
     return f"exported at {SIZE} px, onnxruntime found {len(found)} objects"
 
 
+def check_line_watch(space: Workspace) -> str:
+    """`isegui watch` as the line runs it: the exported model (the onnx check's), a folder
+    with a part and a torn file, rules: one row each, the torn one NG unreadable."""
+    import numpy as np
+
+    from isegui.cli import main
+    from isegui.core.images import save_image
+    model = space.folder / "fast.onnx"
+    if not model.is_file():
+        check_onnx(space)
+    folder = space.folder / "camera"
+    folder.mkdir(exist_ok=True)
+    save_image(folder / "part.png", np.full((SIZE * 3 // 4, SIZE, 3), 90, np.uint8))
+    (folder / "torn.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    rules = space.folder / "rules.json"
+    rules.write_text('{"isegui_rules": 1, "units": "px", "classes": {"a": {"count": {"max": 99}}}}')
+    out = space.folder / "results.jsonl"
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):  # its own lines, not the self-test's
+        code = main(["watch", str(folder), "--model", str(model), "--rules", str(rules),
+                     "--out", str(out), "--once"])
+    rows = {r["file"]: r for r in map(json.loads, out.read_text().splitlines())}
+    if code != 0 or set(rows) != {"part.png", "torn.jpg"} or rows["torn.jpg"]["verdict"] != "NG":
+        raise AssertionError(f"watch wrote {rows}")
+    return f"2 images: {rows['part.png']['verdict']}, {rows['torn.jpg']['verdict']} (torn)"
+
+
 def check_training_process(space: Workspace) -> str:
     """`isegui train` in a process of its own, started as the app starts it."""
     program, prefix = isegui_command()
@@ -164,7 +192,8 @@ def checks() -> list[tuple[str, Callable[[Workspace], str]]]:
     except Exception as exc:  # noqa: BLE001 (torch or the registry is broken: one failed check)
         models = [("models", _raise(exc))]
     return [("imports", check_imports), ("torchvision ops", check_torchvision_ops), *models,
-            ("onnx", check_onnx), ("team driver", check_team_driver),
+            ("onnx", check_onnx), ("line watch", check_line_watch),
+            ("team driver", check_team_driver),
             ("training process", check_training_process),
             ("main window", check_main_window)]
 

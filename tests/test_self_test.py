@@ -22,7 +22,7 @@ def test_self_test_passes_every_check_in_a_process_of_its_own(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     expected = ["imports", "torchvision ops", *[f"model {name}" for name in model_names()],
-                "onnx", "team driver", "training process", "main window"]
+                "onnx", "line watch", "team driver", "training process", "main window"]
     for name in expected:
         assert any(line.split()[0] == "ok" and f" {name} " in line for line in lines), name
     assert lines[-1].startswith(f"self-test passed: {len(expected)} checks")
