@@ -15,6 +15,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the exported MODEL (isegui export-model), measured, judged by the rules and written "
         "as one row to --out. Images already in --out are not inspected again. Ends on "
         "Ctrl+C or when a file named STOP appears in FOLDER.")
+    _watch_arguments(p)
+    p.add_argument("--once", action="store_true", help="inspect what is there now, then stop")
+    p.set_defaults(handler=run_watch)
+
+    p = sub.add_parser(
+        "station", help="the station view: isegui watch on a screen beside the camera",
+        description="isegui watch with a full-screen view: the latest image with what was "
+        "found, a large OK / NG with the reasons, counters and the last verdicts.")
+    _watch_arguments(p)
+    p.add_argument("--windowed", action="store_true", help="a window, not the full screen")
+    p.set_defaults(handler=run_station)
+
+
+def _watch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", type=Path)
     p.add_argument("--model", type=Path, required=True, help="model.onnx (isegui export-model)")
     p.add_argument("--rules", type=Path, help="rules.json (docs/rules.md); none: counts only")
@@ -25,12 +39,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mm-per-px", type=float, help="calibration (default: the model's)")
     p.add_argument("--settle", type=float, default=0.5,
                    help="seconds a file must stay unchanged to count as complete (0.5)")
-    p.add_argument("--once", action="store_true", help="inspect what is there now, then stop")
-    p.set_defaults(handler=run_watch)
 
 
 def run_watch(args) -> int:
     start = time.perf_counter()
+    watcher = _watcher(args)
+    print(f"ready in {time.perf_counter() - start:.2f} s: watching {args.folder} with "
+          f"{args.model.name} ({', '.join(watcher.predictor.classes)}); results in "
+          f"{watcher.settings.out}", flush=True)
+    count = watcher.run(once=args.once)
+    print(f"{count} images inspected")
+    return 0
+
+
+def run_station(args) -> int:
+    watcher = _watcher(args)
+    from PySide6.QtWidgets import QApplication
+
+    from isegui.gui.display_check import problems
+    from isegui.gui.station import StationWindow
+    found = problems()
+    if found:
+        print("isegui cannot open its window:\n" + "\n".join(found))
+        return 1
+    app = QApplication.instance() or QApplication(["isegui station"])
+    window = StationWindow(watcher, f"isegui station — {args.folder}")
+    window.show() if args.windowed else window.showFullScreen()
+    window.start()
+    return int(app.exec())
+
+
+def _watcher(args):
     from isegui.core.line_rules import Rules, load_rules
     from isegui.ml.line_watch import Watcher, WatchSettings
     from isegui.ml.onnx_model import OnnxPredictor
@@ -49,10 +88,4 @@ def run_watch(args) -> int:
     settings = WatchSettings(args.folder, args.out or args.folder / "results.csv",
                              overlays=args.overlays, move_to=args.move_to,
                              settle_s=args.settle, mm_per_px=mm_per_px)
-    watcher = Watcher(settings, predictor, rules)
-    print(f"ready in {time.perf_counter() - start:.2f} s: watching {args.folder} with "
-          f"{args.model.name} ({', '.join(predictor.classes)}); results in {settings.out}",
-          flush=True)
-    count = watcher.run(once=args.once)
-    print(f"{count} images inspected")
-    return 0
+    return Watcher(settings, predictor, rules)

@@ -103,6 +103,10 @@ class Watcher:
     predictor: ImagePredictor
     rules: Rules | None = None
     say: Callable[[str], None] = print
+    # each inspected image, for a view (the station): its row, pixels (None when unreadable)
+    # and what was found
+    on_inspected: Callable[[dict[str, Any], np.ndarray | None, list[Detection]], None] | None \
+        = None
     _pending: dict[Path, _Pending] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)
 
@@ -162,12 +166,16 @@ class Watcher:
             except ImageReadError as exc:
                 if not wait and now - seen.stable_since < self.settings.give_up_s:
                     continue  # maybe still being written in place: look again
-                rows.append(self._finish(path, self._unreadable(path, str(exc))))
+                rows.append(self._finish(path, self._unreadable(path, str(exc)), None, []))
                 continue
-            rows.append(self._finish(path, self.inspect(path, pixels)))
+            row, found = self.inspect(path, pixels)
+            rows.append(self._finish(path, row, pixels, found))
         return rows
 
-    def _finish(self, path: Path, row: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, path: Path, row: dict[str, Any], pixels: np.ndarray | None,
+                found: list[Detection]) -> dict[str, Any]:
+        if self.on_inspected is not None:
+            self.on_inspected(row, pixels, found)
         self._pending.pop(path, None)
         self._done.add(path.name)
         self.results.add(row)
@@ -185,7 +193,8 @@ class Watcher:
         return {"time": _now(), "file": path.name, "verdict": "NG",
                 "reasons": f"{UNREADABLE}: {why}", "sizes": "{}", "ms": 0}
 
-    def inspect(self, path: Path, pixels: np.ndarray) -> dict[str, Any]:
+    def inspect(self, path: Path, pixels: np.ndarray
+                ) -> tuple[dict[str, Any], list[Detection]]:
         start = time.perf_counter()
         (found,) = self.predictor.predict([pixels])  # down to the predictor's threshold
         measured = [(d.class_name, d.score, measure(d.shape())) for d in found]
@@ -204,23 +213,30 @@ class Watcher:
         row.update({f"count_{c}": n for c, n in counts.items()})
         row["ms"] = round((time.perf_counter() - start) * 1000, 1)
         if row["verdict"] == "NG" and self.settings.overlays is not None:
-            self._overlay(path, pixels, found)
-        return row
+            ok, png = cv2.imencode(".png", self.draw(pixels, found, "NG"))
+            if ok:
+                self.settings.overlays.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(self.settings.overlays / f"{path.stem}_NG.png",
+                                   png.tobytes())
+        return row, found
 
-    def _overlay(self, path: Path, pixels: np.ndarray, found: list[Detection]) -> None:
-        """The image with what was found drawn on it, for the NG parts (red)."""
+    @staticmethod
+    def draw(pixels: np.ndarray | None, found: list[Detection], verdict: str) -> np.ndarray:
+        """The image (BGR) with what was found outlined and named: red on an NG part, green
+        otherwise; a dark frame when the image could not be read."""
+        if pixels is None:
+            return np.full((240, 320, 3), 40, np.uint8)
         image = cv2.cvtColor(prepare_image(pixels), cv2.COLOR_RGB2BGR)
+        color = (40, 40, 230) if verdict == "NG" else (60, 200, 60)
+        thick = max(2, round(max(image.shape[:2]) / 400))
         for det in found:
             x, y = det.origin
             mask = det.mask.astype(np.uint8)
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(image, contours, -1, (40, 40, 230), 2, offset=(x, y))
-            cv2.putText(image, f"{det.class_name} {det.score:.2f}", (x, max(12, y - 4)),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, (40, 40, 230), 1, cv2.LINE_AA)
-        ok, png = cv2.imencode(".png", image)
-        if ok and self.settings.overlays is not None:
-            self.settings.overlays.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.settings.overlays / f"{path.stem}_NG.png", png.tobytes())
+            cv2.drawContours(image, contours, -1, color, thick, offset=(x, y))
+            cv2.putText(image, det.class_name, (x, max(12, y - 3)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.25 * thick, color, 1, cv2.LINE_AA)
+        return image
 
 
 def _now() -> str:
