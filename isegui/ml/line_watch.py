@@ -128,11 +128,13 @@ class Watcher:
                 if (self.settings.folder / STOP_FILE).exists():
                     self.say(f"{STOP_FILE} found: stopping")
                     break
-                count += len(self.step(time.monotonic(), wait=once))
+                done = len(self.step(time.monotonic(), wait=once))
+                count += done
                 self.results.flush()
                 if once and not self._pending:
                     break
-                time.sleep(self.settings.poll_s)
+                if not done:  # a pass that found work looks again at once
+                    time.sleep(self.settings.poll_s)
         except KeyboardInterrupt:
             self.say("interrupted: stopping")
         if not self.results.flush():
@@ -153,18 +155,18 @@ class Watcher:
                 continue  # moved or deleted meanwhile
             seen = self._pending.get(path)
             if seen is None or (seen.size, seen.mtime) != (stat.st_size, stat.st_mtime):
-                self._pending[path] = _Pending(stat.st_size, stat.st_mtime, now)
-                if not wait:
-                    continue
-                seen = self._pending[path]
-            if not wait and now - seen.stable_since < self.settings.settle_s:
+                seen = self._pending[path] = _Pending(stat.st_size, stat.st_mtime, now)
+            # settled: unchanged that long by its own time stamp (no second look needed),
+            # or, where a share's clock differs from this PC's, over our own looks
+            quiet = max(time.time() - stat.st_mtime, now - seen.stable_since)
+            if not wait and quiet < self.settings.settle_s:
                 continue
             try:
                 if path.suffix.lower() in (".jpg", ".jpeg"):
                     verify_image(path)  # every byte decoded: a JPEG cut short is refused
                 pixels = load_image(path)
             except ImageReadError as exc:
-                if not wait and now - seen.stable_since < self.settings.give_up_s:
+                if not wait and quiet < self.settings.give_up_s:
                     continue  # maybe still being written in place: look again
                 rows.append(self._finish(path, self._unreadable(path, str(exc)), None, []))
                 continue
