@@ -343,6 +343,11 @@ def run_export_model(args) -> int:
     print(f"wrote {written['path']}: run {run.id} ({run.name}), {written['model_name']}, "
           f"{written['width']} x {written['height']} px input, classes "
           f"{', '.join(written['classes'])}")
+    if max(written["width"], written["height"]) < written["trained_size"]:
+        print(f"warning: the run was trained at {written['trained_size']} px; a smaller "
+              "input finds fewer small objects (a run trained at 512 and exported at 384 "
+              "lost 0.08 mask mAP): export at the training size unless speed matters more",
+              file=sys.stderr)
     return 0
 
 

@@ -70,7 +70,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
             "std": [float(v) for v in model.transform.image_std],
             "run_id": data.get("run_id"), "mm_per_px": mm_per_px, "rules": rules}
     _write_with_metadata(scratch, out, meta)
-    return {"path": str(out), **meta}
+    return {"path": str(out), "trained_size": int(data["size"]), **meta}
 
 
 def _write_with_metadata(scratch: Path, out: Path, meta: dict[str, Any]) -> None:

@@ -105,7 +105,11 @@ def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
     # at the images' own aspect ratio (160 x 128), as a camera's images are exported
     assert main(["export-model", str(folder), str(out), "--format", "onnx",
                  "--size", "160x128"]) == 0
-    assert "160 x 128 px input" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "160 x 128 px input" in said.out and "warning" not in said.err  # its own size
+    assert main(["export-model", str(folder), str(tmp_path / "small.onnx"), "--size",
+                 "96"]) == 0
+    assert "trained at 160 px" in capsys.readouterr().err  # less than that: said
     onnx_predictor = load_predictor(out, threshold=0.05)
     assert isinstance(onnx_predictor, OnnxPredictor)
     torch_predictor = Predictor.from_checkpoint(checkpoint, "cpu", threshold=0.05)
