@@ -102,3 +102,21 @@ class Driver:
 @pytest.fixture
 def drive(window):
     return Driver(window)
+
+
+@pytest.fixture
+def windows():
+    """Windows a test opens (or switches to) are closed with their projects afterwards."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from isegui.gui import app
+    opened = []
+    yield opened
+    for win in opened + app.opened_windows():
+        if shiboken6.isValid(win):  # a window switched away from is closed and deleted
+            win.close()
+            win.session.close()
+            win.deleteLater()  # and so forgotten by the app, as when a user closes it
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert app.opened_windows() == []

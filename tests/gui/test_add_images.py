@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPushButton
 
@@ -40,20 +40,6 @@ def _added(qtbot, window):
 
 def _listed(window):
     return [window.images.list.item(r).text() for r in range(window.images.list.count())]
-
-
-@pytest.fixture
-def windows():
-    """Windows a test opens (or switches to) are closed with their projects afterwards."""
-    opened = []
-    yield opened
-    for win in opened + app.opened_windows():
-        if shiboken6.isValid(win):  # a window switched away from is closed and deleted
-            win.close()
-            win.session.close()
-            win.deleteLater()  # and so forgotten by the app, as when a user closes it
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert app.opened_windows() == []
 
 
 def test_new_project_dialog_makes_the_project_with_the_images_unlabeled(qtbot, tmp_path,

@@ -3,7 +3,6 @@ and its team file, and the window switches to it; a refusal (a password in the U
 that is taken) shows in the dialog, which stays open with what was typed."""
 
 import numpy as np
-import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QDialogButtonBox
@@ -13,20 +12,6 @@ from isegui.core.team import TEAM_SUFFIX
 from isegui.gui import app
 from isegui.gui.dialogs.new_team_project import NewTeamProjectDialog
 from tests.gui.conftest import make_project
-
-
-@pytest.fixture
-def windows():
-    """Windows a test opens (or switches to) are closed with their projects afterwards."""
-    opened = []
-    yield opened
-    for win in opened + app.opened_windows():
-        if shiboken6.isValid(win):  # a window switched away from is closed and deleted
-            win.close()
-            win.session.close()
-            win.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert app.opened_windows() == []
 
 
 def _click_ok(qtbot, dialog):
