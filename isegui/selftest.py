@@ -128,12 +128,12 @@ def check_onnx(space: Workspace) -> str:
 
 
 def check_line_watch(space: Workspace) -> str:
-    """`isegui watch` as the line runs it: the exported model (the onnx check's), a folder
+    """The watch as `isegui watch` runs it: the exported model (the onnx check's), a folder
     with a part and a torn file, rules: one row each, the torn one NG unreadable."""
     import numpy as np
 
-    from isegui.cli import main
     from isegui.core.images import save_image
+    from isegui.ml.line_watch import watcher_for
     model = space.folder / "fast.onnx"
     if not model.is_file():
         check_onnx(space)
@@ -144,13 +144,11 @@ def check_line_watch(space: Workspace) -> str:
     rules = space.folder / "rules.json"
     rules.write_text('{"isegui_rules": 1, "units": "px", "classes": {"a": {"count": {"max": 99}}}}')
     out = space.folder / "results.jsonl"
-    import contextlib
-    import io
-    with contextlib.redirect_stdout(io.StringIO()):  # its own lines, not the self-test's
-        code = main(["watch", str(folder), "--model", str(model), "--rules", str(rules),
-                     "--out", str(out), "--once"])
+    watcher = watcher_for(folder, model, rules, out)
+    watcher.say = lambda _: None  # its lines are not the self-test's
+    count = watcher.run(once=True)
     rows = {r["file"]: r for r in map(json.loads, out.read_text().splitlines())}
-    if code != 0 or set(rows) != {"part.png", "torn.jpg"} or rows["torn.jpg"]["verdict"] != "NG":
+    if count != 2 or set(rows) != {"part.png", "torn.jpg"} or rows["torn.jpg"]["verdict"] != "NG":
         raise AssertionError(f"watch wrote {rows}")
     return f"2 images: {rows['part.png']['verdict']}, {rows['torn.jpg']['verdict']} (torn)"
 

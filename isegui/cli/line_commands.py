@@ -70,22 +70,7 @@ def run_station(args) -> int:
 
 
 def _watcher(args):
-    from isegui.core.line_rules import Rules, load_rules
-    from isegui.ml.line_watch import Watcher, WatchSettings
-    from isegui.ml.onnx_model import OnnxPredictor
-    if not args.folder.is_dir():
-        raise ValueError(f"{args.folder}: not a folder to watch")
-    predictor = OnnxPredictor.from_file(args.model, args.threshold)
-    rules = load_rules(args.rules) if args.rules else (  # else those the model carries
-        Rules.from_json(predictor.rules, f"{args.model} (its rules)") if predictor.rules
-        else None)
-    if rules is not None:  # the model reports down to the lowest score the rules look at
-        predictor.threshold = min([args.threshold, rules.min_score, *[
-            c.min_score for c in rules.classes.values() if c.min_score is not None]])
-    mm_per_px = args.mm_per_px or predictor.mm_per_px
-    if rules is not None:
-        rules.check_calibration(mm_per_px)  # mm rules need a scale: said now, not per image
-    settings = WatchSettings(args.folder, args.out or args.folder / "results.csv",
-                             overlays=args.overlays, move_to=args.move_to,
-                             settle_s=args.settle, mm_per_px=mm_per_px)
-    return Watcher(settings, predictor, rules)
+    from isegui.ml.line_watch import watcher_for
+    return watcher_for(args.folder, args.model, args.rules, args.out, threshold=args.threshold,
+                       mm_per_px=args.mm_per_px, overlays=args.overlays,
+                       move_to=args.move_to, settle_s=args.settle)

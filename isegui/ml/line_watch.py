@@ -243,3 +243,26 @@ class Watcher:
 
 def _now() -> str:
     return datetime.now().isoformat(timespec="milliseconds")
+
+
+def watcher_for(folder: Path, model: Path, rules_file: Path | None = None,
+                out: Path | None = None, *, threshold: float = 0.5,
+                mm_per_px: float | None = None, **settings: Any) -> Watcher:
+    """The watch `isegui watch` runs: the exported model on onnxruntime, the rules given or
+    else those the model carries, the calibration given or else the model's. Rules in mm
+    without a calibration, and a missing folder, are refused here, before any image."""
+    from isegui.core.line_rules import load_rules
+    from isegui.ml.onnx_model import OnnxPredictor
+    if not Path(folder).is_dir():
+        raise ValueError(f"{folder}: not a folder to watch")
+    predictor = OnnxPredictor.from_file(model, threshold)
+    rules = load_rules(rules_file) if rules_file else (
+        Rules.from_json(predictor.rules, f"{model} (its rules)") if predictor.rules else None)
+    if rules is not None:  # the model reports down to the lowest score the rules look at
+        predictor.threshold = min([threshold, rules.min_score, *[
+            c.min_score for c in rules.classes.values() if c.min_score is not None]])
+    mm_per_px = mm_per_px or predictor.mm_per_px
+    if rules is not None:
+        rules.check_calibration(mm_per_px)
+    return Watcher(WatchSettings(Path(folder), out or Path(folder) / "results.csv",
+                                 mm_per_px=mm_per_px, **settings), predictor, rules)
