@@ -35,10 +35,10 @@ def dialogs(monkeypatch):
     return shown
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
+def aimed_window(qtbot, folder):
+    """A real window on `folder`, shown, the canvas at 1:1 with the image's top-left in view:
+    easy to aim at in image pixels."""
     from isegui.gui.app import open_window
-    folder = make_project(tmp_path / "p")
     win = open_window(folder)
     qtbot.addWidget(win)
     win.resize(1200, 800)
@@ -49,6 +49,12 @@ def window(qtbot, tmp_path):
     qtbot.wait(20)  # let the window's own fit-on-open happen first
     win.view.resetTransform()  # 1:1 and the image's top-left in view: easy to aim
     win.view.centerOn(QPointF(100, 75))
+    return win
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = aimed_window(qtbot, make_project(tmp_path / "p"))
     yield win
     win.close()
     win.session.close()

@@ -5,13 +5,13 @@ and the magic wand. Each result is one undo step with a new instance id."""
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from isegui.core.entities import Source
 from isegui.core.geometry import rasterize
 from isegui.core.images import save_image
-from tests.gui.conftest import Driver, make_project
+from tests.gui.conftest import Driver, aimed_window, make_project
 
 W, H = 200, 150
 
@@ -31,20 +31,10 @@ def _scene():
 
 @pytest.fixture
 def scene_window(qtbot, tmp_path):
-    from isegui.gui.app import open_window
     folder = make_project(tmp_path / "p", images=1, size=(W, H))
     image, disc, square = _scene()
     save_image(folder / "images/img_0.png", image)
-    win = open_window(folder)
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    win.view.setFocus()
-    qtbot.wait(20)
-    win.view.resetTransform()
-    win.view.centerOn(QPointF(100, 75))
+    win = aimed_window(qtbot, folder)
     yield win, Driver(win), disc, square
     win.close()
     win.session.close()
