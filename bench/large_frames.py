@@ -1,16 +1,17 @@
 """Benchmark: small defects in large frames, tiles against whole-image scaling.
 
     python bench/large_frames.py [--minutes 15] [--train 30] [--unseen 12] [--size 2448x2048]
-                                 [--modes tiles,whole] [--workdir DIR]
+                                 [--modes tiles,detector,whole] [--workdir DIR]
 
 `isegui demo --kind defects` makes --train frames (its 80/20 train/val split: the run
 validates on its val frames) and, from other seeds, --unseen frames no part of a run sees.
 Each mode trains `isegui train --minutes M` with every other setting at its default: "tiles"
-lets the run choose its working scale from the labels (tiles at the camera's scale here),
-"whole" forces today's whole-image scaling (--tile 0). Then each run's best checkpoint predicts
-the unseen frames as `isegui predict` does (pycocotools mask and box mAP, seconds per frame).
-For the tiles model: onnxruntime seconds per frame, and the peak RSS of a process predicting
-one 20-MP frame (5472 x 3648), torch and onnxruntime. Prints one JSON object.
+lets the run choose its working scale from the labels (tiles at the camera's scale here, and
+the defect classes found as blobs, ml.blobs), "detector" the same tiles with the detector for
+every class (--no-blobs), "whole" today's whole-image scaling (--tile 0). Then each run's best
+checkpoint predicts the unseen frames as `isegui predict` does (pycocotools mask and box mAP,
+seconds per frame). For the tiles model: onnxruntime seconds per frame, and the peak RSS of a
+process predicting one 20-MP frame (5472 x 3648), torch and onnxruntime. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# how each mode asks `isegui train`: "tiles" lets the run choose (tiles, and blob classes for
+# the defects, whose objects never touch), "detector" the same tiles with every class left to
+# the detector, "whole" today's whole-image scaling
+MODES = {"tiles": [], "detector": ["--no-blobs"], "whole": ["--tile", "0"]}
 UNSEEN_SEED = 7  # the unseen frames' generator seed (the train frames use seed 0)
 BIG_FRAME = (5472, 3648)  # 20 MP
 
@@ -54,6 +59,24 @@ def train(project: Path, minutes: float, extra: list[str]) -> dict:
             "best": done.get("best"),
             "checkpoint": done.get("checkpoint"),
             "advice": [f"{a['level']}: {a['title']}" for a in first.get("advice", [])]}
+
+
+def trained_before(project: Path) -> dict:
+    """What `train` says, read back from a run made earlier in this workdir (--reuse)."""
+    from isegui.core.project import Project
+    with Project.open(project, read_only=True) as opened:
+        (run,) = opened.store.runs()
+        checkpoint = opened.folder / run.checkpoint if run.checkpoint else None
+    events = [json.loads(line) for line in
+              (project / "runs" / f"{run.id:04d}" / "events.jsonl").read_text().splitlines()]
+    steps = [e for e in events if e["event"] == "step"]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    return {"working_scale": run.config.get("working_scale"), "reused": True,
+            "train_seconds": steps[-1]["elapsed_s"] if steps else None,
+            "epochs": len(epochs), "steps": steps[-1]["step"] if steps else 0,
+            "train_images_per_second": steps[-1].get("images_per_s") if steps else None,
+            "best": (run.metrics or {}).get("best"),
+            "checkpoint": str(checkpoint) if checkpoint else None}
 
 
 def score_unseen(checkpoint: str, unseen: Path, onnx: bool = False) -> dict:
@@ -112,15 +135,18 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=30)
     parser.add_argument("--unseen", type=int, default=12)
     parser.add_argument("--size", default="2448x2048")
-    parser.add_argument("--modes", default="tiles,whole")
+    parser.add_argument("--modes", default="tiles,detector,whole")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the runs an earlier call left in --workdir again")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="isegui-large-frames-"))
     base, unseen = workdir / "defects", workdir / "unseen"
-    isegui("demo", "--kind", "defects", str(base), "--images", str(args.train), "--size",
-           args.size)
-    isegui("demo", "--kind", "defects", str(unseen), "--images", str(args.unseen), "--size",
-           args.size, "--seed", str(UNSEEN_SEED))
+    if not args.reuse:
+        isegui("demo", "--kind", "defects", str(base), "--images", str(args.train), "--size",
+               args.size)
+        isegui("demo", "--kind", "defects", str(unseen), "--images", str(args.unseen),
+               "--size", args.size, "--seed", str(UNSEEN_SEED))
     stats = json.loads(isegui("stats", str(base), "--json").stdout)
     result = {"benchmark": "large_frames",
               "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -130,8 +156,11 @@ def main() -> None:
               "minutes": args.minutes, "load_average_before": round(os.getloadavg()[0], 2)}
     for mode in args.modes.split(","):
         project = workdir / mode
-        shutil.copytree(base, project)
-        run = train(project, args.minutes, ["--tile", "0"] if mode == "whole" else [])
+        if args.reuse:
+            run = trained_before(project)
+        else:
+            shutil.copytree(base, project)
+            run = train(project, args.minutes, MODES[mode])
         run["unseen"] = score_unseen(run["checkpoint"], unseen) if run["checkpoint"] else None
         result[mode] = run
     tiles = result.get("tiles", {}).get("checkpoint")

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=float,
                    help="the tiles' scale of the frame, 1.0 = the camera's pixels "
                    "(default: chosen from the labeled objects' sizes)")
+    p.add_argument("--no-blobs", dest="blobs", action="store_false",
+                   help="on tiles, find every class with the detector (by default a class "
+                   "whose objects never touch is found pixel by pixel, as blobs)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="how many epochs (default 30)")
     budget.add_argument("--minutes", type=float, help="a wall-clock budget instead of epochs")
@@ -112,7 +115,7 @@ def run_train(args) -> int:
     from isegui.ml.transforms import AugmentConfig
     spec = TrainSpec(
         project=args.dir.resolve(), model=args.model, size=args.size, tile=args.tile,
-        scale=args.scale,
+        scale=args.scale, blobs=args.blobs,
         # resuming keeps the run's own budget unless a new one is given
         epochs=args.epochs if args.epochs else (None if args.minutes or args.resume else 30),
         minutes=args.minutes, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,

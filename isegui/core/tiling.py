@@ -41,12 +41,18 @@ class WorkingScale:
     size: int = 512
     scale: float = 1.0  # tiles only: model pixels per frame pixel
     reason: str = ""
+    # tiles only: classes found pixel by pixel and split by connected components (ml.blobs)
+    blob_classes: tuple[str, ...] = ()
+    # per blob class, the (least, most) area in model px² of a blob that counts as an object
+    blob_areas: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in (WHOLE, TILES):
             raise ValueError(f"working scale: unknown mode {self.mode!r}")
         if self.mode == TILES and not (0.05 <= self.scale <= 4.0):
             raise ValueError(f"--scale must be between 0.05 and 4, got {self.scale}")
+        if self.blob_classes and self.mode != TILES:
+            raise ValueError("blob classes are found on tiles only")
 
     @property
     def tiled(self) -> bool:
@@ -64,7 +70,8 @@ class WorkingScale:
         return f"whole images at {self.size} px"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "blob_classes": list(self.blob_classes),
+                "blob_areas": [list(pair) for pair in self.blob_areas]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, size: int = 512) -> WorkingScale:
@@ -72,7 +79,9 @@ class WorkingScale:
         if not data:
             return cls(WHOLE, int(size))
         return cls(str(data.get("mode", WHOLE)), int(data.get("size", size)),
-                   float(data.get("scale", 1.0)), str(data.get("reason", "")))
+                   float(data.get("scale", 1.0)), str(data.get("reason", "")),
+                   tuple(str(c) for c in data.get("blob_classes") or ()),
+                   tuple((float(lo), float(hi)) for lo, hi in data.get("blob_areas") or ()))
 
 
 # ---------------------------------------------------------------------------- the grid

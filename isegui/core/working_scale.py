@@ -16,8 +16,8 @@ frame at scale k (the large-frame path chooses its tiles by this same rule).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 MIN_OBJECT_PX = 10.0  # narrower than this at the working scale, objects are hard to find
 LOW_PERCENTILE = 5  # the "smallest objects": this percentile of the widths
 SIZE_STEP = 32  # input sizes are multiples of this (the models' coarsest stride)
+# blobs of one class closer than this (model px) are joined into one instance (ml.blobs), so a
+# class becomes a blob class only when its objects lie further apart than twice this
+BLOB_JOIN_PX = 2
+BLOB_AREA_SPAN = 4.0  # how far beyond its labeled areas a blob may go and still count
 
 
 @dataclass(frozen=True)
@@ -146,13 +150,56 @@ def advise_size(sizes: ObjectSizes, size: int) -> SizeAdvice | None:
 SCALE_STEP = 8  # tile scales are multiples of 1/8: 0.125 ... 1.0
 
 
+@dataclass(frozen=True)
+class LabeledShapes:
+    """A run's classes and, per image, its instances' labels (1-based) and shapes."""
+    classes: Sequence[str]
+    images: Sequence[tuple[Sequence[int], Sequence[BaseGeometry]]]
+
+
 def choose_working_scale(sizes: ObjectSizes, size: int, tile: int | None = None,
-                         scale: float | None = None) -> WorkingScale:
+                         scale: float | None = None,
+                         labeled: LabeledShapes | None = None) -> WorkingScale:
     """The working scale of a run over images whose objects measure `sizes`, at input size
     `size`: the whole image while resizing it to `size` keeps the narrow objects
     MIN_OBJECT_PX wide, else tiles of `size` at the smallest scale (a multiple of 1/8, at most
     1: the camera's pixels) that keeps them. `tile` (0: the whole image) and `scale` are the
-    user's choice, which wins; the reason says what was measured either way."""
+    user's choice, which wins; the reason says what was measured either way. On tiles, the
+    classes of `labeled` whose objects never touch (`separate_classes`) become the run's blob
+    classes."""
+    working = _choose(sizes, size, tile, scale)
+    if not working.tiled or labeled is None:
+        return working
+    # blobs closer than BLOB_JOIN_PX model px to each other's reach are joined
+    gap = (2 * BLOB_JOIN_PX + 1) / working.scale
+    blobs = separate_classes(labeled.images, labeled.classes, gap)
+    if not blobs:
+        return working
+    return replace(working, blob_classes=tuple(blobs),
+                   blob_areas=blob_area_limits(labeled, blobs, working.scale),
+                   reason=f"{working.reason}; {', '.join(blobs)} found pixel by pixel as "
+                          f"blobs (their objects never touch)")
+
+
+def blob_area_limits(labeled: LabeledShapes, blobs: Sequence[str],
+                     scale: float) -> tuple[tuple[float, float], ...]:
+    """Per blob class, the (least, most) area in model px² a blob may have to count as one
+    of its objects: BLOB_AREA_SPAN times smaller than the smallest labeled one, or larger
+    than the largest (blob analysis's area filter, set from the labels): a speck of texture
+    is not a pit, a tint over half the frame is not a stain."""
+    areas: dict[int, list[float]] = {}
+    for labels, shapes in labeled.images:
+        for label, shape in zip(labels, shapes):
+            areas.setdefault(int(label), []).append(float(shape.area) * scale * scale)
+    limits = []
+    for name in blobs:
+        found = areas.get(list(labeled.classes).index(name) + 1) or [0.0]
+        limits.append((min(found) / BLOB_AREA_SPAN, max(found) * BLOB_AREA_SPAN))
+    return tuple(limits)
+
+
+def _choose(sizes: ObjectSizes, size: int, tile: int | None,
+            scale: float | None) -> WorkingScale:
     from isegui.core.tiling import TILES, WHOLE, WorkingScale
     advice = advise_size(sizes, size) if len(sizes) else None
     if tile == 0:
@@ -177,6 +224,28 @@ def choose_working_scale(sizes: ObjectSizes, size: int, tile: int | None = None,
         f"whole images at {size} px would shrink the narrow objects to "
         f"{advice.smallest_px:.1f} px: tiles of {size} px at scale {chosen:g}"
         + _width_note(sizes, chosen)))
+
+
+def separate_classes(images: Iterable[tuple[Sequence[int], Sequence[BaseGeometry]]],
+                     classes: Sequence[str], gap: float) -> list[str]:
+    """The classes (of `classes`, labels 1-based) whose labeled objects, in every image of
+    `images` ((labels, shapes) each), stay more than `gap` px from every other object of their
+    class: connected components can tell them apart. Classes never labeled are left out."""
+    seen: set[int] = set()
+    touching: set[int] = set()
+    for labels, shapes in images:
+        by_class: dict[int, list[BaseGeometry]] = {}
+        for label, shape in zip(labels, shapes):
+            by_class.setdefault(int(label), []).append(shape)
+        for label, group in by_class.items():
+            seen.add(label)
+            if label in touching or len(group) < 2:
+                continue
+            tree = shapely.STRtree(group)
+            pairs = tree.query(group, predicate="dwithin", distance=gap)
+            if np.any(pairs[0] != pairs[1]):
+                touching.add(label)
+    return [name for k, name in enumerate(classes, start=1) if k in seen - touching]
 
 
 def _tile_scale(sizes: ObjectSizes) -> float:

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
+from isegui.ml.blob_head import unresized_batch
+
 if TYPE_CHECKING:
     from torchvision.models.detection import MaskRCNN
 
@@ -26,12 +28,14 @@ SETTLE_IMAGES = 32  # training images the statistics are recomputed over
 
 
 def backbone_batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    """The trainable BatchNorm layers of a torchvision detection model's backbone (frozen
-    ones, from pretrained weights, keep their statistics; the heads here have none)."""
-    backbone = getattr(model, "backbone", None)
-    if backbone is None:
-        return []
-    return [m for m in backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    """The trainable BatchNorm layers of a torchvision detection model's backbone and of its
+    blob head (frozen ones, from pretrained weights, keep their statistics; the detector's
+    heads here have none)."""
+    # a model whose classes are all blob classes never runs its detector's backbone
+    names = ("backbone", "blob_head") if getattr(model, "detects", True) else ("blob_head",)
+    parts = [getattr(model, name, None) for name in names]
+    return [m for part in parts if part is not None for m in part.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
 def running_statistics(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -70,8 +74,13 @@ def settle_batchnorm(model: MaskRCNN, dataset: TrainingData, epoch: int, batch_s
             for start in range(0, count, batch_size):
                 batch = [dataset[(epoch, k)][0].to(device)
                          for k in indices[start:start + batch_size]]
-                prepared, _ = model.transform(batch)
-                model.backbone(prepared.tensors)
+                if getattr(model, "detects", True):
+                    prepared, _ = model.transform(batch)
+                    model.backbone(prepared.tensors)
+                else:  # as a blob-only model trains: crops as they are
+                    prepared = unresized_batch(model, batch)
+                if getattr(model, "blob_head", None) is not None:
+                    model.blob_head(prepared.tensors)
     finally:
         for m, momentum in zip(layers, momentums):
             m.momentum = momentum
@@ -84,6 +93,8 @@ def freeze_batchnorm(model: nn.Module) -> int:
     would otherwise ruin them. Returns how many were replaced."""
     count = 0
     for name, child in model.named_children():
+        if name == "blob_head":  # never pretrained: it learns its statistics
+            continue
         if isinstance(child, nn.BatchNorm2d):
             frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
             frozen.weight.copy_(child.weight.detach())

@@ -18,7 +18,7 @@ from isegui.core.entities import ImageStatus, Split
 from isegui.core.geometry import Shape, bounds_window, rasterize
 from isegui.core.images import load_image
 from isegui.core.project import Project
-from isegui.core.working_scale import ObjectSizes, object_sizes
+from isegui.core.working_scale import LabeledShapes, ObjectSizes, object_sizes
 from isegui.ml.detection import prepare_image
 from isegui.ml.transforms import Augment, AugmentConfig, build_augment
 
@@ -118,6 +118,11 @@ def sample_sizes(samples: list[Sample]) -> ObjectSizes:
     """How wide the samples' objects are, against their images' long sides (core's rule for
     choosing the working scale)."""
     return object_sizes((max(s.width, s.height), s.shapes) for s in samples)
+
+
+def labeled_shapes(data: DataSnapshot) -> LabeledShapes:
+    """The labels and shapes of a run's train and val images (core's rule for blob classes)."""
+    return LabeledShapes(data.classes, [(s.labels, s.shapes) for s in data.train + data.val])
 
 
 class InstanceDataset(torch.utils.data.Dataset[TrainingItem]):

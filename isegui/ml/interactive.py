@@ -12,6 +12,8 @@ import numpy as np
 import torch
 
 from isegui.core.interactive import Box, context_rect
+from isegui.ml.blob_head import blob_probabilities, runs_detector
+from isegui.ml.blobs import blob_detections
 from isegui.ml.detection import Detection, paste_in_box, prepare_image
 from isegui.ml.predict import Predictor
 
@@ -58,8 +60,14 @@ class BoxSegmenter:
         tensor = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).to(device)
         tensor = self.model.transform.normalize(tensor.float().div_(255.0))
         batch = self.model.transform.batch_images([tensor], self.model.transform.size_divisible)
-        features = self.model.backbone(batch.contiguous(memory_format=torch.channels_last))
         sx, sy = w_in / (rx1 - rx0), h_in / (ry1 - ry0)
+        blob_labels = list(getattr(self.model, "blob_labels", ()))
+        if blob_labels and (not runs_detector(self.model) or class_index in blob_labels):
+            window = (round((x0 - rx0) * sx), round((y0 - ry0) * sy),
+                      round((x1 - rx0) * sx), round((y1 - ry0) * sy))
+            return self._blob_in_box(batch, window, (rx0, ry0), (sx, sy), blob_labels,
+                                     class_index)
+        features = self.model.backbone(batch.contiguous(memory_format=torch.channels_last))
         proposal = torch.tensor([[(x0 - rx0) * sx, (y0 - ry0) * sy, (x1 - rx0) * sx,
                                   (y1 - ry0) * sy]], dtype=torch.float32, device=device)
         sizes = [(h_in, w_in)]
@@ -79,3 +87,22 @@ class BoxSegmenter:
         mask, origin = pasted
         return Detection(class_index, self.predictor.classes[class_index - 1],
                          float(probs[class_index]), (x0, y0, x1, y1), mask, origin)
+
+    def _blob_in_box(self, batch: torch.Tensor, window: tuple[int, int, int, int],
+                     origin: tuple[int, int], scale: tuple[float, float],
+                     blob_labels: list[int], class_index: int | None) -> Detection | None:
+        """A blob class's pixels inside the box (ml.blobs): the class asked for, or the one
+        the blob head sees most of there."""
+        probs = blob_probabilities(self.model, batch)
+        assert probs is not None
+        wx0, wy0, wx1, wy1 = window
+        inside = probs[0, :, max(0, wy0):max(wy0 + 1, wy1), max(0, wx0):max(wx0 + 1, wx1)]
+        channel = (blob_labels.index(class_index) if class_index in blob_labels
+                   else int(inside.flatten(1).sum(dim=1).argmax()))
+        found = blob_detections(inside[channel:channel + 1].float().cpu().numpy(),
+                                [blob_labels[channel]], self.predictor.classes,
+                                (1 / scale[0], 1 / scale[1]),
+                                (origin[0] + round(max(0, wx0) / scale[0]),
+                                 origin[1] + round(max(0, wy0) / scale[1])),
+                                threshold=0.0, mask_threshold=self.predictor.mask_threshold)
+        return max(found, key=lambda d: d.area, default=None)

@@ -17,6 +17,7 @@ from torchvision.models.detection.image_list import ImageList
 from isegui import __version__
 from isegui.core.fileio import atomic_write_bytes
 from isegui.core.tiling import WorkingScale
+from isegui.ml.blob_head import blob_probabilities, runs_detector
 from isegui.ml.checkpoint import load_checkpoint
 from isegui.ml.onnx_model import INPUTS, OUTPUTS, ExportError
 from isegui.ml.registry import model_from_checkpoint
@@ -95,13 +96,18 @@ class FixedSizeGraph(torch.nn.Module):
         self.image_size = (height, width)
 
     def forward(self, image: torch.Tensor, score_threshold: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         m = self.model
         x = m.transform.normalize(image[0])[None]
+        blobs = blob_probabilities(m, x)
+        blobs = blobs[0] if blobs is not None else x.new_zeros((0, *self.image_size))
+        if not runs_detector(m):  # every class is a blob class
+            return (x.new_zeros((0, 4)), torch.zeros(0, dtype=torch.int64), x.new_zeros(0),
+                    x.new_zeros((0, 1, 28, 28)), blobs)
         images = ImageList(x, [self.image_size])
         features = m.backbone(x)
         proposals, _ = m.rpn(images, features)
         m.roi_heads.score_thresh = score_threshold
         found, _ = m.roi_heads(features, proposals, images.image_sizes)
         found = found[0]
-        return found["boxes"], found["labels"], found["scores"], found["masks"]
+        return found["boxes"], found["labels"], found["scores"], found["masks"], blobs

@@ -16,10 +16,10 @@ import numpy as np
 from isegui.core.errors import IseguiError
 from isegui.core.tiling import WorkingScale
 from isegui.ml.detection import Detection, detections_from_raw, prepare_image
-from isegui.ml.tiled import RawOutput, predict_frame
+from isegui.ml.tiled import RawOutput, TileOutput, predict_frame
 
 INPUTS = ("image", "score_threshold")
-OUTPUTS = ("boxes", "labels", "scores", "masks")
+OUTPUTS = ("boxes", "labels", "scores", "masks", "blobs")
 
 
 class ExportError(IseguiError):
@@ -47,6 +47,7 @@ class OnnxPredictor:
                               "with `isegui export-model`")
         meta = json.loads(meta)
         self.path = path
+        self._inputs = {i.name for i in self.session.get_inputs()}
         self.width, self.height = int(meta["width"]), int(meta["height"])
         self.classes = list(meta["classes"])
         self.model_name = meta["model_name"]
@@ -74,23 +75,34 @@ class OnnxPredictor:
     def predict(self, images: list[np.ndarray], batch_size: int = 1) -> list[list[Detection]]:
         if self.working.tiled:
             return [predict_frame(image, self.working, self._run_tiles, self.classes, 4,
-                                  self.mask_threshold) for image in images]
+                                  self.mask_threshold, self.threshold) for image in images]
         return [self._predict_one(image) for image in images]
 
-    def _run_tiles(self, tiles: list[np.ndarray]) -> list[RawOutput]:
+    def _run_tiles(self, tiles: list[np.ndarray]) -> list[TileOutput]:
         """Each tile (at most the input size) top-left on the mean colour, as torch pads."""
-        return [self._run(tile) for tile in tiles]
+        out: list[TileOutput] = []
+        for tile in tiles:
+            raw, blobs = self._run(tile)
+            h, w = tile.shape[:2]
+            out.append((raw, blobs[:, :h, :w] if len(blobs) else None))
+        return out
 
-    def _run(self, pixels: np.ndarray) -> RawOutput:
-        """The graph's raw output for RGB uint8 `pixels` placed top-left on the input."""
+    def _run(self, pixels: np.ndarray) -> tuple[RawOutput, np.ndarray]:
+        """The graph's raw output for RGB uint8 `pixels` placed top-left on the input, and
+        its blob probabilities (none from a model without a blob head, or an older export)."""
         h, w = pixels.shape[:2]
         canvas = np.empty((self.height, self.width, 3), dtype=np.float32)
         canvas[:] = self.mean
         canvas[:h, :w] = pixels.astype(np.float32) / 255.0
         feed = {"image": np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]),
                 "score_threshold": np.asarray(self.threshold, dtype=np.float32)}
-        boxes, labels, scores, masks = self.session.run(list(OUTPUTS), feed)
-        return boxes, labels, scores, masks[:, 0]
+        # a model of blob classes only has no detector, so no use for the threshold
+        feed = {k: v for k, v in feed.items() if k in self._inputs}
+        names = [o.name for o in self.session.get_outputs()]
+        boxes, labels, scores, masks, *rest = self.session.run(
+            [n for n in OUTPUTS if n in names], feed)
+        blobs = rest[0] if rest else np.zeros((0, h, w), np.float32)
+        return (boxes, labels, scores, masks[:, 0]), blobs
 
     def _predict_one(self, image: np.ndarray) -> list[Detection]:
         pixels = prepare_image(image)
@@ -100,5 +112,6 @@ class OnnxPredictor:
         rh, rw = int(np.floor(h * scale)), int(np.floor(w * scale))
         resized = cv2.resize(pixels, (rw, rh), interpolation=cv2.INTER_LINEAR) \
             if (rh, rw) != (h, w) else pixels
-        return detections_from_raw(*self._run(resized), (w / rw, h / rh), (h, w),
-                                   self.classes, self.mask_threshold)
+        raw, _ = self._run(resized)  # whole-image runs have no blob classes
+        return detections_from_raw(*raw, (w / rw, h / rh), (h, w), self.classes,
+                                   self.mask_threshold)

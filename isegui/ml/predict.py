@@ -66,7 +66,7 @@ class Predictor:
             run = torch_tile_runner(self.model, self.device, self.working.size)
             batch = 1 if self.device.type == "cpu" else batch_size
             return [predict_frame(image, self.working, run, self.classes, batch,
-                                  self.mask_threshold) for image in images]
+                                  self.mask_threshold, self.threshold) for image in images]
         out: list[list[Detection]] = []
         for start in range(0, len(images), batch_size):
             out += self._predict_batch(images[start:start + batch_size])

@@ -3,6 +3,7 @@ if/elif chain."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,22 @@ def model_names() -> list[str]:
     return sorted(_MODELS)
 
 
-def build_model(name: str, *, num_classes: int, size: int) -> nn.Module:
-    """A model for `num_classes` object classes (background is added) at input `size`."""
-    return model_info(name).build(num_classes=num_classes + 1, size=size)
+def build_model(name: str, *, num_classes: int, size: int,
+                blob_labels: Sequence[int] = ()) -> nn.Module:
+    """A model for `num_classes` object classes (background is added) at input `size`; the
+    classes `blob_labels` (1-based) found by a blob head (ml.blob_head) instead of the
+    detector."""
+    model = model_info(name).build(num_classes=num_classes + 1, size=size)
+    if blob_labels:
+        from isegui.ml.blob_head import with_blob_head
+        model = with_blob_head(model, blob_labels, num_classes + 1)
+    return model
+
+
+def blob_labels_of(classes: Sequence[str], working: dict[str, Any] | None) -> list[int]:
+    """The 1-based indices of a run's blob classes (its working scale names them)."""
+    names = (working or {}).get("blob_classes") or ()
+    return [classes.index(name) + 1 for name in names if name in classes]
 
 
 def model_from_checkpoint(data: dict[str, Any], source: str | Path = "checkpoint") -> nn.Module:
@@ -39,7 +53,8 @@ def model_from_checkpoint(data: dict[str, Any], source: str | Path = "checkpoint
         raise CheckpointError(Path(source), f"made for a model isegui does not know "
                                             f"({str(data.get('model_name'))[:40]!r})")
     model = build_model(data["model_name"], num_classes=len(data["classes"]),
-                        size=int(data["size"]))
+                        size=int(data["size"]),
+                        blob_labels=blob_labels_of(data["classes"], data.get("working_scale")))
     if data.get("frozen_batchnorm"):
         freeze_batchnorm(model)
     misfit = weights_misfit(model.state_dict(), data["state_dict"])

@@ -16,6 +16,7 @@ class TrainSpec:
     size: int = 512  # the long side images are resized to, or the tile side
     tile: int | None = None  # tile side (0: whole images); None: chosen from the labels
     scale: float | None = None  # tiles' scale of the frame (1: camera px); None: chosen
+    blobs: bool = True  # on tiles, classes whose objects never touch are found as blobs
     epochs: int | None = 30  # stop after this many epochs ...
     minutes: float | None = None  # ... or after this much wall-clock time (takes precedence)
     batch: int | None = None  # images per step; None: by device (ml.device.default_batch)

@@ -79,12 +79,13 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
     InstanceDataset's images; items are (epoch, index) or an index (this epoch)."""
 
     def __init__(self, samples: list[Sample], working: WorkingScale,
-                 augment: AugmentConfig | None = None, seed: int = 0):
+                 augment: AugmentConfig | None = None, seed: int = 0, crop: int | None = None):
         self.samples, self.working, self.seed = samples, working, seed
+        self.side = crop or working.size  # of a crop, in model pixels
         self.augment = build_augment(augment) if augment else None
         self.frames = FrameStore(samples, working.scale)
         self.epoch = 0
-        side = working.size
+        side = self.side
         self.crops_per_frame = [max(1, round(w * h / side ** 2))
                                 for w, h in map(self.frames.size, range(len(samples)))]
         k = working.scale
@@ -130,14 +131,14 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
         rng = np.random.default_rng([self.seed, epoch, index, 1])
         frame = self.frames[frame_index]
         x0, y0 = self._place(frame_index, instance, rng)
-        side = self.working.size
+        side = self.side
         pixels = np.array(frame[y0:y0 + side, x0:x0 + side])  # a copy off the memory map
         masks, labels = self._targets(frame_index, (x0, y0), pixels)
         return training_pair(pixels, masks, labels, self.augment, (self.seed, epoch, index))
 
     def _place(self, f: int, instance: int, rng: np.random.Generator) -> tuple[int, int]:
         width, height = self.frames.size(f)
-        side = self.working.size
+        side = self.side
         if instance >= 0:
             return window_around(tuple(self.bounds[f][instance]), side, width, height, rng)
         bounds = self.bounds[f]
@@ -156,7 +157,7 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
         """Masks and labels of the instances the crop sees; slivers and regions to ignore
         painted over in `pixels` (in place)."""
         h, w = pixels.shape[:2]
-        side = self.working.size
+        side = self.side
         masks, labels, hidden = [], [], []
         for shape, label in zip(self.shapes[f], self.samples[f].labels):
             local, kept = crop_shape(shape, origin, side, 1.0)
@@ -184,8 +185,10 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
 
 
 def training_dataset(samples: list[Sample], working: WorkingScale,
-                     augment: AugmentConfig | None, seed: int) -> InstanceDataset | TiledDataset:
-    """The dataset of a run at its working scale: tiles, or whole images resized."""
+                     augment: AugmentConfig | None, seed: int,
+                     crop: int | None = None) -> InstanceDataset | TiledDataset:
+    """The dataset of a run at its working scale: tiles (crops of `crop` px, default the
+    tile size), or whole images resized."""
     if working.tiled:
-        return TiledDataset(samples, working, augment, seed)
+        return TiledDataset(samples, working, augment, seed, crop)
     return InstanceDataset(samples, working.size, augment, seed)

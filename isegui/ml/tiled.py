@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from isegui.core.tiling import Piece, WorkingScale, merge_pieces, tile_grid
+from isegui.ml.blobs import blob_detections
 from isegui.ml.detection import Detection, detections_from_raw, prepare_image
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 # a model's raw output for one tile, in the tile's model pixels:
 # (boxes N x 4, labels N, scores N, mask probabilities N x M x M)
 RawOutput = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-RunTiles = Callable[[list[np.ndarray]], list[RawOutput]]
+# and its blob probabilities (blob classes x tile height x width; None: no blob head)
+TileOutput = tuple[RawOutput, np.ndarray | None]
+RunTiles = Callable[[list[np.ndarray]], list[TileOutput]]
 
 
 def tile_pixels(frame: np.ndarray, rect: tuple[int, int, int, int], scale: float,
@@ -39,21 +42,28 @@ def tile_pixels(frame: np.ndarray, rect: tuple[int, int, int, int], scale: float
 
 
 def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
-                  classes: Sequence[str], batch_size: int = 4,
-                  mask_threshold: float = 0.5) -> list[Detection]:
-    """Detections (ml.predict.Detection) on one frame of any size, by tiles."""
+                  classes: Sequence[str], batch_size: int = 4, mask_threshold: float = 0.5,
+                  threshold: float = 0.5) -> list[Detection]:
+    """Detections (ml.predict.Detection) on one frame of any size, by tiles; blobs
+    (ml.blobs) scoring below `threshold` left out (the model's own heads apply it to the
+    rest)."""
     frame = prepare_image(image)
     height, width = frame.shape[:2]
     tiles = tile_grid(width, height, working.window)
+    blob_labels = [list(classes).index(name) + 1 for name in working.blob_classes]
     pieces: list[Piece] = []
     for start in range(0, len(tiles), batch_size):
         rects = tiles[start:start + batch_size]
         pixels = [tile_pixels(frame, r, working.scale, working.size) for r in rects]
-        for k, (rect, tile, raw) in enumerate(zip(rects, pixels, run_tiles(pixels))):
+        for k, (rect, tile, (raw, blobs)) in enumerate(zip(rects, pixels, run_tiles(pixels))):
             x0, y0, x1, y1 = rect
             ratio = ((x1 - x0) / tile.shape[1], (y1 - y0) / tile.shape[0])
-            for det in detections_from_raw(*raw, ratio, (height, width), list(classes),
-                                           mask_threshold, offset=(x0, y0), clip=rect):
+            found = detections_from_raw(*raw, ratio, (height, width), list(classes),
+                                        mask_threshold, offset=(x0, y0), clip=rect)
+            if blobs is not None:
+                found += blob_detections(blobs, blob_labels, classes, ratio, (x0, y0),
+                                         threshold, mask_threshold, working.blob_areas)
+            for det in found:
                 pieces.append(Piece(det.class_index, det.score, det.mask, det.origin,
                                     start + k))
     found = []
@@ -78,8 +88,10 @@ def torch_tile_runner(model: MaskRCNN, device: torch.device, size: int) -> RunTi
     import torch
     from torchvision.models.detection.image_list import ImageList
 
+    from isegui.ml.blob_head import blob_probabilities, runs_detector
+
     @torch.inference_mode()
-    def run(tiles: list[np.ndarray]) -> list[RawOutput]:
+    def run(tiles: list[np.ndarray]) -> list[TileOutput]:
         batch = torch.zeros((len(tiles), 3, size, size), device=device)
         sizes = []
         for k, tile in enumerate(tiles):
@@ -87,9 +99,21 @@ def torch_tile_runner(model: MaskRCNN, device: torch.device, size: int) -> RunTi
             h, w = tile.shape[:2]
             batch[k, :, :h, :w] = model.transform.normalize(x)
             sizes.append((h, w))
-        features = model.backbone(batch.contiguous(memory_format=torch.channels_last))
-        proposals, _ = model.rpn(ImageList(batch, sizes), features)
-        results, _ = model.roi_heads(features, proposals, sizes)
-        return [(r["boxes"].cpu().numpy(), r["labels"].cpu().numpy(), r["scores"].cpu().numpy(),
-                 r["masks"][:, 0].float().cpu().numpy()) for r in results]
+        batch = batch.contiguous(memory_format=torch.channels_last)
+        raws = [NOTHING] * len(tiles)
+        if runs_detector(model):
+            features = model.backbone(batch)
+            proposals, _ = model.rpn(ImageList(batch, sizes), features)
+            results, _ = model.roi_heads(features, proposals, sizes)
+            raws = [(r["boxes"].cpu().numpy(), r["labels"].cpu().numpy(),
+                     r["scores"].cpu().numpy(), r["masks"][:, 0].float().cpu().numpy())
+                    for r in results]
+        probs = blob_probabilities(model, batch)
+        blobs = [None if probs is None else probs[k, :, :h, :w].float().cpu().numpy()
+                 for k, (h, w) in enumerate(sizes)]
+        return list(zip(raws, blobs))
     return run
+
+
+NOTHING: RawOutput = (np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
+                      np.zeros(0, np.float32), np.zeros((0, 28, 28), np.float32))

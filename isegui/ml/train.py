@@ -23,9 +23,10 @@ from isegui.core.lock import ProjectLock
 from isegui.core.project import Project
 from isegui.core.tiling import WorkingScale
 from isegui.core.working_scale import choose_working_scale
+from isegui.ml.blob_head import BLOB_TRAINING_CROP, runs_detector
 from isegui.ml.batchnorm import freeze_batchnorm, restore_statistics, settle_batchnorm
 from isegui.ml.checkpoint import load_checkpoint, save_checkpoint
-from isegui.ml.data import Target, collate, sample_sizes, snapshot
+from isegui.ml.data import Target, collate, labeled_shapes, sample_sizes, snapshot
 from isegui.ml.device import default_batch, resolve_device
 from isegui.ml.distributed import Distributed, EpochBatches
 from isegui.ml.evaluate import evaluate
@@ -33,7 +34,7 @@ from isegui.ml.interrupt import CancellableDataset, StepInterrupted, StepInterru
 from isegui.ml.predict import Predictor
 from isegui.ml.preflight import Advice, blocking, training_outlook
 from isegui.ml.progress import CancelToken, NullReporter, Reporter
-from isegui.ml.registry import build_model, model_from_checkpoint, model_info
+from isegui.ml.registry import blob_labels_of, build_model, model_from_checkpoint, model_info
 from isegui.ml.run_log import RunLog
 from isegui.ml.runs import (active_choice, checkpoint_file, find_run, run_folder, run_lock,
                              settle_abandoned_runs)
@@ -127,7 +128,8 @@ class _Trainer:
         self.working = (WorkingScale.from_dict(resumed.get("working_scale"), resumed["size"])
                         if resumed else choose_working_scale(
                             sample_sizes(self.data.train + self.data.val), spec.size,
-                            spec.tile, spec.scale))
+                            spec.tile, spec.scale, labeled_shapes(self.data) if spec.blobs
+                            else None))
         self._note(f"working scale: {self.working.reason or self.working.describe()}")
         torch.manual_seed(spec.seed)
         self.init = InitReport()
@@ -139,7 +141,8 @@ class _Trainer:
             self.init = InitReport(source=resumed["init_source"])
         else:
             self.model = build_model(spec.model, num_classes=len(self.data.classes),
-                                     size=self.working.size)
+                                     size=self.working.size, blob_labels=blob_labels_of(
+                                         self.data.classes, self.working.as_dict()))
             self.init = self._initialise()
         self.model.to(device)
         self.amp = spec.amp and device.type == "cuda"
@@ -157,7 +160,10 @@ class _Trainer:
                                             device.type == "cuda" else None,
                                             find_unused_parameters=True)
                     if ranks.enabled else self.model)
-        self.dataset = training_dataset(self.data.train, self.working, spec.augment, spec.seed)
+        crop = None if runs_detector(self.model) else min(BLOB_TRAINING_CROP,
+                                                          self.working.size)
+        self.dataset = training_dataset(self.data.train, self.working, spec.augment, spec.seed,
+                                        crop)
         self.batches = EpochBatches(len(self.dataset), self.batch, spec.seed, ranks.world,
                                     ranks.rank)
         self.run_id: int | None = resumed["run_id"] if resumed else None

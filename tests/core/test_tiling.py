@@ -136,3 +136,32 @@ def test_a_working_scale_round_trips_and_old_runs_are_whole_images():
     assert WorkingScale.from_dict(None, 384) == WorkingScale(WHOLE, 384)
     with pytest.raises(ValueError):
         WorkingScale(TILES, 512, 0.0)
+
+
+def test_classes_whose_objects_never_touch_become_blob_classes_on_tiles_only():
+    from shapely.geometry import Point, box
+
+    from isegui.core.working_scale import LabeledShapes, separate_classes
+    classes = ["scratch", "pit", "pill", "unused"]
+    apart = ([1, 1, 2, 2], [box(0, 0, 100, 3), box(0, 20, 100, 23), Point(300, 300).buffer(5),
+                            Point(330, 300).buffer(5)])
+    touching = ([3, 3, 1], [Point(50, 50).buffer(10), Point(69, 50).buffer(10),
+                            box(200, 0, 300, 3)])
+    assert separate_classes([apart, touching], classes, gap=5) == ["scratch", "pit"]
+    # scratches 4 px apart: components would join them
+    close = ([1, 1], [box(0, 0, 100, 3), box(0, 7, 100, 10)])
+    assert separate_classes([apart, close], classes, gap=5) == ["pit"]
+    labeled = LabeledShapes(classes, [apart, touching])
+    defects = choose_working_scale(_sizes([3, 4, 8, 12, 40] * 10, 2448), 512, labeled=labeled)
+    assert defects.blob_classes == ("scratch", "pit")
+    # their area filters: a quarter of the smallest labeled area to four times the largest
+    (scratch_low, scratch_high), (pit_low, pit_high) = defects.blob_areas
+    assert scratch_low == pytest.approx(300 / 4) and scratch_high == pytest.approx(300 * 4)
+    pit_area = Point(300, 300).buffer(5).area
+    assert pit_low == pytest.approx(pit_area / 4) and pit_high == pytest.approx(pit_area * 4)
+    assert "scratch, pit found pixel by pixel as blobs" in defects.reason
+    assert WorkingScale.from_dict(defects.as_dict()) == defects
+    parts = choose_working_scale(_sizes([20, 25, 30, 40] * 10, 512), 512, labeled=labeled)
+    assert parts.mode == WHOLE and parts.blob_classes == ()
+    with pytest.raises(ValueError, match="tiles only"):
+        WorkingScale(WHOLE, 512, blob_classes=("pit",))

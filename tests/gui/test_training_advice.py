@@ -99,6 +99,9 @@ def test_the_advice_follows_the_size_and_the_weights_folder(qtbot, settings, tmp
     QTest.keyClick(settings.tiles, Qt.Key.Key_Up)
     QTest.keyClick(settings.tiles, Qt.Key.Key_Up)
     assert settings.tiles.currentData() == "auto" and "--tile" not in settings.arguments()
+    assert "--no-blobs" not in settings.arguments()  # blob classes: chosen on tiles
+    QTest.mouseClick(settings.blobs, Qt.MouseButton.LeftButton)
+    assert "--no-blobs" in settings.arguments()
 
     # a weights file, copied into the weights folder through the File… button
     weights = tmp_path / "downloads" / "backbone.pth"

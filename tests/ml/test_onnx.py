@@ -66,10 +66,12 @@ def _agree(expected, got, shape):
 @pytest.mark.slow
 def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_project, tmp_path):
     from isegui.ml.onnx_export import export_onnx
+    # the detector's path (the parts touch in places; --no-blobs makes sure)
     result = fit(TrainSpec(project=tiny_project, model="fast", size=64, tile=64, scale=1.0,
-                           epochs=2, batch=2, pretrained_search=False))
+                           blobs=False, epochs=2, batch=2, pretrained_search=False))
     torch_predictor = Predictor.from_checkpoint(result.checkpoint, "cpu", threshold=0.05)
     assert torch_predictor.working.tiled and torch_predictor.working.size == 64
+    assert torch_predictor.working.blob_classes == ()
     with pytest.raises(ExportError, match="tiles of 64 px"):
         export_onnx(result.checkpoint, tmp_path / "wrong.onnx", size=128)
     meta = export_onnx(result.checkpoint, tmp_path / "tiles.onnx")
@@ -85,7 +87,7 @@ def test_a_model_trained_on_tiles_predicts_on_tiles_in_onnxruntime_too(tiny_proj
     classes, compared = torch_predictor.classes, 0
     for image in images:  # 160 x 128 frames: six overlapping 64-px tiles each
         tiles = [tile_pixels(image, rect, 1.0, 64) for rect in tile_grid(160, 128, 64)]
-        for a, b in zip(run_torch(tiles), onnx_predictor._run_tiles(tiles)):
+        for (a, _), (b, _) in zip(run_torch(tiles), onnx_predictor._run_tiles(tiles)):
             compared += _agree(detections_from_raw(*a, (1, 1), (64, 64), classes),
                                detections_from_raw(*b, (1, 1), (64, 64), classes), (64, 64))
         # and on the frame, after merging, the same objects (pieces near the merging rule's

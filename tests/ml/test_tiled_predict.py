@@ -13,6 +13,8 @@ from isegui.ml.registry import build_model
 from isegui.ml.predict import Predictor
 from isegui.ml.tiled import predict_frame
 
+from .frame_masks import iou, on_frame
+
 
 def threshold_detector(tiles):
     """A detector of bright things: each connected bright region of a tile is an object of
@@ -30,9 +32,10 @@ def threshold_detector(tiles):
             probs.append(cv2.resize(window, (m, m), interpolation=cv2.INTER_NEAREST))
             boxes.append([x, y, x + w, y + h])
         count = len(boxes)
-        out.append((np.asarray(boxes, np.float32).reshape(-1, 4), np.ones(count, np.int64),
-                    np.linspace(0.9, 0.8, count).astype(np.float32),
-                    np.asarray(probs, np.float32).reshape(-1, 1024, 1024)))
+        raw = (np.asarray(boxes, np.float32).reshape(-1, 4), np.ones(count, np.int64),
+               np.linspace(0.9, 0.8, count).astype(np.float32),
+               np.asarray(probs, np.float32).reshape(-1, 1024, 1024))
+        out.append((raw, None))  # no blob head
     return out
 
 
@@ -46,18 +49,6 @@ def _frame(shapes, width, height):
     return image, truth
 
 
-def _on_frame(det, height, width):
-    out = np.zeros((height, width), bool)
-    x, y = det.origin
-    h, w = det.mask.shape
-    out[y:y + h, x:x + w] = det.mask
-    return out
-
-
-def _iou(a, b):
-    return np.count_nonzero(a & b) / np.count_nonzero(a | b)
-
-
 @pytest.mark.parametrize("scale", [1.0, 0.5])
 def test_a_scratch_across_three_tiles_and_a_pit_come_out_as_two_instances(scale):
     working = WorkingScale(TILES, 512 if scale == 1 else 256, scale)
@@ -68,10 +59,10 @@ def test_a_scratch_across_three_tiles_and_a_pit_come_out_as_two_instances(scale)
     image, (scratch_mask, pit_mask) = _frame([scratch, pit], width, height)
     found = predict_frame(image, working, threshold_detector, ["defect"], batch_size=3)
     assert len(found) == 2
-    masks = sorted((_on_frame(d, height, width) for d in found), key=lambda m: -m.sum())
+    masks = sorted((on_frame(d, height, width) for d in found), key=lambda m: -m.sum())
     # at half scale the 4-px scratch is 2 px wide in the tiles: its edges are approximate
     least = 0.97 if scale == 1 else 0.75
-    assert _iou(masks[0], scratch_mask) >= least and _iou(masks[1], pit_mask) >= least
+    assert iou(masks[0], scratch_mask) >= least and iou(masks[1], pit_mask) >= least
     for det in found:  # box-local: each mask's window is its box
         x0, y0, x1, y1 = det.box
         assert det.mask.shape == (round(y1 - y0), round(x1 - x0))

@@ -57,9 +57,16 @@ class TrainingSettings(QWidget):
         self.tile_scale.setToolTip("Model pixels per camera pixel: 1 keeps every pixel, 0.5 "
                                    "halves the frame (tiles cover twice as much)")
         self.tile_scale.setEnabled(False)
+        self.blobs = QCheckBox("blobs")
+        self.blobs.setChecked(True)
+        self.blobs.setToolTip("On tiles, a class whose objects never touch (scratches, pits, "
+                              "stains) is found pixel by pixel and split into objects where "
+                              "they are apart, as blob analysis does: thin defects keep their "
+                              "shape. Off: the detector finds every class")
         row = QHBoxLayout()
         row.addWidget(self.tiles, 1)
         row.addWidget(self.tile_scale)
+        row.addWidget(self.blobs)
         form.addRow("Tiles", row)
         _narrow(self.tiles)
 
@@ -319,6 +326,8 @@ class TrainingSettings(QWidget):
             args += ["--tile", str(tile)]
         if scale is not None:
             args += ["--scale", f"{scale:g}"]
+        if not self.blobs.isChecked():
+            args += ["--no-blobs"]
         if self.batch.value():
             args += ["--batch", str(self.batch.value())]
         if self.by_minutes.isChecked():

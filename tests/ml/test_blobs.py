@@ -1,0 +1,226 @@
+"""Blob classes: a map of class probabilities split into instances by connected components,
+on tiles and across tile borders; the blob head's targets, its learning, checkpoints and its
+ONNX export."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from shapely.geometry import LineString
+
+from isegui.core.geometry import rasterize
+from isegui.core.tiling import TILES, WorkingScale, tile_grid
+from isegui.ml.blob_head import IGNORE, BlobMaskRCNN, blob_probabilities, blob_target
+from isegui.ml.blobs import blob_detections
+from isegui.ml.registry import build_model, model_from_checkpoint
+from isegui.ml.tiled import NOTHING, predict_frame
+
+from .frame_masks import iou, on_frame
+
+
+def test_each_connected_region_of_a_class_is_one_instance():
+    probs = np.zeros((2, 100, 120), np.float32)
+    line = rasterize(LineString([(5, 10), (60, 40)]).buffer(1.5), 100, 120)
+    line[:, 30:32] = False  # a gap of 2 px across the line: still one scratch
+    probs[0][line] = 0.9
+    probs[0][80:90, 10:20] = 0.8  # a second scratch-class region, far away
+    probs[0][5:6, 100:102] = 0.95  # a 2-px speck: noise
+    probs[1][70:80, 90:100] = 0.7  # a pit
+    probs[1][40:45, 100:105] = 0.45  # below the mask threshold: nothing
+    found = blob_detections(probs, [1, 3], ["scratch", "chip", "pit"], (1.0, 1.0), (200, 50))
+    assert sorted(d.class_name for d in found) == ["pit", "scratch", "scratch"]
+    pit = next(d for d in found if d.class_name == "pit")
+    assert pit.class_index == 3 and pit.score == pytest.approx(0.7)
+    assert pit.origin == (290, 120) and pit.mask.shape == (10, 10) and pit.mask.all()
+    assert pit.box == (290.0, 120.0, 300.0, 130.0)
+    big = max((d for d in found if d.class_name == "scratch"), key=lambda d: d.area)
+    assert big.area == np.count_nonzero(line)  # the joined pieces, not the dilated reach
+    # a threshold on the mean probability leaves the weaker region out
+    assert len(blob_detections(probs, [1, 3], ["s", "c", "p"], (1, 1), threshold=0.75)) == 2
+
+
+def test_blobs_outside_their_classs_labeled_areas_are_left_out():
+    """Blob analysis's area filter, set from the labels: a speck of texture is not a pit, a
+    tint over half the frame is not a stain."""
+    probs = np.zeros((2, 200, 200), np.float32)
+    probs[0][10:14, 10:14] = 0.9  # 16 px: a speck
+    probs[0][50:60, 50:60] = 0.9  # 100 px: a pit
+    probs[1][100:200, 0:200] = 0.9  # 20,000 px: a tint, not a stain
+    probs[1][20:40, 120:150] = 0.9  # 600 px: a stain
+    found = blob_detections(probs, [1, 2], ["pit", "stain"], (1.0, 1.0),
+                            areas=[(25.0, 400.0), (250.0, 8000.0)])
+    assert sorted((d.class_name, d.area) for d in found) == [("pit", 100), ("stain", 600)]
+    assert len(blob_detections(probs, [1, 2], ["pit", "stain"], (1.0, 1.0))) == 4
+
+
+def test_a_tile_at_half_scale_maps_its_blobs_back_to_frame_pixels():
+    probs = np.zeros((1, 50, 50), np.float32)
+    probs[0, 10:20, 5:15] = 1.0
+    (det,) = blob_detections(probs, [1], ["pit"], (2.0, 2.0), (100, 0))
+    assert det.origin == (110, 20) and det.mask.shape == (20, 20) and det.mask.all()
+
+
+def blob_runner(tiles):
+    """A perfect blob head for bright things: probability 1 on every bright pixel."""
+    return [(NOTHING, (tile[None, :, :, 0] > 127).astype(np.float32)) for tile in tiles]
+
+
+def test_a_scratch_across_three_tiles_is_one_blob_instance_with_its_mask():
+    working = WorkingScale(TILES, 512, 1.0, blob_classes=("scratch",))
+    width, height = 1152, 700
+    assert len({x for x, *_ in tile_grid(width, height, working.window)}) == 3
+    scratch = LineString([(30, 300), (600, 330), (1120, 280)]).buffer(1.5)
+    image = np.zeros((height, width, 3), np.uint8)
+    truth = rasterize(scratch, height, width)
+    image[truth] = 255
+    found = predict_frame(image, working, blob_runner, ["scratch"], batch_size=2)
+    assert len(found) == 1
+    assert iou(on_frame(found[0], height, width), truth) >= 0.99
+    x0, y0, x1, y1 = found[0].box
+    assert found[0].mask.shape == (round(y1 - y0), round(x1 - x0))  # box-local
+
+
+def _target(masks, labels):
+    return {"masks": torch.tensor(np.array(masks), dtype=torch.uint8),
+            "labels": torch.tensor(labels), "boxes": torch.zeros((len(labels), 4))}
+
+
+def test_the_blob_target_marks_blob_classes_and_ignores_the_padding():
+    from torchvision.models.detection.image_list import ImageList
+    a = np.zeros((32, 48), np.uint8)
+    a[2:4, 5:40] = 1
+    b = np.zeros((32, 48), np.uint8)
+    b[10:20, 10:20] = 1
+    batch = ImageList(torch.zeros(2, 3, 32, 64), [(32, 48), (32, 64)])
+    target = blob_target([_target([a, b], [2, 1]), _target(np.zeros((0, 32, 64)), [])],
+                         batch, blob_labels=[2])
+    assert target.shape == (2, 32, 64)
+    assert (target[0, :, :48][torch.from_numpy(a).bool()] == 1).all()
+    assert (target[0, :, :48][torch.from_numpy(b).bool()] == 0).all()  # class 1: detector's
+    assert (target[0, :, 48:] == IGNORE).all() and (target[1] == 0).all()
+
+
+def _lines_batch(rng, n=4, size=64):
+    images, targets, truths = [], [], []
+    for _ in range(n):
+        image = rng.uniform(0.3, 0.5, (3, size, size)).astype(np.float32)
+        x0, x1 = rng.uniform(4, 60, 2)
+        line = rasterize(LineString([(x0, 4), (x1, 60)]).buffer(1.2), size, size)
+        image[:, line] += 0.35
+        images.append(torch.from_numpy(image))
+        targets.append(_target([line.astype(np.uint8)], [1]))
+        truths.append(line)
+    return images, targets, truths
+
+
+@pytest.fixture(scope="module")
+def line_model():
+    """A blob-only model taught bright thin lines on a noisy background (150 steps)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model("fast", num_classes=1, size=64, blob_labels=[1])
+    assert isinstance(model, BlobMaskRCNN) and not model.detects
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(150):
+        images, targets, _ = _lines_batch(rng)
+        losses = model(images, targets)
+        assert set(losses) == {"loss_blob", "loss_blob_dice"}  # no detector losses
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+    return model.eval()
+
+
+@pytest.mark.slow
+def test_the_blob_head_learns_thin_lines_a_box_mask_could_not_hold(line_model):
+    images, _, truths = _lines_batch(np.random.default_rng(99))
+    with torch.no_grad():
+        probs = blob_probabilities(line_model, torch.stack([line_model.transform.normalize(i)
+                                                            for i in images]))
+    ious = [iou(p[0].numpy() > 0.5, t) for p, t in zip(probs, truths)]
+    assert np.mean(ious) >= 0.6, ious
+
+
+@pytest.mark.slow
+def test_a_box_drawn_around_a_thin_line_gets_the_blob_heads_mask(line_model):
+    """The box-to-mask labeling tool on a blob-only run: the line's pixels in the box, not
+    the untrained detector's guess."""
+    from isegui.ml.interactive import BoxSegmenter
+    from isegui.ml.predict import Predictor
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("line",))
+    predictor = Predictor(line_model, ["line"], torch.device("cpu"), working=working)
+    images, _, truths = _lines_batch(np.random.default_rng(5), n=3)
+    ious = []
+    for image, truth in zip(images, truths):
+        pixels = (image.permute(1, 2, 0).numpy().clip(0, 1) * 255).astype(np.uint8)
+        rows, cols = np.nonzero(truth)
+        box = (cols.min() - 3, rows.min() - 3, cols.max() + 4, rows.max() + 4)
+        found = BoxSegmenter(predictor).segment(pixels, box)
+        assert found is not None and found.class_name == "line"
+        ious.append(iou(on_frame(found, 64, 64), truth))
+    assert np.mean(ious) >= 0.5, ious
+
+
+def test_a_checkpoint_of_a_blob_model_loads_with_its_head_and_old_ones_without():
+    torch.manual_seed(0)
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    model = build_model("fast", num_classes=2, size=64, blob_labels=[2])
+    assert model.detects  # "chip" is left to the detector
+    data = {"model_name": "fast", "size": 64, "classes": ["chip", "pit"],
+            "working_scale": working.as_dict(), "state_dict": model.state_dict()}
+    loaded = model_from_checkpoint(data)
+    assert isinstance(loaded, BlobMaskRCNN) and loaded.blob_labels == (2,)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    plain = build_model("fast", num_classes=2, size=64)
+    old = {"model_name": "fast", "size": 64, "classes": ["chip", "pit"],
+           "state_dict": plain.state_dict()}
+    assert not hasattr(model_from_checkpoint(old), "blob_head")
+
+
+@pytest.mark.slow
+def test_onnxruntime_gives_the_blob_probabilities_torch_gives(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from isegui.ml.checkpoint import save_checkpoint
+    from isegui.ml.onnx_export import export_onnx
+    from isegui.ml.onnx_model import OnnxPredictor
+    from isegui.ml.predict import Predictor
+    torch.manual_seed(0)
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    model = build_model("fast", num_classes=2, size=64, blob_labels=[2])
+    with torch.no_grad():  # untrained, even odds: patches of "pit" here and there
+        model.blob_head.out.bias.zero_()
+    save_checkpoint(tmp_path / "m.pt", {
+        "model_name": "fast", "size": 64, "classes": ["chip", "pit"],
+        "working_scale": working.as_dict(), "state_dict": model.state_dict()})
+    export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx")
+    torch_predictor = Predictor.from_checkpoint(tmp_path / "m.pt", "cpu", threshold=0.3)
+    onnx_predictor = OnnxPredictor(tmp_path / "m.onnx", threshold=0.3)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (100, 150, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (9, 9), 3)
+    from isegui.ml.tiled import tile_pixels, torch_tile_runner
+    tiles = [tile_pixels(image, r, 1.0, 64) for r in tile_grid(150, 100, 64)]
+    run_torch = torch_tile_runner(torch_predictor.model, torch_predictor.device, 64)
+    for (_, a), (_, b) in zip(run_torch(tiles), onnx_predictor._run_tiles(tiles)):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+    expected = torch_predictor.predict([image])[0]
+    got = onnx_predictor.predict([image])[0]
+    assert any(d.class_name == "pit" for d in expected)
+    assert sorted((d.class_name, d.area) for d in got) == \
+        sorted((d.class_name, d.area) for d in expected)
+
+
+def test_a_pit_is_found_as_a_blob_through_the_torch_predictor():
+    """Predictor and predict_frame with a real BlobMaskRCNN whose head is set by hand."""
+    from isegui.ml.predict import Predictor
+    torch.manual_seed(0)
+    model = build_model("fast", num_classes=1, size=64, blob_labels=[1])
+    with torch.no_grad():  # background everywhere: nothing found
+        model.blob_head.out.bias.copy_(torch.tensor([30.0, -30.0]))
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    predictor = Predictor(model, ["pit"], torch.device("cpu"), threshold=0.5, working=working)
+    image = np.full((100, 150, 3), 128, np.uint8)
+    cv2.circle(image, (70, 40), 6, (20, 20, 20), -1)
+    assert predictor.predict([image]) == [[]]
