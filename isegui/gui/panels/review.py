@@ -67,6 +67,9 @@ class ReviewPanel(QWidget):
         self.metrics_button = QPushButton("Run metrics…")
         self.metrics_button.setToolTip("Per-class AP, confusion matrix and PR curve on the val "
                                        "split")
+        self.rules_button = QPushButton("Line rules…")
+        self.rules_button.setToolTip("OK / NG tolerances for the line, set beside this run's "
+                                     "measured predictions")
 
         self._active: int | None = None  # the active run when the list was last made
 
@@ -79,7 +82,8 @@ class ReviewPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
         for rows in (((self.table,), (self.accept, self.reject, self.accept_all)),
-                     ((self.sort_button, self.metrics_button), (self.worst,))):
+                     ((self.sort_button, self.metrics_button, self.rules_button),
+                      (self.worst,))):
             part = QWidget()
             part_layout = QVBoxLayout(part)
             part_layout.setContentsMargins(0, 0, 0, 0)
@@ -110,6 +114,7 @@ class ReviewPanel(QWidget):
         self.worst.itemClicked.connect(
             lambda item: session.open_image(item.data(Qt.ItemDataRole.UserRole)))
         self.metrics_button.clicked.connect(self.show_metrics)
+        self.rules_button.clicked.connect(self.show_rules)
         controller.changed.connect(self.refresh)
         self.refresh_runs()
 
@@ -297,6 +302,17 @@ class ReviewPanel(QWidget):
             return
         RunMetricsDialog(self.session, run_id, self,
                          threshold=self.controller.layer.threshold).show()
+
+
+    def show_rules(self):
+        from isegui.gui.dialogs.line_rules import LineRulesDialog
+        run_id = self.run.currentData()
+        if run_id is None:
+            QMessageBox.information(self, "Review", "Train a model first (Training panel).")
+            return None
+        dialog = LineRulesDialog(self.session, run_id, self.controller.layer.threshold, self)
+        dialog.show()
+        return dialog
 
 
 def _rows(layout, rows) -> None:
