@@ -41,8 +41,10 @@ the receiver's polling delay ("poll_gap_ms_p50": the receiver's own edits in bet
 are matched in order to the sender's commits on that image; commits whose notice may have gone
 missing because the server stopped (the receivers reload everything then) are counted apart
 ("not_seen_around_restart"); "never_seen" counts the others.
-Claims are advisory (the window enforces them): "edits.on_images_claimed_by_another" counts
-the edits committed on an image someone else had claimed before the edit began.
+Claims are enforced by the server (a trigger refuses writes to an image another member
+holds): "edits.on_images_claimed_by_another" counts the edits committed on an image someone
+else had claimed before the edit began (only a step whose statements ran before the take-over
+committed can), and "failed" the steps the server refused.
 Prints one JSON object (and writes it to --out FILE); exit status 1 when the check finds a lost,
 duplicated, half-written or wrong instance. Linux/macOS only (SIGKILL).
 """
@@ -213,6 +215,7 @@ class Inspector:
         try:
             if self.image is not None:
                 self.timed("release", self.store.release_image, self.image)
+                self.write({"ev": "release", "image": self.image, "t1": time.time()})
             target = self.rng.choice(self.others if self.others and
                                      self.rng.random() < OTHER_IMAGE else self.own)
             if self.claim(target, False) is not None:
@@ -918,25 +921,36 @@ def _report(workers: int, seconds: float, info: dict[str, Any],
 
 
 def _after_take_over(logs: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Claims are advisory (the window enforces them, not the server): edits a worker
-    committed on an image that another had claimed before the edit began (its step in flight
-    when it was taken over, or done before its next poll showed it)."""
+    """Edits a worker committed on an image that another held (claimed, not released since)
+    when the edit began: the server refuses writes to an image another holds, so only a step
+    whose statements ran before the take-over committed can land after it."""
     import bisect
-    claims: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    timeline: dict[int, list[tuple[float, int, bool]]] = defaultdict(list)
     for k, records in logs.items():
         for r in records:
             if r["ev"] == "claim" and (r["take_over"] or r["held_by"] is None):
-                claims[r["image"]].append((r["t1"], k))
-    for held in claims.values():
-        held.sort()
+                timeline[r["image"]].append((r["t1"], k, True))
+            elif r["ev"] == "release":
+                timeline[r["image"]].append((r["t1"], k, False))
+    holders: dict[int, tuple[list[float], list[int | None]]] = {}
+    for image, events in timeline.items():
+        times, who, holder = [], [], None
+        for t, k, claimed in sorted(events):
+            if claimed:
+                holder = k
+            elif holder == k:  # a release ends only the releaser's own claim
+                holder = None
+            times.append(t)
+            who.append(holder)
+        holders[image] = (times, who)
     late = []
     for k, records in logs.items():
         for r in records:
-            if r["ev"] in LABEL_EVENTS:
-                held = claims[r["image"]]
-                i = bisect.bisect_right(held, (r["t0"], len(logs))) - 1
-                if i >= 0 and held[i][1] != k:
-                    late.append((r["t1"] - held[i][0]) * 1000)
+            if r["ev"] in LABEL_EVENTS and r["image"] in holders:
+                times, who = holders[r["image"]]
+                i = bisect.bisect_right(times, r["t0"]) - 1
+                if i >= 0 and who[i] not in (None, k):
+                    late.append((r["t1"] - times[i]) * 1000)
     return {"n": len(late), "max_ms_after_claim": round(max(late, default=0.0), 1)}
 
 

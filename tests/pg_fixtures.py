@@ -55,3 +55,17 @@ def pg_database(pg_server):
         yield pg_server.url(name)
     finally:
         pg_server.drop_database(name)
+
+
+@pytest.fixture
+def own_server(pg_server):  # pg_server: PostgreSQL is installed (or the test skips)
+    """A private PostgreSQL with a database "line", for tests that stop and start it."""
+    import tempfile
+    from pathlib import Path
+    server = LocalServer.start(Path(tempfile.mkdtemp(prefix="isegui-pg-restart-")), fast=True)
+    server.create_database("line")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)

@@ -22,7 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "window in place of a project folder.")
     p.add_argument("url")
     p.add_argument("name")
-    p.add_argument("--images", type=Path, required=True, help="the team's image root folder")
+    p.add_argument("--images", type=Path, required=True,
+                   help="the team's image root folder (with --images-in-database: this PC's "
+                   "folder for the images)")
+    p.add_argument("--images-in-database", action="store_true",
+                   help="keep the image files in the database too, for a team without a "
+                   "shared folder: each PC reads them from there when its folder lacks them")
     p.add_argument("--file", type=Path, help=f"where to write the team file (NAME{TEAM_SUFFIX})")
     p.set_defaults(handler=run_team_create)
     p = actions.add_parser(
@@ -46,14 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target")
     p.add_argument("--name", help="the team project's name (default: the folder's)")
     p.add_argument("--file", type=Path, help="where to write the team file")
+    p.add_argument("--images-in-database", action="store_true",
+                   help="into a team: keep the image files in the database too")
     p.set_defaults(handler=run_migrate)
 
 
 def run_team_create(args) -> int:
     team_file = args.file or Path(f"{args.name}{TEAM_SUFFIX}")
-    with Project.create_team(args.url, args.name, args.images, team_file) as project:
+    with Project.create_team(args.url, args.name, args.images, team_file,
+                             images_in_database=args.images_in_database) as project:
+        where = "kept in the database, read here from" if args.images_in_database else "under"
         print(f"team project {args.name!r} made; open it with {project.team_file} "
-              f"(images under {project.folder})")
+              f"(images {where} {project.folder})")
     return 0
 
 
@@ -72,7 +81,8 @@ def run_migrate(args) -> int:
     if args.target.startswith(("postgresql://", "postgres://")):
         name = args.name or args.source.resolve().name
         team_file = args.file or Path(f"{name}{TEAM_SUFFIX}")
-        copied = project_to_team(args.source, args.target, name, team_file)
+        copied = project_to_team(args.source, args.target, name, team_file,
+                                 args.images_in_database)
         where = f"team project {name!r} (open it with {team_file})"
     elif args.source.suffix == TEAM_SUFFIX:
         copied = team_to_project(args.source, Path(args.target))

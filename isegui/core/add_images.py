@@ -270,7 +270,9 @@ def add_images(project: Project, checked: list[CheckedImage], *, copy: bool = Fa
         plans, project.store.on_share))
     created = copy_planned(project.folder, plans, progress)
     try:
-        report.records = write_images(project.store, plans, split)
+        with project.store.transaction():
+            report.records = write_images(project.store, plans, split)
+            project.keep_image_files([p.stored for p in plans])
     except BaseException:
         remove_files(created)
         raise

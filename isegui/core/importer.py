@@ -272,6 +272,7 @@ def _add_image(project: Project, plan: _Planned, options: ImportOptions,
         report.images_replaced += 1
     else:
         record = store.add_image(plan.stored, plan.width, plan.height, split, status)
+        project.keep_image_files([plan.stored])
         report.images_added += 1
     ids = _instance_ids(image, report)
     stacked = sorted(enumerate(image.instances),

@@ -8,8 +8,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from isegui.core import team_images
 from isegui.core.errors import ProjectError
-from isegui.core.project import PROJECT_FILE, Project, project_exists
+from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project, project_exists
 from isegui.core.store import Store
 
 # parents first, so every reference finds its row; meta's schema version is the receiver's own
@@ -55,17 +56,22 @@ def _columns(row: object) -> list[str]:
     return list(row.keys())  # type: ignore[attr-defined]
 
 
-def project_to_team(folder: Path, url: str, name: str, team_file: Path) -> dict[str, int]:
+def project_to_team(folder: Path, url: str, name: str, team_file: Path,
+                    images_in_database: bool = False) -> dict[str, int]:
     """A project folder into a new team project `name`: its folder becomes the team's image
-    root (the images stay where they are, under the same relative paths)."""
+    root (the images stay where they are, under the same relative paths; with
+    `images_in_database` their files are stored in the database too)."""
     folder = Path(folder).resolve()
     with Project.open(folder, read_only=True) as source:
-        team = Project.create_team(url, name, folder, team_file)
+        team = Project.create_team(url, name, folder, team_file, images_in_database)
         try:
             with team.store.transaction():
                 team.store.engine.execute("DELETE FROM meta WHERE key <> 'schema_version'")
                 copied = copy_rows(source.store, team.store)
                 team.store.set_meta("name", name)
+                if images_in_database:
+                    team_images.enable(team.store)  # its mark went with the other meta
+                    team.keep_image_files([r.path for r in team.store.images()])
             return copied
         finally:
             team.close()
@@ -81,7 +87,10 @@ def team_to_project(team_file: Path, folder: Path) -> dict[str, int]:
         target = Project.create(folder)
         try:
             def local(stored: str) -> str:
-                return target.stored_path(source.image_path(stored))
+                file = source.image_path(stored)
+                if source.image_files is not None:  # the database's copy: into the folder
+                    file = _copy_in(file, folder / IMAGES_DIR, Path(stored).name)
+                return target.stored_path(file)
             with target.store.transaction():
                 target.store.engine.execute("DELETE FROM meta WHERE key <> 'schema_version'")
                 copied = copy_rows(source.store, target.store, local)
@@ -93,6 +102,17 @@ def team_to_project(team_file: Path, folder: Path) -> dict[str, int]:
             raise
         target.close()
         return copied
+
+
+def _copy_in(file: Path, images: Path, name: str) -> Path:
+    """`file` copied into `images` as `name` (another name where that is taken)."""
+    images.mkdir(parents=True, exist_ok=True)
+    target, n = images / name, 1
+    while target.exists():
+        target = images / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        n += 1
+    shutil.copy2(file, target)
+    return target
 
 
 def _copy_runs(source_root: Path, folder: Path) -> None:

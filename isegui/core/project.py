@@ -13,6 +13,8 @@ from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedErr
 from isegui.core.lock import ProjectLock
 from isegui.core.shares import is_network_path
 from isegui.core.store import Store, now_iso
+from isegui.core import team_images
+from isegui.core.team_images import ImageFiles
 from isegui.core.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team_project,
                               open_team_store, schema_name)
 
@@ -30,6 +32,9 @@ class Project:
         self.store = store
         self._lock = lock
         self.team_file = team_file  # None for a project file
+        # a team project that keeps its images in its database (core.team_images)
+        self.image_files = ImageFiles(store, folder) if team_file is not None and \
+            team_images.enabled(store) else None
 
     @property
     def is_team(self) -> bool:
@@ -95,9 +100,10 @@ class Project:
 
     @classmethod
     def create_team(cls, url: str, name: str, images: str | Path,
-                    team_file: str | Path) -> Project:
+                    team_file: str | Path, images_in_database: bool = False) -> Project:
         """A new team project `name` in the database at `url`, its images under `images`,
-        and the team file that opens it."""
+        and the team file that opens it. `images_in_database`: the image files are kept in
+        the database too, and `images` is this PC's folder for them."""
         images, team_file = Path(images).resolve(), Path(team_file).resolve()
         checked_url(url)  # all that can be checked first is, before the database is touched
         schema_name(name)
@@ -114,6 +120,9 @@ class Project:
             store.set_meta("name", name)
             store.set_meta("project_id", uuid.uuid4().hex)
             store.set_meta("created", now_iso())
+            if images_in_database:
+                team_images.enable(store)
+                project.image_files = ImageFiles(store, images)
             ref.write(team_file)
         except BaseException:
             drop_team_project(store, name)  # made, but nobody could open it: not kept
@@ -180,9 +189,21 @@ class Project:
     # ------------------------------------------------------------------ paths
 
     def image_path(self, stored: str) -> Path:
-        """The file of an image record's path."""
+        """The file of an image record's path: in the project's folder, or for a team that
+        keeps its images in the database and a file this PC lacks, its local copy."""
         path = Path(stored)
-        return path if path.is_absolute() else self.folder / path
+        path = path if path.is_absolute() else self.folder / path
+        if self.image_files is not None and not path.is_file():
+            return self.image_files.local_copy(stored) or path
+        return path
+
+    def keep_image_files(self, stored_paths: list[str]) -> None:
+        """In a team that keeps its images in the database, store these newly recorded
+        images' files there (inside the caller's transaction); elsewhere nothing to do."""
+        if self.image_files is not None:
+            folder_paths = [p if Path(p).is_absolute() else self.folder / p
+                            for p in map(Path, stored_paths)]
+            self.image_files.upload(stored_paths, folder_paths)
 
     def stored_path(self, file: Path) -> str:
         """How an image file is recorded: relative to the project folder with "/" separators

@@ -5,6 +5,7 @@ out statements and transactions and maps rows so they read by column name or by 
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -22,8 +23,9 @@ class PostgresIntegrityFailure(PostgresFailure):
 
 
 class PostgresConnectionLost(PostgresFailure):
-    """The server went away in the middle of a transaction: that transaction is lost (it was
-    rolled back by the server); the next one connects again."""
+    """The server went away in the middle of a transaction (that transaction is lost: the
+    server rolled it back), or is still away after the engine waited for it; the next
+    statement connects again."""
 
 
 class PostgresPermissionDenied(PostgresFailure):
@@ -137,33 +139,45 @@ class PostgresEngine(Engine):
         self._psycopg = psycopg
         self.url, self.schema, self.connect_timeout = url, schema, connect_timeout
         self.reconnects = 0  # how many times the connection was made again (said to users)
+        # how long a lost server is waited for before a statement gives up (a window waits
+        # less: it must not freeze)
+        self.reconnect_for_s = self.RECONNECT_FOR_S
+        self._away_until = 0.0  # until then the server was just found away: no more waiting
         self._in_transaction = False
         self.conn = self._connect()
 
     def _connect(self) -> Any:
         psycopg = self._psycopg
         try:
+            # never longer than the caller would wait for the server to come back
+            timeout = max(1, min(self.connect_timeout, math.ceil(self.reconnect_for_s)))
             conn = psycopg.connect(self.url, autocommit=True, row_factory=_rows,
-                                   connect_timeout=self.connect_timeout)
+                                   connect_timeout=timeout)
             conn.execute(f'SET search_path TO "{self.schema}"')
             return conn
         except psycopg.Error as exc:
             raise PostgresFailure(f"cannot connect to {_safe(self.url)}: {exc}") from exc
 
     def _reconnect(self) -> None:
-        """The server is back (a restart, a network blip): a new connection, retried for a
-        while. A transaction that was open is gone; the caller says so."""
+        """The server is back (a restart, a network blip): a new connection, retried for
+        `reconnect_for_s`. A transaction that was open is gone; the caller says so. Once that
+        wait has run out, the statements that follow try once each (for another such span),
+        so that one step of a window does not wait again at every statement."""
         import time
-        deadline = time.monotonic() + self.RECONNECT_FOR_S
+        now = time.monotonic()
+        deadline = now if now < self._away_until else now + self.reconnect_for_s
         while True:
             try:
                 self.conn = self._connect()
                 self.reconnects += 1
+                self._away_until = 0.0
                 return
-            except PostgresFailure:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+            except PostgresFailure as exc:
+                if time.monotonic() >= deadline:
+                    self._away_until = time.monotonic() + self.reconnect_for_s
+                    raise PostgresConnectionLost(
+                        f"the team's database is not reachable ({_first_line(exc)})") from exc
+                time.sleep(0.25)
 
     def _run(self, sql: str, args: Args = (), many: list[Args] | None = None) -> Any:
         psycopg = self._psycopg

@@ -97,10 +97,18 @@ def open_team_store(url: str, project: str, *, create: bool = False,
         if create:
             _install_change_notices(engine, schema)
             _install_roles(engine, schema)
+        elif not read_only and not _has_claim_guard(engine, schema) and _owns(engine, schema):
+            install_claim_guard(engine, schema)  # a team project from before the rule
         return store
     except BaseException:
         engine.close()
         raise
+
+
+def _owns(engine: PostgresEngine, schema: str) -> bool:
+    return bool(engine.query(
+        "SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace "
+        "WHERE nspname = ?", (schema,))[0][0])
 
 
 def drop_team_project(store: Store, project: str) -> None:
@@ -233,6 +241,29 @@ $$ LANGUAGE plpgsql
 """
 
 
+# Claims, enforced by the server too: while an image is claimed by one member, another's
+# writes to its instances are refused (a window that missed a take-over cannot write after it).
+_CLAIM_GUARD = """
+CREATE OR REPLACE FUNCTION "{schema}".guard_claim() RETURNS trigger AS $$
+DECLARE
+    image INTEGER;
+    holder TEXT;
+    since TEXT;
+BEGIN
+    IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
+    SELECT claimed_by, claimed_at INTO holder, since FROM "{schema}".images WHERE id = image;
+    IF holder IS NOT NULL AND holder <> current_user THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
+            || ' is labeling image ' || image || ' (since ' || since
+            || '); take it over to change its labels';
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
 def role_name(schema: str, role: str) -> str:
     if role not in ROLES:
         raise ValueError(f"{role!r}: a team role is one of {', '.join(ROLES)}")
@@ -257,6 +288,23 @@ def _install_roles(engine: PostgresEngine, schema: str) -> None:
     engine.execute(_REVIEW_GUARD.format(schema=schema))
     engine.execute(f'CREATE TRIGGER guard_review BEFORE UPDATE OF status ON "{schema}".images '
                    f'FOR EACH ROW EXECUTE FUNCTION "{schema}".guard_review()')
+    install_claim_guard(engine, schema)
+
+
+def install_claim_guard(engine: PostgresEngine, schema: str) -> None:
+    """The server's claim rule (also added to team projects made before it, when their
+    owner opens them)."""
+    engine.execute(_CLAIM_GUARD.format(schema=schema))
+    engine.execute(f'CREATE OR REPLACE TRIGGER guard_claim BEFORE INSERT OR UPDATE OR DELETE '
+                   f'ON "{schema}".instances FOR EACH ROW EXECUTE FUNCTION '
+                   f'"{schema}".guard_claim()')
+
+
+def _has_claim_guard(engine: PostgresEngine, schema: str) -> bool:
+    return bool(engine.query(
+        "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = ? AND t.tgname = 'guard_claim'",
+        (schema,)))
 
 
 def add_member(store: Store, login: str, role: str) -> None:

@@ -54,9 +54,13 @@ class ProjectSession(QObject):
     # ------------------------------------------------------------------ team mates
 
     FEED_EVERY_MS = 300  # how often other clients' changes are looked for (goal: < 2 s)
+    # while the server is away, how long a step waits for it before it is "not saved": the
+    # window must not freeze (command-line work and training wait the engine's 10 s)
+    SERVER_PATIENCE_S = 1.5
 
     def _follow_team(self) -> None:
         from isegui.core.team import ChangeFeed
+        self.store.engine.reconnect_for_s = self.SERVER_PATIENCE_S
         try:
             self.feed = ChangeFeed(self.store)
         except WRITE_FAILURES as exc:

@@ -58,6 +58,50 @@ def test_team_create_writes_a_file_every_command_accepts(team, tmp_path, capsys)
         assert project.image_path(record.path).is_file()  # copied under the team's root
 
 
+def test_a_team_without_a_shared_folder_keeps_its_images_in_the_database(
+        tmp_path, pg_database, monkeypatch, capsys):
+    from isegui.core.images import load_image
+    from isegui.core.team_images import CACHE_DIR
+    # the second PC's folder sits elsewhere: the first PC's relative paths lead nowhere there
+    first_pc, second_pc = tmp_path / "pc1", tmp_path / "other" / "disk" / "pc2"
+    first_pc.mkdir()
+    second_pc.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["team", "create", pg_database, "line4", "--images", str(first_pc),
+                 "--images-in-database"]) == 0
+    assert "kept in the database" in capsys.readouterr().out
+    ann, images = _exported(tmp_path, "a", 1)
+    # not copied: the files stay where they are on the first PC, and go into the database
+    assert main(["import", "line4.isegui-team", "--format", "coco", str(ann), "--images",
+                 str(images)]) == 0
+    import shutil
+    first = sorted(images.iterdir())[0]
+    new = images / f"a-extra{first.suffix}"
+    shutil.copy(first, new)
+    assert main(["add", "line4.isegui-team", str(new)]) == 0
+    # the second PC has an empty folder of its own
+    data = json.loads((tmp_path / "line4.isegui-team").read_text())
+    (tmp_path / "pc2.isegui-team").write_text(json.dumps({**data, "images": str(second_pc)}))
+    with Project.open(tmp_path / "pc2.isegui-team") as second, \
+            Project.open(tmp_path / "line4.isegui-team", read_only=True) as first:
+        records = second.store.images()
+        assert len(records) == 4
+        for record in records:
+            here, there = second.image_path(record.path), first.image_path(record.path)
+            assert here.parent == second_pc / CACHE_DIR
+            assert there.resolve().parent == images.resolve()
+            assert here.read_bytes() == there.read_bytes()
+            assert load_image(here).shape[:2] == (record.height, record.width)
+        assert second.image_files.missing([r.path for r in records]) == []
+    # out of the team into a project folder of its own: the images are copied in
+    assert main(["migrate", str(tmp_path / "pc2.isegui-team"), str(tmp_path / "back")]) == 0
+    with Project.open(tmp_path / "back", read_only=True) as back:
+        for record in back.store.images():
+            assert record.path.startswith("images/")
+            assert load_image(back.image_path(record.path)).shape[:2] == (record.height,
+                                                                          record.width)
+
+
 def test_two_imports_at_once_from_two_processes_both_land(team, tmp_path):
     team_file, _ = team
     jobs = []
@@ -245,6 +289,44 @@ def test_roles_are_enforced_by_the_server(team, pg_server, pg_database):
         carol.close()
     with pytest.raises(ProjectError):  # not a member: not even a look
         open_team_store(pg_server.url(database, user=dave_), "line3").close()
+
+
+def test_claims_are_enforced_by_the_server(team, pg_server, pg_database):
+    """While one member holds an image, another's writes to its labels are refused by
+    PostgreSQL itself (a window that missed the take-over cannot write after it); after an
+    explicit take-over the roles swap."""
+    import uuid
+
+    from shapely.geometry import box
+
+    from isegui.core.sql import PostgresPermissionDenied
+    from isegui.core.team import add_member, open_team_store
+    team_file, _ = team
+    database = pg_database.rsplit("/", 1)[1]
+    bob_ = f"bob_{uuid.uuid4().hex[:6]}"
+    pg_server.create_role(bob_)
+    with Project.open(team_file) as owner:
+        img = owner.store.add_image("a.png", 10, 10)
+        free = owner.store.add_image("b.png", 10, 10)
+        add_member(owner.store, bob_, "inspector")
+        mine = owner.store.add_instance(img.id, None, box(0, 0, 2, 2))
+        assert owner.store.claim_image(img.id) is None
+        bob = open_team_store(pg_server.url(database, user=bob_), "line3")
+        try:
+            with pytest.raises(PostgresPermissionDenied, match=f"is labeling image {img.id}"):
+                bob.add_instance(img.id, None, box(3, 3, 5, 5))
+            with pytest.raises(PostgresPermissionDenied):
+                bob.delete_instances(img.id, [mine.id])
+            assert [i.id for i in owner.store.instances(img.id)] == [mine.id]  # untouched
+            bob.add_instance(free.id, None, box(0, 0, 1, 1))  # an image nobody holds
+            assert bob.claim_image(img.id, take_over=True) is None
+            bob.add_instance(img.id, None, box(3, 3, 5, 5))
+            with pytest.raises(PostgresPermissionDenied, match=f"{bob_} is labeling"):
+                owner.store.add_instance(img.id, None, box(6, 6, 8, 8))
+            bob.release_image(img.id)
+            owner.store.add_instance(img.id, None, box(6, 6, 8, 8))
+        finally:
+            bob.close()
 
 
 @pytest.mark.slow

@@ -1,29 +1,14 @@
 """A team's PostgreSQL restarts: clients connect again by themselves and say so; a step that
 was in flight when it went away is lost whole (never half written) and said to be."""
 
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from shapely.geometry import box
 
-from isegui.core.pg_server import LocalServer
 from isegui.core.sql import PostgresConnectionLost
 from isegui.core.team import EVERYTHING, ChangeFeed, open_team_store
-
-
-@pytest.fixture
-def own_server(pg_server):  # pg_server: PostgreSQL is installed (or the test skips)
-    server = LocalServer.start(Path(tempfile.mkdtemp(prefix="isegui-pg-restart-")), fast=True)
-    server.create_database("line")
-    try:
-        yield server
-    finally:
-        server.stop()
-        import shutil
-        shutil.rmtree(server.folder, ignore_errors=True)
 
 
 def test_a_server_restart_is_survived_and_in_flight_steps_are_lost_whole(own_server):

@@ -174,3 +174,39 @@ def test_an_inspector_cannot_mark_an_image_reviewed(qtbot, two_people):
     assert not b.session.read_only and b.session.undo_stack.count() == 0
     b.actions_by_name["mark-labeled"].trigger()
     assert b.session.store.image(image_id).status == ImageStatus.LABELED
+
+
+def test_while_the_server_is_away_the_window_stays_responsive(qtbot, tmp_path, own_server):
+    """A step tried while the team's server is down waits for it only briefly, is "not
+    saved" and said so; the window stays usable, and the next step after the server is back
+    is saved."""
+    from isegui.gui.app import open_window
+    from isegui.gui.commands.instance_commands import AddInstanceCommand
+    root = tmp_path / "share"
+    (root / "images").mkdir(parents=True)
+    save_image(root / "images/a.png", np.full((150, 200, 3), 90, np.uint8))
+    team_file = tmp_path / "line3.isegui-team"
+    with Project.create_team(own_server.url("line"), "line3", root, team_file) as project:
+        project.store.add_class("pill")
+        project.store.add_image("images/a.png", 200, 150)
+    win = open_window(team_file)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    session = win.session
+    image_id, pill = session.document.image_id, session.classes()[0].id
+    try:
+        own_server.halt()
+        start = time.monotonic()
+        session.undo_stack.push(AddInstanceCommand(session, image_id, pill, box(0, 0, 9, 9)))
+        waited = time.monotonic() - start
+        assert waited < 4, f"the window froze for {waited:.1f} s"
+        assert "Not saved" in win.statusBar().currentMessage()
+        assert session.undo_stack.count() == 0 and not session.read_only
+        own_server.resume(fast=True)
+        session.undo_stack.push(AddInstanceCommand(session, image_id, pill, box(0, 0, 9, 9)))
+        assert session.undo_stack.count() == 1
+        assert len(session.store.instances(image_id)) == 1
+    finally:
+        win.close()
+        session.close()

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QDialog, QDialogButtonBox,
+                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from isegui.core.errors import IseguiError
 from isegui.core.project import Project
@@ -52,6 +52,10 @@ class NewTeamProjectDialog(QDialog):
         self.name.setPlaceholderText("e.g. line3: letters, digits, - and _")
         self.images = QLineEdit()
         self.images.setPlaceholderText("the team's shared folder of images")
+        self.in_database = QCheckBox("Keep the images in the database (no shared folder)")
+        self.in_database.setToolTip("Each image file is stored in the database when it is "
+                                    "added; each PC reads it from its own images folder, or "
+                                    "from the database when that folder lacks it")
         self.file = QLineEdit()
         self.file.setPlaceholderText(f"NAME{TEAM_SUFFIX} beside the image folder")
         self._file_edited = False  # the user chose the file: names and folders leave it be
@@ -74,6 +78,7 @@ class NewTeamProjectDialog(QDialog):
         form.addRow("Database", self.url)
         form.addRow("Project name", self.name)
         form.addRow("Images folder", self._with_browse(self.images, self._browse_images))
+        form.addRow("", self.in_database)
         form.addRow("Team file", self._with_browse(self.file, self._browse_file))
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -167,7 +172,8 @@ class NewTeamProjectDialog(QDialog):
         try:
             with _wait_cursor():
                 project = Project.create_team(self.url.text().strip(), self.name.text().strip(),
-                                              self.images.text().strip(), file)
+                                              self.images.text().strip(), file,
+                                              images_in_database=self.in_database.isChecked())
         except (IseguiError, PostgresFailure, ValueError, OSError) as exc:
             self.error.setText(f"The team project was not made: {_one_text(str(exc))}")
             return
