@@ -9,7 +9,6 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from isegui.ml.runs import (active_choice, checkpoint_file, find_run, run_folder
                              settle_abandoned_runs)
 from isegui.ml.spec import TrainSpec
 from isegui.ml.tile_data import training_dataset
+from isegui.ml.train_state import TrainResult, TrainState
 from isegui.ml.weights import InitReport, find_pretrained, initialise
 
 VALIDATION_SCORE = 0.05  # low, so mAP sees the whole ranking
@@ -53,32 +53,6 @@ class TrainingError(IseguiError):
     def __init__(self, message: str, remedy: str = ""):
         self.remedy = remedy
         super().__init__(f"{message}{' ' + remedy if remedy else ''}")
-
-
-@dataclass
-class TrainResult:
-    run_id: int | None
-    status: RunStatus
-    epochs: int
-    steps: int
-    best: dict[str, Any] = field(default_factory=dict)
-    checkpoint: Path | None = None
-    validation: str = ""
-
-
-@dataclass
-class _State:
-    """What a checkpoint carries so a resumed run continues exactly."""
-    epoch: int = 0  # epochs completed
-    batch: int = 0  # batches of the current epoch already done (a cancel mid-epoch)
-    step: int = 0
-    elapsed: float = 0.0  # seconds of training so far, over all sessions
-    best: list[float] = field(default_factory=lambda: [-math.inf, -math.inf])  # (mask mAP, -loss)
-    best_metrics: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    lr_factor: float = 1.0
-    bad_in_row: int = 0  # non-finite losses in a row
-    skipped: int = 0  # steps skipped for a non-finite loss, in all
 
 
 def fit(spec: TrainSpec, reporter: Reporter | None = None,
@@ -109,7 +83,7 @@ class _Trainer:
     def __init__(self, spec: TrainSpec, device: torch.device, ranks: Distributed,
                  reporter: Reporter, cancel: CancelToken):
         self.device, self.ranks, self.reporter, self.cancel = device, ranks, reporter, cancel
-        self.state = _State()
+        self.state = TrainState()
         self._validated: tuple[float, float] | None = None  # (elapsed at, seconds it took)
         resumed = None
         if spec.resume:
@@ -155,7 +129,7 @@ class _Trainer:
             self.optimizer.load_state_dict(resumed["optimizer"])
             if resumed.get("scaler"):
                 self.scaler.load_state_dict(resumed["scaler"])
-            self.state = _State(**resumed["state"])
+            self.state = TrainState(**resumed["state"])
         self.net = (DistributedDataParallel(self.model, device_ids=[device.index] if
                                             device.type == "cuda" else None,
                                             find_unused_parameters=True)
@@ -547,7 +521,7 @@ class _Trainer:
                   "working_scale": self.working.as_dict(), "classes": self.data.classes,
                   "state_dict": weights, "config": spec.as_dict(), "run_id": self.run_id,
                   "frozen_batchnorm": self.frozen_batchnorm}
-        plain = {k: v for k, v in vars(state).items() if k in _State.__dataclass_fields__}
+        plain = {k: v for k, v in vars(state).items() if k in TrainState.__dataclass_fields__}
         save_checkpoint(folder / "last.pt", {
             **common, "state_dict": {**weights, **{k: v.cpu() for k, v in running.items()}},
             "optimizer": self.optimizer.state_dict(),
