@@ -12,11 +12,11 @@ from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedErr
                                  ProjectNotFoundError)
 from isegui.core.lock import ProjectLock
 from isegui.core.shares import is_network_path
-from isegui.core.store import Store, now_iso
 from isegui.core import team_images
-from isegui.core.team_images import ImageFiles
+from isegui.core.store import Store, now_iso
 from isegui.core.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team_project,
                               open_team_store, schema_name)
+from isegui.core.team_images import ImageFiles
 
 PROJECT_FILE = "project.isegui"
 IMAGES_DIR = "images"
@@ -191,19 +191,20 @@ class Project:
     def image_path(self, stored: str) -> Path:
         """The file of an image record's path: in the project's folder, or for a team that
         keeps its images in the database and a file this PC lacks, its local copy."""
-        path = Path(stored)
-        path = path if path.is_absolute() else self.folder / path
+        path = self._in_folder(stored)
         if self.image_files is not None and not path.is_file():
             return self.image_files.local_copy(stored) or path
         return path
+
+    def _in_folder(self, stored: str) -> Path:
+        path = Path(stored)
+        return path if path.is_absolute() else self.folder / path
 
     def keep_image_files(self, stored_paths: list[str]) -> None:
         """In a team that keeps its images in the database, store these newly recorded
         images' files there (inside the caller's transaction); elsewhere nothing to do."""
         if self.image_files is not None:
-            folder_paths = [p if Path(p).is_absolute() else self.folder / p
-                            for p in map(Path, stored_paths)]
-            self.image_files.upload(stored_paths, folder_paths)
+            self.image_files.upload(stored_paths, [self._in_folder(p) for p in stored_paths])
 
     def stored_path(self, file: Path) -> str:
         """How an image file is recorded: relative to the project folder with "/" separators
