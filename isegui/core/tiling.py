@@ -13,6 +13,7 @@ into one instance per object. Masks stay box-local windows (bool array + frame o
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeAlias
 
@@ -68,6 +69,10 @@ class WorkingScale:
             return f"tiles of {self.size} px at scale {self.scale:g} " \
                    f"({self.window} x {self.window} frame px each)"
         return f"whole images at {self.size} px"
+
+    def blob_labels(self, classes: Sequence[str]) -> list[int]:
+        """The 1-based indices, in `classes`, of the blob classes."""
+        return [list(classes).index(name) + 1 for name in self.blob_classes if name in classes]
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "blob_classes": list(self.blob_classes),

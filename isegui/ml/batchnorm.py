@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from isegui.ml.blob_head import unresized_batch
+from isegui.ml.blob_head import runs_detector, unresized_batch
 
 if TYPE_CHECKING:
     from torchvision.models.detection import MaskRCNN
@@ -32,7 +32,7 @@ def backbone_batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNor
     blob head (frozen ones, from pretrained weights, keep their statistics; the detector's
     heads here have none)."""
     # a model whose classes are all blob classes never runs its detector's backbone
-    names = ("backbone", "blob_head") if getattr(model, "detects", True) else ("blob_head",)
+    names = ("backbone", "blob_head") if runs_detector(model) else ("blob_head",)
     parts = [getattr(model, name, None) for name in names]
     return [m for part in parts if part is not None for m in part.modules()
             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -74,7 +74,7 @@ def settle_batchnorm(model: MaskRCNN, dataset: TrainingData, epoch: int, batch_s
             for start in range(0, count, batch_size):
                 batch = [dataset[(epoch, k)][0].to(device)
                          for k in indices[start:start + batch_size]]
-                if getattr(model, "detects", True):
+                if runs_detector(model):
                     prepared, _ = model.transform(batch)
                     model.backbone(prepared.tensors)
                 else:  # as a blob-only model trains: crops as they are

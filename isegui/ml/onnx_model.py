@@ -47,7 +47,11 @@ class OnnxPredictor:
                               "with `isegui export-model`")
         meta = json.loads(meta)
         self.path = path
+        # what this export has: a model of blob classes only needs no score threshold, and
+        # exports from before blob classes give no blob probabilities
         self._inputs = {i.name for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        self._outputs = [name for name in OUTPUTS if name in outputs]
         self.width, self.height = int(meta["width"]), int(meta["height"])
         self.classes = list(meta["classes"])
         self.model_name = meta["model_name"]
@@ -96,11 +100,8 @@ class OnnxPredictor:
         canvas[:h, :w] = pixels.astype(np.float32) / 255.0
         feed = {"image": np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]),
                 "score_threshold": np.asarray(self.threshold, dtype=np.float32)}
-        # a model of blob classes only has no detector, so no use for the threshold
         feed = {k: v for k, v in feed.items() if k in self._inputs}
-        names = [o.name for o in self.session.get_outputs()]
-        boxes, labels, scores, masks, *rest = self.session.run(
-            [n for n in OUTPUTS if n in names], feed)
+        boxes, labels, scores, masks, *rest = self.session.run(self._outputs, feed)
         blobs = rest[0] if rest else np.zeros((0, h, w), np.float32)
         return (boxes, labels, scores, masks[:, 0]), blobs
 

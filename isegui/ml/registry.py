@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from isegui.core.tiling import WorkingScale
 from isegui.ml import models  # noqa: F401  (its builders register themselves on import)
 from isegui.ml.batchnorm import freeze_batchnorm
 from isegui.ml.model_table import _MODELS, ModelInfo, register  # noqa: F401  (register: API)
@@ -39,12 +40,6 @@ def build_model(name: str, *, num_classes: int, size: int,
     return model
 
 
-def blob_labels_of(classes: Sequence[str], working: dict[str, Any] | None) -> list[int]:
-    """The 1-based indices of a run's blob classes (its working scale names them)."""
-    names = (working or {}).get("blob_classes") or ()
-    return [classes.index(name) + 1 for name in names if name in classes]
-
-
 def model_from_checkpoint(data: dict[str, Any], source: str | Path = "checkpoint") -> nn.Module:
     """The model a checkpoint dict (read from `source`) describes, with its weights; a
     CheckpointError in one line when they do not fit it."""
@@ -54,7 +49,8 @@ def model_from_checkpoint(data: dict[str, Any], source: str | Path = "checkpoint
                                             f"({str(data.get('model_name'))[:40]!r})")
     model = build_model(data["model_name"], num_classes=len(data["classes"]),
                         size=int(data["size"]),
-                        blob_labels=blob_labels_of(data["classes"], data.get("working_scale")))
+                        blob_labels=WorkingScale.from_dict(data.get("working_scale"), int(
+                            data["size"])).blob_labels(data["classes"]))
     if data.get("frozen_batchnorm"):
         freeze_batchnorm(model)
     misfit = weights_misfit(model.state_dict(), data["state_dict"])

@@ -50,7 +50,7 @@ def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
     frame = prepare_image(image)
     height, width = frame.shape[:2]
     tiles = tile_grid(width, height, working.window)
-    blob_labels = [list(classes).index(name) + 1 for name in working.blob_classes]
+    blob_labels = working.blob_labels(classes)
     pieces: list[Piece] = []
     for start in range(0, len(tiles), batch_size):
         rects = tiles[start:start + batch_size]

@@ -33,7 +33,7 @@ from isegui.ml.interrupt import CancellableDataset, StepInterrupted, StepInterru
 from isegui.ml.predict import Predictor
 from isegui.ml.preflight import Advice, blocking, training_outlook
 from isegui.ml.progress import CancelToken, NullReporter, Reporter
-from isegui.ml.registry import blob_labels_of, build_model, model_from_checkpoint, model_info
+from isegui.ml.registry import build_model, model_from_checkpoint, model_info
 from isegui.ml.run_log import RunLog
 from isegui.ml.runs import (active_choice, checkpoint_file, find_run, run_folder, run_lock,
                              settle_abandoned_runs)
@@ -115,8 +115,8 @@ class _Trainer:
             self.init = InitReport(source=resumed["init_source"])
         else:
             self.model = build_model(spec.model, num_classes=len(self.data.classes),
-                                     size=self.working.size, blob_labels=blob_labels_of(
-                                         self.data.classes, self.working.as_dict()))
+                                     size=self.working.size, blob_labels=self.working.blob_labels(
+                                         self.data.classes))
             self.init = self._initialise()
         self.model.to(device)
         self.amp = spec.amp and device.type == "cuda"
