@@ -47,11 +47,12 @@ postgres:
 	  echo "could not install PostgreSQL: run 'sudo apt-get install postgresql' and retry"; exit 1; }
 
 # ruff (pyproject's rules), import-linter (the layers: core has no Qt or torch, ml no Qt) and
-# mypy (strict on core and ml: pyproject's [tool.mypy])
+# mypy (pyproject's [tool.mypy]: strict on core, ml and testing; the GUI and the command line
+# checked too, bodies of unannotated functions included, but not strict)
 lint: venv
 	$(BIN)/ruff check isegui tests bench scripts
 	$(BIN)/lint-imports
-	$(BIN)/mypy isegui/core isegui/ml
+	$(BIN)/mypy isegui/core isegui/ml isegui/testing isegui/exit_codes.py isegui/gui isegui/cli
 
 # ISEGUI_NO_CUDA=1 / ISEGUI_CONSOLE=1 pass through to build.spec (see its header).
 package: venv

@@ -61,8 +61,8 @@ def make_dataset(folder: Path, n_images: int, per_image: int, seed: int = 0) -> 
 
 def phase(name: str, workdir: Path) -> dict:
     """Run one phase in this process and report its figures."""
-    from isegui.core.exporter import export_dataset
-    from isegui.core.importer import ImportOptions, import_dataset
+    from isegui.core.formats.exporter import export_dataset
+    from isegui.core.formats.importer import ImportOptions, import_dataset
     from isegui.core.project import Project
     from isegui.core.validate import validate_project
     project_dir = workdir / "project"

@@ -11,8 +11,8 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import mobilenet_backbone
 from torchvision.ops import MultiScaleRoIAlign
 
-from isegui.ml.models import light_maskrcnn
-from isegui.ml.registry import register
+from isegui.ml.model.builders import light_maskrcnn
+from isegui.ml.model.registry import register
 
 
 def _group_norm(channels: int) -> nn.Module:

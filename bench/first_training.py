@@ -43,9 +43,9 @@ def heldout_score(project: Path, n: int) -> dict:
     from isegui.core.entities import Split
     from isegui.core.images import load_image
     from isegui.core.project import Project
-    from isegui.ml.data import read_samples
-    from isegui.ml.evaluate import evaluate
-    from isegui.ml.predict import Predictor
+    from isegui.ml.train.data import read_samples
+    from isegui.ml.train.evaluate import evaluate
+    from isegui.ml.model.torch_predictor import Predictor
     from isegui.ml.runs import checkpoint_file, find_run
     folder = Path(tempfile.mkdtemp(prefix="isegui-heldout-")) / "heldout"
     make_project(folder, n, HELDOUT_FIRST_SEED, (512, 384))

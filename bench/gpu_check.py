@@ -44,15 +44,16 @@ from isegui.core.demo import create_demo_project  # noqa: E402
 from isegui.core.demo_defects import create_defects_project  # noqa: E402
 from isegui.core.images import load_image  # noqa: E402
 from isegui.core.project import IMAGES_DIR, Project  # noqa: E402
-from isegui.core.tiling import WHOLE, WorkingScale, tile_grid  # noqa: E402
-from isegui.ml.data import collate, snapshot  # noqa: E402
-from isegui.ml.distributed import Distributed, process_group_backend  # noqa: E402
-from isegui.ml.predict import Predictor  # noqa: E402
-from isegui.ml.registry import build_model, model_info  # noqa: E402
-from isegui.ml.spec import TrainSpec  # noqa: E402
-from isegui.ml.tile_data import training_dataset  # noqa: E402
-from isegui.ml.train import fit  # noqa: E402
-from isegui.ml.transforms import AugmentConfig  # noqa: E402
+from isegui.core.tiling import tile_grid  # noqa: E402
+from isegui.core.working_scale import WHOLE, WorkingScale  # noqa: E402
+from isegui.ml.train.data import collate, snapshot  # noqa: E402
+from isegui.ml.train.distributed import Distributed, process_group_backend  # noqa: E402
+from isegui.ml.model.torch_predictor import Predictor  # noqa: E402
+from isegui.ml.model.registry import build_model, model_info  # noqa: E402
+from isegui.ml.train.spec import TrainSpec  # noqa: E402
+from isegui.ml.train.tile_data import training_dataset  # noqa: E402
+from isegui.ml.train.trainer import fit  # noqa: E402
+from isegui.ml.train.spec import AugmentConfig  # noqa: E402
 
 MODELS = ("fast", "accurate")
 MODES = ("whole", "tiles")  # the parts scenes resized whole; the defects frames on tiles
@@ -224,7 +225,7 @@ def _free_port() -> int:
 
 
 def ddp_step(project: Path, size: int, device: torch.device) -> dict:
-    """One training step of `fast` wrapped in DDP as ml.train wraps it, on a 1-process group
+    """One training step of `fast` wrapped in DDP as ml.train.trainer wraps it, on a 1-process group
     (NCCL with gloo beside it on CUDA, gloo on the CPU); then the collectives a multi-process
     run makes."""
     backend = process_group_backend(device)  # as a torchrun training makes it
@@ -268,7 +269,7 @@ def ddp_step(project: Path, size: int, device: torch.device) -> dict:
 
 
 def _project_collectives() -> dict:
-    """ml.distributed's own `any` and `barrier` on the live group, as training calls them.
+    """ml.train.distributed's own `any` and `barrier` on the live group, as training calls them.
     They only talk to the group when the world is larger than one, so the helper is told 2;
     the group itself has one process, which the collectives don't mind."""
     ranks = Distributed(world=2, rank=0, local_rank=0)

@@ -67,7 +67,7 @@ while True:
 
 IMPORT_WORKER = r"""
 import sys
-from isegui.core.importer import ImportOptions, import_dataset
+from isegui.core.formats.importer import ImportOptions, import_dataset
 from isegui.core.project import Project
 with Project.open(sys.argv[1]) as project:
     print("ready", flush=True)
@@ -79,7 +79,7 @@ with Project.open(sys.argv[1]) as project:
 CHECKPOINT_WORKER = r"""
 import sys
 import torch
-from isegui.ml.checkpoint import save_checkpoint
+from isegui.ml.model.checkpoint import save_checkpoint
 target = sys.argv[1] + "/runs/0001/last.pt"
 weights = {f"layer{k}": torch.randn(256, 1024) for k in range(24)}  # ~25 MB, as fast's
 print("ready", flush=True)
@@ -185,7 +185,7 @@ class Checker:
         return lost, partial
 
     def after_checkpoint(self, lines: list[str]) -> tuple[int, int]:
-        from isegui.ml.checkpoint import CheckpointError, load_checkpoint
+        from isegui.ml.model.checkpoint import CheckpointError, load_checkpoint
         reported = max([int(words[1]) for words in map(str.split, lines)
                         if len(words) == 2 and words[0] == "saved" and words[1].isdigit()],
                        default=0)  # (a report cut short by the kill reads smaller: harmless)

@@ -6,19 +6,19 @@
 The protocol of interactive-segmentation papers: for every labeled (not crowd) instance of the
 split's images, a simulated annotator clicks until the tool's mask reaches IoU >= 0.9 with the
 label, at most 20 clicks; each click goes to the point farthest inside the largest error
-region (core.interactive.next_click: positive on missed object, negative on extra). NoC@90 is
+region (core.labeling_aids.next_click: positive on missed object, negative on extra). NoC@90 is
 the mean number of clicks, counting 20 where 0.9 is never reached ("never" is their share).
 
 - polygon: no tool, the baseline: the fewest vertices of a simplified outline of the label
   that reaches 0.9 (every vertex one click).
-- grabcut: the label's tight box (2 clicks: two corners) -> core.interactive.grabcut, then
+- grabcut: the label's tight box (2 clicks: two corners) -> core.labeling_aids.grabcut, then
   clicks refined by a ClickSession without a model.
-- box_mask: the same box -> the run's mask head (ml.interactive.BoxSegmenter), then clicks
+- box_mask: the same box -> the run's mask head (ml.model.box_segmenter.BoxSegmenter), then clicks
   refined by a ClickSession whose box segmenter is the model.
 - click: clicks only, the first on the model's detections of the image (score >= 0.05; the
   prediction, once per image, is timed apart in "frame_ms"), the rest as above.
 - click_no_model: clicks only, GrabCut around the first.
-- scissors: Intelligent Scissors (core.interactive.EdgeTracer) through k anchors evenly
+- scissors: Intelligent Scissors (core.labeling_aids.EdgeTracer) through k anchors evenly
   spaced along the label's outline, k = 3..20; NoC is the smallest k that reaches 0.9. The
   tool draws one outline, so a label with a hole may never get there (see *_without_holes).
 
@@ -61,21 +61,15 @@ from isegui.core.geometry import (  # noqa: E402
     repair,
 )
 from isegui.core.images import load_image  # noqa: E402
-from isegui.core.interactive import (  # noqa: E402
-    Box,
+from isegui.core.labeling_aids import (  # noqa: E402
     ClickSession,
     EdgeTracer,
     Point,
-    Rect,
-    Window,
     grabcut,
-    mask_iou,
     next_click,
-    paste,
-    trimmed,
-    window_box,
 )
-from isegui.ml.detection import prepare_image  # noqa: E402
+from isegui.core.mask_window import Box, MaskWindow, Rect, enclosing  # noqa: E402
+from isegui.ml.infer.detection import prepare_image  # noqa: E402
 
 MAX_CLICKS = 20
 TARGET_IOU = 0.9
@@ -103,32 +97,34 @@ class Effort:
 
 # --------------------------------------------------------------------------- windows
 
-def truth_window(shape: Shape, height: int, width: int) -> Window | None:
+def truth_window(shape: Shape, height: int, width: int) -> MaskWindow | None:
     """The label as a bool window (rasterize's rule) cut to its pixels; None when empty."""
     x0, y0, x1, y1 = bounds_window(shape, height, width)
     if x1 <= x0 or y1 <= y0:
         return None
-    return trimmed(rasterize(shape, y1 - y0, x1 - x0, origin=(x0, y0)), (x0, y0))
+    return MaskWindow.trimmed(rasterize(shape, y1 - y0, x1 - x0, origin=(x0, y0)), (x0, y0))
 
 
-def union_rect(*windows: Window | None) -> Rect:
+def union_rect(*windows: MaskWindow | None) -> Rect:
     """The smallest pixel rectangle holding every window."""
-    rects = [(ox, oy, ox + m.shape[1], oy + m.shape[0]) for m, (ox, oy) in
-             (w for w in windows if w is not None)]
-    return (min(r[0] for r in rects), min(r[1] for r in rects),
-            max(r[2] for r in rects), max(r[3] for r in rects))
+    return enclosing(w.rect for w in windows if w is not None)
 
 
-def window_iou(predicted: Window | None, truth: Window) -> float:
-    """Mask IoU of two windows, exactly as on the whole image."""
-    rect = union_rect(predicted, truth)
-    return mask_iou(paste(predicted, rect), paste(truth, rect))
+def window_iou(predicted: MaskWindow | None, truth: MaskWindow) -> float:
+    """Mask IoU of two windows, exactly as on the whole image (the truth is never empty)."""
+    return predicted.iou(truth) if predicted is not None else 0.0
 
 
-def annotator_click(predicted: Window | None, truth: Window) -> tuple[Point, bool] | None:
+def _on(window: MaskWindow | None, rect: Rect) -> np.ndarray:
+    return window.on(rect) if window is not None else \
+        np.zeros((rect[3] - rect[1], rect[2] - rect[0]), bool)
+
+
+def annotator_click(predicted: MaskWindow | None, truth: MaskWindow
+                    ) -> tuple[Point, bool] | None:
     """next_click on the windows, in image coordinates."""
     rect = union_rect(predicted, truth)
-    found = next_click(paste(predicted, rect), paste(truth, rect))
+    found = next_click(_on(predicted, rect), truth.on(rect))
     if found is None:
         return None
     (x, y), positive = found
@@ -137,7 +133,7 @@ def annotator_click(predicted: Window | None, truth: Window) -> tuple[Point, boo
 
 # --------------------------------------------------------------------------- the tools
 
-def polygon_effort(shape: Shape, truth: Window, height: int, width: int) -> Effort:
+def polygon_effort(shape: Shape, truth: MaskWindow, height: int, width: int) -> Effort:
     """The fewest vertices of a simplified label outline that reaches TARGET_IOU: the
     fewest of Visvalingam-Whyatt (drop the vertex that spans the least area, one at a time:
     every vertex count) and Douglas-Peucker at decreasing tolerances, each with and without
@@ -152,7 +148,7 @@ def polygon_effort(shape: Shape, truth: Window, height: int, width: int) -> Effo
 
     def reaches(candidate) -> bool:
         mask = rasterize(candidate, y1 - y0, x1 - x0, origin=(x0, y0))
-        return window_iou((mask, (x0, y0)), truth) >= TARGET_IOU
+        return window_iou(MaskWindow(mask, (x0, y0)), truth) >= TARGET_IOU
 
     for variant in variants:
         for candidate in _visvalingam(variant):
@@ -211,7 +207,7 @@ def _vertex_count(shape) -> int:
     return count
 
 
-def refine(session: ClickSession, truth: Window, used: int, times: list[float],
+def refine(session: ClickSession, truth: MaskWindow, used: int, times: list[float],
            first_iou: float | None = None) -> Effort:
     """The annotator's clicks on `session` (its current mask the start, `used` clicks spent
     already) until TARGET_IOU or MAX_CLICKS."""
@@ -233,8 +229,8 @@ def refine(session: ClickSession, truth: Window, used: int, times: list[float],
                   {"final_iou": iou})
 
 
-def grabcut_effort(image: np.ndarray, truth: Window) -> Effort:
-    box = window_box(truth)
+def grabcut_effort(image: np.ndarray, truth: MaskWindow) -> Effort:
+    box = truth.tight_box()
     start = time.perf_counter()
     first = grabcut(image, box)
     times = [time.perf_counter() - start]
@@ -243,8 +239,8 @@ def grabcut_effort(image: np.ndarray, truth: Window) -> Effort:
     return refine(session, truth, BOX_CLICKS, times, window_iou(first, truth))
 
 
-def box_mask_effort(image: np.ndarray, truth: Window, segment_box: Callable) -> Effort:
-    box = window_box(truth)
+def box_mask_effort(image: np.ndarray, truth: MaskWindow, segment_box: Callable) -> Effort:
+    box = truth.tight_box()
     start = time.perf_counter()
     found = segment_box(box, None)
     times = [time.perf_counter() - start]
@@ -252,11 +248,11 @@ def box_mask_effort(image: np.ndarray, truth: Window, segment_box: Callable) -> 
     if found is None:
         session.start_from(None)
     else:
-        session.start_from((found.mask, found.origin), found.class_index, found.score)
+        session.start_from(found.window, found.class_index, found.score)
     return refine(session, truth, BOX_CLICKS, times, window_iou(session.current, truth))
 
 
-def click_effort(image: np.ndarray, truth: Window, segment_box: Callable | None = None,
+def click_effort(image: np.ndarray, truth: MaskWindow, segment_box: Callable | None = None,
                  detections: Callable | None = None) -> Effort:
     session = ClickSession(image, segment_box=segment_box, detections=detections)
     return refine(session, truth, 0, [])
@@ -294,7 +290,7 @@ def scissors_outline(tracer: EdgeTracer, anchors: Sequence[Point], times: list[f
         return None
 
 
-def scissors_effort(image: np.ndarray, shape: Shape, truth: Window,
+def scissors_effort(image: np.ndarray, shape: Shape, truth: MaskWindow,
                     tracer: EdgeTracer | None = None) -> Effort:
     """The smallest number of anchors, evenly spaced (by arc length) on the label's largest
     outline, whose traced outline reaches TARGET_IOU. The tracing runs on a crop around the
@@ -331,7 +327,7 @@ def scissors_effort(image: np.ndarray, shape: Shape, truth: Window,
         "anchor_times": anchor_times, "final_iou": best_iou, "holes": has_holes(shape)})
 
 
-def _shape_iou(shape: Shape | None, truth: Window, height: int, width: int) -> float:
+def _shape_iou(shape: Shape | None, truth: MaskWindow, height: int, width: int) -> float:
     if shape is None or shape.is_empty:
         return 0.0
     return window_iou(truth_window(shape, height, width), truth)
@@ -358,8 +354,8 @@ def load_model(project_dir: Path, run: str | None, device: str) -> tuple[Model |
             return None, "no --run given and the project has no active run"
         found = find_run(project, run)
         path = checkpoint_file(project, found, "best")
-    from isegui.ml.interactive import BoxSegmenter
-    from isegui.ml.predict import Predictor
+    from isegui.ml.model.box_segmenter import BoxSegmenter
+    from isegui.ml.model.torch_predictor import Predictor
     predictor = Predictor.from_checkpoint(path, device, threshold=DETECTION_THRESHOLD)
     return Model(found.id, found.name, predictor, BoxSegmenter(predictor)), str(path)
 

@@ -7,7 +7,7 @@
 validates on its val frames) and, from other seeds, --unseen frames no part of a run sees.
 Each mode trains `isegui train --minutes M` with every other setting at its default: "tiles"
 lets the run choose its working scale from the labels (tiles at the camera's scale here, and
-the defect classes found as blobs, ml.blobs), "detector" the same tiles with the detector for
+the defect classes found as blobs, ml.infer.blobs), "detector" the same tiles with the detector for
 every class (--no-blobs), "whole" today's whole-image scaling (--tile 0). Then each run's best
 checkpoint predicts the unseen frames as `isegui predict` does (pycocotools mask and box mAP,
 seconds per frame). For the tiles model: onnxruntime seconds per frame, and the peak RSS of a
@@ -83,9 +83,9 @@ def score_unseen(checkpoint: str, unseen: Path, onnx: bool = False) -> dict:
     """mAP of the checkpoint (or its ONNX export) on the unseen frames, and seconds per
     frame of prediction (decoding excluded)."""
     from isegui.core.images import load_image
-    from isegui.ml.data import read_samples
-    from isegui.ml.evaluate import evaluate
-    from isegui.ml.predictors import load_predictor
+    from isegui.ml.train.data import read_samples
+    from isegui.ml.train.evaluate import evaluate
+    from isegui.ml.model.predictors import load_predictor
     predictor = load_predictor(checkpoint, "cpu", threshold=0.05)
     classes, by_split, _ = read_samples(unseen, predictor.classes)
     samples = [s for split in by_split.values() for s in split]
@@ -109,7 +109,7 @@ def score_unseen(checkpoint: str, unseen: Path, onnx: bool = False) -> dict:
 PEAK_RSS = """
 import resource, sys, time
 from isegui.core.demo_defects import generate_frame
-from isegui.ml.predictors import load_predictor
+from isegui.ml.model.predictors import load_predictor
 image, _ = generate_frame(123, {w}, {h})
 predictor = load_predictor(sys.argv[1], "cpu", threshold=0.05)
 start = time.perf_counter()

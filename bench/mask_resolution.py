@@ -3,10 +3,11 @@
     python bench/mask_resolution.py [--frames 6] [--sizes 28,56,112]
 
 For every labeled defect of a few `isegui demo --kind defects` frames (seeds 100...), makes the
-mask target Mask R-CNN trains on (the label sampled in its exact box by roi_align at M x M,
-kept where >= 0.5), pastes it back into the frame as prediction does (ml.predict.paste_in_box)
-and scores it against the label. The mean IoU per class is the best a perfect model with M x M
-masks could do; COCO's mask mAP counts an instance found only at IoU >= 0.5 (up to 0.95).
+mask target Mask R-CNN trains on (the label sampled in its exact box by roi_align at M x M, kept
+where >= 0.5), pastes it back into the frame as prediction does
+(ml.infer.detection.paste_in_box) and scores it against the label. The mean IoU per class is the
+best a perfect model with M x M masks could do; COCO's mask mAP counts an instance found only at
+IoU >= 0.5 (up to 0.95).
 Prints one JSON object.
 """
 
@@ -25,7 +26,7 @@ from torchvision.ops import roi_align  # noqa: E402
 
 from isegui.core.demo_defects import generate_frame  # noqa: E402
 from isegui.core.geometry import bounds_window, rasterize  # noqa: E402
-from isegui.ml.detection import paste_in_box  # noqa: E402
+from isegui.ml.infer.detection import paste_in_box  # noqa: E402
 
 
 def target_iou(label: np.ndarray, box: tuple[int, int, int, int], size: int) -> float:
@@ -35,10 +36,8 @@ def target_iou(label: np.ndarray, box: tuple[int, int, int, int], size: int) -> 
     target = (sampled >= 0.5).float().numpy()
     height, width = label.shape
     pasted = paste_in_box(target, box, height, width, 0.5)
-    predicted = np.zeros_like(label)
-    if pasted is not None:
-        window, (x0, y0) = pasted
-        predicted[y0:y0 + window.shape[0], x0:x0 + window.shape[1]] = window
+    predicted = pasted.on((0, 0, width, height)) if pasted is not None else \
+        np.zeros_like(label)
     return float((predicted & label).sum() / max(1, (predicted | label).sum()))
 
 

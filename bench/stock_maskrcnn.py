@@ -24,8 +24,8 @@ def train(project: Path, minutes: float, out: Path) -> dict:
     """Train on the project's labeled images for `minutes` of wall-clock; save a checkpoint
     dict the benchmark's evaluation loads with `model_from_checkpoint`-like code."""
     from isegui.core.entities import Split
-    from isegui.ml.data import InstanceDataset, collate, read_samples
-    from isegui.ml.transforms import AugmentConfig
+    from isegui.ml.train.data import InstanceDataset, collate, read_samples
+    from isegui.ml.train.spec import AugmentConfig
     classes, by_split, _ = read_samples(project)
     dataset = InstanceDataset(by_split[Split.TRAIN], 10_000,  # the model resizes itself
                               AugmentConfig(rotate=0.0, flip=True, scale=(1.0, 1.0),

@@ -3,7 +3,7 @@
     python bench/team_load.py [--workers 5] [--seconds 60] [--out FILE] [--no-kill]
                               [--no-restart] [--down-s 2] [--images 24] [--fast] [--seed 0]
 
-Starts a private PostgreSQL (isegui.core.pg_server.LocalServer, fsync on unless --fast), makes a
+Starts a private PostgreSQL (isegui.testing.pg_server.LocalServer, fsync on unless --fast), makes a
 team project with images, classes and one inspector login per worker, then starts N inspector
 processes (this script with --worker). Each has its own store connection and ChangeFeed, like a
 window, and edits as fast as it can until the run ends: it opens an image (claims it; mostly
@@ -94,7 +94,7 @@ class Inspector:
     """One worker process: a store connection, a change feed, a log of committed steps."""
 
     def __init__(self, cfg: dict[str, Any]):
-        from isegui.core.team import ChangeFeed, open_team_store
+        from isegui.core.store.team import ChangeFeed, open_team_store
         self.k, self.workdir = int(cfg["index"]), Path(cfg["workdir"])
         self.rng = random.Random(cfg["seed"] * 1009 + self.k)
         self.store = open_team_store(cfg["url"], PROJECT)
@@ -155,8 +155,8 @@ class Inspector:
             time.sleep(0.01)
 
     def poll(self) -> None:
-        from isegui.core.sql import PostgresFailure
-        from isegui.core.team import EVERYTHING
+        from isegui.core.store.engine import PostgresFailure
+        from isegui.core.store.team import EVERYTHING
         now = time.time()
         if self.last_poll is not None:
             self.poll_gaps.append(now - self.last_poll)
@@ -202,7 +202,7 @@ class Inspector:
             self.reload()
 
     def reload(self) -> None:
-        from isegui.core.sql import PostgresFailure
+        from isegui.core.store.engine import PostgresFailure
         try:
             assert self.image is not None
             self.cache = {i.id: i for i in self.store.instances(self.image)}
@@ -211,7 +211,7 @@ class Inspector:
             self.need_reload = True
 
     def open_image(self) -> None:
-        from isegui.core.sql import PostgresFailure
+        from isegui.core.store.engine import PostgresFailure
         try:
             if self.image is not None:
                 self.timed("release", self.store.release_image, self.image)
@@ -256,7 +256,7 @@ class Inspector:
 
     def edit(self) -> None:
         from isegui.core.errors import StaleEdit
-        from isegui.core.sql import PostgresConnectionLost, PostgresFailure
+        from isegui.core.store.engine import PostgresConnectionLost, PostgresFailure
         self.run_left -= 1
         kind = self.rng.choices([k for k, _ in EDIT_MIX], [w for _, w in EDIT_MIX])[0]
         if kind in ("drag", "change_class", "delete") and not self.cache:
@@ -459,7 +459,7 @@ def _machine() -> dict[str, Any]:
 
 def _setup(server: Any, workers: int, n_images: int) -> dict[str, Any]:
     """The team project: images, classes, one inspector login per worker."""
-    from isegui.core.team import add_member, open_team_store
+    from isegui.core.store.team import add_member, open_team_store
     server.create_database(DATABASE)
     store = open_team_store(server.url(DATABASE), PROJECT, create=True)
     try:
@@ -750,7 +750,7 @@ def _visibility(logs: dict[int, list[dict[str, Any]]], summaries: dict[int, dict
 def run_bench(workers: int = 5, seconds: float = 60.0, *, kill: bool = True,
               restart: bool = True, fast: bool = False, down_s: float = 2.0,
               n_images: int = 24, seed: int = 0, workdir: Path | None = None) -> dict[str, Any]:
-    from isegui.core.pg_server import LocalServer
+    from isegui.testing.pg_server import LocalServer
     if workers < 1 or (kill and workers < 2):
         raise ValueError("at least one worker, two when one is killed")
     n_images = max(n_images, workers)

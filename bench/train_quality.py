@@ -61,9 +61,9 @@ def train_phase(args) -> dict:
         out = args.workdir / "stock.pt"
         result = stock_maskrcnn.train(args.workdir / "train", args.minutes, out)
         return {**result, "checkpoint": str(out), "peak_rss_mb": round(peak_rss_mb(), 1)}
-    from isegui.ml.progress import RecordingReporter
-    from isegui.ml.spec import TrainSpec
-    from isegui.ml.train import fit
+    from isegui.ml.run_protocol import RecordingReporter
+    from isegui.ml.train.spec import TrainSpec
+    from isegui.ml.train.trainer import fit
     reporter = RecordingReporter()
     start = time.perf_counter()
     project = args.workdir / f"train-{args.model}"
@@ -84,14 +84,14 @@ def train_phase(args) -> dict:
 
 
 def _predictor(args, threshold: float):
-    from isegui.ml.device import resolve_device
-    from isegui.ml.predict import Predictor
+    from isegui.ml.model.device import resolve_device
+    from isegui.ml.model.torch_predictor import Predictor
     if args.model == stock_maskrcnn.NAME:
         model, classes = stock_maskrcnn.load(Path(args.checkpoint))
         return Predictor(model, classes, resolve_device(args.device), threshold)
     if args.checkpoint is None:  # speed only: an untrained model of the right shape
         from isegui.core.demo import CLASSES
-        from isegui.ml.registry import build_model
+        from isegui.ml.model.registry import build_model
         model = build_model(args.model, num_classes=len(CLASSES), size=args.size)
         return Predictor(model, [c for c, _ in CLASSES], resolve_device(args.device),
                          threshold)
@@ -101,8 +101,8 @@ def _predictor(args, threshold: float):
 def evaluate_phase(args) -> dict:
     from isegui.core.entities import Split
     from isegui.core.images import load_image
-    from isegui.ml.data import read_samples
-    from isegui.ml.evaluate import evaluate
+    from isegui.ml.train.data import read_samples
+    from isegui.ml.train.evaluate import evaluate
     predictor = _predictor(args, threshold=0.05)
     classes, by_split, _ = read_samples(args.workdir / "heldout", predictor.classes)
     samples = by_split[Split.TRAIN]
@@ -149,8 +149,8 @@ def _fit_side(image, side: int):
 
 def _onnx_speed(args, images) -> dict:
     """The same checkpoint exported to ONNX at each size, on onnxruntime (CPU)."""
-    from isegui.ml.onnx_export import export_onnx
-    from isegui.ml.onnx_model import OnnxPredictor
+    from isegui.ml.model.onnx_export import export_onnx
+    from isegui.ml.infer.onnx_model import OnnxPredictor
     out = {}
     for side in (384, 512):
         path = args.workdir / f"{args.model}-{side}.onnx"

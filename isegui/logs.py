@@ -88,5 +88,6 @@ def log_uncaught_exceptions() -> None:
                 extra=FILE_ONLY, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
         previous_thread(args)
 
-    hook._isegui = thread_hook._isegui = True
+    # a mark on our own hooks, so a second start does not wrap them again
+    hook._isegui = thread_hook._isegui = True  # type: ignore[attr-defined]
     sys.excepthook, threading.excepthook = hook, thread_hook

@@ -95,7 +95,7 @@ def check_torchvision_ops(_: Workspace) -> str:
 def model_check(name: str) -> Callable[[Workspace], str]:
     def check(_: Workspace) -> str:
         import torch
-        from isegui.ml.registry import build_model
+        from isegui.ml.model.registry import build_model
         model = build_model(name, num_classes=3, size=SIZE).eval()
         with torch.no_grad():
             (out,) = model([torch.rand(3, SIZE * 3 // 4, SIZE)])
@@ -111,10 +111,10 @@ def check_onnx(space: Workspace) -> str:
     `isegui predict --checkpoint model.onnx` do."""
     import numpy as np
 
-    from isegui.ml.checkpoint import save_checkpoint
-    from isegui.ml.onnx_export import export_onnx
-    from isegui.ml.onnx_model import OnnxPredictor
-    from isegui.ml.registry import build_model
+    from isegui.ml.model.checkpoint import save_checkpoint
+    from isegui.ml.model.onnx_export import export_onnx
+    from isegui.ml.infer.onnx_model import OnnxPredictor
+    from isegui.ml.model.registry import build_model
     classes = ["a", "b", "c"]
     model = build_model("fast", num_classes=len(classes), size=SIZE)
     checkpoint = space.folder / "fast.pt"
@@ -133,7 +133,7 @@ def check_line_watch(space: Workspace) -> str:
     import numpy as np
 
     from isegui.core.images import save_image
-    from isegui.ml.line_watch import watcher_for
+    from isegui.ml.infer.line_watch import watcher_for
     model = space.folder / "fast.onnx"
     if not model.is_file():
         check_onnx(space)
@@ -185,7 +185,7 @@ def check_main_window(space: Workspace) -> str:
 
 def checks() -> list[tuple[str, Callable[[Workspace], str]]]:
     try:
-        from isegui.ml.registry import model_names
+        from isegui.ml.model.registry import model_names
         models = [(f"model {name}", model_check(name)) for name in model_names()]
     except Exception as exc:  # noqa: BLE001 (torch or the registry is broken: one failed check)
         models = [("models", _raise(exc))]
@@ -231,8 +231,8 @@ def describe_pretrained() -> str:
     """Which pretrained weights this installation's runs start from, per model: information
     for support, never a failure (without them runs start from random weights)."""
     try:
-        from isegui.ml.registry import model_names
-        from isegui.ml.weights import describe_start
+        from isegui.ml.model.registry import model_names
+        from isegui.ml.model.weights import describe_start
         return "; ".join(f"{name}: {describe_start(name, None)}" for name in model_names())
     except Exception as exc:  # noqa: BLE001 (torch itself is broken: the checks will say so)
         return f"unknown ({type(exc).__name__}: {exc})"

@@ -130,8 +130,8 @@ def training_and_review(work: Path, shoot, settle) -> None:
     from isegui.core.demo import create_demo_project
     from isegui.gui.app import open_window
     from isegui.gui.commands.instance_commands import SetCalibrationCommand
-    from isegui.ml.spec import TrainSpec
-    from isegui.ml.train import fit
+    from isegui.ml.train.spec import TrainSpec
+    from isegui.ml.train.trainer import fit
 
     create_demo_project(work / "review").close()
     fit(TrainSpec(project=work / "review", size=512, epochs=None, minutes=REVIEW_MINUTES,

@@ -27,8 +27,8 @@ def main(model: Path, images: Path, out: Path) -> None:
 
     from isegui.core.line_rules import Rules
     from isegui.gui.station import StationWindow
-    from isegui.ml.line_watch import Watcher, WatchSettings
-    from isegui.ml.onnx_model import OnnxPredictor
+    from isegui.ml.infer.line_watch import Watcher, WatchSettings
+    from isegui.ml.infer.onnx_model import OnnxPredictor
     camera = Path(tempfile.mkdtemp(prefix="isegui-station-"))
     app = QApplication([sys.argv[0]])  # noqa: F841 (kept alive for the widgets)
     watcher = Watcher(WatchSettings(camera, camera / "results.csv", settle_s=0.1),

@@ -55,7 +55,7 @@ def store(request, tmp_path):
         with Project.create(tmp_path / "project") as p:
             yield p.store
     else:
-        from isegui.core.team import open_team_store
+        from isegui.core.store.team import open_team_store
         store = open_team_store(request.getfixturevalue("pg_database"), "line3", create=True)
         try:
             yield store

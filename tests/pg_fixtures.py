@@ -1,4 +1,4 @@
-"""PostgreSQL for the tests: one private server per test session (isegui.core.pg_server) and a
+"""PostgreSQL for the tests: one private server per test session (isegui.testing.pg_server) and a
 fresh database per test. Real PostgreSQL, no mock: where it is missing and we are root, the
 session installs Debian's `postgresql` once; otherwise the tests that need it skip, saying why.
 ISEGUI_REQUIRE_PG=1 (.ci/run) turns that skip into a failure."""
@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from isegui.core.pg_server import LocalServer, PgNotInstalledError, find_bindir
+from isegui.testing.pg_server import LocalServer, PgNotInstalledError, find_bindir
 
 
 def _install_postgresql() -> str | None:

@@ -9,7 +9,7 @@ import pytest
 
 from isegui import selftest
 from isegui.cli import main
-from isegui.ml.registry import model_names
+from isegui.ml.model.registry import model_names
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,9 @@ from isegui.cli import (data_commands, images_commands, line_commands, ml_comman
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
-from isegui.core.team import TEAM_SUFFIX
+from isegui.core.store.team import TEAM_SUFFIX
+from isegui.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from isegui.logs import FILE_ONLY, start_logging
-from isegui.ml.progress import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
                    line_commands, weights_commands, team_commands, self_test_command)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from isegui.cli.output import print_warnings, progress_bar
 from isegui.core.entities import Split
-from isegui.core.exporter import export_dataset
+from isegui.core.formats.exporter import export_dataset
 from isegui.core.formats import FORMATS
-from isegui.core.importer import ImportOptions, import_dataset
+from isegui.core.formats.importer import ImportOptions, import_dataset
 from isegui.core.project import Project, project_exists
 
 

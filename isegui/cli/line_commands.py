@@ -70,7 +70,7 @@ def run_station(args) -> int:
 
 
 def _watcher(args):
-    from isegui.ml.line_watch import watcher_for
+    from isegui.ml.infer.line_watch import watcher_for
     return watcher_for(args.folder, args.model, args.rules, args.out, threshold=args.threshold,
                        mm_per_px=args.mm_per_px, overlays=args.overlays,
                        move_to=args.move_to, settle_s=args.settle)

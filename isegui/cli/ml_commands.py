@@ -11,7 +11,7 @@ from pathlib import Path
 
 from isegui.cli.output import print_json, print_warnings, progress_bar
 from isegui.core.entities import Split
-from isegui.core.tiling import WorkingScale
+from isegui.core.working_scale import WorkingScale
 
 
 
@@ -106,13 +106,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- train
 
 def run_train(args) -> int:
-    from isegui.ml.progress import EXIT_CANCELLED, EXIT_OK, CancelToken, JsonLinesReporter
+    from isegui.ml.run_protocol import EXIT_CANCELLED, EXIT_OK, CancelToken, JsonLinesReporter
     if args.progress == "jsonl":  # the app shows it while the imports below take seconds
         JsonLinesReporter().event("note", message="loading PyTorch…", phase=True)
-    from isegui.ml.preflight import training_outlook
-    from isegui.ml.spec import TrainSpec
-    from isegui.ml.train import TrainingError, fit
-    from isegui.ml.transforms import AugmentConfig
+    from isegui.ml.train.preflight import training_outlook
+    from isegui.ml.train.spec import TrainSpec
+    from isegui.ml.train.trainer import TrainingError, fit
+    from isegui.ml.train.spec import AugmentConfig
     spec = TrainSpec(
         project=args.dir.resolve(), model=args.model, size=args.size, tile=args.tile,
         scale=args.scale, blobs=args.blobs,
@@ -124,6 +124,7 @@ def run_train(args) -> int:
         max_steps=args.max_steps)
     cancel = CancelToken()
     _cancel_on_signals(cancel)
+    reporter: JsonLinesReporter | _BarReporter
     if args.progress == "jsonl":
         reporter = JsonLinesReporter()
         if not sys.stdin.isatty():
@@ -216,9 +217,9 @@ def run_suggest(args) -> int:
     from isegui.core.errors import ImageReadError
     from isegui.core.images import load_image
     from isegui.core.project import Project
-    from isegui.ml.predict import Predictor
+    from isegui.ml.model.torch_predictor import Predictor
     from isegui.ml.runs import checkpoint_file, find_run
-    from isegui.ml.suggest import SEEN, uncertainty
+    from isegui.ml.infer.suggest import SEEN, uncertainty
     with Project.open(args.dir, read_only=True) as project:
         run = find_run(project, args.run)
         path = checkpoint_file(project, run, "best")
@@ -251,10 +252,10 @@ def run_suggest(args) -> int:
 def run_evaluate(args) -> int:
     from isegui.core.images import load_image
     from isegui.core.project import Project
-    from isegui.ml.checkpoint import load_checkpoint
-    from isegui.ml.data import read_samples
-    from isegui.ml.evaluate import evaluate
-    from isegui.ml.predict import Predictor
+    from isegui.ml.model.checkpoint import load_checkpoint
+    from isegui.ml.train.data import read_samples
+    from isegui.ml.train.evaluate import evaluate
+    from isegui.ml.model.torch_predictor import Predictor
     from isegui.ml.runs import checkpoint_file, find_run
     with Project.open(args.dir, read_only=True) as project:
         run = find_run(project, args.run)
@@ -304,8 +305,8 @@ def run_evaluate(args) -> int:
 def run_predict(args) -> int:
     from isegui.core.images import is_image_file
     from isegui.core.project import Project, project_exists
-    from isegui.ml.detection import iter_predictions
-    from isegui.ml.predictors import load_predictor
+    from isegui.ml.infer.detection import iter_predictions
+    from isegui.ml.model.predictors import load_predictor
     files: list[Path] = []
     project_dir = args.project
     for source in args.source:
@@ -331,7 +332,7 @@ def run_predict(args) -> int:
 
 def run_export_model(args) -> int:
     from isegui.core.project import Project
-    from isegui.ml.onnx_export import export_onnx
+    from isegui.ml.model.onnx_export import export_onnx
     from isegui.ml.runs import checkpoint_file, find_run
     from isegui.core.line_rules import load_rules
     rules = load_rules(args.rules) if args.rules else None
@@ -371,7 +372,7 @@ def _checkpoint_for(args, project_dir):
 
 def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_predictions):
     from isegui.core.fileio import atomic_open
-    from isegui.ml.outputs import CocoResults, csv_writer, measurement_rows
+    from isegui.ml.infer.outputs import CocoResults, csv_writer, measurement_rows
     coco = CocoResults(predictor.classes) if args.out else None
     stored: list = []
     counts: dict[str, int] = {}
@@ -395,7 +396,7 @@ def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_
                 if args.into_project:
                     stored.append((path, [(d.class_name, d.shape(), d.score) for d in found]))
                 if not (coco or writer or args.into_project):
-                    per = {}
+                    per: dict[str, int] = {}
                     for det in found:
                         per[det.class_name] = per.get(det.class_name, 0) + 1
                     print(f"{name}: {len(found)} objects"

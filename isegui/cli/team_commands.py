@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from isegui.core.project import Project
-from isegui.core.team import TEAM_SUFFIX
+from isegui.core.store.team import TEAM_SUFFIX
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +67,7 @@ def run_team_create(args) -> int:
 
 
 def run_team_add(args) -> int:
-    from isegui.core.team import add_member
+    from isegui.core.store.team import add_member
     with Project.open(args.team_file) as project:
         add_member(project.store, args.login, args.role)
         name = project.name
@@ -77,7 +77,7 @@ def run_team_add(args) -> int:
 
 
 def run_migrate(args) -> int:
-    from isegui.core.migrate import project_to_team, team_to_project
+    from isegui.core.store.migrate import project_to_team, team_to_project
     if args.target.startswith(("postgresql://", "postgres://")):
         name = args.name or args.source.resolve().name
         team_file = args.file or Path(f"{name}{TEAM_SUFFIX}")

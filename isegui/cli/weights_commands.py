@@ -27,14 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_add(args) -> int:
-    from isegui.ml.weights_install import install_weights
+    from isegui.ml.model.weights_install import install_weights
     print(install_weights(args.file, args.model).describe())
     return 0
 
 
 def run_list(args) -> int:
-    from isegui.ml.registry import model_names
-    from isegui.ml.weights import describe_start, pretrained_file_names, pretrained_places
+    from isegui.ml.model.registry import model_names
+    from isegui.ml.model.weights import describe_start, pretrained_file_names, pretrained_places
     for name in model_names():
         print(f"{name}: {describe_start(name, args.project)}")
         print(f"  {' or '.join(pretrained_file_names(name))}")

@@ -1,6 +1,6 @@
 """The two geometry conversions every other module calls: shape -> mask and mask -> shape.
 
-Conventions (see DESIGN.md): coordinates are image pixels after EXIF orientation, x right,
+Conventions (docs/ARCHITECTURE.md): coordinates are image pixels after EXIF orientation, x right,
 y down; pixel (row r, column c) is the unit square [c, c+1] x [r, r+1].
 
 - `rasterize` uses COCO's polygon rule (pycocotools' rleFrPoly: a pixel is in when its centre

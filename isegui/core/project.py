@@ -1,5 +1,5 @@
 """A project: a folder holding `project.isegui` (the store) and, when copied in, its images;
-or a team project: a `NAME.isegui-team` file naming its PostgreSQL store (core.team), its
+or a team project: a `NAME.isegui-team` file naming its PostgreSQL store (core.store.team), its
 folder the team's image root as this PC sees it."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from pathlib import Path, PurePosixPath
 
 from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedError,
                                  ProjectNotFoundError)
-from isegui.core.lock import ProjectLock
-from isegui.core.shares import is_network_path
-from isegui.core import team_images
 from isegui.core.store import Store, now_iso
-from isegui.core.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team_project,
+from isegui.core.store import team_images
+from isegui.core.store.lock import ProjectLock
+from isegui.core.store.shares import is_network_path
+from isegui.core.store.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team_project,
                               open_team_store, schema_name)
-from isegui.core.team_images import ImageFiles
+from isegui.core.store.team_images import ImageFiles
 
 PROJECT_FILE = "project.isegui"
 IMAGES_DIR = "images"
@@ -32,7 +32,7 @@ class Project:
         self.store = store
         self._lock = lock
         self.team_file = team_file  # None for a project file
-        # a team project that keeps its images in its database (core.team_images)
+        # a team project that keeps its images in its database (core.store.team_images)
         self.image_files = ImageFiles(store, folder) if team_file is not None and \
             team_images.enabled(store) else None
 

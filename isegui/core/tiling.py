@@ -7,15 +7,13 @@ Everything here is in native frame pixels: a tile at scale k covers S / k of the
 
 This module owns the grid of tiles over a frame, the windows of training crops, what an
 instance cut by a crop becomes, and the merging of detections that tiles cut or saw twice back
-into one instance per object. Masks stay box-local windows (bool array + frame origin).
+into one instance per object. Masks stay box-local windows (core.mask_window).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, TypeAlias
+from dataclasses import dataclass
 
 import numpy as np
 from shapely import affinity
@@ -23,70 +21,13 @@ from shapely.geometry import MultiPolygon
 from shapely.geometry import box as rectangle
 
 from isegui.core.geometry import Shape, polygons_of
+from isegui.core.mask_window import MaskWindow, Rect, intersect
 
-WHOLE, TILES = "whole", "tiles"
 OVERLAP_SHARE = 0.2  # neighbouring tiles share at least this much of their side (SAHI's 0.2)
 MERGE_IOU = 0.3  # same-class pieces this alike where two tiles overlap are one object
 NMS_IOU = 0.5  # then, of two same-class detections this alike on the frame, the lower goes
 KEEP_SHARE = 0.5  # an instance cut by a crop stays an object with this share visible ...
 KEEP_EXTENT_PX = 40  # ... or with a visible piece this long (model px): a long scratch's part
-
-Rect: TypeAlias = tuple[int, int, int, int]  # (x0, y0, x1, y1), frame px
-
-
-@dataclass(frozen=True)
-class WorkingScale:
-    """How a run sees its images: `mode` WHOLE (long side resized to `size`) or TILES
-    (`size` x `size` tiles at `scale` of the frame), and why it was chosen."""
-    mode: str = WHOLE
-    size: int = 512
-    scale: float = 1.0  # tiles only: model pixels per frame pixel
-    reason: str = ""
-    # tiles only: classes found pixel by pixel and split by connected components (ml.blobs)
-    blob_classes: tuple[str, ...] = ()
-    # per blob class, the (least, most) area in model px² of a blob that counts as an object
-    blob_areas: tuple[tuple[float, float], ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.mode not in (WHOLE, TILES):
-            raise ValueError(f"working scale: unknown mode {self.mode!r}")
-        if self.mode == TILES and not (0.05 <= self.scale <= 4.0):
-            raise ValueError(f"--scale must be between 0.05 and 4, got {self.scale}")
-        if self.blob_classes and self.mode != TILES:
-            raise ValueError("blob classes are found on tiles only")
-
-    @property
-    def tiled(self) -> bool:
-        return self.mode == TILES
-
-    @property
-    def window(self) -> int:
-        """The side of a tile in frame pixels."""
-        return max(1, round(self.size / self.scale)) if self.tiled else self.size
-
-    def describe(self) -> str:
-        if self.tiled:
-            return f"tiles of {self.size} px at scale {self.scale:g} " \
-                   f"({self.window} x {self.window} frame px each)"
-        return f"whole images at {self.size} px"
-
-    def blob_labels(self, classes: Sequence[str]) -> list[int]:
-        """The 1-based indices, in `classes`, of the blob classes."""
-        return [list(classes).index(name) + 1 for name in self.blob_classes if name in classes]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "blob_classes": list(self.blob_classes),
-                "blob_areas": [list(pair) for pair in self.blob_areas]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, size: int = 512) -> WorkingScale:
-        """A stored working scale; runs from before tiles have none: the whole image."""
-        if not data:
-            return cls(WHOLE, int(size))
-        return cls(str(data.get("mode", WHOLE)), int(data.get("size", size)),
-                   float(data.get("scale", 1.0)), str(data.get("reason", "")),
-                   tuple(str(c) for c in data.get("blob_classes") or ()),
-                   tuple((float(lo), float(hi)) for lo, hi in data.get("blob_areas") or ()))
 
 
 # ---------------------------------------------------------------------------- the grid
@@ -161,31 +102,13 @@ class Piece:
     tile: int  # index into the grid it came from
 
     @property
-    def rect(self) -> Rect:
-        x, y = self.origin
-        return x, y, x + self.mask.shape[1], y + self.mask.shape[0]
-
-
-def _intersect(a: Rect, b: Rect) -> Rect | None:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-
-
-def _within(piece: Piece, rect: Rect) -> np.ndarray:
-    """The piece's mask over `rect` (frame px), zeros where its window does not reach."""
-    x0, y0, x1, y1 = rect
-    out = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-    common = _intersect(piece.rect, rect)
-    if common is not None:
-        cx0, cy0, cx1, cy1 = common
-        px, py = piece.origin
-        out[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = \
-            piece.mask[cy0 - py:cy1 - py, cx0 - px:cx1 - px]
-    return out
+    def window(self) -> MaskWindow:
+        return MaskWindow(self.mask, self.origin)
 
 
 def _iou_over(a: Piece, b: Piece, rect: Rect) -> float:
-    ma, mb = _within(a, rect), _within(b, rect)
+    """IoU of two pieces over the frame region `rect` only."""
+    ma, mb = a.window.on(rect), b.window.on(rect)
     union = np.count_nonzero(ma | mb)
     return np.count_nonzero(ma & mb) / union if union else 0.0
 
@@ -207,7 +130,7 @@ def merge_pieces(pieces: list[Piece], tiles: list[Rect],
             k = parent[k]
         return k
 
-    rects = np.array([p.rect for p in pieces], dtype=np.int64).reshape(-1, 4)
+    rects = np.array([p.window.rect for p in pieces], dtype=np.int64).reshape(-1, 4)
     for i, a in enumerate(pieces):
         # candidates: same class, another tile, windows that meet
         near = np.nonzero((rects[i + 1:, 0] < rects[i, 2]) & (rects[i + 1:, 2] > rects[i, 0]) &
@@ -216,7 +139,7 @@ def merge_pieces(pieces: list[Piece], tiles: list[Rect],
             b = pieces[j]
             if b.class_index != a.class_index or b.tile == a.tile or root(i) == root(j):
                 continue
-            shared = _intersect(tiles[a.tile], tiles[b.tile])
+            shared = intersect(tiles[a.tile], tiles[b.tile])
             if shared is not None and _iou_over(a, b, shared) >= merge_iou:
                 parent[root(j)] = root(i)
     groups: dict[int, list[Piece]] = {}
@@ -227,32 +150,16 @@ def merge_pieces(pieces: list[Piece], tiles: list[Rect],
 
 
 def _union(group: list[Piece]) -> Piece:
-    if len(group) == 1:
-        return group[0]
-    rects = np.array([p.rect for p in group])
-    rect = (int(rects[:, 0].min()), int(rects[:, 1].min()),
-            int(rects[:, 2].max()), int(rects[:, 3].max()))
-    mask = np.zeros((rect[3] - rect[1], rect[2] - rect[0]), dtype=bool)
-    for piece in group:
-        mask |= _within(piece, rect)
     best = max(group, key=lambda p: p.score)
-    return Piece(best.class_index, best.score, mask, (rect[0], rect[1]), best.tile)
-
-
-def mask_iou(a: Piece, b: Piece) -> float:
-    """IoU of two box-local masks on the frame."""
-    common = _intersect(a.rect, b.rect)
-    if common is None:
-        return 0.0
-    inter = np.count_nonzero(_within(a, common) & _within(b, common))
-    union = np.count_nonzero(a.mask) + np.count_nonzero(b.mask) - inter
-    return inter / union if union else 0.0
+    joined = MaskWindow.union(p.window for p in group)
+    return Piece(best.class_index, best.score, joined.mask, joined.origin, best.tile)
 
 
 def suppress(pieces: list[Piece], iou: float = NMS_IOU) -> list[Piece]:
     """Greedy non-maximum suppression by mask IoU, per class; `pieces` best score first."""
     kept: list[Piece] = []
     for piece in pieces:
-        if all(k.class_index != piece.class_index or mask_iou(k, piece) < iou for k in kept):
+        if all(k.class_index != piece.class_index or k.window.iou(piece.window) < iou
+               for k in kept):
             kept.append(piece)
     return kept

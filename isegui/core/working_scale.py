@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,16 +28,69 @@ from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, ImageStatus, Instance, Split
 
-if TYPE_CHECKING:
-    from isegui.core.tiling import WorkingScale
-
 MIN_OBJECT_PX = 10.0  # narrower than this at the working scale, objects are hard to find
 LOW_PERCENTILE = 5  # the "smallest objects": this percentile of the widths
 SIZE_STEP = 32  # input sizes are multiples of this (the models' coarsest stride)
-# blobs of one class closer than this (model px) are joined into one instance (ml.blobs), so a
+# blobs of one class closer than this (model px) are joined into one instance (ml.infer.blobs), so a
 # class becomes a blob class only when its objects lie further apart than twice this
 BLOB_JOIN_PX = 2
 BLOB_AREA_SPAN = 4.0  # how far beyond its labeled areas a blob may go and still count
+WHOLE, TILES = "whole", "tiles"  # the two modes of a working scale
+
+
+@dataclass(frozen=True)
+class WorkingScale:
+    """How a run sees its images: `mode` WHOLE (long side resized to `size`) or TILES
+    (`size` x `size` tiles at `scale` of the frame), and why it was chosen."""
+    mode: str = WHOLE
+    size: int = 512
+    scale: float = 1.0  # tiles only: model pixels per frame pixel
+    reason: str = ""
+    # tiles only: classes found pixel by pixel and split by connected components (ml.infer.blobs)
+    blob_classes: tuple[str, ...] = ()
+    # per blob class, the (least, most) area in model px² of a blob that counts as an object
+    blob_areas: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in (WHOLE, TILES):
+            raise ValueError(f"working scale: unknown mode {self.mode!r}")
+        if self.mode == TILES and not (0.05 <= self.scale <= 4.0):
+            raise ValueError(f"--scale must be between 0.05 and 4, got {self.scale}")
+        if self.blob_classes and self.mode != TILES:
+            raise ValueError("blob classes are found on tiles only")
+
+    @property
+    def tiled(self) -> bool:
+        return self.mode == TILES
+
+    @property
+    def window(self) -> int:
+        """The side of a tile in frame pixels."""
+        return max(1, round(self.size / self.scale)) if self.tiled else self.size
+
+    def describe(self) -> str:
+        if self.tiled:
+            return f"tiles of {self.size} px at scale {self.scale:g} " \
+                   f"({self.window} x {self.window} frame px each)"
+        return f"whole images at {self.size} px"
+
+    def blob_labels(self, classes: Sequence[str]) -> list[int]:
+        """The 1-based indices, in `classes`, of the blob classes."""
+        return [list(classes).index(name) + 1 for name in self.blob_classes if name in classes]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "blob_classes": list(self.blob_classes),
+                "blob_areas": [list(pair) for pair in self.blob_areas]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, size: int = 512) -> WorkingScale:
+        """A stored working scale; runs from before tiles have none: the whole image."""
+        if not data:
+            return cls(WHOLE, int(size))
+        return cls(str(data.get("mode", WHOLE)), int(data.get("size", size)),
+                   float(data.get("scale", 1.0)), str(data.get("reason", "")),
+                   tuple(str(c) for c in data.get("blob_classes") or ()),
+                   tuple((float(lo), float(hi)) for lo, hi in data.get("blob_areas") or ()))
 
 
 @dataclass(frozen=True)
@@ -200,7 +253,6 @@ def blob_area_limits(labeled: LabeledShapes, blobs: Sequence[str],
 
 def _choose(sizes: ObjectSizes, size: int, tile: int | None,
             scale: float | None) -> WorkingScale:
-    from isegui.core.tiling import TILES, WHOLE, WorkingScale
     advice = advise_size(sizes, size) if len(sizes) else None
     if tile == 0:
         return WorkingScale(WHOLE, size, reason="whole images, as asked (--tile 0)")

@@ -11,7 +11,7 @@ from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
-from isegui.core.team import TEAM_SUFFIX
+from isegui.core.store.team import TEAM_SUFFIX
 from isegui.gui import edit_actions, image_adding
 from isegui.gui.commands.instance_commands import SetImageStatusCommand
 from isegui.gui.user_settings import recent_projects
@@ -115,9 +115,11 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
         "Cut the other selected instances out of the first")
     act("split", "Split into parts", lambda: edit_actions.split_parts(ctx), "Ctrl+K",
         "Make each separate part of the selected instance an instance of its own")
-    act("give-class", "Give the selection the active class",
-        lambda: session.active_class_id and edit_actions.change_class(
-            ctx, session.active_class_id), "Ctrl+G",
+
+    def give_class() -> None:
+        if session.active_class_id:
+            edit_actions.change_class(ctx, session.active_class_id)
+    act("give-class", "Give the selection the active class", give_class, "Ctrl+G",
         "Change the class of the selected instances to the active class (pick it with 1-9)")
     act("raise", "Raise", lambda: edit_actions.restack(ctx, +1), "PgUp")
     act("lower", "Lower", lambda: edit_actions.restack(ctx, -1), "PgDown")

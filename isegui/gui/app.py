@@ -110,6 +110,7 @@ class _OpenWindows(QObject):
 
 def _keeper() -> _OpenWindows:
     app = QCoreApplication.instance()
+    assert app is not None  # windows open only while the application runs
     return app.findChild(_OpenWindows, "isegui-open-windows") or _OpenWindows(app)
 
 

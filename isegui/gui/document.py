@@ -3,6 +3,7 @@ it listens to. Commands are its only writers; views only read and listen."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from isegui.core.entities import ImageRecord, Instance, Source
@@ -27,7 +28,7 @@ class ImageDocument(QObject):
         self.selected: list[int] = []
         self.hidden: set[int] = set()
         self.locked: set[int] = set()
-        self._pixels = None
+        self._pixels: np.ndarray | None = None
         self.load_error: str | None = None
         # how many times someone else changed each instance while it was on screen: an
         # undo or redo of an edit made before such a change is refused (team projects)
@@ -53,7 +54,7 @@ class ImageDocument(QObject):
     def top_z(self) -> int:
         return max((i.z for i in self._instances.values()), default=-1)
 
-    def pixels(self):
+    def pixels(self) -> np.ndarray | None:
         """The image's pixels (full depth), or None with `load_error` saying why."""
         if self._pixels is None and self.load_error is None:
             try:

@@ -22,9 +22,9 @@ from isegui.gui.panels.measure import MeasurePanel
 from isegui.gui.panels.review import ReviewPanel
 from isegui.gui.panels.training import TrainingPanel
 from isegui.gui.session import ProjectSession
-from isegui.gui.tools.base import ToolContext, ToolOptions
-from isegui.gui.tools.assist import LabelAssist
-from isegui.gui.workers.predict_worker import LoadedModel
+from isegui.gui.tools.base import Tool, ToolContext, ToolOptions
+from isegui.gui.tools.assist_context import LabelAssist
+from isegui.ml.model.loaded_model import LoadedModel
 from isegui.gui.tools.assisted import BoxMaskTool, ClickTool, ScissorsTool, WandTool
 from isegui.gui.tools.brush import BrushTool, EraserTool
 from isegui.gui.tools.draw import EllipseTool, HoleTool, PolygonTool, RectangleTool
@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.loaded_model = LoadedModel()  # the active run's model, for Review and the tools
         self.ctx = ToolContext(session, self.view, self.scene, self.options,
                                LabelAssist(session, self.loaded_model))
-        self.tools = {cls.name: cls(self.ctx) for cls in TOOLS}
+        self.tools: dict[str, Tool] = {cls.name: cls(self.ctx) for cls in TOOLS}
         self.review_canvas = ReviewController(session, self.scene, self.side_view)
 
         self.images = ImagePanel(session, self.loaded_model)

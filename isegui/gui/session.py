@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
@@ -14,10 +15,14 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
                                   Split)
 from isegui.core.errors import StaleEdit
 from isegui.core.project import Project
-from isegui.core.sql import PostgresConnectionLost, PostgresPermissionDenied
+from isegui.core.store.engine import (PostgresConnectionLost, PostgresEngine,
+                                      PostgresPermissionDenied)
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.gui.document import ImageDocument
 from isegui.ml.runs import settle_abandoned_runs
+
+if TYPE_CHECKING:
+    from isegui.core.store.team import ChangeFeed
 
 LAST_IMAGE_KEY = "last_image_id"
 log = logging.getLogger(__name__)
@@ -47,7 +52,7 @@ class ProjectSession(QObject):
         self._classes: list[LabelClass] = self.store.classes()
         self.active_class_id: int | None = self._classes[0].id if self._classes else None
         self.read_only_reason: str | None = None
-        self.feed = None  # a team project's changes by others (core.team.ChangeFeed)
+        self.feed: ChangeFeed | None = None  # a team project's changes by others
         if project.is_team:
             self._follow_team()
 
@@ -59,8 +64,10 @@ class ProjectSession(QObject):
     SERVER_PATIENCE_S = 1.5
 
     def _follow_team(self) -> None:
-        from isegui.core.team import ChangeFeed
-        self.store.engine.reconnect_for_s = self.SERVER_PATIENCE_S
+        from isegui.core.store.team import ChangeFeed
+        engine = self.store.engine
+        if isinstance(engine, PostgresEngine):  # a team project's (ChangeFeed refuses others)
+            engine.reconnect_for_s = self.SERVER_PATIENCE_S
         try:
             self.feed = ChangeFeed(self.store)
         except WRITE_FAILURES as exc:
@@ -75,7 +82,7 @@ class ProjectSession(QObject):
         stays: a step on an instance they changed is refused when undone), the lists follow."""
         if self.feed is None:
             return
-        from isegui.core.team import EVERYTHING
+        from isegui.core.store.team import EVERYTHING
         was_lost = self.feed.lost
         try:
             changes = self.feed.poll()

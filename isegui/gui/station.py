@@ -1,6 +1,6 @@
 """The station view beside the camera: the latest image with what was found drawn on it, a
 large OK / NG with the reasons, counters and the last verdicts, readable from two metres.
-The watch (ml.line_watch) runs in a thread of its own; the window only shows its rows."""
+The watch (ml.infer.line_watch) runs in a thread of its own; the window only shows its rows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow,
                                QSizePolicy, QVBoxLayout, QWidget)
 
-from isegui.ml.line_watch import Watcher
+from isegui.ml.infer.line_watch import Watcher
 
 LAST_SHOWN = 12
 COLORS = {"OK": "#1e8449", "NG": "#c0392b", "": "#566573"}
@@ -31,7 +31,7 @@ class WatchThread(QThread):
         watcher.say = self.said.emit
         watcher.on_inspected = self._show
 
-    def _show(self, row: dict, pixels: np.ndarray, found: list) -> None:
+    def _show(self, row: dict, pixels: np.ndarray | None, found: list) -> None:
         self.inspected.emit(row, to_qimage(self.watcher.draw(pixels, found, row["verdict"])))
 
     def stop(self) -> None:
@@ -48,6 +48,8 @@ def to_qimage(bgr: np.ndarray) -> QImage:
 
 
 class StationWindow(QMainWindow):
+    thread: WatchThread  # type: ignore[assignment]  # hides QObject.thread(); tests use the name
+
     def __init__(self, watcher: Watcher, title: str = "isegui station"):
         super().__init__()
         self.setWindowTitle(title)

@@ -38,7 +38,7 @@ def open_and_close_main_window(folder: Path) -> str:
         app.processEvents()
     finally:
         session.close()
-    return f"{app.platformName()} platform; {native} found for this system's screen"
+    return f"{QApplication.platformName()} platform; {native} found for this system's screen"
 
 
 def native_platform_plugin() -> str:

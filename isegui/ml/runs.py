@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from isegui.core.entities import Run, RunStatus
-from isegui.core.lock import ProjectLock
+from isegui.core.store.lock import ProjectLock
 from isegui.core.project import Project
 
 RUNS_DIR = "runs"

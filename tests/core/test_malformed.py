@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from isegui.core.errors import IseguiError
-from isegui.core.exporter import export_dataset
+from isegui.core.formats.exporter import export_dataset
 from isegui.core.geometry import rasterize
-from isegui.core.importer import ImportOptions, import_dataset
+from isegui.core.formats.importer import ImportOptions, import_dataset
 from isegui.core.project import Project
 
 WIDTH, HEIGHT = 80, 64
@@ -379,7 +379,7 @@ def test_a_full_disk_during_a_write_reports_the_real_cause_and_keeps_nothing(tmp
 
 
 def test_an_instance_with_too_many_vertices_is_refused(tmp_path, monkeypatch):
-    import isegui.core.importer as importer
+    import isegui.core.formats.importer as importer
     monkeypatch.setattr(importer, "MAX_VERTICES", 100)  # the real bound is 1,000,000
     angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
     ring = np.column_stack([40 + 20 * np.cos(angles), 30 + 20 * np.sin(angles)]).tolist()

@@ -6,9 +6,10 @@ from shapely.affinity import translate
 from shapely.geometry import LineString, Point, box
 
 from isegui.core.geometry import rasterize
-from isegui.core.tiling import (TILES, WHOLE, Piece, WorkingScale, crop_shape, merge_pieces,
-                                positions, suppress, tile_grid, window_around)
-from isegui.core.working_scale import (MIN_OBJECT_PX, ObjectSizes, choose_working_scale)
+from isegui.core.tiling import (Piece, crop_shape, merge_pieces, positions, suppress, tile_grid,
+                                window_around)
+from isegui.core.working_scale import (MIN_OBJECT_PX, TILES, WHOLE, ObjectSizes, WorkingScale,
+                                       choose_working_scale)
 
 
 def test_the_grid_covers_the_frame_with_overlap_and_ends_at_its_edges():

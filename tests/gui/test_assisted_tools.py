@@ -88,18 +88,17 @@ def test_click_shows_a_candidate_that_enter_adds_and_esc_drops(scene_window):
 
 
 def test_a_negative_click_takes_a_part_out_of_the_candidate(scene_window):
-    from isegui.core.interactive import covers
     win, drive, disc, square = scene_window
     drive.key(Qt.Key.Key_I)
     tool = win.view.tool
     drive.click(60, 75)
-    assert covers(tool.outlining.current, (40, 75))
+    assert tool.outlining.current.covers((40, 75))
     _press(drive, 40, 75, Qt.MouseButton.RightButton)  # that part is background
     assert [positive for _, positive in tool.outlining.clicks] == [True, False]
-    assert not covers(tool.outlining.current, (40, 75))
-    assert covers(tool.outlining.current, (60, 75))
+    assert not tool.outlining.current.covers((40, 75))
+    assert tool.outlining.current.covers((60, 75))
     drive.key(Qt.Key.Key_Backspace)  # the last click taken back
-    assert len(tool.outlining.clicks) == 1 and covers(tool.outlining.current, (40, 75))
+    assert len(tool.outlining.clicks) == 1 and tool.outlining.current.covers((40, 75))
     drive.key(Qt.Key.Key_Return)
     assert len(_masks(win)) == 1
 

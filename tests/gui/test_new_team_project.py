@@ -8,7 +8,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
 from isegui.core.images import save_image
-from isegui.core.team import TEAM_SUFFIX
+from isegui.core.store.team import TEAM_SUFFIX
 from isegui.gui import app
 from isegui.gui.dialogs.new_team_project import NewTeamProjectDialog
 from tests.gui.conftest import make_project

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QApplication
 from isegui.core.images import save_image
 from isegui.core.line_rules import Rules
 from isegui.gui.station import StationWindow
-from isegui.ml.line_watch import Watcher, WatchSettings
-from tests.ml.test_line_watch import BrightThings, _part
+from isegui.ml.infer.line_watch import Watcher, WatchSettings
+from tests.ml.infer.test_line_watch import BrightThings, _part
 
 RULES = {"isegui_rules": 1, "units": "px",
          "classes": {"pill": {"count": {"min": 3, "max": 3}}}, "defects": ["scratch"]}

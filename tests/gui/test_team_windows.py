@@ -108,7 +108,7 @@ def two_people(qtbot, tmp_path, pg_server, pg_database):
     """Window A as the team project's owner, window B as an inspector, bob_<tag>."""
     import uuid
 
-    from isegui.core.team import TeamRef, add_member
+    from isegui.core.store.team import TeamRef, add_member
     from isegui.gui.app import open_window
     root = tmp_path / "share"
     (root / "images").mkdir(parents=True)

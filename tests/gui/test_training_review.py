@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from isegui.core.entities import RunStatus, Source
-from isegui.ml.progress import Done, Epoch, Note, Start, Step
+from isegui.ml.run_protocol import Done, Epoch, Note, Start, Step
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from isegui.core.demo import create_demo_project
-from isegui.core.exporter import export_dataset
+from isegui.core.formats.exporter import export_dataset
 from isegui.core.geometry import rasterize
 from tests.interop.conftest import run_in
 

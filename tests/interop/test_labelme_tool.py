@@ -4,7 +4,7 @@ instance of our labelme export with exactly our pixels."""
 import numpy as np
 
 from isegui.core.demo import create_demo_project
-from isegui.core.exporter import export_dataset
+from isegui.core.formats.exporter import export_dataset
 from isegui.core.geometry import rasterize
 from tests.interop.conftest import run_in
 

@@ -10,9 +10,9 @@ import torchvision.models._api
 
 from isegui.core.images import load_image
 from isegui.core.project import Project
-from isegui.ml.predict import Predictor
-from isegui.ml.spec import TrainSpec
-from isegui.ml.train import fit
+from isegui.ml.model.torch_predictor import Predictor
+from isegui.ml.train.spec import TrainSpec
+from isegui.ml.train.trainer import fit
 
 NETWORK_FAMILIES = {socket.AF_INET, socket.AF_INET6}
 

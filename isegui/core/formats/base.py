@@ -1,6 +1,6 @@
 """What every format reads into and writes from: a format-neutral labeled dataset.
 
-Readers only parse (no project, no image copying); `core.importer` resolves files and writes
+Readers only parse (no project, no image copying); `core.formats.importer` resolves files and writes
 the store. Writers receive `ExportImage`s and report what their format cannot hold.
 """
 

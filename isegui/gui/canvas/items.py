@@ -68,7 +68,7 @@ class InstanceItem(QGraphicsItem):
             else (0, 0, 0, 0)
         self._bounds = QRectF(minx, miny, maxx - minx, maxy - miny)
         self._paths: dict[int | None, QPainterPath] = {}  # zoom level (None: exact) -> path
-        self._vertices = None
+        self._vertices: np.ndarray | None = None
         self._override = None
         self._overviews: dict[float, QPixmap] = {}  # resolution -> pixmap
         self.setZValue(instance.z)

@@ -135,14 +135,14 @@ class PredictionLayer:
             else:
                 cls = self.session.class_by_id(p.class_id)
                 item.set_color(cls.color if cls else "#ffffff")
-        for item in self.missed:
-            self.scene.removeItem(item)
+        for missed_item in self.missed:
+            self.scene.removeItem(missed_item)
         self.missed = []
         if self.by_verdict and self.judged and self.visible:
             for j in self.comparison.false_negatives:
-                item = MissedItem(self._labels[j])
-                self.scene.addItem(item)
-                self.missed.append(item)
+                missed_item = MissedItem(self._labels[j])
+                self.scene.addItem(missed_item)
+                self.missed.append(missed_item)
 
     def highlight(self, prediction_id: int | None) -> PredictionItem | None:
         """Emphasise one prediction (None: none); its item, if this layer has it."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QSplitter
 
 from isegui.core.entities import ImageStatus
 from isegui.gui.canvas.items import ImageItem
 from isegui.gui.canvas.predictions import PredictionLayer
+from isegui.gui.document import ImageDocument
 
 BOTH, LABELS, PREDICTIONS, SIDE_BY_SIDE = "both", "labels", "predictions", "side by side"
 SLACK = 100_000  # scene px around the side view's scene rect: centerOn is then never clamped
@@ -59,7 +60,7 @@ class SideView(QGraphicsView):
     def split_evenly(self) -> None:
         """Both views the same size: halves of the splitter they share."""
         splitter = self.parentWidget()
-        if hasattr(splitter, "setSizes"):
+        if isinstance(splitter, QSplitter):
             width = sum(splitter.sizes())
             splitter.setSizes([width - width // 2, width // 2])
 
@@ -99,7 +100,7 @@ class ReviewController(QObject):
         self.side_layer = PredictionLayer(side.scene(), session)
         self.run_id: int | None = session.project.active_run_id
         self.mode = BOTH
-        self.document = None
+        self.document: ImageDocument | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(150)

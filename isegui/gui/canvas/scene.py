@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsTextItem
 
 from isegui.gui.canvas.items import ImageItem, InstanceItem, pixmap_from_array
 from isegui.gui.canvas.names import ClassNameLayer
+from isegui.gui.document import ImageDocument
 
 CROWD_COLOR = "#9e9e9e"
 DEFAULT_FILL = 0.18  # outline first: a light tint keeps the object's own look visible
@@ -20,7 +21,7 @@ class CanvasScene(QGraphicsScene):
     def __init__(self, session):
         super().__init__()
         self.session = session
-        self.document = None
+        self.document: ImageDocument | None = None
         self.image_item = ImageItem()
         self.addItem(self.image_item)
         self.items_by_id: dict[int, InstanceItem] = {}
@@ -72,12 +73,14 @@ class CanvasScene(QGraphicsScene):
 
     def _connections(self):
         d = self.document
+        assert d is not None  # only while a document is shown
         return [(d.instanceAdded, self._add_item), (d.instanceChanged, self._change_item),
                 (d.instanceRemoved, self._remove_item), (d.selectionChanged,
                                                          self._sync_selection),
                 (d.viewStateChanged, self._change_visibility)]
 
     def _add_item(self, instance_id: int) -> None:
+        assert self.document is not None  # its signal, or set_document
         item = InstanceItem(self.document.instance(instance_id))
         self.items_by_id[instance_id] = item
         self._style(item)
@@ -86,6 +89,7 @@ class CanvasScene(QGraphicsScene):
 
     def _change_item(self, instance_id: int) -> None:
         item = self.items_by_id[instance_id]
+        assert self.document is not None  # its signal
         item.set_instance(self.document.instance(instance_id))
         self._style(item)
         self.class_names.changed()
@@ -99,6 +103,7 @@ class CanvasScene(QGraphicsScene):
     def _change_visibility(self, instance_id: int) -> None:
         item = self.items_by_id.get(instance_id)
         if item is not None:
+            assert self.document is not None  # items are there only with a document
             item.setVisible(self.labels_visible and instance_id not in self.document.hidden)
             self.class_names.changed()
 

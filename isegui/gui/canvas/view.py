@@ -6,6 +6,8 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from isegui.gui.canvas.scene import CanvasScene
+
 ZOOM_STEP = 1.25
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 
@@ -55,7 +57,9 @@ class CanvasView(QGraphicsView):
         self.zoomChanged.emit(self.scale_factor)
 
     def fit(self) -> None:
-        doc = self.scene().document
+        scene = self.scene()
+        assert isinstance(scene, CanvasScene)  # the view's scene (its __init__)
+        doc = scene.document
         self._fitting = True
         if doc is None:
             return

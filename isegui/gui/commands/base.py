@@ -13,16 +13,20 @@ when; the refused shape goes to the clipboard, so nothing typed is lost."""
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QUndoCommand
 
 from isegui.core.errors import StaleEdit
-from isegui.core.sql import PostgresConnectionLost, PostgresPermissionDenied
+from isegui.core.store.engine import PostgresConnectionLost, PostgresPermissionDenied
 from isegui.core.store import WRITE_FAILURES
+
+if TYPE_CHECKING:
+    from isegui.gui.session import ProjectSession
 
 
 class StoreCommand(QUndoCommand):
-    session = None  # every subclass sets self.session (a ProjectSession) in __init__
+    session: ProjectSession  # every subclass sets self.session in __init__
 
     def refused_shapes(self) -> list:
         """What this step would have written, kept when a conflict refuses it."""

@@ -23,6 +23,7 @@ class AddClassCommand(StoreCommand):
             self.session.restore_class(self.cls, self.position)
 
     def undo(self) -> None:
+        assert self.cls is not None  # undo follows a redo
         self.session.delete_class(self.cls.id, delete_instances=False)  # a new class: none
 
 

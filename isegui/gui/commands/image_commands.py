@@ -33,4 +33,5 @@ class AddImagesCommand(StoreCommand):
             self.session.restore_images(self.records)
 
     def undo(self) -> None:
+        assert self.records is not None  # undo follows a redo
         self.session.remove_images([r.id for r in self.records])

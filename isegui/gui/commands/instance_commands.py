@@ -3,6 +3,8 @@ and calls the document's API; redo after undo restores the very same instance id
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtGui import QUndoCommand
 
 from isegui.core.entities import Instance, Source
@@ -19,8 +21,8 @@ class AddInstanceCommand(StoreCommand):
                  source: Source = Source.MANUAL, crowd: bool = False, text: str = ""):
         super().__init__(text or "Add instance")
         self.session, self.image_id = session, image_id
-        self.args = dict(class_id=class_id, shape=shape, z=z, track_id=track_id, source=source,
-                         crowd=crowd)
+        self.args: dict[str, Any] = dict(class_id=class_id, shape=shape, z=z, track_id=track_id,
+                                         source=source, crowd=crowd)
         self.instance: Instance | None = None
         self.seen: dict[int, int] = {}
 
@@ -39,6 +41,7 @@ class AddInstanceCommand(StoreCommand):
         doc.set_selection([self.instance.id])
 
     def undo(self) -> None:
+        assert self.instance is not None  # undo follows a redo
         self.check_not_changed_elsewhere(self.image_id, [self.instance.id], self.seen)
         self.session.document_for(self.image_id).remove([self.instance.id])
 

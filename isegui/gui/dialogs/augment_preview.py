@@ -16,8 +16,8 @@ SIZE = 320
 def augmented_samples(document, classes, augment_text: str, count: int = SAMPLES):
     """RGB uint8 arrays of `count` augmented versions of the document's image, each with its
     transformed instance masks tinted in their class colour."""
-    from isegui.ml.data import InstanceDataset, Sample
-    from isegui.ml.transforms import AugmentConfig
+    from isegui.ml.train.data import InstanceDataset, Sample
+    from isegui.ml.train.spec import AugmentConfig
     index = {c.id: k + 1 for k, c in enumerate(classes)}
     colors = {k + 1: c.color for k, c in enumerate(classes)}
     objects = [i for i in document.instances() if not i.crowd and i.class_id in index]

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QDoubleSpinBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton,
@@ -19,7 +20,8 @@ from isegui.core.fileio import atomic_write_text
 from isegui.core.line_rules import (DEFAULT_MIN_SCORE, MEASURES, Limit, Rules, RulesError,
                                     load_rules, rules_from_measurements)
 from isegui.core.measure import to_mm
-from isegui.core.rules_review import measurements_by_class, predicted_images, verdicts
+from isegui.core.rules_review import (PredictedImage, measurements_by_class, predicted_images,
+                                      verdicts)
 
 # the table's columns after the class name: (rules key, limit side or None, header)
 COLUMNS = [("defects", None, "Defect"), ("count", "min", "Count min"),
@@ -44,7 +46,9 @@ class LineRulesDialog(QDialog):
         self.units.addItem("px", "px")
         self.units.addItem("mm", "mm")
         if not self.mm_per_px:
-            self.units.model().item(1).setEnabled(False)
+            model = self.units.model()
+            assert isinstance(model, QStandardItemModel)  # a QComboBox's own model
+            model.item(1).setEnabled(False)
             self.units.setToolTip("Calibrate the project (Measure panel) to set limits in mm")
         self.min_score = QDoubleSpinBox()
         self.min_score.setRange(0.0, 1.0)
@@ -94,13 +98,13 @@ class LineRulesDialog(QDialog):
         below = QWidget()
         below_layout = QHBoxLayout(below)
         below_layout.setContentsMargins(0, 0, 0, 0)
-        for title, widget in (("Measured predictions", self.measured),
-                              ("What the line would say", self.failing)):
+        for title, pane in (("Measured predictions", self.measured),
+                            ("What the line would say", self.failing)):
             column = QVBoxLayout()
             column.addWidget(QLabel(f"<b>{title}</b>"))
-            if widget is self.failing:
+            if pane is self.failing:
                 column.addWidget(self.summary)
-            column.addWidget(widget)
+            column.addWidget(pane)
             below_layout.addLayout(column, 1)
         split.addWidget(below)
         split.setStretchFactor(0, 2)
@@ -123,7 +127,7 @@ class LineRulesDialog(QDialog):
         layout.addLayout(buttons)
 
         self.class_names = [c.name for c in session.classes()]
-        self.images = []  # the run's predicted images (core.rules_review.PredictedImage)
+        self.images: list[PredictedImage] = []  # the run's predicted images
         self.set_rules(Rules(units="px", min_score=self.min_score.value()))
         self.table.itemChanged.connect(lambda _item: self._changed())
         self.units.currentIndexChanged.connect(lambda _k: self._changed())
@@ -218,6 +222,7 @@ class LineRulesDialog(QDialog):
             entry: dict = {}
             for col, (key, side, header) in enumerate(COLUMNS):
                 item = self.table.item(row, col)
+                assert item is not None  # set_rules fills every cell
                 if key == "defects":
                     if item.checkState() == Qt.CheckState.Checked:
                         defects.append(name)

@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QDialog, QDialogButtonBo
 
 from isegui.core.errors import IseguiError
 from isegui.core.project import Project
-from isegui.core.sql import PostgresFailure
-from isegui.core.team import TEAM_SUFFIX, checked_url, schema_name
+from isegui.core.store.engine import PostgresFailure
+from isegui.core.store.team import TEAM_SUFFIX, checked_url, schema_name
 
 URL_PLACEHOLDER = "postgresql://USER@HOST[:PORT]/DATABASE"
 _KEEP = '<span style="white-space: nowrap">{}</span>'  # one line: a path, a command

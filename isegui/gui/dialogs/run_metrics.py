@@ -16,6 +16,8 @@ from isegui.gui.workers.train_process import isegui_command
 
 
 class RunMetricsDialog(QDialog):
+    result: dict | None  # type: ignore[assignment]  # hides QDialog.result(); tests read it
+
     def __init__(self, session, run_id: int, parent=None, split: str = "val",
                  threshold: float = 0.5):
         super().__init__(parent)
@@ -39,7 +41,7 @@ class RunMetricsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addWidget(self.tabs)
-        self.result: dict | None = None
+        self.result = None
         program, prefix = isegui_command()
         self.process = QProcess(self)
         self.process.finished.connect(self._done)
@@ -48,9 +50,10 @@ class RunMetricsDialog(QDialog):
                                               f"{self.threshold:g}", "--json"])
 
     def _done(self, code: int, _status) -> None:
-        out = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        out = bytes(self.process.readAllStandardOutput().data()).decode("utf-8", "replace")
         if code != 0 or "{" not in out:
-            error = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+            error = bytes(self.process.readAllStandardError().data()).decode("utf-8",
+                                                                             "replace")
             self.summary.setText(f"Evaluation failed: {error.strip().splitlines()[-1:] or code}")
             return
         self.show_result(json.loads(out[out.index("{"):]))

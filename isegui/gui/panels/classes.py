@@ -92,6 +92,7 @@ class ClassPanel(QWidget):
             return
         command = AddClassCommand(self.session, name)
         self.session.undo_stack.push(command)
+        assert command.cls is not None  # the push's redo made it
         self.session.set_active_class(command.cls.id)
 
     def rename(self, name: str | None = None) -> None:

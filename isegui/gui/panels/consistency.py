@@ -49,7 +49,7 @@ class ConsistencyPanel(QWidget):
         self._timer.setInterval(250)  # edits come in bursts: check once they settle
         self._timer.timeout.connect(self.check_image)
         session.aboutToClose.connect(self._timer.stop)
-        self._worker = None
+        self._worker: _ProjectCheck | None = None
         self.project_mode = False
         self.list.itemActivated.connect(self._go)
         self.list.itemClicked.connect(self._go)
@@ -94,6 +94,7 @@ class ConsistencyPanel(QWidget):
         self._worker.start()
 
     def _project_done(self, report) -> None:
+        assert self._worker is not None  # its done signal
         self._worker.wait()
         self._worker = None
         counts = report.as_dict()["summary"]

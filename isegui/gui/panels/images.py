@@ -10,8 +10,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QVBoxLayout, QWidget)
 
-from isegui.core.entities import ImageStatus
-from isegui.gui.workers.predict_worker import LoadedModel
+from isegui.core.entities import ImageRecord, ImageStatus
+from isegui.ml.model.loaded_model import LoadedModel
 from isegui.gui.workers.suggest_worker import SuggestWorker
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
@@ -45,7 +45,7 @@ class ImagePanel(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.list)
         layout.addWidget(self.note)
-        self._records = {}
+        self._records: dict[int, ImageRecord] = {}
         self._counts: dict[int, int] = {}
         self._holders: dict[int, str] = {}  # images a team mate is labeling: who
         self._fill_filter()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
                                QTableView, QVBoxLayout, QWidget)
 
 from isegui.gui import edit_actions
+from isegui.gui.document import ImageDocument
 from isegui.gui.panels.classes import swatch
 from isegui.gui.tools.edit import delete_instances
 
@@ -95,7 +96,7 @@ class InstancePanel(QWidget):
     def __init__(self, session, ctx):
         super().__init__()
         self.session, self.ctx = session, ctx
-        self.document = None
+        self.document: ImageDocument | None = None
         self.model = InstanceTableModel(session)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -169,6 +170,7 @@ class InstancePanel(QWidget):
     def _changed(self, instance_id: int) -> None:
         rows = self.model.ids
         doc = self.document
+        assert doc is not None  # its signal
         order_now = [i.id for i in reversed(doc.instances())]
         if order_now != rows:  # z or membership changed
             self._refresh()

@@ -8,6 +8,7 @@ import csv
 import io
 from collections import Counter
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
                                QInputDialog, QLabel, QPushButton, QTableWidget,
@@ -18,15 +19,19 @@ from isegui.core.measure import MM_COLUMNS, csv_columns, measurement_row
 from isegui.gui.commands.instance_commands import SetCalibrationCommand
 from isegui.gui.tools.measure import INSTRUCTION
 
+if TYPE_CHECKING:
+    from isegui.gui.main_window import MainWindow
+
 LABELS, PREDICTIONS = "labels", "predictions"
 PX_SHOWN = ["area_px", "length_px", "width_px", "equivalent_diameter_px", "bbox_x", "bbox_y",
             "bbox_w", "bbox_h"]
 
 
 class MeasurePanel(QWidget):
-    def __init__(self, session, review, window):
+    def __init__(self, session, review, window: MainWindow):
         super().__init__()
-        self.session, self.review, self.window = session, review, window
+        # the main window (not `self.window`, which would hide QWidget.window())
+        self.session, self.review, self.main_window = session, review, window
         self.source = QComboBox()
         self.source.addItem("Labels", LABELS)
         self.source.addItem("Predictions above the confidence", PREDICTIONS)
@@ -131,19 +136,19 @@ class MeasurePanel(QWidget):
     def start_calibration(self) -> None:
         """The calibrate tool, and what to do with it, said at once (here and in the status
         bar) until it is done or Esc."""
-        self.window.set_tool("calibrate")
+        self.main_window.set_tool("calibrate")
         self.hint.show()
-        self.window.statusBar().showMessage(INSTRUCTION)
-        self.window.view.setFocus()  # for the Esc
+        self.main_window.statusBar().showMessage(INSTRUCTION)
+        self.main_window.view.setFocus()  # for the Esc
 
     def calibration_ended(self, escaped: bool) -> None:
         """The calibrate tool was left (a line measured, another tool, or Esc)."""
         self.hint.hide()
         if escaped:
-            self.window.set_tool("edit")
-            self.window.statusBar().showMessage("Calibration cancelled", 4000)
-        elif self.window.statusBar().currentMessage() == INSTRUCTION:
-            self.window.statusBar().clearMessage()
+            self.main_window.set_tool("edit")
+            self.main_window.statusBar().showMessage("Calibration cancelled", 4000)
+        elif self.main_window.statusBar().currentMessage() == INSTRUCTION:
+            self.main_window.statusBar().clearMessage()
 
     def calibrate_line(self, length_px: float) -> None:
         """After a line was drawn: ask its real length, then set mm per pixel (undoable)."""
@@ -152,7 +157,7 @@ class MeasurePanel(QWidget):
                                         1e6, 3)
         if ok and mm > 0:
             self.session.undo_stack.push(SetCalibrationCommand(self.session, mm / length_px))
-        self.window.set_tool("edit")
+        self.main_window.set_tool("edit")
 
     def export(self, all_images: bool, path: str | None = None) -> str | None:
         doc = self.session.document
@@ -172,5 +177,5 @@ class MeasurePanel(QWidget):
         for image_id in ids:
             writer.writerows(self.rows_of(image_id))
         atomic_write_text(path, buffer.getvalue())
-        self.window.statusBar().showMessage(f"Measurements written to {path}", 6000)
+        self.main_window.statusBar().showMessage(f"Measurements written to {path}", 6000)
         return path

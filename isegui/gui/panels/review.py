@@ -4,6 +4,8 @@ accept or reject them, find the images with the most errors, open the run's metr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
                                QListWidget, QListWidgetItem, QMessageBox, QProgressBar,
@@ -16,7 +18,8 @@ from isegui.gui.commands.prediction_commands import (AcceptPredictionsCommand,
                                                      RejectPredictionsCommand)
 from isegui.gui.panels.review_accept import (ADD, REPLACE, SKIP, ask_about_matches,
                                              matched_labels)
-from isegui.gui.workers.predict_worker import LoadedModel, PredictWorker
+from isegui.gui.workers.predict_worker import PredictWorker
+from isegui.ml.model.loaded_model import LoadedModel
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
 
@@ -33,7 +36,8 @@ class ReviewPanel(QWidget):
         self.predict_all = QPushButton("Predict all images")
         self.predict_listed = QPushButton("Predict the listed images")
         self.predict_listed.setToolTip("The images the image list shows (filter it first)")
-        self.listed_images = lambda: []  # the window connects the image list
+        # the window connects the image list
+        self.listed_images: Callable[[], list[int]] = lambda: []
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
         self.progress = QProgressBar()
@@ -158,8 +162,11 @@ class ReviewPanel(QWidget):
         images = [(i, project.image_path(self.session.store.image(i).path)) for i in image_ids]
         self.worker = PredictWorker(run_id, checkpoint, images, self.loaded_model)
         self.worker.predicted.connect(self._store)
-        self.worker.progress.connect(lambda done, total: (self.progress.setRange(0, total),
-                                                          self.progress.setValue(done)))
+
+        def show_progress(done: int, total: int) -> None:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        self.worker.progress.connect(show_progress)
         self.worker.failed.connect(lambda text: self.counts.setText(text))
         self.worker.finished.connect(self._worker_done)
         self.cancel.setEnabled(True)
@@ -230,7 +237,12 @@ class ReviewPanel(QWidget):
 
     def _selected_ids(self) -> list[int]:
         rows = {i.row() for i in self.table.selectedIndexes()}
-        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in sorted(rows)]
+        ids = []
+        for r in sorted(rows):
+            item = self.table.item(r, 0)
+            assert item is not None  # a selected row has its cells
+            ids.append(item.data(Qt.ItemDataRole.UserRole))
+        return ids
 
     def _highlight(self, center: bool = True) -> None:
         """The selected prediction stands out on the canvas (centred when out of view)."""

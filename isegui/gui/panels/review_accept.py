@@ -4,7 +4,7 @@ either taken as that label's new shape, added anyway, or skipped, as the user sa
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from isegui.core.compare import compare
 
@@ -42,4 +42,5 @@ def ask_about_matches(parent, matched: int, total: int) -> str | None:
     box.setDefaultButton(next(b for b, v in buttons.items() if v == SKIP))
     box.setEscapeButton(cancel)
     box.exec()
-    return buttons.get(box.clickedButton())
+    clicked = box.clickedButton()  # one of the buttons above (all QPushButtons), or None
+    return buttons.get(clicked) if isinstance(clicked, QPushButton) else None

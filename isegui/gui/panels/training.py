@@ -10,12 +10,12 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from isegui.core.tiling import WorkingScale
+from isegui.core.working_scale import WorkingScale
 from isegui.gui.panels.training_curves import CurvesWidget
 from isegui.gui.panels.training_runs import RunsTable, duration
 from isegui.gui.panels.training_settings import TrainingSettings
 from isegui.gui.workers.train_process import TrainProcess
-from isegui.ml.progress import Done, Epoch, Note, Start, Step, event_fields
+from isegui.ml.run_protocol import Done, Epoch, Note, Start, Step, event_fields
 from isegui.ml.run_log import history_events, read_run_log
 from isegui.ml.runs import run_folder
 

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import QLabel
 
 from isegui.core.errors import IseguiError
-from isegui.ml.preflight import ERROR, WARNING, Advice, read_facts, with_file_checks
+from isegui.ml.train.preflight import ERROR, WARNING, Advice, read_facts, with_file_checks
 
 LEVEL_COLORS = {ERROR: "#d32f2f", WARNING: "#e65100"}  # info: the text's own colour
 log = logging.getLogger(__name__)
@@ -48,9 +48,10 @@ class WeightsInstaller(QThread):
     def __init__(self, path: Path):
         super().__init__()
         self.path = path
+        self.stopped = False  # set on closing, like FactsReader's; an install runs to its end
 
     def run(self) -> None:
-        from isegui.ml.weights_install import install_weights
+        from isegui.ml.model.weights_install import install_weights
         try:
             self.done.emit(install_weights(self.path))
         except (IseguiError, ValueError, OSError) as exc:

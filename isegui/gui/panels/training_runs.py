@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from isegui.core.entities import RunStatus
-from isegui.core.tiling import WorkingScale
+from isegui.core.working_scale import WorkingScale
 
 RUN_COLUMNS = ("Run", "Status", "Model", "Size", "Time", "Mask mAP", "Box mAP", "Active")
 HEADER_TIPS = ("The run's number (its folder: runs/NNNN)", "", "",
@@ -25,7 +25,9 @@ class RunsTable(QTableWidget):
         self.setHorizontalHeaderLabels(RUN_COLUMNS)
         for col, tip in enumerate(HEADER_TIPS):
             if tip:
-                self.horizontalHeaderItem(col).setToolTip(tip)
+                header_item = self.horizontalHeaderItem(col)
+                assert header_item is not None  # setHorizontalHeaderLabels made it
+                header_item.setToolTip(tip)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -62,11 +64,17 @@ class RunsTable(QTableWidget):
 
     def selected_run(self) -> int | None:
         rows = self.selectionModel().selectedRows()
-        return self.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
+        if not rows:
+            return None
+        item = self.item(rows[0].row(), 0)
+        assert item is not None  # show_runs fills every cell
+        return item.data(Qt.ItemDataRole.UserRole)
 
     def select_run(self, run_id: int) -> None:
         for row in range(self.rowCount()):
-            if self.item(row, 0).data(Qt.ItemDataRole.UserRole) == run_id:
+            item = self.item(row, 0)
+            assert item is not None  # show_runs fills every cell
+            if item.data(Qt.ItemDataRole.UserRole) == run_id:
                 self.selectRow(row)
                 return
 

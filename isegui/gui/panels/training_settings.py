@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QPushButton, QRadioButton, QSpinBox, QWidget)
 
 from isegui.gui.panels.training_advice import AdviceView, FactsReader, WeightsInstaller
-from isegui.ml.preflight import advise
+from isegui.ml.train.preflight import advise
 
 SIZES = ("256", "384", "512", "768", "1024")
 MODELS = {"fast": "fast — MobileNetV3 Mask R-CNN, trains and predicts on a CPU",
@@ -19,6 +19,8 @@ MODELS = {"fast": "fast — MobileNetV3 Mask R-CNN, trains and predicts on a CPU
 
 
 class TrainingSettings(QWidget):
+    size: QComboBox  # type: ignore[assignment]  # hides QWidget.size(); tests and scripts use it
+
     def __init__(self, session):
         super().__init__()
         self.session = session
@@ -181,7 +183,7 @@ class TrainingSettings(QWidget):
         """The devices torch finds (importing torch takes a moment: done when first shown)."""
         if self.device.count() > 1:
             return
-        from isegui.ml.device import describe_devices
+        from isegui.ml.model.device import describe_devices
         for found in describe_devices():
             self.device.addItem(found["label"], found["name"])
 
@@ -201,7 +203,7 @@ class TrainingSettings(QWidget):
     def refresh_start(self) -> None:
         """Say in the first entry what a run of this model starts from (importing torch's
         model definitions takes a moment: done once the settings are shown)."""
-        from isegui.ml.weights import describe_start
+        from isegui.ml.model.weights import describe_start
         self._start_text = describe_start(self.model.currentData(),
                                           self.session.project.folder)
         self.init.setItemText(0, self._start_text)

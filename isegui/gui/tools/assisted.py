@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QApplication, QGraphicsPathItem
 from isegui.core.entities import Source
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import polygon_from_points, repair, vectorize
-from isegui.core.interactive import ClickSession, EdgeTracer, Window, grabcut, magic_wand
+from isegui.core.labeling_aids import ClickSession, EdgeTracer, grabcut, magic_wand
+from isegui.core.mask_window import MaskWindow
 from isegui.gui.canvas.items import PreviewItem
 from isegui.gui.canvas.paths import shape_path
 from isegui.gui.commands.instance_commands import AddInstanceCommand, UpdateInstanceCommand
@@ -34,7 +35,7 @@ def busy():
         QApplication.restoreOverrideCursor()
 
 
-def add_found(ctx, window: Window | None, class_id: int | None, what: str,
+def add_found(ctx, window: MaskWindow | None, class_id: int | None, what: str,
               source: Source = Source.MANUAL) -> bool:
     """A new instance from a found mask (clipped if asked); False when there was none."""
     doc, session = ctx.document, ctx.session
@@ -45,9 +46,9 @@ def add_found(ctx, window: Window | None, class_id: int | None, what: str,
     if cls is None:
         ctx.say("Add a class first (Classes panel).")
         return False
-    shape = vectorize(*window)
-    if ctx.options.clip:
-        shape = clipped(shape, [i.shape for i in doc.instances() if not i.crowd])
+    drawn = vectorize(window.mask, window.origin)
+    shape = clipped(drawn, [i.shape for i in doc.instances() if not i.crowd]) \
+        if ctx.options.clip else drawn
     if shape is None or shape.is_empty:
         ctx.say("Nothing left: other instances already own all of that area.")
         return False
@@ -68,8 +69,9 @@ def refit_shape(ctx, instance, margin: float = 0.1):
     mx, my = (x1 - x0) * margin, (y1 - y0) * margin
     box = (x0 - mx, y0 - my, x1 + mx, y1 + my)
     found = assist.segment_box(box, assist.class_index_for(instance.class_id))
-    window = (found.mask, found.origin) if found is not None else grabcut(image, box)
-    return vectorize(*window) if window is not None else None
+    window = MaskWindow(found.mask, found.origin) if found is not None else \
+        grabcut(image, box)
+    return vectorize(window.mask, window.origin) if window is not None else None
 
 
 class MaskPreview(QGraphicsPathItem):
@@ -88,10 +90,11 @@ class MaskPreview(QGraphicsPathItem):
         self.setBrush(QBrush(fill))
         self.dots: list[QGraphicsPathItem] = []
 
-    def show_candidate(self, window: Window | None, clicks, radius: float) -> None:
-        self.setPath(shape_path(vectorize(*window)) if window is not None else QPainterPath())
+    def show_candidate(self, window: MaskWindow | None, clicks, radius: float) -> None:
+        self.setPath(shape_path(vectorize(window.mask, window.origin)) if window is not None
+                     else QPainterPath())
         for dot in self.dots:
-            dot.setParentItem(None)
+            dot.setParentItem(None)  # type: ignore[arg-type]  # Qt takes nullptr; the stub says no
             if dot.scene() is not None:
                 dot.scene().removeItem(dot)
         self.dots = []
@@ -139,7 +142,7 @@ class BoxMaskTool(RectangleTool):
             if found is not None:
                 class_id = ctx.session.active_class_id if own_class else \
                     assist.class_id_for(found.class_index)
-                return add_found(ctx, (found.mask, found.origin), class_id, "Box → mask",
+                return add_found(ctx, MaskWindow(found.mask, found.origin), class_id, "Box → mask",
                                  Source.ACCEPTED_PREDICTION)
             window = grabcut(assist.rgb(), box)
         if assist.model_error:
@@ -289,6 +292,7 @@ class ScissorsTool(Tool):
             if self.segments:
                 self.segments.pop()
             if self.anchors:
+                assert self.tracer is not None  # the first anchor made it
                 with busy():
                     self.tracer.start(self.anchors[-1])
                 self._show([])
@@ -364,7 +368,7 @@ class WandTool(Tool):
         if target is None:
             add_found(ctx, window, ctx.session.active_class_id, "Magic wand")
             return
-        region = vectorize(*window)
+        region = vectorize(window.mask, window.origin)
         try:
             shape = repair(target.shape.difference(region) if cut
                            else target.shape.union(region)).shape

@@ -33,7 +33,7 @@ class ToolOptions(QObject):
 
 class ToolContext(QObject):
     """The session, the canvas, the labeling assist (image pixels and the active run's model:
-    gui.tools.assist) and a place for messages, as tools need them."""
+    gui.tools.assist_context) and a place for messages, as tools need them."""
     message = Signal(str)
 
     def __init__(self, session, view, scene, options: ToolOptions, assist=None):

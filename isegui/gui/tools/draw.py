@@ -38,7 +38,7 @@ def add_drawn_shape(ctx, shape, what: str) -> None:
                                 text=f"Draw {what} ({cls.name})"))
 
 
-def other_shapes(doc, exclude: set[int] = frozenset()):
+def other_shapes(doc, exclude: set[int] | frozenset[int] = frozenset()):
     return [i.shape for i in doc.instances() if i.id not in exclude and i.id not in doc.hidden]
 
 
@@ -168,6 +168,7 @@ class DragShapeTool(Tool):
     def move(self, pos, event) -> None:
         if self.start is not None:
             ring = np.asarray(self.outline(self.start, pos).exterior.coords)
+            assert self.preview is not None  # press made it with the start
             self.preview.show_points([QPointF(x, y) for x, y in ring], closed=True)
 
     def release(self, pos, event) -> None:

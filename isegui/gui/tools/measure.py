@@ -51,6 +51,7 @@ class CalibrateTool(Tool):
     def move(self, pos, event) -> None:
         if self.start is not None:
             length = math.hypot(pos.x() - self.start.x(), pos.y() - self.start.y())
+            assert self.preview is not None  # press made it with the start
             self.preview.show_points([self.start, pos], closed=False)
             self.ctx.say(f"{length:.1f} px")
 

@@ -34,7 +34,7 @@ class Rings:
         self.parts = [[np.asarray(p.exterior.coords)[:-1].copy()] +
                       [np.asarray(h.coords)[:-1].copy() for h in p.interiors]
                       for p in polygons_of(shape)]
-        self._handles = None
+        self._handles: list[list[np.ndarray]] | None = None
 
     @property
     def handles(self) -> list[list[np.ndarray]]:
@@ -146,9 +146,9 @@ def snap_point(x: float, y: float, shapes: list[Shape], tolerance: float
     for shape in near:
         boundary = shape.boundary
         point = boundary.interpolate(boundary.project(here))
-        d = point.distance(here)
-        if d <= best_d:
-            best_edge, best_d = (point.x, point.y), d
+        edge_d = point.distance(here)
+        if edge_d <= best_d:
+            best_edge, best_d = (point.x, point.y), edge_d
     return best_edge if best_edge is not None else (x, y)
 
 

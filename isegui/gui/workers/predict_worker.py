@@ -1,43 +1,17 @@
 """Prediction in a thread of its own: it works through the images it is given with the run's
-model, loaded once and kept for the next job (`LoadedModel`); results go to the window through
-signals (the window stores them)."""
+model, loaded once and kept for the next job (ml.model.loaded_model); results go to the window
+through signals (the window stores them)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
+from isegui.ml.model.loaded_model import LoadedModel
+
 STORE_ABOVE = 0.05  # predictions kept for review: the confidence slider can go this low
 MAX_PER_IMAGE = 300
-
-
-class LoadedModel:
-    """The last model a window's jobs loaded, kept while its checkpoint file stays the same:
-    the next Predict starts at once instead of reading and building the model again."""
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._predictor = None
-        self._lock = threading.Lock()
-        self.loads = 0  # how many times a model was read (for tests)
-
-    def get(self, checkpoint: Path, device: str, threshold: float):
-        from isegui.ml.predict import Predictor
-        stat = Path(checkpoint).stat()
-        key = (str(checkpoint), stat.st_mtime_ns, stat.st_size, device, threshold)
-        with self._lock:
-            if key != self._key:
-                self._predictor, self._key = None, None  # never keep two models at once
-                self._predictor = Predictor.from_checkpoint(checkpoint, device, threshold)
-                self._key = key
-                self.loads += 1
-            return self._predictor
-
-    def current(self):
-        """The model loaded last (None before any), without loading one."""
-        return self._predictor
 
 
 class PredictWorker(QThread):

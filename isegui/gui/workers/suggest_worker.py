@@ -1,4 +1,4 @@
-"""Asking the active run which unlabeled images it is least sure of (ml.suggest), in a thread
+"""Asking the active run which unlabeled images it is least sure of (ml.infer.suggest), in a thread
 of its own, with the model the window already holds (LoadedModel)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from isegui.gui.workers.predict_worker import STORE_ABOVE, LoadedModel
+from isegui.gui.workers.predict_worker import STORE_ABOVE
+from isegui.ml.model.loaded_model import LoadedModel
 
 
 class SuggestWorker(QThread):
@@ -26,7 +27,7 @@ class SuggestWorker(QThread):
     def run(self) -> None:
         from isegui.core.errors import IseguiError
         from isegui.core.images import load_image
-        from isegui.ml.suggest import uncertainty
+        from isegui.ml.infer.suggest import uncertainty
         try:
             predictor = self.loaded.get(self.checkpoint, "auto", STORE_ABOVE)
         except (IseguiError, ValueError, RuntimeError, OSError) as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from isegui.ml.progress import EXIT_CANCELLED, EXIT_OK, Done, Error, Start, parse_line
+from isegui.ml.run_protocol import EXIT_CANCELLED, EXIT_OK, Done, Error, Start, parse_line
 from isegui.runtime import isegui_command
 
 CANCEL_GRACE_MS = 20_000  # time to finish the batch and write the checkpoint
@@ -16,7 +16,9 @@ KILL_AFTER_MS = 5_000
 
 
 class TrainProcess(QObject):
-    event = Signal(object)  # the run's events (ml.progress: Start, Step, Epoch, Done, ...)
+    # the run's events (ml.run_protocol: Start, Step, Epoch, Done, ...); the name hides
+    # QObject.event(), which Qt's stubs type as a method
+    event = Signal(object)  # type: ignore[assignment]
     finished = Signal(int, str)  # exit code, and what went wrong ("" when nothing did)
 
     def __init__(self, parent=None):
@@ -62,6 +64,7 @@ class TrainProcess(QObject):
             return
         self._cancelling = True
         process = self.process
+        assert process is not None  # self.running
         if not self.started:
             process.kill()
             return
@@ -73,11 +76,15 @@ class TrainProcess(QObject):
         """Only the process that was cancelled: a new run may have started since."""
         if process is self.process and self.running:
             process.terminate()
-            QTimer.singleShot(KILL_AFTER_MS, lambda: process is self.process and self.running
-                              and process.kill())
+
+            def kill() -> None:
+                if process is self.process and self.running:
+                    process.kill()
+            QTimer.singleShot(KILL_AFTER_MS, kill)
 
     def _read(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput())
+        assert self.process is not None  # connected to it, and called when it finished
+        self._buffer += bytes(self.process.readAllStandardOutput().data())
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
             event = parse_line(line)
@@ -90,7 +97,9 @@ class TrainProcess(QObject):
             self.event.emit(event)
 
     def _read_errors(self) -> None:
-        self._stderr = (self._stderr + bytes(self.process.readAllStandardError()))[-20_000:]
+        assert self.process is not None  # connected to it
+        self._stderr = (self._stderr
+                        + bytes(self.process.readAllStandardError().data()))[-20_000:]
 
     def _finished(self, code: int, status) -> None:
         self._read()
@@ -98,6 +107,7 @@ class TrainProcess(QObject):
 
     def _failed_to_start(self, error) -> None:
         if error == QProcess.ProcessError.FailedToStart:
+            assert self.process is not None  # connected to it
             self.finished.emit(-1, f"The training process could not start "
                                    f"({self.process.errorString()}).")
 

@@ -1,0 +1,319 @@
+"""Team projects: a project whose store is a schema in a PostgreSQL database the team shares,
+named by a small `NAME.isegui-team` file (the connection, never a password: PostgreSQL's
+password file, the environment or a prompt supply that) and a local image root."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from isegui.core.errors import ProjectError
+from isegui.core.store.engine import PostgresEngine, PostgresFailure
+from isegui.core.store.project_data import Store
+
+TEAM_SUFFIX = ".isegui-team"
+TEAM_FORMAT = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,50}$")
+
+
+def schema_name(project: str) -> str:
+    """The PostgreSQL schema that holds a team project."""
+    if not _NAME.match(project):
+        raise ValueError(f"{project!r}: a team project's name is 1-51 letters, digits, '-' or "
+                         "'_', starting with a letter or digit")
+    return "isegui_" + project.lower().replace("-", "_")
+
+
+def checked_url(url: str) -> str:
+    """`url` when it is a PostgreSQL connection without a password; else ValueError."""
+    scheme, sep, rest = url.partition("//")
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        raise ValueError("the connection must not hold a password: put it in PostgreSQL's "
+                         "password file (~/.pgpass, %APPDATA%\\postgresql\\pgpass.conf) or the "
+                         "PGPASSWORD environment variable")
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"{url}: not a PostgreSQL connection (postgresql://USER@HOST/DB)")
+    return url
+
+
+@dataclass(frozen=True)
+class TeamRef:
+    """What a `.isegui-team` file says: where the team's store is and where this PC sees
+    the team's images."""
+    url: str
+    project: str
+    images: Path
+
+    def write(self, path: Path) -> None:
+        data = {"isegui_team": TEAM_FORMAT, "url": checked_url(self.url),
+                "project": self.project, "images": str(self.images)}
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> TeamRef:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ProjectError(f"{path}: not a readable team file ({exc})") from exc
+        if not isinstance(data, dict) or data.get("isegui_team") != TEAM_FORMAT or not all(
+                isinstance(data.get(k), str) for k in ("url", "project", "images")):
+            raise ProjectError(f"{path}: not an isegui team file (it needs isegui_team: "
+                               f"{TEAM_FORMAT}, url, project and images)")
+        images = Path(data["images"])
+        if not images.is_absolute():
+            images = (path.parent / images).resolve()
+        try:
+            return cls(checked_url(data["url"]), data["project"], images)
+        except ValueError as exc:
+            raise ProjectError(f"{path}: {exc}") from None
+
+
+def open_team_store(url: str, project: str, *, create: bool = False,
+                    read_only: bool = False) -> Store:
+    """The store of team project `project` in the database at `url`; `create` makes it (and
+    refuses when the project already exists there)."""
+    schema = schema_name(project)
+    where = f"team project {project!r}"
+    try:
+        engine = PostgresEngine(url, schema)
+    except PostgresFailure as exc:
+        raise ProjectError(f"{where}: {exc}") from exc
+    try:
+        exists = bool(engine.query("SELECT 1 FROM information_schema.schemata "
+                                   "WHERE schema_name = ?", (schema,)))
+        if create:
+            if exists:
+                raise ProjectError(f"{where} already exists in that database; open it with "
+                                   "its team file, or choose another name")
+            engine.execute(f'CREATE SCHEMA "{schema}"')
+        elif not exists:
+            raise ProjectError(f"{where}: not found in that database, or this login is not "
+                               "one of its members (isegui team create makes one; isegui team "
+                               "add gives a login a role in it)")
+        store = Store.on_engine(engine, where, read_only=read_only, create=create)
+        if create:
+            _install_change_notices(engine, schema)
+            _install_roles(engine, schema)
+        elif not read_only and not _has_claim_guard(engine, schema) and _owns(engine, schema):
+            install_claim_guard(engine, schema)  # a team project from before the rule
+        return store
+    except BaseException:
+        engine.close()
+        raise
+
+
+def _owns(engine: PostgresEngine, schema: str) -> bool:
+    return bool(engine.query(
+        "SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace "
+        "WHERE nspname = ?", (schema,))[0][0])
+
+
+def drop_team_project(store: Store, project: str) -> None:
+    """Remove a team project from its database (one that was just made and cannot be used);
+    its roles stay, as logins may be members of them."""
+    try:
+        store.engine.execute(f'DROP SCHEMA "{schema_name(project)}" CASCADE')
+    except PostgresFailure:
+        pass  # the connection is gone: the caller's error says why
+
+
+# Every change to a team project's labels is announced on a channel of its own; identical
+# notices of one transaction are delivered once, so an import of a thousand instances into
+# one image is one notice for that image.
+_NOTIFY_FUNCTION = """
+CREATE OR REPLACE FUNCTION "{schema}".announce_change() RETURNS trigger AS $$
+DECLARE
+    image INTEGER;
+BEGIN
+    IF TG_TABLE_NAME = 'instances' THEN
+        IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
+    ELSIF TG_TABLE_NAME = 'images' THEN
+        IF TG_OP = 'DELETE' THEN image := OLD.id; ELSE image := NEW.id; END IF;
+    END IF;
+    PERFORM pg_notify('{schema}', json_build_object(
+        'table', TG_TABLE_NAME, 'image', image, 'by', current_user,
+        'pid', pg_backend_pid())::text);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
+_WATCHED_TABLES = ("instances", "images", "classes")
+
+
+def _install_change_notices(engine: PostgresEngine, schema: str) -> None:
+    engine.execute(_NOTIFY_FUNCTION.format(schema=schema))
+    for table in _WATCHED_TABLES:
+        engine.execute(f'CREATE TRIGGER announce_{table} AFTER INSERT OR UPDATE OR DELETE ON '
+                       f'"{schema}".{table} FOR EACH ROW EXECUTE FUNCTION '
+                       f'"{schema}".announce_change()')
+
+
+EVERYTHING = "*"  # a Change of this table: the feed was away, anything may have changed
+
+
+@dataclass(frozen=True)
+class Change:
+    """Another client changed something: which table, which image (None for classes), who."""
+    table: str
+    image_id: int | None
+    by: str
+
+
+class ChangeFeed:
+    """The changes other clients make to a team project, as they commit: a connection of
+    its own LISTENs on the project's channel; `poll()` returns what arrived (without
+    waiting, for a GUI timer). The store's own changes are left out."""
+
+    def __init__(self, store: Store):
+        import psycopg
+        engine = store.engine
+        if not isinstance(engine, PostgresEngine):
+            raise ValueError("only a team project's store announces changes")
+        self._engine = engine
+        self._own_pid = int(engine.query("SELECT pg_backend_pid()")[0][0])
+        self._known_reconnects = engine.reconnects
+        self._psycopg = psycopg
+        self.url, self.schema = engine.url, engine.schema
+        self.lost: str | None = None  # why the feed's connection dropped, until it is back
+        try:
+            self.conn = psycopg.connect(engine.url, autocommit=True)
+            self.conn.execute(f'LISTEN "{engine.schema}"')
+        except psycopg.Error as exc:
+            raise PostgresFailure(f"cannot follow the team's changes: {exc}") from exc
+
+    def poll(self, timeout: float = 0.0) -> list[Change]:
+        """What others committed since the last poll. After the server was away (a restart)
+        one Change of table EVERYTHING says that notices may have been missed: reload all."""
+        if self.lost is not None:
+            return self._listen_again()
+        if self._engine.reconnects != self._known_reconnects:  # the store's new connection
+            self._own_pid = int(self._engine.query("SELECT pg_backend_pid()")[0][0])
+            self._known_reconnects = self._engine.reconnects
+        found = []
+        try:
+            for notice in self.conn.notifies(timeout=timeout, stop_after=1000):
+                data = json.loads(notice.payload)
+                if data.get("pid") != self._own_pid:
+                    found.append(Change(str(data["table"]), data.get("image"),
+                                        str(data.get("by"))))
+        except self._psycopg.OperationalError as exc:
+            self.lost = str(exc).strip().splitlines()[0] if str(exc).strip() else "lost"
+            return found
+        except self._psycopg.Error as exc:
+            raise PostgresFailure(f"lost the team's changes: {exc}") from exc
+        return found
+
+    def _listen_again(self) -> list[Change]:
+        try:
+            self.conn.close()
+            self.conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=2)
+            self.conn.execute(f'LISTEN "{self.schema}"')
+        except self._psycopg.Error:
+            return []  # still away: the next poll tries again
+        self.lost = None
+        return [Change(EVERYTHING, None, "")]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# Two group roles per team project, enforced by the server (not only by the window):
+# inspectors label (read and write labels, classes, runs, predictions); reviewers are
+# inspectors who may also mark images reviewed (or take that mark away).
+ROLES = ("inspector", "reviewer")
+
+_REVIEW_GUARD = """
+CREATE OR REPLACE FUNCTION "{schema}".guard_review() RETURNS trigger AS $$
+BEGIN
+    IF (NEW.status = 'reviewed') IS DISTINCT FROM (OLD.status = 'reviewed')
+            AND NOT pg_has_role(current_user, '{schema}_reviewer', 'MEMBER')
+            AND NOT pg_has_role(current_user, (SELECT nspowner FROM pg_namespace
+                                               WHERE nspname = '{schema}'), 'MEMBER') THEN
+        RAISE EXCEPTION 'only a reviewer of this team project can mark an image reviewed'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+# Claims, enforced by the server too: while an image is claimed by one member, another's
+# writes to its instances are refused (a window that missed a take-over cannot write after it).
+_CLAIM_GUARD = """
+CREATE OR REPLACE FUNCTION "{schema}".guard_claim() RETURNS trigger AS $$
+DECLARE
+    image INTEGER;
+    holder TEXT;
+    since TEXT;
+BEGIN
+    IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
+    SELECT claimed_by, claimed_at INTO holder, since FROM "{schema}".images WHERE id = image;
+    IF holder IS NOT NULL AND holder <> current_user THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
+            || ' is labeling image ' || image || ' (since ' || since
+            || '); take it over to change its labels';
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql
+"""
+
+
+def role_name(schema: str, role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"{role!r}: a team role is one of {', '.join(ROLES)}")
+    return f"{schema}_{role}"
+
+
+def _install_roles(engine: PostgresEngine, schema: str) -> None:
+    inspector, reviewer = role_name(schema, "inspector"), role_name(schema, "reviewer")
+    for role in (inspector, reviewer):
+        if not engine.query("SELECT 1 FROM pg_roles WHERE rolname = ?", (role,)):
+            engine.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    engine.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{inspector}"')
+    engine.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" '
+                   f'TO "{inspector}"')
+    engine.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO '
+                   f'"{inspector}"')
+    engine.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT SELECT, INSERT, '
+                   f'UPDATE, DELETE ON TABLES TO "{inspector}"')  # tables of later versions
+    engine.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT USAGE, SELECT ON '
+                   f'SEQUENCES TO "{inspector}"')
+    engine.execute(f'GRANT "{inspector}" TO "{reviewer}"')
+    engine.execute(_REVIEW_GUARD.format(schema=schema))
+    engine.execute(f'CREATE TRIGGER guard_review BEFORE UPDATE OF status ON "{schema}".images '
+                   f'FOR EACH ROW EXECUTE FUNCTION "{schema}".guard_review()')
+    install_claim_guard(engine, schema)
+
+
+def install_claim_guard(engine: PostgresEngine, schema: str) -> None:
+    """The server's claim rule (also added to team projects made before it, when their
+    owner opens them)."""
+    engine.execute(_CLAIM_GUARD.format(schema=schema))
+    engine.execute(f'CREATE OR REPLACE TRIGGER guard_claim BEFORE INSERT OR UPDATE OR DELETE '
+                   f'ON "{schema}".instances FOR EACH ROW EXECUTE FUNCTION '
+                   f'"{schema}".guard_claim()')
+
+
+def _has_claim_guard(engine: PostgresEngine, schema: str) -> bool:
+    return bool(engine.query(
+        "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = ? AND t.tgname = 'guard_claim'",
+        (schema,)))
+
+
+def add_member(store: Store, login: str, role: str) -> None:
+    """Let the PostgreSQL login role `login` (made by IT) work on this team project as an
+    inspector or a reviewer (a reviewer loses nothing by also being named an inspector)."""
+    engine = store.engine
+    if not isinstance(engine, PostgresEngine):
+        raise ValueError("members belong to team projects")
+    if not engine.query("SELECT 1 FROM pg_roles WHERE rolname = ? AND rolcanlogin", (login,)):
+        raise ValueError(f"{login!r}: no such PostgreSQL login (IT creates it: CREATE ROLE "
+                         f"{login} LOGIN PASSWORD '...')")
+    engine.execute(f'GRANT "{role_name(engine.schema, role)}" TO "{login}"')

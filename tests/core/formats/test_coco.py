@@ -1,0 +1,162 @@
+import json
+
+import numpy as np
+import pytest
+from pycocotools import mask as coco_mask
+from pycocotools.coco import COCO
+from shapely.geometry import box
+
+from isegui.core import rle
+from isegui.core.errors import FormatError, ImportFailed, UnsafePathError
+from isegui.core.formats.exporter import export_dataset
+from isegui.core.geometry import rasterize, vectorize
+from isegui.core.formats.importer import ImportOptions, import_dataset
+from isegui.core.project import Project
+from tests.core.helpers import add_labeled_image
+
+
+def test_export_loads_in_pycocotools_and_annToMask_is_our_mask(project, tmp_path):
+    record = add_labeled_image(project)
+    report = export_dataset(project, "coco", tmp_path / "out")
+    coco = COCO(str(tmp_path / "out" / "annotations" / "instances_train.json"))
+    anns = coco.loadAnns(coco.getAnnIds(imgIds=[record.id]))
+    instances = project.store.instances(record.id)
+    labeled = [i for i in instances if i.class_id is not None]
+    assert len(anns) == len(labeled)
+    by_instance = {a["attributes"]["instance_id"]: a for a in anns}
+    for inst in labeled:
+        ann = by_instance[inst.id]
+        assert (coco.annToMask(ann).astype(bool) ==
+                rasterize(inst.shape, record.height, record.width)).all()
+        assert ann["iscrowd"] == int(inst.crowd)
+    washer = next(a for a in anns if coco.cats[a["category_id"]]["name"] == "washer")
+    assert isinstance(washer["segmentation"], dict)  # holes go out as RLE
+    chip = by_instance[3]
+    assert isinstance(chip["segmentation"], list) and len(chip["segmentation"]) == 2
+    assert (tmp_path / "out" / "images" / "train" / "a.png").is_file()
+    assert report.losses == []
+
+
+def test_round_trip_keeps_every_pixel_ids_and_crowd(project, tmp_path):
+    record = add_labeled_image(project)
+    export_dataset(project, "coco", tmp_path / "out")
+    with Project.create(tmp_path / "again") as again:
+        import_dataset(again, ImportOptions("coco", tmp_path / "out"))  # COCO's layout
+        (rec2,) = again.store.images()
+        old = {i.id: i for i in project.store.instances(record.id)}
+        new = {i.id: i for i in again.store.instances(rec2.id)}
+        assert old.keys() == new.keys()
+        for k in old:
+            assert new[k].crowd == old[k].crowd and new[k].z == old[k].z
+            assert (rasterize(new[k].shape, 100, 120) == rasterize(old[k].shape, 100, 120)).all()
+
+
+def _coco_file(tmp_path, segmentation, iscrowd=0, image_size=(30, 40), file_name="a.png"):
+    from isegui.core.images import save_image
+    save_image(tmp_path / "a.png", np.zeros((image_size[0], image_size[1], 3), np.uint8))
+    doc = {"images": [{"id": 1, "file_name": file_name, "width": 40, "height": 30}],
+           "categories": [{"id": 5, "name": "spot"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 5, "iscrowd": iscrowd,
+                            "segmentation": segmentation}]}
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_rle_in_coco_out_is_exact(tmp_path, compressed):
+    rng = np.random.default_rng(3)
+    mask = rng.random((30, 40)) < 0.3
+    mask[10:20, 10:30] = True
+    mask[13:16, 15:20] = False  # a hole
+    if compressed:
+        seg = rle.encode(mask)
+    else:
+        runs = np.diff(np.flatnonzero(np.diff(np.concatenate(
+            [[-1], mask.ravel(order="F").astype(int), [-1]])) != 0)).tolist()
+        seg = {"size": [30, 40], "counts": ([0] if mask.ravel(order="F")[0] else []) + runs}
+        assert sum(seg["counts"]) == 1200
+    path = _coco_file(tmp_path, seg, iscrowd=1)
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("coco", path))
+        export_dataset(p, "coco", tmp_path / "out")
+    out = COCO(str(tmp_path / "out" / "annotations" / "instances_train.json"))
+    (ann,) = out.dataset["annotations"]
+    assert ann["iscrowd"] == 1
+    assert (out.annToMask(ann).astype(bool) == mask).all()
+
+
+def test_polygon_list_parts_join_like_pycocotools(tmp_path):
+    seg = [[2, 2, 12, 2, 12, 12, 2, 12], [8, 8, 20, 8, 20, 20, 8, 20]]  # overlapping parts
+    path = _coco_file(tmp_path, seg)
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("coco", path))
+        (inst,) = p.store.instances(p.store.images()[0].id)
+    ref = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects(seg, 30, 40))).astype(bool)
+    assert (rasterize(inst.shape, 30, 40) == ref).all()
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"images": [', "malformed JSON at line 1"),
+    ('[1, 2]', "not a COCO file"),
+    ('{"images": [{"id": 1}]}', "needs an 'id' and a 'file_name'"),
+])
+def test_malformed_files_name_the_file_and_the_problem(tmp_path, text, problem):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError, match=f"bad.json: .*{problem}"):
+            import_dataset(p, ImportOptions("coco", path))
+        assert p.store.image_count() == 0
+
+
+def test_bad_rle_is_refused(tmp_path):
+    path = _coco_file(tmp_path, {"size": [30, 40], "counts": [5, 5]})
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError, match="annotations\\[0\\]: RLE runs cover 10 pixels"):
+            import_dataset(p, ImportOptions("coco", path))
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "/etc/passwd", "C:\\\\x.png", "a/../../b.png"])
+def test_file_names_that_escape_are_refused(tmp_path, name):
+    path = _coco_file(tmp_path, [[1, 1, 5, 1, 5, 5]], file_name=name)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(UnsafePathError):
+            import_dataset(p, ImportOptions("coco", path))
+
+
+def test_size_mismatch_stops_the_import(tmp_path):
+    path = _coco_file(tmp_path, [[1, 1, 5, 1, 5, 5]], image_size=(31, 40))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(ImportFailed, match="says 40x30 but the image is 40x31"):
+            import_dataset(p, ImportOptions("coco", path))
+        assert p.store.image_count() == 0 and p.store.classes() == []
+
+
+def test_self_intersecting_polygon_is_repaired_and_reported(tmp_path):
+    path = _coco_file(tmp_path, [[0, 0, 10, 10, 10, 0, 0, 10]])
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("coco", path))
+        (inst,) = p.store.instances(1)
+    assert inst.shape.is_valid
+    assert any("ann.json: annotations[0] polygon 0: the outline crosses itself near (5, 5)" in w
+               for w in report.warnings)
+
+
+def test_bbox_only_annotation_becomes_a_rectangle(tmp_path):
+    path = _coco_file(tmp_path, [])
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["bbox"] = [2, 3, 10, 5]
+    path.write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("coco", path))
+        (inst,) = p.store.instances(1)
+    assert inst.shape.equals(box(2, 3, 12, 8))
+    assert any("bbox is used" in w for w in report.warnings)
+
+
+def test_vectorised_rle_shape_is_exact():
+    mask = np.zeros((20, 20), bool)
+    mask[2:9, 3:15] = True
+    mask[4:6, 5:7] = False
+    assert (rasterize(vectorize(mask), 20, 20) == rle.decode(rle.encode(mask))).all()

@@ -1,0 +1,188 @@
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from PIL import Image
+from pycocotools.coco import COCO
+from shapely.geometry import box
+
+from isegui.core.errors import FormatError, UnsafePathError
+from isegui.core.formats.exporter import export_dataset
+from isegui.core.geometry import rasterize
+from isegui.core.formats.importer import ImportOptions, import_dataset
+from isegui.core.project import Project
+from tests.core.helpers import add_labeled_image, ring_shape
+
+
+@pytest.fixture
+def imported(labelme_fixture, tmp_path):
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("labelme", labelme_fixture / "data_annotated"))
+        yield p, report
+
+
+def _by_stem(project):
+    return {Path(r.path).stem: (r, project.store.instances(r.id)) for r in project.store.images()}
+
+
+def test_fixture_instances_match_labelmes_own_coco_conversion(imported, labelme_fixture):
+    project, report = imported
+    names = {c.id: c.name for c in project.store.classes()}
+    coco = COCO(str(labelme_fixture / "data_dataset_coco" / "annotations.json"))
+    ours = _by_stem(project)
+    checked = 0
+    for img in coco.dataset["images"]:
+        record, instances = ours[Path(img["file_name"]).stem]
+        objects = [i for i in instances if not i.crowd]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=img["id"]))
+        assert len(objects) == len(anns)
+        for inst, ann in zip(objects, anns):  # both in the order labelme's shapes appear
+            assert names[inst.class_id] == coco.cats[ann["category_id"]]["name"]
+            ref = coco.annToMask(ann).astype(bool)
+            mine = rasterize(inst.shape, record.height, record.width)
+            assert (ref & mine).sum() / (ref | mine).sum() >= 0.99
+            checked += 1
+    assert checked == 12
+    # the grouped shapes (group_id 0) became one instance each: person with 2 parts, sofa 4
+    assert sum(len(i) for _, i in ours.values()) == 14  # 12 objects + 2 ignore regions
+
+
+def test_fixture_matches_the_voc_instance_pngs(imported, labelme_fixture):
+    """labelme's VOC PNGs are drawn by PIL with an outline, ours by COCO's rule: the same
+    instances, differing only in pixels along the outline."""
+    project, _ = imported
+    for stem, (record, instances) in _by_stem(project).items():
+        voc = np.asarray(Image.open(labelme_fixture / "data_dataset_voc" / "SegmentationObject"
+                                    / f"{stem}.png"))
+        ids = np.zeros(voc.shape, np.int32)
+        objects = [i for i in instances if not i.crowd]
+        outlines = shapely.union_all([i.shape.boundary for i in instances])
+        for inst in objects:  # painted in file order, as labelme does
+            ids[rasterize(inst.shape, record.height, record.width)] = objects.index(inst) + 1
+        for inst in instances:  # then labelme clears regions to ignore
+            if inst.crowd:
+                ids[rasterize(inst.shape, record.height, record.width)] = 0
+        for value in np.unique(voc)[1:]:
+            ref = voc == value
+            votes = np.bincount(ids[ref])
+            mine = ids == votes.argmax()
+            assert votes.argmax() > 0
+            assert (ref & mine).sum() / (ref | mine).sum() > 0.93
+            rows, cols = np.nonzero(ref ^ mine)
+            centres = shapely.points(cols + 0.5, rows + 0.5)
+            assert shapely.distance(centres, outlines).max() <= 1.5
+
+
+def test_ignore_label_becomes_regions_to_ignore(imported):
+    project, _ = imported
+    names = {c.name for c in project.store.classes()}
+    assert "__ignore__" not in names and "_background_" not in names
+    crowd = [i for _, insts in _by_stem(project).values() for i in insts if i.crowd]
+    assert len(crowd) == 2 and all(i.class_id is None for i in crowd)
+
+
+def test_self_intersections_in_the_fixture_are_reported(imported):
+    _, report = imported
+    assert any("2011_000006.json: shapes[0]: the outline crosses itself near (" in w
+               for w in report.warnings)
+
+
+def test_export_opens_as_labelme_with_the_same_instances(project, tmp_path):
+    record = add_labeled_image(project, shapes=[
+        ("pill", box(10, 10, 30, 20), False),
+        ("washer", ring_shape(60, 50, 20, 8), False),
+        ("chip", shapely.MultiPolygon([box(5, 60, 20, 80), box(25, 60, 40, 80)]), False),
+    ])
+    project.store.update_instance(record.id, 1, track_id=12)
+    export_dataset(project, "labelme", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "a.json").read_text())
+    # what labelme's LabelFile.load needs
+    assert doc["imagePath"] == "a.png" and (tmp_path / "out" / "a.png").is_file()
+    assert (doc["imageHeight"], doc["imageWidth"]) == (100, 120)
+    kinds = [(s["label"], s["shape_type"], s["group_id"]) for s in doc["shapes"]]
+    assert kinds == [("pill", "polygon", 1), ("washer", "mask", 2), ("chip", "polygon", 3),
+                     ("chip", "polygon", 3)]
+    washer = doc["shapes"][1]
+    patch = np.asarray(Image.open(io.BytesIO(base64.b64decode(washer["mask"])))).astype(bool)
+    (x1, y1), (x2, y2) = washer["points"]
+    assert patch.shape == (y2 - y1 + 1, x2 - x1 + 1)  # labelme's inclusive corners
+    full = np.zeros((100, 120), bool)
+    full[int(y1):int(y2) + 1, int(x1):int(x2) + 1] = patch
+    assert (full == rasterize(ring_shape(60, 50, 20, 8), 100, 120)).all()
+    # and back
+    with Project.create(tmp_path / "again") as again:
+        import_dataset(again, ImportOptions("labelme", tmp_path / "out"))
+        back = again.store.instances(again.store.images()[0].id)
+        before = project.store.instances(record.id)
+        assert [i.id for i in back] == [i.id for i in before]
+        assert back[0].track_id == 12
+        for a, b in zip(before, back):
+            assert (rasterize(a.shape, 100, 120) == rasterize(b.shape, 100, 120)).all()
+
+
+def _labelme_doc(image_path="a.png", shapes=(), image_data=None):
+    return {"version": "5.5.0", "flags": {}, "shapes": list(shapes), "imagePath": image_path,
+            "imageData": image_data, "imageHeight": 20, "imageWidth": 30}
+
+
+def _png_bytes(shape=(20, 30, 3)):
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros(shape, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_rectangle_circle_and_skipped_kinds(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    shapes = [
+        {"label": "box", "points": [[20, 15], [5, 2]], "shape_type": "rectangle"},
+        {"label": "round", "points": [[15, 10], [15, 16]], "shape_type": "circle"},
+        {"label": "dot", "points": [[3, 3]], "shape_type": "point"},
+        {"label": "thin", "points": [[1, 1], [2, 2]], "shape_type": "polygon"},
+    ]
+    (tmp_path / "a.json").write_text(json.dumps(_labelme_doc(shapes=shapes)))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("labelme", tmp_path / "a.json"))
+        box_inst, round_inst = p.store.instances(1)
+    assert box_inst.shape.equals(box(5, 2, 20, 15))
+    assert round_inst.shape.area == pytest.approx(np.pi * 36, rel=0.02)
+    assert any("point shape is not a region" in w for w in report.warnings)
+    assert any("polygon with 2 points; skipped" in w for w in report.warnings)
+
+
+def test_embedded_image_data_is_written_into_the_project(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    data = base64.b64encode(_png_bytes()).decode()
+    shapes = [{"label": "x", "points": [[1, 1], [9, 1], [9, 9]], "shape_type": "polygon"}]
+    (src / "only.json").write_text(json.dumps(_labelme_doc(image_path="gone.png", shapes=shapes,
+                                                           image_data=data)))
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("labelme", src))
+        (record,) = p.store.images()
+        assert record.path == "images/gone.png" and p.image_path(record.path).is_file()
+
+
+def test_image_path_leading_out_is_refused_unless_the_root_holds_it(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "json").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(_png_bytes())
+    shapes = [{"label": "x", "points": [[1, 1], [9, 1], [9, 9]], "shape_type": "polygon"}]
+    (tmp_path / "json" / "a.json").write_text(json.dumps(
+        _labelme_doc(image_path="..\\imgs\\a.png", shapes=shapes)))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(UnsafePathError, match="leads outside the image folder"):
+            import_dataset(p, ImportOptions("labelme", tmp_path / "json"))
+        import_dataset(p, ImportOptions("labelme", tmp_path / "json", images_root=tmp_path))
+        assert p.store.images()[0].path == "../imgs/a.png"
+
+
+def test_malformed_labelme_file(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"shapes": [{"label": "x", "points": "no"}],
+                                                 "imagePath": "a.png"}))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError, match="a.json: shapes\\[0\\]: 'points' must be"):
+            import_dataset(p, ImportOptions("labelme", tmp_path / "a.json"))

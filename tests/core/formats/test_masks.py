@@ -1,0 +1,96 @@
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from shapely.geometry import box
+
+from isegui.core.errors import FormatError
+from isegui.core.formats.exporter import export_dataset
+from isegui.core.geometry import rasterize
+from isegui.core.formats.importer import ImportOptions, import_dataset
+from isegui.core.project import Project
+from tests.core.helpers import add_labeled_image, ring_shape
+
+
+def test_voc_fixture_imports_exactly(labelme_fixture, tmp_path):
+    voc = labelme_fixture / "data_dataset_voc"
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("masks", voc, images_root=labelme_fixture /
+                                        "data_annotated"))
+        names = {c.id: c.name for c in p.store.classes()}
+        for record in p.store.images():
+            stem = Path(record.path).stem
+            ids = np.asarray(Image.open(voc / "SegmentationObject" / f"{stem}.png"))
+            classes = np.asarray(Image.open(voc / "SegmentationClass" / f"{stem}.png"))
+            instances = p.store.instances(record.id)
+            for inst in instances:
+                m = rasterize(inst.shape, record.height, record.width)
+                if inst.crowd:  # void: class 255 where no instance is
+                    assert (m == ((classes == 255) & (ids == 0))).all()
+                    continue
+                assert (m == (ids == inst.id)).all()  # pixel values are the instance ids
+                cls_values = np.unique(classes[m])
+                assert len(cls_values) == 1
+                class_names = (voc / "class_names.txt").read_text().split("\n")
+                assert names[inst.class_id] == class_names[cls_values[0]]
+            assert len([i for i in instances if not i.crowd]) == len(np.unique(ids)) - 1
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_round_trip_8_and_16_bit(project, tmp_path, suffix):
+    record = add_labeled_image(project, shapes=[
+        ("pill", box(10, 10, 30, 20), False), ("washer", ring_shape(60, 50, 20, 8), False)])
+    # an instance id beyond 8 bits forces a 16-bit file
+    big = project.store.instances(record.id)[1]
+    project.store.delete_instances(record.id, [big.id])
+    project.store.restore_instances([big.__class__(**{**big.__dict__, "id": 300})])
+    project.store.update_instance(record.id, 1, track_id=4)
+    report = export_dataset(project, "masks", tmp_path / "out", suffix=suffix)
+    ids = np.asarray(Image.open(tmp_path / "out" / "SegmentationObject" / f"a{suffix}"))
+    assert ids.dtype == np.uint16 and set(np.unique(ids)) == {0, 1, 300}
+    rows = list(csv.DictReader(open(tmp_path / "out" / "instances.csv")))
+    assert rows[0] == {"image": "a", "instance_id": "1", "class": "pill", "track_id": "4"}
+    assert report.losses == []
+    with Project.create(tmp_path / "again") as again:
+        import_dataset(again, ImportOptions("masks", tmp_path / "out"))
+        back = {i.id: i for i in again.store.instances(1)}
+        for inst in project.store.instances(record.id):
+            assert (rasterize(back[inst.id].shape, 100, 120) ==
+                    rasterize(inst.shape, 100, 120)).all()
+        assert back[1].track_id == 4
+
+
+def test_overlap_is_reported_as_a_loss(project, tmp_path):
+    add_labeled_image(project, shapes=[("pill", box(10, 10, 30, 20), False),
+                                       ("pill", box(20, 10, 40, 20), False)])
+    report = export_dataset(project, "masks", tmp_path / "out")
+    assert any("one label per pixel" in loss for loss in report.losses)
+    ids = np.asarray(Image.open(tmp_path / "out" / "SegmentationObject" / "a.png"))
+    assert (ids[15, 20:40] == 2).all()  # the upper one wins
+
+
+def test_colour_mask_is_refused(tmp_path):
+    (tmp_path / "SegmentationObject").mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "SegmentationObject" / "a.png")
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.jpg")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError, match="a.png: a colour image"):
+            import_dataset(p, ImportOptions("masks", tmp_path))
+
+
+def test_class_map_from_json_and_16_bit_tiff(tmp_path):
+    ids = np.zeros((20, 30), np.uint16)
+    ids[2:8, 2:12] = 1000
+    ids[10:18, 5:25] = 7
+    (tmp_path / "SegmentationObject").mkdir()
+    Image.fromarray(ids).save(tmp_path / "SegmentationObject" / "part.tif")
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "part.png")
+    (tmp_path / "instances.json").write_text('{"part": {"1000": "screw", "7": {"class": "nut", '
+                                             '"track_id": 3}}}')
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("masks", tmp_path))
+        names = {c.id: c.name for c in p.store.classes()}
+        got = {i.id: (names[i.class_id], i.track_id, i.shape.area) for i in p.store.instances(1)}
+    assert got == {7: ("nut", 3, 160.0), 1000: ("screw", None, 60.0)}

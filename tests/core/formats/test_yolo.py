@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import yaml
+from shapely.geometry import MultiPolygon, box
+
+from isegui.core.entities import Split
+from isegui.core.errors import FormatError
+from isegui.core.formats.exporter import export_dataset
+from isegui.core.formats.yolo import joined_ring
+from isegui.core.geometry import rasterize
+from isegui.core.images import save_image
+from isegui.core.formats.importer import ImportOptions, import_dataset
+from isegui.core.project import Project
+from tests.core.helpers import add_labeled_image, ring_shape
+
+
+def test_holes_and_parts_survive_a_round_trip(project, tmp_path):
+    shapes = [("washer", ring_shape(60, 50, 20, 8), False),
+              ("chip", MultiPolygon([box(5, 60, 20, 80), box(25, 60, 40, 80)]), False),
+              ("pill", box(80, 10, 110, 25).difference(box(85, 14, 90, 18))
+               .difference(box(95, 14, 100, 18)), False)]
+    record = add_labeled_image(project, shapes=shapes)
+    project.store.set_split([record.id], Split.VAL)
+    report = export_dataset(project, "yolo", tmp_path / "out")
+    doc = yaml.safe_load((tmp_path / "out" / "data.yaml").read_text())
+    assert doc["names"] == {0: "pill", 1: "washer", 2: "chip"} and doc["val"] == "images/val"
+    assert (tmp_path / "out" / "images" / "val" / "a.png").is_file()
+    lines = (tmp_path / "out" / "labels" / "val" / "a.txt").read_text().splitlines()
+    assert len(lines) == 3 and all(0 <= float(v) <= 1 for v in lines[0].split()[1:])
+    assert not any("no single cut ring" in loss for loss in report.losses)
+    with Project.create(tmp_path / "again") as again:
+        result = import_dataset(again, ImportOptions("yolo", tmp_path / "out"))
+        assert not result.warnings  # our own cuts are not reported as repairs
+        (rec2,) = again.store.images()
+        assert rec2.split == Split.VAL
+        back = again.store.instances(rec2.id)
+        for a, b in zip(project.store.instances(record.id), back):
+            assert (rasterize(a.shape, 100, 120) == rasterize(b.shape, 100, 120)).all()
+
+
+def test_joined_ring_passes_through_every_part():
+    washer = ring_shape(0, 0, 10, 4)
+    ring = joined_ring(washer)
+    n_outer, n_hole = len(washer.exterior.coords) - 1, len(washer.interiors[0].coords) - 1
+    # each vertex once, the hole's first vertex twice and the cut's start twice
+    assert len(ring) == n_outer + n_hole + 2
+
+
+def _yolo_folder(tmp_path, line):
+    save_image(tmp_path / "images" / "train" / "a.png", np.zeros((20, 40, 3), np.uint8))
+    (tmp_path / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train" / "a.txt").write_text(line + "\n")
+    (tmp_path / "data.yaml").write_text("names: [part, hole]\n")
+
+
+def test_detection_boxes_become_rectangles(tmp_path):
+    _yolo_folder(tmp_path, "1 0.5 0.5 0.5 0.5")
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("yolo", tmp_path))
+        (inst,) = p.store.instances(1)
+        assert inst.shape.equals(box(10, 5, 30, 15))
+        assert [c.name for c in p.store.classes()] == ["part", "hole"]
+    assert any("a box, not a segment" in w for w in report.warnings)
+
+
+def test_crossing_edges_are_reported(tmp_path):
+    _yolo_folder(tmp_path, "0 0 0 0.5 0.5 0.5 0 0 0.5")
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("yolo", tmp_path))
+    assert any("a.txt: line 1: the outline crosses itself near (" in w
+               for w in report.warnings)
+
+
+@pytest.mark.parametrize("line, problem", [("7 0.1 0.1 0.2 0.1 0.2 0.2", "class index 7"),
+                                           ("x 0.1 0.1", "expected a class index")])
+def test_bad_lines_name_the_file_and_line(tmp_path, line, problem):
+    _yolo_folder(tmp_path, line)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError, match=f"a.txt: line 1: {problem}"):
+            import_dataset(p, ImportOptions("yolo", tmp_path))

@@ -1,0 +1,163 @@
+"""The blob head: its targets, its learning on thin lines, the box-to-mask tool on it, its
+checkpoints, its ONNX export and the torch predictor running it (turning its map into instances:
+tests/ml/infer/test_blobs.py)."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from shapely.geometry import LineString
+
+from isegui.core.geometry import rasterize
+from isegui.core.tiling import tile_grid
+from isegui.core.working_scale import TILES, WorkingScale
+from isegui.ml.model.blob_head import IGNORE, BlobMaskRCNN, blob_probabilities, blob_target
+from isegui.ml.model.registry import build_model, model_from_checkpoint
+from tests.ml.frame_masks import iou, on_frame
+
+
+def _target(masks, labels):
+    return {"masks": torch.tensor(np.array(masks), dtype=torch.uint8),
+            "labels": torch.tensor(labels), "boxes": torch.zeros((len(labels), 4))}
+
+
+def test_the_blob_target_marks_blob_classes_and_ignores_the_padding():
+    from torchvision.models.detection.image_list import ImageList
+    a = np.zeros((32, 48), np.uint8)
+    a[2:4, 5:40] = 1
+    b = np.zeros((32, 48), np.uint8)
+    b[10:20, 10:20] = 1
+    batch = ImageList(torch.zeros(2, 3, 32, 64), [(32, 48), (32, 64)])
+    target = blob_target([_target([a, b], [2, 1]), _target(np.zeros((0, 32, 64)), [])],
+                         batch, blob_labels=[2])
+    assert target.shape == (2, 32, 64)
+    assert (target[0, :, :48][torch.from_numpy(a).bool()] == 1).all()
+    assert (target[0, :, :48][torch.from_numpy(b).bool()] == 0).all()  # class 1: detector's
+    assert (target[0, :, 48:] == IGNORE).all() and (target[1] == 0).all()
+
+
+def _lines_batch(rng, n=4, size=64):
+    images, targets, truths = [], [], []
+    for _ in range(n):
+        image = rng.uniform(0.3, 0.5, (3, size, size)).astype(np.float32)
+        x0, x1 = rng.uniform(4, 60, 2)
+        line = rasterize(LineString([(x0, 4), (x1, 60)]).buffer(1.2), size, size)
+        image[:, line] += 0.35
+        images.append(torch.from_numpy(image))
+        targets.append(_target([line.astype(np.uint8)], [1]))
+        truths.append(line)
+    return images, targets, truths
+
+
+@pytest.fixture(scope="module")
+def line_model():
+    """A blob-only model taught bright thin lines on a noisy background (150 steps)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_model("fast", num_classes=1, size=64, blob_labels=[1])
+    assert isinstance(model, BlobMaskRCNN) and not model.detects
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(150):
+        images, targets, _ = _lines_batch(rng)
+        losses = model(images, targets)
+        assert set(losses) == {"loss_blob", "loss_blob_dice"}  # no detector losses
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+    return model.eval()
+
+
+@pytest.mark.slow
+def test_the_blob_head_learns_thin_lines_a_box_mask_could_not_hold(line_model):
+    images, _, truths = _lines_batch(np.random.default_rng(99))
+    with torch.no_grad():
+        probs = blob_probabilities(line_model, torch.stack([line_model.transform.normalize(i)
+                                                            for i in images]))
+    ious = [iou(p[0].numpy() > 0.5, t) for p, t in zip(probs, truths)]
+    assert np.mean(ious) >= 0.6, ious
+
+
+@pytest.mark.slow
+def test_a_box_drawn_around_a_thin_line_gets_the_blob_heads_mask(line_model):
+    """The box-to-mask labeling tool on a blob-only run: the line's pixels in the box, not
+    the untrained detector's guess."""
+    from isegui.ml.model.box_segmenter import BoxSegmenter
+    from isegui.ml.model.torch_predictor import Predictor
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("line",))
+    predictor = Predictor(line_model, ["line"], torch.device("cpu"), working=working)
+    images, _, truths = _lines_batch(np.random.default_rng(5), n=3)
+    ious = []
+    for image, truth in zip(images, truths):
+        pixels = (image.permute(1, 2, 0).numpy().clip(0, 1) * 255).astype(np.uint8)
+        rows, cols = np.nonzero(truth)
+        box = (cols.min() - 3, rows.min() - 3, cols.max() + 4, rows.max() + 4)
+        found = BoxSegmenter(predictor).segment(pixels, box)
+        assert found is not None and found.class_name == "line"
+        ious.append(iou(on_frame(found, 64, 64), truth))
+    assert np.mean(ious) >= 0.5, ious
+
+
+def test_a_checkpoint_of_a_blob_model_loads_with_its_head_and_old_ones_without():
+    torch.manual_seed(0)
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    model = build_model("fast", num_classes=2, size=64, blob_labels=[2])
+    assert model.detects  # "chip" is left to the detector
+    data = {"model_name": "fast", "size": 64, "classes": ["chip", "pit"],
+            "working_scale": working.as_dict(), "state_dict": model.state_dict()}
+    loaded = model_from_checkpoint(data)
+    assert isinstance(loaded, BlobMaskRCNN) and loaded.blob_labels == (2,)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    plain = build_model("fast", num_classes=2, size=64)
+    old = {"model_name": "fast", "size": 64, "classes": ["chip", "pit"],
+           "state_dict": plain.state_dict()}
+    assert not hasattr(model_from_checkpoint(old), "blob_head")
+
+
+@pytest.mark.slow
+def test_onnxruntime_gives_the_blob_probabilities_torch_gives(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from isegui.ml.model.checkpoint import save_checkpoint
+    from isegui.ml.model.onnx_export import export_onnx
+    from isegui.ml.infer.onnx_model import OnnxPredictor
+    from isegui.ml.model.torch_predictor import Predictor
+    torch.manual_seed(0)
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    model = build_model("fast", num_classes=2, size=64, blob_labels=[2])
+    with torch.no_grad():  # untrained, even odds: patches of "pit" here and there
+        model.blob_head.out.bias.zero_()
+    save_checkpoint(tmp_path / "m.pt", {
+        "model_name": "fast", "size": 64, "classes": ["chip", "pit"],
+        "working_scale": working.as_dict(), "state_dict": model.state_dict()})
+    export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx")
+    torch_predictor = Predictor.from_checkpoint(tmp_path / "m.pt", "cpu", threshold=0.3)
+    onnx_predictor = OnnxPredictor(tmp_path / "m.onnx", threshold=0.3)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (100, 150, 3), dtype=np.uint8)
+    image = cv2.GaussianBlur(image, (9, 9), 3)
+    from isegui.ml.infer.tiled import tile_pixels
+    from isegui.ml.model.torch_predictor import torch_tile_runner
+    tiles = [tile_pixels(image, r, 1.0, 64) for r in tile_grid(150, 100, 64)]
+    run_torch = torch_tile_runner(torch_predictor.model, torch_predictor.device, 64)
+    for (_, a), (_, b) in zip(run_torch(tiles), onnx_predictor._run_tiles(tiles)):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+    expected = torch_predictor.predict([image])[0]
+    got = onnx_predictor.predict([image])[0]
+    assert any(d.class_name == "pit" for d in expected)
+    assert sorted((d.class_name, d.area) for d in got) == \
+        sorted((d.class_name, d.area) for d in expected)
+
+
+def test_a_pit_is_found_as_a_blob_through_the_torch_predictor():
+    """Predictor and predict_frame with a real BlobMaskRCNN whose head is set by hand."""
+    from isegui.ml.model.torch_predictor import Predictor
+    torch.manual_seed(0)
+    model = build_model("fast", num_classes=1, size=64, blob_labels=[1])
+    with torch.no_grad():  # background everywhere: nothing found
+        model.blob_head.out.bias.copy_(torch.tensor([30.0, -30.0]))
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    predictor = Predictor(model, ["pit"], torch.device("cpu"), threshold=0.5, working=working)
+    image = np.full((100, 150, 3), 128, np.uint8)
+    cv2.circle(image, (70, 40), 6, (20, 20, 20), -1)
+    assert predictor.predict([image]) == [[]]
