@@ -8,6 +8,7 @@ cuts it to its pixels, measures overlap between two of them and joins several.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -82,7 +83,8 @@ class MaskWindow:
 
     def covers(self, point: tuple[float, float]) -> bool:
         """Whether the pixel holding image point `point` (x, y) is in the mask."""
-        col, row = int(point[0]) - self.origin[0], int(point[1]) - self.origin[1]
+        col = math.floor(point[0]) - self.origin[0]
+        row = math.floor(point[1]) - self.origin[1]
         return (0 <= row < self.mask.shape[0] and 0 <= col < self.mask.shape[1]
                 and bool(self.mask[row, col]))
 

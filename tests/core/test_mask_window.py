@@ -72,3 +72,10 @@ def test_mirrored_is_the_window_of_the_mirror_image(a):
 def test_rectangles_meet_or_not():
     assert intersect((0, 0, 10, 10), (5, 5, 20, 20)) == (5, 5, 10, 10)
     assert intersect((0, 0, 10, 10), (10, 0, 20, 10)) is None  # sharing an edge only
+
+
+def test_a_point_left_of_or_above_the_image_is_in_the_pixel_it_falls_in():
+    mask = np.zeros((3, 3), bool)
+    mask[2] = True  # image row 0 of a window starting at row -2
+    window = MaskWindow(mask, (0, -2))
+    assert window.covers((1.5, 0.2)) and not window.covers((1.5, -0.8))  # -0.8 is row -1
