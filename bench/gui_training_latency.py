@@ -37,6 +37,7 @@ def main() -> None:
 
     from isegui.core.demo import create_demo_project
     from isegui.gui.app import open_window
+    from isegui.ml.run_protocol import KINDS
     app = QApplication([])  # noqa: F841 (the window needs the application to exist)
     folder = Path(tempfile.mkdtemp(prefix="isegui-latency-")) / "demo"
     create_demo_project(folder).close()
@@ -49,7 +50,7 @@ def main() -> None:
     panel.settings.by_minutes.setChecked(True)
     panel.settings.minutes.setValue(args.seconds / 60 + 1)
     events = []
-    panel.process.event.connect(lambda kind, f: events.append(kind))
+    panel.process.event.connect(lambda event: events.append(KINDS[type(event)]))
     panel.start()
     while "step" not in events:  # from the first training step on
         QTest.qWait(50)

@@ -103,9 +103,8 @@ def machine() -> dict:
 def model_info(path: Path, frame: tuple[int, int] | None = None) -> dict:
     import onnxruntime as ort
 
-    from isegui.core.working_scale import WorkingScale
-
     from isegui.core.tiling import tile_grid
+    from isegui.core.working_scale import WorkingScale
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = json.loads(session.get_modelmeta().custom_metadata_map["isegui"])
     working = WorkingScale.from_dict(meta.get("working_scale"),
