@@ -1,15 +1,15 @@
 """bench/gpu_check.py: without CUDA it says so and exits 0; its throughput arithmetic."""
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.py"
+from tests.bench.conftest import BENCH, bench_script
+
+SCRIPT = BENCH / "gpu_check.py"
 
 
 @pytest.mark.slow
@@ -26,13 +26,8 @@ def test_without_cuda_it_says_so_and_exits_0():
 
 
 def test_images_per_s_in_epochs_leaves_out_the_time_between_epochs():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["gpu_check"]
+    with bench_script("gpu_check") as module:
+        pass
     reporter = module.TimingReporter()
     # (time, epoch, step): epoch 1 runs steps 1-5 in 2 s; a 30-s epoch end (checkpoint,
     # validation); epoch 2 runs steps 6-8 in 1 s

@@ -1,7 +1,6 @@
 """bench/labeling_effort.py: the simulated annotator and the tools that need no model, on a
 small synthetic image with a bright disc and a bright washer on a dark noisy background."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -14,9 +13,10 @@ from isegui.core.entities import ImageStatus, Source, Split
 from isegui.core.images import save_image
 from isegui.core.mask_window import MaskWindow
 from isegui.core.project import Project
+from tests.bench.conftest import BENCH, bench_script
 from tests.core.helpers import ring_shape
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "labeling_effort.py"
+SCRIPT = BENCH / "labeling_effort.py"
 HEIGHT, WIDTH = 80, 128
 DISC = Point(34, 40).buffer(15, 16)
 RING = ring_shape(90, 40, 18, 8)
@@ -24,14 +24,8 @@ RING = ring_shape(90, 40, 18, 8)
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("labeling_effort", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["labeling_effort"] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("labeling_effort") as module:
         yield module
-    finally:
-        del sys.modules["labeling_effort"]
 
 
 @pytest.fixture(scope="module")

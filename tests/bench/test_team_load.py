@@ -1,26 +1,19 @@
 """bench/team_load.py: its check of the workers' logs against the database, and a short run
 of the whole bench (2 inspector processes, one killed mid-transaction, a server restart)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "team_load.py"
+from tests.bench.conftest import BENCH, bench_script
+
+SCRIPT = BENCH / "team_load.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("team_load", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["team_load"] = module
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("team_load") as module:
         yield module
-    finally:
-        del sys.modules["team_load"]
 
 
 def _create(image, iid, tag, bounds=(0, 0, 5, 5), cls=1):
