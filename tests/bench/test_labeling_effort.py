@@ -13,10 +13,9 @@ from isegui.core.entities import ImageStatus, Source, Split
 from isegui.core.images import save_image
 from isegui.core.mask_window import MaskWindow
 from isegui.core.project import Project
-from tests.bench.conftest import BENCH, bench_script
+from tests.bench.conftest import bench_script
 from tests.core.helpers import ring_shape
 
-SCRIPT = BENCH / "labeling_effort.py"
 HEIGHT, WIDTH = 80, 128
 DISC = Point(34, 40).buffer(15, 16)
 RING = ring_shape(90, 40, 18, 8)

@@ -5,9 +5,8 @@ import json
 
 import pytest
 
-from tests.bench.conftest import BENCH, bench_script
+from tests.bench.conftest import bench_script
 
-SCRIPT = BENCH / "team_load.py"
 
 
 @pytest.fixture(scope="module")
