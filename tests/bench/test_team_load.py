@@ -8,7 +8,6 @@ import pytest
 from tests.bench.conftest import bench_script
 
 
-
 @pytest.fixture(scope="module")
 def bench():
     with bench_script("team_load") as module:
