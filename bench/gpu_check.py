@@ -50,10 +50,9 @@ from isegui.ml.train.data import collate, snapshot  # noqa: E402
 from isegui.ml.train.distributed import Distributed, process_group_backend  # noqa: E402
 from isegui.ml.model.torch_predictor import Predictor  # noqa: E402
 from isegui.ml.model.registry import build_model, model_info  # noqa: E402
-from isegui.ml.train.spec import TrainSpec  # noqa: E402
+from isegui.ml.train.spec import AugmentConfig, TrainSpec  # noqa: E402
 from isegui.ml.train.tile_data import training_dataset  # noqa: E402
 from isegui.ml.train.trainer import fit  # noqa: E402
-from isegui.ml.train.spec import AugmentConfig  # noqa: E402
 
 MODELS = ("fast", "accurate")
 MODES = ("whole", "tiles")  # the parts scenes resized whole; the defects frames on tiles

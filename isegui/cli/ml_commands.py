@@ -110,9 +110,8 @@ def run_train(args) -> int:
     if args.progress == "jsonl":  # the app shows it while the imports below take seconds
         JsonLinesReporter().event("note", message="loading PyTorch…", phase=True)
     from isegui.ml.train.preflight import training_outlook
-    from isegui.ml.train.spec import TrainSpec
+    from isegui.ml.train.spec import AugmentConfig, TrainSpec
     from isegui.ml.train.trainer import TrainingError, fit
-    from isegui.ml.train.spec import AugmentConfig
     spec = TrainSpec(
         project=args.dir.resolve(), model=args.model, size=args.size, tile=args.tile,
         scale=args.scale, blobs=args.blobs,

@@ -15,10 +15,9 @@ from isegui.ml.train import tile_data
 from isegui.ml.train.data import snapshot
 from isegui.ml.model.torch_predictor import Predictor
 from isegui.ml.run_protocol import RecordingReporter
-from isegui.ml.train.spec import TrainSpec
+from isegui.ml.train.spec import AugmentConfig, TrainSpec
 from isegui.ml.train.tile_data import INSTANCE_SHARE, TiledDataset
 from isegui.ml.train.trainer import fit
-from isegui.ml.train.spec import AugmentConfig
 
 WIDTH, HEIGHT = 960, 720
 

@@ -12,9 +12,8 @@ from isegui.core.entities import RunStatus
 from isegui.core.project import Project
 from isegui.ml.model.checkpoint import load_checkpoint
 from isegui.ml.run_protocol import CancelToken, RecordingReporter
-from isegui.ml.train.spec import TrainSpec
+from isegui.ml.train.spec import AugmentConfig, TrainSpec
 from isegui.ml.train.trainer import TrainingError, fit
-from isegui.ml.train.spec import AugmentConfig
 
 SMALL = dict(model="fast", size=128, batch=2, device="cpu", workers=0)
 
