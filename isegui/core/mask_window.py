@@ -81,6 +81,15 @@ class MaskWindow:
                 self.mask[cy0 - oy:cy1 - oy, cx0 - ox:cx1 - ox]
         return out
 
+    def reaches(self, rect: Rect) -> bool:
+        """Whether any pixel of the mask lies in `rect`."""
+        common = intersect(self.rect, rect)
+        if common is None:
+            return False
+        x0, y0, x1, y1 = common
+        ox, oy = self.origin
+        return bool(self.mask[y0 - oy:y1 - oy, x0 - ox:x1 - ox].any())
+
     def covers(self, point: tuple[float, float]) -> bool:
         """Whether the pixel holding image point `point` (x, y) is in the mask."""
         col = math.floor(point[0]) - self.origin[0]

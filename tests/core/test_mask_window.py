@@ -79,3 +79,10 @@ def test_a_point_left_of_or_above_the_image_is_in_the_pixel_it_falls_in():
     mask[2] = True  # image row 0 of a window starting at row -2
     window = MaskWindow(mask, (0, -2))
     assert window.covers((1.5, 0.2)) and not window.covers((1.5, -0.8))  # -0.8 is row -1
+
+
+@settings(max_examples=100, deadline=None)
+@given(windows(), st.integers(-6, W), st.integers(-6, H), st.integers(1, 20), st.integers(1, 20))
+def test_reaches_is_any_pixel_in_the_rectangle(a, x, y, w, h):
+    rect = (x, y, x + w, y + h)
+    assert a.reaches(rect) == bool(a.on(rect).any())

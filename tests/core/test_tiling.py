@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.affinity import translate
 from shapely.geometry import LineString, Point, box
 
 from isegui.core.geometry import rasterize
-from isegui.core.tiling import (Piece, crop_shape, merge_pieces, positions, suppress, tile_grid,
+from isegui.core.tiling import (Piece, crop_shape, frame_tiles, merge_pieces, positions, suppress,
+                                tile_grid,
                                 window_around)
 from isegui.core.working_scale import (MIN_OBJECT_PX, TILES, WHOLE, ObjectSizes, WorkingScale,
                                        choose_working_scale)
@@ -166,3 +169,20 @@ def test_classes_whose_objects_never_touch_become_blob_classes_on_tiles_only():
     assert parts.mode == WHOLE and parts.blob_classes == ()
     with pytest.raises(ValueError, match="tiles only"):
         WorkingScale(WHOLE, 512, blob_classes=("pit",))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 2500), st.sampled_from([64, 256, 512, 640]))
+def test_tile_cores_split_the_frame_and_keep_half_an_overlap_from_every_tile_edge(
+        width, height, window):
+    tiles = frame_tiles(width, height, window)
+    owners = np.zeros((height, width), np.uint8)
+    margin = round(0.2 * window) // 2
+    for tile in tiles:
+        x0, y0, x1, y1 = tile.rect
+        cx0, cy0, cx1, cy1 = tile.core
+        owners[cy0:cy1, cx0:cx1] += 1
+        assert x1 - x0 <= window and y1 - y0 <= window
+        assert cx0 - x0 >= margin and x1 - cx1 >= margin
+        assert cy0 - y0 >= margin and y1 - cy1 >= margin
+    assert (owners == 1).all()  # every pixel decided by exactly one tile

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from isegui.core.tiling import Piece, merge_pieces, tile_grid
+from isegui.core.tiling import Piece, Tile, frame_tiles, merge_pieces
 from isegui.core.working_scale import WorkingScale
 from isegui.ml.infer.blobs import blob_detections
 from isegui.ml.infer.detection import Detection, detections_from_raw, prepare_image
@@ -27,9 +27,14 @@ RunTiles = Callable[[list[np.ndarray]], list[TileOutput]]
 
 def tile_pixels(frame: np.ndarray, rect: tuple[int, int, int, int], scale: float,
                 size: int) -> np.ndarray:
-    """The frame's pixels in `rect` at `scale` (RGB uint8), at most `size` each way."""
+    """The frame's pixels in `rect` at `scale` (RGB uint8), at most `size` each way; where
+    `rect` passes the frame's edges, the frame mirrored there (core.tiling.frame_tiles)."""
     x0, y0, x1, y1 = rect
-    crop = frame[y0:y1, x0:x1]
+    height, width = frame.shape[:2]
+    crop = frame[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
+    pad = (max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width))
+    if any(pad[0]) or any(pad[1]):
+        crop = np.pad(crop, (*pad, (0, 0)), mode="symmetric")
     if scale == 1.0:
         return np.ascontiguousarray(crop)
     w = min(size, max(1, round((x1 - x0) * scale)))
@@ -41,33 +46,68 @@ def tile_pixels(frame: np.ndarray, rect: tuple[int, int, int, int], scale: float
 def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
                   classes: Sequence[str], batch_size: int = 4, mask_threshold: float = 0.5,
                   threshold: float = 0.5) -> list[Detection]:
-    """Detections (ml.model.torch_predictor.Detection) on one frame of any size, by tiles; blobs
-    (ml.infer.blobs) scoring below `threshold` left out (the model's own heads apply it to the
-    rest)."""
+    """Detections (ml.infer.detection) on one frame of any size, by tiles, best score first.
+
+    Each tile decides its core only (core.tiling.frame_tiles): the detector's pieces that do
+    not reach into it are left to the neighbour that sees them better, the rest are joined
+    across tile borders (core.tiling.merge_pieces); blob probabilities are stitched into one
+    map of the frame from the cores, and its connected regions are the blobs (ml.infer.blobs),
+    so a thin scratch across three tiles is one region, never three pieces to join. Blobs
+    scoring below `threshold` are left out (the detector's own heads apply it to the rest)."""
     frame = prepare_image(image)
     height, width = frame.shape[:2]
-    tiles = tile_grid(width, height, working.window)
+    tiles = frame_tiles(width, height, working.window)
     blob_labels = working.blob_labels(classes)
+    blob_map = BlobMap(len(blob_labels), width, height, working.scale) if blob_labels else None
     pieces: list[Piece] = []
     for start in range(0, len(tiles), batch_size):
-        rects = tiles[start:start + batch_size]
-        pixels = [tile_pixels(frame, r, working.scale, working.size) for r in rects]
-        for k, (rect, tile, (raw, blobs)) in enumerate(zip(rects, pixels, run_tiles(pixels))):
-            x0, y0, x1, y1 = rect
-            ratio = ((x1 - x0) / tile.shape[1], (y1 - y0) / tile.shape[0])
-            found = detections_from_raw(*raw, ratio, (height, width), list(classes),
-                                        mask_threshold, offset=(x0, y0), clip=rect)
-            if blobs is not None:
-                found += blob_detections(blobs, blob_labels, classes, ratio, (x0, y0),
-                                         threshold, mask_threshold, working.blob_areas)
-            for det in found:
-                pieces.append(Piece(det.class_index, det.score, det.mask, det.origin,
-                                    start + k))
-    found = []
-    for piece in merge_pieces(pieces, tiles):
-        found.append(Detection(piece.class_index, classes[piece.class_index - 1], piece.score,
-                               piece.window.tight_box(), piece.mask, piece.origin))
-    return found
+        batch = tiles[start:start + batch_size]
+        pixels = [tile_pixels(frame, t.rect, working.scale, working.size) for t in batch]
+        for k, (tile, seen, (raw, blobs)) in enumerate(zip(batch, pixels, run_tiles(pixels))):
+            x0, y0, x1, y1 = tile.rect
+            ratio = ((x1 - x0) / seen.shape[1], (y1 - y0) / seen.shape[0])
+            inside = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+            for det in detections_from_raw(*raw, ratio, (height, width), list(classes),
+                                           mask_threshold, offset=(x0, y0), clip=inside):
+                if det.window.reaches(tile.core):
+                    pieces.append(Piece(det.class_index, det.score, det.mask, det.origin,
+                                        start + k))
+            if blobs is not None and blob_map is not None:
+                blob_map.paste(blobs, tile)
+    found = [Detection(p.class_index, classes[p.class_index - 1], p.score,
+                       p.window.tight_box(), p.mask, p.origin)
+             for p in merge_pieces(pieces, [t.rect for t in tiles])]
+    if blob_map is not None:
+        found += blob_map.detections(blob_labels, classes, threshold, mask_threshold,
+                                     working.blob_areas)
+    return sorted(found, key=lambda d: -d.score)
+
+
+class BlobMap:
+    """The blob probabilities of a whole frame at the model's scale, one channel per blob
+    class, stitched from the tiles' cores (float16: 2 bytes a pixel and class, 120 MB for
+    three classes on a 20-MP frame)."""
+
+    def __init__(self, channels: int, width: int, height: int, scale: float):
+        self.scale = scale
+        self.probs = np.zeros((channels, max(1, round(height * scale)),
+                               max(1, round(width * scale))), np.float16)
+
+    def paste(self, probs: np.ndarray, tile: Tile) -> None:
+        """A tile's probabilities (channels x its model pixels) where its core lies."""
+        k = self.scale
+        x0, y0 = round(tile.rect[0] * k), round(tile.rect[1] * k)
+        cx0, cy0, cx1, cy1 = (round(v * k) for v in tile.core)
+        # at a scale other than 1 the rounded core may pass the tile's last pixel by one
+        cy1, cx1 = min(cy1, y0 + probs.shape[1]), min(cx1, x0 + probs.shape[2])
+        self.probs[:, cy0:cy1, cx0:cx1] = probs[:, cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+
+    def detections(self, blob_labels: Sequence[int], classes: Sequence[str], threshold: float,
+                   mask_threshold: float, areas: Sequence[tuple[float, float]]
+                   ) -> list[Detection]:
+        ratio = 1.0 / self.scale
+        return blob_detections(self.probs, blob_labels, classes, (ratio, ratio), (0, 0),
+                               threshold, mask_threshold, areas)
 
 
 # what a model that runs no detector gives for a tile (a blob-only run)

@@ -12,7 +12,7 @@ from isegui.core.working_scale import TILES, WorkingScale
 from isegui.core.tiling import tile_grid
 from isegui.ml.model.registry import build_model
 from isegui.ml.model.torch_predictor import Predictor
-from isegui.ml.infer.tiled import predict_frame
+from isegui.ml.infer.tiled import NOTHING, predict_frame
 
 from tests.ml.frame_masks import iou, on_frame
 
@@ -89,3 +89,50 @@ def test_the_torch_predictor_runs_on_tiles_of_a_frame_larger_than_a_tile():
         assert det.origin[0] + w <= 900 and det.origin[1] + h <= 600
     with pytest.raises(ValueError):
         predictor.set_input_size(512)
+
+
+def edge_firing_model(size):
+    """A model with the seam signature of a weak run (a 512-px tile: strips 12-40 px inside its
+    right and bottom edges), scaled to tiles of `size`: on every tile, whatever it shows, a
+    'scratch' strip inside its right edge (from the detector and from the blob head) and a
+    'stain' band above its bottom edge (blob head), both within the outer half of the tiles'
+    overlap (0.1 of a tile)."""
+    near, far = round(size * 12 / 512), round(size * 40 / 512)
+
+    def run(tiles):
+        out = []
+        for tile in tiles:
+            h, w = tile.shape[:2]
+            probs = np.zeros((2, h, w), np.float32)
+            probs[0, 20:h - far, w - far:w - near] = 0.9
+            probs[1, h - far:h - near, 20:w - far] = 0.8
+            raw = (np.array([[w - far, 20, w - near, h - far]], np.float32),
+                   np.ones(1, np.int64), np.array([0.95], np.float32),
+                   np.ones((1, 28, 28), np.float32))
+            out.append((raw, probs))
+        return out
+    return run
+
+
+@pytest.mark.parametrize("width, height, size", [(2448, 2048, 512), (1000, 700, 256),
+                                                 (900, 300, 512), (300, 200, 512)])
+def test_a_plain_frame_has_no_detections_whatever_the_model_does_at_tile_edges(width, height,
+                                                                                size):
+    """No seam signature: what a tile does within half an overlap of its edge is decided by
+    the neighbour that sees it in its core, and the frame's own edges lie inside tiles."""
+    working = WorkingScale(TILES, size, 1.0, blob_classes=("scratch", "stain"))
+    image = np.full((height, width, 3), 128, np.uint8)
+    found = predict_frame(image, working, edge_firing_model(size), ["scratch", "stain"], 4)
+    assert found == []
+
+
+def test_the_blob_map_is_stitched_from_the_cores_at_half_scale():
+    """Tiles at scale 0.5: a bright disc seen by four tiles is one blob, back at frame pixels."""
+    working = WorkingScale(TILES, 128, 0.5, blob_classes=("pit",))
+    image, (truth,) = _frame([Point(300, 250).buffer(40)], 700, 500)
+
+    def blob_runner(tiles):
+        return [(NOTHING, (t[None, :, :, 0] > 127).astype(np.float32)) for t in tiles]
+
+    (found,) = predict_frame(image, working, blob_runner, ["pit"])
+    assert found.class_name == "pit" and iou(on_frame(found, 500, 700), truth) > 0.9
