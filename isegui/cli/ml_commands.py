@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the tiles' scale of the frame, 1.0 = the camera's pixels "
                    "(default: chosen from the labeled objects' sizes)")
     p.add_argument("--no-blobs", dest="blobs", action="store_false",
-                   help="on tiles, find every class with the detector (by default a class "
-                   "whose objects never touch is found pixel by pixel, as blobs)")
+                   help="on tiles, find every class with the detector (by default small "
+                   "defects are found pixel by pixel, as blobs, and told apart where they "
+                   "touch or cross)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, help="how many epochs (default 30)")
     budget.add_argument("--minutes", type=float, help="a wall-clock budget instead of epochs")

@@ -31,11 +31,27 @@ from isegui.core.entities import ImageRecord, ImageStatus, Instance, Split
 MIN_OBJECT_PX = 10.0  # narrower than this at the working scale, objects are hard to find
 LOW_PERCENTILE = 5  # the "smallest objects": this percentile of the widths
 SIZE_STEP = 32  # input sizes are multiples of this (the models' coarsest stride)
-# blobs of one class closer than this (model px) are joined into one instance (ml.infer.blobs), so a
-# class becomes a blob class only when its objects lie further apart than twice this
+# blobs of one class closer than this (model px) are joined into one region (ml.infer.blobs):
+# a scratch that fades in its middle stays one
 BLOB_JOIN_PX = 2
 BLOB_AREA_SPAN = 4.0  # how far beyond its labeled areas a blob may go and still count
 WHOLE, TILES = "whole", "tiles"  # the two modes of a working scale
+# how a blob class's regions are told apart (ml.infer.separate): crossing lines at their
+# crossings, touching spots at their necks, regions not at all
+LINE, SPOT, REGION = "line", "spot", "region"
+LINE_ELONGATION = 4.0  # a class whose objects are mostly this many times longer than wide
+SPOT_ELONGATION = 2.0  # ... or at most this: compact
+# compact objects this wide (model px) that touch one another stay with the detector, whose
+# boxes tell heaped parts apart; everything else on tiles is found pixel by pixel
+DETECTOR_WIDTH_PX = 64.0
+
+
+@dataclass(frozen=True)
+class ShapeKind:
+    """How a blob class's regions are separated: `kind` LINE, SPOT or REGION, and its
+    objects' typical size in model px (a line's width, a spot's diameter)."""
+    kind: str = REGION
+    size: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -46,10 +62,12 @@ class WorkingScale:
     size: int = 512
     scale: float = 1.0  # tiles only: model pixels per frame pixel
     reason: str = ""
-    # tiles only: classes found pixel by pixel and split by connected components (ml.infer.blobs)
+    # tiles only: classes found pixel by pixel (ml.infer.blobs)
     blob_classes: tuple[str, ...] = ()
     # per blob class, the (least, most) area in model px² of a blob that counts as an object
     blob_areas: tuple[tuple[float, float], ...] = ()
+    # per blob class, how its touching objects are told apart (none: connected regions)
+    blob_shapes: tuple[ShapeKind, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in (WHOLE, TILES):
@@ -78,9 +96,16 @@ class WorkingScale:
         """The 1-based indices, in `classes`, of the blob classes."""
         return [list(classes).index(name) + 1 for name in self.blob_classes if name in classes]
 
+    def blob_kinds(self, classes: Sequence[str]) -> list[ShapeKind]:
+        """The shape kinds of the blob classes in `classes`, in `blob_labels`' order; runs
+        from before shape kinds separate by connected regions."""
+        kinds = dict(zip(self.blob_classes, self.blob_shapes))
+        return [kinds.get(name, ShapeKind()) for name in self.blob_classes if name in classes]
+
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "blob_classes": list(self.blob_classes),
-                "blob_areas": [list(pair) for pair in self.blob_areas]}
+                "blob_areas": [list(pair) for pair in self.blob_areas],
+                "blob_shapes": [[k.kind, k.size] for k in self.blob_shapes]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, size: int = 512) -> WorkingScale:
@@ -90,7 +115,9 @@ class WorkingScale:
         return cls(str(data.get("mode", WHOLE)), int(data.get("size", size)),
                    float(data.get("scale", 1.0)), str(data.get("reason", "")),
                    tuple(str(c) for c in data.get("blob_classes") or ()),
-                   tuple((float(lo), float(hi)) for lo, hi in data.get("blob_areas") or ()))
+                   tuple((float(lo), float(hi)) for lo, hi in data.get("blob_areas") or ()),
+                   tuple(ShapeKind(str(kind), float(size))
+                         for kind, size in data.get("blob_shapes") or ()))
 
 
 @dataclass(frozen=True)
@@ -218,20 +245,56 @@ def choose_working_scale(sizes: ObjectSizes, size: int, tile: int | None = None,
     MIN_OBJECT_PX wide, else tiles of `size` at the smallest scale (a multiple of 1/8, at most
     1: the camera's pixels) that keeps them. `tile` (0: the whole image) and `scale` are the
     user's choice, which wins; the reason says what was measured either way. On tiles, the
-    classes of `labeled` whose objects never touch (`separate_classes`) become the run's blob
-    classes."""
+    classes of `labeled` are found pixel by pixel (blob classes, with the shape kind that
+    tells their touching objects apart) but for large compact ones that touch
+    (`pixel_classes`)."""
     working = _choose(sizes, size, tile, scale)
     if not working.tiled or labeled is None:
         return working
-    # blobs closer than BLOB_JOIN_PX model px to each other's reach are joined
-    gap = (2 * BLOB_JOIN_PX + 1) / working.scale
-    blobs = separate_classes(labeled.images, labeled.classes, gap)
-    if not blobs:
+    kinds = pixel_classes(labeled, working.scale)
+    if not kinds:
         return working
+    blobs = list(kinds)
+    said = "; ".join(f"{', '.join(n for n in blobs if kinds[n].kind == kind)} as {kind}s"
+                     for kind in (LINE, SPOT, REGION)
+                     if any(k.kind == kind for k in kinds.values()))
     return replace(working, blob_classes=tuple(blobs),
                    blob_areas=blob_area_limits(labeled, blobs, working.scale),
-                   reason=f"{working.reason}; {', '.join(blobs)} found pixel by pixel as "
-                          f"blobs (their objects never touch)")
+                   blob_shapes=tuple(kinds[n] for n in blobs),
+                   reason=f"{working.reason}; found pixel by pixel: {said}")
+
+
+def pixel_classes(labeled: LabeledShapes, scale: float) -> dict[str, ShapeKind]:
+    """The classes of `labeled` a pixel model finds on tiles at `scale`, each with the kind
+    of shape its labels mostly have: LINE (median length at least LINE_ELONGATION widths),
+    SPOT (at most SPOT_ELONGATION) or REGION. Left to the detector: classes whose objects
+    are compact, wider than DETECTOR_WIDTH_PX at the scale and touch one another (heaped
+    parts), which boxes tell apart and a pixel map cannot. Classes never labeled are left
+    out."""
+    shapes: dict[int, list[BaseGeometry]] = {}
+    for labels, found in labeled.images:
+        for label, shape in zip(labels, found):
+            if not shape.is_empty and shape.area > 0:
+                shapes.setdefault(int(label), []).append(shape)
+    touching = set(touching_classes(labeled.images, (2 * BLOB_JOIN_PX + 1) / scale))
+    kinds: dict[str, ShapeKind] = {}
+    for label, name in enumerate(labeled.classes, start=1):
+        if label not in shapes:
+            continue
+        widths = np.array([object_width(s) for s in shapes[label]]) * scale
+        lengths = np.array([_object_length(s) for s in shapes[label]]) * scale
+        elongation = float(np.median(lengths / np.maximum(widths, 1e-6)))
+        width = float(np.median(widths))
+        if elongation >= LINE_ELONGATION:
+            kinds[name] = ShapeKind(LINE, round(width, 2))
+        elif label in touching and width > DETECTOR_WIDTH_PX:
+            continue  # heaped parts: the detector's
+        elif elongation <= SPOT_ELONGATION:
+            diameters = [2 * math.sqrt(s.area / math.pi) * scale for s in shapes[label]]
+            kinds[name] = ShapeKind(SPOT, round(float(np.median(diameters)), 2))
+        else:
+            kinds[name] = ShapeKind(REGION, round(width, 2))
+    return kinds
 
 
 def blob_area_limits(labeled: LabeledShapes, blobs: Sequence[str],
@@ -278,26 +341,32 @@ def _choose(sizes: ObjectSizes, size: int, tile: int | None,
         + _width_note(sizes, chosen)))
 
 
-def separate_classes(images: Iterable[tuple[Sequence[int], Sequence[BaseGeometry]]],
-                     classes: Sequence[str], gap: float) -> list[str]:
-    """The classes (of `classes`, labels 1-based) whose labeled objects, in every image of
-    `images` ((labels, shapes) each), stay more than `gap` px from every other object of their
-    class: connected components can tell them apart. Classes never labeled are left out."""
-    seen: set[int] = set()
+def touching_classes(images: Iterable[tuple[Sequence[int], Sequence[BaseGeometry]]],
+                     gap: float) -> list[int]:
+    """The labels (1-based) of the classes some of whose objects, in some image of `images`
+    ((labels, shapes) each), come within `gap` px of another object of their class."""
     touching: set[int] = set()
     for labels, shapes in images:
         by_class: dict[int, list[BaseGeometry]] = {}
         for label, shape in zip(labels, shapes):
             by_class.setdefault(int(label), []).append(shape)
         for label, group in by_class.items():
-            seen.add(label)
             if label in touching or len(group) < 2:
                 continue
             tree = shapely.STRtree(group)
             pairs = tree.query(group, predicate="dwithin", distance=gap)
             if np.any(pairs[0] != pairs[1]):
                 touching.add(label)
-    return [name for k, name in enumerate(classes, start=1) if k in seen - touching]
+    return sorted(touching)
+
+
+def _object_length(shape: BaseGeometry) -> float:
+    """The longer side of the shape's minimum rotated rectangle."""
+    rect = shapely.minimum_rotated_rectangle(shape)
+    if not isinstance(rect, Polygon) or rect.is_empty:
+        return float(shape.length) / 2
+    (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
+    return float(max(math.hypot(x1 - x0, y1 - y0), math.hypot(x2 - x1, y2 - y1)))
 
 
 def _tile_scale(sizes: ObjectSizes) -> float:

@@ -142,29 +142,38 @@ def test_a_working_scale_round_trips_and_old_runs_are_whole_images():
         WorkingScale(TILES, 512, 0.0)
 
 
-def test_classes_whose_objects_never_touch_become_blob_classes_on_tiles_only():
+def test_on_tiles_every_class_is_found_pixel_by_pixel_but_large_heaped_parts():
     from shapely.geometry import Point, box
 
-    from isegui.core.working_scale import LabeledShapes, separate_classes
-    classes = ["scratch", "pit", "pill", "unused"]
-    apart = ([1, 1, 2, 2], [box(0, 0, 100, 3), box(0, 20, 100, 23), Point(300, 300).buffer(5),
-                            Point(330, 300).buffer(5)])
-    touching = ([3, 3, 1], [Point(50, 50).buffer(10), Point(69, 50).buffer(10),
-                            box(200, 0, 300, 3)])
-    assert separate_classes([apart, touching], classes, gap=5) == ["scratch", "pit"]
-    # scratches 4 px apart: components would join them
-    close = ([1, 1], [box(0, 0, 100, 3), box(0, 7, 100, 10)])
-    assert separate_classes([apart, close], classes, gap=5) == ["pit"]
-    labeled = LabeledShapes(classes, [apart, touching])
+    from isegui.core.working_scale import (LINE, REGION, SPOT, LabeledShapes, ShapeKind,
+                                           pixel_classes, touching_classes)
+    classes = ["scratch", "pit", "stain", "part", "unused"]
+    crossing = ([1, 1, 2, 2, 3], [box(0, 0, 100, 3), box(48, -50, 51, 50),
+                                  Point(300, 300).buffer(5), Point(309, 300).buffer(5),
+                                  box(400, 400, 490, 430)])
+    heap = ([4, 4], [Point(600, 600).buffer(50), Point(699, 600).buffer(50)])
+    assert touching_classes([crossing, heap], gap=5) == [1, 2, 4]
+    labeled = LabeledShapes(classes, [crossing, heap])
+    kinds = pixel_classes(labeled, 1.0)  # the parts (100 px wide, heaped): the detector's
+    assert {name: k.kind for name, k in kinds.items()} == \
+        {"scratch": LINE, "pit": SPOT, "stain": REGION}
+    # sizes in model px: a line's width, a spot's diameter
+    assert kinds["scratch"].size == 3.0 and kinds["pit"].size == pytest.approx(10, abs=0.05)
+    assert pixel_classes(labeled, 0.5)["pit"].size == pytest.approx(5, abs=0.05)
     defects = choose_working_scale(_sizes([3, 4, 8, 12, 40] * 10, 2448), 512, labeled=labeled)
-    assert defects.blob_classes == ("scratch", "pit")
+    assert defects.blob_classes == ("scratch", "pit", "stain")
+    assert [k.kind for k in defects.blob_kinds(classes)] == [LINE, SPOT, REGION]
     # their area filters: a quarter of the smallest labeled area to four times the largest
-    (scratch_low, scratch_high), (pit_low, pit_high) = defects.blob_areas
+    (scratch_low, scratch_high), (pit_low, pit_high), _ = defects.blob_areas
     assert scratch_low == pytest.approx(300 / 4) and scratch_high == pytest.approx(300 * 4)
     pit_area = Point(300, 300).buffer(5).area
     assert pit_low == pytest.approx(pit_area / 4) and pit_high == pytest.approx(pit_area * 4)
-    assert "scratch, pit found pixel by pixel as blobs" in defects.reason
+    assert "found pixel by pixel: scratch as lines; pit as spots; stain as regions" \
+        in defects.reason
     assert WorkingScale.from_dict(defects.as_dict()) == defects
+    # a run from before shape kinds: connected regions, as it was trained
+    old = {k: v for k, v in defects.as_dict().items() if k != "blob_shapes"}
+    assert WorkingScale.from_dict(old).blob_kinds(classes) == [ShapeKind()] * 3
     parts = choose_working_scale(_sizes([20, 25, 30, 40] * 10, 512), 512, labeled=labeled)
     assert parts.mode == WHOLE and parts.blob_classes == ()
     with pytest.raises(ValueError, match="tiles only"):

@@ -61,10 +61,11 @@ class TrainingSettings(QWidget):
         self.tile_scale.setEnabled(False)
         self.blobs = QCheckBox("blobs")
         self.blobs.setChecked(True)
-        self.blobs.setToolTip("On tiles, a class whose objects never touch (scratches, pits, "
-                              "stains) is found pixel by pixel and split into objects where "
-                              "they are apart, as blob analysis does: thin defects keep their "
-                              "shape. Off: the detector finds every class")
+        self.blobs.setToolTip("On tiles, small defects (scratches, pits, stains) are found "
+                              "pixel by pixel, as blob analysis does, and told apart where "
+                              "they touch or cross: thin defects keep their shape. Large "
+                              "heaped parts stay with the detector. Off: the detector finds "
+                              "every class")
         row = QHBoxLayout()
         row.addWidget(self.tiles, 1)
         row.addWidget(self.tile_scale)

@@ -2,63 +2,114 @@
 components, as blob analysis in an inspection suite does. A 3-px scratch across a 300-px box is
 thinner than one cell of a detector's 28 x 28 box mask and too faint for its 7 x 7 box features
 (bench/mask_resolution.py, bench/large_frames.py); a map of class probabilities at the tile's
-own pixels keeps it whole. It only fits classes whose objects never touch one another, which
-core.working_scale checks on the labels before a run gets any.
+own pixels keeps it whole. Objects of a class that touch or cross are told apart by the
+class's shape kind (ml.infer.separate; core.working_scale.pixel_classes chooses it from the
+labels).
 
 This module turns such a map into detections; no torch here (the onnxruntime path uses it).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from isegui.core.mask_window import MaskWindow
-from isegui.core.working_scale import BLOB_JOIN_PX
+from isegui.core.working_scale import BLOB_JOIN_PX, LINE, ShapeKind
 from isegui.ml.infer.detection import Detection
+from isegui.ml.infer.separate import join_lines, separate
 
 MIN_BLOB_PX = 4  # fewer pixels than this (at the model's scale): noise, not an instance
+FILLED_HOLE = 0.8  # a hole in a class's region this much covered by other objects is its own
 
 
 def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequence[str],
                     ratio_xy: tuple[float, float], offset: tuple[int, int] = (0, 0),
                     threshold: float = 0.5, mask_threshold: float = 0.5,
-                    areas: Sequence[tuple[float, float]] = ()) -> list[Detection]:
-    """Detections from a tile's blob probabilities `probs` (one channel per blob class, in
-    the order of `blob_labels`, at the tile's model pixels), in frame pixels: the tile maps
-    to the frame by `ratio_xy` (frame px per model px) and `offset` (its top-left). Each
-    connected region of a class is one instance (pieces within BLOB_JOIN_PX joined: a scratch
-    that fades in its middle stays one), its score the mean probability over its pixels;
-    those below `threshold` are left out, and those whose area (model px) falls outside the
-    class's `areas` limits (core.working_scale.blob_area_limits; none: no limits)."""
+                    areas: Sequence[tuple[float, float]] = (),
+                    kinds: Sequence[ShapeKind] = ()) -> list[Detection]:
+    """Detections from blob probabilities `probs` (one channel per blob class, in the order
+    of `blob_labels`, at model pixels: a tile's, or a whole frame's stitched map), in frame
+    pixels: the map maps to the frame by `ratio_xy` (frame px per model px) and `offset` (its
+    top-left). Each connected region of a class (pieces within BLOB_JOIN_PX joined: a scratch
+    that fades in its middle stays one) is split into the objects it holds by the class's
+    shape kind in `kinds` (ml.infer.separate: crossing lines, touching spots; none: the region
+    is one object), and pieces of a line that another object interrupts are joined across
+    it. An object's score is the mean probability over its pixels; those below `threshold`
+    are left out, and those whose area (model px) falls outside the class's `areas` limits
+    (core.working_scale.blob_area_limits; none: no limits)."""
     found: list[Detection] = []
-    rx, ry = ratio_xy
-    reach = 2 * BLOB_JOIN_PX + 1
-    join = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+    masks = probs > mask_threshold
+    widest_line = max((k.size for k in kinds if k.kind == LINE), default=0.0)
     for channel, label in enumerate(blob_labels):
+        kind = kinds[channel] if channel < len(kinds) else ShapeKind()
         least, most = areas[channel] if channel < len(areas) else (0.0, float("inf"))
-        prob = probs[channel]
-        mask = (prob > mask_threshold).astype(np.uint8)
-        if not mask.any():
+        if not masks[channel].any():
             continue
-        count, groups, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(mask, join),
-                                                                   connectivity=8)
-        for group in range(1, count):
-            x, y, w, h = (int(v) for v in stats[group, :4])
-            window = (groups[y:y + h, x:x + w] == group) & mask[y:y + h, x:x + w].astype(bool)
-            pixels = int(window.sum())
+        others = np.asarray(np.delete(masks, channel, axis=0).any(axis=0), bool) \
+            if kinds and len(blob_labels) > 1 else None
+        mask = masks[channel]
+        if others is not None and kind.kind != LINE:
+            mask = _under_others(mask, others, widest_line)
+        pieces = [piece for region in _regions(mask) for piece in separate(region, kind)]
+        if others is not None and kind.kind == LINE and len(pieces) > 1:
+            pieces = join_lines(pieces, kind.size, others)
+        for piece in pieces:
+            pixels = piece.area
             if pixels < max(MIN_BLOB_PX, least) or pixels > most:
                 continue
-            score = float(prob[y:y + h, x:x + w][window].mean())
-            if score < threshold:
-                continue
-            # the group's box holds the joining reach too: the window of its own pixels
-            own = MaskWindow.trimmed(window, (x, y))
-            assert own is not None  # it holds at least MIN_BLOB_PX pixels
-            found.append(_in_frame(own, (rx, ry), offset, label, classes, score))
+            x0, y0, x1, y1 = piece.rect
+            own = piece.mask & masks[channel, y0:y1, x0:x1]  # not a joint drawn through a gap
+            score = float(probs[channel, y0:y1, x0:x1][own].mean()) if own.any() else 0.0
+            if score >= threshold:
+                found.append(_in_frame(piece, ratio_xy, offset, label, classes, score))
     return found
+
+
+def _under_others(mask: np.ndarray, others: np.ndarray, line_width: float) -> np.ndarray:
+    """A class's map with what other objects cover of its objects given back to it: a
+    line's width across a pit (the map shows the scratch there, the pit lies under it), and
+    holes that other objects fill (a stain round a pit)."""
+    out = mask.copy()
+    if line_width > 0:
+        reach = 2 * int(math.ceil(line_width / 2)) + 3
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+        closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+        out |= closed & others
+    # holes: what the class's pixels enclose; kept where another object fills them
+    count, holes, stats, _ = cv2.connectedComponentsWithStats((~out).astype(np.uint8),
+                                                              connectivity=4)
+    height, width = out.shape
+    for hole in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[hole])
+        if x == 0 or y == 0 or x + w == width or y + h == height:
+            continue  # reaches the edge of the map: outside, not a hole
+        inside = holes[y:y + h, x:x + w] == hole
+        if others[y:y + h, x:x + w][inside].mean() >= FILLED_HOLE:
+            out[y:y + h, x:x + w] |= inside
+    return out
+
+
+def _regions(mask: np.ndarray) -> list[MaskWindow]:
+    """The connected regions of a bool map, pieces within BLOB_JOIN_PX joined, each as the
+    window of its own pixels."""
+    reach = 2 * BLOB_JOIN_PX + 1
+    join = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+    pixels = mask.astype(np.uint8)
+    count, groups, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(pixels, join),
+                                                               connectivity=8)
+    regions = []
+    for group in range(1, count):
+        x, y, w, h = (int(v) for v in stats[group, :4])
+        window = (groups[y:y + h, x:x + w] == group) & mask[y:y + h, x:x + w]
+        # the group's box holds the joining reach too: the window of its own pixels
+        own = MaskWindow.trimmed(window, (x, y))
+        if own is not None:
+            regions.append(own)
+    return regions
 
 
 def _in_frame(own: MaskWindow, ratio: tuple[float, float], offset: tuple[int, int], label: int,

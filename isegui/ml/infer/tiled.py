@@ -78,8 +78,7 @@ def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
                        p.window.tight_box(), p.mask, p.origin)
              for p in merge_pieces(pieces, [t.rect for t in tiles])]
     if blob_map is not None:
-        found += blob_map.detections(blob_labels, classes, threshold, mask_threshold,
-                                     working.blob_areas)
+        found += blob_map.detections(working, classes, threshold, mask_threshold)
     return sorted(found, key=lambda d: -d.score)
 
 
@@ -102,12 +101,13 @@ class BlobMap:
         cy1, cx1 = min(cy1, y0 + probs.shape[1]), min(cx1, x0 + probs.shape[2])
         self.probs[:, cy0:cy1, cx0:cx1] = probs[:, cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
 
-    def detections(self, blob_labels: Sequence[int], classes: Sequence[str], threshold: float,
-                   mask_threshold: float, areas: Sequence[tuple[float, float]]
-                   ) -> list[Detection]:
+    def detections(self, working: WorkingScale, classes: Sequence[str], threshold: float,
+                   mask_threshold: float) -> list[Detection]:
+        """The blobs of the stitched map, in frame pixels (ml.infer.blobs)."""
         ratio = 1.0 / self.scale
-        return blob_detections(self.probs, blob_labels, classes, (ratio, ratio), (0, 0),
-                               threshold, mask_threshold, areas)
+        return blob_detections(self.probs, working.blob_labels(classes), classes,
+                               (ratio, ratio), (0, 0), threshold, mask_threshold,
+                               working.blob_areas, working.blob_kinds(classes))
 
 
 # what a model that runs no detector gives for a tile (a blob-only run)

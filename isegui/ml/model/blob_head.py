@@ -95,17 +95,18 @@ class BlobHead(nn.Module):
 def blob_target(targets: Sequence[dict[str, torch.Tensor]], batch: ImageList,
                 blob_labels: Sequence[int]) -> torch.Tensor:
     """(N, H, W) class map of a transformed batch: 0 background, k for the k-th blob class,
-    IGNORE over the padding. Instances of other classes are background to this head."""
+    IGNORE over the padding. Instances of other classes are background to this head. Where
+    instances overlap (a scratch across a pit), the later one's class is the pixel's, as the
+    image shows the one on top."""
     n, _, height, width = batch.tensors.shape
     target = torch.full((n, height, width), IGNORE, dtype=torch.long,
                         device=batch.tensors.device)
+    channels = {int(label): channel for channel, label in enumerate(blob_labels, start=1)}
     for k, (t, (h, w)) in enumerate(zip(targets, batch.image_sizes)):
         target[k, :h, :w] = 0
-        for channel, label in enumerate(blob_labels, start=1):
-            chosen = t["labels"] == label
-            if chosen.any():
-                inside = t["masks"][chosen].bool().any(dim=0)
-                target[k, :h, :w][inside[:h, :w]] = channel
+        for label, mask in zip(t["labels"].tolist(), t["masks"]):
+            if int(label) in channels:
+                target[k, :h, :w][mask[:h, :w].bool()] = channels[int(label)]
     return target
 
 

@@ -74,7 +74,7 @@ class TrainSpec:
     size: int = 512  # the long side images are resized to, or the tile side
     tile: int | None = None  # tile side (0: whole images); None: chosen from the labels
     scale: float | None = None  # tiles' scale of the frame (1: camera px); None: chosen
-    blobs: bool = True  # on tiles, classes whose objects never touch are found as blobs
+    blobs: bool = True  # on tiles, small objects' classes are found as blobs (pixel by pixel)
     epochs: int | None = 30  # stop after this many epochs ...
     minutes: float | None = None  # ... or after this much wall-clock time (takes precedence)
     batch: int | None = None  # images per step; None: by device (ml.model.device.default_batch)

@@ -128,8 +128,9 @@ def test_a_run_on_large_frames_chooses_tiles_and_predicts_on_them(project, tmp_p
     working = WorkingScale.from_dict(start["working_scale"])
     assert working.tiled and working.size == 256 and working.scale == 1.0
     assert "tiles of 256 px at scale 1" in working.reason
-    # its scratches and pits never touch: found as blobs, said with the working scale
-    assert set(working.blob_classes) == {"scratch", "pit"} and "as blobs" in working.reason
+    # small defects: found pixel by pixel, each class with its shape kind, said with the scale
+    assert set(working.blob_classes) == {"scratch", "pit"}
+    assert "found pixel by pixel: scratch as lines; pit as spots" in working.reason
     predictor = Predictor.from_checkpoint(result.checkpoint, "cpu", threshold=0.0)
     assert predictor.working == working
     with Project.open(folder, read_only=True) as opened:

@@ -1,0 +1,92 @@
+"""Touching and crossing objects of one class told apart in a pixel model's map
+(ml.infer.separate through ml.infer.blobs): each case is a perfect map of labels painted in
+order (the later on top, as a pixel map shows them), and every object must come out alone."""
+
+import math
+
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point
+
+from isegui.core.geometry import rasterize
+from isegui.core.mask_window import MaskWindow
+from isegui.core.working_scale import LINE, REGION, SPOT, ShapeKind
+from isegui.ml.infer.blobs import blob_detections
+from isegui.ml.infer.separate import split_lines, split_spots, thin
+
+H, W = 300, 400
+CLASSES = ["scratch", "pit", "stain"]
+KINDS = [ShapeKind(LINE, 3.0), ShapeKind(SPOT, 14.0), ShapeKind(REGION, 60.0)]
+
+
+def found_in(objects):
+    """Detections from a perfect map of (class, shape) painted in order."""
+    probs = np.zeros((len(CLASSES), H, W), np.float32)
+    top = np.zeros((H, W), np.int32)
+    for name, shape in objects:
+        top[rasterize(shape, H, W)] = CLASSES.index(name) + 1
+    for k in range(len(CLASSES)):
+        probs[k][top == k + 1] = 0.9
+    return blob_detections(probs, [1, 2, 3], CLASSES, (1.0, 1.0), kinds=KINDS)
+
+
+def best_iou(found, name, shape):
+    truth = rasterize(shape, H, W)
+    ious = [(d.window.on((0, 0, W, H)) & truth).sum() / (d.window.on((0, 0, W, H)) | truth).sum()
+            for d in found if d.class_name == name]
+    return max(ious, default=0.0)
+
+
+def test_two_scratches_crossing_are_two_instances():
+    a = LineString([(20, 40), (380, 260)]).buffer(1.5)
+    b = LineString([(30, 250), (370, 30)]).buffer(1.5)
+    found = found_in([("scratch", a), ("scratch", b)])
+    assert [d.class_name for d in found] == ["scratch", "scratch"]
+    assert best_iou(found, "scratch", a) > 0.9 and best_iou(found, "scratch", b) > 0.9
+
+
+@pytest.mark.parametrize("angle", [90, 45, 20, 15])
+def test_crossing_lines_4_px_wide_split_down_to_15_degrees_apart(angle):
+    a = LineString([(20, 150), (380, 150)]).buffer(2)
+    dx, dy = 140 * math.cos(math.radians(angle)), 140 * math.sin(math.radians(angle))
+    b = LineString([(200 - dx, 150 - dy), (200 + dx, 150 + dy)]).buffer(2)
+    parts = split_lines(MaskWindow(rasterize(a, H, W) | rasterize(b, H, W), (0, 0)), 4)
+    assert len(parts) == 2
+
+
+def test_a_scratch_through_a_pit_gives_a_scratch_and_a_pit():
+    pit = Point(200, 150).buffer(10)
+    scratch = LineString([(40, 150), (360, 150)]).buffer(1.5)
+    found = found_in([("pit", pit), ("scratch", scratch)])  # the scratch on top
+    assert sorted(d.class_name for d in found) == ["pit", "scratch"]
+    assert best_iou(found, "scratch", scratch) > 0.9  # joined across the pit
+    assert best_iou(found, "pit", pit) > 0.9  # whole again under the scratch
+
+
+def test_a_cluster_of_four_touching_pits_gives_four_pits():
+    pits = [Point(x, y).buffer(r) for x, y, r in
+            [(100, 100, 7), (112, 100, 6), (100, 113, 8), (114, 114, 5)]]
+    found = found_in([("pit", p) for p in pits])
+    assert [d.class_name for d in found] == ["pit"] * 4
+    assert all(best_iou(found, "pit", p) > 0.85 for p in pits)
+
+
+def test_a_stain_round_a_pit_gives_a_stain_and_a_pit():
+    stain, pit = Point(200, 150).buffer(45), Point(195, 155).buffer(8)
+    found = found_in([("stain", stain), ("pit", pit)])
+    assert sorted(d.class_name for d in found) == ["pit", "stain"]
+    assert best_iou(found, "stain", stain) > 0.95  # the pit's hole is the stain's too
+
+
+def test_one_curved_line_and_one_spot_stay_whole():
+    line = LineString([(10, 10), (150, 60), (300, 40)]).buffer(2)
+    assert len(split_lines(MaskWindow(rasterize(line, H, W), (0, 0)), 4)) == 1
+    spot = MaskWindow.trimmed(rasterize(Point(50, 50).buffer(12), H, W))
+    assert len(split_spots(spot, 14)) == 1
+
+
+def test_thinning_leaves_a_one_pixel_line():
+    line = rasterize(LineString([(10, 10), (200, 120)]).buffer(3), H, W)
+    skeleton = thin(line)
+    assert skeleton.any() and (skeleton <= line).all()
+    assert skeleton.sum() < line.sum() / 4  # about its length, not its area
