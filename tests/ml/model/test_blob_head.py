@@ -10,7 +10,7 @@ from shapely.geometry import LineString
 
 from isegui.core.geometry import rasterize
 from isegui.core.tiling import tile_grid
-from isegui.core.working_scale import TILES, WorkingScale
+from isegui.core.working_scale import SPOT, TILES, ShapeKind, WorkingScale
 from isegui.ml.model.blob_head import IGNORE, BlobMaskRCNN, blob_probabilities, blob_target
 from isegui.ml.model.registry import build_model, model_from_checkpoint
 from tests.ml.frame_masks import iou, on_frame
@@ -123,7 +123,8 @@ def test_onnxruntime_gives_the_blob_probabilities_torch_gives(tmp_path):
     from isegui.ml.infer.onnx_model import OnnxPredictor
     from isegui.ml.model.torch_predictor import Predictor
     torch.manual_seed(0)
-    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",))
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit",),
+                           blob_shapes=(ShapeKind(SPOT, 6.0),))
     model = build_model("fast", num_classes=2, size=64, blob_labels=[2])
     with torch.no_grad():  # untrained, even odds: patches of "pit" here and there
         model.blob_head.out.bias.zero_()
@@ -133,6 +134,7 @@ def test_onnxruntime_gives_the_blob_probabilities_torch_gives(tmp_path):
     export_onnx(tmp_path / "m.pt", tmp_path / "m.onnx")
     torch_predictor = Predictor.from_checkpoint(tmp_path / "m.pt", "cpu", threshold=0.3)
     onnx_predictor = OnnxPredictor(tmp_path / "m.onnx", threshold=0.3)
+    assert onnx_predictor.working == torch_predictor.working == working  # shape kinds too
     rng = np.random.default_rng(1)
     image = rng.integers(0, 255, (100, 150, 3), dtype=np.uint8)
     image = cv2.GaussianBlur(image, (9, 9), 3)
