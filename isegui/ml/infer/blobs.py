@@ -43,18 +43,22 @@ def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequ
     (core.working_scale.blob_area_limits; none: no limits)."""
     found: list[Detection] = []
     masks = probs > mask_threshold
+    # how many classes claim each pixel: a class's "others" are where more than it does
+    claims = masks.sum(axis=0, dtype=np.uint8) if kinds and len(blob_labels) > 1 else None
     widest_line = max((k.size for k in kinds if k.kind == LINE), default=0.0)
     for channel, label in enumerate(blob_labels):
         kind = kinds[channel] if channel < len(kinds) else ShapeKind()
         least, most = areas[channel] if channel < len(areas) else (0.0, float("inf"))
         if not masks[channel].any():
             continue
-        others = np.asarray(np.delete(masks, channel, axis=0).any(axis=0), bool) \
-            if kinds and len(blob_labels) > 1 else None
         mask = masks[channel]
+        others = claims > mask if claims is not None else None
         if others is not None and kind.kind != LINE:
-            mask = _under_others(mask, others, widest_line)
-        pieces = [piece for region in _regions(mask) for piece in separate(region, kind)]
+            mask = _under_lines(mask, others, widest_line)
+        regions = _regions(mask)
+        if others is not None and kind.kind != LINE:
+            regions = [_with_covered_holes(region, others) for region in regions]
+        pieces = [piece for region in regions for piece in separate(region, kind)]
         if others is not None and kind.kind == LINE and len(pieces) > 1:
             pieces = join_lines(pieces, kind.size, others)
         for piece in pieces:
@@ -69,28 +73,34 @@ def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequ
     return found
 
 
-def _under_others(mask: np.ndarray, others: np.ndarray, line_width: float) -> np.ndarray:
-    """A class's map with what other objects cover of its objects given back to it: a
-    line's width across a pit (the map shows the scratch there, the pit lies under it), and
-    holes that other objects fill (a stain round a pit)."""
-    out = mask.copy()
-    if line_width > 0:
-        reach = 2 * int(math.ceil(line_width / 2)) + 3
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
-        closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
-        out |= closed & others
-    # holes: what the class's pixels enclose; kept where another object fills them
-    count, holes, stats, _ = cv2.connectedComponentsWithStats((~out).astype(np.uint8),
-                                                              connectivity=4)
-    height, width = out.shape
-    for hole in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[hole])
-        if x == 0 or y == 0 or x + w == width or y + h == height:
-            continue  # reaches the edge of the map: outside, not a hole
-        inside = holes[y:y + h, x:x + w] == hole
-        if others[y:y + h, x:x + w][inside].mean() >= FILLED_HOLE:
-            out[y:y + h, x:x + w] |= inside
+def _under_lines(mask: np.ndarray, others: np.ndarray, line_width: float) -> np.ndarray:
+    """A class's map with a line's width across its objects given back where another object
+    covers it (the map shows the scratch there; the pit lies under it)."""
+    if line_width <= 0:
+        return mask
+    reach = 2 * int(math.ceil(line_width / 2)) + 3
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
+    out: np.ndarray = mask | (closed & others)
     return out
+
+
+def _with_covered_holes(region: MaskWindow, others: np.ndarray) -> MaskWindow:
+    """The region with its holes filled where other objects fill them (a stain round a pit:
+    the map shows the pit there, the stain lies under it)."""
+    x0, y0, x1, y1 = region.rect
+    outside = np.pad(~region.mask, 1, constant_values=True).astype(np.uint8)
+    count, holes = cv2.connectedComponents(outside, connectivity=4)
+    if count <= 2:  # the outside alone: no holes
+        return region
+    holes = holes[1:-1, 1:-1]
+    covered = others[y0:y1, x0:x1]
+    mask = region.mask.copy()
+    for hole in range(2, count):  # 1 is the outside, which reaches the padding first
+        inside = holes == hole
+        if covered[inside].mean() >= FILLED_HOLE:
+            mask |= inside
+    return MaskWindow(mask, region.origin)
 
 
 def _regions(mask: np.ndarray) -> list[MaskWindow]:

@@ -82,6 +82,8 @@ def split_lines(window: MaskWindow, width: float) -> list[MaskWindow]:
     line. A pixel goes to the branch its skeleton point is on; a crossing's to each line
     through it."""
     mask = window.mask
+    if max(mask.shape) < 4 * width + 8:  # too short to hold two lines that cross
+        return [window]
     skeleton = thin(mask)
     skeleton = prune(skeleton, max(3, int(round(2 * width))))
     junctions = skeleton & (_crossings(skeleton) >= 3)
@@ -142,7 +144,6 @@ def join_lines(lines: Sequence[MaskWindow], width: float, covered: np.ndarray,
     map of the other objects, its pixel [0, 0] at image position `origin`). The join is
     drawn `width` px wide through the gap."""
     lines = list(lines)
-    ends = [_ends(w) for w in lines]
     parent = list(range(len(lines)))
 
     def root(k: int) -> int:
@@ -152,15 +153,10 @@ def join_lines(lines: Sequence[MaskWindow], width: float, covered: np.ndarray,
         return k
 
     bridges: list[tuple[int, tuple[float, float], tuple[float, float]]] = []
-    for i in range(len(lines)):
-        for j in range(i + 1, len(lines)):
-            best = _facing(ends[i], ends[j], longest_gap)
-            if best is None or root(i) == root(j):
-                continue
-            (pa, pb) = best
-            if _cover(covered, origin, pa, pb) >= JOIN_GAP_COVER:
-                parent[root(j)] = root(i)
-                bridges.append((i, pa, pb))
+    for i, j, pa, pb in _facing_ends(lines, longest_gap):
+        if root(i) != root(j) and _cover(covered, origin, pa, pb) >= JOIN_GAP_COVER:
+            parent[root(j)] = root(i)
+            bridges.append((i, pa, pb))
     groups: dict[int, list[int]] = {}
     for k in range(len(lines)):
         groups.setdefault(root(k), []).append(k)
@@ -347,24 +343,30 @@ def _ends(window: MaskWindow) -> list[tuple[tuple[float, float], np.ndarray]]:
     return out
 
 
-def _facing(a: list[tuple[tuple[float, float], np.ndarray]],
-            b: list[tuple[tuple[float, float], np.ndarray]], longest_gap: float
-            ) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """The ends of two pieces that face each other across a gap, if any: the gap at most
-    `longest_gap`, both pieces heading into it within STRAIGHT_ENOUGH."""
-    best = None
-    for pa, da in a:
-        for pb, db in b:
-            gap = np.subtract(pb, pa)
-            length = float(np.linalg.norm(gap))
-            if length == 0 or length > longest_gap:
-                continue
-            toward = gap / length
-            if np.dot(da, toward) >= math.cos(STRAIGHT_ENOUGH) and \
-                    np.dot(db, -toward) >= math.cos(STRAIGHT_ENOUGH):
-                if best is None or length < best[0]:
-                    best = (length, (pa, pb))
-    return None if best is None else best[1]
+def _facing_ends(lines: Sequence[MaskWindow], longest_gap: float
+                 ) -> list[tuple[int, int, tuple[float, float], tuple[float, float]]]:
+    """The pairs of line pieces (i, j) whose ends face each other across a gap, shortest
+    gap first, with those ends: the gap at most `longest_gap`, both pieces heading into it
+    within STRAIGHT_ENOUGH."""
+    owners, points, headings = [], [], []
+    for k, line in enumerate(lines):
+        for point, heading in _ends(line):
+            owners.append(k)
+            points.append(point)
+            headings.append(heading)
+    if len(points) < 2:
+        return []
+    owner, at, way = np.array(owners), np.array(points), np.array(headings)
+    gap = at[None, :, :] - at[:, None, :]  # from end a to end b
+    length = np.linalg.norm(gap, axis=2)
+    toward = gap / np.maximum(length, 1e-9)[:, :, None]
+    enough = math.cos(STRAIGHT_ENOUGH)
+    facing = ((owner[:, None] < owner[None, :]) & (length > 0) & (length <= longest_gap)
+              & (np.einsum("ad,abd->ab", way, toward) >= enough)
+              & (np.einsum("bd,abd->ab", way, -toward) >= enough))
+    pairs = sorted(zip(*np.nonzero(facing)), key=lambda ab: length[ab])
+    return [(int(owner[a]), int(owner[b]), (float(at[a, 0]), float(at[a, 1])),
+             (float(at[b, 0]), float(at[b, 1]))) for a, b in pairs]
 
 
 def _cover(covered: np.ndarray, origin: tuple[int, int], a: tuple[float, float],
