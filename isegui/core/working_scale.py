@@ -41,9 +41,10 @@ WHOLE, TILES = "whole", "tiles"  # the two modes of a working scale
 LINE, SPOT, REGION = "line", "spot", "region"
 LINE_ELONGATION = 4.0  # a class whose objects are mostly this many times longer than wide
 SPOT_ELONGATION = 2.0  # ... or at most this: compact
-# compact objects this wide (model px) that touch one another stay with the detector, whose
-# boxes tell heaped parts apart; everything else on tiles is found pixel by pixel
-DETECTOR_WIDTH_PX = 64.0
+SOLID_SPOT = 0.85  # ... and this solid (area over its convex hull's): a ring is no spot
+# touching spots wider than this (model px) stay with the detector, whose boxes tell heaped
+# parts apart; touching pits are narrower
+DETECTOR_WIDTH_PX = 32.0
 
 
 @dataclass(frozen=True)
@@ -267,10 +268,11 @@ def choose_working_scale(sizes: ObjectSizes, size: int, tile: int | None = None,
 def pixel_classes(labeled: LabeledShapes, scale: float) -> dict[str, ShapeKind]:
     """The classes of `labeled` a pixel model finds on tiles at `scale`, each with the kind
     of shape its labels mostly have: LINE (median length at least LINE_ELONGATION widths),
-    SPOT (at most SPOT_ELONGATION) or REGION. Left to the detector: classes whose objects
-    are compact, wider than DETECTOR_WIDTH_PX at the scale and touch one another (heaped
-    parts), which boxes tell apart and a pixel map cannot. Classes never labeled are left
-    out."""
+    SPOT (compact: at most SPOT_ELONGATION, solid) or REGION. A pixel map tells touching
+    lines and touching spots apart (ml.infer.separate), not touching regions: classes whose
+    objects touch one another are left to the detector, whose boxes tell them apart (parts
+    in a heap), when they are regions (a washer's ring is one) or spots wider than
+    DETECTOR_WIDTH_PX at the scale. Classes never labeled are left out."""
     shapes: dict[int, list[BaseGeometry]] = {}
     for labels, found in labeled.images:
         for label, shape in zip(labels, found):
@@ -281,20 +283,31 @@ def pixel_classes(labeled: LabeledShapes, scale: float) -> dict[str, ShapeKind]:
     for label, name in enumerate(labeled.classes, start=1):
         if label not in shapes:
             continue
-        widths = np.array([object_width(s) for s in shapes[label]]) * scale
-        lengths = np.array([_object_length(s) for s in shapes[label]]) * scale
-        elongation = float(np.median(lengths / np.maximum(widths, 1e-6)))
-        width = float(np.median(widths))
-        if elongation >= LINE_ELONGATION:
-            kinds[name] = ShapeKind(LINE, round(width, 2))
-        elif label in touching and width > DETECTOR_WIDTH_PX:
-            continue  # heaped parts: the detector's
-        elif elongation <= SPOT_ELONGATION:
-            diameters = [2 * math.sqrt(s.area / math.pi) * scale for s in shapes[label]]
-            kinds[name] = ShapeKind(SPOT, round(float(np.median(diameters)), 2))
-        else:
-            kinds[name] = ShapeKind(REGION, round(width, 2))
+        kind = _shape_kind(shapes[label], scale)
+        if label in touching and (kind.kind == REGION or
+                                  (kind.kind == SPOT and kind.size > DETECTOR_WIDTH_PX)):
+            continue  # the detector's
+        kinds[name] = kind
     return kinds
+
+
+def _shape_kind(shapes: Sequence[BaseGeometry], scale: float) -> ShapeKind:
+    """What a class's labels mostly are, with their typical size in model px: a line's width,
+    a spot's diameter, a region's width."""
+    widths = np.array([object_width(s) for s in shapes]) * scale
+    lengths = np.array([_object_length(s) for s in shapes]) * scale
+    elongation = float(np.median(lengths / np.maximum(widths, 1e-6)))
+    width = float(np.median(widths))
+    if elongation >= LINE_ELONGATION:
+        # a bowed line's rotated rectangle is wider than the line: its area over half its
+        # outline is the width along it
+        along = [2 * s.area / max(s.length, 1e-9) * scale for s in shapes]
+        return ShapeKind(LINE, round(float(np.median(along)), 2))
+    solidity = float(np.median([s.area / max(s.convex_hull.area, 1e-9) for s in shapes]))
+    if elongation <= SPOT_ELONGATION and solidity >= SOLID_SPOT:
+        diameters = [2 * math.sqrt(s.area / math.pi) * scale for s in shapes]
+        return ShapeKind(SPOT, round(float(np.median(diameters)), 2))
+    return ShapeKind(REGION, round(width, 2))
 
 
 def blob_area_limits(labeled: LabeledShapes, blobs: Sequence[str],

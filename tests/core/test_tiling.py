@@ -142,23 +142,27 @@ def test_a_working_scale_round_trips_and_old_runs_are_whole_images():
         WorkingScale(TILES, 512, 0.0)
 
 
-def test_on_tiles_every_class_is_found_pixel_by_pixel_but_large_heaped_parts():
+def test_on_tiles_lines_spots_and_apart_regions_are_pixel_classes_heaped_parts_the_detectors():
     from shapely.geometry import Point, box
 
     from isegui.core.working_scale import (LINE, REGION, SPOT, LabeledShapes, ShapeKind,
                                            pixel_classes, touching_classes)
-    classes = ["scratch", "pit", "stain", "part", "unused"]
+    classes = ["scratch", "pit", "stain", "part", "pill", "unused"]
     crossing = ([1, 1, 2, 2, 3], [box(0, 0, 100, 3), box(48, -50, 51, 50),
                                   Point(300, 300).buffer(5), Point(309, 300).buffer(5),
                                   box(400, 400, 490, 430)])
-    heap = ([4, 4], [Point(600, 600).buffer(50), Point(699, 600).buffer(50)])
-    assert touching_classes([crossing, heap], gap=5) == [1, 2, 4]
+    heap = ([4, 4, 5, 5], [Point(600, 600).buffer(50), Point(699, 600).buffer(50),
+                           box(800, 800, 825, 810), box(824, 800, 849, 810)])
+    assert touching_classes([crossing, heap], gap=5) == [1, 2, 4, 5]
     labeled = LabeledShapes(classes, [crossing, heap])
-    kinds = pixel_classes(labeled, 1.0)  # the parts (100 px wide, heaped): the detector's
+    # touching lines and small spots a pixel map tells apart; the stain never touches
+    # another; the 100-px parts and the pills (regions, 2.5 times longer than wide) touch
+    kinds = pixel_classes(labeled, 1.0)
     assert {name: k.kind for name, k in kinds.items()} == \
         {"scratch": LINE, "pit": SPOT, "stain": REGION}
     # sizes in model px: a line's width, a spot's diameter
-    assert kinds["scratch"].size == 3.0 and kinds["pit"].size == pytest.approx(10, abs=0.05)
+    assert kinds["scratch"].size == pytest.approx(3, abs=0.1)
+    assert kinds["pit"].size == pytest.approx(10, abs=0.05)
     assert pixel_classes(labeled, 0.5)["pit"].size == pytest.approx(5, abs=0.05)
     defects = choose_working_scale(_sizes([3, 4, 8, 12, 40] * 10, 2448), 512, labeled=labeled)
     assert defects.blob_classes == ("scratch", "pit", "stain")

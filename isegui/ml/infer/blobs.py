@@ -78,7 +78,7 @@ def _under_lines(mask: np.ndarray, others: np.ndarray, line_width: float) -> np.
     covers it (the map shows the scratch there; the pit lies under it)."""
     if line_width <= 0:
         return mask
-    reach = 2 * int(math.ceil(line_width / 2)) + 3
+    reach = 2 * int(math.ceil(line_width)) + 3  # lines vary: up to twice the typical width
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))
     closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, kernel) > 0
     out: np.ndarray = mask | (closed & others)
