@@ -3,7 +3,8 @@ every uncaught exception. No Qt, no torch.
 
 The app writes `app.log`; the command line, including the training process the app starts,
 writes `cli.log`. Two files, so a long-lived window never renames a file another process is
-writing (Windows refuses that)."""
+writing (Windows refuses that). Neither ever holds a connection password: every line, and
+every traceback, is written through `redact_passwords` (log files are sent to support)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import sys
 import threading
 from pathlib import Path
 
+from isegui.core.redact import redact_passwords
+
 LOG_DIR_VARIABLE = "ISEGUI_LOG_DIR"  # overrides the folder (tests, a support session)
 MAX_BYTES, BACKUPS = 2_000_000, 5
 FILE_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
@@ -22,6 +25,14 @@ FILE_ONLY = {"file_only": True}  # `extra` for what stderr already says in its o
 
 log = logging.getLogger(__name__)
 _console: logging.Handler | None = None
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter that writes no connection password: a team URL on the command line, in a
+    message or in an exception's words."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_passwords(super().format(record))
 
 
 def log_folder() -> Path:
@@ -48,7 +59,7 @@ def start_logging(kind: str, verbose: bool = False) -> Path | None:
     root.setLevel(logging.INFO)
     if _console is None and not root.handlers:  # as logging.basicConfig: none of our own
         _console = logging.StreamHandler()
-        _console.setFormatter(logging.Formatter(CONSOLE_FORMAT))
+        _console.setFormatter(RedactingFormatter(CONSOLE_FORMAT))
         _console.addFilter(lambda record: not getattr(record, "file_only", False))
         root.addHandler(_console)
     if _console is not None:
@@ -62,7 +73,7 @@ def start_logging(kind: str, verbose: bool = False) -> Path | None:
         except OSError as exc:
             log.warning("cannot write the log file %s: %s", path, exc)
             return None
-        handler.setFormatter(logging.Formatter(FILE_FORMAT))
+        handler.setFormatter(RedactingFormatter(FILE_FORMAT))
         root.addHandler(handler)
     log_uncaught_exceptions()
     return path

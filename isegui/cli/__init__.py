@@ -1,5 +1,9 @@
 """`isegui` command line. No sub-command opens the GUI; each sub-command lives in a module of
-this package and registers its parser in `COMMANDS`."""
+this package and registers its parser in `COMMANDS`.
+
+However a command fails, the person at the terminal reads one line that names the command and
+the problem, never a traceback (that goes to cli.log); what reaches the screen or the log never
+holds a connection password."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from isegui.cli import (data_commands, images_commands, line_commands, ml_comman
 from isegui.core.errors import IseguiError
 from isegui.core.project import PROJECT_FILE
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
+from isegui.core.redact import redact_passwords
 from isegui.core.store.team import TEAM_SUFFIX
 from isegui.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from isegui.logs import FILE_ONLY, start_logging
@@ -22,6 +27,9 @@ COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands
                    line_commands, weights_commands, team_commands, self_test_command)
 log = logging.getLogger("isegui.cli")
 
+# what an unexpected exception without words of its own means, for a person
+_IN_WORDS = {MemoryError: "out of memory", RecursionError: "data nested too deep"}
+_MESSAGE_LIMIT = 300  # characters of an exception's own words on the one line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,25 +52,50 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         return _open_app(argv)  # `isegui [PROJECT_DIR]`
     args = parser.parse_args(argv)
-    start_logging("cli", args.verbose)
-    log.info("isegui %s: %s", __version__, " ".join(argv))
+    log_file = start_logging("cli", args.verbose)
+    log.info("isegui %s: %s", __version__, redact_passwords(" ".join(argv)))
     try:
         code = int(args.handler(args) or EXIT_OK)
     except (IseguiError, ValueError, OSError) as exc:  # ImportFailed is an IseguiError
-        log.error("isegui %s failed: %s", args.command, exc, extra=FILE_ONLY)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(args.command, str(exc))
     except WRITE_FAILURES as exc:  # the store itself failed: say which, and what it means
-        message = database_failure(getattr(args, "dir", None), exc)
-        log.error("isegui %s failed: %s", args.command, message, extra=FILE_ONLY)
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(args.command, database_failure(getattr(args, "dir", None), exc))
     except KeyboardInterrupt:
         log.warning("isegui %s interrupted", args.command, extra=FILE_ONLY)
         print("interrupted; nothing half written was kept", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last resort: one line here, the whole traceback in the log
+        log.error("isegui %s failed", args.command, exc_info=True, extra=FILE_ONLY)
+        where = f"; the details are in {log_file}" if log_file is not None else ""
+        print(redact_passwords(f"error: isegui {args.command} stopped: {_unexpected(exc)}"
+                               f"{where}"), file=sys.stderr)
+        return EXIT_FAILED
     log.info("isegui %s exited with %d", args.command, code)
     return code
+
+
+def _failed(command: str, message: str) -> int:
+    log.error("isegui %s failed: %s", command, message, extra=FILE_ONLY)
+    print(f"error: {redact_passwords(message)}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _unexpected(exc: BaseException) -> str:
+    """An exception no part of isegui put into words, in one line: its kind and the first
+    line of what it says."""
+    words = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    if len(words) > _MESSAGE_LIMIT:
+        words = words[:_MESSAGE_LIMIT] + "..."
+    words = words or next((w for kind, w in _IN_WORDS.items() if isinstance(exc, kind)), "")
+    kind = _kind(exc)
+    return f"an unexpected {kind}: {words}" if words else f"an unexpected {kind}"
+
+
+def _kind(exc: BaseException) -> str:
+    """The exception's name, with its library's for one not built in (cv2.error,
+    onnxruntime.Fail, shapely.GEOSException)."""
+    package = type(exc).__module__.split(".")[0].lstrip("_")
+    return type(exc).__name__ if package == "builtins" else f"{package}.{type(exc).__name__}"
 
 
 def database_failure(folder, exc: BaseException) -> str:

@@ -1,7 +1,13 @@
 """The inspector's own photos into a project, unlabeled: find the files (folders walked), check
 that each one decodes (the slow part: a plain function a worker thread can run and stop), plan
 where each goes (by reference, or copied into the project's images/ folder without overwriting
-anything), then record them all in one transaction."""
+anything), then record them all in one transaction.
+
+Only what can be recorded is: a FIFO, socket or device named like an image (opening one would
+wait for ever) and a name that is no UTF-8 text are left out and named with the problem, like
+an unreadable file; a copy's name grows ("-2") only within the 255 bytes a name may have; and
+a copy is never written through a link out of the project (an images/ folder copied from
+elsewhere)."""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ from typing import Protocol
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError
-from isegui.core.fileio import copy_new
+from isegui.core.fileio import (copy_new, fitted_name, not_regular_problem, printable_path,
+                                utf8_problem, writable_inside)
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project
@@ -81,12 +88,12 @@ def find_images(sources: Iterable[Path], *, recursive: bool = True,
     found: dict[Path, None] = {}
     for source in sources:
         source = Path(source)
-        if source.is_file():
-            found.setdefault(source.resolve())
-        elif source.is_dir():
+        if source.is_dir():
             for file in _walk(source.resolve(), recursive, project):
                 if file.suffix.lower() in wanted:
                     found.setdefault(file)
+        elif source.exists():  # a file, or a FIFO or device for the check to name
+            found.setdefault(source.resolve())
         else:
             raise InputFileError(source, "not found (neither a folder nor a file)")
     return list(found)
@@ -123,17 +130,35 @@ def check_images(files: list[Path], progress: Progress = no_progress, *,
     for n, file in enumerate(files, start=1):
         if stop():
             break
-        try:
-            info = verify_image(file)
-        except InputFileError as exc:
-            problems.append(str(exc))
-        except Exception as exc:  # one odd file must not stop the other hundreds
-            problems.append(f"{file}: cannot read the image ({exc})")
+        result = _check_one(Path(file), roots)
+        if isinstance(result, str):
+            problems.append(result)
         else:
-            checked.append(CheckedImage(Path(file), _name_below(Path(file), roots),
-                                        info.width, info.height))
-        progress(n, len(files), str(file))
+            checked.append(result)
+        progress(n, len(files), printable_path(file))
     return checked, problems
+
+
+def _check_one(file: Path, roots: list[Path]) -> CheckedImage | str:
+    """The image checked, or "FILE: problem" when it is left out."""
+    problem = utf8_problem(file) or _not_a_file(file)
+    if problem is not None:
+        return f"{printable_path(file)}: {problem}"
+    try:
+        info = verify_image(file)
+    except InputFileError as exc:
+        return str(exc)
+    except Exception as exc:  # one odd file must not stop the other hundreds
+        return f"{file}: cannot read the image ({exc})"
+    return CheckedImage(file, _name_below(file, roots), info.width, info.height)
+
+
+def _not_a_file(file: Path) -> str | None:
+    """Why `file` is not opened at all (a FIFO would keep the open waiting), or None."""
+    try:
+        return not_regular_problem(file.stat().st_mode)
+    except OSError:
+        return None  # gone or unreadable: the check says so in its words
 
 
 def _name_below(file: Path, roots: list[Path]) -> PurePosixPath:
@@ -215,7 +240,7 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
         elif name not in claimed:
             return name, True
         k += 1  # a different file of that name: keep both
-        candidate = target.with_name(f"{target.stem}-{k}{target.suffix}")
+        candidate = target.with_name(fitted_name(target.stem, f"-{k}{target.suffix}"))
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -237,7 +262,7 @@ def copy_planned(folder: Path, plans: list[PlannedImage], progress: Progress = n
             if stop():
                 remove_files(created)
                 return []
-            target = folder / plan.stored
+            target = writable_inside(folder, folder / plan.stored)
             copy_new(plan.file, target)
             created.append(target)
             progress(n, len(todo), str(plan.file))

@@ -1,10 +1,21 @@
-"""Files written whole or not at all, and paths that must stay inside a folder."""
+"""Files written whole or not at all, and paths that must stay inside a folder.
+
+A project folder may come from elsewhere (a copy, an archive, a share) holding links to
+anywhere, FIFOs, or names no file system of ours keeps. Everything isegui writes, truncates,
+deletes or copies inside a folder goes through the checks here, so there is one rule and one
+message for each: `inside_folder` (no link or `..` on the way leads out), `writable_inside`
+(and the file itself is no link), `open_no_follow` (the same at the moment of opening, where
+the system can tell), `fitted_name` (names within the 255 bytes a file name may have).
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -22,9 +33,10 @@ def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO[Any]]:
     file or the new one, never half of one. Text is UTF-8 with newlines as written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
+                               prefix=fitted_name(f".{path.name}", ".", TEMP_PREFIX_MAX))
     try:
-        if os.name != "nt":  # mkstemp makes a private 0600 file; the result is a normal one
+        if sys.platform != "win32":  # mkstemp makes a private 0600 file; the result is normal
             os.fchmod(fd, 0o666 & ~current_umask())
         with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text
               else os.fdopen(fd, "wb")) as f:
@@ -35,6 +47,22 @@ def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO[Any]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+NAME_MAX = 255  # bytes in one file name (ext4, APFS; NTFS counts UTF-16 units, never more)
+# mkstemp adds 8 random characters and ".tmp" to the prefix
+TEMP_PREFIX_MAX = NAME_MAX - 8 - len(".tmp")
+
+
+def fitted_name(stem: str, tail: str = "", limit: int = NAME_MAX) -> str:
+    """`stem + tail` in at most `limit` bytes of UTF-8, the stem cut at a character's end
+    where the whole would not fit: a temporary name or a "-2" copy adds to a name that
+    already had all the bytes it may have."""
+    room = limit - len(tail.encode("utf-8", "surrogatepass"))
+    raw = stem.encode("utf-8", "surrogatepass")
+    if len(raw) <= room:
+        return stem + tail
+    return raw[:max(room, 0)].decode("utf-8", "ignore") + tail
 
 
 REPLACE_WAITS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # seconds; about 6 s in all
@@ -121,6 +149,99 @@ def safe_relative(name: str, what: str = "file name") -> PurePosixPath:
     if not parts:
         raise UnsafePathError(name, f"an empty {what}")
     return PurePosixPath(*parts)
+
+
+def printable_path(path: str | Path) -> str:
+    """A path as a message can show it: bytes that are no UTF-8 text (a name from an old
+    Linux share) shown as \\xNN instead of breaking the line they are printed in."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def utf8_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be recorded as text, or None when it can."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return ("the name is not UTF-8 text, so isegui cannot record it; rename the file "
+                "(or its folder)")
+    return None
+
+
+def not_regular_problem(mode: int) -> str | None:
+    """Why a file of this `st_mode` is no file to read or write, or None for a plain file.
+    Opening a FIFO waits for a writer that never comes; a device never ends."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "not a file")
+    return f"not a regular file but {kind}; isegui reads and writes plain files only"
+
+
+def inside_folder(root: Path, path: Path) -> Path:
+    """`path`, once it is known to stay inside `root` with every link and `..` on the way
+    followed; otherwise UnsafePathError names it. A link that stays inside is only a way
+    round."""
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(path))
+    if real != real_root and not real.is_relative_to(real_root):
+        raise UnsafePathError(path, f"leads out of the folder {root} (to {real}, through a "
+                                    "link or '..'); isegui follows no path out of it: remove "
+                                    "the link")
+    return path
+
+
+def refuse_link(path: Path) -> Path:
+    """`path`, once it is known not to be a link itself: writing, truncating or removing
+    through a link changes another file, even one inside the folder (the project file)."""
+    if path.is_symlink() or _is_junction(path):
+        raise UnsafePathError(path, f"a link (to {os.path.realpath(path)}), not a file; "
+                                    "isegui writes nothing through links: remove the link")
+    return path
+
+
+def _is_junction(path: Path) -> bool:
+    """A Windows junction: a link Path.is_symlink does not report (before Python 3.12)."""
+    is_junction = getattr(os.path, "isjunction", None)
+    return bool(is_junction(path)) if is_junction is not None else False
+
+
+def writable_inside(root: Path, path: Path) -> Path:
+    """`path` may be written, truncated or removed: it is no link, and nothing on the way
+    leads out of `root`."""
+    return inside_folder(root, refuse_link(path))
+
+
+def links_in(folder: Path) -> list[Path]:
+    """The entries of `folder` that are links (none when it does not exist)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_symlink() or _is_junction(p))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: refuse_link checks there
+_NO_WAIT = getattr(os, "O_NONBLOCK", 0)  # a FIFO opened without it waits for the other end
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no newline translation
+
+
+def open_no_follow(path: Path, flags: int, mode: int = 0o666) -> int:
+    """os.open for a plain file that is no link (checked, and where the system can, refused
+    at the moment of opening too); a FIFO, socket or device is refused without waiting."""
+    refuse_link(path)
+    try:
+        fd = os.open(path, flags | _NO_FOLLOW | _NO_WAIT | _BINARY, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):  # made a link since the check
+            refuse_link(path)
+        raise
+    problem = not_regular_problem(os.fstat(fd).st_mode)
+    if problem is not None:
+        os.close(fd)
+        raise UnsafePathError(path, problem)
+    if sys.platform != "win32":  # a plain file: reads and writes may wait again
+        os.set_blocking(fd, True)
+    return fd
 
 
 def copy_new(source: Path, target: Path) -> None:

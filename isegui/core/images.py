@@ -2,18 +2,24 @@
 
 `probe` reads only the header (size, orientation) and is what imports use; `load_image` decodes
 the pixels. Both raise ImageReadError naming the file and the problem.
+
+OpenCV decodes (it keeps 16-bit colour, which Pillow cannot); Pillow reads the header, and the
+pixels too where OpenCV fails or disagrees with the header (a tiled TIFF). Both already orient a
+TIFF themselves, so the orientation is applied here only where the decoder did not.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from isegui.core.errors import ImageReadError
 from isegui.core.fileio import atomic_write_bytes
@@ -24,6 +30,20 @@ MAX_PIXELS = 250_000_000  # 250 MP: a 16-bit RGB image this big is 1.5 GB decode
 Image.MAX_IMAGE_PIXELS = None  # we check MAX_PIXELS ourselves, with a clearer message
 
 _EXIF_ORIENTATION = 0x0112
+_OPENCV_LOG_FATAL = 1  # cv2.utils.logging.LOG_LEVEL_FATAL (5.x), the same number in 4.x
+
+
+def _quiet_opencv() -> None:
+    """OpenCV prints its decoders' [ERROR] and [WARN] lines on stderr, beside the one line
+    isegui says about the same file: only fatal ones are kept. OPENCV_LOG_LEVEL, when set
+    (a support session), still wins."""
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    set_level = (getattr(getattr(cv2, "utils", None), "logging", None) or cv2).setLogLevel
+    set_level(_OPENCV_LOG_FATAL)
+
+
+_quiet_opencv()
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,7 @@ def probe(path: str | Path, data: bytes | None = None) -> ImageInfo:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data) if data is not None else path) as im:
-                width, height = im.size
+                width, height = _stored_size(im)
                 orientation = _orientation(im)
                 fmt, mode = im.format or "?", im.mode
     except FileNotFoundError:
@@ -65,6 +85,16 @@ def probe(path: str | Path, data: bytes | None = None) -> ImageInfo:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ImageInfo(width, height, orientation, fmt, mode)
+
+
+def _stored_size(im: Image.Image) -> tuple[int, int]:
+    """Width and height as the pixels are stored, before orientation. Pillow gives a TIFF's
+    size already turned (it orients TIFFs as it loads them); the TIFF's tags hold the stored
+    one, whichever Pillow this is."""
+    if isinstance(im, TiffImagePlugin.TiffImageFile):
+        return int(im.tag_v2[TiffImagePlugin.IMAGEWIDTH]), int(
+            im.tag_v2[TiffImagePlugin.IMAGELENGTH])
+    return im.size
 
 
 def _orientation(im: Image.Image) -> int:
@@ -93,16 +123,68 @@ def load_image(path: str | Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it fails on non-ASCII paths
     except OSError as exc:
         raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # no EXIF handling: done below, once
+    pixels = _decode_with_opencv(data, info)
     if pixels is None:
-        raise ImageReadError(path, f"cannot decode the {info.format} data: the file is corrupt "
-                                   "or truncated")
+        pixels = _decode_with_pillow(path, data, info)
+    return pixels
+
+
+def _decode_with_opencv(data: np.ndarray, info: ImageInfo) -> np.ndarray | None:
+    """OpenCV's picture in the labels' frame; None where OpenCV cannot decode the file (a
+    tiled TIFF) or decodes it in another size than the header's."""
+    try:
+        pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # EXIF applied below, for JPEG & co
+    except cv2.error:
+        return None
+    if pixels is None:
+        return None
     pixels = _to_rgb(pixels)
-    pixels = apply_orientation(pixels, info.orientation)
+    if not (info.format == "TIFF" and _opencv_orients_tiff()):
+        pixels = apply_orientation(pixels, info.orientation)
+    return pixels if pixels.shape[:2] == (info.height, info.width) else None
+
+
+@functools.cache
+def _opencv_orients_tiff() -> bool:
+    """Whether this OpenCV applies a TIFF's Orientation tag itself (4.10 and 5.1 do, even with
+    IMREAD_UNCHANGED; JPEG, PNG and WebP they leave as stored): asked once, of a 2x1 TIFF
+    whose tag says mirrored."""
+    exif = Image.Exif()
+    exif[_EXIF_ORIENTATION] = 2
+    buffer = io.BytesIO()
+    Image.fromarray(np.array([[0, 255]], np.uint8)).save(buffer, format="TIFF", exif=exif)
+    pixels = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_UNCHANGED)
+    return pixels is not None and int(pixels.reshape(-1)[0]) == 255
+
+
+def _decode_with_pillow(path: Path, data: np.ndarray, info: ImageInfo) -> np.ndarray:
+    """Pillow's picture, turned as ImageOps.exif_transpose turns it, as load_image gives
+    pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data.tobytes())) as im:
+                pixels = _pillow_pixels(ImageOps.exif_transpose(im))
+    except MemoryError:
+        raise
+    except Exception:  # Pillow's plugins raise many kinds on broken data; all mean the same
+        raise ImageReadError(path, f"cannot decode the {info.format} data: the file is corrupt "
+                                   "or truncated") from None
     if pixels.shape[:2] != (info.height, info.width):
         raise ImageReadError(path, f"decoded size {pixels.shape[1]}x{pixels.shape[0]} differs "
                                    f"from the header's {info.width}x{info.height}")
     return pixels
+
+
+def _pillow_pixels(im: Image.Image) -> np.ndarray:
+    """Gray or RGB; 16-bit, 32-bit and float gray kept as they are, in this machine's byte
+    order."""
+    if im.mode in ("1", "LA", "La"):
+        im = im.convert("L")
+    elif im.mode not in ("L", "RGB", "I", "F") and not im.mode.startswith("I;16"):
+        im = im.convert("RGB")
+    pixels = np.array(im)
+    return pixels.astype(pixels.dtype.newbyteorder("="), copy=False)
 
 
 def verify_image(path: str | Path) -> ImageInfo:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +24,10 @@ CLASS_KEYS = ("count", *MEASURES, "min_score")
 LIMIT_KEYS = ("min", "max")
 UNITS = ("px", "mm")
 DEFAULT_MIN_SCORE = 0.5
+MAX_DIGITS = 300  # a whole number with more does not fit a float (about 1.8e308): refused
+MAX_NUMBER = 10 ** MAX_DIGITS - 1
+MAX_LISTED = 20  # class names listed in a message at most
+BOM = "\ufeff"  # what Windows Notepad puts in front of a UTF-8 file
 
 Detection = tuple[str, float, Measurements]  # class name, score, measurements in px
 
@@ -95,19 +99,19 @@ class Rules:
         raw_defects = top.get("defects", [])
         if not isinstance(raw_defects, list):
             r.fail("defects", f"must be a list of class names, not {_kind(raw_defects)}")
-        defects: list[str] = []
+        defects: dict[str, None] = {}  # in their order; a set's speed for "listed twice"
         for i, name in enumerate(raw_defects):
             if r.name(name, f"defects[{i}]") in defects:
-                r.fail(f"defects[{i}]", f'"{name}" is listed twice')
-            defects.append(name)
+                r.fail(f"defects[{i}]", f"{_quoted(name)} is listed twice")
+            defects[name] = None
         classes: dict[str, ClassRules] = {}
         for name, entry in r.obj(top.get("classes", {}), "classes", None).items():
-            path = f"classes.{r.name(name, 'classes')}"
+            path = f"classes.{_key(r.name(name, 'classes'))}"
             e = r.obj(entry, path, CLASS_KEYS)
             count = r.limit(e.get("count"), f"{path}.count", whole=True)
             if name in defects and (count.min or 0) > 0:
-                r.fail(f"{path}.count.min", f'"{name}" is in "defects": any instance makes the '
-                       "image NG, so none can be required (min must be 0)")
+                r.fail(f"{path}.count.min", f'{_quoted(name)} is in "defects": any instance '
+                       "makes the image NG, so none can be required (min must be 0)")
             sizes = {key: r.limit(e[key], f"{path}.{key}") for key in MEASURES if key in e}
             score = None if e.get("min_score") is None else r.score(e["min_score"],
                                                                      f"{path}.min_score")
@@ -138,6 +142,20 @@ class Rules:
         rule = self.classes.get(class_name)
         return self.min_score if rule is None or rule.min_score is None else rule.min_score
 
+    def check_classes(self, known: Sequence[str], whose: str = "the model") -> None:
+        """Refuse rules that name a class `known` does not hold (the model's classes): it would
+        never be found, so every part would be NG for its count, or a defect never seen,
+        without a word why."""
+        have = set(known)
+        named = [*((f"classes.{_key(n)}", n) for n in self.classes),
+                 *((f"defects[{i}]", n) for i, n in enumerate(self.defects))]
+        for path, name in named:
+            if name not in have:
+                shown = ", ".join(_key(k) for k in list(known)[:MAX_LISTED])
+                more = f" and {len(known) - MAX_LISTED} more" if len(known) > MAX_LISTED else ""
+                raise RulesError(self.source, f"{path}: {whose} has no class {_quoted(name)} "
+                                 f"(its classes: {shown}{more})")
+
     def check_calibration(self, mm_per_px: float | None) -> None:
         """Refuse rules in mm without a usable scale (the runtime calls it at start)."""
         if self.units == "mm" and (mm_per_px is None or not math.isfinite(mm_per_px)
@@ -150,6 +168,7 @@ class Rules:
         class's minimum score are ignored; "#k" is the instance's number in the image."""
         self.check_calibration(mm_per_px)
         reasons: list[str] = []
+        defects = set(self.defects)
         counts = dict.fromkeys((*self.classes, *self.defects), 0)
         sizes: dict[str, list[dict[str, float]]] = {}
         for k, (name, score, m) in enumerate(detections, start=1):
@@ -162,7 +181,7 @@ class Rules:
                 m = to_mm(m, mm_per_px)
             values = {key: float(getattr(m, key)) for key in MEASURES}
             sizes.setdefault(name, []).append({"instance": k, "score": score, **values})
-            if name in self.defects:
+            if name in defects:
                 reasons.append(f"{name} #{k}: defect (score {score:.2f})")
             rule = self.classes.get(name, ClassRules())
             for key, limit in rule.sizes.items():
@@ -177,8 +196,9 @@ class Rules:
 
 
 def load_rules(path: str | Path) -> Rules:
+    """The rules of a file; one written by Windows Notepad (a UTF-8 BOM in front) too."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as e:
         raise RulesError(path, f"cannot read the rules: {e.strerror or e}") from None
     except UnicodeDecodeError:
@@ -220,15 +240,17 @@ class _Reader:
 
     def parse(self, text: str | bytes) -> Any:
         def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-            keys = [k for k, _ in pairs]
-            for key in keys:
-                if keys.count(key) > 1:
-                    raise ValueError(f'key "{key}" appears twice in an object')
-            return dict(pairs)
+            obj = dict(pairs)
+            if len(obj) < len(pairs):
+                twice = _first_repeated(k for k, _ in pairs)
+                raise ValueError(f"key {_quoted(twice)} appears twice in an object")
+            return obj
 
         def no_constant(name: str) -> Any:
             raise ValueError(f"{name} is not allowed: numbers must be finite")
 
+        if isinstance(text, str):
+            text = text.removeprefix(BOM)  # bytes: json finds the BOM itself
         try:
             return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constant)
         except json.JSONDecodeError as e:
@@ -241,7 +263,7 @@ class _Reader:
             self.fail(path, f"must be an object {{...}}, not {_kind(value)}")
         for key in value:
             if allowed is not None and key not in allowed:
-                self.fail(path, f'unknown key "{key}" (allowed: {", ".join(allowed)})')
+                self.fail(path, f'unknown key {_quoted(str(key))} (allowed: {", ".join(allowed)})')
         return dict(value)
 
     def name(self, value: Any, path: str) -> str:
@@ -249,11 +271,16 @@ class _Reader:
             self.fail(path, f"a class name must be a string, not {_kind(value)}")
         if not value.strip():
             self.fail(path, "empty class name")
+        if not _is_text(value):
+            self.fail(path, f"the class name {_quoted(value)} is not valid text (a lone "
+                      "surrogate)")
         return value
 
     def number(self, value: Any, path: str, whole: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(path, f"must be a number, not {_kind(value)}")
+        if isinstance(value, int) and abs(value) > MAX_NUMBER:  # float(value) would overflow
+            self.fail(path, f"too large a number (more than {MAX_DIGITS} digits)")
         if not math.isfinite(value):
             self.fail(path, f"must be a finite number, not {value}")
         if value < 0:
@@ -275,6 +302,37 @@ class _Reader:
         if lo is not None and hi is not None and lo > hi:
             self.fail(path, f"min {lo:g} > max {hi:g}")
         return Limit(lo, hi)
+
+
+def _first_repeated(keys: Iterable[str]) -> str:
+    seen: set[str] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise ValueError("no key is repeated")
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _quoted(text: str) -> str:
+    """`text` in double quotes on one line, for a message: line breaks and control characters
+    escaped as JSON does, a lone surrogate as \\udXXX."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    for char in "\x85\u2028\u2029":  # line breaks to str.splitlines that JSON leaves as they are
+        quoted = quoted.replace(char, f"\\u{ord(char):04x}")
+    return quoted.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _key(name: str) -> str:
+    """A class name in a key path: as it is, or quoted where it would not print on one line."""
+    return name if name.isprintable() else _quoted(name)
 
 
 def _kind(value: Any) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedError,
                                  ProjectNotFoundError)
+from isegui.core.fileio import writable_inside
 from isegui.core.store import Store, now_iso
 from isegui.core.store import team_images
 from isegui.core.store.lock import ProjectLock
@@ -19,6 +20,9 @@ from isegui.core.store.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team
 from isegui.core.store.team_images import ImageFiles
 
 PROJECT_FILE = "project.isegui"
+# the store's file and SQLite's journals beside it
+STORE_FILES = (PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm",
+               f"{PROJECT_FILE}-journal")
 IMAGES_DIR = "images"
 
 
@@ -137,6 +141,11 @@ class Project:
     @classmethod
     def _open(cls, folder: Path, *, read_only: bool, lock: bool,
               create: bool = False) -> Project:
+        # SQLite writes through a link as through the file: a project file or journal copied
+        # in as a link to elsewhere would change that file (the lock checks its own)
+        for name in STORE_FILES:
+            if (folder / name).is_symlink() or (folder / name).exists():
+                writable_inside(folder, folder / name)
         held = None
         if lock:
             held = ProjectLock(folder / f"{PROJECT_FILE}.lock")

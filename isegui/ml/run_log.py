@@ -6,8 +6,11 @@ it is resumed, or picked in the runs list. No torch, no Qt."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
+
+from isegui.core.fileio import open_no_follow
 
 EVENTS_FILE = "events.jsonl"
 LOGGED = ("step", "epoch")  # the events that make the curves
@@ -24,8 +27,9 @@ class RunLog:
     def append(self, kind: str, fields: dict[str, Any]) -> None:
         if kind not in LOGGED:
             return
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+        if self._file is None:  # never through a link (a run folder copied from elsewhere)
+            fd = open_no_follow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._file.write(json.dumps({"event": kind, **fields}, default=str) + "\n")
         self._file.flush()
 

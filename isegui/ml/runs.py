@@ -1,10 +1,17 @@
-"""Runs in a project: finding one by id or name, and where its files go."""
+"""Runs in a project: finding one by id or name, and where its files go.
+
+A run's folder is written (checkpoints, the events file, the lock) and cleaned (cut-off
+writes), so it is used only once it is known to be the project's own: a `runs/` or run folder
+that links out of the project, or a run folder holding a link, is refused (training) or left
+alone (settling, which only tidies up)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from isegui.core.entities import Run, RunStatus
+from isegui.core.errors import UnsafePathError
+from isegui.core.fileio import inside_folder, links_in, refuse_link
 from isegui.core.store.lock import ProjectLock
 from isegui.core.project import Project
 
@@ -35,6 +42,28 @@ def find_run(project: Project, ref: str | int | None) -> Run:
 
 def run_folder(project_folder: Path, run_id: int) -> Path:
     return project_folder / RUNS_DIR / f"{run_id:04d}"
+
+
+def check_runs_folder(project_folder: Path) -> Path:
+    """The project's runs/ folder, once it is known not to lead out of the project."""
+    return inside_folder(project_folder, project_folder / RUNS_DIR)
+
+
+def checked_run_folder(project_folder: Path, run_id: int) -> Path:
+    """The run's folder, once it is known to be the project's own: inside it, and holding
+    no link (its events file is appended to, its lock truncated, its cut-off writes
+    removed). It need not exist yet."""
+    folder = inside_folder(project_folder, run_folder(project_folder, run_id))
+    for link in links_in(folder):
+        refuse_link(link)
+    return folder
+
+
+def make_run_folder(project_folder: Path, run_id: int) -> Path:
+    """The run's folder, checked (checked_run_folder) and made if needed."""
+    folder = checked_run_folder(project_folder, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def checkpoint_file(project: Project, run: Run, which: str = "best") -> Path:
@@ -81,18 +110,15 @@ def run_lock(project_folder: Path, run_id: int) -> ProjectLock:
 def settle_abandoned_runs(project: Project) -> list[int]:
     """Runs recorded as running whose process is gone (killed, the PC lost power) become
     failed, and the temporary files of checkpoints they were writing are removed. A run
-    whose process still works, or that is only starting (no lock file yet), is left alone.
-    Returns the ids settled."""
+    whose process still works, or that is only starting (no lock file yet), is left alone;
+    so is one whose folder is not the project's own (a link out): this only tidies up, and
+    training refuses such a folder with its own message. Returns the ids settled."""
     settled = []
     for run in project.store.runs():
-        if run.status != RunStatus.RUNNING:
+        held = _abandoned(project.folder, run) if run.status == RunStatus.RUNNING else None
+        if held is None:
             continue
-        folder = run_folder(project.folder, run.id)
-        if not (folder / RUN_LOCK).is_file():
-            continue
-        lock = run_lock(project.folder, run.id)
-        if not lock.try_acquire():
-            continue  # its process is alive
+        folder, lock = held
         try:
             for tmp in folder.glob(".*.tmp"):  # atomic writes cut short
                 tmp.unlink(missing_ok=True)
@@ -101,3 +127,15 @@ def settle_abandoned_runs(project: Project) -> list[int]:
         finally:
             lock.release()
     return settled
+
+
+def _abandoned(project_folder: Path, run: Run) -> tuple[Path, ProjectLock] | None:
+    """The folder of a running run whose process is gone, and its lock (now held), or None."""
+    try:
+        folder = checked_run_folder(project_folder, run.id)
+        if not (folder / RUN_LOCK).is_file():
+            return None
+        lock = run_lock(project_folder, run.id)
+        return (folder, lock) if lock.try_acquire() else None  # not taken: its process lives
+    except UnsafePathError:
+        return None

@@ -2,7 +2,10 @@
 
 The dataset is built in a temporary folder beside the destination and moved into place at the
 end, so a failed export leaves nothing half written; an existing, non-empty destination is
-never touched.
+never touched. The images copied in are the project's: a record inside the project whose file
+is a link out of it (a folder copied from elsewhere) is refused, and images recorded by
+reference outside the folder are copied with a note saying so. Names in the dataset keep room
+for the label file beside them within the 255 bytes a file name may have.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
-from isegui.core.fileio import copy_new, current_umask
+from isegui.core.fileio import NAME_MAX, copy_new, current_umask, fitted_name, inside_folder
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.progress import Progress, no_progress
@@ -25,6 +28,8 @@ from isegui.core.project import IMAGES_DIR, Project
 
 
 UNCLASSIFIED = "unclassified"
+# bytes a label file's suffix may add to an image's stem (".json", ".txt", a masks suffix)
+LABEL_ROOM = 16
 
 
 class ExportError(IseguiError):
@@ -48,11 +53,15 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
             raise ExportError(f"{len(missing)} image file(s) are missing, first: {missing[0]}; "
                               "export with --no-images to write the labels only")
     report = ExportReport()
+    if copy_images:
+        _check_sources(project.folder, images, report)
     classes = project.store.classes()
     if fmt.name != "masks":  # the masks format keeps them as they are (void in the class image)
         images, classes = _name_unclassified(images, classes, report)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    # mkdtemp adds 8 characters to the prefix
+    work = Path(tempfile.mkdtemp(prefix=fitted_name(f".{dest.name}", ".", NAME_MAX - 8),
+                                 dir=dest.parent))
     if os.name != "nt":  # mkdtemp's folder is private (0700); the export is a normal folder
         os.chmod(work, 0o777 & ~current_umask())
     try:
@@ -69,6 +78,21 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         raise
     report.files = [dest / f.relative_to(work) for f in report.files]
     return report
+
+
+def _check_sources(folder: Path, images: list[ExportImage], report: ExportReport) -> None:
+    """Refuse (UnsafePathError, naming the file) an image recorded inside the project whose
+    file leads out of it; name in a note the images recorded outside it, by reference."""
+    outside = []
+    for image in images:
+        named = Path(os.path.normpath(image.file))  # where the record says, no link followed
+        if named.is_relative_to(folder):
+            inside_folder(folder, image.file)
+        else:
+            outside.append(named)
+    if outside:
+        report.lose(f"{len(outside)} image(s) recorded outside the project folder (by "
+                    f"reference) were copied from there; the first: {outside[0]}")
 
 
 def _name_unclassified(images: list[ExportImage], classes: list[LabelClass],
@@ -127,13 +151,20 @@ def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
     for record in records:
         path = paths[record.id]
         base = PurePosixPath(path.name) if counts[path.name.lower()] == 1 else path
-        name, k = base, 1
+        name, k = _fitted(base, 1), 1
         while name.as_posix().lower() in used:
             k += 1
-            name = base.with_name(f"{base.stem}-{k}{base.suffix}")
+            name = _fitted(base, k)
         used.add(name.as_posix().lower())
         names[record.id] = name.as_posix()
     return names
+
+
+def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
+    """`base`, the k-th of its name ("-k" added from 2 on), its name cut to leave
+    LABEL_ROOM bytes for a label file's suffix."""
+    tail = f"{'' if k == 1 else f'-{k}'}{base.suffix}"
+    return base.with_name(fitted_name(base.stem, tail, NAME_MAX - LABEL_ROOM))
 
 
 def _path_in_dataset(record: ImageRecord) -> PurePosixPath:

@@ -6,18 +6,22 @@ background, plus a class map. The layout is VOC's:
     class_names.txt                 line k names class id k (line 0 is the background)
     ImageSets/Segmentation/<split>.txt, labelmap.txt   VOC's split lists and classes (written
                                     for other tools; the split lists are read)
-    instances.csv                   optional: image,instance_id,class,track_id (our export)
+    instances.csv                   optional: image,instance_id,class,track_id (our export;
+                                    its cells escaped by core.csv_cells, never a formula)
     instances.json                  or: {"<image stem>": {"<instance id>": "<class>"}}
     JPEGImages/                     the images
 
 A folder of instance masks alone (with instances.csv or class_names.txt beside them) also
-reads. One label per pixel: where instances overlap, the upper one is written.
+reads. One label per pixel: where instances overlap, the upper one is written. The text files
+hold one name a line: a name with a line break in it is left out of a split list (said in the
+report), and written with a space for the break in the class lists, so no line is added.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import json
 from pathlib import Path, PurePosixPath
 from typing import TypeAlias
@@ -25,6 +29,7 @@ from typing import TypeAlias
 import numpy as np
 from PIL import Image
 
+from isegui.core.csv_cells import csv_text, unescape_cell
 from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json
@@ -39,6 +44,8 @@ CLASS_NAMES, INSTANCES_CSV, INSTANCES_JSON = "class_names.txt", "instances.csv",
 SPLITS_DIR, LABELMAP = "ImageSets/Segmentation", "labelmap.txt"  # VOC's, for other tools
 VOID = 255
 _MASK_SUFFIXES = (".png", ".tif", ".tiff")
+# what ends a line for str.splitlines (and so for many readers of line lists)
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 _Table: TypeAlias = dict[int, tuple[str | None, int | None]]  # one image's: id -> (class, track)
 
@@ -201,12 +208,13 @@ def _table_from_csv(path: Path) -> dict[str, _Table]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
             try:
-                image, inst = row["image"], int(row["instance_id"])
+                image, inst = unescape_cell(row["image"]), int(row["instance_id"])
                 track = int(row["track_id"]) if row.get("track_id") else None
             except (KeyError, TypeError, ValueError):
                 raise FormatError(path, f"line {line}: needs image, instance_id (a number), "
                                         "class") from None
-            table.setdefault(image, {})[inst] = (row.get("class") or None, track)
+            table.setdefault(image, {})[inst] = (unescape_cell(row.get("class") or "") or None,
+                                                 track)
     return table
 
 
@@ -275,34 +283,46 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
             report.lose("crowd regions are written as void (255); their class is lost")
         _write_mask(dest / OBJECT_DIR / f"{stem}{suffix}", ids, report)
         _write_mask(dest / CLASS_DIR / f"{stem}{suffix}", cls, report)
-    atomic_write_text(dest / CLASS_NAMES, "\n".join(["_background_"] + [c.name for c in classes])
-                      + "\n")
-    _write_voc_lists(dest, images, classes, report)
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    atomic_write_text(dest / INSTANCES_CSV, buf.getvalue())
+    names_in_lines = [_in_one_line(c.name, report) for c in classes]
+    atomic_write_text(dest / CLASS_NAMES, "\n".join(["_background_", *names_in_lines]) + "\n")
+    _write_voc_lists(dest, images, names_in_lines, classes, report)
+    atomic_write_text(dest / INSTANCES_CSV, csv_text(rows))
     report.files += [dest / CLASS_NAMES, dest / INSTANCES_CSV]
 
 
-def _write_voc_lists(dest: Path, images: list[ExportImage], classes: list[LabelClass],
-                     report: ExportReport) -> None:
+def _in_one_line(name: str, report: ExportReport) -> str:
+    """A class name as a line of a list: its line breaks as spaces (said in the report)."""
+    if _LINE_BREAK.search(name):
+        report.lose(f"class names are one line in {CLASS_NAMES} and {LABELMAP}: the line breaks "
+                    f"in {name!r} are written as spaces there ({INSTANCES_CSV} keeps the name)")
+        return _LINE_BREAK.sub(" ", name)
+    return name
+
+
+def _write_voc_lists(dest: Path, images: list[ExportImage], class_names: list[str],
+                     classes: list[LabelClass], report: ExportReport) -> None:
     """What VOC readers (Datumaro, CVAT) look for beside the masks: the images of each split
     (ImageSets/Segmentation/<split>.txt) and the classes with their colours (labelmap.txt;
-    line k is class value k)."""
+    line k is class value k). A name with a line break in it cannot be a line of a list: it
+    is left out of its split's list, and the report says so."""
     for split in Split:
         stems = [str(PurePosixPath(i.file_name).with_suffix("")) for i in images
                  if i.record.split == split]
+        for stem in [s for s in stems if _LINE_BREAK.search(s)]:
+            report.lose(f"{stem!r} is left out of {SPLITS_DIR}/{split.value}.txt: a name with "
+                        "a line break cannot be a line of it")
+        stems = [s for s in stems if not _LINE_BREAK.search(s)]
         if stems:
             target = dest / SPLITS_DIR / f"{split.value}.txt"
             atomic_write_text(target, "\n".join(stems) + "\n")
             report.files.append(target)
     lines = ["# label:color_rgb:parts:actions", "background:0,0,0::"]
-    for c in classes:
-        if ":" in c.name:
+    for c, name in zip(classes, class_names):
+        if ":" in name:
             report.lose(f"labelmap.txt cannot hold ':' in a class name ({c.name!r} is written "
                         "with '_')")
         rgb = ",".join(str(int(c.color[k:k + 2], 16)) for k in (1, 3, 5))
-        lines.append(f"{c.name.replace(':', '_')}:{rgb}::")
+        lines.append(f"{name.replace(':', '_')}:{rgb}::")
     atomic_write_text(dest / LABELMAP, "\n".join(lines) + "\n")
     report.files.append(dest / LABELMAP)
 
@@ -313,7 +333,9 @@ def _splits_listed(source: Path) -> dict[str, Split]:
     for path in sorted((source / SPLITS_DIR).glob("*.txt")):
         split = split_named(path.stem)
         if split is not None:
-            for line in path.read_text(encoding="utf-8-sig").splitlines():
+            # "\n" ends a line, as VOC's tools write them (splitlines would also cut a name
+            # at a U+2028)
+            for line in path.read_text(encoding="utf-8-sig").split("\n"):
                 if line.strip():
                     listed[line.strip()] = split
     return listed

@@ -123,8 +123,9 @@ class StoreBase:
             return type(self)(self.path, read_only=self.read_only, on_share=self.on_share)
         from isegui.core.store.engine import PostgresEngine
         assert isinstance(self.engine, PostgresEngine)
-        return type(self).on_engine(PostgresEngine(self.engine.url, self.engine.schema),
-                                    str(self.path), read_only=self.read_only)
+        engine = PostgresEngine(self.engine.url, self.engine.schema,
+                                connect_timeout=self.engine.connect_timeout)
+        return type(self).on_engine(engine, str(self.path), read_only=self.read_only)
 
     def close(self) -> None:
         self.engine.close()

@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from isegui.core.redact import redact_passwords
+
 Args = Sequence[object]
 
 
@@ -301,8 +303,4 @@ def _first_line(exc: BaseException) -> str:
 
 def _safe(url: str) -> str:
     """A connection URL without its password, for messages."""
-    if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
-        scheme, rest = url.split("//", 1)
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
-    return url
+    return redact_passwords(url)

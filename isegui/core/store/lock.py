@@ -1,5 +1,7 @@
 """One editor per project (and one process per training run): an OS file lock, released by
-the OS if the process dies."""
+the OS if the process dies. The lock file is written and truncated, so it is opened only as a
+plain file and never through a link (a copied folder's link would make the lock overwrite
+whatever it points at, the project file included)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from isegui.core.errors import ProjectLockedError
+from isegui.core.errors import ProjectLockedError, UnsafePathError
+from isegui.core.fileio import open_no_follow
 
 if sys.platform == "win32":  # pragma: no cover - exercised on the Windows runner
     import msvcrt
@@ -55,7 +58,7 @@ class ProjectLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if no live process holds it; False (nothing held) if one does."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         if not _try_lock(fd):
             os.close(fd)
             return False
@@ -70,10 +73,10 @@ class ProjectLock:
     def _note(self) -> dict[str, Any]:
         """What the holder wrote about itself ({"pid", "host"}), or {} when unreadable."""
         try:
-            with open(self.path, "rb") as f:
+            with os.fdopen(open_no_follow(self.path, os.O_RDONLY), "rb") as f:
                 f.seek(1)  # byte 0 carries the lock on Windows
                 note = json.loads(f.read(4096).decode() or "{}")
-        except (OSError, ValueError):
+        except (OSError, ValueError, UnsafePathError):
             return {}
         return note if isinstance(note, dict) else {}
 

@@ -1,12 +1,18 @@
 """The project store's SQL schema, its version, and the migrations between versions (the same
-for a project file and a team's PostgreSQL schema)."""
+for a project file and a team's PostgreSQL schema).
+
+A store is opened only when it holds what isegui made and nothing else (`check_own_objects`):
+a view in place of a table can make a read endless, a trigger can rewrite what isegui writes,
+and a project file may come from anywhere."""
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from collections.abc import Callable
 
-from isegui.core.errors import OlderSchemaError, SchemaVersionError
-from isegui.core.store.engine import Engine
+from isegui.core.errors import OlderSchemaError, ProjectError, SchemaVersionError
+from isegui.core.store.engine import Engine, SqliteEngine
 
 SCHEMA_V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,9 +117,11 @@ def current_version() -> int:
 
 
 def read_version(engine: Engine) -> int:
+    # a `meta` that is a view is not read: it could be endless
     if engine.dialect == "postgresql":
         has_meta = engine.query("SELECT 1 FROM information_schema.tables WHERE "
-                                "table_schema = current_schema() AND table_name = 'meta'")
+                                "table_schema = current_schema() AND table_name = 'meta' "
+                                "AND table_type = 'BASE TABLE'")
     else:
         has_meta = engine.query(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
@@ -128,6 +136,7 @@ def check_readable(engine: Engine, where: str) -> None:
     found = read_version(engine)
     if found > current_version():
         raise SchemaVersionError(_too_new(where, found))
+    check_own_objects(engine, where, found)
     if found < current_version():
         raise OlderSchemaError(f"{where}: an older project (schema {found}); open it "
                                "once for editing so isegui can update it")
@@ -147,6 +156,7 @@ def migrate(engine: Engine, where: str, backup: Callable[[], None] | None = None
     target = current_version()
     if found > target:
         raise SchemaVersionError(_too_new(where, found))
+    check_own_objects(engine, where, found)
     if found == target:
         return found
     if found > 0 and backup is not None:
@@ -162,3 +172,121 @@ def migrate(engine: Engine, where: str, backup: Callable[[], None] | None = None
         engine.rollback()  # SQLite may have rolled back already (disk full)
         raise
     return found
+
+
+# ------------------------------------------------------------------ what isegui made
+
+Objects = frozenset[tuple[str, str, str]]  # (kind, name, definition)
+
+# SQLite's own statistics for its query planner (ANALYZE): made by SQLite, never read by isegui
+_SQLITE_STATISTICS = frozenset({"sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4"})
+
+# What a team's schema holds beside the tables and indexes of the store: core.store.team's
+# change notices and its roles' guards, core.store.team_images' image files. Functions are
+# compared by name only, and columns, defaults and constraints not at all (their names are
+# PostgreSQL's choice).
+_TEAM_OBJECTS = frozenset({
+    ("table", "image_files"),
+    ("function", "announce_change"), ("function", "guard_review"), ("function", "guard_claim"),
+    ("trigger", "instances.announce_instances"), ("trigger", "images.announce_images"),
+    ("trigger", "classes.announce_classes"), ("trigger", "images.guard_review"),
+    ("trigger", "instances.guard_claim"),
+})
+
+
+def check_own_objects(engine: Engine, where: str, version: int) -> None:
+    """Refuse, in one line, a store that holds anything isegui did not make for `version`
+    (a project file: every table, view, index and trigger, and how each is defined), or that
+    lacks something it made. A team's schema: nothing beside what isegui made."""
+    if engine.dialect == "postgresql":
+        stranger = _most_telling(_postgres_objects(engine) - _postgres_reference())
+        if stranger:
+            kind, name = stranger
+            raise ProjectError(f'{where}: holds the {kind} "{name}", which isegui did not make; '
+                               "someone changed the team's database outside isegui, and "
+                               "isegui will not use it (ask the database's owner)")
+        return
+    found, made = _sqlite_objects(engine), _sqlite_reference(tuple(MIGRATIONS[:version]))
+    extra, missing = _most_telling(found - made), _most_telling(made - found)
+    if extra:
+        kind, name = extra[:2]
+        how = ("not as isegui made it" if any((kind, name) == o[:2] for o in made)
+               else "which isegui did not make")
+        raise ProjectError(f'{where}: holds the {kind} "{name}", {how}; another program '
+                           "changed this project file, and isegui will not open it (restore it "
+                           "from a backup)")
+    if missing:
+        kind, name = missing[:2]
+        raise ProjectError(f'{where}: lacks the {kind} "{name}" isegui made; another program '
+                           "changed this project file, and isegui will not open it (restore "
+                           "it from a backup)")
+
+
+def _most_telling(objects: frozenset[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """The object to name: one a person made (not SQLite's automatic index of it), a view or
+    trigger before a table or index."""
+    order = ("view", "trigger", "rule", "row policy", "function", "table", "index")
+    return min(objects, default=None, key=lambda o: (
+        o[1].startswith("sqlite_"), order.index(o[0]) if o[0] in order else len(order), o))
+
+
+def _sqlite_objects(engine: Engine) -> Objects:
+    rows = engine.query("SELECT type, name, sql FROM sqlite_master")
+    return frozenset((str(kind), str(name), " ".join(str(sql or "").split()))
+                     for kind, name, sql in rows
+                     if not (kind == "table" and name in _SQLITE_STATISTICS))
+
+
+@functools.cache
+def _sqlite_reference(migrations: tuple[Callable[[Engine], None], ...]) -> Objects:
+    """What these migrations make in an empty project file (made once, in memory)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        engine = SqliteEngine(conn)
+        for step in migrations:
+            step(engine)
+        return _sqlite_objects(engine)
+    finally:
+        conn.close()
+
+
+def _postgres_reference() -> frozenset[tuple[str, str]]:
+    made = _sqlite_reference(tuple(MIGRATIONS))  # a later version only adds to an earlier one
+    return _TEAM_OBJECTS | {(kind, name) for kind, name, _ in made
+                            if kind in ("table", "index") and not name.startswith("sqlite_")}
+
+
+# Everything in the team's schema that can act when isegui reads or writes: relations (the
+# indexes of primary keys and unique constraints, and identity columns' sequences, go with
+# their tables), triggers, rules, row policies and functions.
+_POSTGRES_OBJECTS = """
+SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table'
+            WHEN c.relkind IN ('v', 'm') THEN 'view'
+            WHEN c.relkind IN ('i', 'I') THEN 'index'
+            WHEN c.relkind = 'S' THEN 'sequence' ELSE 'relation' END, c.relname::text
+FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid
+                  AND k.conrelid <> 0 AND k.contype IN ('p', 'u'))
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i'
+                  AND d.classid = 'pg_class'::regclass AND c.relkind = 'S')
+UNION ALL
+SELECT 'trigger', c.relname || '.' || t.tgname FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal
+UNION ALL
+SELECT 'rule', c.relname || '.' || r.rulename FROM pg_rewrite r
+JOIN pg_class c ON c.oid = r.ev_class
+WHERE c.relnamespace = current_schema()::regnamespace AND r.rulename <> '_RETURN'
+UNION ALL
+SELECT 'row policy', c.relname || '.' || p.polname FROM pg_policy p
+JOIN pg_class c ON c.oid = p.polrelid
+WHERE c.relnamespace = current_schema()::regnamespace
+UNION ALL
+SELECT 'function', p.proname::text FROM pg_proc p
+WHERE p.pronamespace = current_schema()::regnamespace
+"""
+
+
+def _postgres_objects(engine: Engine) -> frozenset[tuple[str, str]]:
+    return frozenset((str(kind), str(name)) for kind, name in engine.query(_POSTGRES_OBJECTS))

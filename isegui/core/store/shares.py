@@ -42,7 +42,7 @@ def _windows_network(folder: str) -> bool:
     if not path.drive or sys.platform != "win32":
         return False
     import ctypes  # pragma: no cover - Windows only
-    return ctypes.windll.kernel32.GetDriveTypeW(f"{path.drive}\\") == DRIVE_REMOTE
+    return bool(ctypes.windll.kernel32.GetDriveTypeW(f"{path.drive}\\") == DRIVE_REMOTE)
 
 
 def _mount_type(path: str, mounts: str) -> str:

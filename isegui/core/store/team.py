@@ -1,6 +1,9 @@
 """Team projects: a project whose store is a schema in a PostgreSQL database the team shares,
 named by a small `NAME.isegui-team` file (the connection, never a password: PostgreSQL's
-password file, the environment or a prompt supply that) and a local image root."""
+password file, the environment or a prompt supply that) and a local image root.
+
+A connection URL reaches messages and logs only through `redact_passwords`; one that lists
+several hosts shares one overall wait among them (psycopg waits connect_timeout per host)."""
 
 from __future__ import annotations
 
@@ -10,13 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isegui.core.errors import ProjectError
+from isegui.core.redact import redact_passwords
 from isegui.core.store.engine import PostgresEngine, PostgresFailure
 from isegui.core.store.project_data import Store
 
 TEAM_SUFFIX = ".isegui-team"
 TEAM_FORMAT = 1
+TEAM_FILE_MAX_BYTES = 64 * 1024  # a team file is a few lines
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,50}$")
 
+# How long a connection waits for the team's server in all, shared among the hosts a URL
+# lists; psycopg waits at least 2 s for each, so a URL lists at most 5.
+CONNECT_BUDGET_S = 10
+_MIN_WAIT_PER_HOST_S = 2
 
 def schema_name(project: str) -> str:
     """The PostgreSQL schema that holds a team project."""
@@ -27,16 +36,51 @@ def schema_name(project: str) -> str:
 
 
 def checked_url(url: str) -> str:
-    """`url` when it is a PostgreSQL connection without a password; else ValueError."""
-    scheme, sep, rest = url.partition("//")
-    userinfo, at, host = rest.rpartition("@")
-    if at and ":" in userinfo:
+    """`url` when it is a PostgreSQL connection without a password, listing no more hosts
+    than CONNECT_BUDGET_S allows; else ValueError (its message never shows a password)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"{redact_passwords(url)}: not a PostgreSQL connection "
+                         "(postgresql://USER@HOST/DB)")
+    params = _connection_parameters(url)
+    if redact_passwords(url) != url or {"password", "sslpassword"} & params.keys():
         raise ValueError("the connection must not hold a password: put it in PostgreSQL's "
                          "password file (~/.pgpass, %APPDATA%\\postgresql\\pgpass.conf) or the "
                          "PGPASSWORD environment variable")
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise ValueError(f"{url}: not a PostgreSQL connection (postgresql://USER@HOST/DB)")
+    hosts = _host_count(params)
+    if hosts > CONNECT_BUDGET_S // _MIN_WAIT_PER_HOST_S:
+        raise ValueError(f"the connection lists {hosts} hosts; isegui tries at most "
+                         f"{CONNECT_BUDGET_S // _MIN_WAIT_PER_HOST_S} (it waits "
+                         f"{CONNECT_BUDGET_S} s in all, at least {_MIN_WAIT_PER_HOST_S} s for "
+                         "each)")
     return url
+
+
+def connect_timeout(url: str) -> int:
+    """psycopg's connect_timeout (it applies to each host a URL lists) that keeps the whole
+    wait within CONNECT_BUDGET_S."""
+    hosts = _host_count(_connection_parameters(url))
+    return max(_MIN_WAIT_PER_HOST_S, CONNECT_BUDGET_S // hosts)
+
+
+def _connection_parameters(url: str) -> dict[str, object]:
+    """The URL as libpq reads it (its parameters percent-decoded)."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+    try:
+        return dict(conninfo_to_dict(url))
+    except Error as exc:
+        raise ValueError(redact_passwords(f"{url}: not a valid connection URL "
+                                          f"({_first_line(exc)})")) from None
+
+
+def _host_count(params: dict[str, object]) -> int:
+    """How many hosts a connection lists (postgresql://USER@HOST1,HOST2:PORT/DB)."""
+    listed = [str(params.get(key) or "") for key in ("host", "hostaddr")]
+    return max([1] + [len(value.split(",")) for value in listed if value])
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @dataclass(frozen=True)
@@ -54,21 +98,38 @@ class TeamRef:
 
     @classmethod
     def read(cls, path: Path) -> TeamRef:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProjectError(f"{path}: not a readable team file ({exc})") from exc
+        data = _team_file_json(path)
         if not isinstance(data, dict) or data.get("isegui_team") != TEAM_FORMAT or not all(
                 isinstance(data.get(k), str) for k in ("url", "project", "images")):
             raise ProjectError(f"{path}: not an isegui team file (it needs isegui_team: "
                                f"{TEAM_FORMAT}, url, project and images)")
+        if "\0" in data["images"]:
+            raise ProjectError(f"{path}: its \"images\" is not a folder name (it holds a NUL "
+                               "character)")
         images = Path(data["images"])
         if not images.is_absolute():
             images = (path.parent / images).resolve()
         try:
+            schema_name(data["project"])
             return cls(checked_url(data["url"]), data["project"], images)
         except ValueError as exc:
             raise ProjectError(f"{path}: {exc}") from None
+
+
+def _team_file_json(path: Path) -> object:
+    try:
+        with path.open("rb") as file:
+            raw = file.read(TEAM_FILE_MAX_BYTES + 1)
+        if len(raw) > TEAM_FILE_MAX_BYTES:
+            raise ProjectError(f"{path}: not a team file (over {TEAM_FILE_MAX_BYTES // 1024} KB; "
+                               "a team file is a few lines)")
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProjectError(redact_passwords(f"{path}: not a readable team file ({exc})")) \
+            from None
+    except RecursionError:
+        raise ProjectError(f"{path}: not a readable team file (its JSON is nested too "
+                           "deep)") from None
 
 
 def open_team_store(url: str, project: str, *, create: bool = False,
@@ -78,9 +139,9 @@ def open_team_store(url: str, project: str, *, create: bool = False,
     schema = schema_name(project)
     where = f"team project {project!r}"
     try:
-        engine = PostgresEngine(url, schema)
-    except PostgresFailure as exc:
-        raise ProjectError(f"{where}: {exc}") from exc
+        engine = PostgresEngine(url, schema, connect_timeout=connect_timeout(url))
+    except (PostgresFailure, ValueError) as exc:
+        raise ProjectError(redact_passwords(f"{where}: {_connect_failure(url, exc)}")) from exc
     try:
         exists = bool(engine.query("SELECT 1 FROM information_schema.schemata "
                                    "WHERE schema_name = ?", (schema,)))
@@ -103,6 +164,14 @@ def open_team_store(url: str, project: str, *, create: bool = False,
     except BaseException:
         engine.close()
         raise
+
+
+def _connect_failure(url: str, exc: BaseException) -> str:
+    """Why the connection failed, in one line (psycopg lists each host's reason on a line of
+    its own)."""
+    text = _first_line(exc)
+    hosts = _host_count(_connection_parameters(url)) if isinstance(exc, PostgresFailure) else 1
+    return f"{text} (every one of the {hosts} hosts it lists)" if hosts > 1 else text
 
 
 def _owns(engine: PostgresEngine, schema: str) -> bool:
@@ -179,7 +248,8 @@ class ChangeFeed:
         self.url, self.schema = engine.url, engine.schema
         self.lost: str | None = None  # why the feed's connection dropped, until it is back
         try:
-            self.conn = psycopg.connect(engine.url, autocommit=True)
+            self.conn = psycopg.connect(engine.url, autocommit=True,
+                                        connect_timeout=engine.connect_timeout)
             self.conn.execute(f'LISTEN "{engine.schema}"')
         except psycopg.Error as exc:
             raise PostgresFailure(f"cannot follow the team's changes: {exc}") from exc

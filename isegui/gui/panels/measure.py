@@ -4,7 +4,6 @@ calibrated, in millimetres. The labels or the predictions above the confidence; 
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from pathlib import PurePosixPath
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from isegui.core.fileio import atomic_write_text
+from isegui.core.csv_cells import CsvDictWriter
 from isegui.core.measure import MM_COLUMNS, csv_columns, measurement_row
 from isegui.gui.commands.instance_commands import SetCalibrationCommand
 from isegui.gui.tools.measure import INSTRUCTION
@@ -172,7 +172,7 @@ class MeasurePanel(QWidget):
         ids = [r.id for r in self.session.images()] if all_images else [doc.image_id]
         columns = csv_columns(bool(self.session.project.mm_per_px))
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+        writer = CsvDictWriter(buffer, columns)  # no cell runs as a spreadsheet formula
         writer.writeheader()
         for image_id in ids:
             writer.writerows(self.rows_of(image_id))

@@ -4,6 +4,7 @@ the onnxruntime path (a line PC) never imports it."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from isegui.core.mask_window import MaskWindow
 from isegui.core.progress import Progress
 from isegui.core.working_scale import WorkingScale
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class Detection:
@@ -78,17 +80,49 @@ def detections_from_raw(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarra
     rx, ry = ratio_xy
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) * (rx, ry, rx, ry) \
         + (offset[0], offset[1], offset[0], offset[1])
+    labels, scores = np.asarray(labels).ravel(), np.asarray(scores).ravel()
+    usable = _usable(boxes, labels, scores, len(classes))
     x0, y0, x1, y1 = clip or (0, 0, w, h)
     boxes = np.clip(boxes, (x0, y0, x0, y0), (x1, y1, x1, y1))  # padding lies outside
     found = []
-    for box, label, score, prob in zip(boxes, labels.tolist(), scores.tolist(), probs):
-        pasted = paste_in_box(prob, box, h, w, mask_threshold)
+    for k in np.flatnonzero(usable).tolist():
+        pasted = paste_in_box(probs[k], boxes[k], h, w, mask_threshold)
         if pasted is None:
             continue
-        bx0, by0, bx1, by1 = (float(v) for v in box)
-        found.append(Detection(int(label), classes[int(label) - 1], float(score),
+        label = int(labels[k])
+        bx0, by0, bx1, by1 = (float(v) for v in boxes[k])
+        found.append(Detection(label, classes[label - 1], float(scores[k]),
                                (bx0, by0, bx1, by1), pasted.mask, pasted.origin))
     return found
+
+
+def _usable(boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
+            n_classes: int) -> np.ndarray:
+    """Which raw detections can be used: a label in 1..C (0, the background, or one past the
+    classes would otherwise wrap round to another class or fail), a finite score and box.
+    What is left out is said once a session, as it means the model is not what it claims."""
+    n = min(len(boxes), len(labels), len(scores))
+    labels, scores = labels[:n], scores[:n]
+    integral = np.isfinite(labels) & (labels == np.round(labels)) if labels.dtype.kind == "f" \
+        else np.ones(n, bool)
+    in_range = integral & (labels >= 1) & (labels <= n_classes)
+    finite = np.isfinite(scores) & np.isfinite(boxes[:n]).all(axis=1)
+    if not in_range.all():
+        _say_once("label", f"a model gave labels outside 1..{n_classes} (its classes): "
+                  "those detections are left out")
+    if not finite.all():
+        _say_once("nan", "a model gave a score or a box that is not a number: those "
+                  "detections are left out")
+    return np.asarray(in_range & finite)
+
+
+_said: set[str] = set()
+
+
+def _say_once(kind: str, message: str) -> None:
+    if kind not in _said:
+        _said.add(kind)
+        log.warning(message)
 
 
 def paste_in_box(prob: np.ndarray, box: Iterable[float], height: int, width: int,

@@ -1,17 +1,17 @@
 """Writing predictions out: a COCO results file, and a CSV with one row per instance and its
-measurements (millimetre columns when the project is calibrated)."""
+measurements (millimetre columns when the project is calibrated), written through
+core.csv_cells so that no image or class name is ever a formula there."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from isegui.core.csv_cells import CsvDictWriter
 from isegui.core.fileio import atomic_write_json
 from isegui.core.measure import csv_columns, measurement_row
 from isegui.ml.infer.detection import Detection
-
 
 
 class CocoResults:
@@ -49,7 +49,7 @@ def measurement_rows(image: str, detections: list[Detection],
         yield measurement_row(image, k, det.class_name, det.shape(), det.score, mm_per_px)
 
 
-def csv_writer(stream: IO[str], calibrated: bool) -> csv.DictWriter[str]:
-    writer = csv.DictWriter(stream, csv_columns(calibrated), lineterminator="\n")
+def csv_writer(stream: IO[str], calibrated: bool) -> CsvDictWriter:
+    writer = CsvDictWriter(stream, csv_columns(calibrated))
     writer.writeheader()
     return writer

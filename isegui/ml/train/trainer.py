@@ -34,8 +34,8 @@ from isegui.ml.train.preflight import Advice, blocking, training_outlook
 from isegui.ml.run_protocol import CancelToken, NullReporter, Reporter
 from isegui.ml.model.registry import build_model, model_from_checkpoint, model_info
 from isegui.ml.run_log import RunLog
-from isegui.ml.runs import (active_choice, checkpoint_file, find_run, run_folder, run_lock,
-                             settle_abandoned_runs)
+from isegui.ml.runs import (active_choice, check_runs_folder, checkpoint_file, find_run,
+                             make_run_folder, run_lock, settle_abandoned_runs)
 from isegui.ml.train.spec import TrainSpec
 from isegui.ml.train.tile_data import training_dataset
 from isegui.ml.train.state import TrainResult, TrainState
@@ -208,6 +208,7 @@ class _Trainer:
         if not self.ranks.main:
             return
         with Project.open(self.spec.project, lock=False) as project:
+            check_runs_folder(project.folder)  # before a run is recorded: a link out refused
             settle_abandoned_runs(project)
             if self.run_id is None:
                 name = self.spec.name or (f"{self.spec.model}-{self._size_name()}-"
@@ -220,10 +221,14 @@ class _Trainer:
             else:
                 project.store.update_run(self.run_id, status=RunStatus.RUNNING)
             root = project.folder  # a team project's: its image root, which the team shares
-        self.folder = run_folder(root, self.run_id)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.lock = run_lock(root, self.run_id)
-        if not self.lock.try_acquire():
+        try:
+            self.folder = make_run_folder(root, self.run_id)
+            self.lock = run_lock(root, self.run_id)
+            held = self.lock.try_acquire()
+        except IseguiError as exc:  # the run is recorded: it must not stay "running"
+            self._fail(str(exc))
+            raise
+        if not held:
             raise TrainingError(f"run {self.run_id} is being trained by another process"
                                 f"{self.lock.holder()}.")
         self.log = RunLog(self.folder)

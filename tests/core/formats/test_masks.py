@@ -94,3 +94,58 @@ def test_class_map_from_json_and_16_bit_tiff(tmp_path):
         names = {c.id: c.name for c in p.store.classes()}
         got = {i.id: (names[i.class_id], i.track_id, i.shape.area) for i in p.store.instances(1)}
     assert got == {7: ("nut", 3, 160.0), 1000: ("screw", None, 60.0)}
+
+
+def _named(project, file_name, class_name):
+    """An image `file_name` with one instance of `class_name`."""
+    from isegui.core.entities import ImageStatus, Source
+    from isegui.core.images import save_image
+    save_image(project.folder / "images" / file_name, np.zeros((40, 50, 3), np.uint8))
+    record = project.store.add_image(f"images/{file_name}", 50, 40,
+                                     status=ImageStatus.LABELED)
+    class_id = project.store.ensure_classes([class_name])[class_name]
+    project.store.add_instances(record.id, [(class_id, box(5, 5, 20, 15), None, None,
+                                             Source.MANUAL, False)])
+    return record
+
+
+def test_names_starting_like_a_formula_are_escaped_in_instances_csv_and_read_back(project,
+                                                                                 tmp_path):
+    _named(project, "-2+3.png", "=HYPERLINK(\"http://x\",\"y\")")
+    _named(project, "@SUM(A1).png", "+cmd")
+    export_dataset(project, "masks", tmp_path / "out")
+    with open(tmp_path / "out" / "instances.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["image"], r["class"]) for r in rows] == [
+        ("'-2+3", "'=HYPERLINK(\"http://x\",\"y\")"), ("'@SUM(A1)", "'+cmd")]
+    with Project.create(tmp_path / "again") as again:  # reading back undoes the quote
+        import_dataset(again, ImportOptions("masks", tmp_path / "out"))
+        assert sorted(c.name for c in again.store.classes()) == [
+            "+cmd", "=HYPERLINK(\"http://x\",\"y\")"]
+
+
+def test_a_name_with_a_line_break_adds_no_line_to_the_voc_lists(project, tmp_path):
+    _named(project, "good.png", "pill")
+    _named(project, "two\nlines.png", "pill")
+    _named(project, "para\u2028graph.png", "pill")
+    report = export_dataset(project, "masks", tmp_path / "out")
+    listed = (tmp_path / "out" / "ImageSets" / "Segmentation" / "train.txt").read_text()
+    assert listed.splitlines() == ["good"]
+    assert sum("left out of ImageSets/Segmentation/train.txt" in loss
+               for loss in report.losses) == 2
+
+
+def test_a_class_name_with_a_line_break_keeps_the_class_lists_one_line_each(project, tmp_path):
+    _named(project, "a.png", "top\nbottom")
+    _named(project, "b.png", "pill")
+    report = export_dataset(project, "masks", tmp_path / "out")
+    names = (tmp_path / "out" / "class_names.txt").read_text().splitlines()
+    assert names == ["_background_", "top bottom", "pill"]
+    labelmap = (tmp_path / "out" / "labelmap.txt").read_text().splitlines()
+    assert len(labelmap) == 4 and labelmap[2].startswith("top bottom:")
+    assert any("line breaks" in loss for loss in report.losses)
+    with Project.create(tmp_path / "again") as again:  # instances.csv keeps the name
+        import_dataset(again, ImportOptions("masks", tmp_path / "out"))
+        names = {c.id: c.name for c in again.store.classes()}
+        first = again.store.images()[0]
+        assert [names[i.class_id] for i in again.store.instances(first.id)] == ["top\nbottom"]

@@ -3,6 +3,7 @@ half-written or corrupt, a burst, a results file another program holds, a restar
 
 import csv
 import json
+import os
 import threading
 import time
 
@@ -45,9 +46,11 @@ def _part(pills: int, size=(96, 64)) -> np.ndarray:
 
 
 def _rows(path):
+    """The rows as written (a CSV's cells still escaped)."""
     if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text().splitlines()]
-    return list(csv.DictReader(path.read_text().splitlines()))
+        return [json.loads(line) for line in path.read_text().split("\n") if line]
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def _watcher(folder, out, **settings):
@@ -228,3 +231,310 @@ def test_isegui_watch_runs_on_onnxruntime_alone_and_never_imports_torch(tiny_pro
     from isegui.ml.infer.onnx_model import OnnxPredictor
     exported = OnnxPredictor.from_file(carrying)
     assert exported.mm_per_px == 0.5 and exported.rules["units"] == "mm"
+
+
+# --- hostile input (issue 26): no formula in the CSV, no part given up on too soon, no file
+# that stops the line, no wrong result without a word
+
+
+class Named(BrightThings):
+    """BrightThings whose parts belong to a class of another name."""
+
+    def __init__(self, name):
+        self.classes = [name, "scratch"]
+        self.name = name
+
+    def predict(self, images, batch_size=4):
+        return [[Detection(1, self.name, d.score, d.box, d.mask, d.origin) for d in found]
+                for found in super().predict(images, batch_size)]
+
+
+class FailsOn(BrightThings):
+    """BrightThings that fails, as a model may, on an image with `pills` parts."""
+
+    def __init__(self, pills, error):
+        self.pills, self.error = pills, error
+
+    def predict(self, images, batch_size=4):
+        found = super().predict(images, batch_size)
+        if len(found[0]) == self.pills:
+            raise self.error
+        return found
+
+
+def test_names_starting_like_a_formula_are_escaped_in_the_results_and_read_back(tmp_path):
+    from isegui.core.line_rules import Rules
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("=cmd.png", "-1.png", "@SUM(A1).png", "+x.png", "plain.png"):
+        save_image(folder / name, _part(2))
+    rules = Rules.from_json({"isegui_rules": 1, "classes": {"=HYPERLINK(1)": {
+        "count": {"min": 3}}}}, "rules.json")
+    out = tmp_path / "results.csv"
+    said = []
+    watcher = Watcher(WatchSettings(folder, out, settle_s=0.0), Named("=HYPERLINK(1)"), rules,
+                      said.append)
+    assert watcher.run(once=True) == 5
+    rows = {r["file"]: r for r in _rows(out)}
+    assert set(rows) == {"'=cmd.png", "'-1.png", "'@SUM(A1).png", "'+x.png", "plain.png"}
+    assert rows["plain.png"]["reasons"] == "'=HYPERLINK(1): count 2 < min 3"
+    for row in rows.values():
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+                       for cell in row.values() if cell), row
+    again = Watcher(WatchSettings(folder, out, settle_s=0.0), Named("=HYPERLINK(1)"), rules,
+                    said.append)
+    assert again.run(once=True) == 0  # the restart knows every name again
+
+
+def _landed(path, data, mtime_ns=1_600_000_000 * 10**9):
+    """`data` written at `path` as a copy that keeps its original's old time stamp."""
+    with open(path, "wb") as out:
+        out.write(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_a_slow_copy_with_an_old_time_stamp_waits_until_it_has_settled(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    whole = cv2.imencode(".jpg", _part(3))[1].tobytes()
+    watcher, _ = _watcher(folder, tmp_path / "results.csv")  # settle 0.2, give up 0.6
+    _landed(folder / "part.jpg", whole[:len(whole) // 3])
+    assert watcher.step(100.0) == [] and watcher.step(100.3) == []  # settled, not decoded
+    assert watcher.step(100.5) == []  # unreadable, but not for give_up_s yet
+    _landed(folder / "part.jpg", whole[:2 * len(whole) // 3])  # the copy goes on, slowly
+    assert watcher.step(101.0) == [] and watcher.step(101.3) == [] and watcher.step(101.6) == []
+    _landed(folder / "part.jpg", whole)
+    assert watcher.step(102.0) == []  # changed at this look: not settled yet
+    (row,) = watcher.step(102.3)
+    assert row["file"] == "part.jpg" and row["verdict"] == "" and row["count_pill"] == 3
+
+
+def test_a_copy_that_fills_a_file_of_its_final_size_is_not_given_up_on(tmp_path):
+    """Explorer sets a copy's size first, then fills it in: size and time stamp stay."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    whole = cv2.imencode(".png", _part(2))[1].tobytes()
+    _landed(folder / "part.png", bytes(len(whole)))
+    watcher, _ = _watcher(folder, tmp_path / "results.csv")
+    for now in (100.0, 100.3, 100.5, 100.8):
+        assert watcher.step(now) == []
+    _landed(folder / "part.png", whole[:len(whole) // 2] + bytes(len(whole) - len(whole) // 2))
+    assert watcher.step(100.85) == [] and watcher.step(101.2) == []  # its bytes changed
+    _landed(folder / "part.png", whole)
+    (row,) = watcher.step(101.3)
+    assert row["verdict"] == "" and row["count_pill"] == 2
+    _landed(folder / "torn.png", whole[:40])  # one that never completes is given up on
+    assert watcher.step(102.0) == [] and watcher.step(102.3) == []
+    (row,) = watcher.step(103.0)
+    assert row["verdict"] == "NG" and row["reasons"].startswith("unreadable: ")
+
+
+def test_a_name_that_is_not_utf8_gets_its_row_and_is_known_after_a_restart(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd = folder / os.fsdecode(b"part\xff\xfe.png")
+    save_image(odd, _part(2))
+    save_image(folder / "next.png", _part(1))
+    for out in (tmp_path / "results.csv", tmp_path / "results.jsonl"):
+        watcher, said = _watcher(folder, out)
+        assert watcher.run(once=True) == 2
+        rows = {r["file"]: r for r in _rows(out)}
+        assert rows["part\\xff\\xfe.png"]["count_pill"] in ("2", 2)
+        assert any("part\\xff\\xfe.png" in line for line in said)
+        watcher, _ = _watcher(folder, out)
+        assert watcher.run(once=True) == 0
+
+
+def test_a_name_with_a_line_separator_is_not_inspected_again_after_a_restart(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a\u2028b.png", "c\rd.png", "e\x1cf.png"):
+        save_image(folder / name, _part(1))
+    watcher, _ = _watcher(folder, tmp_path / "results.csv")
+    assert watcher.run(once=True) == 3
+    watcher, said = _watcher(folder, tmp_path / "results.csv")
+    assert watcher.run(once=True) == 0 and "3 images inspected before" in said[0]
+
+
+@pytest.mark.parametrize("error, words", [
+    (RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :\nGot invalid dimensions"),
+     "not inspected: RuntimeError: [ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Got invalid "
+     "dimensions"),
+    (IndexError("list index out of range"), "not inspected: IndexError: list index out of range"),
+    (MemoryError(), "not inspected: not enough memory"),
+    (ValueError(), "not inspected: ValueError"),
+])
+def test_a_failure_on_one_image_is_its_ng_row_and_the_line_goes_on(tmp_path, error, words):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(3):
+        save_image(folder / f"part_{k}.png", _part(k + 1))
+    said = []
+    watcher = Watcher(WatchSettings(folder, tmp_path / "results.csv", settle_s=0.0),
+                      FailsOn(2, error), None, said.append)
+    assert watcher.run(once=True) == 3
+    rows = {r["file"]: r for r in _rows(tmp_path / "results.csv")}
+    assert rows["part_1.png"]["verdict"] == "NG" and rows["part_1.png"]["reasons"] == words
+    assert rows["part_0.png"]["count_pill"] == "1" and rows["part_2.png"]["count_pill"] == "3"
+    assert len([line for line in said if "part_1.png" in line]) == 1
+
+
+class NotANumber(BrightThings):
+    """BrightThings with one more detection whose score, and one whose box, is NaN."""
+
+    def predict(self, images, batch_size=4):
+        found = super().predict(images, batch_size)
+        for image in found:
+            if image:
+                d = image[0]
+                image.append(Detection(1, "pill", float("nan"), d.box, d.mask, d.origin))
+                image.append(Detection(1, "pill", 0.9, (float("nan"),) * 4, d.mask, d.origin))
+        return found
+
+
+def test_a_nan_score_or_box_is_never_counted_or_written(tmp_path):
+    from isegui.core.line_rules import Rules
+    folder = tmp_path / "in"
+    folder.mkdir()
+    save_image(folder / "part.png", _part(2))
+    rules = Rules.from_json({"isegui_rules": 1, "classes": {"pill": {"count": {"max": 2}}}},
+                            "rules.json")
+    for out, judge in ((tmp_path / "r.csv", rules), (tmp_path / "r.jsonl", None)):
+        watcher = Watcher(WatchSettings(folder, out, settle_s=0.0), NotANumber(), judge,
+                          lambda _: None)
+        assert watcher.run(once=True) == 1
+        (row,) = _rows(out)
+        assert str(row["count_pill"]) == "2" and "NaN" not in json.dumps(row)
+        assert row["verdict"] == ("OK" if judge else "")
+
+
+def test_rules_naming_a_class_the_model_lacks_are_refused_before_the_watch(tmp_path):
+    from isegui.core.line_rules import Rules, RulesError
+    rules = Rules.from_json({"isegui_rules": 1, "classes": {"pil": {"count": {"min": 1}}}},
+                            "rules.json")
+    with pytest.raises(RulesError, match='^rules.json: classes.pil: the model has no class '
+                                         '"pil" \\(its classes: pill, scratch\\)$'):
+        Watcher(WatchSettings(tmp_path, tmp_path / "results.csv"), BrightThings(), rules)
+
+
+def test_a_damaged_results_file_at_a_restart_is_skipped_or_refused_in_one_line(tmp_path):
+    from isegui.core.errors import InputFileError
+    folder = tmp_path / "in"
+    folder.mkdir()
+    save_image(folder / "a.png", _part(1))
+    save_image(folder / "b.png", _part(1))
+    out = tmp_path / "results.jsonl"
+    out.write_text('{"file": "a.png"}\n{"file": "b.p\n[1, 2]\n', encoding="utf-8")
+    watcher, said = _watcher(folder, out)
+    assert "2 damaged lines" in said[0] and watcher.run(once=True) == 1  # b.png
+    huge = tmp_path / "results.csv"
+    huge.write_text('time,file\n"x,' + "y" * 200_000 + '"\n', encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        _watcher(folder, huge)
+    assert "cannot read back the images inspected before" in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+# --- the ONNX predictor: a model is checked when it is loaded, not on the first part
+
+
+def tiny_model(path, *, classes=("pill", "scratch"), size=32, boxes=((4, 4, 12, 12),),
+               labels=(1,), scores=(0.9,), meta=None, outputs=None, inputs=None):
+    """An ONNX model that gives the same detections for every image, with isegui metadata
+    (`meta` replaces or adds keys; a string replaces it whole; False: none)."""
+    from onnx import TensorProto, helper, numpy_helper
+    n = len(boxes)
+    values = {"boxes": np.asarray(boxes, np.float32).reshape(n, 4),
+              "labels": np.asarray(labels, np.int64).reshape(-1),
+              "scores": np.asarray(scores, np.float32).reshape(-1),
+              "masks": np.ones((n, 1, 14, 14), np.float32)}
+    values.update(outputs or {})
+    nodes = [helper.make_node("Constant", [], [name], value=numpy_helper.from_array(
+        np.asarray(value), name)) for name, value in values.items() if value is not None]
+    given = inputs or {"image": [1, 3, size, size], "score_threshold": []}
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+                        for name, shape in given.items()],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT if name != "labels"
+                                       else TensorProto.INT64, None)
+         for name, value in values.items() if value is not None])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    data = {"isegui": "0.1.0", "model_name": "tiny", "width": size, "height": size,
+            "classes": list(classes), "working_scale": None, "mean": [0.5, 0.5, 0.5],
+            "mm_per_px": None, "rules": None}
+    text = meta if isinstance(meta, str) else json.dumps({**data, **(meta or {})})
+    if meta is not False:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "isegui", text
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_a_line_scan_strip_is_predicted_and_judged(tmp_path):
+    from isegui.ml.infer.line_watch import watcher_for
+    from isegui.ml.infer.onnx_model import OnnxPredictor
+    model = tiny_model(tmp_path / "m.onnx")
+    predictor = OnnxPredictor(model)
+    for shape in ((1, 65535, 3), (65535, 1, 3), (1, 1, 3)):
+        predictor.predict([np.full(shape, 200, np.uint8)])
+    folder = tmp_path / "in"
+    folder.mkdir()
+    save_image(folder / "strip.png", np.full((1, 65535, 3), 200, np.uint8))
+    watcher = watcher_for(folder, model, settle_s=0.0)
+    watcher.say = lambda _: None
+    assert watcher.run(once=True) == 1
+    (row,) = _rows(folder / "results.csv")
+    assert row["file"] == "strip.png" and not row["reasons"].startswith("not inspected")
+
+
+def test_labels_outside_the_classes_and_nan_boxes_are_left_out_never_wrapped(tmp_path):
+    from isegui.ml.infer.onnx_model import OnnxPredictor
+    nan = float("nan")
+    model = tiny_model(tmp_path / "m.onnx", boxes=[(1, 1, 9, 9), (2, 2, 10, 10),
+                                                   (3, 3, 11, 11), (nan, 0, 8, 8),
+                                                   (4, 4, 12, 12)],
+                       labels=[0, 3, 2, 1, 1], scores=[0.9, 0.9, 0.8, 0.9, nan])
+    (found,) = OnnxPredictor(model, threshold=0.0).predict([np.zeros((32, 32, 3), np.uint8)])
+    assert [(d.class_index, d.class_name, d.score) for d in found] == [
+        (2, "scratch", pytest.approx(0.8))]
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"outputs": {"masks": None}}, "the model has no output 'masks'"),
+    ({"outputs": {"scores": None, "labels": None}}, "no output 'labels', 'scores'"),
+    ({"inputs": {"image": [1, 3, 32, 32], "secret": [1]}},
+     "needs inputs isegui does not give: 'secret'"),
+    ({"inputs": {"picture": [1, 3, 32, 32]}}, 'has no input "image"'),
+    ({"inputs": {"image": [1, 3, 64, 48]}}, 'its input "image" is [1, 3, 64, 48], its metadata '
+                                           "says [1, 3, 32, 32]"),
+    ({"meta": False}, "not an isegui export (no isegui metadata)"),
+    ({"meta": "{not json"}, "its isegui metadata: not valid JSON"),
+    ({"meta": "[1, 2]"}, "its isegui metadata: must be a JSON object"),
+    ({"meta": {"width": "32"}}, "its metadata's 'width': must be a whole number of pixels"),
+    ({"meta": {"height": 10**400}}, "its metadata's 'height': must be a whole number"),
+    ({"meta": {"classes": []}}, "its metadata's 'classes': must be a list of 1 to"),
+    ({"meta": {"classes": ["pill", 3]}}, "a class name must be non-empty text, not 3"),
+    ({"meta": {"classes": ["pill", "pill"]}}, "a class is named twice"),
+    ({"meta": {"mean": [0.5, "x", 0.5]}}, "its metadata's 'mean': must be 3 numbers"),
+    ({"meta": {"mm_per_px": -1}}, "'mm_per_px': must be a number of mm per pixel above 0"),
+    ({"meta": {"working_scale": {"mode": "sideways"}}}, "'working_scale': working scale: "
+                                                        "unknown mode 'sideways'"),
+    ({"meta": {"working_scale": {"mode": "tiles", "size": 64}}},
+     "'working_scale': tiles of 64 px do not fit the model's 32 x 32 px input"),
+    ({"meta": {"rules": [1]}}, "'rules': must be an object"),
+    ({"outputs": {"boxes": np.zeros((1, 5), np.float32)}},
+     "outputs of shapes the predictor cannot use: boxes (1, 5) (on a blank frame, when loaded)"),
+    ({"outputs": {"masks": np.zeros((1, 14, 14), np.float32)}},
+     "masks (1, 14, 14)"),
+])
+def test_a_model_that_does_not_fit_is_refused_in_one_line_before_the_watch(tmp_path, change,
+                                                                            words):
+    from isegui.core.errors import IseguiError
+    from isegui.ml.infer.line_watch import watcher_for
+    model = tiny_model(tmp_path / "m.onnx", **change)
+    with pytest.raises(IseguiError) as caught:
+        watcher_for(tmp_path, model)
+    message = str(caught.value)
+    assert message.startswith(f"{model}: ") and words in message, message
+    assert len(message.splitlines()) == 1
