@@ -3,7 +3,8 @@ this package and registers its parser in `COMMANDS`.
 
 However a command fails, the person at the terminal reads one line that names the command and
 the problem, never a traceback (that goes to cli.log); what reaches the screen or the log never
-holds a connection password."""
+holds a connection password, and no name or value quoted in it can break that line or act on
+the terminal (core.one_line)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 from isegui import __version__
 from isegui.cli import (data_commands, images_commands, line_commands, ml_commands,
                         project_commands, self_test_command, team_commands, weights_commands)
-from isegui.core.errors import IseguiError
+from isegui.core.errors import ImportFailed, IseguiError
+from isegui.core.one_line import MAX_CHARS, one_line
 from isegui.core.project import PROJECT_FILE
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.core.redact import redact_passwords
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = int(args.handler(args) or EXIT_OK)
     except (IseguiError, ValueError, OSError) as exc:  # ImportFailed is an IseguiError
-        return _failed(args.command, str(exc))
+        return _failed(args.command, exc)
     except WRITE_FAILURES as exc:  # the store itself failed: say which, and what it means
         return _failed(args.command, database_failure(getattr(args, "dir", None), exc))
     except KeyboardInterrupt:
@@ -74,18 +76,32 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _failed(command: str, message: str) -> int:
-    log.error("isegui %s failed: %s", command, message, extra=FILE_ONLY)
-    print(f"error: {redact_passwords(message)}", file=sys.stderr)
+def _failed(command: str, problem: str | BaseException) -> int:
+    shown = _shown(problem)
+    log.error("isegui %s failed: %s", command, shown, extra=FILE_ONLY)
+    print(f"error: {shown}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _shown(problem: str | BaseException) -> str:
+    """A problem isegui put into words, as one line: passwords hidden, then control
+    characters escaped and cut at MAX_CHARS (hidden first: a cut must not keep half of one).
+    An import's list of problems keeps a line per problem, each made one line: a name
+    holding a line break cannot add a line of its own."""
+    if isinstance(problem, ImportFailed) and len(problem.problems) > 1:
+        return str(ImportFailed([_safe(line) for line in problem.problems]))
+    return _safe(str(problem))
+
+
+def _safe(text: str, limit: int = MAX_CHARS) -> str:
+    return one_line(redact_passwords(text), limit)
 
 
 def _unexpected(exc: BaseException) -> str:
     """An exception no part of isegui put into words, in one line: its kind and the first
     line of what it says."""
     words = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    if len(words) > _MESSAGE_LIMIT:
-        words = words[:_MESSAGE_LIMIT] + "..."
+    words = _safe(words, _MESSAGE_LIMIT)
     words = words or next((w for kind, w in _IN_WORDS.items() if isinstance(exc, kind)), "")
     kind = _kind(exc)
     return f"an unexpected {kind}: {words}" if words else f"an unexpected {kind}"

@@ -7,6 +7,8 @@ import argparse
 import time
 from pathlib import Path
 
+from isegui.core.one_line import one_line
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -44,9 +46,9 @@ def _watch_arguments(p: argparse.ArgumentParser) -> None:
 def run_watch(args) -> int:
     start = time.perf_counter()
     watcher = _watcher(args)
-    print(f"ready in {time.perf_counter() - start:.2f} s: watching {args.folder} with "
-          f"{args.model.name} ({', '.join(watcher.predictor.classes)}); results in "
-          f"{watcher.settings.out}", flush=True)
+    print(one_line(f"ready in {time.perf_counter() - start:.2f} s: watching {args.folder} "
+                   f"with {args.model.name} ({', '.join(watcher.predictor.classes)}); results "
+                   f"in {watcher.settings.out}", limit=2000), flush=True)
     count = watcher.run(once=args.once)
     print(f"{count} images inspected")
     return 0

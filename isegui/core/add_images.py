@@ -20,9 +20,10 @@ from typing import Protocol
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError
-from isegui.core.fileio import (copy_new, fitted_name, not_regular_problem, printable_path,
-                                utf8_problem, writable_inside)
+from isegui.core.fileio import (copy_new, fitted_name, not_regular_problem, utf8_problem,
+                                writable_inside)
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
+from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project
 from isegui.core.store import Store
@@ -135,22 +136,28 @@ def check_images(files: list[Path], progress: Progress = no_progress, *,
             problems.append(result)
         else:
             checked.append(result)
-        progress(n, len(files), printable_path(file))
+        progress(n, len(files), one_line(file))
     return checked, problems
 
 
 def _check_one(file: Path, roots: list[Path]) -> CheckedImage | str:
-    """The image checked, or "FILE: problem" when it is left out."""
+    """The image checked, or "FILE: problem" when it is left out: one line, whatever the
+    name or the decoder's words hold (a name with a line break would print a line of its
+    own, looking like isegui's)."""
     problem = utf8_problem(file) or _not_a_file(file)
     if problem is not None:
-        return f"{printable_path(file)}: {problem}"
+        return _left_out(file, problem)
     try:
         info = verify_image(file)
     except InputFileError as exc:
-        return str(exc)
+        return _left_out(file, exc.problem)
     except Exception as exc:  # one odd file must not stop the other hundreds
-        return f"{file}: cannot read the image ({exc})"
+        return _left_out(file, f"cannot read the image ({exc})")
     return CheckedImage(file, _name_below(file, roots), info.width, info.height)
+
+
+def _left_out(file: Path, problem: str) -> str:
+    return f"{one_line(file)}: {one_line(problem)}"
 
 
 def _not_a_file(file: Path) -> str | None:
@@ -211,15 +218,15 @@ def path_warnings(plans: Sequence[StoredFile], on_share: bool = False) -> list[s
     absolute = [p for p in plans if _absolute(p.stored)]
     if absolute:
         warnings.append(f"images on another drive than the project are recorded by absolute "
-                        f"path ({len(absolute)}; the first: {absolute[0].file}): moving the "
-                        "project to another PC leaves them behind; copying them into the "
-                        "project avoids that")
+                        f"path ({len(absolute)}; the first: {one_line(absolute[0].file)}): "
+                        "moving the project to another PC leaves them behind; copying them "
+                        "into the project avoids that")
     outside = [p for p in plans if _outside(p.stored)]
     if on_share and outside:
         warnings.append(f"the project is on a network share, but {len(outside)} image(s) stay "
-                        f"outside its folder (the first: {outside[0].file}): the other PCs find "
-                        "them only if they reach that folder by the same path; copy them into "
-                        "the project (--copy) to be sure")
+                        f"outside its folder (the first: {one_line(outside[0].file)}): the "
+                        "other PCs find them only if they reach that folder by the same path; "
+                        "copy them into the project (--copy) to be sure")
     return warnings
 
 

@@ -4,8 +4,10 @@ A project folder may come from elsewhere (a copy, an archive, a share) holding l
 anywhere, FIFOs, or names no file system of ours keeps. Everything isegui writes, truncates,
 deletes or copies inside a folder goes through the checks here, so there is one rule and one
 message for each: `inside_folder` (no link or `..` on the way leads out), `writable_inside`
-(and the file itself is no link), `open_no_follow` (the same at the moment of opening, where
-the system can tell), `fitted_name` (names within the 255 bytes a file name may have).
+(and the file itself is no link, symbolic or hard), `open_no_follow` (the same at the moment of
+opening, where the system can tell), `fitted_name` (names within the 255 bytes a file name may
+have). A hard link is another name for the same file, perhaps outside the folder: writing one in
+place writes the other. Replacing it whole (`atomic_open`) or removing it leaves the other alone.
 """
 
 from __future__ import annotations
@@ -151,12 +153,6 @@ def safe_relative(name: str, what: str = "file name") -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
-def printable_path(path: str | Path) -> str:
-    """A path as a message can show it: bytes that are no UTF-8 text (a name from an old
-    Linux share) shown as \\xNN instead of breaking the line they are printed in."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def utf8_problem(path: str | Path) -> str | None:
     """Why `path` cannot be recorded as text, or None when it can."""
     try:
@@ -206,10 +202,32 @@ def _is_junction(path: Path) -> bool:
     return bool(is_junction(path)) if is_junction is not None else False
 
 
+def refuse_hard_link(path: Path) -> Path:
+    """`path`, once it is known to be no file with other hard links (or not there at all)."""
+    try:
+        st = path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return path
+    problem = hard_link_problem(st)
+    if problem is not None:
+        raise UnsafePathError(path, problem)
+    return path
+
+
+def hard_link_problem(st: os.stat_result) -> str | None:
+    """Why a file of this stat is not to be written in place, or None: a plain file with other
+    hard links would change under each of its names (a folder always has several)."""
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink <= 1:
+        return None
+    return (f"a file with {st.st_nlink - 1} other hard link(s) (the same file under another "
+            "name, perhaps outside the folder); isegui writes nothing through links: replace "
+            "it with a copy of its own")
+
+
 def writable_inside(root: Path, path: Path) -> Path:
-    """`path` may be written, truncated or removed: it is no link, and nothing on the way
-    leads out of `root`."""
-    return inside_folder(root, refuse_link(path))
+    """`path` may be written, truncated or removed: it is no link (symbolic or hard), and
+    nothing on the way leads out of `root`."""
+    return inside_folder(root, refuse_hard_link(refuse_link(path)))
 
 
 def links_in(folder: Path) -> list[Path]:
@@ -225,17 +243,25 @@ _NO_WAIT = getattr(os, "O_NONBLOCK", 0)  # a FIFO opened without it waits for th
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: bytes as they are, no newline translation
 
 
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_TRUNC
+
+
 def open_no_follow(path: Path, flags: int, mode: int = 0o666) -> int:
     """os.open for a plain file that is no link (checked, and where the system can, refused
-    at the moment of opening too); a FIFO, socket or device is refused without waiting."""
+    at the moment of opening too); a FIFO, socket or device is refused without waiting. A
+    file opened for writing has no other hard links either (reading through one is fine)."""
+    writing = bool(flags & _WRITES)
     refuse_link(path)
+    if writing:  # before opening: O_TRUNC would empty the other name's file at once
+        refuse_hard_link(path)
     try:
         fd = os.open(path, flags | _NO_FOLLOW | _NO_WAIT | _BINARY, mode)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # made a link since the check
             refuse_link(path)
         raise
-    problem = not_regular_problem(os.fstat(fd).st_mode)
+    st = os.fstat(fd)  # the file opened, whatever the name led to since the checks
+    problem = not_regular_problem(st.st_mode) or (hard_link_problem(st) if writing else None)
     if problem is not None:
         os.close(fd)
         raise UnsafePathError(path, problem)

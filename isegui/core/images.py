@@ -6,6 +6,9 @@ the pixels. Both raise ImageReadError naming the file and the problem.
 OpenCV decodes (it keeps 16-bit colour, which Pillow cannot); Pillow reads the header, and the
 pixels too where OpenCV fails or disagrees with the header (a tiled TIFF). Both already orient a
 TIFF themselves, so the orientation is applied here only where the decoder did not.
+
+Only regular files are opened (a FIFO would make the open wait for ever), and Pillow only as one
+of PIL_FORMATS (an EPS named .png would go to Ghostscript).
 """
 
 from __future__ import annotations
@@ -13,18 +16,28 @@ from __future__ import annotations
 import functools
 import io
 import os
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from isegui.core.errors import ImageReadError
-from isegui.core.fileio import atomic_write_bytes
+from isegui.core.fileio import atomic_write_bytes, not_regular_problem
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# The formats of IMAGE_SUFFIXES, the only ones any Image.open in isegui may take: Pillow guesses a
+# file's format from its content, and an EPS or PDF (whatever its name) goes to Ghostscript, which
+# runs the PostScript in it ("{} loop" runs forever).
+PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
+# Kinds of files Pillow must not open, named when one is refused: first bytes, kind
+_OTHER_KINDS = ((b"%!PS", "EPS/PostScript"), (b"\xc5\xd0\xd3\xc6", "EPS/PostScript"),
+                (b"%PDF", "PDF"), (b"GIF8", "GIF"), (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"))
+_READ_FLAGS = getattr(os, "O_NONBLOCK", 0)  # none on Windows, which has no FIFOs to wait on
 MAX_PIXELS = 250_000_000  # 250 MP: a 16-bit RGB image this big is 1.5 GB decoded
 
 Image.MAX_IMAGE_PIXELS = None  # we check MAX_PIXELS ourselves, with a clearer message
@@ -63,17 +76,44 @@ def probe(path: str | Path, data: bytes | None = None) -> ImageInfo:
     """Size and orientation from the header, without decoding the pixels. With `data`, the
     image is read from those bytes and `path` only names it in messages."""
     path = Path(path)
+    if data is not None:
+        return _probe_file(path, io.BytesIO(data))
+    with open_image_file(path) as file:
+        return _probe_file(path, file)
+
+
+def open_image_file(path: Path) -> BinaryIO:
+    """`path` opened for reading, once the opened file is known to be a regular file. Checking
+    the name first would not do: between the check and the open it can become a FIFO (whose
+    open waits for a writer that never comes). Opened without blocking, a FIFO or a device
+    answers at once and is refused from its descriptor."""
+    try:
+        file = open(path, "rb", opener=_open_without_blocking)
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot open the file ({exc.strerror or exc})") from None
+    problem = not_regular_problem(os.fstat(file.fileno()).st_mode)
+    if problem is not None:
+        file.close()
+        raise ImageReadError(path, problem)
+    return file  # O_NONBLOCK left set: reading a regular file never waits anyway
+
+
+def _open_without_blocking(path: str, flags: int) -> int:
+    return os.open(path, flags | _READ_FLAGS)
+
+
+def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data) if data is not None else path) as im:
+            with Image.open(file, formats=PIL_FORMATS) as im:
                 width, height = _stored_size(im)
                 orientation = _orientation(im)
                 fmt, mode = im.format or "?", im.mode
-    except FileNotFoundError:
-        raise ImageReadError(path, "file not found") from None
     except UnidentifiedImageError:
-        raise ImageReadError(path, "not an image file, or a format isegui cannot read") from None
+        raise ImageReadError(path, _unsupported(file)) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(path, f"cannot read the image header ({exc})") from None
     if width <= 0 or height <= 0:
@@ -85,6 +125,16 @@ def probe(path: str | Path, data: bytes | None = None) -> ImageInfo:
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ImageInfo(width, height, orientation, fmt, mode)
+
+
+def _unsupported(file: BinaryIO) -> str:
+    """Why Pillow, held to PIL_FORMATS, found no image: the kind of file, where it is known."""
+    file.seek(0)
+    head = file.read(16)
+    kind = next((kind for magic, kind in _OTHER_KINDS if head.startswith(magic)), None)
+    if kind is None:
+        return "not an image file, or a format isegui cannot read"
+    return f"not a supported image ({kind}); isegui reads PNG, JPEG, TIFF, BMP and WebP"
 
 
 def _stored_size(im: Image.Image) -> tuple[int, int]:
@@ -118,22 +168,26 @@ def load_image(path: str | Path) -> np.ndarray:
     """Pixels as (H, W) grayscale or (H, W, 3) RGB, in the file's own dtype (uint8, uint16,
     float32), EXIF orientation applied. Alpha is dropped."""
     path = Path(path)
-    info = probe(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)  # not cv2.imread: it fails on non-ASCII paths
-    except OSError as exc:
-        raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    with open_image_file(path) as file:  # one open: the header checked is the data decoded
+        info = _probe_file(path, file)  # refuses a too large image before its data is read
+        try:
+            file.seek(0)
+            data = file.read()  # decoded from memory, not cv2.imread: it fails on non-ASCII paths
+        except OSError as exc:
+            raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
     pixels = _decode_with_opencv(data, info)
     if pixels is None:
         pixels = _decode_with_pillow(path, data, info)
     return pixels
 
 
-def _decode_with_opencv(data: np.ndarray, info: ImageInfo) -> np.ndarray | None:
+def _decode_with_opencv(data: bytes, info: ImageInfo) -> np.ndarray | None:
     """OpenCV's picture in the labels' frame; None where OpenCV cannot decode the file (a
-    tiled TIFF) or decodes it in another size than the header's."""
-    try:
-        pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # EXIF applied below, for JPEG & co
+    tiled TIFF, a cut PNG) or decodes it in another size than the header's."""
+    if info.format == "PNG" and not _png_chunks_complete(data):
+        return None  # libpng would print its error on stderr, beside isegui's one line
+    try:  # EXIF applied below, for JPEG & co
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
         return None
     if pixels is None:
@@ -142,6 +196,18 @@ def _decode_with_opencv(data: np.ndarray, info: ImageInfo) -> np.ndarray | None:
     if not (info.format == "TIFF" and _opencv_orients_tiff()):
         pixels = apply_orientation(pixels, info.orientation)
     return pixels if pixels.shape[:2] == (info.height, info.width) else None
+
+
+def _png_chunks_complete(data: bytes) -> bool:
+    """Whether a PNG's chunks run whole up to IEND: a file cut short (a copy in progress, a
+    full disk) is not. Only the chunks' lengths are read: quick for any size."""
+    pos = 8  # after the signature
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        pos += 12 + int(length)  # length, kind, data, CRC
+        if kind == b"IEND":
+            return pos <= len(data)
+    return False
 
 
 @functools.cache
@@ -157,13 +223,13 @@ def _opencv_orients_tiff() -> bool:
     return pixels is not None and int(pixels.reshape(-1)[0]) == 255
 
 
-def _decode_with_pillow(path: Path, data: np.ndarray, info: ImageInfo) -> np.ndarray:
+def _decode_with_pillow(path: Path, data: bytes, info: ImageInfo) -> np.ndarray:
     """Pillow's picture, turned as ImageOps.exif_transpose turns it, as load_image gives
     pixels."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data.tobytes())) as im:
+            with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as im:
                 pixels = _pillow_pixels(ImageOps.exif_transpose(im))
     except MemoryError:
         raise
@@ -199,7 +265,7 @@ def verify_image(path: str | Path) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with open_image_file(path) as file, Image.open(file, formats=PIL_FORMATS) as im:
                 im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
                 im.load()
     except (OSError, ValueError, SyntaxError) as exc:
@@ -245,13 +311,26 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     percentile, so a 12-bit camera frame in a 16-bit file is not nearly black."""
     if pixels.dtype == np.uint8:
         return pixels
-    values = pixels.astype(np.float32)
-    sample = values[::max(1, values.shape[0] // 512), ::max(1, values.shape[1] // 512)]
-    lo, hi = np.percentile(sample, [0.5, 99.5])
-    if hi <= lo:
-        hi = lo + 1.0
-    stretched: np.ndarray = np.clip((values - lo) * (255.0 / (hi - lo)), 0, 255)
+    with np.errstate(over="ignore", invalid="ignore"):  # a float beyond float32 becomes inf
+        values = pixels.astype(np.float32)
+    lo, hi = _stretch_range(values)
+    # NaN (a float TIFF's "no data") shown black, infinities as the darkest or brightest
+    values = np.nan_to_num(values, copy=False, nan=lo, posinf=hi, neginf=lo)
+    with np.errstate(over="ignore"):  # float32 - lo beyond float32: inf, clipped to 255
+        stretched: np.ndarray = np.clip((values - lo) * (255.0 / (hi - lo)), 0, 255)
     return stretched.astype(np.uint8)
+
+
+def _stretch_range(values: np.ndarray) -> tuple[float, float]:
+    """The 0.5th and 99.5th percentile of the finite values, from a sample of at most about
+    512 x 512."""
+    sample = values[::max(1, values.shape[0] // 512), ::max(1, values.shape[1] // 512)]
+    finite = sample[np.isfinite(sample)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
+    # lo + 1 is lo itself from about 1e16 up: the next float above keeps hi - lo from 0
+    return lo, hi if hi > lo else max(lo + 1.0, float(np.nextafter(lo, np.inf)))
 
 
 def save_image(path: str | Path, pixels: np.ndarray) -> None:

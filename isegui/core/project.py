@@ -142,7 +142,8 @@ class Project:
     def _open(cls, folder: Path, *, read_only: bool, lock: bool,
               create: bool = False) -> Project:
         # SQLite writes through a link as through the file: a project file or journal copied
-        # in as a link to elsewhere would change that file (the lock checks its own)
+        # in as a link to elsewhere (symbolic, or a hard link: the same file under another
+        # name) would change that file (the lock checks its own)
         for name in STORE_FILES:
             if (folder / name).is_symlink() or (folder / name).exists():
                 writable_inside(folder, folder / name)

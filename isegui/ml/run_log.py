@@ -27,7 +27,9 @@ class RunLog:
     def append(self, kind: str, fields: dict[str, Any]) -> None:
         if kind not in LOGGED:
             return
-        if self._file is None:  # never through a link (a run folder copied from elsewhere)
+        # never through a link, symbolic or hard (a run folder copied from elsewhere):
+        # appending would change the file under its other name too
+        if self._file is None:
             fd = open_no_follow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._file.write(json.dumps({"event": kind, **fields}, default=str) + "\n")

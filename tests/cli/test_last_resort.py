@@ -5,6 +5,7 @@ project (nested JSON in a run's settings) or team file ends the same way."""
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import sqlite3
 
@@ -14,6 +15,8 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from shapely.errors import GEOSException
 
 from isegui.cli import main, project_commands
+from isegui.core.errors import ImportFailed, InputFileError
+from isegui.core.one_line import MAX_CHARS
 from isegui.core.project import PROJECT_FILE, Project
 from isegui.exit_codes import EXIT_FAILED
 
@@ -101,3 +104,57 @@ def test_a_team_file_of_nested_json_is_refused_in_one_line(tmp_path, capsys, log
     assert main(["stats", str(team_file)]) == EXIT_FAILED
     line = _one_line(capsys.readouterr().err)
     assert str(team_file) in line and "nested too deep" in line
+
+
+# --- what a message quotes (a name, a value) cannot break its line or act on the terminal
+
+
+def _raising(monkeypatch, exc):
+    def handler(args):
+        raise exc
+    monkeypatch.setattr(project_commands, "run_stats", handler)
+
+
+@pytest.mark.parametrize("exc", [
+    InputFileError("x\nerror: nothing wrong, all fine.jpg", "\x1b]0;PWNED\x07\x1b[2J"),
+    ValueError("class 'pi\x00ll\u2028' unknown"),
+    RuntimeError("\x1b[2Jfirst line\nsecond line"),  # the last resort's kind
+])
+def test_control_characters_in_a_message_are_shown_escaped(tmp_path, monkeypatch, capsys,
+                                                            logs, exc):
+    _raising(monkeypatch, exc)
+    assert main(["stats", str(tmp_path)]) == EXIT_FAILED
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("error: ") and line.isprintable(), repr(line)
+    assert "\\x1b" in line or "\\x00" in line
+    assert "second line" not in line  # an unexpected error shows its first line only
+
+
+def test_a_huge_value_in_a_rules_file_is_a_short_line(tmp_path, capsys, logs):
+    from tests.ml.infer.test_line_watch import tiny_model
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"isegui_rules": 1, "units": "m" * 10_000_000,
+                                 "classes": {"pill": {"count": {"min": 1}}}}))
+    model = tiny_model(tmp_path / "m.onnx")
+    assert main(["watch", str(tmp_path), "--model", str(model), "--rules", str(rules),
+                 "--once"]) == EXIT_FAILED
+    line = _one_line(capsys.readouterr().err)
+    assert len(line) <= len("error: ") + MAX_CHARS and line.endswith("...")
+    assert "units" in line
+
+
+def test_an_imports_problems_keep_a_line_each_and_cannot_add_one(tmp_path, monkeypatch,
+                                                                  capsys, logs):
+    _raising(monkeypatch, ImportFailed(["a.json: fine", "b\nerror: all fine.json: bad\x00"]))
+    assert main(["stats", str(tmp_path)]) == EXIT_FAILED
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["error: import stopped, the project was not changed:",
+                     "  a.json: fine", "  b\\nerror: all fine.json: bad\\x00"]
+
+
+def test_a_password_is_hidden_before_a_long_message_is_cut(tmp_path, monkeypatch, capsys,
+                                                             logs):
+    url = "postgresql://line:" + "s3cret" * 100 + "@db/isegui"
+    _raising(monkeypatch, ValueError(f"cannot reach {url}"))
+    assert main(["stats", str(tmp_path)]) == EXIT_FAILED
+    assert "s3cret" not in capsys.readouterr().err

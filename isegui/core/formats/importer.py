@@ -12,8 +12,8 @@ import shapely
 
 from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
-from isegui.core.errors import ImageReadError, ImportFailed, ShapeError
-from isegui.core.fileio import atomic_write_bytes, copy_new
+from isegui.core.errors import ImageReadError, ImportFailed, ShapeError, UnsafePathError
+from isegui.core.fileio import atomic_write_bytes, copy_new, inside_folder, writable_inside
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
 from isegui.core.geometry import clip_to_image
@@ -110,6 +110,7 @@ def import_dataset(project: Project, options: ImportOptions,
     plans, problems = _plan(project, dataset, lookup, options, report, progress)
     if problems:
         raise ImportFailed(problems)
+    _refuse_targets_out(project, plans)
     report.warnings += path_warnings(plans, project.store.on_share)
     _write(project, dataset, plans, options, report)
     return report
@@ -232,15 +233,41 @@ def _stored_path(project: Project, image: SourceImage, file: Path, options: Impo
         candidate = target.with_name(f"{target.stem}-{k}{target.suffix}")
 
 
+def _copy_target(project: Project, plan: _Planned) -> Path | None:
+    """Where in the project the plan puts its image (a copy, or embedded image data), or None
+    when the image is recorded where it is."""
+    if plan.stored == project.stored_path(plan.file):
+        return None
+    return project.folder / plan.stored
+
+
+def _refuse_targets_out(project: Project, plans: list[_Planned]) -> None:
+    """Every image put into the project stays in it: a linked `images/` (or a folder or file
+    in it) from a folder copied from elsewhere would take the copy, or the recorded path, out.
+    Checked for all before anything is written, so the import stays all or nothing."""
+    for plan in plans:
+        target = _copy_target(project, plan)
+        if target is None:
+            continue
+        try:
+            if target.exists():  # already there: recorded, not written
+                inside_folder(project.folder, target)
+            else:
+                writable_inside(project.folder, target)
+        except UnsafePathError as exc:
+            raise ImportFailed([str(exc)]) from None
+
+
 def _write(project: Project, dataset: Dataset, plans: list[_Planned], options: ImportOptions,
            report: ImportReport) -> None:
     store = project.store
     created: list[Path] = []
     try:
         for plan in plans:
-            target = project.folder / plan.stored
-            if plan.stored == project.stored_path(plan.file) or target.exists():
+            target = _copy_target(project, plan)
+            if target is None or target.exists():
                 continue
+            writable_inside(project.folder, target)  # again: a link made since the check
             if plan.source.image_data is not None and not plan.file.exists():
                 atomic_write_bytes(target, plan.source.image_data)
             else:

@@ -31,7 +31,7 @@ from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageL
                                       SourceImage, SourceInstance, repaired_or_warn)
 from isegui.core.geometry import (Shape, bounds_window, has_holes, polygons_of, rasterize,
                                   vectorize)
-from isegui.core.images import MAX_PIXELS
+from isegui.core.images import MAX_PIXELS, PIL_FORMATS
 
 name = "labelme"
 description = "labelme JSON (one file per image)"
@@ -197,7 +197,7 @@ def _mask_shape(shape: dict[str, Any], points: np.ndarray, path: Path, k: int,
     if not isinstance(encoded, str) or len(points) < 1:
         raise FormatError(path, f"shapes[{k}]: a mask shape needs 'points' and a 'mask'")
     try:
-        with Image.open(io.BytesIO(base64.b64decode(encoded))) as im:
+        with Image.open(io.BytesIO(base64.b64decode(encoded)), formats=PIL_FORMATS) as im:
             if im.width * im.height > max_pixels:  # checked from the header, before decoding
                 raise FormatError(path, f"shapes[{k}]: its mask is {im.width}x{im.height} "
                                         "pixels, larger than the image")
@@ -223,7 +223,7 @@ def _track_id(description: object) -> int | None:
 
 def _suffix_of(data: bytes) -> str:
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as im:
             return {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif"}.get(
                 im.format or "", ".png")
     except Exception:

@@ -36,6 +36,7 @@ from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, split_named)
 from isegui.core.geometry import bounds_window, rasterize, vectorize
+from isegui.core.images import PIL_FORMATS
 
 name = "masks"
 description = "instance-id masks (PNG/TIFF, 8/16-bit) with a class map, VOC layout"
@@ -157,7 +158,7 @@ def _read_label_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     """The stored values (palette indices, not colours) of an 8- or 16-bit label image of
     its image's `size` (width, height), checked from the header before decoding."""
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=PIL_FORMATS) as im:
             if im.size != tuple(size):
                 raise FormatError(path, f"the mask is {im.width}x{im.height}, its image "
                                         f"{size[0]}x{size[1]}")

@@ -25,6 +25,8 @@ from isegui.core.geometry import Shape, polygons_of
 name = "yolo"
 description = "YOLO segmentation txt (Ultralytics layout, data.yaml)"
 DATA_YAML = "data.yaml"
+MAX_CLASSES = 10_000  # as a model's metadata may hold
+MAX_CLASS_NAME = 200  # characters: a name to show in a list, not a text
 
 
 def default_image_root(source: Path) -> Path:
@@ -68,20 +70,55 @@ def _class_names(source: Path, folder: Path) -> list[str]:
             doc = yaml.safe_load(yaml_file.read_text(encoding="utf-8-sig"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise FormatError(yaml_file, f"malformed YAML ({exc})") from None
+        except ValueError:  # PyYAML's int() of a number of over 4300 digits
+            raise FormatError(yaml_file, "a number too long to read") from None
+        except RecursionError:
+            raise FormatError(yaml_file, "nested too deeply") from None
         names = doc.get("names") if isinstance(doc, dict) else None
-        if isinstance(names, dict):
-            try:
-                return [str(names[k]) for k in sorted(names, key=int)]
-            except (TypeError, ValueError):
-                raise FormatError(yaml_file, "'names' keys must be class indices") from None
-        if isinstance(names, list):
-            return [str(n) for n in names]
-        raise FormatError(yaml_file, "no 'names' list or mapping of class names")
+        return [_class_name(yaml_file, k, n) for k, n in _numbered_names(yaml_file, names)]
     classes_txt = folder / "classes.txt"
     if classes_txt.is_file():
         return [n.strip() for n in classes_txt.read_text(encoding="utf-8-sig").splitlines()
                 if n.strip()]
     raise InputFileError(folder, f"no {DATA_YAML} (or classes.txt) with the class names")
+
+
+def _numbered_names(yaml_file: Path, names: object) -> list[tuple[int, object]]:
+    """data.yaml's 'names', a list or a mapping from class index to name, as (index, value)
+    in index order."""
+    if isinstance(names, dict):
+        try:
+            ordered = sorted(((int(k), v) for k, v in names.items()), key=lambda kv: kv[0])
+        except (TypeError, ValueError):
+            raise FormatError(yaml_file, "'names' keys must be class indices") from None
+    elif isinstance(names, list):
+        ordered = list(enumerate(names))
+    else:
+        raise FormatError(yaml_file, "no 'names' list or mapping of class names")
+    if len(ordered) > MAX_CLASSES:
+        raise FormatError(yaml_file, f"'names' holds {len(ordered):,} classes (at most "
+                                     f"{MAX_CLASSES:,})")
+    return ordered
+
+
+def _class_name(yaml_file: Path, index: int, value: object) -> str:
+    """One class name as text. Only text or a number is a name: str() of a list would spell
+    out every alias in it, and a few hundred bytes of nested aliases spell out megabytes."""
+    if isinstance(value, (list, dict)):
+        raise FormatError(yaml_file, f"'names': class {index} is a {type(value).__name__}, "
+                                     "not a name")
+    if value is None:
+        raise FormatError(yaml_file, f"'names': class {index} has no name")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FormatError(yaml_file, f"'names': class {index} is {value!s:.40} as YAML reads "
+                                     "it, not text; put the name in quotes")
+    name = str(value).strip()
+    if not name:
+        raise FormatError(yaml_file, f"'names': class {index} has an empty name")
+    if len(name) > MAX_CLASS_NAME:
+        raise FormatError(yaml_file, f"'names': class {index} has a name of {len(name):,} "
+                                     f"characters (at most {MAX_CLASS_NAME})")
+    return name
 
 
 def _image_stem(label_file: Path, folder: Path, root: Path) -> str | None:

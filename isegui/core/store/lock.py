@@ -1,7 +1,7 @@
 """One editor per project (and one process per training run): an OS file lock, released by
 the OS if the process dies. The lock file is written and truncated, so it is opened only as a
-plain file and never through a link (a copied folder's link would make the lock overwrite
-whatever it points at, the project file included)."""
+plain file and never through a link, symbolic or hard (a copied folder's link would make the
+lock overwrite whatever it points at, the project file included)."""
 
 from __future__ import annotations
 

@@ -34,10 +34,12 @@ import numpy as np
 
 from isegui.core.csv_cells import CsvDictWriter, unescape_row
 from isegui.core.errors import ImageReadError, InputFileError, IseguiError
-from isegui.core.fileio import atomic_write_bytes
+from isegui.core.fileio import (atomic_write_bytes, fitted_name, not_regular_problem,
+                                open_no_follow, writable_inside)
 from isegui.core.images import is_image_file, load_image, verify_image
 from isegui.core.line_rules import Rules
 from isegui.core.measure import measure
+from isegui.core.one_line import one_line
 from isegui.logs import FILE_ONLY
 from isegui.ml.infer.detection import Detection, ImagePredictor, prepare_image
 
@@ -47,6 +49,7 @@ STOP_FILE = "STOP"  # created in the watched folder, it ends the watch cleanly
 UNREADABLE = "unreadable"
 NOT_INSPECTED = "not inspected"  # the image was read; predicting or judging it failed
 MAX_REASON = 300  # characters of an error's own words kept in a reason
+MAX_NAME_SHOWN = 200  # characters of a file's name on the screen's line for its row
 DIGEST_SAMPLES, DIGEST_BLOCK = 16, 1 << 16  # what is read of an unreadable file at a look
 
 
@@ -72,13 +75,30 @@ def file_label(path: Path) -> str:
 class ResultsFile:
     """Rows appended as images are inspected. A file another program holds (Excel locks the
     CSV it shows) queues them: they go in, in order, once it lets go. Every cell of the CSV
-    goes through core.csv_cells, so a name starting with "=" is never a formula there."""
+    goes through core.csv_cells, so a name starting with "=" is never a formula there.
+
+    The file is written only as a plain file that is no link: a link would append the rows
+    wherever it leads (a folder copied from elsewhere may hold one), and opening a FIFO waits
+    for ever. Such a file is refused when the watch starts, and at each write too."""
 
     def __init__(self, path: Path, columns: Sequence[str]):
         self.path, self.columns = path, list(columns)
         self.waiting: list[dict[str, Any]] = []
         self.jsonl = path.suffix.lower() in (".jsonl", ".json")
         self.damaged = 0  # lines of a JSON-lines file that did not read back
+        self._refuse_unusable()
+
+    def _refuse_unusable(self) -> None:
+        """InputFileError (in one line) for a results file that is a link, a FIFO or anything
+        but a plain file; one that does not exist yet is made at the first row."""
+        writable_inside(self.path.parent, self.path)
+        try:
+            mode = self.path.stat().st_mode  # no link: the file's own
+        except OSError:
+            return  # not there yet, or not to be looked at now: the writes say so
+        problem = not_regular_problem(mode)
+        if problem is not None:
+            raise InputFileError(self.path, f"cannot hold the results: {problem}")
 
     def done_files(self) -> set[str]:
         """The files a run before this one already inspected (a restart goes on from there).
@@ -118,10 +138,11 @@ class ResultsFile:
         if not self.waiting:
             return True
         try:
-            new = not self.path.exists() or self.path.stat().st_size == 0
+            fd = open_no_follow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             # backslashreplace: no text in a row can make the write fail
-            with open(self.path, "a", encoding="utf-8", errors="backslashreplace",
-                      newline="") as out:
+            with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace",
+                           newline="") as out:
+                new = os.fstat(fd).st_size == 0
                 if self.jsonl:
                     for row in self.waiting:
                         out.write(json.dumps(row, allow_nan=False) + "\n")
@@ -130,9 +151,8 @@ class ResultsFile:
                     if new:
                         writer.writeheader()
                     writer.writerows(self.waiting)
-        except OSError as exc:
-            log.warning("%s cannot be written (%s): %d rows wait", self.path, exc,
-                        len(self.waiting))
+        except (OSError, InputFileError) as exc:  # InputFileError: made a link or FIFO since
+            _warn(f"{self.path} cannot be written ({exc}): {len(self.waiting)} rows wait")
             return False
         self.waiting.clear()
         return True
@@ -225,7 +245,7 @@ class Watcher:
         try:
             paths = sorted(self.settings.folder.iterdir())
         except OSError as exc:  # a share gone for a moment: look again at the next pass
-            log.warning("%s cannot be listed (%s)", self.settings.folder, exc)
+            _warn(f"{self.settings.folder} cannot be listed ({exc})")
             return []
         return [p for p in paths if is_image_file(p) and file_label(p) not in self._done
                 and _is_file(p)]
@@ -274,20 +294,31 @@ class Watcher:
         self._pending.pop(path, None)
         self._done.add(row["file"])
         self.results.add(row)
-        self._say(f"{row['verdict'] or '-':>3} {row['file']}"
-                  + (f": {row['reasons']}" if row["reasons"] else ""))
+        self._say(_row_line(row))
         if self.on_inspected is not None:
             try:
                 self.on_inspected(row, pixels, found)
-            except Exception:  # a view that cannot show one image must not stop the line
-                log.warning("%s: the view failed to show it", row["file"], exc_info=True)
-        if self.settings.move_to is not None:
-            try:
-                self.settings.move_to.mkdir(parents=True, exist_ok=True)
-                path.replace(self.settings.move_to / path.name)
-            except OSError as exc:
-                log.warning("%s not moved: %s", path, exc)
+            except Exception as exc:  # a view that cannot show one image must not stop the line
+                log.warning("%s: the view failed to show it", row["file"], exc_info=True,
+                            extra=FILE_ONLY)
+                _warn(f"{row['file']}: the view failed to show it ({_in_words(exc)})")
+        if self.settings.move_to is not None and self._moved(path, self.settings.move_to):
+            # gone from the folder: a new file under the same name is a new part
+            self._done.discard(row["file"])
         return row
+
+    @staticmethod
+    def _moved(path: Path, folder: Path) -> bool:
+        """Move an inspected image to `folder`, under a name of its own there ("part-2.png"
+        beside an earlier "part.png": a camera reusing a name must not overwrite the
+        image of an earlier part); False when it stays where it is."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.replace(_free_name(folder, path.name))
+        except OSError as exc:
+            _warn(f"{file_label(path)} not moved: {exc}")
+            return False
+        return True
 
     def _failed(self, path: Path, what: str, why: Exception | str) -> dict[str, Any]:
         """The NG row of an image that could not be judged, the reason in words; the
@@ -298,8 +329,11 @@ class Watcher:
                 "reasons": f"{what}: {_in_words(why)}", "sizes": "{}", "ms": 0}
 
     def _say(self, text: str) -> None:
-        """Say it; on a console that cannot show a character (Windows, output redirected to
-        a file in a code page), with that character escaped."""
+        """Say it, on one line whatever a file or class name in it holds (a line break
+        would print a line of its own, an ESC act on the terminal); on a console that cannot
+        show a character (Windows, output redirected to a file in a code page), with that
+        character escaped."""
+        text = one_line(text)
         try:
             self.say(text)
         except UnicodeError:
@@ -339,7 +373,7 @@ class Watcher:
                 folder.mkdir(parents=True, exist_ok=True)
                 atomic_write_bytes(folder / f"{path.stem}_NG.png", png.tobytes())
         except (OSError, cv2.error) as exc:
-            log.warning("%s: no overlay written (%s)", file_label(path), exc)
+            _warn(f"{file_label(path)}: no overlay written ({exc})")
 
     @staticmethod
     def draw(pixels: np.ndarray | None, found: list[Detection], verdict: str) -> np.ndarray:
@@ -359,6 +393,27 @@ class Watcher:
                         0.25 * thick, color, 1, cv2.LINE_AA)
         return image
 
+
+
+def _warn(text: str) -> None:
+    """A warning on one line: the names and error words in it may hold anything."""
+    log.warning("%s", one_line(text))
+
+
+def _row_line(row: dict[str, Any]) -> str:
+    """A row as the screen shows it: verdict, file, reasons; the name and the reasons each
+    made one line and cut on their own, so a long name leaves the reasons readable."""
+    line = f"{row['verdict'] or '-':>3} {one_line(row['file'], MAX_NAME_SHOWN)}"
+    return line + (f": {one_line(row['reasons'])}" if row["reasons"] else "")
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """`folder / name`, or "NAME-2.EXT", "-3" ... where that is taken."""
+    target, k = folder / name, 1
+    while target.exists() or target.is_symlink():
+        k += 1
+        target = folder / fitted_name(Path(name).stem, f"-{k}{Path(name).suffix}")
+    return target
 
 
 def _read(path: Path) -> np.ndarray:
@@ -404,15 +459,15 @@ def _is_file(path: Path) -> bool:
 
 def _in_words(why: Exception | str) -> str:
     """An error as one line: isegui's own message as it is, another error's with its kind
-    (\"IndexError: ...\"), at most MAX_REASON characters."""
+    (\"IndexError: ...\"), at most MAX_REASON characters; its line breaks as spaces, any
+    other control character (ESC, NUL) escaped."""
     if isinstance(why, MemoryError):
         text = "not enough memory"
     elif isinstance(why, IseguiError | str):
         text = str(why)
     else:
         text = f"{type(why).__name__}: {why}" if str(why) else type(why).__name__
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
+    return one_line(" ".join(text.split()), MAX_REASON)
 
 
 def _now() -> str:

@@ -2,12 +2,20 @@
 predictor; no torch here, so a line PC predicting with it never imports torch.
 
 The predictor scales an image to fit the export's input, as the torch model's transform does,
-and fills the rest with the model's mean colour, which normalises to the zeros torch pads with."""
+and fills the rest with the model's mean colour, which normalises to the zeros torch pads with.
+
+Each run of the graph has a time limit: a model can pass every check at load and still loop
+for ever on some images (a Loop whose trip count comes from the pixels runs 0 times on the
+blank frame of the dry run). A run past its limit is stopped (onnxruntime's RunOptions
+.terminate, set from a timer) and raises ModelTooSlow: that image is not inspected, the next
+one is."""
 
 from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,10 +32,23 @@ OUTPUTS = ("boxes", "labels", "scores", "masks", "blobs")  # blobs: optional
 MAX_SIDE = 16384  # px of the model's input; larger is no export of isegui's
 MAX_CLASSES = 10000
 MAX_MM_PER_PX = 1e6
+# The time one run of the graph may take: DRY_RUN_FACTOR times the dry run's, and never less
+# than RUN_LIMIT_S. Every run feeds the same input (one height x width canvas), so a sound
+# model's runs all take about what the dry run took (which, the first, also pays for
+# onnxruntime's warm-up): 20 times that, or a minute at least, leaves a slow or busy line PC
+# far inside the limit, while a graph that would spin for ever stops within a minute or so.
+# Tests shrink RUN_LIMIT_S.
+RUN_LIMIT_S = 60.0
+DRY_RUN_FACTOR = 20.0
 
 
 class ExportError(IseguiError):
     pass
+
+
+class ModelTooSlow(IseguiError):
+    """One run of the model was stopped at its time limit; the image it ran on is not
+    inspected (the predictor stays usable for the next one)."""
 
 
 class OnnxPredictor:
@@ -56,12 +77,15 @@ class OnnxPredictor:
         self.rules = meta.rules  # the inspection rules, when exported
         self.threshold = threshold
         self.mask_threshold = mask_threshold
+        self.run_limit_s = RUN_LIMIT_S  # for the dry run; then set by its time
         self._dry_run()
 
     def _dry_run(self) -> None:
-        """Predict a blank frame: a graph whose outputs do not fit fails here, not on a part."""
+        """Predict a blank frame: a graph whose outputs do not fit fails here, not on a part;
+        its time sets each later run's limit (see RUN_LIMIT_S)."""
         side = self.working.window if self.working.tiled else 0
         blank = np.zeros((side or self.height, side or self.width, 3), np.uint8)
+        start = time.perf_counter()
         try:
             self.predict([blank])
         except ExportError as exc:
@@ -69,6 +93,7 @@ class OnnxPredictor:
         except Exception as exc:  # onnxruntime's own errors are untyped
             raise ExportError(f"{self.path}: fails on a blank frame ({_one_line(exc)})") \
                 from None
+        self.run_limit_s = max(RUN_LIMIT_S, DRY_RUN_FACTOR * (time.perf_counter() - start))
 
     @classmethod
     def from_file(cls, path: str | Path, threshold: float = 0.5) -> OnnxPredictor:
@@ -106,7 +131,8 @@ class OnnxPredictor:
         feed = {"image": np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]),
                 "score_threshold": np.asarray(self.threshold, dtype=np.float32)}
         feed = {k: v for k, v in feed.items() if k in self._inputs}
-        boxes, labels, scores, masks, *rest = self.session.run(self._outputs, feed)
+        boxes, labels, scores, masks, *rest = _timed_run(self.session, self._outputs, feed,
+                                                         self.run_limit_s)
         blobs = rest[0] if rest else np.zeros((0, self.height, self.width), np.float32)
         self._check_run(boxes, labels, scores, masks, blobs)
         return (boxes, labels, scores, masks[:, 0]), blobs
@@ -152,6 +178,34 @@ def _session(path: Path, threads: int | None) -> Any:
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ExportError(f"{path}: not a model onnxruntime can load ({_one_line(exc)})") \
             from None
+
+
+def _timed_run(session: Any, outputs: list[str], feed: dict[str, np.ndarray],
+               limit_s: float) -> list[Any]:
+    """session.run, stopped by a timer once it has taken `limit_s` (ModelTooSlow)."""
+    import onnxruntime as ort
+    options = ort.RunOptions()
+    options.log_severity_level = 4  # fatal only: its error line on the stop is a 2nd line
+    timer = threading.Timer(limit_s, _terminate, (options,))
+    timer.daemon = True  # a timer left waiting never keeps the program alive
+    timer.start()
+    try:
+        return list(session.run(outputs, feed, options))
+    except Exception:
+        if options.terminate:  # onnxruntime's error for it is untyped
+            raise ModelTooSlow(f"the model took longer than {_seconds(limit_s)} s on this "
+                               "image and was stopped") from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def _terminate(options: Any) -> None:
+    options.terminate = True
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 1 else f"{value:.2f}"
 
 
 def _check_inputs(path: Path, session: Any, width: int, height: int) -> set[str]:

@@ -78,3 +78,38 @@ def test_bad_lines_name_the_file_and_line(tmp_path, line, problem):
     with Project.create(tmp_path / "p") as p:
         with pytest.raises(FormatError, match=f"a.txt: line 1: {problem}"):
             import_dataset(p, ImportOptions("yolo", tmp_path))
+
+
+def _alias_bomb() -> str:
+    """353 bytes that str() spells out as 34 MB: each level names the one below nine times."""
+    lines = ["l0: &l0 [a,a,a,a,a,a,a,a,a]"]
+    lines += [f"l{k}: &l{k} [{','.join([f'*l{k - 1}'] * 9)}]" for k in range(1, 7)]
+    return "\n".join(lines + ["names: [*l6]"]) + "\n"
+
+
+@pytest.mark.parametrize("names, problem", [
+    (None, "'names': class 0 is a list, not a name"),
+    ("names: [part, [a, b]]", "'names': class 1 is a list, not a name"),
+    ("names: {0: part, 3: null}", "'names': class 3 has no name"),
+    ("names: [part, no]", "'names': class 1 is False as YAML reads it, not text; put the name "
+                          "in quotes"),
+    ("names: [part, '  ']", "'names': class 1 has an empty name"),
+    (f"names: [{'x' * 201}]", "'names': class 0 has a name of 201 characters (at most 200)"),
+    (f"names: [{', '.join(['c'] * 10_001)}]", "'names' holds 10,001 classes (at most 10,000)"),
+])
+def test_data_yaml_names_must_be_short_text(tmp_path, names, problem):
+    _yolo_folder(tmp_path, "0 0.1 0.1 0.2 0.1 0.2 0.2")
+    (tmp_path / "data.yaml").write_text(names or _alias_bomb())
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("yolo", tmp_path))
+        assert not p.store.classes()
+    assert str(err.value) == f"{tmp_path / 'data.yaml'}: {problem}"
+
+
+def test_data_yaml_names_may_be_numbers_or_a_mapping(tmp_path):
+    _yolo_folder(tmp_path, "1 0.1 0.1 0.2 0.1 0.2 0.2")
+    (tmp_path / "data.yaml").write_text("names: {1: 7, 0: ' part '}\n")
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("yolo", tmp_path))
+        assert [c.name for c in p.store.classes()] == ["part", "7"]

@@ -127,17 +127,17 @@ def test_a_burst_of_100_images_all_get_one_row(tmp_path):
 
 
 def test_rows_wait_while_the_results_file_cannot_be_opened(tmp_path, monkeypatch):
-    import builtins
+    from isegui.ml.infer import line_watch
     out = tmp_path / "results.csv"
     results = ResultsFile(out, ["time", "file", "verdict"])
-    real_open = builtins.open
+    real_open = line_watch.open_no_follow
     held = {"on": True}
 
     def excel_holds(path, *args, **kwargs):  # Windows: a sharing violation
         if held["on"] and str(path) == str(out):
             raise PermissionError(13, "The process cannot access the file", str(path))
         return real_open(path, *args, **kwargs)
-    monkeypatch.setattr(builtins, "open", excel_holds)
+    monkeypatch.setattr(line_watch, "open_no_follow", excel_holds)
     results.add({"time": "t0", "file": "a.png", "verdict": "OK"})
     results.add({"time": "t1", "file": "b.png", "verdict": "NG"})
     assert [r["file"] for r in results.waiting] == ["a.png", "b.png"]

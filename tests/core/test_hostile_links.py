@@ -1,0 +1,228 @@
+"""Links in a project folder, round two (issue 26, item 1): an import writes nothing through a
+linked `images/` folder, and a file with other hard links (the same file under another name,
+perhaps outside the project) is never written in place: not the lock, not SQLite's files, not
+a run's events. Each refusal is one line naming the file; the file outside keeps its content
+and its time, and the project is not changed."""
+
+import base64
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from isegui.cli import main
+from isegui.core.errors import UnsafePathError
+from isegui.core.fileio import open_no_follow, writable_inside
+from isegui.core.project import PROJECT_FILE, Project
+from isegui.core.store.lock import ProjectLock
+from isegui.ml.run_log import EVENTS_FILE, RunLog
+from tests.core.helpers import add_labeled_image
+
+EXIT_FAILED = 1
+
+
+def _png_bytes(seed: int = 0) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _symlink(link: Path, target: Path) -> Path:
+    try:
+        link.symlink_to(target, target_is_directory=target.is_dir())
+    except (OSError, NotImplementedError):  # Windows without the right to make links
+        pytest.skip("this system does not let the tests make symbolic links")
+    return link
+
+
+def _hard_link(link: Path, target: Path) -> Path:
+    try:
+        os.link(target, link)
+    except (OSError, NotImplementedError):
+        pytest.skip("this file system does not let the tests make hard links")
+    return link
+
+
+def _victim(path: Path, data: bytes = b"precious, not isegui's") -> Path:
+    """A file outside the project, with an old time stamp a write would change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    return path
+
+
+def _state(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def _tree(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(folder).as_posix(): _state(p) for p in folder.rglob("*") if p.is_file()}
+
+
+def _one_line_naming(err: str, path: Path) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0], err
+    return lines[0]
+
+
+def _coco(folder: Path, names: tuple[str, ...]) -> Path:
+    """A COCO file beside its images, one square per image."""
+    images, anns = [], []
+    for k, name in enumerate(names, start=1):
+        (folder / "images" / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "images" / name).write_bytes(_png_bytes(k))
+        images.append({"id": k, "file_name": name, "width": 30, "height": 20})
+        anns.append({"id": k, "image_id": k, "category_id": 1,
+                     "segmentation": [[2, 2, 12, 2, 12, 12, 2, 12]]})
+    (folder / "ann.json").write_text(json.dumps(
+        {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "part"}]}))
+    return folder / "ann.json"
+
+
+def _image_count(folder: Path) -> int:
+    with Project.open(folder, read_only=True) as project:
+        return len(project.store.images())
+
+
+@pytest.fixture
+def empty_project(tmp_path):
+    Project.create(tmp_path / "proj").close()
+    return tmp_path / "proj"
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def test_import_copy_refuses_an_images_folder_that_links_out(empty_project, tmp_path, capsys):
+    ann = _coco(tmp_path / "coco", ("a.png",))
+    outside = tmp_path / "outside"
+    _victim(outside / "keep.txt")
+    before = _tree(outside)
+    images = _symlink(empty_project / "images", outside)
+    assert main(["import", str(empty_project), str(ann), "--format", "coco",
+                 "--images", str(tmp_path / "coco" / "images"), "--copy"]) == EXIT_FAILED
+    line = _one_line_naming(capsys.readouterr().err, images / "a.png")
+    assert "leads out of" in line
+    assert _tree(outside) == before
+    assert _image_count(empty_project) == 0
+
+
+def test_import_copy_refuses_a_linked_sub_folder_before_it_writes_anything(
+        empty_project, tmp_path, capsys):
+    ann = _coco(tmp_path / "coco", ("a.png", "sub/b.png"))
+    outside = tmp_path / "outside"
+    _victim(outside / "keep.txt")
+    before = _tree(outside)
+    (empty_project / "images").mkdir()
+    sub = _symlink(empty_project / "images" / "sub", outside)
+    assert main(["import", str(empty_project), str(ann), "--format", "coco",
+                 "--images", str(tmp_path / "coco" / "images"), "--copy"]) == EXIT_FAILED
+    _one_line_naming(capsys.readouterr().err, sub / "b.png")
+    assert _tree(outside) == before
+    assert not (empty_project / "images" / "a.png").exists()  # all or nothing
+    assert _image_count(empty_project) == 0
+
+
+def test_an_embedded_labelme_image_is_not_written_through_a_link(empty_project, tmp_path,
+                                                                 capsys):
+    src = tmp_path / "labelme"
+    src.mkdir()
+    shapes = [{"label": "x", "points": [[1, 1], [9, 1], [9, 9]], "shape_type": "polygon"}]
+    (src / "only.json").write_text(json.dumps({
+        "version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": "gone.png",
+        "imageData": base64.b64encode(_png_bytes()).decode(),
+        "imageHeight": 20, "imageWidth": 30}))
+    outside = tmp_path / "outside"
+    _victim(outside / "keep.txt")
+    before = _tree(outside)
+    images = _symlink(empty_project / "images", outside)
+    assert main(["import", str(empty_project), str(src), "--format", "labelme"]) == EXIT_FAILED
+    _one_line_naming(capsys.readouterr().err, images / "gone.png")
+    assert _tree(outside) == before
+    assert _image_count(empty_project) == 0
+
+
+def test_an_import_into_a_plain_images_folder_still_copies(empty_project, tmp_path, capsys):
+    ann = _coco(tmp_path / "coco", ("a.png", "sub/b.png"))
+    assert main(["import", str(empty_project), str(ann), "--format", "coco",
+                 "--images", str(tmp_path / "coco" / "images"), "--copy"]) == 0
+    assert (empty_project / "images" / "sub" / "b.png").is_file()
+    assert _image_count(empty_project) == 2
+
+
+# --------------------------------------------------------------------------- hard links
+
+
+def test_a_hard_linked_lock_file_is_refused_and_its_other_name_kept(tmp_path, capsys):
+    with Project.create(tmp_path / "proj") as project:
+        add_labeled_image(project, "a.png")
+    lock = tmp_path / "proj" / f"{PROJECT_FILE}.lock"
+    lock.unlink()
+    victim = _victim(tmp_path / "outside" / "victim.txt")
+    before = _state(victim)
+    _hard_link(lock, victim)
+    assert main(["split", str(tmp_path / "proj")]) == EXIT_FAILED
+    line = _one_line_naming(capsys.readouterr().err, lock)
+    assert "hard link" in line
+    assert _state(victim) == before
+    with pytest.raises(UnsafePathError, match="hard link"):
+        ProjectLock(lock).try_acquire()
+    assert _state(victim) == before
+
+
+@pytest.mark.parametrize("name", [PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm"])
+def test_a_hard_linked_project_file_or_journal_is_refused_and_its_other_name_kept(tmp_path,
+                                                                                   name):
+    """SQLite would write into the file in place, and so into its other name."""
+    with Project.create(tmp_path / "proj") as project:
+        add_labeled_image(project, "a.png")
+    store = tmp_path / "proj" / PROJECT_FILE
+    if name == PROJECT_FILE:
+        victim = _victim(tmp_path / "outside" / "victim.db", store.read_bytes())
+        store.unlink()
+    else:
+        victim = _victim(tmp_path / "outside" / "victim.bin", bytes(32768))
+    before = _state(victim)
+    _hard_link(tmp_path / "proj" / name, victim)
+    with pytest.raises(UnsafePathError, match="hard link") as caught:
+        Project.open(tmp_path / "proj")
+    assert "\n" not in str(caught.value) and name in str(caught.value)
+    assert _state(victim) == before
+
+
+def test_a_run_log_with_a_hard_linked_events_file_is_refused(tmp_path):
+    run = tmp_path / "proj" / "runs" / "0001"
+    run.mkdir(parents=True)
+    victim = _victim(tmp_path / "outside" / "victim.txt")
+    before = _state(victim)
+    _hard_link(run / EVENTS_FILE, victim)
+    log = RunLog(run)
+    with pytest.raises(UnsafePathError, match="hard link"):
+        log.append("step", {"step": 1, "losses": {"loss": 0.5}})
+    log.close()
+    assert _state(victim) == before
+
+
+def test_the_rule_refuses_hard_links_for_writing_only(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    victim = _victim(tmp_path / "outside" / "victim.txt")
+    before = _state(victim)
+    linked = _hard_link(root / "f.txt", victim)
+    with pytest.raises(UnsafePathError, match="hard link"):
+        writable_inside(root, linked)
+    for flags in (os.O_WRONLY, os.O_RDWR | os.O_CREAT, os.O_WRONLY | os.O_APPEND,
+                  os.O_WRONLY | os.O_TRUNC):
+        with pytest.raises(UnsafePathError, match="hard link"):
+            open_no_follow(linked, flags)
+    assert _state(victim) == before  # O_TRUNC included: refused before the file was opened
+    os.close(open_no_follow(linked, os.O_RDONLY))  # reading through one changes nothing
+    (root / "own.txt").write_text("mine")
+    assert writable_inside(root, root / "own.txt") == root / "own.txt"
+    os.close(open_no_follow(root / "own.txt", os.O_RDWR))
