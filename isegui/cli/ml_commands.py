@@ -277,8 +277,8 @@ def run_evaluate(args) -> int:
         metrics = dict(project.store.run(run.id).metrics)
         metrics.setdefault("evaluation", {})[args.split] = {
             k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50",
-                                   "mask_ap_per_class", "true_positives", "false_positives",
-                                   "false_negatives")}
+                                   "mask_ap_per_class", "matched_iou", "matched_iou_per_class",
+                                   "true_positives", "false_positives", "false_negatives")}
         project.store.update_run(run.id, metrics=metrics)
     if args.json:
         print_json(result)
@@ -287,10 +287,14 @@ def run_evaluate(args) -> int:
           f"{result['instances']} instances")
     print(f"  mask mAP {result['mask_map']:.3f} (mAP50 {result['mask_map50']:.3f}), "
           f"box mAP {result['box_map']:.3f} (mAP50 {result['box_map50']:.3f})")
+    fits = result["matched_iou_per_class"]
     for name, ap in result["mask_ap_per_class"].items():
-        print(f"  {name:<16} mask AP {ap:.3f}")
+        fit = f", matched IoU {fits[name]:.2f}" if fits.get(name) is not None else ""
+        print(f"  {name:<16} mask AP {ap:.3f}{fit}")
+    matched = (f" (found ones fit their labels at mean IoU {result['matched_iou']:.2f})"
+               if result["matched_iou"] is not None else "")
     print(f"  at score >= {args.threshold}: {result['true_positives']} found, "
-          f"{result['false_positives']} false, {result['false_negatives']} missed")
+          f"{result['false_positives']} false, {result['false_negatives']} missed{matched}")
     worst = sorted(result["per_image"], key=lambda p: -(p["false_positives"] +
                                                         p["false_negatives"]))[:5]
     for p in worst:

@@ -45,14 +45,18 @@ SOLID_SPOT = 0.85  # ... and this solid (area over its convex hull's): a ring is
 # touching spots wider than this (model px) stay with the detector, whose boxes tell heaped
 # parts apart; touching pits are narrower
 DETECTOR_WIDTH_PX = 32.0
+BLOB_THRESHOLD = 0.5  # a blob pixel's probability threshold before calibration
 
 
 @dataclass(frozen=True)
 class ShapeKind:
     """How a blob class's regions are separated: `kind` LINE, SPOT or REGION, and its
-    objects' typical size in model px (a line's width, a spot's diameter)."""
+    objects' typical size in model px (a line's width, a spot's diameter); for a line also
+    how long the short ones are (`length`: the LOW_PERCENTILE-th percentile of its labels'
+    lengths), since a bit of texture a few px long is no scratch."""
     kind: str = REGION
     size: float = 0.0
+    length: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class WorkingScale:
     blob_areas: tuple[tuple[float, float], ...] = ()
     # per blob class, how its touching objects are told apart (none: connected regions)
     blob_shapes: tuple[ShapeKind, ...] = ()
+    # per blob class, the probability above which a pixel is the class's, calibrated on the
+    # run's validation frames (ml.train.calibrate; none: BLOB_THRESHOLD)
+    blob_thresholds: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in (WHOLE, TILES):
@@ -103,10 +110,18 @@ class WorkingScale:
         kinds = dict(zip(self.blob_classes, self.blob_shapes))
         return [kinds.get(name, ShapeKind()) for name in self.blob_classes if name in classes]
 
+    def blob_cutoffs(self, classes: Sequence[str]) -> list[float]:
+        """The pixel probability thresholds of the blob classes in `classes`, in
+        `blob_labels`' order (BLOB_THRESHOLD where none was calibrated)."""
+        cutoffs = dict(zip(self.blob_classes, self.blob_thresholds))
+        return [cutoffs.get(name, BLOB_THRESHOLD) for name in self.blob_classes
+                if name in classes]
+
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "blob_classes": list(self.blob_classes),
                 "blob_areas": [list(pair) for pair in self.blob_areas],
-                "blob_shapes": [[k.kind, k.size] for k in self.blob_shapes]}
+                "blob_shapes": [[k.kind, k.size, k.length] for k in self.blob_shapes],
+                "blob_thresholds": list(self.blob_thresholds)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, size: int = 512) -> WorkingScale:
@@ -117,8 +132,9 @@ class WorkingScale:
                    float(data.get("scale", 1.0)), str(data.get("reason", "")),
                    tuple(str(c) for c in data.get("blob_classes") or ()),
                    tuple((float(lo), float(hi)) for lo, hi in data.get("blob_areas") or ()),
-                   tuple(ShapeKind(str(kind), float(size))
-                         for kind, size in data.get("blob_shapes") or ()))
+                   tuple(ShapeKind(str(kind), *(float(v) for v in values))
+                         for kind, *values in data.get("blob_shapes") or ()),
+                   tuple(float(v) for v in data.get("blob_thresholds") or ()))
 
 
 @dataclass(frozen=True)
@@ -302,7 +318,8 @@ def _shape_kind(shapes: Sequence[BaseGeometry], scale: float) -> ShapeKind:
         # a bowed line's rotated rectangle is wider than the line: its area over half its
         # outline is the width along it
         along = [2 * s.area / max(s.length, 1e-9) * scale for s in shapes]
-        return ShapeKind(LINE, round(float(np.median(along)), 2))
+        return ShapeKind(LINE, round(float(np.median(along)), 2),
+                         round(float(np.percentile(lengths, LOW_PERCENTILE)), 2))
     solidity = float(np.median([s.area / max(s.convex_hull.area, 1e-9) for s in shapes]))
     if elongation <= SPOT_ELONGATION and solidity >= SOLID_SPOT:
         diameters = [2 * math.sqrt(s.area / math.pi) * scale for s in shapes]

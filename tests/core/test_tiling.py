@@ -1,5 +1,7 @@
 """Tiles: the grid, training crops, cut instances, and merging the tiles' detections."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -160,8 +162,9 @@ def test_on_tiles_lines_spots_and_apart_regions_are_pixel_classes_heaped_parts_t
     kinds = pixel_classes(labeled, 1.0)
     assert {name: k.kind for name, k in kinds.items()} == \
         {"scratch": LINE, "pit": SPOT, "stain": REGION}
-    # sizes in model px: a line's width, a spot's diameter
+    # sizes in model px: a line's width, a spot's diameter; a line's short ones' length
     assert kinds["scratch"].size == pytest.approx(3, abs=0.1)
+    assert kinds["scratch"].length == pytest.approx(100, abs=1)
     assert kinds["pit"].size == pytest.approx(10, abs=0.05)
     assert pixel_classes(labeled, 0.5)["pit"].size == pytest.approx(5, abs=0.05)
     defects = choose_working_scale(_sizes([3, 4, 8, 12, 40] * 10, 2448), 512, labeled=labeled)
@@ -175,9 +178,17 @@ def test_on_tiles_lines_spots_and_apart_regions_are_pixel_classes_heaped_parts_t
     assert "found pixel by pixel: scratch as lines; pit as spots; stain as regions" \
         in defects.reason
     assert WorkingScale.from_dict(defects.as_dict()) == defects
-    # a run from before shape kinds: connected regions, as it was trained
-    old = {k: v for k, v in defects.as_dict().items() if k != "blob_shapes"}
+    assert defects.blob_cutoffs(classes) == [0.5, 0.5, 0.5]  # none calibrated yet
+    calibrated = dataclasses.replace(defects, blob_thresholds=(0.3, 0.6, 0.4))
+    assert WorkingScale.from_dict(calibrated.as_dict()) == calibrated
+    assert calibrated.blob_cutoffs(["pit", "scratch"]) == [0.3, 0.6]
+    # a run from before shape kinds: connected regions, as it was trained; from before line
+    # lengths: kinds of two values
+    old = {k: v for k, v in defects.as_dict().items()
+           if k not in ("blob_shapes", "blob_thresholds")}
     assert WorkingScale.from_dict(old).blob_kinds(classes) == [ShapeKind()] * 3
+    old["blob_shapes"] = [["line", 3.0], ["spot", 10.0], ["region", 0.0]]
+    assert WorkingScale.from_dict(old).blob_kinds(classes)[0] == ShapeKind(LINE, 3.0)
     parts = choose_working_scale(_sizes([20, 25, 30, 40] * 10, 512), 512, labeled=labeled)
     assert parts.mode == WHOLE and parts.blob_classes == ()
     with pytest.raises(ValueError, match="tiles only"):

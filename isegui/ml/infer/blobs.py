@@ -24,11 +24,12 @@ from isegui.ml.infer.separate import join_lines, separate
 
 MIN_BLOB_PX = 4  # fewer pixels than this (at the model's scale): noise, not an instance
 FILLED_HOLE = 0.8  # a hole in a class's region this much covered by other objects is its own
+SHORT_LINE_SHARE = 0.5  # a line piece shorter than this share of its class's short lines is none
 
 
 def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequence[str],
                     ratio_xy: tuple[float, float], offset: tuple[int, int] = (0, 0),
-                    threshold: float = 0.5, mask_threshold: float = 0.5,
+                    threshold: float = 0.5, mask_threshold: float | Sequence[float] = 0.5,
                     areas: Sequence[tuple[float, float]] = (),
                     kinds: Sequence[ShapeKind] = ()) -> list[Detection]:
     """Detections from blob probabilities `probs` (one channel per blob class, in the order
@@ -40,9 +41,12 @@ def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequ
     is one object), and pieces of a line that another object interrupts are joined across
     it. An object's score is the mean probability over its pixels; those below `threshold`
     are left out, and those whose area (model px) falls outside the class's `areas` limits
-    (core.working_scale.blob_area_limits; none: no limits)."""
+    (core.working_scale.blob_area_limits; none: no limits). A pixel is a class's where its
+    probability passes `mask_threshold`: one for all, or one per channel (calibrated,
+    core.working_scale.WorkingScale.blob_cutoffs)."""
     found: list[Detection] = []
-    masks = probs > mask_threshold
+    cutoffs = np.broadcast_to(np.asarray(mask_threshold, np.float32), (probs.shape[0],))
+    masks = probs > cutoffs[:, None, None]
     # how many classes claim each pixel: a class's "others" are where more than it does
     claims = masks.sum(axis=0, dtype=np.uint8) if kinds and len(blob_labels) > 1 else None
     widest_line = max((k.size for k in kinds if k.kind == LINE), default=0.0)
@@ -63,7 +67,7 @@ def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequ
             pieces = join_lines(pieces, kind.size, others)
         for piece in pieces:
             pixels = piece.area
-            if pixels < max(MIN_BLOB_PX, least) or pixels > most:
+            if pixels < max(MIN_BLOB_PX, least) or pixels > most or not _fits(piece, kind):
                 continue
             x0, y0, x1, y1 = piece.rect
             own = piece.mask & masks[channel, y0:y1, x0:x1]  # not a joint drawn through a gap
@@ -71,6 +75,18 @@ def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequ
             if score >= threshold:
                 found.append(_in_frame(piece, ratio_xy, offset, label, classes, score))
     return found
+
+
+def _fits(piece: MaskWindow, kind: ShapeKind) -> bool:
+    """Whether a piece has its class's shape: a line's is a line at least SHORT_LINE_SHARE of
+    its labels' short ones long (a speck of texture is no scratch); the rest take any."""
+    if kind.kind != LINE or kind.length <= 0:
+        return True
+    points = np.argwhere(piece.mask).astype(np.float32)
+    if len(points) < 3:
+        return False
+    (_, _), (w, h), _ = cv2.minAreaRect(points)
+    return max(w, h) + 1 >= SHORT_LINE_SHARE * kind.length
 
 
 def _under_lines(mask: np.ndarray, others: np.ndarray, line_width: float) -> np.ndarray:

@@ -45,7 +45,8 @@ def tile_pixels(frame: np.ndarray, rect: tuple[int, int, int, int], scale: float
 
 def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
                   classes: Sequence[str], batch_size: int = 4, mask_threshold: float = 0.5,
-                  threshold: float = 0.5) -> list[Detection]:
+                  threshold: float = 0.5,
+                  blob_map_seen: Callable[[BlobMap], None] | None = None) -> list[Detection]:
     """Detections (ml.infer.detection) on one frame of any size, by tiles, best score first.
 
     Each tile decides its core only (core.tiling.frame_tiles): the detector's pieces that do
@@ -53,7 +54,8 @@ def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
     across tile borders (core.tiling.merge_pieces); blob probabilities are stitched into one
     map of the frame from the cores, and its connected regions are the blobs (ml.infer.blobs),
     so a thin scratch across three tiles is one region, never three pieces to join. Blobs
-    scoring below `threshold` are left out (the detector's own heads apply it to the rest)."""
+    scoring below `threshold` are left out (the detector's own heads apply it to the rest).
+    `blob_map_seen`, when given, is handed the stitched map (training calibrates on it)."""
     frame = prepare_image(image)
     height, width = frame.shape[:2]
     tiles = frame_tiles(width, height, working.window)
@@ -78,6 +80,8 @@ def predict_frame(image: np.ndarray, working: WorkingScale, run_tiles: RunTiles,
                        p.window.tight_box(), p.mask, p.origin)
              for p in merge_pieces(pieces, [t.rect for t in tiles])]
     if blob_map is not None:
+        if blob_map_seen is not None:
+            blob_map_seen(blob_map)
         found += blob_map.detections(working, classes, threshold, mask_threshold)
     return sorted(found, key=lambda d: -d.score)
 
@@ -106,7 +110,9 @@ class BlobMap:
         """The blobs of the stitched map, in frame pixels (ml.infer.blobs)."""
         ratio = 1.0 / self.scale
         return blob_detections(self.probs, working.blob_labels(classes), classes,
-                               (ratio, ratio), (0, 0), threshold, mask_threshold,
+                               (ratio, ratio), (0, 0), threshold,
+                               working.blob_cutoffs(classes) if working.blob_thresholds
+                               else mask_threshold,
                                working.blob_areas, working.blob_kinds(classes))
 
 

@@ -21,6 +21,7 @@ from torchvision.models.detection.image_list import ImageList
 
 IGNORE = 255  # target value of pixels the loss leaves out (batch padding)
 WIDTHS = (8, 16, 32, 64, 64)  # channels at strides 1, 2, 4, 8, 16
+HARD_PIXEL_SHARE = 0.2  # of the background pixels, the hardest ones the cross-entropy counts
 BLOB_STRIDE = 16  # the head's coarsest stride: inputs are padded to a multiple of it
 # A model of blob classes only learns from crops this size (its tiles are predicted whole):
 # a defect is four times the share of a crop's pixels that it is of a 512-px tile's, and a
@@ -111,9 +112,18 @@ def blob_target(targets: Sequence[dict[str, torch.Tensor]], batch: ImageList,
 
 
 def blob_losses(logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Cross-entropy over all pixels, and 1 - soft Dice averaged over the blob classes present
-    in the batch."""
-    ce = F.cross_entropy(logits.float(), target, ignore_index=IGNORE)
+    """Cross-entropy over every defect pixel and the HARD_PIXEL_SHARE hardest of the rest
+    (bootstrapped, as Panoptic-DeepLab's semantic loss: the easy background, most of a tile,
+    would otherwise outvote the texture streaks a model mistakes for scratches), and 1 - soft
+    Dice averaged over the blob classes present in the batch."""
+    per_pixel = F.cross_entropy(logits.float(), target, ignore_index=IGNORE, reduction="none")
+    defect = (target != IGNORE) & (target != 0)
+    background = per_pixel[target == 0]
+    if HARD_PIXEL_SHARE < 1:
+        hardest = max(1, int(HARD_PIXEL_SHARE * background.numel()))
+        background = background.topk(min(hardest, background.numel()))[0]
+    kept = torch.cat([per_pixel[defect], background])
+    ce = kept.mean() if kept.numel() else per_pixel.sum() * 0
     valid = (target != IGNORE).unsqueeze(1)
     probs = logits.float().softmax(dim=1) * valid
     dice = []

@@ -89,6 +89,13 @@ class BoxSegmenter:
                          float(probs[class_index]), (x0, y0, x1, y1), pasted.mask,
                          pasted.origin)
 
+    def _cutoff(self, channel: int) -> float:
+        """The blob channel's calibrated pixel threshold, or the predictor's mask threshold."""
+        working = self.predictor.working
+        if working.blob_thresholds:
+            return working.blob_cutoffs(self.predictor.classes)[channel]
+        return float(self.predictor.mask_threshold)
+
     def _blob_in_box(self, batch: torch.Tensor, window: tuple[int, int, int, int],
                      origin: tuple[int, int], scale: tuple[float, float],
                      blob_labels: list[int], class_index: int | None) -> Detection | None:
@@ -105,5 +112,5 @@ class BoxSegmenter:
                                 (1 / scale[0], 1 / scale[1]),
                                 (origin[0] + round(max(0, wx0) / scale[0]),
                                  origin[1] + round(max(0, wy0) / scale[1])),
-                                threshold=0.0, mask_threshold=self.predictor.mask_threshold)
+                                threshold=0.0, mask_threshold=self._cutoff(channel))
         return max(found, key=lambda d: d.area, default=None)

@@ -4,6 +4,7 @@ tiles through `torch_tile_runner`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from torchvision.models.detection.image_list import ImageList
 
 from isegui.core.working_scale import WHOLE, WorkingScale
 from isegui.ml.infer.detection import Detection, detections_from_raw, prepare_image
-from isegui.ml.infer.tiled import NOTHING, RunTiles, TileOutput, predict_frame
+from isegui.ml.infer.tiled import NOTHING, BlobMap, RunTiles, TileOutput, predict_frame
 from isegui.ml.model.blob_head import blob_probabilities, runs_detector
 from isegui.ml.model.checkpoint import load_checkpoint
 from isegui.ml.model.device import resolve_device
@@ -36,6 +37,8 @@ class Predictor:
         self.threshold = threshold
         self.mask_threshold = mask_threshold
         self.working = working or WorkingScale(WHOLE, int(model.transform.max_size))
+        # called with each tiled frame's stitched blob map (ml.infer.tiled.predict_frame)
+        self.blob_map_seen: Callable[[BlobMap], None] | None = None
 
     @property
     def threshold(self) -> float:
@@ -69,7 +72,8 @@ class Predictor:
             run = torch_tile_runner(self.model, self.device, self.working.size)
             batch = 1 if self.device.type == "cpu" else batch_size
             return [predict_frame(image, self.working, run, self.classes, batch,
-                                  self.mask_threshold, self.threshold) for image in images]
+                                  self.mask_threshold, self.threshold, self.blob_map_seen)
+                    for image in images]
         out: list[list[Detection]] = []
         for start in range(0, len(images), batch_size):
             out += self._predict_batch(images[start:start + batch_size])

@@ -2,8 +2,10 @@
 working scale.
 
 Most crops hold a labeled instance at a random place (instances of rare classes chosen more
-often), the rest are background only, so that dust, texture and reflections are learned as
-background. An instance cut by a crop keeps its visible part; a sliver too small to recognise
+often), the rest are background: half at random places clear of labels, half centred on what
+looks most like a defect and is not labeled (ml.train.hard_negatives: dust, fibres,
+reflections, a texture's strongest streaks), so that those are learned as background. An
+instance cut by a crop keeps its visible part; a sliver too small to recognise
 (core.tiling.crop_shape) is painted over with the crop's median colour, taught neither as an
 object nor as background. Each frame is decoded and scaled once, written to a scratch folder as
 a .npy file and memory-mapped from then on (by loader worker processes too): a 5-MP PNG is not
@@ -28,6 +30,7 @@ from isegui.core.geometry import bounds_window, rasterize
 from isegui.core.images import load_image
 from isegui.core.working_scale import WorkingScale
 from isegui.core.tiling import crop_shape, window_around
+from isegui.ml.train.hard_negatives import salient_places
 from isegui.ml.train.data import InstanceDataset, ItemKey, Sample, TrainingItem, training_pair
 from isegui.ml.infer.detection import prepare_image
 from isegui.ml.train.spec import AugmentConfig
@@ -35,6 +38,7 @@ from isegui.ml.train.transforms import build_augment
 
 INSTANCE_SHARE = 0.75  # of the crops, those centred on a labeled instance; the rest background
 BACKGROUND_TRIES = 12  # random places tried for a crop with no instance in it
+HARD_SHARE = 0.5  # of the background crops, those centred on a hard negative (hard_negatives)
 
 
 class FrameStore:
@@ -99,6 +103,7 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
         self.bounds = [np.array([s.bounds for s in shapes], dtype=float).reshape(-1, 4)
                        for shapes in self.shapes]
         self._plans: dict[int, list[tuple[int, int]]] = {}
+        self._hard: dict[int, np.ndarray] = {}  # per frame, made where first needed
 
     def __len__(self) -> int:
         return sum(self.crops_per_frame)
@@ -144,6 +149,13 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
         if instance >= 0:
             return window_around(tuple(self.bounds[f][instance]), side, width, height, rng)
         bounds = self.bounds[f]
+        if rng.random() < HARD_SHARE:
+            places = self._hard_places(f)
+            if len(places):
+                x, y = places[int(rng.integers(len(places)))]
+                jitter = rng.integers(-side // 4, side // 4 + 1, size=2)
+                return (int(np.clip(x - side // 2 + jitter[0], 0, max(0, width - side))),
+                        int(np.clip(y - side // 2 + jitter[1], 0, max(0, height - side))))
         for _ in range(BACKGROUND_TRIES):
             x0 = int(rng.integers(0, max(0, width - side) + 1))
             y0 = int(rng.integers(0, max(0, height - side) + 1))
@@ -153,6 +165,20 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
             if clear:
                 break
         return x0, y0
+
+    def _hard_places(self, f: int) -> np.ndarray:
+        """Frame f's hard negatives, found once per run and kept beside its pixels (loader
+        processes start afresh each epoch; 0.6 s a 5-MP frame is not to be paid each time)."""
+        if f not in self._hard:
+            path = self.frames.folder / f"{f}.hard.npy"
+            if path.exists():
+                self._hard[f] = np.load(path)
+            else:
+                self._hard[f] = salient_places(np.asarray(self.frames[f]), self.bounds[f])
+                partial = path.with_name(f"{f}.hard.{os.getpid()}.partial.npy")
+                np.save(partial, self._hard[f])
+                os.replace(partial, path)
+        return self._hard[f]
 
     def _targets(self, f: int, origin: tuple[int, int],
                  pixels: np.ndarray) -> tuple[torch.Tensor, list[int]]:

@@ -27,7 +27,10 @@ from isegui.ml.model.checkpoint import load_checkpoint, save_checkpoint
 from isegui.ml.train.data import Target, collate, labeled_shapes, sample_sizes, snapshot
 from isegui.ml.model.device import default_batch, resolve_device
 from isegui.ml.train.distributed import Distributed, EpochBatches
+from isegui.ml.train.calibrate import calibrate_cutoffs
 from isegui.ml.train.evaluate import evaluate
+from isegui.ml.infer.detection import Detection
+from isegui.ml.infer.tiled import BlobMap
 from isegui.ml.train.interrupt import CancellableDataset, StepInterrupted, StepInterrupter
 from isegui.ml.model.torch_predictor import Predictor
 from isegui.ml.train.preflight import Advice, blocking, training_outlook
@@ -510,12 +513,23 @@ class _Trainer:
         predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE,
                               working=self.working)
         from isegui.core.images import load_image
-        detections = []
+        detections: list[list[Detection]] = []
+        maps: list[BlobMap] = []
+        predictor.blob_map_seen = maps.append
         for sample in self.data.val:
             detections += predictor.predict([load_image(sample.path)])
-        result = evaluate(self.data.val, detections, self.data.classes)
+        if self.working.blob_classes and len(maps) == len(detections):
+            # each blob class cut where its validation masks fit best; kept with the weights
+            self.working, detections, result = calibrate_cutoffs(
+                self.data.val, detections, maps, self.working, self.data.classes,
+                VALIDATION_SCORE)
+        else:
+            result = evaluate(self.data.val, detections, self.data.classes)
         self.model.train()
-        return {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50")}
+        metrics = {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50")}
+        if result["matched_iou"] is not None:  # how closely the found ones fit their labels
+            metrics["matched_iou"] = result["matched_iou"]
+        return metrics
 
     def _save(self, improved: bool, running: dict[str, torch.Tensor]) -> None:
         """`best` with the model as it is; `last` with the `running` statistics in place of

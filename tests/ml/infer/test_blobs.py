@@ -7,9 +7,9 @@ from shapely.geometry import LineString
 
 from isegui.core.geometry import rasterize
 from isegui.core.tiling import tile_grid
-from isegui.core.working_scale import TILES, WorkingScale
+from isegui.core.working_scale import LINE, TILES, ShapeKind, WorkingScale
 from isegui.ml.infer.blobs import blob_detections
-from isegui.ml.infer.tiled import NOTHING, predict_frame
+from isegui.ml.infer.tiled import NOTHING, BlobMap, predict_frame
 from tests.ml.frame_masks import iou, on_frame
 
 
@@ -73,3 +73,33 @@ def test_a_scratch_across_three_tiles_is_one_blob_instance_with_its_mask():
     assert iou(on_frame(found[0], height, width), truth) >= 0.99
     x0, y0, x1, y1 = found[0].box
     assert found[0].mask.shape == (round(y1 - y0), round(x1 - x0))  # box-local
+
+
+def test_a_line_class_leaves_out_pieces_much_shorter_than_its_short_labels():
+    """A bit of texture a few px long is no scratch when the labeled scratches are 60 px and
+    longer; a piece half that long still counts (a scratch cut by the frame's edge)."""
+    probs = np.zeros((1, 120, 200), np.float32)
+    probs[0, 10:13, 10:22] = 0.9  # 12 px long
+    probs[0, 40:43, 10:45] = 0.9  # 35 px
+    probs[0, 80:83, 10:110] = 0.9  # 100 px
+    kind = ShapeKind(LINE, 3.0, 60.0)
+    found = blob_detections(probs, [1], ["scratch"], (1.0, 1.0), kinds=[kind])
+    assert sorted(d.box[2] - d.box[0] for d in found) == [35, 100]
+    # a run whose kinds carry no length keeps them all
+    assert len(blob_detections(probs, [1], ["scratch"], (1.0, 1.0),
+                              kinds=[ShapeKind(LINE, 3.0)])) == 3
+
+
+def test_each_blob_class_is_cut_at_its_own_calibrated_threshold():
+    probs = np.zeros((2, 60, 60), np.float32)
+    probs[0, 10:20, 10:20] = 0.45  # a faint pit: found only where pits are cut below 0.45
+    probs[1, 40:50, 40:50] = 0.45
+    found = blob_detections(probs, [1, 2], ["pit", "stain"], (1.0, 1.0), threshold=0.0,
+                            mask_threshold=[0.4, 0.5])
+    assert [d.class_name for d in found] == ["pit"]
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit", "stain"),
+                           blob_thresholds=(0.6, 0.4))
+    stitched = BlobMap(2, 60, 60, 1.0)
+    stitched.probs[:] = probs
+    assert [d.class_name for d in stitched.detections(working, ["pit", "stain"], 0.0, 0.5)] \
+        == ["stain"]

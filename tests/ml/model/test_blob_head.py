@@ -11,7 +11,8 @@ from shapely.geometry import LineString
 from isegui.core.geometry import rasterize
 from isegui.core.tiling import tile_grid
 from isegui.core.working_scale import SPOT, TILES, ShapeKind, WorkingScale
-from isegui.ml.model.blob_head import IGNORE, BlobMaskRCNN, blob_probabilities, blob_target
+from isegui.ml.model.blob_head import (IGNORE, BlobMaskRCNN, blob_losses, blob_probabilities,
+                                       blob_target)
 from isegui.ml.model.registry import build_model, model_from_checkpoint
 from tests.ml.frame_masks import iou, on_frame
 
@@ -69,6 +70,24 @@ def line_model():
 
 
 @pytest.mark.slow
+def test_the_cross_entropy_counts_the_hard_background_not_the_easy_bulk():
+    """A head right everywhere but on a texture streak it calls a scratch: the streak's loss
+    is not averaged away over the easy background that fills the rest of the tile."""
+    target = torch.zeros((1, 128, 128), dtype=torch.long)
+    target[0, 60:63, 10:100] = 1  # a scratch, seen
+    target[0, :, 120:] = IGNORE  # padding
+    logits = torch.zeros((1, 2, 128, 128))
+    logits[:, 0] = 6.0  # sure of the background
+    logits[0, :, 60:63, 10:100] = torch.tensor([-6.0, 6.0])[:, None, None]
+    logits[0, :, 20:22, 10:100] = torch.tensor([-2.0, 2.0])[:, None, None]  # the streak
+    plain = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORE)
+    losses = blob_losses(logits, target)
+    assert losses["loss_blob"] > 4 * plain
+    logits[0, :, 20:22, 10:100] = torch.tensor([6.0, -6.0])[:, None, None]  # streak learned
+    assert blob_losses(logits, target)["loss_blob"] < 0.01
+    assert torch.isfinite(blob_losses(logits, torch.full_like(target, IGNORE))["loss_blob"])
+
+
 def test_the_blob_head_learns_thin_lines_a_box_mask_could_not_hold(line_model):
     images, _, truths = _lines_batch(np.random.default_rng(99))
     with torch.no_grad():

@@ -56,3 +56,16 @@ def test_no_detections_and_regions_to_ignore():
     with_ignored = evaluate([s], [[det(box(0, 0, 20, 20), 1, 0.9),
                                    det(box(60, 60, 80, 80), 1, 0.95)]], CLASSES)
     assert with_ignored["mask_map"] == pytest.approx(1.0)
+
+
+def test_the_found_ones_say_how_closely_they_fit_their_labels():
+    """Matched IoU: a pill found at three quarters of its size still counts as found (IoU
+    >= 0.5); the mean IoU of the matched ones says how far short the masks fall."""
+    a, b = box(0, 0, 20, 20), box(40, 40, 60, 60)
+    s = sample(1, [a, b, box(70, 70, 90, 90)], [1, 1, 2])
+    result = evaluate([s], [[det(a, 1, 0.9), det(box(40, 40, 60, 55), 1, 0.8)]], CLASSES)
+    assert result["true_positives"] == 2
+    assert result["matched_iou"] == pytest.approx((1.0 + 0.75) / 2, abs=0.01)
+    assert result["matched_iou_per_class"] == {"pill": pytest.approx(0.875, abs=0.01),
+                                               "chip": None}
+    assert evaluate([s], [[]], CLASSES)["matched_iou"] is None

@@ -1,6 +1,8 @@
 """Training on tiles: crops around instances and of background, cut instances, frames decoded
 once, epochs replayed; and a run that chooses tiles by itself, end to end."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from isegui.core.images import save_image
 from isegui.core.project import IMAGES_DIR, Project
 from isegui.core.working_scale import TILES, WorkingScale
 from isegui.ml.train import tile_data
+from isegui.ml.train.calibrate import CUTOFFS
 from isegui.ml.train.data import snapshot
 from isegui.ml.model.torch_predictor import Predictor
 from isegui.ml.run_protocol import RecordingReporter
@@ -132,7 +135,10 @@ def test_a_run_on_large_frames_chooses_tiles_and_predicts_on_them(project, tmp_p
     assert set(working.blob_classes) == {"scratch", "pit"}
     assert "found pixel by pixel: scratch as lines; pit as spots" in working.reason
     predictor = Predictor.from_checkpoint(result.checkpoint, "cpu", threshold=0.0)
-    assert predictor.working == working
+    # the checkpoint's: the same, with each blob class's threshold calibrated on validation
+    calibrated = predictor.working.blob_thresholds
+    assert len(calibrated) == 2 and set(calibrated) <= set(CUTOFFS)
+    assert predictor.working == dataclasses.replace(working, blob_thresholds=calibrated)
     with Project.open(folder, read_only=True) as opened:
         run = opened.store.runs()[0]
         assert run.config["working_scale"]["mode"] == TILES
