@@ -37,6 +37,9 @@ DIRECTION_PX = 12  # a branch's direction is taken over this much of it from the
 SHORT_LINK_WIDTHS = 6  # a branch between two crossings this many widths long joins them
 JOIN_GAP_COVER = 0.6  # a gap between two pieces of a line is bridged when another object
 # covers this share of it
+MOST_SPOTS = 256  # a region with more distance peaks than this is a flood, not a cluster:
+# left whole (the class's area limit then drops it), never split at pixels x peaks cost
+PAIRWISE_CELLS = 4_000_000  # pixel-peak or end-end pairs held at once (bounds memory)
 
 
 def separate(window: MaskWindow, kind: ShapeKind) -> list[MaskWindow]:
@@ -62,15 +65,20 @@ def split_spots(window: MaskWindow, diameter: float) -> list[MaskWindow]:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
     peaks = (distance >= cv2.dilate(distance, kernel) - 1e-3) & (distance >= 1.0) & \
         (mask > 0)
-    count, labels = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
-    if count <= 2:  # one peak (or none): one spot
+    count, labels, _, centroids = cv2.connectedComponentsWithStats(
+        peaks.astype(np.uint8), connectivity=8)
+    if count <= 2 or count - 1 > MOST_SPOTS:  # one peak (or none): one spot; or a flood
         return [window]
-    centres = np.array([np.argwhere(labels == k).mean(axis=0) for k in range(1, count)])
-    radii = np.array([distance[labels == k].max() for k in range(1, count)])
+    centres = centroids[1:, ::-1].astype(np.float32)  # (row, col) of each peak
+    radii = np.zeros(count, np.float32)
+    np.maximum.at(radii, labels[peaks].astype(np.intp), distance[peaks])
     rows, cols = np.nonzero(mask)
-    depth = np.hypot(rows[:, None] - centres[None, :, 0], cols[:, None] - centres[None, :, 1])
     owner = np.zeros(mask.shape, np.int32)
-    owner[rows, cols] = (depth / radii[None, :]).argmin(axis=1) + 1
+    step = max(1, PAIRWISE_CELLS // (count - 1))
+    for start in range(0, len(rows), step):  # in chunks: pixels x peaks at once is too much
+        r, c = rows[start:start + step], cols[start:start + step]
+        depth = np.hypot(r[:, None] - centres[None, :, 0], c[:, None] - centres[None, :, 1])
+        owner[r, c] = (depth / radii[None, 1:]).argmin(axis=1) + 1
     return _pieces(window, owner, range(1, count))
 
 
@@ -357,16 +365,21 @@ def _facing_ends(lines: Sequence[MaskWindow], longest_gap: float
     if len(points) < 2:
         return []
     owner, at, way = np.array(owners), np.array(points), np.array(headings)
-    gap = at[None, :, :] - at[:, None, :]  # from end a to end b
-    length = np.linalg.norm(gap, axis=2)
-    toward = gap / np.maximum(length, 1e-9)[:, :, None]
     enough = math.cos(STRAIGHT_ENOUGH)
-    facing = ((owner[:, None] < owner[None, :]) & (length > 0) & (length <= longest_gap)
-              & (np.einsum("ad,abd->ab", way, toward) >= enough)
-              & (np.einsum("bd,abd->ab", way, -toward) >= enough))
-    pairs = sorted(zip(*np.nonzero(facing)), key=lambda ab: length[ab])
-    return [(int(owner[a]), int(owner[b]), (float(at[a, 0]), float(at[a, 1])),
-             (float(at[b, 0]), float(at[b, 1]))) for a, b in pairs]
+    found: list[tuple[float, int, int]] = []
+    step = max(1, PAIRWISE_CELLS // len(at))
+    for start in range(0, len(at), step):  # ends a in chunks: all pairs at once is n² memory
+        a = slice(start, start + step)
+        gap = at[None, :, :] - at[a, None, :]  # from end a to end b
+        length = np.linalg.norm(gap, axis=2)
+        toward = gap / np.maximum(length, 1e-9)[:, :, None]
+        facing = ((owner[a, None] < owner[None, :]) & (length > 0) & (length <= longest_gap)
+                  & (np.einsum("ad,abd->ab", way[a], toward) >= enough)
+                  & (np.einsum("bd,abd->ab", way, -toward) >= enough))
+        found += [(float(length[i, j]), start + int(i), int(j))
+                  for i, j in zip(*np.nonzero(facing))]
+    return [(int(owner[i]), int(owner[j]), (float(at[i, 0]), float(at[i, 1])),
+             (float(at[j, 0]), float(at[j, 1]))) for _, i, j in sorted(found)]
 
 
 def _cover(covered: np.ndarray, origin: tuple[int, int], a: tuple[float, float],

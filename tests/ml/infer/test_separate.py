@@ -90,3 +90,40 @@ def test_thinning_leaves_a_one_pixel_line():
     skeleton = thin(line)
     assert skeleton.any() and (skeleton <= line).all()
     assert skeleton.sum() < line.sum() / 4  # about its length, not its area
+
+
+def test_a_flooded_map_is_separated_in_bounded_memory():
+    """A model early in training may call half a frame one spot class, or strew a line class
+    over a texture: the separation must not hold pixels x peaks or ends x ends at once (a
+    2048 x 2448 map of such a flood once took a 24-GB machine down)."""
+    import tracemalloc
+
+    from isegui.ml.infer.separate import join_lines
+    flood = np.ones((1500, 1500), bool)
+    flood[::9, ::9] = False  # holes: a distance peak between every four of them
+    lines = [MaskWindow(np.ones((2, 6), bool), (x, y))
+             for y in range(0, 3000, 50) for x in range(0, 4000, 50)]  # 4,800 line pieces
+    tracemalloc.start()
+    try:
+        assert len(split_spots(MaskWindow(flood, (0, 0)), 10.0)) == 1  # a flood: left whole
+        assert len(join_lines(lines, 2.0, np.zeros((1, 1), bool))) == len(lines)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 600 * 2 ** 20
+
+
+def test_splitting_in_chunks_gives_what_splitting_at_once_gives(monkeypatch):
+    import isegui.ml.infer.separate as separate
+    mask = np.zeros((80, 200), bool)
+    for k in range(8):
+        mask |= rasterize(Point(15 + 23 * k, 40).buffer(12), 80, 200)
+    scratch = [("scratch", LineString([(20, 150), (380, 150)]).buffer(1.5)),
+               ("pit", Point(200, 150).buffer(7))]
+    whole, joined = split_spots(MaskWindow(mask, (0, 0)), 24.0), found_in(scratch)
+    monkeypatch.setattr(separate, "PAIRWISE_CELLS", 3)
+    chunked, joined_in_chunks = split_spots(MaskWindow(mask, (0, 0)), 24.0), found_in(scratch)
+    assert len(whole) == 8 and [w.area for w in whole] == [w.area for w in chunked]
+    assert sorted(d.class_name for d in joined) == ["pit", "scratch"]
+    assert [(d.class_name, d.area) for d in joined] == \
+        [(d.class_name, d.area) for d in joined_in_chunks]
