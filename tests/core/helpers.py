@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from isegui.core.entities import ImageStatus, Source
@@ -38,3 +42,40 @@ def add_labeled_image(project, name="a.png", size=(120, 100), shapes=None, seed=
              for c, s, crowd in (shapes or sample_shapes())]
     store.add_instances(record.id, items)
     return record
+
+
+# ------------------------------------------------ files outside a project a test guards
+
+
+def symlink(link: Path, target: Path) -> Path:
+    """`link` made a symbolic link to `target` (the test skipped where links cannot be made)."""
+    try:
+        link.symlink_to(target, target_is_directory=target.is_dir())
+    except (OSError, NotImplementedError):  # Windows without the right to make links
+        pytest.skip("this system does not let the tests make symbolic links")
+    return link
+
+
+def outside_file(path: Path, data: bytes | str = b"precious, not isegui's") -> Path:
+    """A file outside the project, with an old time stamp a write would change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    return path
+
+
+def file_state(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def tree_state(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(folder).as_posix(): file_state(p)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def one_line_naming(err: str, path: Path) -> str:
+    """The one line of `err`, which names `path`."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0], err
+    return lines[0]

@@ -20,7 +20,8 @@ from isegui.core.fileio import open_no_follow, writable_inside
 from isegui.core.project import PROJECT_FILE, Project
 from isegui.core.store.lock import ProjectLock
 from isegui.ml.run_log import EVENTS_FILE, RunLog
-from tests.core.helpers import add_labeled_image
+from tests.core.helpers import (add_labeled_image, file_state, one_line_naming, outside_file,
+                                symlink, tree_state)
 
 EXIT_FAILED = 1
 
@@ -32,43 +33,12 @@ def _png_bytes(seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
-def _symlink(link: Path, target: Path) -> Path:
-    try:
-        link.symlink_to(target, target_is_directory=target.is_dir())
-    except (OSError, NotImplementedError):  # Windows without the right to make links
-        pytest.skip("this system does not let the tests make symbolic links")
-    return link
-
-
 def _hard_link(link: Path, target: Path) -> Path:
     try:
         os.link(target, link)
     except (OSError, NotImplementedError):
         pytest.skip("this file system does not let the tests make hard links")
     return link
-
-
-def _victim(path: Path, data: bytes = b"precious, not isegui's") -> Path:
-    """A file outside the project, with an old time stamp a write would change."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    os.utime(path, (1_000_000_000, 1_000_000_000))
-    return path
-
-
-def _state(path: Path) -> tuple[bytes, int]:
-    return path.read_bytes(), path.stat().st_mtime_ns
-
-
-def _tree(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(folder).as_posix(): _state(p) for p in folder.rglob("*") if p.is_file()}
-
-
-def _one_line_naming(err: str, path: Path) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert str(path) in lines[0], err
-    return lines[0]
 
 
 def _coco(folder: Path, names: tuple[str, ...]) -> Path:
@@ -102,14 +72,14 @@ def empty_project(tmp_path):
 def test_import_copy_refuses_an_images_folder_that_links_out(empty_project, tmp_path, capsys):
     ann = _coco(tmp_path / "coco", ("a.png",))
     outside = tmp_path / "outside"
-    _victim(outside / "keep.txt")
-    before = _tree(outside)
-    images = _symlink(empty_project / "images", outside)
+    outside_file(outside / "keep.txt")
+    before = tree_state(outside)
+    images = symlink(empty_project / "images", outside)
     assert main(["import", str(empty_project), str(ann), "--format", "coco",
                  "--images", str(tmp_path / "coco" / "images"), "--copy"]) == EXIT_FAILED
-    line = _one_line_naming(capsys.readouterr().err, images / "a.png")
+    line = one_line_naming(capsys.readouterr().err, images / "a.png")
     assert "leads out of" in line
-    assert _tree(outside) == before
+    assert tree_state(outside) == before
     assert _image_count(empty_project) == 0
 
 
@@ -117,14 +87,14 @@ def test_import_copy_refuses_a_linked_sub_folder_before_it_writes_anything(
         empty_project, tmp_path, capsys):
     ann = _coco(tmp_path / "coco", ("a.png", "sub/b.png"))
     outside = tmp_path / "outside"
-    _victim(outside / "keep.txt")
-    before = _tree(outside)
+    outside_file(outside / "keep.txt")
+    before = tree_state(outside)
     (empty_project / "images").mkdir()
-    sub = _symlink(empty_project / "images" / "sub", outside)
+    sub = symlink(empty_project / "images" / "sub", outside)
     assert main(["import", str(empty_project), str(ann), "--format", "coco",
                  "--images", str(tmp_path / "coco" / "images"), "--copy"]) == EXIT_FAILED
-    _one_line_naming(capsys.readouterr().err, sub / "b.png")
-    assert _tree(outside) == before
+    one_line_naming(capsys.readouterr().err, sub / "b.png")
+    assert tree_state(outside) == before
     assert not (empty_project / "images" / "a.png").exists()  # all or nothing
     assert _image_count(empty_project) == 0
 
@@ -139,12 +109,12 @@ def test_an_embedded_labelme_image_is_not_written_through_a_link(empty_project, 
         "imageData": base64.b64encode(_png_bytes()).decode(),
         "imageHeight": 20, "imageWidth": 30}))
     outside = tmp_path / "outside"
-    _victim(outside / "keep.txt")
-    before = _tree(outside)
-    images = _symlink(empty_project / "images", outside)
+    outside_file(outside / "keep.txt")
+    before = tree_state(outside)
+    images = symlink(empty_project / "images", outside)
     assert main(["import", str(empty_project), str(src), "--format", "labelme"]) == EXIT_FAILED
-    _one_line_naming(capsys.readouterr().err, images / "gone.png")
-    assert _tree(outside) == before
+    one_line_naming(capsys.readouterr().err, images / "gone.png")
+    assert tree_state(outside) == before
     assert _image_count(empty_project) == 0
 
 
@@ -164,16 +134,16 @@ def test_a_hard_linked_lock_file_is_refused_and_its_other_name_kept(tmp_path, ca
         add_labeled_image(project, "a.png")
     lock = tmp_path / "proj" / f"{PROJECT_FILE}.lock"
     lock.unlink()
-    victim = _victim(tmp_path / "outside" / "victim.txt")
-    before = _state(victim)
+    victim = outside_file(tmp_path / "outside" / "victim.txt")
+    before = file_state(victim)
     _hard_link(lock, victim)
     assert main(["split", str(tmp_path / "proj")]) == EXIT_FAILED
-    line = _one_line_naming(capsys.readouterr().err, lock)
+    line = one_line_naming(capsys.readouterr().err, lock)
     assert "hard link" in line
-    assert _state(victim) == before
+    assert file_state(victim) == before
     with pytest.raises(UnsafePathError, match="hard link"):
         ProjectLock(lock).try_acquire()
-    assert _state(victim) == before
+    assert file_state(victim) == before
 
 
 @pytest.mark.parametrize("name", [PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm"])
@@ -184,36 +154,36 @@ def test_a_hard_linked_project_file_or_journal_is_refused_and_its_other_name_kep
         add_labeled_image(project, "a.png")
     store = tmp_path / "proj" / PROJECT_FILE
     if name == PROJECT_FILE:
-        victim = _victim(tmp_path / "outside" / "victim.db", store.read_bytes())
+        victim = outside_file(tmp_path / "outside" / "victim.db", store.read_bytes())
         store.unlink()
     else:
-        victim = _victim(tmp_path / "outside" / "victim.bin", bytes(32768))
-    before = _state(victim)
+        victim = outside_file(tmp_path / "outside" / "victim.bin", bytes(32768))
+    before = file_state(victim)
     _hard_link(tmp_path / "proj" / name, victim)
     with pytest.raises(UnsafePathError, match="hard link") as caught:
         Project.open(tmp_path / "proj")
     assert "\n" not in str(caught.value) and name in str(caught.value)
-    assert _state(victim) == before
+    assert file_state(victim) == before
 
 
 def test_a_run_log_with_a_hard_linked_events_file_is_refused(tmp_path):
     run = tmp_path / "proj" / "runs" / "0001"
     run.mkdir(parents=True)
-    victim = _victim(tmp_path / "outside" / "victim.txt")
-    before = _state(victim)
+    victim = outside_file(tmp_path / "outside" / "victim.txt")
+    before = file_state(victim)
     _hard_link(run / EVENTS_FILE, victim)
     log = RunLog(run)
     with pytest.raises(UnsafePathError, match="hard link"):
         log.append("step", {"step": 1, "losses": {"loss": 0.5}})
     log.close()
-    assert _state(victim) == before
+    assert file_state(victim) == before
 
 
 def test_the_rule_refuses_hard_links_for_writing_only(tmp_path):
     root = tmp_path / "proj"
     root.mkdir()
-    victim = _victim(tmp_path / "outside" / "victim.txt")
-    before = _state(victim)
+    victim = outside_file(tmp_path / "outside" / "victim.txt")
+    before = file_state(victim)
     linked = _hard_link(root / "f.txt", victim)
     with pytest.raises(UnsafePathError, match="hard link"):
         writable_inside(root, linked)
@@ -221,7 +191,7 @@ def test_the_rule_refuses_hard_links_for_writing_only(tmp_path):
                   os.O_WRONLY | os.O_TRUNC):
         with pytest.raises(UnsafePathError, match="hard link"):
             open_no_follow(linked, flags)
-    assert _state(victim) == before  # O_TRUNC included: refused before the file was opened
+    assert file_state(victim) == before  # O_TRUNC included: refused before the file was opened
     os.close(open_no_follow(linked, os.O_RDONLY))  # reading through one changes nothing
     (root / "own.txt").write_text("mine")
     assert writable_inside(root, root / "own.txt") == root / "own.txt"

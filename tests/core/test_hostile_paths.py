@@ -3,7 +3,6 @@ elsewhere may hold a link to anywhere. isegui writes, truncates and copies nothi
 them, and says which file in one line; the file outside keeps its content and its time."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ from isegui.core.formats.exporter import export_dataset
 from isegui.core.images import save_image
 from isegui.core.project import PROJECT_FILE, Project
 from isegui.core.store.lock import ProjectLock
-from tests.core.helpers import add_labeled_image
+from tests.core.helpers import (add_labeled_image, file_state, one_line_naming, outside_file,
+                                symlink, tree_state)
 
 EXIT_FAILED = 1
 
@@ -23,37 +23,6 @@ def _image(path, seed=0):
     rng = np.random.default_rng(seed)
     save_image(path, rng.integers(0, 255, (20, 30, 3), dtype=np.uint8))
     return path
-
-
-def _link(link: Path, target: Path) -> Path:
-    try:
-        link.symlink_to(target, target_is_directory=target.is_dir())
-    except (OSError, NotImplementedError):  # Windows without the right to make links
-        pytest.skip("this system does not let the tests make symbolic links")
-    return link
-
-
-def _victim(path: Path, text: str = "precious, not isegui's") -> Path:
-    """A file outside the project, with an old time stamp a write would change."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    os.utime(path, (1_000_000_000, 1_000_000_000))
-    return path
-
-
-def _state(path: Path) -> tuple[bytes, int]:
-    return path.read_bytes(), path.stat().st_mtime_ns
-
-
-def _tree(folder: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(folder).as_posix(): _state(p) for p in folder.rglob("*") if p.is_file()}
-
-
-def _one_line_naming(err: str, path: Path) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert str(path) in lines[0], err
-    return lines[0]
 
 
 @pytest.fixture
@@ -73,13 +42,13 @@ def test_add_refuses_a_lock_file_that_links_out_and_leaves_its_target_alone(
         project_with_images, tmp_path, capsys):
     lock = project_with_images / f"{PROJECT_FILE}.lock"
     lock.unlink()
-    victim = _victim(tmp_path / "elsewhere" / "victim.txt")
-    before = _state(victim)
-    _link(lock, victim)
+    victim = outside_file(tmp_path / "elsewhere" / "victim.txt")
+    before = file_state(victim)
+    symlink(lock, victim)
     assert main(["add", str(project_with_images), str(tmp_path / "more")]) == EXIT_FAILED
-    line = _one_line_naming(capsys.readouterr().err, lock)
+    line = one_line_naming(capsys.readouterr().err, lock)
     assert "link" in line
-    assert _state(victim) == before
+    assert file_state(victim) == before
     with Project.open(project_with_images, read_only=True) as project:
         assert len(project.store.images()) == 1  # nothing added either
 
@@ -89,13 +58,13 @@ def test_a_lock_file_that_links_to_the_project_file_never_truncates_the_store(
     lock = project_with_images / f"{PROJECT_FILE}.lock"
     lock.unlink()
     store = project_with_images / PROJECT_FILE
-    before = _state(store)
-    _link(lock, store)  # inside the project, and the one file that must never be truncated
+    before = file_state(store)
+    symlink(lock, store)  # inside the project, and the one file that must never be truncated
     with pytest.raises(UnsafePathError, match="link"):
         Project.open(project_with_images)
     with pytest.raises(UnsafePathError):
         ProjectLock(lock).try_acquire()
-    assert _state(store) == before
+    assert file_state(store) == before
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
@@ -113,13 +82,13 @@ def test_a_lock_file_that_is_a_fifo_is_refused_without_waiting(project_with_imag
 def test_add_copy_refuses_an_images_folder_that_links_out(project_with_images, tmp_path,
                                                           capsys):
     outside = tmp_path / "elsewhere"
-    _victim(outside / "keep.txt")
-    before = _tree(outside)
-    images = _link(project_with_images / "images", outside)
+    outside_file(outside / "keep.txt")
+    before = tree_state(outside)
+    images = symlink(project_with_images / "images", outside)
     assert main(["add", str(project_with_images), str(tmp_path / "more"), "--copy"]) \
         == EXIT_FAILED
-    _one_line_naming(capsys.readouterr().err, images / "b.png")
-    assert _tree(outside) == before
+    one_line_naming(capsys.readouterr().err, images / "b.png")
+    assert tree_state(outside) == before
     with Project.open(project_with_images, read_only=True) as project:
         assert len(project.store.images()) == 1
 
@@ -129,12 +98,12 @@ def test_add_copy_refuses_an_images_folder_that_links_out(project_with_images, t
 
 def test_an_export_refuses_an_image_that_links_out_of_the_project(tmp_path, capsys):
     secret = _image(tmp_path / "private" / "secret.png", seed=7)
-    before = _state(secret)
+    before = file_state(secret)
     with Project.create(tmp_path / "proj") as project:
         add_labeled_image(project, "a.png")
         link = project.folder / "images" / "a.png"
         link.unlink()
-        _link(link, secret)
+        symlink(link, secret)
         with pytest.raises(IseguiError) as caught:
             export_dataset(project, "coco", tmp_path / "out")
         message = str(caught.value)
@@ -144,8 +113,8 @@ def test_an_export_refuses_an_image_that_links_out_of_the_project(tmp_path, caps
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
     assert main(["export", str(tmp_path / "proj"), "--format", "coco",
                  str(tmp_path / "out")]) == EXIT_FAILED
-    _one_line_naming(capsys.readouterr().err, link)
-    assert _state(secret) == before
+    one_line_naming(capsys.readouterr().err, link)
+    assert file_state(secret) == before
     assert main(["export", str(tmp_path / "proj"), "--format", "coco", str(tmp_path / "out"),
                  "--no-images"]) == 0  # the labels alone copy nothing
 
@@ -173,12 +142,12 @@ def test_a_path_is_inside_only_where_every_link_and_dotdot_leaves_it_inside(tmp_
     assert inside_folder(root, root / "runs" / "0001") == root / "runs" / "0001"
     with pytest.raises(UnsafePathError, match="leads out of"):
         inside_folder(root, root / "runs" / ".." / ".." / "out" / "x")
-    _link(root / "away", tmp_path / "out")
+    symlink(root / "away", tmp_path / "out")
     with pytest.raises(UnsafePathError, match="leads out of"):
         writable_inside(root, root / "away" / "x.png")
-    _link(root / "here", root / "runs")  # a link that stays inside is only a way round
+    symlink(root / "here", root / "runs")  # a link that stays inside is only a way round
     assert inside_folder(root, root / "here" / "x") == root / "here" / "x"
-    _link(root / "runs" / "f.txt", root / PROJECT_FILE)
+    symlink(root / "runs" / "f.txt", root / PROJECT_FILE)
     with pytest.raises(UnsafePathError, match="link"):
         writable_inside(root, root / "runs" / "f.txt")  # but a file is never written through one
 
@@ -196,7 +165,7 @@ def test_a_project_file_or_journal_that_links_out_is_refused_and_its_target_kept
     copied.mkdir()
     if name != PROJECT_FILE:
         (copied / PROJECT_FILE).write_bytes((tmp_path / "made" / PROJECT_FILE).read_bytes())
-    _link(copied / name, victim)
+    symlink(copied / name, victim)
     before = victim.read_bytes()
     with pytest.raises(UnsafePathError, match=name):
         Project.open(copied)
