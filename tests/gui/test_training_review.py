@@ -228,6 +228,10 @@ def test_review_predict_slider_accept_undo_and_measure_csv(qtbot, trained_templa
     qtbot.waitUntil(lambda: dialog.result is not None, timeout=120_000)
     assert "at the Review confidence ≥ 0.30" in dialog.summary.text()
     assert dialog.per_class.rowCount() == 3 and dialog.confusion.rowCount() == 4
+    # each class's matched IoU: a number where some were found at the confidence, else "-"
+    fits = [dialog.per_class.item(row, 3).text() for row in range(3)]
+    assert dialog.per_class.horizontalHeaderItem(3).text() == "Matched IoU"
+    assert all(f == "-" or 0.5 <= float(f) <= 1.0 for f in fits)
     assert set(dialog.result["mask_pr_curve"]["precision"]) == {"pill", "washer", "chip"}
     assert len(dialog.pr.getPlotItem().listDataItems()) == 3  # a PR curve per class
 

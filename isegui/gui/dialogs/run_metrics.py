@@ -68,12 +68,16 @@ class RunMetricsDialog(QDialog):
             f"{r['false_negatives']} missed (the confusion matrix too; mAP and the PR curve "
             "use every score)")
         classes = list(r["mask_ap_per_class"])
-        self.per_class.setColumnCount(3)
-        self.per_class.setHorizontalHeaderLabels(["Class", "Mask AP", "Box AP"])
+        # how closely the found ones fit their labels (results from before it: none)
+        fits = r.get("matched_iou_per_class") or {}
+        self.per_class.setColumnCount(4)
+        self.per_class.setHorizontalHeaderLabels(["Class", "Mask AP", "Box AP", "Matched IoU"])
         self.per_class.setRowCount(len(classes))
         for row, name in enumerate(classes):
+            fit = fits.get(name)
             for col, text in enumerate((name, f"{r['mask_ap_per_class'][name]:.3f}",
-                                        f"{r['box_ap_per_class'].get(name, 0):.3f}")):
+                                        f"{r['box_ap_per_class'].get(name, 0):.3f}",
+                                        "-" if fit is None else f"{fit:.2f}")):
                 self.per_class.setItem(row, col, QTableWidgetItem(text))
         labels, matrix = r["confusion"]["labels"], r["confusion"]["matrix"]
         self.confusion.setRowCount(len(labels))
