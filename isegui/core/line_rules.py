@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from isegui.core.one_line import is_text
 from isegui.core.errors import InputFileError
 from isegui.core.measure import Measurements, to_mm
 
@@ -271,7 +272,7 @@ class _Reader:
             self.fail(path, f"a class name must be a string, not {_kind(value)}")
         if not value.strip():
             self.fail(path, "empty class name")
-        if not _is_text(value):
+        if not is_text(value):
             self.fail(path, f"the class name {_quoted(value)} is not valid text (a lone "
                       "surrogate)")
         return value
@@ -311,14 +312,6 @@ def _first_repeated(keys: Iterable[str]) -> str:
             return key
         seen.add(key)
     raise ValueError("no key is repeated")
-
-
-def _is_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _quoted(text: str) -> str:

@@ -55,3 +55,13 @@ def _cut(pieces: list[str], room: int) -> str:
         kept.append(piece)
         size += len(piece)
     return "".join(kept)
+
+
+def is_text(text: str) -> bool:
+    """Whether `text` is Unicode text that UTF-8 can hold (no lone surrogate, as a name's
+    bytes that are no UTF-8 decode to)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import cv2
 import numpy as np
 
+from isegui.core.one_line import is_text
 from isegui.core.errors import IseguiError
 from isegui.core.working_scale import WorkingScale
 from isegui.ml.infer.detection import Detection, detections_from_raw, prepare_image
@@ -285,14 +286,14 @@ class _Metadata:
             self.fail("classes", f"must be a list of 1 to {MAX_CLASSES} class names, not "
                       f"{_shown(value)}")
         for name in value:
-            if not isinstance(name, str) or not name.strip() or not _is_text(name):
+            if not isinstance(name, str) or not name.strip() or not is_text(name):
                 self.fail("classes", f"a class name must be non-empty text, not {_shown(name)}")
         if len(set(value)) < len(value):
             self.fail("classes", "a class is named twice")
         return list(value)
 
     def text(self, value: Any, key: str) -> str:
-        if not isinstance(value, str) or not _is_text(value):
+        if not isinstance(value, str) or not is_text(value):
             self.fail(key, f"must be text, not {_shown(value)}")
         return value
 
@@ -336,14 +337,6 @@ def _number(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:  # a whole number too large for a float
         return False
-
-
-def _is_text(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _shown(value: Any) -> str:
