@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the last resort: one line here, the whole traceback in the log
         log.error("isegui %s failed", args.command, exc_info=True, extra=FILE_ONLY)
         where = f"; the details are in {log_file}" if log_file is not None else ""
-        print(redact_passwords(f"error: isegui {args.command} stopped: {_unexpected(exc)}"
+        on = f" on {_safe(str(args.dir), 200)}" if getattr(args, "dir", None) else ""
+        print(redact_passwords(f"error: isegui {args.command}{on} stopped: {_unexpected(exc)}"
                                f"{where}"), file=sys.stderr)
         return EXIT_FAILED
     log.info("isegui %s exited with %d", args.command, code)

@@ -38,6 +38,11 @@ class ProjectError(IseguiError):
     """A project folder that cannot be opened or changed."""
 
 
+class DamagedRow(ProjectError):
+    """A row of the project's store holding what isegui never writes (another program changed
+    the file, or a team member wrote the table directly)."""
+
+
 class ProjectNotFoundError(ProjectError):
     pass
 

@@ -13,11 +13,13 @@ of PIL_FORMATS (an EPS named .png would go to Ghostscript).
 
 from __future__ import annotations
 
+import enum
 import functools
 import io
 import os
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -175,7 +177,12 @@ def load_image(path: str | Path) -> np.ndarray:
             data = file.read()  # decoded from memory, not cv2.imread: it fails on non-ASCII paths
         except OSError as exc:
             raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
-    pixels = _decode_with_opencv(data, info)
+    png_state = _png_state(data) if info.format == "PNG" else _PngState.WHOLE
+    if png_state is _PngState.SHORT:
+        raise ImageReadError(path, "cannot decode the PNG data: the file is corrupt or truncated "
+                                   "(its image data ends before the last row)")
+    # libpng prints its error on stderr, beside isegui's one line, for a PNG without its end
+    pixels = _decode_with_opencv(data, info) if png_state is _PngState.WHOLE else None
     if pixels is None:
         pixels = _decode_with_pillow(path, data, info)
     return pixels
@@ -183,9 +190,7 @@ def load_image(path: str | Path) -> np.ndarray:
 
 def _decode_with_opencv(data: bytes, info: ImageInfo) -> np.ndarray | None:
     """OpenCV's picture in the labels' frame; None where OpenCV cannot decode the file (a
-    tiled TIFF, a cut PNG) or decodes it in another size than the header's."""
-    if info.format == "PNG" and not _png_chunks_complete(data):
-        return None  # libpng would print its error on stderr, beside isegui's one line
+    tiled TIFF) or decodes it in another size than the header's."""
     try:  # EXIF applied below, for JPEG & co
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
@@ -198,16 +203,63 @@ def _decode_with_opencv(data: bytes, info: ImageInfo) -> np.ndarray | None:
     return pixels if pixels.shape[:2] == (info.height, info.width) else None
 
 
-def _png_chunks_complete(data: bytes) -> bool:
-    """Whether a PNG's chunks run whole up to IEND: a file cut short (a copy in progress, a
-    full disk) is not. Only the chunks' lengths are read: quick for any size."""
-    pos = 8  # after the signature
+class _PngState(enum.Enum):
+    WHOLE = "whole"
+    PIXELS_WHOLE = "pixels whole, chunks cut"  # only the end chunk missing: Pillow reads it
+    SHORT = "short"  # rows missing: Pillow would fill them with black, libpng prints its error
+
+
+def _png_state(data: bytes) -> _PngState:
+    """How much of a PNG is there: chunks whole up to IEND (a copy in progress or a full disk
+    cuts them), and image data that inflates to every row the header promises (a file cut and
+    closed again does not). Inflated in 1 MB steps and kept nowhere."""
+    pos, header, image_data = 8, b"", []  # after the signature
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
+        if kind == b"IHDR":
+            header = data[pos + 8:pos + 8 + 13]
+        elif kind == b"IDAT":
+            image_data.append(memoryview(data)[pos + 8:pos + 8 + length])
         pos += 12 + int(length)  # length, kind, data, CRC
         if kind == b"IEND":
-            return pos <= len(data)
-    return False
+            break
+    if not _inflates_to(_png_data_size(header), image_data):
+        return _PngState.SHORT
+    return _PngState.WHOLE if kind == b"IEND" and pos <= len(data) else _PngState.PIXELS_WHOLE
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
+_ADAM7_PASSES = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                 (1, 0, 2, 2), (0, 1, 1, 2))  # first column, first row, column step, row step
+
+
+def _png_data_size(header: bytes) -> int:
+    """Bytes of filtered rows the IHDR promises (each row has one filter byte), per pass if
+    interlaced; 0 for a header that is not one (the decoders refuse it themselves)."""
+    if len(header) != 13:
+        return 0
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    bits = _PNG_CHANNELS.get(colour, 0) * depth
+    passes = _ADAM7_PASSES if interlace else ((0, 0, 1, 1),)
+    size = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if columns > 0 and rows > 0:
+            size += rows * (1 + (columns * bits + 7) // 8)
+    return size
+
+
+def _inflates_to(needed: int, image_data: list[memoryview]) -> bool:
+    inflater, inflated = zlib.decompressobj(), 0
+    try:
+        for piece in image_data:
+            pending: bytes | memoryview = piece
+            while pending and inflated < needed:
+                inflated += len(inflater.decompress(pending, 1 << 20))
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        return False
+    return inflated >= needed
 
 
 @functools.cache

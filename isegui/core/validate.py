@@ -169,6 +169,8 @@ def validate_project(project: Project, rules: Rules = Rules(),
                                            record.path))
         counts.update(i.class_id for i in instances if not i.crowd and i.class_id is not None)
         progress(n, len(images), record.path)
+    report.findings += [Finding(ERROR, "damaged-row", f"{store.path}: {problem}")
+                        for problem in store.damaged_rows]
     report.class_counts = {c.name: counts.get(c.id, 0) for c in classes}
     report.findings += class_balance(report.class_counts, rules)
     return report

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from isegui.core.entities import Run, RunStatus
 from isegui.core.errors import UnsafePathError
-from isegui.core.fileio import inside_folder, links_in, refuse_link
+from isegui.core.fileio import inside_folder, links_in, refuse_hard_link, refuse_link
 from isegui.core.store.lock import ProjectLock
 from isegui.core.project import Project
 
@@ -51,12 +51,21 @@ def check_runs_folder(project_folder: Path) -> Path:
 
 def checked_run_folder(project_folder: Path, run_id: int) -> Path:
     """The run's folder, once it is known to be the project's own: inside it, and holding
-    no link (its events file is appended to, its lock truncated, its cut-off writes
-    removed). It need not exist yet."""
+    no link, symbolic or hard (its events file is appended to, its lock truncated, its
+    cut-off writes removed). It need not exist yet."""
     folder = inside_folder(project_folder, run_folder(project_folder, run_id))
     for link in links_in(folder):
         refuse_link(link)
+    for entry in _entries(folder):
+        refuse_hard_link(entry)
     return folder
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def make_run_folder(project_folder: Path, run_id: int) -> Path:

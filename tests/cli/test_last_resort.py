@@ -84,7 +84,9 @@ def test_ctrl_c_keeps_its_own_words(tmp_path, monkeypatch, capsys, logs):
     assert "interrupted" in capsys.readouterr().err
 
 
-def test_nested_json_in_a_projects_run_is_one_line(tmp_path, capsys, logs):
+def test_nested_json_in_a_projects_run_is_left_out_and_named(tmp_path, capsys, caplog):
+    """A run row another program filled with JSON nested 100,000 deep: stats goes on without
+    it and names it once (a warning, on stderr outside the tests)."""
     folder = tmp_path / "p"
     Project.create(folder).close()
     conn = sqlite3.connect(folder / PROJECT_FILE)
@@ -92,10 +94,21 @@ def test_nested_json_in_a_projects_run_is_one_line(tmp_path, capsys, logs):
                  "('deep', '2026-01-01', 'finished', ?)", (NESTED,))
     conn.commit()
     conn.close()
-    assert main(["stats", str(folder)]) == EXIT_FAILED
+    assert main(["stats", str(folder)]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "run 1 cannot be read" in warned[0]
+    assert str(folder / PROJECT_FILE) in warned[0] and "\n" not in warned[0]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_last_resort_names_the_project_it_worked_on(tmp_path, monkeypatch, capsys, logs):
+    def handler(args):
+        raise TypeError("'<' not supported")
+
+    monkeypatch.setattr(project_commands, "run_stats", handler)
+    assert main(["stats", str(tmp_path / "line3")]) == EXIT_FAILED
     line = _one_line(capsys.readouterr().err)
-    assert "stats" in line and "RecursionError" in line
-    assert "RecursionError" in _log_text(logs)
+    assert line.startswith(f"error: isegui stats on {tmp_path / 'line3'} stopped: ")
 
 
 def test_a_team_file_of_nested_json_is_refused_in_one_line(tmp_path, capsys, logs):

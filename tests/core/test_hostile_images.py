@@ -6,8 +6,10 @@ one line naming the file, at once, with nothing else on stderr."""
 import io
 import os
 import re
+import struct
 import threading
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +160,60 @@ def test_a_float_tiff_of_nan_and_infinity_shows_without_warnings(tmp_path):
         assert (to_uint8(np.full((4, 4), np.nan, np.float32)) == 0).all()
         to_uint8(np.full((4, 4), 1e300))  # beyond float32: all infinite
         assert (to_uint8(np.array([[-1e300, 1e300]])) == [[0, 255]]).all()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    """A PNG chunk: length, kind, body, CRC."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _rows_cut_png(pixels: np.ndarray, keep: float) -> bytes:
+    """A PNG whose chunks are all whole (CRCs right, IEND there) but whose image data stops
+    after `keep` of its rows: a file cut and closed again by a tool that knows PNG."""
+    data = _png(pixels)
+    chunks, pos = [], 8
+    while pos < len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        chunks.append((kind, data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    rows = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    head = b"".join(_chunk(kind, body) for kind, body in chunks if kind not in (b"IDAT", b"IEND"))
+    return (data[:8] + head + _chunk(b"IDAT", zlib.compress(rows[:int(len(rows) * keep)]))
+            + _chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.999])
+def test_a_png_closed_again_after_a_cut_is_refused_not_filled_with_black(tmp_path, capfd, keep):
+    """Pillow fills the missing rows with black without a word, libpng prints its error on
+    stderr: neither may reach the user."""
+    path = tmp_path / "closed.png"
+    path.write_bytes(_rows_cut_png(np.random.default_rng(0).integers(
+        0, 255, (200, 300, 3), dtype=np.uint8), keep))
+    for read in (load_image, verify_image):
+        assert "ends before the last row" in _refusal(read, path)
+    assert "libpng" not in capfd.readouterr().err
+
+
+def _interlaced_png(pixels: np.ndarray) -> bytes:
+    """An Adam7 PNG of 8-bit gray `pixels` (Pillow writes no interlaced PNG)."""
+    height, width = pixels.shape
+    rows = b""
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                           (1, 0, 2, 2), (0, 1, 1, 2)):
+        sub = pixels[y0::dy, x0::dx]
+        if sub.size:
+            rows += b"".join(b"\0" + row.tobytes() for row in sub)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 1)  # 8-bit gray, Adam7
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows))
+            + _chunk(b"IEND", b""))
+
+
+def test_an_interlaced_png_loads_and_a_cut_one_is_refused(tmp_path, capfd):
+    pixels = np.random.default_rng(0).integers(0, 255, (13, 21), dtype=np.uint8)
+    data = _interlaced_png(pixels)
+    (tmp_path / "whole.png").write_bytes(data)
+    assert (load_image(tmp_path / "whole.png") == pixels).all()
+    cut = data.replace(data[data.index(b"IDAT") - 4:data.index(b"IEND") - 4], b"")  # no IDAT
+    (tmp_path / "cut.png").write_bytes(cut)
+    assert "ends before the last row" in _refusal(load_image, tmp_path / "cut.png")
+    assert "libpng" not in capfd.readouterr().err

@@ -196,3 +196,17 @@ def test_the_rule_refuses_hard_links_for_writing_only(tmp_path):
     (root / "own.txt").write_text("mine")
     assert writable_inside(root, root / "own.txt") == root / "own.txt"
     os.close(open_no_follow(root / "own.txt", os.O_RDWR))
+
+
+def test_a_run_folder_holding_a_hard_link_is_refused_before_training_touches_it(tmp_path):
+    """Any entry of a run folder with other hard links (a checkpoint, the lock, a cut-off
+    .tmp) makes the folder refused as a whole, as a symlink in it does."""
+    from isegui.ml.runs import checked_run_folder
+    run = tmp_path / "proj" / "runs" / "0001"
+    run.mkdir(parents=True)
+    victim = outside_file(tmp_path / "outside" / "victim.pt", bytes(64))
+    before = file_state(victim)
+    _hard_link(run / ".last.pt.tmp", victim)
+    with pytest.raises(UnsafePathError, match="hard link"):
+        checked_run_folder(tmp_path / "proj", 1)
+    assert file_state(victim) == before

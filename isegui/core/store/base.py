@@ -99,6 +99,7 @@ class StoreBase:
             raise ProjectError(f"{db_path}: not a readable isegui project file ({exc})") from exc
         self._depth = 0
         self.user = _login_name()
+        self.damaged_rows: list[str] = []  # rows left out as unreadable, in words (Store)
 
     @classmethod
     def on_engine(cls: type[S], engine: Engine, where: str, *, read_only: bool = False,
@@ -107,7 +108,7 @@ class StoreBase:
         `where` names it in messages."""
         store = cls.__new__(cls)
         store.path, store.read_only, store.on_share = Path(where), read_only, False
-        store.engine, store._depth = engine, 0
+        store.engine, store._depth, store.damaged_rows = engine, 0, []
         store.user = str(engine.query("SELECT current_user")[0][0])  # the team member
         if not create and schema.read_version(engine) == 0:
             raise ProjectError(f"{where}: holds no isegui project")

@@ -9,17 +9,21 @@ is atomic on its own; `transaction()` groups several into one (an import, a mult
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeAlias
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeAlias, TypeVar
 
 import shapely
+import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon
 
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Run, RunStatus, Source, Split, default_color)
-from isegui.core.errors import ShapeError, StaleEdit
+from isegui.core.errors import DamagedRow, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 # the store's base, and what callers have always imported from here
+from isegui.core.one_line import one_line
 from isegui.core.store.base import StoreBase, now_iso
 
 _INSTANCE_COLUMNS = ("image_id, id, class_id, shape, z, track_id, source, crowd, version, "
@@ -27,6 +31,9 @@ _INSTANCE_COLUMNS = ("image_id, id, class_id, shape, z, track_id, source, crowd,
 _IMAGE_COLUMNS = "id, path, width, height, split, status"
 _PREDICTION_COLUMNS = "id, image_id, run_id, class_id, shape, score"
 _RUN_COLUMNS = "id, name, created, status, config, metrics, checkpoint, finished"
+
+E = TypeVar("E")
+log = logging.getLogger(__name__)
 
 # an instance to add: (class_id, shape, z or None for on top, track_id, source, crowd)
 NewInstance: TypeAlias = tuple[int | None, Shape, int | None, int | None, Source, bool]
@@ -66,9 +73,9 @@ class Store(StoreBase):
             self.engine.ids_restored("classes")
 
     def instances_of_class(self, class_id: int) -> list[Instance]:
-        return [_instance(r) for r in self._query(
+        return self._readable(_instance, self._query(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE class_id = ? ORDER BY image_id, id",
-            (class_id,))]
+            (class_id,)))
 
     def set_instance_classes(self, keys: Iterable[tuple[int, int]], class_id: int | None) -> None:
         """Give the instances (image_id, instance_id) one class, in one transaction."""
@@ -160,11 +167,11 @@ class Store(StoreBase):
         rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,))
         if not rows:
             raise KeyError(f"no image with id {image_id}")
-        return _image(rows[0])
+        return self._read(_image, rows[0])
 
     def image_by_path(self, path: str) -> ImageRecord | None:
         rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE path = ?", (path,))
-        return _image(rows[0]) if rows else None
+        return self._read(_image, rows[0]) if rows else None
 
     def images(self, split: Split | None = None,
                status: ImageStatus | None = None) -> list[ImageRecord]:
@@ -176,8 +183,8 @@ class Store(StoreBase):
             where.append("status = ?")
             args.append(ImageStatus(status).value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        return [_image(r) for r in self._query(
-            f"SELECT {_IMAGE_COLUMNS} FROM images {clause} ORDER BY path", tuple(args))]
+        return self._readable(_image, self._query(
+            f"SELECT {_IMAGE_COLUMNS} FROM images {clause} ORDER BY path", tuple(args)))
 
     def image_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM images")[0][0])
@@ -239,16 +246,16 @@ class Store(StoreBase):
 
     def instances(self, image_id: int) -> list[Instance]:
         """The image's instances, bottom to top."""
-        return [_instance(r) for r in self._query(
+        return self._readable(_instance, self._query(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE image_id = ? ORDER BY z, id",
-            (image_id,))]
+            (image_id,)))
 
     def instance(self, image_id: int, instance_id: int) -> Instance:
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances "
                            "WHERE image_id = ? AND id = ?", (image_id, instance_id))
         if not rows:
             raise KeyError(f"image {image_id} has no instance {instance_id}")
-        return _instance(rows[0])
+        return self._read(_instance, rows[0])
 
     def iter_labeled(self, split: Split | None = None
                      ) -> Iterator[tuple[ImageRecord, list[Instance]]]:
@@ -258,11 +265,9 @@ class Store(StoreBase):
             "WHERE image_id IN (SELECT id FROM images WHERE split = ?)", (Split(split).value,))
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances {clause} "
                            "ORDER BY image_id, z, id", args)
-        # all at once
-        shapes: Iterable[Shape] = shapely.from_wkb([r["shape"] for r in rows]) if rows else []
         by_image: dict[int, list[Instance]] = {}
-        for r, shape in zip(rows, shapes):
-            by_image.setdefault(r["image_id"], []).append(_instance(r, shape))
+        for instance in self._readable(_instance, rows, _decoded_shapes(rows)):
+            by_image.setdefault(instance.image_id, []).append(instance)
         for image in images:
             yield image, by_image.get(image.id, [])
 
@@ -434,7 +439,7 @@ class Store(StoreBase):
         if run_id is not None:
             sql += " AND run_id = ?"
             args += (run_id,)
-        return [_prediction(r) for r in self._query(sql + " ORDER BY score DESC", args)]
+        return self._readable(_prediction, self._query(sql + " ORDER BY score DESC", args))
 
     def take_predictions(self, prediction_ids: Iterable[int]) -> list[Prediction]:
         """Remove predictions by id and return them as they were (for accept/reject undo)."""
@@ -445,7 +450,7 @@ class Store(StoreBase):
                 rows = self._query(f"SELECT {_PREDICTION_COLUMNS} FROM predictions WHERE id = ?",
                                    (pid,))
                 if rows:
-                    taken.append(_prediction(rows[0]))
+                    taken.append(self._read(_prediction, rows[0]))
             self.engine.executemany("DELETE FROM predictions WHERE id = ?", [(p,) for p in ids])
             return taken
 
@@ -504,10 +509,40 @@ class Store(StoreBase):
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise KeyError(f"no run with id {run_id}")
-        return _run(rows[0])
+        return self._read(_run, rows[0])
 
     def runs(self) -> list[Run]:
-        return [_run(r) for r in self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id")]
+        return self._readable(_run, self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id"))
+
+    # ------------------------------------------------------------------ rows it cannot read
+
+    def _read(self, entity: Callable[..., E], row: Any) -> E:
+        """One row as its entity; a row another program damaged raises DamagedRow naming the
+        project file and the row."""
+        try:
+            return entity(row)
+        except DamagedRow as exc:
+            raise DamagedRow(f"{self.path}: {exc}") from None
+
+    def _readable(self, entity: Callable[..., E], rows: list[Any],
+                  shapes: Iterable[Shape | None] | None = None) -> list[E]:
+        """The rows that can be read, as entities; each damaged one is left out and named, once,
+        in `damaged_rows` and the log (stats, validate, export go on; validate lists them)."""
+        out: list[E] = []
+        for row, shape in zip(rows, shapes if shapes is not None else [None] * len(rows)):
+            try:
+                out.append(entity(row) if shape is None else entity(row, shape))
+            except DamagedRow as exc:
+                problem = f"{exc}; left out"
+                if problem in self.damaged_rows:
+                    continue
+                self.damaged_rows.append(problem)
+                if len(self.damaged_rows) == 1:  # the first on the screen, each in the log
+                    log.warning("%s", one_line(f"{self.path}: {problem}, with any other such "
+                                               "rows (each named in the log)"))
+                else:
+                    log.info("%s", one_line(f"{self.path}: {problem}"))
+        return out
 
 
 def _check_shape(shape: object) -> Shape:
@@ -525,28 +560,89 @@ def _clean_name(name: str) -> str:
     return name
 
 
-# each table's rows become entities here, by column name
+# each table's rows become entities here, by column name; a value of the wrong kind (another
+# program wrote it: SQLite keeps any value in any column) raises DamagedRow naming the row
 
 def _image(row: Any) -> ImageRecord:
-    return ImageRecord(row["id"], row["path"], row["width"], row["height"], Split(row["split"]),
-                       ImageStatus(row["status"]))
+    with _reading(f"image {row['id']!r}"):
+        return ImageRecord(_whole(row, "id"), _text(row, "path"), _whole(row, "width", 1),
+                           _whole(row, "height", 1), Split(row["split"]),
+                           ImageStatus(row["status"]))
 
 
 def _instance(row: Any, shape: Shape | None = None) -> Instance:
     """`shape`: already decoded (many rows at once are decoded faster together)."""
-    return Instance(row["image_id"], row["id"], row["class_id"],
-                    shapely.from_wkb(row["shape"]) if shape is None else shape, row["z"],
-                    row["track_id"], Source(row["source"]), bool(row["crowd"]),
-                    row["version"], row["edited_by"], row["edited_at"], row["created_by"],
-                    row["created_at"])
+    with _reading(f"instance {row['id']!r} of image {row['image_id']!r}"):
+        return Instance(_whole(row, "image_id"), _whole(row, "id"), _id_or_none(row, "class_id"),
+                        _polygon(row["shape"]) if shape is None else shape,
+                        _whole(row, "z", None),
+                        _id_or_none(row, "track_id"), Source(row["source"]),
+                        _flag(row, "crowd"), _whole(row, "version"), row["edited_by"],
+                        row["edited_at"], row["created_by"], row["created_at"])
 
 
 def _prediction(row: Any) -> Prediction:
-    return Prediction(row["id"], row["image_id"], row["run_id"], row["class_id"],
-                      shapely.from_wkb(row["shape"]), row["score"])
+    with _reading(f"prediction {row['id']!r} of image {row['image_id']!r}"):
+        score = row["score"]
+        if type(score) not in (int, float) or not 0 <= score <= 1:
+            raise ValueError(f"its score is {score!r}, not a number from 0 to 1")
+        return Prediction(_whole(row, "id"), _whole(row, "image_id"), _id_or_none(row, "run_id"),
+                          _id_or_none(row, "class_id"), _polygon(row["shape"]), float(score))
 
 
 def _run(row: Any) -> Run:
-    return Run(row["id"], row["name"], row["created"], RunStatus(row["status"]),
-               json.loads(row["config"]), json.loads(row["metrics"]), row["checkpoint"],
-               row["finished"])
+    with _reading(f"run {row['id']!r}"):
+        config, metrics = json.loads(row["config"]), json.loads(row["metrics"])
+        if not isinstance(config, dict) or not isinstance(metrics, dict):
+            raise ValueError("its config or metrics are not a JSON object")
+        return Run(_whole(row, "id"), _text(row, "name"), row["created"],
+                   RunStatus(row["status"]), config, metrics, row["checkpoint"], row["finished"])
+
+
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (ValueError, TypeError, RecursionError, shapely.errors.GEOSException) as exc:
+        raise DamagedRow(f"{what} cannot be read ({exc})") from None
+
+
+def _whole(row: Any, column: str, least: int | None = 0) -> int:
+    value = row[column]
+    if type(value) is not int or (least is not None and value < least):
+        raise ValueError(f"its {column} is {value!r}, not a whole number"
+                         + (f" of at least {least}" if least else ""))
+    return value
+
+
+def _id_or_none(row: Any, column: str) -> int | None:
+    return None if row[column] is None else _whole(row, column)
+
+
+def _flag(row: Any, column: str) -> bool:
+    if row[column] not in (0, 1):
+        raise ValueError(f"its {column} is {row[column]!r}, not 0 or 1")
+    return bool(row[column])
+
+
+def _text(row: Any, column: str) -> str:
+    if not isinstance(row[column], str):
+        raise ValueError(f"its {column} is {row[column]!r}, not text")
+    return str(row[column])
+
+
+def _polygon(blob: object) -> Shape:
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise ValueError(f"its shape is a {type(blob).__name__}, not WKB bytes")
+    shape = shapely.from_wkb(bytes(blob))
+    if not isinstance(shape, (Polygon, MultiPolygon)):
+        raise ValueError(f"its shape is a {shape.geom_type}, not a polygon")
+    return shape
+
+
+def _decoded_shapes(rows: list[Any]) -> list[Shape | None]:
+    """The rows' shapes decoded together (much faster than one by one); None where a row's
+    bytes are not a polygon, so _instance decodes that one again and names the problem."""
+    blobs = [r["shape"] if isinstance(r["shape"], bytes) else b"" for r in rows]
+    shapes: Iterable[Any] = shapely.from_wkb(blobs, on_invalid="ignore") if rows else []
+    return [s if isinstance(s, (Polygon, MultiPolygon)) else None for s in shapes]

@@ -188,10 +188,15 @@ class Watcher:
         self.results = ResultsFile(self.settings.out, ["time", "file", "verdict", "reasons",
                                                        *[f"count_{c}" for c in classes],
                                                        "sizes", "ms"])
-        self._done = self.results.done_files()
+        done_before = self.results.done_files()
         if self.results.damaged:
             self._say(f"{self.results.damaged} damaged lines in {self.settings.out} skipped")
-        if self._done:
+        if self.settings.move_to is not None:
+            # inspected images were moved out: one in the folder under a name in the results is
+            # a new part under a reused name (or one whose move failed), so it is inspected
+            self._done = set()
+        elif done_before:
+            self._done = done_before
             self._say(f"{len(self._done)} images inspected before: not again")
 
     def run(self, stop: Callable[[], bool] = lambda: False, once: bool = False) -> int:

@@ -79,6 +79,8 @@ class OnnxPredictor:
         self.threshold = threshold
         self.mask_threshold = mask_threshold
         self.run_limit_s = RUN_LIMIT_S  # for the dry run; then set by its time
+        self.dry_run_s = 0.0
+        self._frame_deadline: float | None = None  # while a tiled frame is predicted
         self._dry_run()
 
     def _dry_run(self) -> None:
@@ -94,7 +96,8 @@ class OnnxPredictor:
         except Exception as exc:  # onnxruntime's own errors are untyped
             raise ExportError(f"{self.path}: fails on a blank frame ({_one_line(exc)})") \
                 from None
-        self.run_limit_s = max(RUN_LIMIT_S, DRY_RUN_FACTOR * (time.perf_counter() - start))
+        self.dry_run_s = time.perf_counter() - start
+        self.run_limit_s = max(RUN_LIMIT_S, DRY_RUN_FACTOR * self.dry_run_s)
 
     @classmethod
     def from_file(cls, path: str | Path, threshold: float = 0.5) -> OnnxPredictor:
@@ -109,9 +112,22 @@ class OnnxPredictor:
 
     def predict(self, images: list[np.ndarray], batch_size: int = 1) -> list[list[Detection]]:
         if self.working.tiled:
-            return [predict_frame(image, self.working, self._run_tiles, self.classes, 4,
-                                  self.mask_threshold, self.threshold) for image in images]
+            return [self._predict_tiled(image) for image in images]
         return [self._predict_one(image) for image in images]
+
+    def _predict_tiled(self, image: np.ndarray) -> list[Detection]:
+        """The frame's detections, its tiles run within one time budget as well as each within
+        the run limit: DRY_RUN_FACTOR times what the dry run's tile took, for each tile's
+        worth of the frame, and RUN_LIMIT_S at least (a model taking just under a minute on
+        each of 40 tiles must not hold the line for 40 minutes)."""
+        frame_budget_s = max(RUN_LIMIT_S, DRY_RUN_FACTOR * self.dry_run_s * _frame_share(
+            image.shape[:2], self.working.window))
+        self._frame_deadline = time.monotonic() + frame_budget_s
+        try:
+            return predict_frame(image, self.working, self._run_tiles, self.classes, 4,
+                                 self.mask_threshold, self.threshold)
+        finally:
+            self._frame_deadline = None
 
     def _run_tiles(self, tiles: list[np.ndarray]) -> list[TileOutput]:
         """Each tile (at most the input size) top-left on the mean colour, as torch pads."""
@@ -132,8 +148,14 @@ class OnnxPredictor:
         feed = {"image": np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]),
                 "score_threshold": np.asarray(self.threshold, dtype=np.float32)}
         feed = {k: v for k, v in feed.items() if k in self._inputs}
+        limit_s = self.run_limit_s
+        if self._frame_deadline is not None:
+            limit_s = min(limit_s, self._frame_deadline - time.monotonic())
+            if limit_s <= 0:
+                raise ModelTooSlow("the model took longer than its time for a frame of this "
+                                   "size and was stopped")
         boxes, labels, scores, masks, *rest = _timed_run(self.session, self._outputs, feed,
-                                                         self.run_limit_s)
+                                                         limit_s)
         blobs = rest[0] if rest else np.zeros((0, self.height, self.width), np.float32)
         self._check_run(boxes, labels, scores, masks, blobs)
         return (boxes, labels, scores, masks[:, 0]), blobs
@@ -167,6 +189,12 @@ class OnnxPredictor:
         raw, _ = self._run(resized)  # whole-image runs have no blob classes
         return detections_from_raw(*raw, (w / rw, h / rh), (h, w), self.classes,
                                    self.mask_threshold)
+
+
+def _frame_share(frame: tuple[int, int], window: int) -> float:
+    """How many tiles' worth of time a frame may take: twice its area in tile windows (the
+    tiles overlap), at least 1."""
+    return max(1.0, 2.0 * frame[0] * frame[1] / max(1, window * window))
 
 
 def _session(path: Path, threads: int | None) -> Any:

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -263,6 +264,20 @@ def test_a_new_file_under_a_name_already_moved_away_is_inspected(tmp_path):
     assert not any(folder.glob("*.png"))
 
 
+def test_after_a_restart_a_reused_name_is_still_a_new_part(tmp_path):
+    """The watch restarts (a reboot, a new shift): the results hold part.png, and the camera
+    writes part.png again. With --move-to that is a new part, inspected."""
+    folder = _folder(tmp_path)
+    done = tmp_path / "done"
+    settings = WatchSettings(folder, tmp_path / "results.csv", move_to=done, settle_s=0.0)
+    save_image(folder / "part.png", _part(1))
+    assert Watcher(settings, BrightThings(), None, lambda _: None).run(once=True) == 1
+    save_image(folder / "part.png", _part(3))
+    assert Watcher(settings, BrightThings(), None, lambda _: None).run(once=True) == 1
+    assert [r["count_pill"] for r in _rows(tmp_path / "results.csv")] == ["1", "3"]
+    assert sorted(p.name for p in done.iterdir()) == ["part-2.png", "part.png"]
+
+
 def test_a_file_that_could_not_be_moved_is_not_inspected_again(tmp_path):
     folder = _folder(tmp_path, **{"part.png": _part(1)})
     blocker = tmp_path / "done"
@@ -271,3 +286,31 @@ def test_a_file_that_could_not_be_moved_is_not_inspected_again(tmp_path):
                                     settle_s=0.0), BrightThings(), None, lambda _: None)
     assert watcher.run(once=True) == 1
     assert watcher.run(once=True) == 0 and (folder / "part.png").exists()
+
+
+def test_a_tiled_frame_has_one_time_budget_not_one_per_tile(tmp_path, monkeypatch):
+    """A model taking just under the run limit on every tile would hold the line for tiles x
+    limit on one frame: the frame's tiles share a budget of DRY_RUN_FACTOR x the dry run's time
+    per tile's worth of the frame (RUN_LIMIT_S at least), and the frame is stopped once it is
+    spent."""
+    from isegui.core.working_scale import TILES, WorkingScale
+    from isegui.ml.infer.onnx_model import ModelTooSlow, OnnxPredictor
+    predictor = OnnxPredictor(tiny_model(tmp_path / "m.onnx", size=32))
+    predictor.working = WorkingScale(TILES, 32, 1.0)
+    monkeypatch.setattr(onnx_model, "RUN_LIMIT_S", 0.3)  # the floor of the frame's budget
+    predictor.run_limit_s, predictor.dry_run_s = 0.05, 0.0001  # 20 x 0.1 ms = 2 ms a tile
+    real_run, limits = onnx_model._timed_run, []
+
+    def just_under_the_limit(session, outputs, feed, limit_s):
+        limits.append(limit_s)
+        time.sleep(min(limit_s, 0.04))
+        return real_run(session, outputs, feed, limit_s)
+    monkeypatch.setattr(onnx_model, "_timed_run", just_under_the_limit)
+    frame = np.zeros((320, 320, 3), np.uint8)  # 100 windows: 200 x 2 ms = 0.4 s of budget
+    start = time.monotonic()
+    with pytest.raises(ModelTooSlow, match="frame of this size"):
+        predictor.predict([frame])
+    spent = time.monotonic() - start
+    assert spent < 1.0, spent  # the frame's budget, not 100+ tiles x 40 ms
+    assert len(limits) < 20 and min(limits) < 0.04  # the last tile ran on what was left
+    assert predictor.predict([np.zeros((32, 32, 3), np.uint8)]) is not None  # a new budget

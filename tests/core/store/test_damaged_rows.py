@@ -1,0 +1,111 @@
+"""Rows another program wrote into a project file (SQLite keeps any value in any column) or a
+team member wrote straight into the team's tables: a shape that is not WKB, text where a number
+belongs. stats, validate and export name the row and go on with the rest; validate lists each
+as an error; a lookup of that one row refuses it in one line naming the project file."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import shapely
+from shapely.geometry import box
+
+from isegui.cli import main
+from isegui.core.errors import DamagedRow
+from isegui.core.project import PROJECT_FILE, Project
+
+DAMAGE = {
+    "shape not WKB": ("UPDATE instances SET shape = x'0102' WHERE image_id = 1 AND id = 1",
+                      "instance 1 of image 1", "WKB"),
+    "shape as text": ("UPDATE instances SET shape = 'abc' WHERE image_id = 1 AND id = 1",
+                      "instance 1 of image 1", "not WKB bytes"),
+    "shape a point": ("UPDATE instances SET shape = x'0101000000000000000000f03f0000000000000040'"
+                      " WHERE image_id = 1 AND id = 1", "instance 1 of image 1", "not a polygon"),
+    "z as text": ("UPDATE instances SET z = 'x' WHERE image_id = 1 AND id = 1",
+                  "instance 1 of image 1", "its z is 'x'"),
+    "crowd as text": ("UPDATE instances SET crowd = 'yes' WHERE image_id = 1 AND id = 1",
+                      "instance 1 of image 1", "its crowd is 'yes'"),
+    "width as text": ("UPDATE images SET width = 'abc' WHERE id = 2", "image 2", "its width"),
+    "class id as text": ("UPDATE instances SET class_id = 'q' WHERE image_id = 1 AND id = 1",
+                         "instance 1 of image 1", "its class_id"),
+}
+
+
+@pytest.fixture
+def damaged(tmp_path, request):
+    """A project of two labeled images (2 instances each), then one row damaged."""
+    folder = tmp_path / "project"
+    with Project.create(folder) as project:
+        store = project.store
+        chip = store.add_class("chip").id
+        for n in (1, 2):
+            image = store.add_image(f"images/{n}.png", 100, 80)
+            store.add_instance(image.id, chip, box(10, 10, 30, 30))
+            store.add_instance(image.id, chip, box(50, 10, 70, 30))
+    sql, row, words = DAMAGE[request.param]
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    return folder, row, words
+
+
+@pytest.mark.parametrize("damaged", list(DAMAGE), indirect=True)
+def test_the_readers_leave_the_row_out_and_name_it(damaged):
+    folder, row, words = damaged
+    with Project.open(folder) as project:
+        labeled = dict((record.id, instances) for record, instances
+                       in project.store.iter_labeled())
+        problems = project.store.damaged_rows
+        assert len(problems) == 1 and row in problems[0] and words in problems[0]
+        shown = sum(len(instances) for instances in labeled.values())
+        assert shown == (2 if row == "image 2" else 3)  # only the damaged row left out
+        if row.startswith("instance"):
+            assert len(project.store.instances(1)) == 1
+            with pytest.raises(DamagedRow, match=f"{PROJECT_FILE}: {row}"):
+                project.store.instance(1, 1)
+        else:
+            with pytest.raises(DamagedRow, match=f"{PROJECT_FILE}: {row}"):
+                project.store.image(2)
+
+
+@pytest.mark.parametrize("damaged", ["shape not WKB", "width as text"], indirect=True)
+def test_stats_validate_export_go_on_and_say_which_row(damaged, tmp_path, capsys, caplog):
+    """One warning on the screen (the command line shows warnings on stderr), naming the file
+    and the row; validate lists each damaged row as an error."""
+    folder, row, _ = damaged
+
+    def warned() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        caplog.clear()
+        return said
+    assert main(["stats", str(folder)]) == 0
+    said = warned()
+    assert len(said) == 1 and str(folder / PROJECT_FILE) in said[0] and row in said[0]
+    main(["validate", str(folder)])
+    out = capsys.readouterr().out
+    assert "damaged-row" in out and row in out
+    assert main(["export", str(folder), str(tmp_path / "out"), "--format", "coco",
+                 "--no-images"]) == 0
+    assert row in warned()[0]
+    assert (tmp_path / "out").is_dir()
+
+
+def test_damaged_rows_on_the_team_store(pg_database):
+    """A team member with psql writes bytes that are no shape (the audit's B22): the others'
+    readers go on."""
+    from isegui.core.store.team import open_team_store
+    store = open_team_store(pg_database, "line3", create=True)
+    try:
+        chip = store.add_class("chip").id
+        image = store.add_image("a.png", 100, 80)
+        store.add_instance(image.id, chip, box(10, 10, 30, 30))
+        store.add_instance(image.id, chip, box(50, 10, 70, 30))
+        store.engine.execute("UPDATE instances SET shape = %s WHERE id = 1", (b"\x01\x02",))
+        assert [i.id for i in store.instances(image.id)] == [2]
+        assert [len(i) for _, i in store.iter_labeled()] == [1]
+        assert "instance 1 of image 1" in store.damaged_rows[0]
+        assert shapely.equals(store.instance(image.id, 2).shape, box(50, 10, 70, 30))
+    finally:
+        store.close()
