@@ -2,6 +2,7 @@
 
     python bench/team_load.py [--workers 5] [--seconds 60] [--out FILE] [--no-kill]
                               [--no-restart] [--down-s 2] [--images 24] [--fast] [--seed 0]
+                              [--claim-expiry-s 15]
 
 Starts a private PostgreSQL (isegui.testing.pg_server.LocalServer, fsync on unless --fast), makes a
 team project with images, classes and one inspector login per worker, then starts N inspector
@@ -457,12 +458,15 @@ def _machine() -> dict[str, Any]:
             "psycopg": psycopg.__version__}
 
 
-def _setup(server: Any, workers: int, n_images: int) -> dict[str, Any]:
-    """The team project: images, classes, one inspector login per worker."""
+def _setup(server: Any, workers: int, n_images: int, claim_expiry_s: int) -> dict[str, Any]:
+    """The team project: images, classes, one inspector login per worker; claims that run
+    out after `claim_expiry_s` without renewal."""
     from isegui.core.store.team import add_member, open_team_store
+    from isegui.core.store.team_rules import CLAIM_EXPIRY_KEY
     server.create_database(DATABASE)
     store = open_team_store(server.url(DATABASE), PROJECT, create=True)
     try:
+        store.set_meta(CLAIM_EXPIRY_KEY, str(int(claim_expiry_s)))
         classes = [store.add_class(name).id for name in CLASSES]
         images = [store.add_image(f"line/frame_{n:03d}.png", IMAGE_SIZE, IMAGE_SIZE).id
                   for n in range(n_images)]
@@ -473,6 +477,21 @@ def _setup(server: Any, workers: int, n_images: int) -> dict[str, Any]:
     finally:
         store.close()
     return {"classes": classes, "images": images, "logins": logins}
+
+
+def _claims_left(server: Any, login: str) -> dict[str, Any]:
+    """What the SIGKILLed worker still holds at the end: rows naming it, and how many of them
+    the store still counts as claims (none once claim_expiry_s has passed since its last)."""
+    from isegui.core.store.team import open_team_store
+    store = open_team_store(server.url(DATABASE), PROJECT)
+    try:
+        rows = store.engine.query("SELECT id, claimed_at FROM images WHERE claimed_by = ?",
+                                  (login,))
+        live = [i for i, (who, _) in store.claims().items() if who == login]
+        return {"rows_naming_it": len(rows), "live_claims": len(live),
+                "last_claimed_at": max((str(r[1]) for r in rows), default=None)}
+    finally:
+        store.close()
 
 
 def _server_info(server: Any, fast: bool) -> dict[str, Any]:
@@ -749,7 +768,8 @@ def _visibility(logs: dict[int, list[dict[str, Any]]], summaries: dict[int, dict
 
 def run_bench(workers: int = 5, seconds: float = 60.0, *, kill: bool = True,
               restart: bool = True, fast: bool = False, down_s: float = 2.0,
-              n_images: int = 24, seed: int = 0, workdir: Path | None = None) -> dict[str, Any]:
+              n_images: int = 24, seed: int = 0, workdir: Path | None = None,
+              claim_expiry_s: int = 15) -> dict[str, Any]:
     from isegui.testing.pg_server import LocalServer
     if workers < 1 or (kill and workers < 2):
         raise ValueError("at least one worker, two when one is killed")
@@ -763,7 +783,7 @@ def run_bench(workers: int = 5, seconds: float = 60.0, *, kill: bool = True,
     procs: list[subprocess.Popen[str]] = []
     errs = []
     try:
-        setup = _setup(server, workers, n_images)
+        setup = _setup(server, workers, n_images, claim_expiry_s)
         info = _server_info(server, fast)
         for k in range(workers):
             cfg = {"index": k, "workers": workers, "workdir": str(work), "seed": seed,
@@ -814,11 +834,14 @@ def run_bench(workers: int = 5, seconds: float = 60.0, *, kill: bool = True,
             torn += n
         summaries = {k: json.loads((work / f"worker-{k}.summary.json").read_text())
                      for k in range(workers) if (work / f"worker-{k}.summary.json").exists()}
+        claims_left = _claims_left(server, setup["logins"][victim]) if kill else None
         db, db_duplicates, next_ids = _db_rows(server)
         check = _check(logs, db, db_duplicates, next_ids)
         result = _report(workers, seconds, info, logs, summaries, setup["logins"], check,
                          kill_result, restart_times, t_start, t_end, down_s, victim, stuck,
                          torn, work)
+        if claims_left is not None:
+            result["killed_worker_claims"] = {"claim_expiry_s": claim_expiry_s, **claims_left}
         load_after = os.getloadavg()
         result["machine"] = {**_machine(), "load_average_before": [round(v, 2) for v in
                                                                    load_before],
@@ -979,12 +1002,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="fsync off (the tests' server); the default keeps it on")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep the workers' logs here")
+    parser.add_argument("--claim-expiry-s", type=int, default=15,
+                        help="claims not renewed for this long run out (the killed worker's)")
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args.worker)
     result = run_bench(args.workers, args.seconds, kill=not args.no_kill,
                        restart=not args.no_restart, fast=args.fast, down_s=args.down_s,
-                       n_images=args.images, seed=args.seed, workdir=args.workdir)
+                       n_images=args.images, seed=args.seed, workdir=args.workdir,
+                       claim_expiry_s=args.claim_expiry_s)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

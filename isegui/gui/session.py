@@ -62,12 +62,20 @@ class ProjectSession(QObject):
     # while the server is away, how long a step waits for it before it is "not saved": the
     # window must not freeze (command-line work and training wait the engine's 10 s)
     SERVER_PATIENCE_S = 1.5
+    # how long a step waits for rows a team mate's open transaction holds before it is "not
+    # saved" (the server's lock_timeout): the window never freezes longer
+    LOCK_WAIT_MS = 1500
 
     def _follow_team(self) -> None:
         from isegui.core.store.team import ChangeFeed
+        from isegui.core.store.team_rules import CLAIM_RENEW_S
         engine = self.store.engine
         if isinstance(engine, PostgresEngine):  # a team project's (ChangeFeed refuses others)
             engine.reconnect_for_s = self.SERVER_PATIENCE_S
+            engine.set_lock_timeout(self.LOCK_WAIT_MS)
+        self._renew_timer = QTimer(self)  # a claim not renewed runs out (a window killed)
+        self._renew_timer.timeout.connect(self.renew_claim)
+        self._renew_timer.start(CLAIM_RENEW_S * 1000)
         try:
             self.feed = ChangeFeed(self.store)
         except WRITE_FAILURES as exc:
@@ -105,7 +113,13 @@ class ProjectSession(QObject):
             images = {c.image_id for c in changes if c.image_id is not None}
             doc = self.document
             if doc is not None and doc.image_id in images:
-                doc.record = self.store.image(doc.image_id)
+                try:
+                    doc.record = self.store.image(doc.image_id)
+                except KeyError:  # a team mate removed it: the list follows, nothing to save
+                    self.imagesChanged.emit()
+                    by = ", ".join(sorted({c.by for c in changes}))
+                    self.editedElsewhere.emit(f"The image on screen was removed by {by}")
+                    return
                 doc.reload(elsewhere=True)
                 holder = self.store.claims().get(doc.image_id)
                 holder = None if holder is None or holder[0] == self.store.user else holder
@@ -231,6 +245,21 @@ class ProjectSession(QObject):
             assert self.document is not None
             self.document.held_by = self.store.claim_image(image_id)
         self._write(claim, asked=False)
+
+    def renew_claim(self) -> None:
+        """Tell the server this window still labels the image on screen; once a team mate
+        took it over, show that instead."""
+        doc = self.document
+        if doc is None or doc.held_by is not None or self.read_only:
+            return
+        try:
+            holder = self.store.claim_image(doc.image_id)
+        except (KeyError, *WRITE_FAILURES) as exc:  # gone, or the server away: next time
+            log.warning("could not renew the claim of image %s: %s", doc.image_id, exc)
+            return
+        if holder is not None:
+            doc.held_by = holder
+            self.holderChanged.emit()
 
     def take_over(self) -> bool:
         """Label the image on screen although a team mate holds it (they are told when they

@@ -210,3 +210,40 @@ def test_while_the_server_is_away_the_window_stays_responsive(qtbot, tmp_path, o
     finally:
         win.close()
         session.close()
+
+
+def test_an_inspectors_undo_of_class_and_prediction_steps_works(qtbot, two_people):
+    """The audit's A3c: restoring ids set a sequence only the owner could, so an inspector's
+    undo of a class delete, a merge or an accepted prediction was "not allowed" and dropped."""
+    from isegui.gui.commands.class_commands import (AddClassCommand, DeleteClassCommand,
+                                                    MergeClassesCommand)
+    from isegui.gui.commands.instance_commands import AddInstanceCommand
+    from isegui.gui.commands.prediction_commands import AcceptPredictionsCommand
+    a, b = two_people
+    image_id = next(r.id for r in b.session.images() if r.id != a.session.document.image_id)
+    b.session.open_image(image_id)
+    stack = b.session.undo_stack
+
+    def push(command) -> None:
+        stack.push(command)
+        assert not b.session.read_only, b.session.read_only_reason
+
+    push(AddClassCommand(b.session, "scratch"))
+    scratch = next(c.id for c in b.session.classes() if c.name == "scratch")
+    push(DeleteClassCommand(b.session, scratch, delete_instances=True))
+    stack.undo()  # the class comes back with its id
+    assert any(c.id == scratch for c in b.session.store.classes())
+    pill = next(c.id for c in b.session.classes() if c.name == "pill")
+    push(AddInstanceCommand(b.session, image_id, scratch, box(5, 5, 30, 30)))
+    push(MergeClassesCommand(b.session, scratch, pill))
+    stack.undo()
+    assert {c.name for c in b.session.store.classes()} >= {"scratch", "pill"}
+    assert [i.class_id for i in b.session.store.instances(image_id)] == [scratch]
+    b.session.store.add_predictions(image_id, None, [(pill, box(40, 40, 80, 80), 0.9)])
+    (prediction,) = b.session.store.predictions(image_id)
+    push(AcceptPredictionsCommand(b.session, image_id, [prediction.id]))
+    assert len(b.session.store.instances(image_id)) == 2
+    stack.undo()
+    assert len(b.session.store.instances(image_id)) == 1
+    assert [p.id for p in b.session.store.predictions(image_id)] == [prediction.id]
+    assert "not allowed" not in b.statusBar().currentMessage().lower()

@@ -18,8 +18,10 @@ from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
 from isegui.core.geometry import clip_to_image
 from isegui.core.images import IMAGE_SUFFIXES, probe, verify_image
+from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, Project
+from isegui.core.store.project_data import MAX_CLASS_NAME, fit_class_name
 
 
 MAX_VERTICES = 1_000_000  # per instance: a traced 20-MP mask of fine texture stays below
@@ -107,6 +109,7 @@ def import_dataset(project: Project, options: ImportOptions,
     if options.default_class:
         _give_class(dataset, options.default_class.strip())
     report = ImportReport(warnings=list(dataset.warnings))
+    _fit_class_names(dataset, report)
     plans, problems = _plan(project, dataset, lookup, options, report, progress)
     if problems:
         raise ImportFailed(problems)
@@ -114,6 +117,24 @@ def import_dataset(project: Project, options: ImportOptions,
     report.warnings += path_warnings(plans, project.store.on_share)
     _write(project, dataset, plans, options, report)
     return report
+
+
+def _fit_class_names(dataset: Dataset, report: ImportReport) -> None:
+    """Class names the store cannot hold (a line break, a control character, over 100
+    characters) as names it can, each change said once."""
+    fitted = {name: fit_class_name(name) for name in dataset.classes}
+    changed = {old: new for old, new in fitted.items() if old != new}
+    if not changed:
+        return
+    for old, new in changed.items():
+        report.warnings.append(f"class name {one_line(old, 80)} has line breaks, control "
+                               f"characters or over {MAX_CLASS_NAME} characters: imported as "
+                               f"{new!r}")
+    dataset.classes = list(dict.fromkeys(fitted[name] for name in dataset.classes))
+    for image in dataset.images:
+        for inst in image.instances:
+            if inst.class_name is not None:
+                inst.class_name = fitted.get(inst.class_name, fit_class_name(inst.class_name))
 
 
 def _give_class(dataset: Dataset, name: str) -> None:
@@ -134,6 +155,9 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
     plans: list[_Planned] = []
     problems: list[str] = []
     claimed: set[str] = set()
+    # images a team mate labels now: replacing their labels would fail the whole import
+    held = {image_id: holder for image_id, holder in project.store.claims().items()
+            if holder[0] != project.store.user}
     for n, image in enumerate(dataset.images, start=1):
         progress(n, len(dataset.images), image.file_name)
         file = lookup.root / image.file_name
@@ -157,6 +181,12 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
             if options.existing != "replace":
                 problems.append(f"{file}: already in the project as {stored}; use "
                                 "--existing skip or --existing replace")
+                continue
+            if existing.id in held:
+                who, since = held[existing.id]
+                report.warnings.append(f"{stored}: {who} is labeling it (since {since}); left "
+                                       "as it is: import again once they are done")
+                report.images_skipped += 1
                 continue
             plan.replace_id = existing.id
         claimed.add(stored)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from isegui.core.store import schema
 from isegui.core.errors import ProjectError
-from isegui.core.store.engine import Engine, PostgresFailure, SqliteEngine
+from isegui.core.store.engine import Engine, PostgresFailure, PostgresLockTimeout, SqliteEngine
 
 S = TypeVar("S", bound="StoreBase")
 
@@ -41,6 +41,12 @@ def write_failure_in_words(exc: BaseException) -> str:
         advice = "the disk or network share holding the project cannot be reached"
     else:
         advice = "the project file could not be read or written"
+    if isinstance(exc, PostgresLockTimeout):
+        who = f"{' and '.join(exc.holders)}'s" if exc.holders else "a team mate's"
+        return (f"waited for {who} change, not yet finished, which holds these rows (the "
+                "server gave up after a moment); try again")
+    if isinstance(exc, PostgresFailure) and "statement timeout" in text:
+        return "the team's database took too long over this step and stopped it; try again"
     if isinstance(exc, PostgresFailure):
         return f"the team's database could not be reached or refused the change (PostgreSQL: " \
                f"{text})"

@@ -35,6 +35,15 @@ class PostgresPermissionDenied(PostgresFailure):
     reviewed): refused, nothing written; the connection is fine."""
 
 
+class PostgresLockTimeout(PostgresFailure):
+    """Rows this step needs are held by another session's unfinished change (psql left open,
+    a long import): the step waited lock_timeout and was refused; `holders` names who."""
+
+    def __init__(self, message: str, holders: Sequence[str] = ()):
+        super().__init__(message)
+        self.holders = tuple(holders)
+
+
 class Row(tuple[Any, ...]):
     """A result row that reads by position and by column name (like sqlite3.Row)."""
     names: dict[str, int]
@@ -135,6 +144,14 @@ class PostgresEngine(Engine):
     for_update = " FOR UPDATE"
 
     RECONNECT_FOR_S = 10.0  # how long a lost server is waited for before giving up
+    # How long a statement waits for rows another session holds (a member's open
+    # transaction, psql included) before it is refused; a window waits less.
+    LOCK_TIMEOUT_MS = 5000
+    STATEMENT_TIMEOUT_MS = 300_000  # a statement that runs 5 minutes is stuck
+    IDLE_IN_TRANSACTION_MS = 600_000  # a transaction of isegui's left open 10 minutes
+    # Never answer a server asking for the password in clear text (or as MD5, which a fake
+    # server can crack): a team file edited to point at another host must not collect it.
+    REQUIRE_AUTH = "!password,!md5"
 
     def __init__(self, url: str, schema: str, *, connect_timeout: int = 10):
         import psycopg
@@ -146,14 +163,32 @@ class PostgresEngine(Engine):
         self.reconnect_for_s = self.RECONNECT_FOR_S
         self._away_until = 0.0  # until then the server was just found away: no more waiting
         self._in_transaction = False
+        self.lock_timeout_ms = self.LOCK_TIMEOUT_MS
         self.conn = self._connect()
+
+    def conninfo(self) -> str:
+        """The URL with what every connection isegui opens to the team's server adds: the
+        time limits (no member's open transaction freezes a window or a command) and the
+        authentication it accepts."""
+        from psycopg.conninfo import make_conninfo
+        return make_conninfo(
+            self.url, require_auth=self.REQUIRE_AUTH,
+            options=f"-c lock_timeout={int(self.lock_timeout_ms)} "
+                    f"-c statement_timeout={self.STATEMENT_TIMEOUT_MS} "
+                    f"-c idle_in_transaction_session_timeout={self.IDLE_IN_TRANSACTION_MS}")
+
+    def set_lock_timeout(self, milliseconds: int) -> None:
+        """Wait at most this long for rows another session holds (a window: under 2 s)."""
+        self.lock_timeout_ms = int(milliseconds)
+        if not self.conn.closed:
+            self.conn.execute(f"SET lock_timeout = {self.lock_timeout_ms}")
 
     def _connect(self) -> Any:
         psycopg = self._psycopg
         try:
             # never longer than the caller would wait for the server to come back
             timeout = max(1, min(self.connect_timeout, math.ceil(self.reconnect_for_s)))
-            conn = psycopg.connect(self.url, autocommit=True, row_factory=_rows,
+            conn = psycopg.connect(self.conninfo(), autocommit=True, row_factory=_rows,
                                    connect_timeout=timeout)
             conn.execute(f'SET search_path TO "{self.schema}"')
             return conn
@@ -217,6 +252,10 @@ class PostgresEngine(Engine):
             else:
                 cur.execute(_postgres_sql(sql), tuple(args))
             return cur
+        except psycopg.errors.LockNotAvailable as exc:  # an OperationalError: before it
+            raise PostgresLockTimeout(_first_line(exc), self._lock_holders()) from exc
+        except psycopg.errors.QueryCanceled as exc:  # statement_timeout; the server is fine
+            raise PostgresFailure(_first_line(exc)) from exc
         except psycopg.OperationalError:
             raise
         except psycopg.errors.IntegrityError as exc:
@@ -225,6 +264,27 @@ class PostgresEngine(Engine):
             raise PostgresPermissionDenied(_first_line(exc)) from exc
         except psycopg.Error as exc:
             raise PostgresFailure(str(exc)) from exc
+
+    def _lock_holders(self) -> list[str]:
+        """The logins whose sessions hold write locks on this project's tables now: who a
+        step that timed out on a lock was most likely waiting for (other logins' transaction
+        times are hidden from members). Asked on a connection of its own (this one's
+        transaction, if any, is aborted); [] if that fails."""
+        psycopg = self._psycopg
+        try:
+            with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=2) as conn:
+                rows = conn.execute(
+                    "SELECT DISTINCT a.usename::text FROM pg_catalog.pg_locks l "
+                    "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+                    "JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND l.granted AND l.pid <> %s AND c.relkind = 'r' "
+                    "AND l.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', "
+                    "'ExclusiveLock', 'AccessExclusiveLock') ORDER BY 1",
+                    (self.schema, self.conn.info.backend_pid)).fetchall()
+            return [str(r[0]) for r in rows if r[0]]
+        except psycopg.Error:
+            return []
 
     def query(self, sql: str, args: Args = ()) -> list[Any]:
         cur = self._run(sql, args)

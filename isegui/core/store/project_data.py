@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, TypeAlias, TypeVar
 
 import shapely
-import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon
 
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
@@ -24,7 +23,10 @@ from isegui.core.errors import DamagedRow, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 # the store's base, and what callers have always imported from here
 from isegui.core.one_line import one_line
+from isegui.core.store.rows import (as_image, as_instance, as_prediction, as_run,
+                                    decoded_shapes)
 from isegui.core.store.base import StoreBase, now_iso
+from isegui.core.store.team_rules import CLAIM_EXPIRY_KEY, CLAIM_EXPIRY_S
 
 _INSTANCE_COLUMNS = ("image_id, id, class_id, shape, z, track_id, source, crowd, version, "
                      "edited_by, edited_at, created_by, created_at")
@@ -73,7 +75,7 @@ class Store(StoreBase):
             self.engine.ids_restored("classes")
 
     def instances_of_class(self, class_id: int) -> list[Instance]:
-        return self._readable(_instance, self._query(
+        return self._readable(as_instance, self._query(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE class_id = ? ORDER BY image_id, id",
             (class_id,)))
 
@@ -167,11 +169,11 @@ class Store(StoreBase):
         rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,))
         if not rows:
             raise KeyError(f"no image with id {image_id}")
-        return self._read(_image, rows[0])
+        return self._read(as_image, rows[0])
 
     def image_by_path(self, path: str) -> ImageRecord | None:
         rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE path = ?", (path,))
-        return self._read(_image, rows[0]) if rows else None
+        return self._read(as_image, rows[0]) if rows else None
 
     def images(self, split: Split | None = None,
                status: ImageStatus | None = None) -> list[ImageRecord]:
@@ -183,7 +185,7 @@ class Store(StoreBase):
             where.append("status = ?")
             args.append(ImageStatus(status).value)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        return self._readable(_image, self._query(
+        return self._readable(as_image, self._query(
             f"SELECT {_IMAGE_COLUMNS} FROM images {clause} ORDER BY path", tuple(args)))
 
     def image_count(self) -> int:
@@ -207,8 +209,9 @@ class Store(StoreBase):
         with self.transaction():
             taken = self.engine.execute(
                 "UPDATE images SET claimed_by = ?, claimed_at = ? WHERE id = ? AND "
-                "(claimed_by IS NULL OR claimed_by = ? OR ? = 1)",
-                (self.user, now_iso(), image_id, self.user, int(take_over)))
+                "(claimed_by IS NULL OR claimed_by = ? OR ? = 1 OR claimed_at < ?)",
+                (self.user, now_iso(), image_id, self.user, int(take_over),
+                 self._claim_cutoff()))
             if taken:
                 return None
             rows = self._query("SELECT claimed_by, claimed_at FROM images WHERE id = ?",
@@ -224,9 +227,21 @@ class Store(StoreBase):
                                 "WHERE id = ? AND claimed_by = ?", (image_id, self.user))
 
     def claims(self) -> dict[int, tuple[str, str]]:
-        """Who labels which image now: image id -> (who, since when)."""
+        """Who labels which image now: image id -> (who, since when). A claim its holder's
+        window has not renewed for the project's claim expiry (a window killed, a PC gone) has
+        run out and is not listed; the server treats it as free too."""
         return {r[0]: (r[1], r[2]) for r in self._query(
-            "SELECT id, claimed_by, claimed_at FROM images WHERE claimed_by IS NOT NULL")}
+            "SELECT id, claimed_by, claimed_at FROM images WHERE claimed_by IS NOT NULL "
+            "AND claimed_at >= ?", (self._claim_cutoff(),))}
+
+    def _claim_cutoff(self) -> str:
+        """Claims taken or renewed before this time (as stored: ISO 8601, UTC) have run out;
+        by the server's clock for a team."""
+        value = self.meta(CLAIM_EXPIRY_KEY)
+        seconds = int(value) if value is not None and value.isdigit() else CLAIM_EXPIRY_S
+        now = (self._query("SELECT now()")[0][0] if self.engine.dialect == "postgresql"
+               else datetime.now(UTC))
+        return (now - timedelta(seconds=seconds)).astimezone(UTC).isoformat(timespec="seconds")
 
     def remove_image(self, image_id: int) -> None:
         """Forget an image and its labels and predictions (the image file is left alone)."""
@@ -246,7 +261,7 @@ class Store(StoreBase):
 
     def instances(self, image_id: int) -> list[Instance]:
         """The image's instances, bottom to top."""
-        return self._readable(_instance, self._query(
+        return self._readable(as_instance, self._query(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE image_id = ? ORDER BY z, id",
             (image_id,)))
 
@@ -255,7 +270,7 @@ class Store(StoreBase):
                            "WHERE image_id = ? AND id = ?", (image_id, instance_id))
         if not rows:
             raise KeyError(f"image {image_id} has no instance {instance_id}")
-        return self._read(_instance, rows[0])
+        return self._read(as_instance, rows[0])
 
     def iter_labeled(self, split: Split | None = None
                      ) -> Iterator[tuple[ImageRecord, list[Instance]]]:
@@ -266,7 +281,7 @@ class Store(StoreBase):
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances {clause} "
                            "ORDER BY image_id, z, id", args)
         by_image: dict[int, list[Instance]] = {}
-        for instance in self._readable(_instance, rows, _decoded_shapes(rows)):
+        for instance in self._readable(as_instance, rows, decoded_shapes(rows)):
             by_image.setdefault(instance.image_id, []).append(instance)
         for image in images:
             yield image, by_image.get(image.id, [])
@@ -439,7 +454,7 @@ class Store(StoreBase):
         if run_id is not None:
             sql += " AND run_id = ?"
             args += (run_id,)
-        return self._readable(_prediction, self._query(sql + " ORDER BY score DESC", args))
+        return self._readable(as_prediction, self._query(sql + " ORDER BY score DESC", args))
 
     def take_predictions(self, prediction_ids: Iterable[int]) -> list[Prediction]:
         """Remove predictions by id and return them as they were (for accept/reject undo)."""
@@ -450,7 +465,7 @@ class Store(StoreBase):
                 rows = self._query(f"SELECT {_PREDICTION_COLUMNS} FROM predictions WHERE id = ?",
                                    (pid,))
                 if rows:
-                    taken.append(self._read(_prediction, rows[0]))
+                    taken.append(self._read(as_prediction, rows[0]))
             self.engine.executemany("DELETE FROM predictions WHERE id = ?", [(p,) for p in ids])
             return taken
 
@@ -509,10 +524,10 @@ class Store(StoreBase):
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise KeyError(f"no run with id {run_id}")
-        return self._read(_run, rows[0])
+        return self._read(as_run, rows[0])
 
     def runs(self) -> list[Run]:
-        return self._readable(_run, self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id"))
+        return self._readable(as_run, self._query(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id"))
 
     # ------------------------------------------------------------------ rows it cannot read
 
@@ -553,96 +568,26 @@ def _check_shape(shape: object) -> Shape:
     return shape
 
 
+MAX_CLASS_NAME = 100  # characters; every team mate's window lists every class
+
+
+def fit_class_name(name: str) -> str:
+    """`name` made a class name the store takes, for names from other tools' files: white
+    space of any kind (a line break, a tab) one space, other control characters left out,
+    cut to MAX_CLASS_NAME characters."""
+    spaced = " ".join(name.split())
+    return "".join(ch for ch in spaced if ch.isprintable())[:MAX_CLASS_NAME].strip()
+
+
 def _clean_name(name: str) -> str:
+    """A class name as stored: no space around it, not empty, at most MAX_CLASS_NAME
+    characters, no control characters (a NUL, a line break, a terminal's escape)."""
     name = name.strip()
     if not name:
         raise ValueError("a class name cannot be empty")
+    if len(name) > MAX_CLASS_NAME:
+        raise ValueError(f"a class name has at most {MAX_CLASS_NAME} characters; this one has "
+                         f"{len(name)} ({name[:40]!r}...)")
+    if not all(ch.isprintable() for ch in name):
+        raise ValueError(f"a class name holds no control characters: {name!r}")
     return name
-
-
-# each table's rows become entities here, by column name; a value of the wrong kind (another
-# program wrote it: SQLite keeps any value in any column) raises DamagedRow naming the row
-
-def _image(row: Any) -> ImageRecord:
-    with _reading(f"image {row['id']!r}"):
-        return ImageRecord(_whole(row, "id"), _text(row, "path"), _whole(row, "width", 1),
-                           _whole(row, "height", 1), Split(row["split"]),
-                           ImageStatus(row["status"]))
-
-
-def _instance(row: Any, shape: Shape | None = None) -> Instance:
-    """`shape`: already decoded (many rows at once are decoded faster together)."""
-    with _reading(f"instance {row['id']!r} of image {row['image_id']!r}"):
-        return Instance(_whole(row, "image_id"), _whole(row, "id"), _id_or_none(row, "class_id"),
-                        _polygon(row["shape"]) if shape is None else shape,
-                        _whole(row, "z", None),
-                        _id_or_none(row, "track_id"), Source(row["source"]),
-                        _flag(row, "crowd"), _whole(row, "version"), row["edited_by"],
-                        row["edited_at"], row["created_by"], row["created_at"])
-
-
-def _prediction(row: Any) -> Prediction:
-    with _reading(f"prediction {row['id']!r} of image {row['image_id']!r}"):
-        score = row["score"]
-        if type(score) not in (int, float) or not 0 <= score <= 1:
-            raise ValueError(f"its score is {score!r}, not a number from 0 to 1")
-        return Prediction(_whole(row, "id"), _whole(row, "image_id"), _id_or_none(row, "run_id"),
-                          _id_or_none(row, "class_id"), _polygon(row["shape"]), float(score))
-
-
-def _run(row: Any) -> Run:
-    with _reading(f"run {row['id']!r}"):
-        config, metrics = json.loads(row["config"]), json.loads(row["metrics"])
-        if not isinstance(config, dict) or not isinstance(metrics, dict):
-            raise ValueError("its config or metrics are not a JSON object")
-        return Run(_whole(row, "id"), _text(row, "name"), row["created"],
-                   RunStatus(row["status"]), config, metrics, row["checkpoint"], row["finished"])
-
-
-@contextmanager
-def _reading(what: str) -> Iterator[None]:
-    try:
-        yield
-    except (ValueError, TypeError, RecursionError, shapely.errors.GEOSException) as exc:
-        raise DamagedRow(f"{what} cannot be read ({exc})") from None
-
-
-def _whole(row: Any, column: str, least: int | None = 0) -> int:
-    value = row[column]
-    if type(value) is not int or (least is not None and value < least):
-        raise ValueError(f"its {column} is {value!r}, not a whole number"
-                         + (f" of at least {least}" if least else ""))
-    return value
-
-
-def _id_or_none(row: Any, column: str) -> int | None:
-    return None if row[column] is None else _whole(row, column)
-
-
-def _flag(row: Any, column: str) -> bool:
-    if row[column] not in (0, 1):
-        raise ValueError(f"its {column} is {row[column]!r}, not 0 or 1")
-    return bool(row[column])
-
-
-def _text(row: Any, column: str) -> str:
-    if not isinstance(row[column], str):
-        raise ValueError(f"its {column} is {row[column]!r}, not text")
-    return str(row[column])
-
-
-def _polygon(blob: object) -> Shape:
-    if not isinstance(blob, (bytes, bytearray, memoryview)):
-        raise ValueError(f"its shape is a {type(blob).__name__}, not WKB bytes")
-    shape = shapely.from_wkb(bytes(blob))
-    if not isinstance(shape, (Polygon, MultiPolygon)):
-        raise ValueError(f"its shape is a {shape.geom_type}, not a polygon")
-    return shape
-
-
-def _decoded_shapes(rows: list[Any]) -> list[Shape | None]:
-    """The rows' shapes decoded together (much faster than one by one); None where a row's
-    bytes are not a polygon, so _instance decodes that one again and names the problem."""
-    blobs = [r["shape"] if isinstance(r["shape"], bytes) else b"" for r in rows]
-    shapes: Iterable[Any] = shapely.from_wkb(blobs, on_invalid="ignore") if rows else []
-    return [s if isinstance(s, (Polygon, MultiPolygon)) else None for s in shapes]

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 
 from isegui.core.errors import OlderSchemaError, ProjectError, SchemaVersionError
+from isegui.core.store import team_rules
 from isegui.core.store.engine import Engine, SqliteEngine
 
 SCHEMA_V1 = """
@@ -187,10 +188,8 @@ _SQLITE_STATISTICS = frozenset({"sqlite_stat1", "sqlite_stat2", "sqlite_stat3", 
 # PostgreSQL's choice).
 _TEAM_OBJECTS = frozenset({
     ("table", "image_files"),
-    ("function", "announce_change"), ("function", "guard_review"), ("function", "guard_claim"),
-    ("trigger", "instances.announce_instances"), ("trigger", "images.announce_images"),
-    ("trigger", "classes.announce_classes"), ("trigger", "images.guard_review"),
-    ("trigger", "instances.guard_claim"),
+    *(("function", name) for name in team_rules.FUNCTIONS + team_rules.OLD_FUNCTIONS),
+    *(("trigger", name) for name in team_rules.TRIGGERS + team_rules.OLD_TRIGGERS),
 })
 
 

@@ -8,19 +8,28 @@ several hosts shares one overall wait among them (psycopg waits connect_timeout 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from isegui.core.errors import ProjectError
 from isegui.core.redact import redact_passwords
+from isegui.core.store import team_rules
 from isegui.core.store.engine import PostgresEngine, PostgresFailure
 from isegui.core.store.project_data import Store
 
+log = logging.getLogger(__name__)
+PG_NAME_CHARS = 63
 TEAM_SUFFIX = ".isegui-team"
 TEAM_FORMAT = 1
 TEAM_FILE_MAX_BYTES = 64 * 1024  # a team file is a few lines
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,50}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,50}")  # whole name: fullmatch
+
+# What a team URL (typed, or read from a team file anyone on the share can edit) may set: a
+# hostaddr would send the password meant for the host named to another; options, passfile,
+# require_auth and the rest are isegui's to set.
+_URL_KEYS = frozenset({"host", "port", "dbname", "user", "sslmode", "sslrootcert"})
 
 # How long a connection waits for the team's server in all, shared among the hosts a URL
 # lists; psycopg waits at least 2 s for each, so a URL lists at most 5.
@@ -29,7 +38,7 @@ _MIN_WAIT_PER_HOST_S = 2
 
 def schema_name(project: str) -> str:
     """The PostgreSQL schema that holds a team project."""
-    if not _NAME.match(project):
+    if not isinstance(project, str) or not _NAME.fullmatch(project):
         raise ValueError(f"{project!r}: a team project's name is 1-51 letters, digits, '-' or "
                          "'_', starting with a letter or digit")
     return "isegui_" + project.lower().replace("-", "_")
@@ -46,6 +55,11 @@ def checked_url(url: str) -> str:
         raise ValueError("the connection must not hold a password: put it in PostgreSQL's "
                          "password file (~/.pgpass, %APPDATA%\\postgresql\\pgpass.conf) or the "
                          "PGPASSWORD environment variable")
+    other = sorted(set(params) - _URL_KEYS)
+    if other:
+        raise ValueError(f"{redact_passwords(url)}: a team connection names only "
+                         f"{', '.join(sorted(_URL_KEYS))}; not {', '.join(other)} (a setting "
+                         "such as hostaddr or options could send your password elsewhere)")
     hosts = _host_count(params)
     if hosts > CONNECT_BUDGET_S // _MIN_WAIT_PER_HOST_S:
         raise ValueError(f"the connection lists {hosts} hosts; isegui tries at most "
@@ -156,10 +170,12 @@ def open_team_store(url: str, project: str, *, create: bool = False,
                                "add gives a login a role in it)")
         store = Store.on_engine(engine, where, read_only=read_only, create=create)
         if create:
-            _install_change_notices(engine, schema)
-            _install_roles(engine, schema)
-        elif not read_only and not _has_claim_guard(engine, schema) and _owns(engine, schema):
-            install_claim_guard(engine, schema)  # a team project from before the rule
+            with store.transaction():
+                team_rules.install(engine, schema, new=True)
+        elif (not read_only and team_rules.installed_version(engine) < team_rules.RULES_VERSION
+              and _owns(engine, schema)):
+            with store.transaction():  # a team project from before these rules
+                team_rules.install(engine, schema, new=False)
         return store
     except BaseException:
         engine.close()
@@ -189,37 +205,6 @@ def drop_team_project(store: Store, project: str) -> None:
         pass  # the connection is gone: the caller's error says why
 
 
-# Every change to a team project's labels is announced on a channel of its own; identical
-# notices of one transaction are delivered once, so an import of a thousand instances into
-# one image is one notice for that image.
-_NOTIFY_FUNCTION = """
-CREATE OR REPLACE FUNCTION "{schema}".announce_change() RETURNS trigger AS $$
-DECLARE
-    image INTEGER;
-BEGIN
-    IF TG_TABLE_NAME = 'instances' THEN
-        IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
-    ELSIF TG_TABLE_NAME = 'images' THEN
-        IF TG_OP = 'DELETE' THEN image := OLD.id; ELSE image := NEW.id; END IF;
-    END IF;
-    PERFORM pg_notify('{schema}', json_build_object(
-        'table', TG_TABLE_NAME, 'image', image, 'by', current_user,
-        'pid', pg_backend_pid())::text);
-    RETURN NULL;
-END
-$$ LANGUAGE plpgsql
-"""
-_WATCHED_TABLES = ("instances", "images", "classes")
-
-
-def _install_change_notices(engine: PostgresEngine, schema: str) -> None:
-    engine.execute(_NOTIFY_FUNCTION.format(schema=schema))
-    for table in _WATCHED_TABLES:
-        engine.execute(f'CREATE TRIGGER announce_{table} AFTER INSERT OR UPDATE OR DELETE ON '
-                       f'"{schema}".{table} FOR EACH ROW EXECUTE FUNCTION '
-                       f'"{schema}".announce_change()')
-
-
 EVERYTHING = "*"  # a Change of this table: the feed was away, anything may have changed
 
 
@@ -246,11 +231,12 @@ class ChangeFeed:
         self._known_reconnects = engine.reconnects
         self._psycopg = psycopg
         self.url, self.schema = engine.url, engine.schema
+        self.channel = team_rules.notice_channel(engine)
         self.lost: str | None = None  # why the feed's connection dropped, until it is back
         try:
-            self.conn = psycopg.connect(engine.url, autocommit=True,
+            self.conn = psycopg.connect(engine.conninfo(), autocommit=True,
                                         connect_timeout=engine.connect_timeout)
-            self.conn.execute(f'LISTEN "{engine.schema}"')
+            self.conn.execute(f'LISTEN "{self.channel}"')
         except psycopg.Error as exc:
             raise PostgresFailure(f"cannot follow the team's changes: {exc}") from exc
 
@@ -265,10 +251,10 @@ class ChangeFeed:
         found = []
         try:
             for notice in self.conn.notifies(timeout=timeout, stop_after=1000):
-                data = json.loads(notice.payload)
-                if data.get("pid") != self._own_pid:
-                    found.append(Change(str(data["table"]), data.get("image"),
-                                        str(data.get("by"))))
+                if notice.pid != self._own_pid:  # the server's word for who sent it
+                    change = _change(notice.payload)
+                    if change is not None:
+                        found.append(change)
         except self._psycopg.OperationalError as exc:
             self.lost = str(exc).strip().splitlines()[0] if str(exc).strip() else "lost"
             return found
@@ -279,8 +265,9 @@ class ChangeFeed:
     def _listen_again(self) -> list[Change]:
         try:
             self.conn.close()
-            self.conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=2)
-            self.conn.execute(f'LISTEN "{self.schema}"')
+            self.conn = self._psycopg.connect(self._engine.conninfo(), autocommit=True,
+                                              connect_timeout=2)
+            self.conn.execute(f'LISTEN "{self.channel}"')
         except self._psycopg.Error:
             return []  # still away: the next poll tries again
         self.lost = None
@@ -290,91 +277,24 @@ class ChangeFeed:
         self.conn.close()
 
 
-# Two group roles per team project, enforced by the server (not only by the window):
-# inspectors label (read and write labels, classes, runs, predictions); reviewers are
-# inspectors who may also mark images reviewed (or take that mark away).
-ROLES = ("inspector", "reviewer")
-
-_REVIEW_GUARD = """
-CREATE OR REPLACE FUNCTION "{schema}".guard_review() RETURNS trigger AS $$
-BEGIN
-    IF (NEW.status = 'reviewed') IS DISTINCT FROM (OLD.status = 'reviewed')
-            AND NOT pg_has_role(current_user, '{schema}_reviewer', 'MEMBER')
-            AND NOT pg_has_role(current_user, (SELECT nspowner FROM pg_namespace
-                                               WHERE nspname = '{schema}'), 'MEMBER') THEN
-        RAISE EXCEPTION 'only a reviewer of this team project can mark an image reviewed'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    RETURN NEW;
-END
-$$ LANGUAGE plpgsql
-"""
+_NOTICE_TABLES = frozenset({"instances", "images", "classes"})
+_NOTICE_MAX_CHARS = 1000
 
 
-# Claims, enforced by the server too: while an image is claimed by one member, another's
-# writes to its instances are refused (a window that missed a take-over cannot write after it).
-_CLAIM_GUARD = """
-CREATE OR REPLACE FUNCTION "{schema}".guard_claim() RETURNS trigger AS $$
-DECLARE
-    image INTEGER;
-    holder TEXT;
-    since TEXT;
-BEGIN
-    IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
-    SELECT claimed_by, claimed_at INTO holder, since FROM "{schema}".images WHERE id = image;
-    IF holder IS NOT NULL AND holder <> current_user THEN
-        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
-            || ' is labeling image ' || image || ' (since ' || since
-            || '); take it over to change its labels';
-    END IF;
-    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-    RETURN NEW;
-END
-$$ LANGUAGE plpgsql
-"""
-
-
-def role_name(schema: str, role: str) -> str:
-    if role not in ROLES:
-        raise ValueError(f"{role!r}: a team role is one of {', '.join(ROLES)}")
-    return f"{schema}_{role}"
-
-
-def _install_roles(engine: PostgresEngine, schema: str) -> None:
-    inspector, reviewer = role_name(schema, "inspector"), role_name(schema, "reviewer")
-    for role in (inspector, reviewer):
-        if not engine.query("SELECT 1 FROM pg_roles WHERE rolname = ?", (role,)):
-            engine.execute(f'CREATE ROLE "{role}" NOLOGIN')
-    engine.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{inspector}"')
-    engine.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" '
-                   f'TO "{inspector}"')
-    engine.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO '
-                   f'"{inspector}"')
-    engine.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT SELECT, INSERT, '
-                   f'UPDATE, DELETE ON TABLES TO "{inspector}"')  # tables of later versions
-    engine.execute(f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT USAGE, SELECT ON '
-                   f'SEQUENCES TO "{inspector}"')
-    engine.execute(f'GRANT "{inspector}" TO "{reviewer}"')
-    engine.execute(_REVIEW_GUARD.format(schema=schema))
-    engine.execute(f'CREATE TRIGGER guard_review BEFORE UPDATE OF status ON "{schema}".images '
-                   f'FOR EACH ROW EXECUTE FUNCTION "{schema}".guard_review()')
-    install_claim_guard(engine, schema)
-
-
-def install_claim_guard(engine: PostgresEngine, schema: str) -> None:
-    """The server's claim rule (also added to team projects made before it, when their
-    owner opens them)."""
-    engine.execute(_CLAIM_GUARD.format(schema=schema))
-    engine.execute(f'CREATE OR REPLACE TRIGGER guard_claim BEFORE INSERT OR UPDATE OR DELETE '
-                   f'ON "{schema}".instances FOR EACH ROW EXECUTE FUNCTION '
-                   f'"{schema}".guard_claim()')
-
-
-def _has_claim_guard(engine: PostgresEngine, schema: str) -> bool:
-    return bool(engine.query(
-        "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n "
-        "ON n.oid = c.relnamespace WHERE n.nspname = ? AND t.tgname = 'guard_claim'",
-        (schema,)))
+def _change(payload: str) -> Change | None:
+    """A notice's change, or None (logged) for one the project's triggers never send: only
+    members can send on the channel, but one of them can send anything."""
+    try:
+        data = json.loads(payload[:_NOTICE_MAX_CHARS])
+        table, image, by = data["table"], data.get("image"), data.get("by", "")
+        if table not in _NOTICE_TABLES or not (image is None or type(image) is int) \
+                or not isinstance(by, str):
+            raise ValueError("not a change isegui announces")
+        return Change(table, image, by[:PG_NAME_CHARS])
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        log.warning("a change notice that isegui did not send was skipped (%s): %r", exc,
+                    payload[:200])
+        return None
 
 
 def add_member(store: Store, login: str, role: str) -> None:
@@ -386,4 +306,4 @@ def add_member(store: Store, login: str, role: str) -> None:
     if not engine.query("SELECT 1 FROM pg_roles WHERE rolname = ? AND rolcanlogin", (login,)):
         raise ValueError(f"{login!r}: no such PostgreSQL login (IT creates it: CREATE ROLE "
                          f"{login} LOGIN PASSWORD '...')")
-    engine.execute(f'GRANT "{role_name(engine.schema, role)}" TO "{login}"')
+    engine.execute(f'GRANT "{team_rules.role_name(engine.schema, role)}" TO "{login}"')

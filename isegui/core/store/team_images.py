@@ -12,6 +12,8 @@ from pathlib import Path
 
 from isegui.core.errors import ProjectError
 from isegui.core.fileio import atomic_write_bytes
+from isegui.core.store import team_rules
+from isegui.core.store.engine import PostgresEngine
 from isegui.core.store.project_data import Store
 
 META_KEY = "images_in_database"
@@ -26,6 +28,8 @@ def enable(store: Store) -> None:
     """From now on the team project keeps its images in its database."""
     with store.transaction():
         store.engine.execute(_TABLE)
+        if isinstance(store.engine, PostgresEngine):
+            team_rules.restrict_image_files(store.engine, store.engine.schema)
         store.set_meta(META_KEY, "1")
 
 

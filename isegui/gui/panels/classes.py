@@ -24,6 +24,11 @@ class ClassPanel(QWidget):
         super().__init__()
         self.session = session
         self.list = QListWidget()
+        # a long class name (100 characters, from a team mate or an import) is elided, never
+        # widening the dock and with it the window
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSizeAdjustPolicy(QListWidget.SizeAdjustPolicy.AdjustIgnored)
         self.list.setToolTip("The active class (new instances get it). Keys 1-9 pick one.")
         buttons = QHBoxLayout()
         self.buttons = {}
@@ -62,6 +67,7 @@ class ClassPanel(QWidget):
             count = counts.get(cls.id, 0)
             item = QListWidgetItem(swatch(cls.color), f"{key}{cls.name}   ({count})")
             item.setData(Qt.ItemDataRole.UserRole, cls.id)
+            item.setToolTip(cls.name)
             self.list.addItem(item)
             if cls.id == self.session.active_class_id:
                 self.list.setCurrentItem(item)

@@ -34,6 +34,10 @@ class ImagePanel(QWidget):
         self.note.setWordWrap(True)
         self.note.hide()
         self.filter = QComboBox()
+        # sized by a few characters, not by the longest class name (elided in the list)
+        self.filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.filter.setMinimumContentsLength(12)
         self.filter.setToolTip("Which images to list")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter by name")

@@ -108,6 +108,10 @@ class InstancePanel(QWidget):
         for column, width in enumerate((44, 110, 88, 78, 44)):
             self.table.setColumnWidth(column, width)
         self.class_box = QComboBox()
+        # sized by a few characters, not by the longest class name (elided in the list)
+        self.class_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_box.setMinimumContentsLength(12)
         self.class_box.setToolTip("Give the selected instances this class")
         self.counts = QLabel()
         self.counts.setWordWrap(True)

@@ -215,7 +215,8 @@ class TrainingSettings(QWidget):
         if self._reader is not None:
             return  # when it ends, a change made meanwhile is read
         self._stale = False
-        self._reader = FactsReader(self.session.project.folder)
+        project = self.session.project  # a team project is opened by its team file
+        self._reader = FactsReader(project.team_file or project.folder)
         self._reader.read.connect(self._facts_read)
         self._reader.finished.connect(self._reader_finished)
         self._reader.start()

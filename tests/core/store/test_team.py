@@ -348,10 +348,11 @@ def test_training_and_prediction_run_on_a_team_project(team, tmp_path, capsys):
         assert project.store.images_with_predictions(run.id)
 
 
-def test_the_readmes_it_setup_is_enough_for_an_owner_without_superuser(tmp_path, pg_server,
-                                                                       monkeypatch):
-    """The README's script for IT: an owner login with CREATEROLE and its own database
-    makes the team project, its roles and its members; nothing needs a superuser after."""
+def test_an_owner_with_createrole_and_no_setup_function_still_works(tmp_path, pg_server,
+                                                                    monkeypatch):
+    """A server set up before the README's function (an owner login with CREATEROLE and its
+    own database): the owner makes the roles directly; nothing needs a superuser after.
+    (tests/security runs the README's set-up as written.)"""
     import uuid
 
     import psycopg
