@@ -284,12 +284,21 @@ def remove_files(files: Iterable[Path]) -> None:
         file.unlink(missing_ok=True)
 
 
-def write_images(store: Store, plans: list[PlannedImage],
-                 split: Split = Split.TRAIN) -> list[ImageRecord]:
-    """Record the planned images, unlabeled, in one transaction."""
+def write_images(store: Store, plans: list[PlannedImage], split: Split = Split.TRAIN,
+                 val_every: int = 0) -> list[ImageRecord]:
+    """Record the planned images, unlabeled, in one transaction; with `val_every` n, one in
+    n of them (spread through the list) goes to the val split instead."""
     with store.transaction():
-        return [store.add_image(p.stored, p.width, p.height, split, ImageStatus.UNLABELED)
-                for p in plans]
+        return [store.add_image(p.stored, p.width, p.height, held_out(k, val_every, split),
+                                ImageStatus.UNLABELED) for k, p in enumerate(plans)]
+
+
+def held_out(index: int, val_every: int, split: Split) -> Split:
+    """The split of the index-th image added when one in `val_every` is held out for
+    validation (the middle one of each run of val_every: 4 images already give one)."""
+    if val_every > 1 and index % val_every == val_every // 2:
+        return Split.VAL
+    return split
 
 
 def add_images(project: Project, checked: list[CheckedImage], *, copy: bool = False,

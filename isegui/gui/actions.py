@@ -37,9 +37,10 @@ TOOL_KEYS = {"edit": ("Edit", "E", "Select, move, edit vertices (double-click an
              "scissors": ("Edge outline", "T", "Click anchors around an object: the outline "
                                               "follows its edges between them; close on the "
                                               "first anchor or with Enter"),
-             "wand": ("Magic wand", "W", "Click: the region of similar colour is added to "
-                                         "the selected instance (or a new one); Shift cuts "
-                                         "it; [ and ] change the tolerance")}
+             "wand": ("Magic wand", "W", "Click: the region of similar colour becomes a new "
+                                         "instance, or joins the selected one where it "
+                                         "touches it (Ctrl: anywhere); Shift cuts it; [ and ] "
+                                         "change the tolerance")}
 
 
 ASSISTED_TOOLS = ("box-mask", "click", "scissors", "wand")  # on a tool bar row of their own

@@ -70,7 +70,8 @@ class ImageAdder(QObject):
             QMessageBox.critical(window, TITLE, f"No images were added.\n\n{result.error}")
             return
         if result.plans:
-            command = AddImagesCommand(self.session, result.plans, self.job.split)
+            command = AddImagesCommand(self.session, result.plans, self.job.split,
+                                       self.job.val_every)
             try:
                 command.apply()
             except Exception as exc:  # the store refused: nothing recorded, no copies kept

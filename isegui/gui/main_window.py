@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
 
     def _document_changed(self) -> None:
         doc = self.session.document
+        if self.view.tool is not None:
+            self.view.tool.cancel()  # a polygon or an edge wire of the last image ends there
         self.scene.set_document(doc)
         if doc is not None:
             name = PurePosixPath(doc.record.path).name

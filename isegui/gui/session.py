@@ -307,9 +307,11 @@ class ProjectSession(QObject):
             return None
         return int(value)
 
-    def add_images(self, plans: list[PlannedImage], split: Split) -> list[ImageRecord]:
-        """Record checked (and already copied) images, unlabeled, in one transaction."""
-        records = write_images(self.store, plans, split)
+    def add_images(self, plans: list[PlannedImage], split: Split,
+                   val_every: int = 0) -> list[ImageRecord]:
+        """Record checked (and already copied) images, unlabeled, in one transaction (one in
+        `val_every` into val)."""
+        records = write_images(self.store, plans, split, val_every)
         self._images_added(records)
         return records
 
@@ -382,6 +384,15 @@ class ProjectSession(QObject):
         if self.document and self.document.image_id == image_id:
             self.document.record = self.store.image(image_id)
         self.imageEdited.emit(image_id)
+
+    def set_splits(self, splits: dict[int, Split]) -> None:
+        """Each image (id) into its split, in one transaction."""
+        with self.store.transaction():
+            for split in set(splits.values()):
+                self.store.set_split([i for i, s in splits.items() if s == split], split)
+        if self.document and self.document.image_id in splits:
+            self.document.record = self.store.image(self.document.image_id)
+        self.imagesChanged.emit()
 
     # ------------------------------------------------------------------ classes
 

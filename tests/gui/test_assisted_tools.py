@@ -124,7 +124,7 @@ def test_magic_wand_makes_adds_and_cuts(scene_window):
     masks = _masks(win)
     (only,) = masks
     assert _iou(masks[only], disc) > 0.95
-    drive.click(150, 70)  # the disc is selected: the square joins it
+    drive.click(150, 70, Qt.KeyboardModifier.ControlModifier)  # Ctrl: the square joins it
     assert _iou(_masks(win)[only], disc | square) > 0.95
     drive.click(150, 70, Qt.KeyboardModifier.ShiftModifier)  # and is cut again
     assert _iou(_masks(win)[only], disc) > 0.95
@@ -132,6 +132,42 @@ def test_magic_wand_makes_adds_and_cuts(scene_window):
     tolerance = win.options.wand_tolerance
     drive.key(Qt.Key.Key_BracketRight)
     assert win.options.wand_tolerance > tolerance
+
+
+def test_the_wand_on_a_region_apart_from_the_selection_makes_a_new_instance(scene_window):
+    """Issue 28, finding 9: a click on a pit grew the selected scratch, of another class,
+    across the frame. Apart from the selection, the region is an object of its own, of the
+    active class; Esc then clears the selection."""
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_W)
+    drive.click(60, 75)
+    (first,) = _masks(win)
+    win.session.active_class_id = win.session.classes()[1].id
+    drive.click(150, 70)  # the disc is still selected; the square does not touch it
+    masks = _masks(win)
+    assert len(masks) == 2 and _iou(masks[first], disc) > 0.95
+    (second,) = set(masks) - {first}
+    assert _iou(masks[second], square) > 0.95
+    assert win.session.document.instance(second).class_id == win.session.classes()[1].id
+    assert win.session.document.selected
+    drive.key(Qt.Key.Key_Escape)
+    assert win.session.document.selected == []
+
+
+def test_changing_image_ends_a_tool_in_progress(qtbot, tmp_path):
+    """An edge-outline anchor (or a polygon's first points) drew its wire across the next
+    frame."""
+    win = aimed_window(qtbot, make_project(tmp_path / "two", images=2, size=(W, H)))
+    drive = Driver(win)
+    drive.key(Qt.Key.Key_P)  # polygon
+    drive.click(20, 20)
+    drive.click(60, 20)
+    tool = win.view.tool
+    assert tool.points
+    drive.key(Qt.Key.Key_D)  # next image
+    assert not tool.points
+    win.close()
+    win.session.close()
 
 
 def test_propagate_refits_the_previous_images_instances_keeping_track_ids(qtbot, tmp_path):
@@ -199,10 +235,9 @@ def test_the_image_list_ranks_unlabeled_images_by_the_active_runs_doubt(qtbot, t
 
 
 def test_the_image_filter_stays_when_the_classes_change(scene_window):
-    from isegui.core.entities import ImageStatus
     win, drive, disc, square = scene_window
     panel = win.images
-    only_unlabeled = panel.filter_index(("status", ImageStatus.UNLABELED))
+    only_unlabeled = panel.filter_index(("state", "unlabeled"))
     panel.filter.setCurrentIndex(only_unlabeled)
     win.session.add_class("scratch")
     assert panel.filter.currentIndex() == only_unlabeled

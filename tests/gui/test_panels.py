@@ -25,11 +25,11 @@ def test_image_browser_next_previous_and_status(window, drive):
     assert window.session.document.image_id == first
     draw_rect(drive, (10, 10), (50, 50))
     item = window.images.list.currentItem()
-    assert "◐" in item.text() and " 1 " in item.text()  # labeled now, one instance
+    assert "◔" in item.text() and " 1 " in item.text()  # in progress, one instance
     drive.shortcut("Ctrl+R")
-    assert "●" in window.images.list.currentItem().text()
+    assert "✔" in window.images.list.currentItem().text()
     drive.shortcut("Ctrl+Z")  # marking is an edit like any other
-    assert "◐" in window.images.list.currentItem().text()
+    assert "◔" in window.images.list.currentItem().text()
     drive.shortcut("Ctrl+R")
     window.images.filter.setCurrentIndex(window.images.filter.findText("Only unlabeled"))
     assert window.images.list.count() == 1

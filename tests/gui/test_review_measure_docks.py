@@ -306,15 +306,20 @@ def test_predictions_on_an_image_no_one_labeled_are_not_called_wrong(qtbot, demo
     session.open_image(image)
     QTest.mouseClick(review.by_verdict, Qt.MouseButton.LeftButton)  # colour by verdict
     _predictions(window, [(box(10, 10, 40, 30), 0.9), (box(60, 10, 90, 30), 0.8)])
-    assert "not labeled yet" in review.counts.text() and "wrong" not in review.counts.text()
+    assert "not marked labeled" in review.counts.text()
+    assert "wrong" not in review.counts.text()
     assert [review.table.item(r, 2).text() for r in range(2)] == ["—", "—"]
     layer = window.review_canvas.layer
     assert not layer.missed and all(item.color.name() != "#e53935"  # no red "wrong"
                                     for item in layer.items.values())
-    # accepting one makes it a label: the image has truth now, and the other is judged by it
+    # accepting one makes it a label, the image still in progress: nothing judged yet
     review.table.selectRow(0)
     QTest.mouseClick(review.accept, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "not labeled yet" not in review.counts.text())
+    assert "not marked labeled" in review.counts.text()
+    assert review.table.item(0, 2).text() == "—"
+    # marked labeled: the image has truth now, and the other is judged by it
+    window.actions_by_name["mark-labeled"].trigger()
+    qtbot.waitUntil(lambda: "not marked labeled" not in review.counts.text())
     assert review.table.item(0, 2).text() != "—"
     _close(window)
 

@@ -140,7 +140,8 @@ def test_the_advice_follows_the_labels_drawn_since_it_was_read(qtbot, window):
     """Labels drawn after the panel was first shown count: raised again, or while on screen."""
     from shapely.geometry import box as rect
 
-    from isegui.gui.commands.instance_commands import AddInstanceCommand
+    from isegui.core.entities import ImageStatus
+    from isegui.gui.commands.instance_commands import AddInstanceCommand, SetImageStatusCommand
     panel = window.training.settings
     window.docks["training"].raise_()
     qtbot.waitUntil(lambda: "nothing to learn" in advice_text(panel), timeout=30_000)
@@ -149,6 +150,11 @@ def test_the_advice_follows_the_labels_drawn_since_it_was_read(qtbot, window):
     pill = session.classes()[0].id
     image = session.document.image_id
     session.undo_stack.push(AddInstanceCommand(session, image, pill, rect(20, 20, 60, 50)))
+    window.docks["training"].raise_()  # begun, not marked labeled: left out, and said
+    qtbot.waitUntil(lambda: "images in progress left out" in advice_text(panel),
+                    timeout=30_000)
+    window.docks["instances"].raise_()
+    session.undo_stack.push(SetImageStatusCommand(session, image, ImageStatus.LABELED))
     window.docks["training"].raise_()
     qtbot.waitUntil(lambda: "1 labeled instances" in advice_text(panel), timeout=30_000)
     # drawn with the panel on screen (a floating dock, or a second monitor)

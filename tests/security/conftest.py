@@ -104,7 +104,7 @@ def _statements(block: str) -> list[str]:
 
 @pytest.fixture
 def labeled(team):
-    """The team's project with 4 images, 2 instances each, image 4 reviewed by ben."""
+    """The team's project with 4 labeled images, 2 instances each, image 4 reviewed by ben."""
     from shapely.geometry import box
 
     from isegui.core.entities import ImageStatus
@@ -116,6 +116,7 @@ def labeled(team):
             image = store.add_image(f"p{n}.png", 100, 80)
             store.add_instance(image.id, chip, box(10, 10, 30, 30))
             store.add_instance(image.id, chip, box(50, 10, 70, 30))
+            store.set_status(image.id, ImageStatus.LABELED)
             ids.append(image.id)
     from isegui.core.store.team import open_team_store
     ben = open_team_store(team.url(team.ben), team.project)

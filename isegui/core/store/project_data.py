@@ -333,9 +333,10 @@ class Store(StoreBase):
                                      Source(source), bool(crowd), 1, self.user, now,
                                      self.user, now))
             self._insert_instances(made)
-            self.engine.execute("UPDATE images SET next_instance_id = ?, status = CASE status "
-                               "WHEN 'unlabeled' THEN 'labeled' ELSE status END WHERE id = ?",
-                               (next_id + len(made), image_id))
+            # the status stays: an image with some labels is "in progress" until its person
+            # marks it labeled (a missing object would be taught as background)
+            self.engine.execute("UPDATE images SET next_instance_id = ? WHERE id = ?",
+                                (next_id + len(made), image_id))
             return made
 
     def restore_instances(self, instances: Iterable[Instance]) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSimpleTextItem
 
 from isegui.core.compare import Comparison, compare
-from isegui.core.entities import Instance, Prediction
+from isegui.core.entities import Instance, Prediction, Source
 from isegui.gui.canvas.paths import shape_path
 
 RIGHT, WRONG, MISSED = "#43a047", "#e53935", "#fb8c00"
@@ -139,10 +139,27 @@ class PredictionLayer:
             self.scene.removeItem(missed_item)
         self.missed = []
         if self.by_verdict and self.judged and self.visible:
-            for j in self.comparison.false_negatives:
+            for j in self.missed_labels:
                 missed_item = MissedItem(self._labels[j])
                 self.scene.addItem(missed_item)
                 self.missed.append(missed_item)
+
+    @property
+    def accepted_labels(self) -> list[int]:
+        """Labels that are accepted predictions no prediction still matches: right, by the
+        user's word (the prediction itself left the list when it became the label)."""
+        found = set(self.comparison.true_positives.values())
+        return [j for j, label in enumerate(self._labels)
+                if label.source == Source.ACCEPTED_PREDICTION and j not in found]
+
+    @property
+    def right(self) -> int:
+        return len(self.comparison.true_positives) + len(self.accepted_labels)
+
+    @property
+    def missed_labels(self) -> list[int]:
+        accepted = set(self.accepted_labels)
+        return [j for j in self.comparison.false_negatives if j not in accepted]
 
     def highlight(self, prediction_id: int | None) -> PredictionItem | None:
         """Emphasise one prediction (None: none); its item, if this layer has it."""

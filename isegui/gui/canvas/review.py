@@ -110,6 +110,9 @@ class ReviewController(QObject):
         session.predictionsChanged.connect(
             lambda image_id: self.document and image_id == self.document.image_id and
             self.reload())
+        session.imageEdited.connect(  # marked labeled: now its predictions can be judged
+            lambda image_id: self.document and image_id == self.document.image_id and
+            self._debounce.start())
 
     @property
     def layers(self) -> tuple[PredictionLayer, PredictionLayer]:
@@ -142,11 +145,10 @@ class ReviewController(QObject):
     def reload(self) -> None:
         labels = self.document.instances() if self.document else []
         predictions = self.predictions()
-        # an image no one has labeled yet has no truth: its predictions are neither right
-        # nor wrong (and its missing labels are not "missed"); the first label drawn or
-        # accepted makes it labeled, as saving it will
+        # only an image its person marked labeled (or reviewed) holds the truth: one in
+        # progress may lack labels, so its predictions are neither right nor wrong
         judged = self.document is not None and \
-            (self.document.record.status != ImageStatus.UNLABELED or bool(labels))
+            self.document.record.status in (ImageStatus.LABELED, ImageStatus.REVIEWED)
         for layer in self.layers:
             layer.judged = judged
             layer.show(predictions, labels)

@@ -144,6 +144,12 @@ class CanvasView(QGraphicsView):
             return
         if self.tool is not None and self.tool.key(event):
             return
+        if event.key() == Qt.Key.Key_Escape and self.tool is not None:
+            # nothing in progress for the tool: Esc clears the selection, in every tool
+            doc = self.tool.ctx.document
+            if doc is not None and doc.selected:
+                doc.set_selection([])
+                return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:

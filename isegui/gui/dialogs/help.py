@@ -126,11 +126,14 @@ the class new instances get. Draw every object as an instance of its own. Tools:
 The polygon closes on its first point or with Enter; the brush size changes with [ and ];
 in the edit tool drag a vertex, double-click an edge for a new one, Del removes one.
 Undo{key("undo")} takes back any edit.</p>
-<p>When every object in an image is drawn, mark it
+<p>An image you have started is <i>in progress</i> (◔ in the image list). When every
+object in it is drawn, mark it
 <b>{menu_item("mark-labeled", "Mark as labeled")}</b>{key("mark-labeled")}: training learns
-only from labeled and reviewed images (in an unlabeled image, a missing object would be
-taught as background). {menu_item("next", "Next image")}{key("next")} and
-{menu_item("previous", "Previous image")}{key("previous")} step through the list.
+only from labeled and reviewed images (in an image in progress, a missing object would be
+taught as background), and Review judges predictions only there.
+{menu_item("next", "Next image")}{key("next")} and
+{menu_item("previous", "Previous image")}{key("previous")} step through the list. Right-click
+selected images in the list to move them to the train, val or test split.
 Help &gt; Keyboard reference lists every key.</p>
 
 <h3>3. Train and review</h3>

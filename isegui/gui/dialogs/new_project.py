@@ -4,12 +4,12 @@ optionally the class names; the images come in unlabeled."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from isegui.core.project import PROJECT_FILE
 from isegui.gui.dialogs.add_images import ImageOptions
@@ -29,6 +29,9 @@ def parse_classes(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
+VAL_EVERY = 7  # a new project holds one image in this many out for validation
+
+
 class NewProjectDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -42,6 +45,16 @@ class NewProjectDialog(QDialog):
                                         "line (e.g. scratch, dent). You can add them later.")
         self.classes.setFixedHeight(80)
         self.options = ImageOptions()
+        self.val_every = QSpinBox()
+        self.val_every.setRange(0, 50)
+        self.val_every.setValue(VAL_EVERY)
+        self.val_every.setSpecialValueText("none")
+        self.val_every.setPrefix("1 in ")
+        self.val_every.setSuffix(" images")
+        self.val_every.setToolTip(
+            "Images put in the val split as they come in: training never learns from them and "
+            "measures itself on them once they are labeled. Right-click images in the list to "
+            "move them between train, val and test later.")
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #c62828")
@@ -53,6 +66,7 @@ class NewProjectDialog(QDialog):
         form.addRow("Project folder", self._with_browse(self.folder, "Project folder"))
         form.addRow("Images folder", self._with_browse(self.images, "Folder of images"))
         form.addRow("Classes", self.classes)
+        form.addRow("Hold out for validation", self.val_every)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.options)
@@ -77,9 +91,9 @@ class NewProjectDialog(QDialog):
 
     def request(self) -> NewProjectRequest:
         images = Path(self.images.text().strip())
+        job = replace(self.options.job([images]), val_every=self.val_every.value())
         return NewProjectRequest(Path(self.folder.text().strip()),
-                                 parse_classes(self.classes.toPlainText()),
-                                 self.options.job([images]))
+                                 parse_classes(self.classes.toPlainText()), job)
 
     def problem(self) -> str | None:
         """Why the values cannot make a project, or None."""

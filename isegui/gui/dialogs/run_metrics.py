@@ -19,14 +19,16 @@ class RunMetricsDialog(QDialog):
     result: dict | None  # type: ignore[assignment]  # hides QDialog.result(); tests read it
 
     def __init__(self, session, run_id: int, parent=None, split: str = "val",
-                 threshold: float = 0.5):
+                 threshold: float = 0.5, warning: str = ""):
         super().__init__(parent)
+        self.warning = warning  # said before the figures (a split that flatters the run)
         self.threshold = round(float(threshold), 2)
         self.setWindowTitle(f"Run {run_id} on the {split} split, at confidence ≥ "
                             f"{self.threshold:.2f}")
         self.resize(760, 560)
-        self.summary = QLabel(f"Evaluating run {run_id} on the {split} split (counts and "
-                              f"confusions at the Review confidence, {self.threshold:.2f})…")
+        self.summary = QLabel(f"{warning}Evaluating run {run_id} on the {split} split (counts "
+                              f"and confusions at the Review confidence, "
+                              f"{self.threshold:.2f})…")
         self.summary.setWordWrap(True)
         self.tabs = QTabWidget()
         self.per_class = QTableWidget()
@@ -54,14 +56,17 @@ class RunMetricsDialog(QDialog):
         if code != 0 or "{" not in out:
             error = bytes(self.process.readAllStandardError().data()).decode("utf-8",
                                                                              "replace")
-            self.summary.setText(f"Evaluation failed: {error.strip().splitlines()[-1:] or code}")
+            last = (error.strip().splitlines() or [f"it ended with code {code}"])[-1]
+            self.summary.setText(f"{self.warning}The evaluation failed: "
+                                 f"{last.removeprefix('error: ')}")
+            self.tabs.hide()  # no empty tabs under the message
             return
         self.show_result(json.loads(out[out.index("{"):]))
 
     def show_result(self, r: dict) -> None:
         self.result = r
         self.summary.setText(
-            f"{r['images']} images, {r['instances']} labeled instances: mask mAP "
+            f"{self.warning}{r['images']} images, {r['instances']} labeled instances: mask mAP "
             f"{r['mask_map']:.3f} (mAP50 {r['mask_map50']:.3f}), box mAP {r['box_map']:.3f} "
             f"(mAP50 {r['box_map50']:.3f}); at the Review confidence ≥ {self.threshold:.2f}: "
             f"{r['true_positives']} right, {r['false_positives']} wrong, "

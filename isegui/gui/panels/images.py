@@ -7,18 +7,29 @@ from pathlib import PurePosixPath
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMenu,
                                QVBoxLayout, QWidget)
 
-from isegui.core.entities import ImageRecord, ImageStatus
+from isegui.core.entities import ImageRecord, ImageStatus, Split
+from isegui.gui.commands.image_commands import SetSplitCommand
 from isegui.ml.model.loaded_model import LoadedModel
 from isegui.gui.workers.suggest_worker import SuggestWorker
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
-STATUS_COLORS = {ImageStatus.UNLABELED: "#9e9e9e", ImageStatus.LABELED: "#42a5f5",
-                 ImageStatus.REVIEWED: "#66bb6a"}
-STATUS_MARKS = {ImageStatus.UNLABELED: "○", ImageStatus.LABELED: "◐",
-                ImageStatus.REVIEWED: "●"}
+# How an image's state is shown: its status, and "in progress" for an unlabeled image that has
+# labels already (not trained on until its person marks it labeled). (mark, colour, words)
+IN_PROGRESS = "in progress"
+SHOWN_STATES = {ImageStatus.UNLABELED.value: ("○", "#9e9e9e", "unlabeled"),
+                IN_PROGRESS: ("◔", "#ffa726", IN_PROGRESS),
+                ImageStatus.LABELED.value: ("●", "#42a5f5", "labeled"),
+                ImageStatus.REVIEWED.value: ("✔", "#66bb6a", "reviewed")}
+
+
+def shown_state(status: ImageStatus, instance_count: int) -> str:
+    """The key of SHOWN_STATES for an image of this status and number of instances."""
+    if status == ImageStatus.UNLABELED and instance_count > 0:
+        return IN_PROGRESS
+    return ImageStatus(status).value
 
 
 class ImagePanel(QWidget):
@@ -43,6 +54,11 @@ class ImagePanel(QWidget):
         self.search.setPlaceholderText("Filter by name")
         self.list = QListWidget()
         self.list.setUniformItemSizes(True)
+        # several at once (Shift/Ctrl+click) for "Move to train / val / test"
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.setToolTip("Right-click: move the selected images to train, val or test")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.filter)
@@ -69,8 +85,8 @@ class ImagePanel(QWidget):
         self.filter.addItem("All images", ("all", None))
         self.filter.addItem("Unlabeled first", ("unlabeled-first", None))
         self.filter.addItem("Worth labeling next (the model's least sure)", ("suggest", None))
-        for status in ImageStatus:
-            self.filter.addItem(f"Only {status.value}", ("status", status))
+        for state in SHOWN_STATES:
+            self.filter.addItem(f"Only {state}", ("state", state))
         for split in ("train", "val", "test"):
             self.filter.addItem(f"Split: {split}", ("split", split))
         for cls in self.session.classes():
@@ -80,7 +96,7 @@ class ImagePanel(QWidget):
 
     def filter_index(self, data) -> int | None:
         """The filter entry with this data. (QComboBox.findData misses Python tuples that
-        hold an enum, such as ("status", ImageStatus.LABELED).)"""
+        hold an enum.)"""
         return next((k for k in range(self.filter.count())
                      if self.filter.itemData(k) == data), None)
 
@@ -92,8 +108,9 @@ class ImagePanel(QWidget):
                          if who != self.session.store.user} if self.session.project.is_team \
             else {}
         kind, value = self.filter.currentData() or ("all", None)
-        if kind == "status":
-            records = [r for r in records if r.status == value]
+        if kind == "state":
+            records = [r for r in records
+                       if shown_state(r.status, self._counts.get(r.id, 0)) == value]
         elif kind == "split":
             records = [r for r in records if r.split.value == value]
         elif kind == "class":
@@ -121,6 +138,27 @@ class ImagePanel(QWidget):
             if record.id == current:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
+
+    def selected_ids(self) -> list[int]:
+        return [item.data(Qt.ItemDataRole.UserRole) for item in self.list.selectedItems()]
+
+    def _menu(self, at) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        n = f"{len(ids)} image{'s' if len(ids) != 1 else ''}"
+        for split in Split:
+            action = menu.addAction(f"Move {n} to {split.value}")
+            action.triggered.connect(lambda _=False, s=split: self.move_selected(s))
+        menu.popup(self.list.viewport().mapToGlobal(at))
+
+    def move_selected(self, split: Split) -> None:
+        """The selected images into `split`: one step of the history."""
+        ids = [i for i in self.selected_ids() if self._records[i].split != split]
+        if ids:
+            self.session.undo_stack.push(SetSplitCommand(self.session, ids, split))
 
     def _ask_model(self, unlabeled: list) -> None:
         """Start scoring the unlabeled images with the active run, once per run and
@@ -175,11 +213,11 @@ class ImagePanel(QWidget):
             record.status == ImageStatus.UNLABELED else ""
         holder = self._holders.get(record.id)
         held = f"   ✎ {holder}" if holder else ""
-        item.setText(f"{STATUS_MARKS[record.status]} {name}   {count}   "
-                     f"{record.split.value}{unsure}{held}")
-        item.setForeground(QBrush(QColor(STATUS_COLORS[record.status])))
+        mark, colour, words = SHOWN_STATES[shown_state(record.status, count)]
+        item.setText(f"{mark} {name}   {count}   {record.split.value}{unsure}{held}")
+        item.setForeground(QBrush(QColor(colour)))
         item.setToolTip(f"{record.path}\n{record.width} x {record.height} px, "
-                        f"{record.status.value}, {count} instances, {record.split.value}")
+                        f"{words}, {count} instances, {record.split.value}")
 
     def _refresh_image(self, image_id: int) -> None:
         record = self.session.store.image(image_id)
@@ -202,6 +240,8 @@ class ImagePanel(QWidget):
             return
         for row in range(self.list.count()):
             if self.list.item(row).data(Qt.ItemDataRole.UserRole) == doc.image_id:
+                if row == self.list.currentRow():
+                    return  # picked here: a Ctrl/Shift+click's selection stays
                 self.list.blockSignals(True)
                 self.list.setCurrentRow(row)
                 self.list.blockSignals(False)

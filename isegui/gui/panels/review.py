@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QVBoxLayout, QWidget)
 
 from isegui.core.compare import images_by_errors
+from isegui.core.entities import ImageStatus, Split
 from isegui.gui.canvas.review import MODES
 from isegui.gui.commands.prediction_commands import (AcceptPredictionsCommand,
                                                      RejectPredictionsCommand)
@@ -207,14 +208,16 @@ class ReviewPanel(QWidget):
         elif not layer.judged:
             self.counts.setText(
                 f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}. This image "
-                "is not labeled yet, so nothing says which are right: accept the right ones "
-                "(they become labels you can edit), reject the others.")
+                "is not marked labeled, so nothing says which are right (labels of an image in "
+                "progress may be missing): accept the right ones (they become labels you can "
+                "edit), reject the others, and mark it labeled (Ctrl+Shift+L) once every object "
+                "is drawn.")
         else:
             self.counts.setText(
                 f"{len(shown)} predictions at confidence ≥ {layer.threshold:.2f}: "
-                f"{len(c.true_positives)} right, {len(c.false_positives)} wrong "
+                f"{layer.right} right, {len(c.false_positives)} wrong "
                 f"({len(c.wrong_class)} of another class), "
-                f"{len(c.false_negatives)} labels missed")
+                f"{len(layer.missed_labels)} labels missed")
         selected = set(self._selected_ids())
         self.table.blockSignals(True)
         self.table.clearSelection()
@@ -312,8 +315,22 @@ class ReviewPanel(QWidget):
         if run_id is None:
             QMessageBox.information(self, "Review", "Train a model first (Training panel).")
             return
-        RunMetricsDialog(self.session, run_id, self,
+        split, warning = "val", ""
+        if not self._labeled_in(Split.VAL):
+            if not self._labeled_in(Split.TRAIN):
+                QMessageBox.information(self, "Run metrics", "No image is marked labeled yet: "
+                                        "there is nothing to measure the run against.")
+                return
+            split = "train"
+            warning = ("No labeled images in the val split, so this is the train split, which "
+                       "the run learned from: these figures flatter it. Right-click images in "
+                       "the image list to move some to val. ")
+        RunMetricsDialog(self.session, run_id, self, split=split, warning=warning,
                          threshold=self.controller.layer.threshold).show()
+
+    def _labeled_in(self, split: Split) -> bool:
+        return any(r.status in (ImageStatus.LABELED, ImageStatus.REVIEWED)
+                   for r in self.session.store.images(split))
 
 
     def show_rules(self):

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import QLabel
 
 from isegui.core.errors import IseguiError
+from isegui.core.store import WRITE_FAILURES
 from isegui.ml.train.preflight import ERROR, WARNING, Advice, read_facts, with_file_checks
 
 LEVEL_COLORS = {ERROR: "#d32f2f", WARNING: "#e65100"}  # info: the text's own colour
@@ -36,7 +37,8 @@ class FactsReader(QThread):
             checked = with_file_checks(facts, self.folder, lambda: self.stopped)
             if checked.files_checked and not self.stopped:
                 self.read.emit(checked)
-        except (IseguiError, OSError) as exc:  # advice is a help: the panel works without it
+        except (IseguiError, *WRITE_FAILURES) as exc:  # advice is a help: the panel works
+            # without it (a team's server away, a project file gone)
             log.warning("could not read the project for the training advice: %s", exc)
 
 

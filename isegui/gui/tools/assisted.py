@@ -341,8 +341,9 @@ class ScissorsTool(Tool):
 
 class WandTool(Tool):
     """Click: the region of similar colour around the point (within the tolerance, [ and ]
-    change it) is added to the selected instance, or becomes a new one; with Shift it is cut
-    from the selected instance."""
+    change it) becomes a new instance of the active class, or is added to the selected
+    instance where it touches it (anywhere with Ctrl); with Shift it is cut from the selected
+    instance. A click on a pit never grows a selected scratch across the frame."""
     name = "wand"
     cursor = Qt.CursorShape.CrossCursor
 
@@ -365,10 +366,14 @@ class WandTool(Tool):
         window = magic_wand(image, (pos.x(), pos.y()), ctx.options.wand_tolerance)
         if window is None:
             return
+        region = vectorize(window.mask, window.origin)
+        joined = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if target is not None and not cut and not joined and not region.intersects(
+                target.shape):
+            target = None  # apart from the selection: an object of its own
         if target is None:
             add_found(ctx, window, ctx.session.active_class_id, "Magic wand")
             return
-        region = vectorize(window.mask, window.origin)
         try:
             shape = repair(target.shape.difference(region) if cut
                            else target.shape.union(region)).shape

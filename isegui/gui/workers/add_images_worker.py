@@ -25,6 +25,7 @@ class AddImagesJob:
     suffixes: tuple[str, ...] = IMAGE_SUFFIXES
     copy: bool = False
     split: Split = Split.TRAIN
+    val_every: int = 0  # one in this many images goes to val (0: none); a new project's 7
 
 
 @dataclass

@@ -51,6 +51,8 @@ class ProjectFacts:
     train_images: int  # labeled images of each split (training skips unlabeled ones)
     val_images: int
     empty_images: tuple[str, ...]  # labeled, in train or val, without an instance
+    # unlabeled images of train or val that have instances: begun, not marked labeled
+    in_progress: tuple[str, ...] = ()
     unreadable: tuple[tuple[str, str], ...] = ()  # (path, problem); when files were checked
     files_checked: bool = False
 
@@ -64,7 +66,10 @@ def read_facts(project_folder: Path, check_files: bool = True) -> ProjectFacts:
     image files is decoded once (the part that takes time on a large project)."""
     with Project.open(project_folder, read_only=True) as project:
         items = _training_items(project)
-    facts = ProjectFacts(
+        begun = project.store.instance_counts()
+        in_progress = tuple(r.path for r in project.store.images(status=ImageStatus.UNLABELED)
+                            if begun.get(r.id) and r.split in (Split.TRAIN, Split.VAL))
+    facts = ProjectFacts(in_progress=in_progress,
         sizes=measure_objects(items),
         train_images=sum(r.split == Split.TRAIN for r, _ in items),
         val_images=sum(r.split == Split.VAL for r, _ in items),
@@ -141,6 +146,15 @@ def _files(facts: ProjectFacts) -> list[Advice]:
                           f"cannot be read, and training would stop at the first: {listed}{more}."
                           " Replace the files, or remove the images from the project.",
                           tuple(p for p, _ in facts.unreadable)))
+    if facts.in_progress:
+        names = ", ".join(facts.in_progress[:SHOWN_FILES])
+        more = f" and {len(facts.in_progress) - SHOWN_FILES} more" \
+            if len(facts.in_progress) > SHOWN_FILES else ""
+        out.append(Advice(WARNING, "images in progress left out",
+                          f"{len(facts.in_progress)} image(s) have labels but are not marked "
+                          f"labeled, so training leaves them out: {names}{more}. Mark each "
+                          "one labeled (Ctrl+Shift+L) once every object in it is drawn; the "
+                          "image list's \"Only in progress\" shows them.", facts.in_progress))
     if facts.empty_images:
         names = ", ".join(facts.empty_images[:SHOWN_FILES])
         more = f" and {len(facts.empty_images) - SHOWN_FILES} more" \
