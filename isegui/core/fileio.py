@@ -116,12 +116,34 @@ def atomic_write_json(path: str | Path, obj: object, *, indent: int | None = Non
     atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False))
 
 
+def read_regular_bytes(path: str | Path) -> bytes:
+    """The bytes of a plain file. A FIFO, socket or device named like a data file (a rules
+    file, a label file, /dev/zero) raises OSError at once: it would be waited on for ever, or
+    read without end."""
+    fd = os.open(path, os.O_RDONLY | _NO_WAIT | _BINARY)
+    try:
+        problem = not_regular_problem(os.fstat(fd).st_mode)
+        if problem is not None:
+            raise OSError(errno.EINVAL, problem)
+        with os.fdopen(fd, "rb") as file:
+            fd = -1  # the file object closes it now
+            return file.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def read_regular_text(path: str | Path) -> str:
+    """A plain file's text (UTF-8, a BOM in front dropped); UnicodeDecodeError when it is not
+    UTF-8."""
+    return read_regular_bytes(path).decode("utf-8-sig")
+
+
 def read_json(path: str | Path) -> Any:
     """Parse a JSON file; FormatError names the file, the line and what is wrong."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read().decode("utf-8-sig"))
+        return json.loads(read_regular_text(path))
     except FileNotFoundError:
         raise FormatError(path, "file not found") from None
     except UnicodeDecodeError as exc:

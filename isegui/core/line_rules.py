@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from isegui.core.one_line import is_text
 from isegui.core.errors import InputFileError
+from isegui.core.fileio import read_regular_text
 from isegui.core.measure import Measurements, to_mm
 
 VERSION = 1
@@ -199,7 +200,7 @@ class Rules:
 def load_rules(path: str | Path) -> Rules:
     """The rules of a file; one written by Windows Notepad (a UTF-8 BOM in front) too."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = read_regular_text(path)
     except OSError as e:
         raise RulesError(path, f"cannot read the rules: {e.strerror or e}") from None
     except UnicodeDecodeError:

@@ -32,11 +32,11 @@ from PIL import Image
 from isegui.core.csv_cells import csv_text, unescape_cell
 from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
-from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json
+from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json, read_regular_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, split_named)
 from isegui.core.geometry import bounds_window, rasterize, vectorize
-from isegui.core.images import PIL_FORMATS
+from isegui.core.images import PIL_FORMATS, open_image_file
 
 name = "masks"
 description = "instance-id masks (PNG/TIFF, 8/16-bit) with a class map, VOC layout"
@@ -158,7 +158,7 @@ def _read_label_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     """The stored values (palette indices, not colours) of an 8- or 16-bit label image of
     its image's `size` (width, height), checked from the header before decoding."""
     try:
-        with Image.open(path, formats=PIL_FORMATS) as im:
+        with open_image_file(path) as file, Image.open(file, formats=PIL_FORMATS) as im:
             if im.size != tuple(size):
                 raise FormatError(path, f"the mask is {im.width}x{im.height}, its image "
                                         f"{size[0]}x{size[1]}")
@@ -336,7 +336,7 @@ def _splits_listed(source: Path) -> dict[str, Split]:
         if split is not None:
             # "\n" ends a line, as VOC's tools write them (splitlines would also cut a name
             # at a U+2028)
-            for line in path.read_text(encoding="utf-8-sig").split("\n"):
+            for line in read_regular_text(path).split("\n"):
                 if line.strip():
                     listed[line.strip()] = split
     return listed

@@ -16,7 +16,7 @@ from shapely.geometry.polygon import orient
 
 from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
-from isegui.core.fileio import atomic_write_text
+from isegui.core.fileio import atomic_write_text, read_regular_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn,
                                       split_named)
@@ -143,9 +143,11 @@ def _split_of(file_name: str) -> Split | None:
 def _read_lines(label_file: Path, names: list[str], width: int, height: int,
                 image: SourceImage, data: Dataset) -> None:
     try:
-        lines = label_file.read_text(encoding="utf-8-sig").splitlines()
+        lines = read_regular_text(label_file).splitlines()
     except UnicodeDecodeError:
         raise FormatError(label_file, "not a text file") from None
+    except OSError as exc:
+        raise FormatError(label_file, f"cannot read it ({exc.strerror or exc})") from None
     for n, line in enumerate(lines, start=1):
         tokens = line.split()
         if not tokens:

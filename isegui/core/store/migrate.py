@@ -10,6 +10,7 @@ from pathlib import Path
 
 from isegui.core.store import team_images
 from isegui.core.errors import ProjectError
+from isegui.core.fileio import copy_new, inside_folder, writable_inside
 from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project, project_exists
 from isegui.core.store.project_data import Store
 
@@ -97,27 +98,39 @@ def team_to_project(team_file: Path, folder: Path) -> dict[str, int]:
             _copy_runs(source.folder, folder)
         except BaseException:
             target.close()
-            for leftover in folder.glob(f"{PROJECT_FILE}*"):
-                leftover.unlink()
+            for made in _PROJECT_FILES:  # what Project.create made, nothing of the user's
+                (folder / made).unlink(missing_ok=True)
             raise
         target.close()
         return copied
 
 
+# the files Project.create makes (the project file and SQLite's journals beside it)
+_PROJECT_FILES = (PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm",
+                  f"{PROJECT_FILE}-journal")
+
+
 def _copy_in(file: Path, images: Path, name: str) -> Path:
-    """`file` copied into `images` as `name` (another name where that is taken)."""
+    """`file` copied into `images` as `name` (another name where that is taken); nothing is
+    written through a link out of the project folder (`images`' parent)."""
+    inside_folder(images.parent, images)
     images.mkdir(parents=True, exist_ok=True)
     target, n = images / name, 1
-    while target.exists():
+    while target.exists() or target.is_symlink():
         target = images / f"{Path(name).stem}-{n}{Path(name).suffix}"
         n += 1
-    shutil.copy2(file, target)
+    copy_new(file, writable_inside(images.parent, target))
     return target
 
 
 def _copy_runs(source_root: Path, folder: Path) -> None:
-    """The runs' checkpoints and logs (stored relative to the project, as runs/NNNN/...)."""
-    runs = source_root / RUNS_DIR
-    if runs.is_dir() and runs.resolve() != (folder / RUNS_DIR).resolve():
-        shutil.copytree(runs, folder / RUNS_DIR, dirs_exist_ok=True)
+    """The runs' checkpoints and logs (stored relative to the project, as runs/NNNN/...),
+    into a runs/ folder that is not there yet (so nothing in it can lead out)."""
+    runs, target = source_root / RUNS_DIR, folder / RUNS_DIR
+    if not runs.is_dir() or runs.resolve() == inside_folder(folder, target).resolve():
+        return
+    if target.exists() or target.is_symlink():
+        raise ProjectError(f"{target}: already there; isegui copies the team's runs into a "
+                           "project folder without one (choose an empty folder)")
+    shutil.copytree(runs, target, symlinks=True)
 

@@ -5,10 +5,12 @@ DamagedRow naming the row (the store leaves such a row out of a list, and names 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import struct
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import shapely
 import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon
@@ -90,15 +92,99 @@ def _text(row: Any, column: str) -> str:
 def _polygon(blob: object) -> Shape:
     if not isinstance(blob, (bytes, bytearray, memoryview)):
         raise ValueError(f"its shape is a {type(blob).__name__}, not WKB bytes")
-    shape = shapely.from_wkb(bytes(blob))
-    if not isinstance(shape, (Polygon, MultiPolygon)):
+    problem = polygon_wkb_problem(bytes(blob))
+    if problem:
+        raise ValueError(f"its shape {problem}")
+    with np.errstate(invalid="ignore"):  # NaN coordinates: named below, not warned about
+        shape = shapely.from_wkb(bytes(blob))
+    if not _in_range([shape])[0]:
+        raise ValueError("its shape has coordinates that are not numbers, or beyond "
+                         f"{MAX_COORDINATE:g} px")
+    if not isinstance(shape, (Polygon, MultiPolygon)):  # polygon_wkb_problem saw to it
         raise ValueError(f"its shape is a {shape.geom_type}, not a polygon")
     return shape
 
 
 def decoded_shapes(rows: list[Any]) -> list[Shape | None]:
     """The rows' shapes decoded together (much faster than one by one); None where a row's
-    bytes are not a polygon, so _instance decodes that one again and names the problem."""
-    blobs = [r["shape"] if isinstance(r["shape"], bytes) else b"" for r in rows]
-    shapes: Iterable[Any] = shapely.from_wkb(blobs, on_invalid="ignore") if rows else []
-    return [s if isinstance(s, (Polygon, MultiPolygon)) else None for s in shapes]
+    bytes are not a polygon (GEOS is given only a polygon's bytes: it crashes on some others,
+    a collection nested 100,000 deep), so as_instance decodes that one again and names the
+    problem."""
+    blobs = [r["shape"] if isinstance(r["shape"], bytes) and
+             polygon_wkb_problem(r["shape"]) is None else b"" for r in rows]
+    with np.errstate(invalid="ignore"):
+        shapes: Any = shapely.from_wkb(blobs, on_invalid="ignore") if rows else []
+    fine: Any = _in_range(shapes) if rows else []
+    return [s if ok and isinstance(s, (Polygon, MultiPolygon)) else None
+            for s, ok in zip(shapes, fine)]
+
+
+# Shapes are in image pixels: a coordinate beyond this (or NaN) is no image's, and 1e300 makes
+# rasterizing crash (pycocotools' polygon code).
+MAX_COORDINATE = 1e7
+_POLYGON, _MULTIPOLYGON = 3, 6
+_SIMPLE = struct.Struct("<III")  # type, rings, points of the first ring
+
+
+def _in_range(shapes: Any) -> np.ndarray:
+    """Per shape: every coordinate a number within MAX_COORDINATE."""
+    coords, owner = shapely.get_coordinates(np.asarray(shapes, dtype=object),
+                                            return_index=True)
+    bad = ~(np.isfinite(coords) & (np.abs(coords) <= MAX_COORDINATE)).all(axis=1)
+    fine = np.ones(len(shapes), bool)
+    fine[owner[bad]] = False
+    return fine
+
+
+def polygon_wkb_problem(data: bytes) -> str | None:
+    """Why `data` is not the WKB of one Polygon or MultiPolygon (2D, or with Z/M; ISO or EWKB
+    flags), read from its headers and lengths only, or None. Nothing is nested deeper than a
+    MultiPolygon's polygons, and no length points past the end."""
+    if len(data) >= 13 and data[0] == 1:  # the usual one: a little-endian 2D one-ring polygon
+        code, rings, points = _SIMPLE.unpack_from(data, 1)
+        if code == _POLYGON and rings == 1 and len(data) == 13 + 16 * points:
+            return None
+    try:
+        end, kind = _polygon_at(data, 0, (_POLYGON, _MULTIPOLYGON))
+        if kind == _MULTIPOLYGON:
+            end, count = _count(data, end)
+            for _ in range(count):
+                end, _kind = _polygon_at(data, end, (_POLYGON,))
+    except (struct.error, ValueError) as exc:
+        return f"is not a polygon's WKB ({exc})"
+    return None if end == len(data) else "is not a polygon's WKB (bytes after its end)"
+
+
+def _polygon_at(data: bytes, pos: int, kinds: tuple[int, ...]) -> tuple[int, int]:
+    """The end of the geometry at `pos` (a Polygon's rings skipped; a MultiPolygon's header
+    only), and its kind."""
+    order = "<" if data[pos] == 1 else ">" if data[pos] == 0 else ""
+    if not order:
+        raise ValueError("no byte order")
+    (code,) = struct.unpack_from(f"{order}I", data, pos + 1)
+    pos += 5
+    if code & 0x20000000:  # EWKB: an SRID follows
+        pos += 4
+    dims = 2 + bool(code & 0x80000000) + bool(code & 0x40000000)
+    code &= 0x0FFFFFFF
+    dims += {0: 0, 1: 1, 2: 1, 3: 2}.get(code // 1000, 0)  # ISO: 1000s Z, 2000s M, 3000s ZM
+    kind = code % 1000
+    if kind not in kinds or code // 1000 > 3:
+        raise ValueError(f"a geometry of type {code}")
+    if kind == _MULTIPOLYGON:
+        return pos, kind
+    pos, rings = _count(data, pos, order)
+    for _ in range(rings):
+        pos, points = _count(data, pos, order)
+        pos += points * dims * 8
+        if pos > len(data):
+            raise ValueError("a ring longer than the data")
+    return pos, kind
+
+
+def _count(data: bytes, pos: int, order: str = "") -> tuple[int, int]:
+    order = order or ("<" if data[0] == 1 else ">")
+    (count,) = struct.unpack_from(f"{order}I", data, pos)
+    if count > len(data):  # every item takes at least a byte
+        raise ValueError("a count longer than the data")
+    return pos + 4, count

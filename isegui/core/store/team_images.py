@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from isegui.core.errors import ProjectError
-from isegui.core.fileio import atomic_write_bytes
+from isegui.core.fileio import atomic_write_bytes, inside_folder, writable_inside
 from isegui.core.store import team_rules
 from isegui.core.store.engine import PostgresEngine
 from isegui.core.store.project_data import Store
@@ -89,8 +89,9 @@ class ImageFiles:
         if hashlib.sha256(data).hexdigest() != sha:
             raise ProjectError(f"{stored}: the copy in the team's database does not match its "
                                "checksum; add the image again")
+        inside_folder(self.folder, self.cache)  # a cache linked elsewhere is not filled
         self.cache.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
+        atomic_write_bytes(writable_inside(self.folder, target), data)
         return target
 
 

@@ -36,12 +36,13 @@ from isegui.core.csv_cells import CsvDictWriter, unescape_row
 from isegui.core.errors import ImageReadError, InputFileError, IseguiError
 from isegui.core.fileio import (atomic_write_bytes, fitted_name, not_regular_problem,
                                 open_no_follow, writable_inside)
-from isegui.core.images import is_image_file, load_image, verify_image
+from isegui.core.images import is_image_file, load_image, open_image_file, verify_image
 from isegui.core.line_rules import Rules
 from isegui.core.measure import measure
 from isegui.core.one_line import one_line
 from isegui.logs import FILE_ONLY
 from isegui.ml.infer.detection import Detection, ImagePredictor, prepare_image
+from isegui.ml.infer.onnx_model import MAX_MM_PER_PX
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ NOT_INSPECTED = "not inspected"  # the image was read; predicting or judging it 
 MAX_REASON = 300  # characters of an error's own words kept in a reason
 MAX_NAME_SHOWN = 200  # characters of a file's name on the screen's line for its row
 DIGEST_SAMPLES, DIGEST_BLOCK = 16, 1 << 16  # what is read of an unreadable file at a look
+MAX_WAIT_S = 3600.0  # the longest settle, give-up or poll time
+MAX_SIZES_CHARS = 10_000  # of a row's sizes cell (a part with 1,000s of objects)
+CSV_FIELD_LIMIT = 1 << 24  # what reading back the results accepts in one cell
 
 
 @dataclass
@@ -63,6 +67,26 @@ class WatchSettings:
     give_up_s: float = 10.0  # unreadable and unchanged this long after that: NG unreadable
     poll_s: float = 0.2
     mm_per_px: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refused before `ready`, in words: settings the watch could not work with (a settle
+        time of NaN would never let a file settle; inspected images moved into the folder
+        watched would be inspected for ever)."""
+        for name in ("settle_s", "give_up_s", "poll_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value)
+                    and 0 <= value <= MAX_WAIT_S):
+                raise ValueError(f"--{name.removesuffix('_s').replace('_', '-')} must be a "
+                                 f"number of seconds from 0 to {MAX_WAIT_S:g}, not {value}")
+        if self.mm_per_px is not None and not (math.isfinite(self.mm_per_px)
+                                               and 0 < self.mm_per_px <= MAX_MM_PER_PX):
+            raise ValueError(f"--mm-per-px must be above 0 and at most {MAX_MM_PER_PX:g}, "
+                             f"not {self.mm_per_px}")
+        watched = _real(self.folder)
+        for name, folder in (("--move-to", self.move_to), ("--overlays", self.overlays)):
+            if folder is not None and _real(folder) == watched:
+                raise ValueError(f"{name} {folder} is the folder watched: what is written "
+                                 "there would be inspected as new parts; choose another")
 
 
 def file_label(path: Path) -> str:
@@ -109,6 +133,7 @@ class ResultsFile:
         try:
             # newline="": a name holding a line break (U+2028 too) stays in its own row
             with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
+                csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
                 rows = self._json_rows(f.read().split("\n")) if self.jsonl else [
                     unescape_row(row) for row in csv.DictReader(f)]
         except (OSError, csv.Error) as exc:
@@ -205,10 +230,15 @@ class Watcher:
         count = 0
         try:
             while not stop():
-                if (self.settings.folder / STOP_FILE).exists():
+                if _exists(self.settings.folder / STOP_FILE):
                     self._say(f"{STOP_FILE} found: stopping")
                     break
-                done = len(self.step(time.monotonic(), wait=once))
+                try:
+                    done = len(self.step(time.monotonic(), wait=once))
+                except OSError as exc:  # the share went away for a moment: look again
+                    _warn(f"{self.settings.folder}: {exc}; looking again")
+                    time.sleep(self.settings.poll_s)
+                    continue
                 count += done
                 self.results.flush()
                 if once and not self._pending:
@@ -360,9 +390,8 @@ class Watcher:
         else:
             for name, _, _ in measured:
                 counts[name] = counts.get(name, 0) + 1
-            row.update(verdict="", reasons="", sizes=json.dumps(
-                {c: [round(m.area, 1) for n, _, m in measured if n == c] for c in counts},
-                allow_nan=False))
+            row.update(verdict="", reasons="", sizes=_sizes_cell(
+                {c: [round(m.area, 1) for n, _, m in measured if n == c] for c in counts}))
         row.update({f"count_{c}": n for c, n in counts.items()})
         row["ms"] = round((time.perf_counter() - start) * 1000, 1)
         if row["verdict"] == "NG" and self.settings.overlays is not None:
@@ -375,8 +404,8 @@ class Watcher:
         try:
             ok, png = cv2.imencode(".png", self.draw(pixels, found, "NG"))
             if ok:
-                folder.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(folder / f"{path.stem}_NG.png", png.tobytes())
+                folder.mkdir(parents=True, exist_ok=True)  # another part's overlay stays
+                atomic_write_bytes(_free_name(folder, f"{path.stem}_NG.png"), png.tobytes())
         except (OSError, cv2.error) as exc:
             _warn(f"{file_label(path)}: no overlay written ({exc})")
 
@@ -398,6 +427,29 @@ class Watcher:
                         0.25 * thick, color, 1, cv2.LINE_AA)
         return image
 
+
+
+def _sizes_cell(sizes: dict[str, list[float]]) -> str:
+    """The sizes as JSON, within MAX_SIZES_CHARS: each class's list cut (its count stays in
+    its own column) until it fits."""
+    text = json.dumps(sizes, allow_nan=False)
+    keep = max(map(len, sizes.values()), default=0)
+    while len(text) > MAX_SIZES_CHARS and keep > 0:
+        keep //= 2
+        text = json.dumps({c: v[:keep] for c, v in sizes.items()}, allow_nan=False)
+    return text
+
+
+def _real(folder: Path) -> str:
+    return os.path.realpath(folder)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
 
 
 def _warn(text: str) -> None:
@@ -431,8 +483,8 @@ def _digest(path: Path) -> int:
     """A checksum of the file's bytes, or of DIGEST_SAMPLES blocks spread over a large file (a
     copy filling it changes one of them every 1/16 of the way; no more than 1 MiB is read at a
     look); -1 when it cannot be read."""
-    try:
-        with open(path, "rb") as f:
+    try:  # a FIFO swapped in since the listing is never waited on
+        with open_image_file(path) as f:
             size = os.fstat(f.fileno()).st_size
             if size <= DIGEST_SAMPLES * DIGEST_BLOCK:
                 return zlib.crc32(f.read())
@@ -441,7 +493,7 @@ def _digest(path: Path) -> int:
                 f.seek((size - DIGEST_BLOCK) * k // (DIGEST_SAMPLES - 1))
                 crc = zlib.crc32(f.read(DIGEST_BLOCK), crc)
             return crc
-    except OSError:
+    except (OSError, ImageReadError):
         return -1
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from isegui.core.one_line import is_text
 from isegui.core.errors import IseguiError
+from isegui.core.fileio import read_regular_bytes
 from isegui.core.working_scale import WorkingScale
 from isegui.ml.infer.detection import Detection, detections_from_raw, prepare_image
 from isegui.ml.infer.tiled import RawOutput, TileOutput, predict_frame
@@ -202,8 +203,9 @@ def _session(path: Path, threads: int | None) -> Any:
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:  # from the bytes of a plain file: a FIFO named .onnx is not waited on
+        return ort.InferenceSession(read_regular_bytes(path), options,
+                                    providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ExportError(f"{path}: not a model onnxruntime can load ({_one_line(exc)})") \
             from None

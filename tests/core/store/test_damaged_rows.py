@@ -22,6 +22,13 @@ DAMAGE = {
                       "instance 1 of image 1", "not WKB bytes"),
     "shape a point": ("UPDATE instances SET shape = x'0101000000000000000000f03f0000000000000040'"
                       " WHERE image_id = 1 AND id = 1", "instance 1 of image 1", "not a polygon"),
+    "shape nested 100,000 deep": (
+        "UPDATE instances SET shape = ? WHERE image_id = 1 AND id = 1",
+        "instance 1 of image 1", "type 7"),
+    "shape at 1e300 px": ("UPDATE instances SET shape = ? WHERE image_id = 1 AND id = 1",
+                          "instance 1 of image 1", "beyond"),
+    "shape of NaN": ("UPDATE instances SET shape = ? WHERE image_id = 1 AND id = 1",
+                     "instance 1 of image 1", "not numbers"),
     "z as text": ("UPDATE instances SET z = 'x' WHERE image_id = 1 AND id = 1",
                   "instance 1 of image 1", "its z is 'x'"),
     "crowd as text": ("UPDATE instances SET crowd = 'yes' WHERE image_id = 1 AND id = 1",
@@ -30,6 +37,19 @@ DAMAGE = {
     "class id as text": ("UPDATE instances SET class_id = 'q' WHERE image_id = 1 AND id = 1",
                          "instance 1 of image 1", "its class_id"),
 }
+
+
+def _nested_collection(depth: int = 100_000) -> bytes:
+    """A GeometryCollection holding one holding one ... a point: GEOS's WKB reader recursed
+    until the process crashed."""
+    return b"\x01\x07\x00\x00\x00\x01\x00\x00\x00" * depth + shapely.to_wkb(
+        shapely.Point(1, 2))
+
+
+_BLOBS = {"shape nested 100,000 deep": _nested_collection,
+          "shape at 1e300 px": lambda: shapely.to_wkb(box(0, 0, 1e300, 1e300)),
+          "shape of NaN": lambda: shapely.to_wkb(shapely.Polygon(
+              [(0, 0), (float("nan"), 0), (5, 5)]))}
 
 
 @pytest.fixture
@@ -45,7 +65,7 @@ def damaged(tmp_path, request):
             store.add_instance(image.id, chip, box(50, 10, 70, 30))
     sql, row, words = DAMAGE[request.param]
     conn = sqlite3.connect(folder / PROJECT_FILE)
-    conn.execute(sql)
+    conn.execute(sql, (_BLOBS[request.param](),) if request.param in _BLOBS else ())
     conn.commit()
     conn.close()
     return folder, row, words
