@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from isegui.cli.output import print_warnings, progress_bar
+from isegui.core.one_line import one_line
 from isegui.core.add_images import (AddReport, CheckedImage, add_images, check_images,
                                     find_images, parse_suffixes)
 from isegui.core.entities import Split
@@ -73,8 +74,9 @@ def run_new(args) -> int:
         raise
     name = project.name
     project.close()
-    print(f"project {name} made in {project.folder}: {_summary(report, args.copy, problems)}"
-          + (f"; classes: {', '.join(classes)}" if classes else ""))
+    print(one_line(f"project {name} made in {project.folder}: "
+                   f"{_summary(report, args.copy, problems)}"
+                   + (f"; classes: {', '.join(classes)}" if classes else ""), 2000))
     return EXIT_SOME_LEFT_OUT if problems else EXIT_OK
 
 

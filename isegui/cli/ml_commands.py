@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from isegui.cli.output import print_json, print_warnings, progress_bar
+from isegui.core.one_line import one_line
 from isegui.core.entities import Split
 from isegui.core.working_scale import WorkingScale
 
@@ -403,9 +404,9 @@ def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_
                     per: dict[str, int] = {}
                     for det in found:
                         per[det.class_name] = per.get(det.class_name, 0) + 1
-                    print(f"{name}: {len(found)} objects"
-                          + (f" ({', '.join(f'{k} {v}' for k, v in sorted(per.items()))})"
-                             if per else ""))
+                    print(one_line(f"{name}: {len(found)} objects" + (
+                        f" ({', '.join(f'{k} {v}' for k, v in sorted(per.items()))})"
+                        if per else ""), 2000))
         csv_file.close()
     if coco:
         coco.write(args.out)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from isegui.core.one_line import one_line
 from isegui.core.progress import Progress
 
 
@@ -33,6 +34,6 @@ def print_json(obj) -> None:
 
 def print_warnings(warnings: list[str], limit: int = 30) -> None:
     for w in warnings[:limit]:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {one_line(w)}", file=sys.stderr)
     if len(warnings) > limit:
         print(f"... and {len(warnings) - limit} more warnings", file=sys.stderr)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from isegui.cli.output import print_json, progress_bar
+from isegui.core.one_line import one_line
 from isegui.core.demo import DEMO_IMAGES, create_demo_project
 from isegui.core.demo_defects import DEFECT_FRAMES, FRAME_SIZE, create_defects_project
 from isegui.core.project import Project
@@ -94,7 +95,7 @@ def run_stats(args) -> int:
     if args.json:
         print_json(stats)
         return 0
-    print(f"{stats['project']}  ({stats['folder']})")
+    print(one_line(f"{stats['project']}  ({stats['folder']})"))
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items())
     status = ", ".join(f"{k} {v}" for k, v in stats["status"].items())
     print(f"  images     {stats['images']}  ({splits}; {status})")
@@ -125,7 +126,7 @@ def run_validate(args) -> int:
     else:
         for f in report.findings:
             where = f"{f.image_path}: " if f.image_path else ""
-            print(f"{f.severity:<7} {f.code:<20} {where}{f.message}")
+            print(one_line(f"{f.severity:<7} {f.code:<20} {where}{f.message}", 2000))
         summary = report.as_dict()["summary"]
         print(f"{summary['error']} errors, {summary['warning']} warnings, {summary['info']} notes",
               file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isegui.core.one_line import one_line
 from isegui.core.project import Project
 from isegui.core.store.team import TEAM_SUFFIX
 
@@ -71,8 +72,8 @@ def run_team_add(args) -> int:
     with Project.open(args.team_file) as project:
         add_member(project.store, args.login, args.role)
         name = project.name
-    print(f"{args.login} is now a{'n' if args.role == 'inspector' else ''} {args.role} of "
-          f"{name}")
+    print(one_line(f"{args.login} is now a{'n' if args.role == 'inspector' else ''} "
+                   f"{args.role} of {name}"))
     return 0
 
 

@@ -100,11 +100,36 @@ def find_images(sources: Iterable[Path], *, recursive: bool = True,
     return list(found)
 
 
+MAX_DEPTH = 64  # folders inside folders; deeper ones are named and left out
+
+
 def _walk(root: Path, recursive: bool, project: Path | None) -> Iterable[Path]:
-    for folder, dirs, files in os.walk(root):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if recursive and _keep_dir(here / d, root, project))
-        yield from (here / f for f in sorted(files) if not f.startswith("."))
+    """The files under `root` in name order, folder by folder, without recursion (os.walk
+    of Python 3.11 recurses: a tree 1,900 deep raised RecursionError)."""
+    stack = [(root, 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            continue  # unreadable: as os.walk, the others are added
+        yield from (Path(e.path) for e in entries  # a link to a folder is no file
+                    if not e.name.startswith(".") and not _is_dir(e, follow=True))
+        if not recursive:
+            continue
+        subfolders = [Path(e.path) for e in entries if _is_dir(e, follow=False)
+                      and _keep_dir(Path(e.path), root, project)]  # links not followed
+        if subfolders and depth + 1 > MAX_DEPTH:
+            raise InputFileError(here, f"folders nested over {MAX_DEPTH} deep; add a folder "
+                                       "nearer the images")
+        stack.extend((sub, depth + 1) for sub in reversed(subfolders))
+
+
+def _is_dir(entry: os.DirEntry[str], follow: bool) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False
 
 
 def _keep_dir(folder: Path, root: Path, project: Path | None) -> bool:

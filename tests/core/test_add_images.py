@@ -179,3 +179,16 @@ def test_images_on_another_drive_are_named_in_a_warning(tmp_path):
     assert path_warnings([near]) == []
     (warning,) = path_warnings([near, on_d])
     assert f"by absolute path (1; the first: {tmp_path / 'x.jpg'})" in warning
+
+
+def test_a_folder_tree_nested_too_deep_is_named_not_a_traceback(tmp_path):
+    """os.walk of Python 3.11 recursed: 1,900 folders deep raised RecursionError."""
+    from isegui.core.add_images import MAX_DEPTH, find_images
+    from isegui.core.errors import InputFileError
+    deep = tmp_path / "photos"
+    here = deep
+    for _ in range(MAX_DEPTH + 2):
+        here = here / "d"
+    here.mkdir(parents=True)
+    with pytest.raises(InputFileError, match="nested over"):
+        find_images([deep])

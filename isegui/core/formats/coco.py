@@ -22,6 +22,7 @@ from isegui.core import rle
 from isegui.core.entities import Instance, LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
+from isegui.core.images import MAX_PIXELS
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn,
                                       split_named)
@@ -158,6 +159,9 @@ def _images(doc: dict[str, Any], path: Path, prefix: str,
         if image_id in images:
             raise FormatError(path, f"images[{k}] repeats image id {img['id']!r}")
         width, height = img.get("width"), img.get("height")
+        if _is_int(width) and _is_int(height) and width * height > MAX_PIXELS:
+            raise FormatError(path, f"images[{k}]: {width}x{height} px is larger than any "
+                                    f"image isegui reads ({MAX_PIXELS // 1_000_000} MP)")
         if not (_is_int(width) and _is_int(height) and width > 0 and height > 0):
             raise FormatError(path, f"images[{k}] ({img['file_name']}) needs positive integer "
                                     "'width' and 'height'")

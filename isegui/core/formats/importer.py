@@ -3,6 +3,7 @@ transaction. Any problem stops the import before the project (or its folder) cha
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -349,7 +350,7 @@ def _instance_ids(image: SourceImage, report: ImportReport) -> list[int]:
     Repeated ids are reported and the image numbered anew."""
     given = [i.source_id for i in image.instances]
     known = [i for i in given if i is not None]
-    duplicates = sorted({i for i in known if known.count(i) > 1})
+    duplicates = sorted(i for i, n in Counter(known).items() if n > 1)
     if duplicates:
         report.warnings.append(f"{image.origin}: instance ids {duplicates} are used more than "
                                "once; the image's instances were numbered anew")

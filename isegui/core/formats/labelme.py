@@ -86,6 +86,9 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
     else:
         raise FormatError(path, "has neither 'imagePath' nor 'imageData'")
     width, height = doc.get("imageWidth"), doc.get("imageHeight")
+    if isinstance(width, int) and isinstance(height, int) and width * height > MAX_PIXELS:
+        raise FormatError(path, f"imageWidth x imageHeight {width}x{height} is larger than "
+                                f"any image isegui reads ({MAX_PIXELS // 1_000_000} MP)")
     image = SourceImage(file_name, width if isinstance(width, int) else None,
                         height if isinstance(height, int) else None, image_data=image_data,
                         origin=str(path))

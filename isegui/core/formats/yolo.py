@@ -78,8 +78,15 @@ def _class_names(source: Path, folder: Path) -> list[str]:
         return [_class_name(yaml_file, k, n) for k, n in _numbered_names(yaml_file, names)]
     classes_txt = folder / "classes.txt"
     if classes_txt.is_file():
-        return [n.strip() for n in classes_txt.read_text(encoding="utf-8-sig").splitlines()
-                if n.strip()]
+        try:
+            names = [n.strip() for n in read_regular_text(classes_txt).splitlines()
+                     if n.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FormatError(classes_txt, f"cannot read the class names ({exc})") from None
+        if len(names) > MAX_CLASSES:
+            raise FormatError(classes_txt, f"{len(names):,} class names (at most "
+                                           f"{MAX_CLASSES:,})")
+        return [_class_name(classes_txt, k, n) for k, n in enumerate(names)]
     raise InputFileError(folder, f"no {DATA_YAML} (or classes.txt) with the class names")
 
 

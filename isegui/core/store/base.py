@@ -88,7 +88,7 @@ class StoreBase:
             conn.row_factory = sqlite3.Row  # rows are read by column name
             self.engine: Engine = SqliteEngine(conn)
             conn.execute("PRAGMA busy_timeout = 10000")
-            if not create and schema.read_version(self.engine) == 0:
+            if not create and schema.read_version(self.engine, str(db_path)) == 0:
                 conn.close()
                 raise ProjectError(f"{db_path}: an SQLite file that holds no isegui project; "
                                    "isegui will not turn it into one")
@@ -116,7 +116,7 @@ class StoreBase:
         store.path, store.read_only, store.on_share = Path(where), read_only, False
         store.engine, store._depth, store.damaged_rows = engine, 0, []
         store.user = str(engine.query("SELECT current_user")[0][0])  # the team member
-        if not create and schema.read_version(engine) == 0:
+        if not create and schema.read_version(engine, where) == 0:
             raise ProjectError(f"{where}: holds no isegui project")
         if read_only:
             schema.check_readable(engine, where)

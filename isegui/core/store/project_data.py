@@ -23,7 +23,7 @@ from isegui.core.errors import DamagedRow, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 # the store's base, and what callers have always imported from here
 from isegui.core.one_line import one_line
-from isegui.core.store.rows import (as_image, as_instance, as_prediction, as_run,
+from isegui.core.store.rows import (as_class, as_image, as_instance, as_prediction, as_run,
                                     decoded_shapes)
 from isegui.core.store.base import StoreBase, now_iso
 from isegui.core.store.team_rules import CLAIM_EXPIRY_KEY, CLAIM_EXPIRY_S
@@ -45,8 +45,8 @@ class Store(StoreBase):
     # ------------------------------------------------------------------ classes
 
     def classes(self) -> list[LabelClass]:
-        return [LabelClass(*r) for r in self._query(
-            "SELECT id, name, color FROM classes ORDER BY position, id")]
+        return self._readable(as_class, self._query(
+            "SELECT id, name, color FROM classes ORDER BY position, id"))
 
     def add_class(self, name: str, color: str | None = None) -> LabelClass:
         name = _clean_name(name)
@@ -261,9 +261,9 @@ class Store(StoreBase):
 
     def instances(self, image_id: int) -> list[Instance]:
         """The image's instances, bottom to top."""
-        return self._readable(as_instance, self._query(
+        return self._of_known_classes(self._readable(as_instance, self._query(
             f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE image_id = ? ORDER BY z, id",
-            (image_id,)))
+            (image_id,))))
 
     def instance(self, image_id: int, instance_id: int) -> Instance:
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances "
@@ -281,7 +281,8 @@ class Store(StoreBase):
         rows = self._query(f"SELECT {_INSTANCE_COLUMNS} FROM instances {clause} "
                            "ORDER BY image_id, z, id", args)
         by_image: dict[int, list[Instance]] = {}
-        for instance in self._readable(as_instance, rows, decoded_shapes(rows)):
+        for instance in self._of_known_classes(self._readable(as_instance, rows,
+                                                              decoded_shapes(rows))):
             by_image.setdefault(instance.image_id, []).append(instance)
         for image in images:
             yield image, by_image.get(image.id, [])
@@ -532,6 +533,17 @@ class Store(StoreBase):
 
     # ------------------------------------------------------------------ rows it cannot read
 
+    def _of_known_classes(self, instances: list[Instance]) -> list[Instance]:
+        """The instances whose class is one of the project's (or none); the others, written
+        by another program past the foreign key, are left out and named."""
+        known = {c.id for c in self.classes()}
+        strays = [i for i in instances if i.class_id is not None and i.class_id not in known]
+        for stray in strays:
+            self._note_damaged(DamagedRow(f"instance {stray.id} of image {stray.image_id} "
+                                          f"cannot be read (its class_id {stray.class_id} is "
+                                          "no class of the project)"))
+        return [i for i in instances if i not in strays] if strays else instances
+
     def _read(self, entity: Callable[..., E], row: Any) -> E:
         """One row as its entity; a row another program damaged raises DamagedRow naming the
         project file and the row."""
@@ -549,16 +561,19 @@ class Store(StoreBase):
             try:
                 out.append(entity(row) if shape is None else entity(row, shape))
             except DamagedRow as exc:
-                problem = f"{exc}; left out"
-                if problem in self.damaged_rows:
-                    continue
-                self.damaged_rows.append(problem)
-                if len(self.damaged_rows) == 1:  # the first on the screen, each in the log
-                    log.warning("%s", one_line(f"{self.path}: {problem}, with any other such "
-                                               "rows (each named in the log)"))
-                else:
-                    log.info("%s", one_line(f"{self.path}: {problem}"))
+                self._note_damaged(exc)
         return out
+
+    def _note_damaged(self, exc: DamagedRow) -> None:
+        problem = f"{exc}; left out"
+        if problem in self.damaged_rows:
+            return
+        self.damaged_rows.append(problem)
+        if len(self.damaged_rows) == 1:  # the first on the screen, each in the log
+            log.warning("%s", one_line(f"{self.path}: {problem}, with any other such rows "
+                                       "(each named in the log)"))
+        else:
+            log.info("%s", one_line(f"{self.path}: {problem}"))
 
 
 def _check_shape(shape: object) -> Shape:

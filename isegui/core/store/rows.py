@@ -5,6 +5,7 @@ DamagedRow naming the row (the store leaves such a row out of a list, and names 
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,21 @@ import shapely
 import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon
 
-from isegui.core.entities import (ImageRecord, ImageStatus, Instance, Prediction, Run,
-                                  RunStatus, Source, Split)
+from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
+                                  Run, RunStatus, Source, Split)
 from isegui.core.errors import DamagedRow
 from isegui.core.geometry import Shape
+
+
+def as_class(row: Any) -> LabelClass:
+    with _reading(f"class {row['id']!r}"):
+        color = _text(row, "color")
+        if not _COLOR.fullmatch(color):
+            raise ValueError(f"its color is {color[:20]!r}, not #rrggbb")
+        return LabelClass(_whole(row, "id"), _text(row, "name"), color)
+
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def as_image(row: Any) -> ImageRecord:
@@ -65,9 +77,12 @@ def _reading(what: str) -> Iterator[None]:
         raise DamagedRow(f"{what} cannot be read ({exc})") from None
 
 
+_MOST = 2**31 - 1  # ids, sizes, z: what any table's integers hold (a width of 2**63 is none)
+
+
 def _whole(row: Any, column: str, least: int | None = 0) -> int:
     value = row[column]
-    if type(value) is not int or (least is not None and value < least):
+    if type(value) is not int or (least is not None and value < least) or abs(value) > _MOST:
         raise ValueError(f"its {column} is {value!r}, not a whole number"
                          + (f" of at least {least}" if least else ""))
     return value

@@ -117,7 +117,7 @@ def current_version() -> int:
     return len(MIGRATIONS)
 
 
-def read_version(engine: Engine) -> int:
+def read_version(engine: Engine, where: str = "the project") -> int:
     # a `meta` that is a view is not read: it could be endless
     if engine.dialect == "postgresql":
         has_meta = engine.query("SELECT 1 FROM information_schema.tables WHERE "
@@ -129,12 +129,19 @@ def read_version(engine: Engine) -> int:
     if not has_meta:
         return 0
     row = engine.query("SELECT value FROM meta WHERE key = 'schema_version'")
-    return int(row[0][0]) if row else 0
+    if not row:
+        return 0
+    value = str(row[0][0])
+    if not value.isdigit() or len(value) > 4:
+        raise ProjectError(f"{where}: its schema version reads {value[:40]!r}, which no "
+                           "isegui writes: another program changed it; restore it from a "
+                           "backup")
+    return int(value)
 
 
 def check_readable(engine: Engine, where: str) -> None:
     """For read-only use: the store must be at this version exactly (nothing is migrated)."""
-    found = read_version(engine)
+    found = read_version(engine, where)
     if found > current_version():
         raise SchemaVersionError(_too_new(where, found))
     check_own_objects(engine, where, found)
@@ -153,7 +160,7 @@ def migrate(engine: Engine, where: str, backup: Callable[[], None] | None = None
 
     Before changing a store that already holds data, `backup` is called (a project file
     keeps a copy beside it, `project.isegui.v<N>.bak`). Returns the version found."""
-    found = read_version(engine)
+    found = read_version(engine, where)
     target = current_version()
     if found > target:
         raise SchemaVersionError(_too_new(where, found))

@@ -129,3 +129,42 @@ def test_damaged_rows_on_the_team_store(pg_database):
         assert shapely.equals(store.instance(image.id, 2).shape, box(50, 10, 70, 30))
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("sql, words", [
+    ("UPDATE classes SET color = 'zzzzzzz'", "its color"),
+    ("UPDATE classes SET name = x'00ff'", "its name"),
+    ("UPDATE instances SET class_id = 999 WHERE image_id = 1 AND id = 1", "no class"),
+    ("UPDATE images SET width = 9223372036854775807 WHERE id = 2", "its width")])
+def test_more_damage_is_named_and_stats_and_export_go_on(tmp_path, sql, words, caplog):
+    """The attacker's fourth try: a class's colour or name of the wrong kind, an instance of a
+    class that is not there, a width of 2**63 - each stopped stats or an export with a
+    traceback."""
+    folder = tmp_path / "project"
+    with Project.create(folder) as project:
+        chip = project.store.add_class("chip").id
+        for n in (1, 2):
+            image = project.store.add_image(f"images/{n}.png", 100, 80)
+            project.store.add_instance(image.id, chip, box(10, 10, 30, 30))
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    assert main(["stats", str(folder)]) == 0
+    assert any(words in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    for fmt in ("coco", "masks"):
+        assert main(["export", str(folder), str(tmp_path / fmt), "--format", fmt,
+                     "--no-images"]) == 0
+
+
+def test_a_schema_version_that_is_no_number_is_refused_naming_the_file(tmp_path, capsys):
+    folder = tmp_path / "project"
+    Project.create(folder).close()
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    conn.execute("UPDATE meta SET value = 'abc' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert main(["stats", str(folder)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and PROJECT_FILE in err and "schema version" in err
