@@ -157,7 +157,7 @@ def vectorize(mask: np.ndarray, origin: tuple[int, int] = (0, 0)) -> Shape:
     # MultiPolygon allows, so checking each part is enough.
     valid = shapely.is_valid(polygons)
     if not valid.all():
-        fixed = [p if ok else _polygonal(shapely.make_valid(p)) for p, ok in zip(polygons, valid)]
+        fixed = [p if ok else _polygonal(make_valid(p)) for p, ok in zip(polygons, valid)]
         polygons = [part for p in fixed for part in _polygons(p)]
     return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
 
@@ -234,6 +234,13 @@ class Repaired:
     note: str | None  # what the repair changed, or None when the input was already valid
 
 
+def make_valid(geometry: BaseGeometry) -> BaseGeometry:
+    """GEOS's make_valid by structure: the area inside the outer rings less the holes. Its
+    default (by linework) keeps every face of a tangled outline and takes time with the square
+    of the crossings: 17 s for 300 random points (a hostile label file), 0.3 s this way."""
+    return shapely.make_valid(geometry, method="structure", keep_collapsed=False)
+
+
 def repair(geometry: BaseGeometry) -> Repaired:
     """A valid Polygon/MultiPolygon from any polygonal geometry; says what it fixed.
 
@@ -244,7 +251,7 @@ def repair(geometry: BaseGeometry) -> Repaired:
     shape = geometry
     if not geometry.is_valid:
         problem = invalidity(geometry)
-        shape = _polygonal(shapely.make_valid(geometry))
+        shape = _polygonal(make_valid(geometry))
         parts = len(_polygons(shape))
         note = f"{problem}; " + ("it was repaired" if parts == 1 else
                                  f"it was split into {parts} parts")

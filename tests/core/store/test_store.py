@@ -26,7 +26,8 @@ def test_create_reopen_and_data_survives(tmp_path):
         assert p.name == "line 3" and p.mm_per_px == 0.05
         (got,) = p.store.instances(img.id)
         assert got == inst and got.shape.equals(box(1, 2, 10, 12)) and got.track_id == 7
-        assert p.store.image(img.id).status == ImageStatus.LABELED  # first instance labels it
+        # the first instance leaves it unlabeled: in progress until its person marks it labeled
+        assert p.store.image(img.id).status == ImageStatus.UNLABELED
     conn = sqlite3.connect(folder / PROJECT_FILE)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
