@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
+from isegui.core import native_messages
 from isegui.core.errors import ImageReadError
 from isegui.core.fileio import atomic_write_bytes, not_regular_problem
 
@@ -182,19 +183,23 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(path, "cannot decode the PNG data: the file is corrupt or truncated "
                                    "(its image data ends before the last row)")
     # libpng prints its error on stderr, beside isegui's one line, for a PNG without its end
-    pixels = _decode_with_opencv(data, info) if png_state is _PngState.WHOLE else None
+    pixels = _decode_with_opencv(path, data, info) if png_state is _PngState.WHOLE else None
     if pixels is None:
         pixels = _decode_with_pillow(path, data, info)
     return pixels
 
 
-def _decode_with_opencv(data: bytes, info: ImageInfo) -> np.ndarray | None:
+def _decode_with_opencv(path: Path, data: bytes, info: ImageInfo) -> np.ndarray | None:
     """OpenCV's picture in the labels' frame; None where OpenCV cannot decode the file (a
     tiled TIFF) or decodes it in another size than the header's."""
     try:  # EXIF applied below, for JPEG & co
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        with native_messages.captured() as said:
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:
         return None
+    if said.damage:  # decoded "successfully", the missing or broken part filled in
+        raise ImageReadError(path, f"cannot decode the {info.format} data: the file is "
+                                   f"damaged ({said.damage.strip()})")
     if pixels is None:
         return None
     pixels = _to_rgb(pixels)
@@ -317,12 +322,16 @@ def verify_image(path: str | Path) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with open_image_file(path) as file, Image.open(file, formats=PIL_FORMATS) as im:
+            with native_messages.captured() as said, open_image_file(path) as file, \
+                    Image.open(file, formats=PIL_FORMATS) as im:
                 im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
                 im.load()
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageReadError(path, f"cannot decode the JPEG data: the file is corrupt or "
                                    f"truncated ({exc})") from None
+    if said.damage:
+        raise ImageReadError(path, f"cannot decode the JPEG data: the file is damaged "
+                                   f"({said.damage.strip()})")
     return info
 
 

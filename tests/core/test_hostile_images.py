@@ -217,3 +217,39 @@ def test_an_interlaced_png_loads_and_a_cut_one_is_refused(tmp_path, capfd):
     (tmp_path / "cut.png").write_bytes(cut)
     assert "ends before the last row" in _refusal(load_image, tmp_path / "cut.png")
     assert "libpng" not in capfd.readouterr().err
+
+
+def test_a_png_whose_image_data_fails_its_crc_is_refused_without_libpng_on_stderr(
+        tmp_path, capfd):
+    data = bytearray(_png(np.random.default_rng(0).integers(0, 255, (50, 60, 3), np.uint8)))
+    idat = data.index(b"IDAT")
+    length = struct.unpack(">I", data[idat - 4:idat])[0]
+    data[idat + 4 + length] ^= 0xFF  # the CRC's first byte
+    (tmp_path / "crc.png").write_bytes(bytes(data))
+    for read in (load_image, verify_image):
+        assert "damaged" in _refusal(read, tmp_path / "crc.png")
+    assert "libpng" not in capfd.readouterr().err
+
+
+def test_a_png_with_a_broken_ancillary_chunk_loads_quietly(tmp_path, capfd):
+    """A bad colour profile is libpng's warning, not damage to the pixels."""
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3), np.uint8)
+    data = _png(pixels)
+    bad_profile = _chunk(b"iCCP", b"x\0\0" + b"not zlib at all")
+    data = data[:33] + bad_profile + data[33:]  # after the signature and IHDR
+    (tmp_path / "iccp.png").write_bytes(data)
+    assert (load_image(tmp_path / "iccp.png") == pixels).all()
+    assert capfd.readouterr().err == ""
+
+
+def test_a_damaged_jpeg_is_refused_not_shown_grey(tmp_path, capfd):
+    """libjpeg decodes a JPEG with a broken scan "successfully", the rest grey, and says so
+    only on stderr: the line would judge that picture as the part."""
+    import cv2
+    pixels = np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8)
+    data = bytearray(cv2.imencode(".jpg", pixels)[1].tobytes())
+    scan = data.index(b"\xff\xda")
+    data[scan + 200:scan + 260] = b"\xff\xd9" * 30  # end markers in the middle of the scan
+    (tmp_path / "broken.jpg").write_bytes(bytes(data))
+    assert "damaged" in _refusal(load_image, tmp_path / "broken.jpg")
+    assert "Corrupt JPEG" not in capfd.readouterr().err
