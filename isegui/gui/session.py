@@ -16,7 +16,7 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
 from isegui.core.errors import StaleEdit
 from isegui.core.project import Project
 from isegui.core.store.engine import (PostgresConnectionLost, PostgresEngine,
-                                      PostgresPermissionDenied)
+                                      PostgresLockTimeout, PostgresPermissionDenied)
 from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.gui.document import ImageDocument
 from isegui.ml.runs import settle_abandoned_runs
@@ -193,6 +193,9 @@ class ProjectSession(QObject):
             return False
         except PostgresConnectionLost as exc:  # only this write is lost; the next reconnects
             self.editConflict.emit(f"Not saved: {exc}; try again")
+            return False
+        except PostgresLockTimeout as exc:  # a team mate's open change held the rows
+            self.editConflict.emit(f"Not saved: {write_failure_in_words(exc)}")
             return False
         except WRITE_FAILURES as exc:
             self.write_failed(exc)

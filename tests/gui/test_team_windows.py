@@ -247,3 +247,25 @@ def test_an_inspectors_undo_of_class_and_prediction_steps_works(qtbot, two_peopl
     assert len(b.session.store.instances(image_id)) == 1
     assert [p.id for p in b.session.store.predictions(image_id)] == [prediction.id]
     assert "not allowed" not in b.statusBar().currentMessage().lower()
+
+
+def test_a_team_mates_open_change_holds_the_window_under_two_seconds(qtbot, two_people,
+                                                                     pg_database):
+    """The audit's D7: cara's forgotten psql transaction froze anna's window for 24 s. The
+    window waits 1.5 s, says whose change it waited for, and stays writable."""
+    import time
+
+    import psycopg
+    a, b = two_people
+    image_id = next(r.id for r in b.session.images() if r.id != b.session.document.image_id)
+    schema = b.session.store.engine.schema
+    with psycopg.connect(pg_database, options=f"-c search_path={schema}") as holder:
+        holder.execute("UPDATE images SET split = split WHERE id = %s", (image_id,))
+        start = time.monotonic()
+        b.session.open_image(image_id)  # claims it: waits on the row
+        waited = time.monotonic() - start
+        holder.rollback()
+    assert waited < 3.5, waited
+    message = b.statusBar().currentMessage()
+    assert message.startswith("Not saved: waited for") and "try again" in message, message
+    assert not b.session.read_only

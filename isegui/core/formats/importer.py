@@ -106,7 +106,11 @@ def import_dataset(project: Project, options: ImportOptions,
         raise ImportFailed([f"{source}: not found"])
     root = Path(options.images_root or fmt.default_image_root(source)).resolve()
     lookup = _Lookup(root)
-    dataset = fmt.read(source, lookup)
+    try:
+        dataset = fmt.read(source, lookup)
+    except RecursionError:  # Path.rglob of Python 3.11 recurses into every folder
+        raise ImportFailed([f"{source}: folders nested too deep to be read (over ~900 "
+                            "levels)"]) from None
     if options.default_class:
         _give_class(dataset, options.default_class.strip())
     report = ImportReport(warnings=list(dataset.warnings))

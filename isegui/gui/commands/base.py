@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QUndoCommand
 
 from isegui.core.errors import StaleEdit
-from isegui.core.store.engine import PostgresConnectionLost, PostgresPermissionDenied
-from isegui.core.store import WRITE_FAILURES
+from isegui.core.store.engine import (PostgresConnectionLost, PostgresLockTimeout,
+                                      PostgresPermissionDenied)
+from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 
 if TYPE_CHECKING:
     from isegui.gui.session import ProjectSession
@@ -78,6 +79,9 @@ def _guarded(method):
         except PostgresConnectionLost as exc:  # the server went away mid-step: only it is lost
             self.setObsolete(True)
             session.editConflict.emit(f"Not saved: {exc}; try again")
+        except PostgresLockTimeout as exc:  # a team mate's open change held it: only this step
+            self.setObsolete(True)
+            session.editConflict.emit(f"Not saved: {write_failure_in_words(exc)}")
         except WRITE_FAILURES as exc:
             self.setObsolete(True)
             session.write_failed(exc)
