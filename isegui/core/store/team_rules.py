@@ -65,6 +65,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC',
                               'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
 $$;
+CREATE OR REPLACE FUNCTION "{s}".refuse_held(holder text, image integer, since text,
+                                              wanted text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
+        || ' is labeling image ' || image || ' (since ' || since || '); take it over to '
+        || wanted;
+END
+$$;
 CREATE OR REPLACE FUNCTION "{s}".live_holder(holder text, since text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -109,9 +118,7 @@ BEGIN
     holder := "{s}".live_holder(OLD.claimed_by, OLD.claimed_at);
     IF TG_OP = 'DELETE' THEN
         IF holder IS NOT NULL AND holder <> current_user THEN
-            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
-                || ' is labeling image ' || OLD.id || ' (since ' || OLD.claimed_at
-                || '); take it over to remove it';
+            PERFORM "{s}".refuse_held(holder, OLD.id, OLD.claimed_at, 'remove it');
         END IF;
         IF NOT "{s}".is_reviewer() THEN
             RAISE EXCEPTION 'only a reviewer or the owner of this team project can remove '
@@ -140,9 +147,7 @@ BEGIN
             IS DISTINCT FROM (OLD.path, OLD.width, OLD.height, OLD.split, OLD.status,
                               OLD.next_instance_id)
             AND holder IS NOT NULL AND holder <> current_user THEN
-        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
-            || ' is labeling image ' || OLD.id || ' (since ' || OLD.claimed_at
-            || '); take it over to change it';
+        PERFORM "{s}".refuse_held(holder, OLD.id, OLD.claimed_at, 'change it');
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status THEN
         IF (NEW.status = 'reviewed') IS DISTINCT FROM (OLD.status = 'reviewed')
@@ -176,9 +181,7 @@ BEGIN
             TG_OP = 'UPDATE' AND NEW.class_id IS DISTINCT FROM OLD.class_id
             AND (NEW.shape, NEW.z, NEW.track_id, NEW.source, NEW.crowd)
                 IS NOT DISTINCT FROM (OLD.shape, OLD.z, OLD.track_id, OLD.source, OLD.crowd)) THEN
-        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = holder
-            || ' is labeling image ' || image || ' (since ' || since
-            || '); take it over to change its labels';
+        PERFORM "{s}".refuse_held(holder, image, since, 'change its labels');
     END IF;
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     IF "{s}".is_owner() THEN RETURN NEW; END IF;  -- imports and migrations keep their authors
@@ -247,7 +250,7 @@ _TRIGGERS = (
       for t in _WATCHED_TABLES),
 )
 # what a team schema holds beside the store's tables (core.store.schema compares)
-FUNCTIONS = ("is_owner", "is_reviewer", "now_text", "live_holder", "guard_image",
+FUNCTIONS = ("is_owner", "is_reviewer", "now_text", "refuse_held", "live_holder", "guard_image",
              "guard_instance", "guard_meta", "announce_change")
 TRIGGERS = tuple(f"{table}.{name}" for name, table, _, _ in _TRIGGERS)
 # of RULES_VERSION 1, in a project its owner has not opened since

@@ -147,24 +147,25 @@ def _files(facts: ProjectFacts) -> list[Advice]:
                           " Replace the files, or remove the images from the project.",
                           tuple(p for p, _ in facts.unreadable)))
     if facts.in_progress:
-        names = ", ".join(facts.in_progress[:SHOWN_FILES])
-        more = f" and {len(facts.in_progress) - SHOWN_FILES} more" \
-            if len(facts.in_progress) > SHOWN_FILES else ""
         out.append(Advice(WARNING, "images in progress left out",
                           f"{len(facts.in_progress)} image(s) have labels but are not marked "
-                          f"labeled, so training leaves them out: {names}{more}. Mark each "
-                          "one labeled (Ctrl+Shift+L) once every object in it is drawn; the "
-                          "image list's \"Only in progress\" shows them.", facts.in_progress))
+                          f"labeled, so training leaves them out: {_listed(facts.in_progress)}."
+                          " Mark each one labeled (Ctrl+Shift+L) once every object in it is "
+                          "drawn; the image list's \"Only in progress\" shows them.",
+                          facts.in_progress))
     if facts.empty_images:
-        names = ", ".join(facts.empty_images[:SHOWN_FILES])
-        more = f" and {len(facts.empty_images) - SHOWN_FILES} more" \
-            if len(facts.empty_images) > SHOWN_FILES else ""
         out.append(Advice(WARNING, "labeled images without objects",
                           f"{len(facts.empty_images)} image(s) are marked labeled but have no "
-                          f"instance: {names}{more}. Training takes them as pictures of nothing "
-                          "to find; if they do show objects, label them or mark them unlabeled.",
-                          facts.empty_images))
+                          f"instance: {_listed(facts.empty_images)}. Training takes them as "
+                          "pictures of nothing to find; if they do show objects, label them or "
+                          "mark them unlabeled.", facts.empty_images))
     return out
+
+
+def _listed(paths: tuple[str, ...]) -> str:
+    """The first SHOWN_FILES names, and how many more."""
+    more = f" and {len(paths) - SHOWN_FILES} more" if len(paths) > SHOWN_FILES else ""
+    return ", ".join(paths[:SHOWN_FILES]) + more
 
 
 def _weights(facts: ProjectFacts, model: str, start: str | None) -> list[Advice]:
