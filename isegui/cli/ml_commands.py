@@ -428,10 +428,16 @@ def _store_predictions(project_dir: Path, run_id, stored) -> None:
         if missing:
             raise ValueError(f"{missing[0]} (and {len(missing) - 1} more) are not in the "
                              "project; import them first to store predictions")
+        held = {i: who for i, (who, _) in project.store.claims().items()
+                if who != project.store.user}  # a team mate's image: theirs to predict
         with project.store.transaction():
             ids = project.store.ensure_classes(sorted({c for _, d in stored for c, _, _ in d}))
             for path, found in stored:
                 record = by_file[path.resolve()]
+                if record.id in held:
+                    print(one_line(f"warning: {record.path}: {held[record.id]} is labeling it; "
+                                   "its predictions were not stored"), file=sys.stderr)
+                    continue
                 project.store.add_predictions(
                     record.id, run_id, [(ids[c], shape, score) for c, shape, score in found
                                         if not shape.is_empty])

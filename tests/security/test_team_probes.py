@@ -317,3 +317,23 @@ def test_a_replacing_import_skips_an_image_a_team_mate_holds_and_says_so(team, l
         assert any(f"{team.cara} is labeling it" in w for w in report.warnings)
     finally:
         cara.close()
+
+
+def test_predictions_of_a_held_image_are_the_holders(team, labeled):
+    """Claims protect predictions too: accepting, rejecting or replacing another's."""
+    cara = open_team_store(team.url(team.cara), team.project)
+    anna = open_team_store(team.url(team.anna), team.project)
+    try:
+        chip = cara.classes()[0].id
+        cara.add_predictions(labeled[0], None, [(chip, box(1, 1, 5, 5), 0.9)])
+        assert cara.claim_image(labeled[0]) is None
+        (prediction,) = cara.predictions(labeled[0])
+        with pytest.raises(PostgresPermissionDenied, match="is labeling"):
+            anna.add_predictions(labeled[0], None, [(chip, box(2, 2, 6, 6), 0.8)])
+        with pytest.raises(PostgresPermissionDenied, match="is labeling"):
+            anna.take_predictions([prediction.id])
+        assert [p.id for p in cara.predictions(labeled[0])] == [prediction.id]
+        assert cara.take_predictions([prediction.id])  # the holder accepts it
+    finally:
+        cara.close()
+        anna.close()

@@ -14,7 +14,8 @@ reviewed, claims, who changed what, and the change notices.
   who made and changed an instance and when, and its version (one up at every change); a
   claim is taken only for oneself, its time is the server's, and it ends CLAIM_EXPIRY_S after
   the holder's window last renewed it. While an image is claimed, others may not change it,
-  delete it, nor write its instances (a class merge, which changes no shape, may). Images
+  delete it, nor write its instances or predictions (a class merge, which changes no shape,
+  may). Images
   are removed by reviewers and the owner only.
 - `meta`: the keys that make the project what it is (its version, id, notice channel...) are
   the owner's; members write the rest (calibration, the active run).
@@ -200,6 +201,27 @@ END
 $$;
 """
 
+# predictions of an image someone holds are theirs to accept, reject or predict again
+_GUARD_PREDICTION = """
+CREATE OR REPLACE FUNCTION "{s}".guard_prediction() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    image integer;
+    holder text;
+    since text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
+    SELECT "{s}".live_holder(i.claimed_by, i.claimed_at), i.claimed_at INTO holder, since
+    FROM "{s}".images i WHERE i.id = image;
+    IF holder IS NOT NULL AND holder <> current_user THEN
+        PERFORM "{s}".refuse_held(holder, image, since, 'change its predictions');
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    RETURN NEW;
+END
+$$;
+"""
+
 _GUARD_META = """
 CREATE OR REPLACE FUNCTION "{s}".guard_meta() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -246,12 +268,13 @@ _TRIGGERS = (
     ("guard_image", "images", "BEFORE INSERT OR UPDATE OR DELETE", "guard_image"),
     ("guard_claim", "instances", "BEFORE INSERT OR UPDATE OR DELETE", "guard_instance"),
     ("guard_meta", "meta", "BEFORE INSERT OR UPDATE OR DELETE", "guard_meta"),
+    ("guard_prediction", "predictions", "BEFORE INSERT OR UPDATE OR DELETE", "guard_prediction"),
     *((f"announce_{t}", t, "AFTER INSERT OR UPDATE OR DELETE", "announce_change")
       for t in _WATCHED_TABLES),
 )
 # what a team schema holds beside the store's tables (core.store.schema compares)
 FUNCTIONS = ("is_owner", "is_reviewer", "now_text", "refuse_held", "live_holder", "guard_image",
-             "guard_instance", "guard_meta", "announce_change")
+             "guard_instance", "guard_meta", "guard_prediction", "announce_change")
 TRIGGERS = tuple(f"{table}.{name}" for name, table, _, _ in _TRIGGERS)
 # of RULES_VERSION 1, in a project its owner has not opened since
 OLD_FUNCTIONS = ("guard_review", "guard_claim")
@@ -267,7 +290,8 @@ def install(engine: PostgresEngine, schema: str, *, new: bool) -> None:
     _grant(engine, schema, inspector)
     owner_keys = ", ".join(f"'{key}'" for key in OWNER_KEYS)
     engine.execute(f'DROP TRIGGER IF EXISTS guard_review ON "{schema}".images')
-    for template in (_HELPERS, _GUARD_IMAGE, _GUARD_INSTANCE, _GUARD_META, _ANNOUNCE):
+    for template in (_HELPERS, _GUARD_IMAGE, _GUARD_INSTANCE, _GUARD_PREDICTION, _GUARD_META,
+                     _ANNOUNCE):
         engine.execute(template.format(s=schema, reviewer=reviewer, expiry=CLAIM_EXPIRY_S,
                                        expiry_key=CLAIM_EXPIRY_KEY, channel_key=CHANNEL_KEY,
                                        owner_keys=owner_keys))
