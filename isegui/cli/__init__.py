@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from isegui import __version__
 from isegui.cli import (data_commands, images_commands, line_commands, ml_commands,
@@ -34,8 +35,16 @@ _IN_WORDS = {MemoryError: "out of memory", RecursionError: "data nested too deep
 _MESSAGE_LIMIT = 300  # characters of an exception's own words on the one line
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, its usage errors one line (its own prints the usage first: 2 to 6 lines)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {_safe(message)} (see {self.prog} "
+                              "--help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="isegui", description="Instance segmentation for the shop floor: label, train, "
         "review. With no command, opens the app.")
     parser.add_argument("--version", action="version", version=f"isegui {__version__}")

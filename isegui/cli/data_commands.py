@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from isegui.cli.output import print_warnings, progress_bar
+from isegui.core.one_line import one_line
 from isegui.core.entities import Split
 from isegui.core.formats.exporter import export_dataset
 from isegui.core.formats import FORMATS
@@ -97,6 +98,6 @@ def run_export(args) -> int:
                                 predictions=args.predictions, run_id=args.run,
                                 copy_images=not args.no_images, progress=progress, **options)
     for loss in report.losses:
-        print(f"note: {loss}", file=sys.stderr)
-    print(f"exported to {args.dest} ({len(report.files)} annotation files)")
+        print(one_line(f"note: {loss}"), file=sys.stderr)
+    print(one_line(f"exported to {args.dest} ({len(report.files)} annotation files)"))
     return 0

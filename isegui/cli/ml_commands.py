@@ -4,6 +4,8 @@ only when one of them runs, so the other commands start fast."""
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import signal
 import sys
 from contextlib import ExitStack
@@ -327,6 +329,7 @@ def run_predict(args) -> int:
             raise ValueError(f"{source}: not found")
     if not files:
         raise ValueError("no images to predict on")
+    _check_outputs(args, files)
     checkpoint, run_id, mm_per_px = _checkpoint_for(args, project_dir)
     if args.into_project and project_dir is None:
         raise ValueError("--into-project needs a project: give one as SOURCE or --project")
@@ -375,6 +378,26 @@ def _checkpoint_for(args, project_dir):
         return checkpoint_file(project, run, "best"), run.id, project.mm_per_px
 
 
+def _check_outputs(args, files: list[Path]) -> None:
+    """Refused before anything is predicted: an output that is not named as one (--csv FILE.csv,
+    --out FILE.json) or that is one of the images, whatever its name (it would be replaced:
+    `--csv part.jpg` or `--out project.isegui` destroyed the file), a threshold or batch that
+    is not one."""
+    inputs = {os.path.realpath(f) for f in files}
+    for option, path, suffix in (("--csv", args.csv, ".csv"), ("--out", args.out, ".json")):
+        if path is None:
+            continue
+        if path.suffix.lower() != suffix:
+            raise ValueError(f"{option} {path}: name it FILE{suffix} (isegui writes a new "
+                             f"{suffix[1:].upper()} file there, replacing one of that name)")
+        if os.path.realpath(path) in inputs:
+            raise ValueError(f"{option} {path} is one of the images predicted on")
+    if not (math.isfinite(args.threshold) and 0 <= args.threshold <= 1):
+        raise ValueError(f"--threshold must be a score from 0 to 1, not {args.threshold}")
+    if args.batch < 1:
+        raise ValueError(f"--batch must be 1 or more, not {args.batch}")
+
+
 def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_predictions):
     from isegui.core.fileio import atomic_open
     from isegui.ml.infer.outputs import CocoResults, csv_writer, measurement_rows
@@ -413,9 +436,9 @@ def _predict_files(args, predictor, files, project_dir, run_id, mm_per_px, iter_
     if stored:
         _store_predictions(project_dir, run_id, stored)
     total = sum(counts.values())
-    print(f"{len(files) - failed} images, {total} objects"
-          + (f" ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})" if counts else ""),
-          file=sys.stderr)
+    print(one_line(f"{len(files) - failed} images, {total} objects" + (
+        f" ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})" if counts else ""),
+        2000), file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -74,9 +74,13 @@ def run_demo(args) -> int:
         project = create(args.dir, count, args.seed, width, height, progress)
     with project:
         stats = project_stats(project)
-    print(f"demo project created in {project.folder}: {stats['images']} images, "
-          f"{stats['instances']} instances of {', '.join(c['name'] for c in stats['classes'])}")
+    print(one_line(f"demo project created in {project.folder}: {stats['images']} images, "
+                   f"{stats['instances']} instances of "
+                   f"{', '.join(c['name'] for c in stats['classes'])}"))
     return 0
+
+
+MIN_DEMO_SIDE = 96  # the demo's parts need that much room (64 x 48 had no place for one)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -84,8 +88,8 @@ def _size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ValueError(f"--size must look like 512x384, got {text!r}") from None
-    if not (32 <= width <= 8192 and 32 <= height <= 8192):
-        raise ValueError("--size must be between 32 and 8192 pixels each way")
+    if not (MIN_DEMO_SIDE <= width <= 8192 and MIN_DEMO_SIDE <= height <= 8192):
+        raise ValueError(f"--size must be between {MIN_DEMO_SIDE} and 8192 pixels each way")
     return width, height
 
 

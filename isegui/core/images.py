@@ -284,8 +284,8 @@ def _decode_with_pillow(path: Path, data: bytes, info: ImageInfo) -> np.ndarray:
     """Pillow's picture, turned as ImageOps.exif_transpose turns it, as load_image gives
     pixels."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(), native_messages.captured():
+            warnings.simplefilter("ignore")  # and libtiff's lines on stderr: caught
             with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as im:
                 pixels = _pillow_pixels(ImageOps.exif_transpose(im))
     except MemoryError:

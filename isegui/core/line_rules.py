@@ -257,8 +257,13 @@ class _Reader:
             return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constant)
         except json.JSONDecodeError as e:
             self.fail("", f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
-        except (ValueError, RecursionError) as e:  # NaN, Infinity, duplicates, bad bytes
-            self.fail("", f"not valid JSON: {e}")
+        except RecursionError:
+            self.fail("", "not valid rules: nested too deep")
+        except ValueError as e:  # NaN, Infinity, duplicates, bad bytes, 4,300-digit numbers
+            words = str(e)
+            if "int_max_str_digits" in words or "digits" in words:
+                words = "a number with thousands of digits"
+            self.fail("", f"not valid JSON: {words}")
 
     def obj(self, value: Any, path: str, allowed: Sequence[str] | None) -> dict[str, Any]:
         if not isinstance(value, Mapping):

@@ -69,6 +69,9 @@ def _screen_angle(dx: float, dy: float) -> float:
 CSV_COLUMNS = ["image", "instance", "class", "score", "area_px", "bbox_x", "bbox_y", "bbox_w",
                "bbox_h", "length_px", "width_px", "angle_deg", "equivalent_diameter_px"]
 MM_COLUMNS = ["area_mm2", "length_mm", "width_mm", "equivalent_diameter_mm"]
+# A calibration isegui takes: a nanometre to a metre a pixel (below, every size in mm reads 0;
+# above, no camera); the project, the watch and a model's metadata hold to it.
+MIN_MM_PER_PX, MAX_MM_PER_PX = 1e-9, 1e6
 CALIBRATION_COLUMN = "mm_per_px"  # on every row of a calibrated export: the scale it used
 
 

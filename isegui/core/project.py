@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedError,
                                  ProjectNotFoundError)
 from isegui.core.fileio import writable_inside
+from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX
 from isegui.core.store import Store, now_iso
 from isegui.core.store import team_images
 from isegui.core.store.lock import ProjectLock
@@ -184,8 +185,9 @@ class Project:
         return float(value) if value is not None else None
 
     def set_calibration(self, mm_per_px: float | None) -> None:
-        if mm_per_px is not None and not (mm_per_px > 0 and mm_per_px < float("inf")):
-            raise ValueError(f"mm per pixel must be a positive number, got {mm_per_px}")
+        if mm_per_px is not None and not MIN_MM_PER_PX <= mm_per_px <= MAX_MM_PER_PX:
+            raise ValueError(f"mm per pixel must be from {MIN_MM_PER_PX:g} to "
+                             f"{MAX_MM_PER_PX:g}, got {mm_per_px}")
         self.store.set_meta("mm_per_px", None if mm_per_px is None else repr(float(mm_per_px)))
 
     @property

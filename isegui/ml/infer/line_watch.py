@@ -38,11 +38,10 @@ from isegui.core.fileio import (atomic_write_bytes, fitted_name, not_regular_pro
                                 open_no_follow, writable_inside)
 from isegui.core.images import is_image_file, load_image, open_image_file, verify_image
 from isegui.core.line_rules import Rules
-from isegui.core.measure import measure
+from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX, measure
 from isegui.core.one_line import one_line
 from isegui.logs import FILE_ONLY
 from isegui.ml.infer.detection import Detection, ImagePredictor, prepare_image
-from isegui.ml.infer.onnx_model import MAX_MM_PER_PX
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +78,10 @@ class WatchSettings:
                 raise ValueError(f"--{name.removesuffix('_s').replace('_', '-')} must be a "
                                  f"number of seconds from 0 to {MAX_WAIT_S:g}, not {value}")
         if self.mm_per_px is not None and not (math.isfinite(self.mm_per_px)
-                                               and 0 < self.mm_per_px <= MAX_MM_PER_PX):
-            raise ValueError(f"--mm-per-px must be above 0 and at most {MAX_MM_PER_PX:g}, "
-                             f"not {self.mm_per_px}")
+                                               and MIN_MM_PER_PX <= self.mm_per_px
+                                               <= MAX_MM_PER_PX):
+            raise ValueError(f"--mm-per-px must be from {MIN_MM_PER_PX:g} to "
+                             f"{MAX_MM_PER_PX:g}, not {self.mm_per_px}")
         watched = _real(self.folder)
         for name, folder in (("--move-to", self.move_to), ("--overlays", self.overlays)):
             if folder is not None and _real(folder) == watched:
@@ -110,6 +110,9 @@ class ResultsFile:
         self.waiting: list[dict[str, Any]] = []
         self.jsonl = path.suffix.lower() in (".jsonl", ".json")
         self.damaged = 0  # lines of a JSON-lines file that did not read back
+        if path.suffix.lower() not in (".csv", ".jsonl", ".json"):
+            raise InputFileError(path, "results go to a .csv or .jsonl file (an image or a "
+                                       "project file of that name would be written over)")
         self._refuse_unusable()
 
     def _refuse_unusable(self) -> None:
@@ -134,12 +137,21 @@ class ResultsFile:
             # newline="": a name holding a line break (U+2028 too) stays in its own row
             with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
                 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-                rows = self._json_rows(f.read().split("\n")) if self.jsonl else [
-                    unescape_row(row) for row in csv.DictReader(f)]
-        except (OSError, csv.Error) as exc:
+                rows = self._json_rows(f.read().split("\n")) if self.jsonl else \
+                    self._csv_rows(csv.DictReader(f))
+        except (OSError, csv.Error, TypeError, ValueError) as exc:
             raise InputFileError(self.path, f"cannot read back the images inspected before "
                                  f"({exc}); move it away to start a new results file") from None
         return {str(r["file"]) for r in rows if r.get("file") is not None}
+
+    def _csv_rows(self, reader: csv.DictReader[str]) -> list[dict[str, Any]]:
+        """The rows of a results CSV this watch can append to: one whose columns are other
+        (another model's classes) would get rows that do not fit its header."""
+        if reader.fieldnames is not None and list(reader.fieldnames) != self.columns:
+            raise ValueError(f"its columns ({', '.join(reader.fieldnames)[:200]}) are not this "
+                             f"watch's ({', '.join(self.columns)[:200]}): another model's "
+                             "classes?")
+        return [unescape_row(row) for row in reader]
 
     def _json_rows(self, lines: list[str]) -> list[dict[str, Any]]:
         rows = []
@@ -544,13 +556,18 @@ def watcher_for(folder: Path, model: Path, rules_file: Path | None = None,
     out = out or Path(folder) / "results.csv"
     if not out.parent.is_dir():
         raise InputFileError(out, "the folder for the results does not exist")
+    if not (math.isfinite(threshold) and 0 <= threshold <= 1):
+        raise ValueError(f"--threshold must be a score from 0 to 1, not {threshold}")
+    overlays = settings.get("overlays")
+    if overlays is not None and Path(overlays).exists() and not Path(overlays).is_dir():
+        raise InputFileError(Path(overlays), "--overlays names a file, not a folder")
     predictor = OnnxPredictor.from_file(model, threshold)
     rules = load_rules(rules_file) if rules_file else (
         Rules.from_json(predictor.rules, f"{model} (its rules)") if predictor.rules else None)
     if rules is not None:  # the model reports down to the lowest score the rules look at
         predictor.threshold = min([threshold, rules.min_score, *[
             c.min_score for c in rules.classes.values() if c.min_score is not None]])
-    mm_per_px = mm_per_px or predictor.mm_per_px
+    mm_per_px = predictor.mm_per_px if mm_per_px is None else mm_per_px  # 0 is refused
     if rules is not None:
         rules.check_calibration(mm_per_px)
     return Watcher(WatchSettings(Path(folder), out, mm_per_px=mm_per_px, **settings),

@@ -25,6 +25,7 @@ import numpy as np
 from isegui.core.one_line import is_text
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import read_regular_bytes
+from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX
 from isegui.core.working_scale import WorkingScale
 from isegui.ml.infer.detection import Detection, detections_from_raw, prepare_image
 from isegui.ml.infer.tiled import RawOutput, TileOutput, predict_frame
@@ -33,7 +34,6 @@ INPUTS = ("image", "score_threshold")
 OUTPUTS = ("boxes", "labels", "scores", "masks", "blobs")  # blobs: optional
 MAX_SIDE = 16384  # px of the model's input; larger is no export of isegui's
 MAX_CLASSES = 10000
-MAX_MM_PER_PX = 1e6
 # The time one run of the graph may take: DRY_RUN_FACTOR times the dry run's, and never less
 # than RUN_LIMIT_S. Every run feeds the same input (one height x width canvas), so a sound
 # model's runs all take about what the dry run took (which, the first, also pays for
@@ -349,7 +349,7 @@ class _Metadata:
     def calibration(self, value: Any) -> float | None:
         if value is None:
             return None
-        if not _number(value) or not 0 < value < MAX_MM_PER_PX:
+        if not _number(value) or not MIN_MM_PER_PX <= value <= MAX_MM_PER_PX:
             self.fail("mm_per_px", f"must be a number of mm per pixel above 0, not "
                       f"{_shown(value)}")
         return float(value)

@@ -33,8 +33,11 @@ def read_weights_file(path: str | Path,
                       map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Any weights file, safely: refuses pickles that hold more than tensors and numbers."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(path, "file not found")
+    if not path.is_file():
+        raise CheckpointError(path, "not a plain file (a folder, FIFO or device); weights "
+                                    "are a .pt or .pth file")
     with open(path, "rb") as f:
         head = f.read(2)
     if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
@@ -58,7 +61,9 @@ def read_weights_file(path: str | Path,
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    """The exception's first line, without PyTorch's plea to report it to PyTorch."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split(" (Could this error message be improved?")[0][:160]
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
