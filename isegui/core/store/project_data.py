@@ -9,10 +9,9 @@ is atomic on its own; `transaction()` groups several into one (an import, a mult
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime, timedelta
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeAlias
 
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
@@ -22,8 +21,8 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
 from isegui.core.errors import DamagedRow, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 # the store's base, and what callers have always imported from here
-from isegui.core.one_line import one_line
-from isegui.core.store.rows import (as_class, as_image, as_instance, as_prediction, as_run,
+from isegui.core.store.rows import (RowReader, as_class, as_image, as_instance, as_prediction,
+                                    as_run,
                                     decoded_shapes)
 from isegui.core.store.base import StoreBase, now_iso
 from isegui.core.store.team_rules import CLAIM_EXPIRY_KEY, CLAIM_EXPIRY_S
@@ -34,14 +33,11 @@ _IMAGE_COLUMNS = "id, path, width, height, split, status"
 _PREDICTION_COLUMNS = "id, image_id, run_id, class_id, shape, score"
 _RUN_COLUMNS = "id, name, created, status, config, metrics, checkpoint, finished"
 
-E = TypeVar("E")
-log = logging.getLogger(__name__)
-
 # an instance to add: (class_id, shape, z or None for on top, track_id, source, crowd)
 NewInstance: TypeAlias = tuple[int | None, Shape, int | None, int | None, Source, bool]
 
 
-class Store(StoreBase):
+class Store(RowReader, StoreBase):
     # ------------------------------------------------------------------ classes
 
     def classes(self) -> list[LabelClass]:
@@ -543,37 +539,6 @@ class Store(StoreBase):
                                           f"cannot be read (its class_id {stray.class_id} is "
                                           "no class of the project)"))
         return [i for i in instances if i not in strays] if strays else instances
-
-    def _read(self, entity: Callable[..., E], row: Any) -> E:
-        """One row as its entity; a row another program damaged raises DamagedRow naming the
-        project file and the row."""
-        try:
-            return entity(row)
-        except DamagedRow as exc:
-            raise DamagedRow(f"{self.path}: {exc}") from None
-
-    def _readable(self, entity: Callable[..., E], rows: list[Any],
-                  shapes: Iterable[Shape | None] | None = None) -> list[E]:
-        """The rows that can be read, as entities; each damaged one is left out and named, once,
-        in `damaged_rows` and the log (stats, validate, export go on; validate lists them)."""
-        out: list[E] = []
-        for row, shape in zip(rows, shapes if shapes is not None else [None] * len(rows)):
-            try:
-                out.append(entity(row) if shape is None else entity(row, shape))
-            except DamagedRow as exc:
-                self._note_damaged(exc)
-        return out
-
-    def _note_damaged(self, exc: DamagedRow) -> None:
-        problem = f"{exc}; left out"
-        if problem in self.damaged_rows:
-            return
-        self.damaged_rows.append(problem)
-        if len(self.damaged_rows) == 1:  # the first on the screen, each in the log
-            log.warning("%s", one_line(f"{self.path}: {problem}, with any other such rows "
-                                       "(each named in the log)"))
-        else:
-            log.info("%s", one_line(f"{self.path}: {problem}"))
 
 
 def _check_shape(shape: object) -> Shape:

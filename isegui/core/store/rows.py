@@ -5,11 +5,13 @@ DamagedRow naming the row (the store leaves such a row out of a list, and names 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import shapely
@@ -20,6 +22,7 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
                                   Run, RunStatus, Source, Split)
 from isegui.core.errors import DamagedRow
 from isegui.core.geometry import Shape
+from isegui.core.one_line import one_line
 
 
 def as_class(row: Any) -> LabelClass:
@@ -203,3 +206,44 @@ def _count(data: bytes, pos: int, order: str = "") -> tuple[int, int]:
     if count > len(data):  # every item takes at least a byte
         raise ValueError("a count longer than the data")
     return pos + 4, count
+
+
+E = TypeVar("E")
+log = logging.getLogger("isegui.core.store.project_data")  # where these warnings always came from
+
+
+class RowReader:
+    """A store's way with rows it cannot read: named, and left out of lists."""
+    path: Path
+    damaged_rows: list[str]
+
+    def _read(self, entity: Callable[..., E], row: Any) -> E:
+        """One row as its entity; a row another program damaged raises DamagedRow naming the
+        project file and the row."""
+        try:
+            return entity(row)
+        except DamagedRow as exc:
+            raise DamagedRow(f"{self.path}: {exc}") from None
+
+    def _readable(self, entity: Callable[..., E], rows: list[Any],
+                  shapes: Iterable[Shape | None] | None = None) -> list[E]:
+        """The rows that can be read, as entities; each damaged one is left out and named, once,
+        in `damaged_rows` and the log (stats, validate, export go on; validate lists them)."""
+        out: list[E] = []
+        for row, shape in zip(rows, shapes if shapes is not None else [None] * len(rows)):
+            try:
+                out.append(entity(row) if shape is None else entity(row, shape))
+            except DamagedRow as exc:
+                self._note_damaged(exc)
+        return out
+
+    def _note_damaged(self, exc: DamagedRow) -> None:
+        problem = f"{exc}; left out"
+        if problem in self.damaged_rows:
+            return
+        self.damaged_rows.append(problem)
+        if len(self.damaged_rows) == 1:  # the first on the screen, each in the log
+            log.warning("%s", one_line(f"{self.path}: {problem}, with any other such rows "
+                                       "(each named in the log)"))
+        else:
+            log.info("%s", one_line(f"{self.path}: {problem}"))

@@ -75,6 +75,19 @@ BEGIN
         || wanted;
 END
 $$;
+CREATE OR REPLACE FUNCTION "{s}".refuse_if_held(image integer, wanted text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    holder text;
+    since text;
+BEGIN
+    SELECT "{s}".live_holder(i.claimed_by, i.claimed_at), i.claimed_at INTO holder, since
+    FROM "{s}".images i WHERE i.id = image;
+    IF holder IS NOT NULL AND holder <> current_user THEN
+        PERFORM "{s}".refuse_held(holder, image, since, wanted);
+    END IF;
+END
+$$;
 CREATE OR REPLACE FUNCTION "{s}".live_holder(holder text, since text) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -170,19 +183,14 @@ $$;
 _GUARD_INSTANCE = """
 CREATE OR REPLACE FUNCTION "{s}".guard_instance() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    image integer;
-    holder text;
-    since text;
 BEGIN
-    IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
-    SELECT "{s}".live_holder(i.claimed_by, i.claimed_at), i.claimed_at INTO holder, since
-    FROM "{s}".images i WHERE i.id = image;
-    IF holder IS NOT NULL AND holder <> current_user AND NOT (
-            TG_OP = 'UPDATE' AND NEW.class_id IS DISTINCT FROM OLD.class_id
-            AND (NEW.shape, NEW.z, NEW.track_id, NEW.source, NEW.crowd)
-                IS NOT DISTINCT FROM (OLD.shape, OLD.z, OLD.track_id, OLD.source, OLD.crowd)) THEN
-        PERFORM "{s}".refuse_held(holder, image, since, 'change its labels');
+    IF TG_OP = 'DELETE' THEN
+        PERFORM "{s}".refuse_if_held(OLD.image_id, 'change its labels');
+    ELSIF NOT (TG_OP = 'UPDATE' AND NEW.class_id IS DISTINCT FROM OLD.class_id
+               AND (NEW.shape, NEW.z, NEW.track_id, NEW.source, NEW.crowd)
+                   IS NOT DISTINCT FROM (OLD.shape, OLD.z, OLD.track_id, OLD.source,
+                                         OLD.crowd)) THEN  -- a class change alone may pass
+        PERFORM "{s}".refuse_if_held(NEW.image_id, 'change its labels');
     END IF;
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     IF "{s}".is_owner() THEN RETURN NEW; END IF;  -- imports and migrations keep their authors
@@ -205,18 +213,12 @@ $$;
 _GUARD_PREDICTION = """
 CREATE OR REPLACE FUNCTION "{s}".guard_prediction() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    image integer;
-    holder text;
-    since text;
 BEGIN
-    IF TG_OP = 'DELETE' THEN image := OLD.image_id; ELSE image := NEW.image_id; END IF;
-    SELECT "{s}".live_holder(i.claimed_by, i.claimed_at), i.claimed_at INTO holder, since
-    FROM "{s}".images i WHERE i.id = image;
-    IF holder IS NOT NULL AND holder <> current_user THEN
-        PERFORM "{s}".refuse_held(holder, image, since, 'change its predictions');
+    IF TG_OP = 'DELETE' THEN
+        PERFORM "{s}".refuse_if_held(OLD.image_id, 'change its predictions');
+        RETURN OLD;
     END IF;
-    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    PERFORM "{s}".refuse_if_held(NEW.image_id, 'change its predictions');
     RETURN NEW;
 END
 $$;
@@ -273,8 +275,9 @@ _TRIGGERS = (
       for t in _WATCHED_TABLES),
 )
 # what a team schema holds beside the store's tables (core.store.schema compares)
-FUNCTIONS = ("is_owner", "is_reviewer", "now_text", "refuse_held", "live_holder", "guard_image",
-             "guard_instance", "guard_meta", "guard_prediction", "announce_change")
+FUNCTIONS = ("is_owner", "is_reviewer", "now_text", "refuse_held", "refuse_if_held",
+             "live_holder", "guard_image", "guard_instance", "guard_meta", "guard_prediction",
+             "announce_change")
 TRIGGERS = tuple(f"{table}.{name}" for name, table, _, _ in _TRIGGERS)
 # of RULES_VERSION 1, in a project its owner has not opened since
 OLD_FUNCTIONS = ("guard_review", "guard_claim")
