@@ -147,7 +147,8 @@ class ResultsFile:
     def _csv_rows(self, reader: csv.DictReader[str]) -> list[dict[str, Any]]:
         """The rows of a results CSV this watch can append to: one whose columns are other
         (another model's classes) would get rows that do not fit its header."""
-        if reader.fieldnames is not None and list(reader.fieldnames) != self.columns:
+        if self.columns and reader.fieldnames is not None \
+                and list(reader.fieldnames) != self.columns:  # no columns: only reading it
             raise ValueError(f"its columns ({', '.join(reader.fieldnames)[:200]}) are not this "
                              f"watch's ({', '.join(self.columns)[:200]}): another model's "
                              "classes?")
