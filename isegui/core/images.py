@@ -13,7 +13,6 @@ of PIL_FORMATS (an EPS named .png would go to Ghostscript).
 
 from __future__ import annotations
 
-import enum
 import functools
 import io
 import os
@@ -178,13 +177,14 @@ def load_image(path: str | Path) -> np.ndarray:
             data = file.read()  # decoded from memory, not cv2.imread: it fails on non-ASCII paths
         except OSError as exc:
             raise ImageReadError(path, f"cannot read the file ({exc.strerror or exc})") from None
-    png_state = _png_state(data) if info.format == "PNG" else _PngState.WHOLE
-    if png_state is _PngState.SHORT:
-        raise ImageReadError(path, "cannot decode the PNG data: the file is corrupt or truncated "
-                                   "(its image data ends before the last row)")
-    # libpng prints its error on stderr, beside isegui's one line, for a PNG without its end
-    pixels = _decode_with_opencv(path, data, info) if png_state is _PngState.WHOLE else None
+    chunks_whole = info.format != "PNG" or _png_chunks_complete(data)
+    if not chunks_whole and _png_rows_missing(data):  # Pillow would fill them with black
+        raise ImageReadError(path, _PNG_SHORT)
+    # a PNG cut after its pixels (no end chunk): Pillow reads it; libpng would refuse it
+    pixels = _decode_with_opencv(path, data, info) if chunks_whole else None
     if pixels is None:
+        if chunks_whole and info.format == "PNG" and _png_rows_missing(data):
+            raise ImageReadError(path, _PNG_SHORT)  # OpenCV gave up on it: say why
         pixels = _decode_with_pillow(path, data, info)
     return pixels
 
@@ -198,6 +198,8 @@ def _decode_with_opencv(path: Path, data: bytes, info: ImageInfo) -> np.ndarray 
     except cv2.error:
         return None
     if said.damage:  # decoded "successfully", the missing or broken part filled in
+        if info.format == "PNG" and _png_rows_missing(data):  # the cause, in words
+            raise ImageReadError(path, _PNG_SHORT)
         raise ImageReadError(path, f"cannot decode the {info.format} data: the file is "
                                    f"damaged ({said.damage.strip()})")
     if pixels is None:
@@ -208,16 +210,26 @@ def _decode_with_opencv(path: Path, data: bytes, info: ImageInfo) -> np.ndarray 
     return pixels if pixels.shape[:2] == (info.height, info.width) else None
 
 
-class _PngState(enum.Enum):
-    WHOLE = "whole"
-    PIXELS_WHOLE = "pixels whole, chunks cut"  # only the end chunk missing: Pillow reads it
-    SHORT = "short"  # rows missing: Pillow would fill them with black, libpng prints its error
+_PNG_SHORT = ("cannot decode the PNG data: the file is corrupt or truncated (its image data "
+              "ends before the last row)")
 
 
-def _png_state(data: bytes) -> _PngState:
-    """How much of a PNG is there: chunks whole up to IEND (a copy in progress or a full disk
-    cuts them), and image data that inflates to every row the header promises (a file cut and
-    closed again does not). Inflated in 1 MB steps and kept nowhere."""
+def _png_chunks_complete(data: bytes) -> bool:
+    """Whether a PNG's chunks run whole up to IEND: a file cut short (a copy in progress, a
+    full disk) is not. Only the chunks' lengths are read: quick for any size."""
+    pos = 8  # after the signature
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        pos += 12 + int(length)  # length, kind, data, CRC
+        if kind == b"IEND":
+            return pos <= len(data)
+    return False
+
+
+def _png_rows_missing(data: bytes) -> bool:
+    """Whether a PNG's image data inflates to fewer rows than its header promises (a file cut,
+    perhaps closed again). Inflated in 1 MB steps and kept nowhere; asked only of a PNG that
+    is cut or that libpng called damaged, never on the way to a good one's pixels."""
     pos, header, image_data = 8, b"", []  # after the signature
     while pos + 8 <= len(data):
         length, kind = struct.unpack_from(">I4s", data, pos)
@@ -225,12 +237,10 @@ def _png_state(data: bytes) -> _PngState:
             header = data[pos + 8:pos + 8 + 13]
         elif kind == b"IDAT":
             image_data.append(memoryview(data)[pos + 8:pos + 8 + length])
-        pos += 12 + int(length)  # length, kind, data, CRC
-        if kind == b"IEND":
+        elif kind == b"IEND":
             break
-    if not _inflates_to(_png_data_size(header), image_data):
-        return _PngState.SHORT
-    return _PngState.WHOLE if kind == b"IEND" and pos <= len(data) else _PngState.PIXELS_WHOLE
+        pos += 12 + int(length)  # length, kind, data, CRC
+    return not _inflates_to(_png_data_size(header), image_data)
 
 
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type
