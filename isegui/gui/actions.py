@@ -8,12 +8,13 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMenu, QSlider, QSpinBox
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMenu, QSlider, QSpinBox
 
 from isegui.core.entities import ImageStatus
 from isegui.core.store.team import TEAM_SUFFIX
 from isegui.gui import edit_actions, image_adding
 from isegui.gui.commands.instance_commands import SetImageStatusCommand
+from isegui.gui.tools.assist_context import ENGINES
 from isegui.gui.user_settings import recent_projects
 from isegui.logs import log_folder
 
@@ -92,6 +93,9 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu, QSlider]:
         "Open a team project's .isegui-team file")
     act("open-project", "Open project…", lambda: _choose_and_open(window), "Ctrl+O",
         "Open another project folder (this one closes; every edit is already saved)")
+    act("export-model", "Export model for the line…", lambda: _export_model(window), None,
+        "Write a run's model as one .onnx file for the line runtime (isegui watch, the "
+        "station), with the line rules and the calibration")
     act("getting-started", "Getting started", lambda: show_help(window, "getting-started"), "F1",
         "The three steps: your images in, label, train and review")
     act("keyboard-reference", "Keyboard reference", lambda: show_help(window, "keys"),
@@ -176,7 +180,7 @@ def _menus(window, a: dict) -> QMenu:
     for title, names in (
             ("&File", ["new-project", "new-team-project", "open-project", "open-team-project",
                        "recent", None,
-                       "add-images", None, "save", None, "quit"]),
+                       "add-images", None, "export-model", None, "save", None, "quit"]),
             ("&Edit", ["undo", "redo", None, "copy", "paste", "duplicate", "copy-previous",
                        "propagate", None,
                        "join", "subtract", "split", None, "give-class", "raise", "lower",
@@ -197,6 +201,16 @@ def _menus(window, a: dict) -> QMenu:
             else:
                 menu.addAction(a[name])
     return recent
+
+
+def _export_model(window):
+    from isegui.gui.dialogs.export_model import ExportModelDialog
+    dialog = window.findChild(ExportModelDialog)
+    if dialog is None:
+        dialog = ExportModelDialog(window.session, window)
+    dialog.show()
+    dialog.raise_()
+    return dialog
 
 
 def fill_recent_menu(window, menu: QMenu) -> None:
@@ -278,6 +292,18 @@ def _toolbars(window, a: dict, snap, clip, outline, labels) -> QSlider:
     window.options.changed.connect(
         lambda: tolerance.setValue(window.options.wand_tolerance))
     assisted.addWidget(tolerance)
+    assisted.addWidget(QLabel(" Engine "))
+    engine = QComboBox()
+    engine.setObjectName("assist-engine")
+    for key, text in ENGINES.items():
+        engine.addItem(text, key)
+    engine.setCurrentIndex(engine.findData(window.options.engine))
+    engine.setToolTip("What box → mask and click → instance use: the active run's model, "
+                      "colour (GrabCut), or Auto: the model where it is sure (score, mask, "
+                      "and a mask that fills the box), else GrabCut")
+    engine.currentIndexChanged.connect(
+        lambda _: window.options.set(engine=engine.currentData()))
+    assisted.addWidget(engine)
 
     view = window.addToolBar("View")
     view.setObjectName("toolbar-view")

@@ -54,8 +54,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(canvas)
         self.options = ToolOptions()
         self.loaded_model = LoadedModel()  # the active run's model, for Review and the tools
-        self.ctx = ToolContext(session, self.view, self.scene, self.options,
-                               LabelAssist(session, self.loaded_model))
+        self.assist = LabelAssist(session, self.loaded_model, self.options)
+        self.ctx = ToolContext(session, self.view, self.scene, self.options, self.assist)
         self.tools: dict[str, Tool] = {cls.name: cls(self.ctx) for cls in TOOLS}
         self.review_canvas = ReviewController(session, self.scene, self.side_view)
 
@@ -95,6 +95,9 @@ class MainWindow(QMainWindow):
 
         self.position = QLabel()
         self.zoom = QLabel()
+        self.model_status = QLabel()  # the active run's model: loading, ready, failed
+        self.model_status.setObjectName("model-status")
+        self.statusBar().addPermanentWidget(self.model_status)
         self.statusBar().addPermanentWidget(self.position)
         self.statusBar().addPermanentWidget(self.zoom)
         self.image_adder = None  # images being added, while they are (image_adding)
@@ -111,7 +114,10 @@ class MainWindow(QMainWindow):
             session.document.held_by if session.document is not None else None))
         session.editRefused.connect(lambda why: self.statusBar().showMessage(
             "Read-only: " + why, 10000))
+        self.assist.modelStatus.connect(self.model_status.setText)
+        self.training.runsChanged.connect(self.assist.preload)
         self.set_tool("edit")
+        self.assist.preload()  # the active run's model is read while the user looks around
         self.setAcceptDrops(True)  # folders and image files dropped here are added
         self.resize(1400, 900)
 

@@ -1,5 +1,7 @@
 """A real main window on a small project, and helpers that drive it with mouse and keys."""
 
+import shutil
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -126,3 +128,22 @@ def windows():
             win.deleteLater()  # and so forgotten by the app, as when a user closes it
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert app.opened_windows() == []
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    from isegui.core.demo import create_demo_project
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    create_demo_project(folder, n_images=6, width=160, height=128).close()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_template(demo_template, tmp_path_factory):
+    """The demo with one short run (trained headless: these tests are about the review)."""
+    from isegui.cli import main
+    folder = tmp_path_factory.mktemp("trained") / "demo"
+    shutil.copytree(demo_template, folder)
+    assert main(["train", str(folder), "--size", "128", "--epochs", "1", "--batch", "2",
+                 "--device", "cpu", "--workers", "0"]) == 0
+    return folder

@@ -14,25 +14,6 @@ from isegui.core.entities import RunStatus, Source
 from isegui.ml.run_protocol import Done, Epoch, Note, Start, Step
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    from isegui.core.demo import create_demo_project
-    folder = tmp_path_factory.mktemp("demo") / "demo"
-    create_demo_project(folder, n_images=6, width=160, height=128).close()
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trained_template(demo_template, tmp_path_factory):
-    """The demo with one short run (trained headless: these tests are about the review)."""
-    from isegui.cli import main
-    folder = tmp_path_factory.mktemp("trained") / "demo"
-    shutil.copytree(demo_template, folder)
-    assert main(["train", str(folder), "--size", "128", "--epochs", "1", "--batch", "2",
-                 "--device", "cpu", "--workers", "0"]) == 0
-    return folder
-
-
 def _open(qtbot, template, tmp_path):
     from isegui.gui.app import open_window
     folder = tmp_path / "p"

@@ -18,6 +18,7 @@ from isegui.core.labeling_aids import ClickSession, EdgeTracer, grabcut, magic_w
 from isegui.core.mask_window import MaskWindow
 from isegui.gui.canvas.items import PreviewItem
 from isegui.gui.canvas.paths import shape_path
+from isegui.gui.tools.assist_context import Use
 from isegui.gui.commands.instance_commands import AddInstanceCommand, UpdateInstanceCommand
 from isegui.gui.tools.base import Tool, nudged
 from isegui.gui.tools.draw import CLOSE_PX, RectangleTool, active_color, add_drawn_shape
@@ -112,7 +113,8 @@ class MaskPreview(QGraphicsPathItem):
 
 class BoxMaskTool(RectangleTool):
     """Drag a box around an object: the model's mask for it (its class from the model; with
-    Shift, the active class), or GrabCut's without a trained run."""
+    Shift, the active class), or GrabCut's (engine "colour", no trained run, or with "auto" a
+    model's answer below the bar)."""
     name = "box-mask"
 
     def activate(self) -> None:
@@ -130,24 +132,44 @@ class BoxMaskTool(RectangleTool):
         own_class = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         self.segment(box, own_class)
 
+    def cancel(self) -> None:
+        super().cancel()
+        self.ctx.assist.drop_waiting()
+
+    def key(self, event) -> bool:
+        if event.key() == Qt.Key.Key_Escape and self.ctx.assist.waiting:
+            self.cancel()
+            return True
+        return super().key(event)
+
     def segment(self, box, own_class: bool = False) -> bool:
         ctx = self.ctx
         assist = ctx.assist
+        use = assist.use(lambda: self.segment(box, own_class))
+        if use is Use.WAIT:
+            return False
         with busy():
             if assist.rgb() is None:
                 ctx.say("The image cannot be read.")
                 return False
-            wanted = assist.class_index_for(ctx.session.active_class_id) if own_class else None
-            found = assist.segment_box(box, wanted)
-            if found is not None:
-                class_id = ctx.session.active_class_id if own_class else \
-                    assist.class_id_for(found.class_index)
-                return add_found(ctx, MaskWindow(found.mask, found.origin), class_id, "Box → mask",
-                                 Source.ACCEPTED_PREDICTION)
+            if use is Use.MODEL:
+                wanted = assist.class_index_for(ctx.session.active_class_id) \
+                    if own_class else None
+                found = assist.segment_box(box, wanted)
+                if found is not None:
+                    class_id = ctx.session.active_class_id if own_class else \
+                        assist.class_id_for(found.class_index)
+                    done = add_found(ctx, MaskWindow(found.mask, found.origin), class_id,
+                                     "Box → mask", Source.ACCEPTED_PREDICTION)
+                    if done:
+                        ctx.say(f"Box → mask by the model (score {found.score:.2f}).")
+                    return done
             window = grabcut(assist.rgb(), box)
-        if assist.model_error:
-            ctx.say(f"GrabCut used: {assist.model_error}.")
-        return add_found(ctx, window, ctx.session.active_class_id, "Box → mask (GrabCut)")
+        done = add_found(ctx, window, ctx.session.active_class_id, "Box → mask (GrabCut)")
+        if done:
+            ctx.say(f"Box → mask by GrabCut: {assist.why_colour}." if assist.why_colour
+                    else "Box → mask by GrabCut (colour).")
+        return done
 
 
 class ClickTool(Tool):
@@ -167,30 +189,41 @@ class ClickTool(Tool):
         self.ctx.assist.preload()
 
     def press(self, pos, event) -> None:
-        doc, assist = self.ctx.document, self.ctx.assist
-        if doc is None:
+        if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
         positive = event.button() == Qt.MouseButton.LeftButton and not (
             event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+        self.click_at((pos.x(), pos.y()), positive)
+
+    def click_at(self, point: tuple[float, float], positive: bool) -> None:
+        doc, assist = self.ctx.document, self.ctx.assist
+        if doc is None:
             return
         if self.outlining is not None and self.image_id != doc.image_id:
             self.cancel()
+        if self.outlining is None:
+            use = assist.use(lambda: self.click_at(point, positive), detections=True)
+            if use is Use.WAIT:
+                return
+            image = assist.rgb()
+            if image is None:
+                self.ctx.say("The image cannot be read.")
+                return
+            model = use is Use.MODEL
+            self.outlining = ClickSession(image, assist.segment_box if model else None,
+                                          assist.detections if model else None)
+            self.image_id = doc.image_id
         with busy():
-            if self.outlining is None:
-                image = assist.rgb()
-                if image is None:
-                    self.ctx.say("The image cannot be read.")
-                    return
-                self.outlining = ClickSession(image, assist.segment_box, assist.detections)
-                self.image_id = doc.image_id
-            self.outlining.click((pos.x(), pos.y()), positive)
+            self.outlining.click(point, positive)
         self._show()
 
     def key(self, event) -> bool:
+        k = event.key()
+        if k == Qt.Key.Key_Escape and self.ctx.assist.waiting:
+            self.cancel()
+            return True
         if self.outlining is None:
             return False
-        k = event.key()
         if k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.accept()
             return True
@@ -219,6 +252,7 @@ class ClickTool(Tool):
 
     def cancel(self) -> None:
         self.outlining = None
+        self.ctx.assist.drop_waiting()
         if self.preview is not None:
             self.ctx.scene.removeItem(self.preview)
             self.preview = None
@@ -233,9 +267,12 @@ class ClickTool(Tool):
                                     self.ctx.tolerance(4))
         if self.outlining.current is None:
             self.ctx.say("Nothing found at that point: click inside an object.")
-        else:
-            self.ctx.say("Enter adds it, Esc drops it; click again to refine (right click or "
-                         "Shift: not part of it).")
+            return
+        engine = "the model" if self.outlining.class_index is not None else \
+            "GrabCut" + (f" ({self.ctx.assist.why_colour})" if self.ctx.assist.why_colour
+                         else "")
+        self.ctx.say(f"Found by {engine}. Enter adds it, Esc drops it; click again to refine "
+                     "(right click or Shift: not part of it).")
 
 
 class ScissorsTool(Tool):

@@ -22,6 +22,7 @@ class ToolOptions(QObject):
         self.clip = False  # new shapes lose what other instances own (edited: those above)
         self.brush_size = 12  # px, diameter
         self.wand_tolerance = 24  # 0-255: how far a colour may be from the clicked one
+        self.engine = "auto"  # box -> mask, click -> instance: auto, model or colour (GrabCut)
 
     def set(self, **values) -> None:
         for key, value in values.items():

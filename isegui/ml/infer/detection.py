@@ -32,6 +32,8 @@ class Detection:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
     mask: np.ndarray  # bool window of the box
     origin: tuple[int, int]  # image position of mask[0, 0]
+    # the mean probability over the mask's pixels, where it was measured (a user's box)
+    mask_score: float | None = None
 
     @property
     def window(self) -> MaskWindow:

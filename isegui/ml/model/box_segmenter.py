@@ -6,6 +6,7 @@ was trained on, so a box on a 20-MP frame costs about what one on a small image 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -85,9 +86,10 @@ class BoxSegmenter:
                               self.predictor.mask_threshold)
         if pasted is None:
             return None
+        inside = prob[prob > self.predictor.mask_threshold]
         return Detection(class_index, self.predictor.classes[class_index - 1],
                          float(probs[class_index]), (x0, y0, x1, y1), pasted.mask,
-                         pasted.origin)
+                         pasted.origin, float(inside.mean()) if inside.size else 0.0)
 
     def _cutoff(self, channel: int) -> float:
         """The blob channel's calibrated pixel threshold, or the predictor's mask threshold."""
@@ -113,4 +115,6 @@ class BoxSegmenter:
                                 (origin[0] + round(max(0, wx0) / scale[0]),
                                  origin[1] + round(max(0, wy0) / scale[1])),
                                 threshold=0.0, mask_threshold=self._cutoff(channel))
-        return max(found, key=lambda d: d.area, default=None)
+        best = max(found, key=lambda d: d.area, default=None)
+        # a blob's score is already the mean probability over its pixels
+        return replace(best, mask_score=best.score) if best is not None else None
