@@ -69,6 +69,10 @@ class Verdict:
     counts: dict[str, int]  # instances at or above their score, per class
     sizes: dict[str, list[dict[str, float]]]  # per class: instance, score and MEASURES
     units: str = "px"  # of sizes
+    # the instances (numbered from 1, as in the reasons) the rules counted, and those a
+    # reason names: a defect, a size out of its limits, a class counted more than it may be
+    counted: tuple[int, ...] = ()
+    flagged: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
@@ -173,28 +177,37 @@ class Rules:
         defects = set(self.defects)
         counts = dict.fromkeys((*self.classes, *self.defects), 0)
         sizes: dict[str, list[dict[str, float]]] = {}
+        counted: dict[str, list[int]] = {}
+        flagged: set[int] = set()
         for k, (name, score, m) in enumerate(detections, start=1):
             if m.unit != "px":
                 raise ValueError(f"measurements must be in px, not {m.unit}")
             if score < self.threshold(name):
                 continue
             counts[name] = counts.get(name, 0) + 1
+            counted.setdefault(name, []).append(k)
             if self.units == "mm" and mm_per_px is not None:
                 m = to_mm(m, mm_per_px)
             values = {key: float(getattr(m, key)) for key in MEASURES}
             sizes.setdefault(name, []).append({"instance": k, "score": score, **values})
             if name in defects:
                 reasons.append(f"{name} #{k}: defect (score {score:.2f})")
+                flagged.add(k)
             rule = self.classes.get(name, ClassRules())
             for key, limit in rule.sizes.items():
                 if broken := limit.broken(values[key]):
                     value, bound = _pair(values[key], broken[1])
                     unit = self.units + ("²" if key == "area" else "")
                     reasons.append(f"{name} #{k}: {key} {value} {unit} {broken[0]} {bound} {unit}")
+                    flagged.add(k)
         for name, rule in self.classes.items():
             if broken := rule.count.broken(counts[name]):
                 reasons.append(f"{name}: count {counts[name]} {broken[0]} {broken[1]:g}")
-        return Verdict(not reasons, reasons, counts, sizes, self.units)
+                if broken[0] == "> max":  # too many: each one counted is part of the reason
+                    flagged.update(counted.get(name, ()))
+        return Verdict(not reasons, reasons, counts, sizes, self.units,
+                       tuple(sorted(k for ks in counted.values() for k in ks)),
+                       tuple(sorted(flagged)))
 
 
 def load_rules(path: str | Path) -> Rules:

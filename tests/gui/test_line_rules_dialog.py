@@ -64,6 +64,10 @@ def test_rules_set_beside_the_measurements_say_which_images_the_line_would_rejec
     text = dialog.measured.toPlainText()
     assert "3 images" in text and "pill: 2–2 per image" in text and "scratch: 0–1" in text
     assert "area 400–800 px²" in text  # the pills: 20x20 .. 40x20
+    # every class starts as a defect (issue 28, finding 7: nothing was, so every frame read OK)
+    assert dialog.summary.text().startswith("0 of 3 predicted images OK, 3 NG")
+    for name in ("pill", "washer", "chip", "scratch"):  # these are parts to count and measure
+        _cell(dialog, name, "Defect").setCheckState(Qt.CheckState.Unchecked)
     assert dialog.summary.text().startswith("3 of 3 predicted images OK")  # no limits yet
 
     # proposed from the reviewed images only: the big pill and the scratch fall outside
@@ -122,3 +126,30 @@ def test_a_broken_rules_file_is_named_and_the_table_kept(reviewed, qtbot, tmp_pa
     assert not dialog.load(broken)
     assert "broken.json" in dialog.error.text() and "classes.pill.count.max" in dialog.error.text()
     assert _cell(dialog, "pill", "Count max").text() == "3"
+
+
+def test_propose_limits_says_why_it_cannot_and_one_min_score_rules(reviewed, qtbot):
+    """Issue 28, finding 7: Propose limits with nothing to propose from did nothing, silently;
+    the two min-score controls read as rivals."""
+    from isegui.gui.dialogs.line_rules import LineRulesDialog
+    dialog = LineRulesDialog(reviewed.session, 1, 0.5)
+    qtbot.addWidget(dialog)
+    assert dialog.rules.defects == ("pill", "washer", "chip", "scratch")
+    QTest.mouseClick(dialog.propose, Qt.MouseButton.LeftButton)  # all defects: no limits
+    assert "every class is ticked as a defect" in dialog.note.text()
+    _cell(dialog, "pill", "Defect").setCheckState(Qt.CheckState.Unchecked)
+    for record in reviewed.session.store.images():
+        reviewed.session.store.set_status(record.id, ImageStatus.LABELED)
+    dialog.reviewed_only.setChecked(True)
+    QTest.mouseClick(dialog.propose, Qt.MouseButton.LeftButton)
+    assert "none is marked reviewed" in dialog.note.text()
+    dialog.reviewed_only.setChecked(False)
+    QTest.mouseClick(dialog.propose, Qt.MouseButton.LeftButton)
+    assert "Limits proposed from 3 images" in dialog.note.text() and "for pill" in \
+        dialog.note.text()
+    own = _cell(dialog, "pill", "Own min score")
+    assert "Empty: the min score for all classes (0.5)" in own.toolTip()
+    own.setText("0.8")
+    own = _cell(dialog, "pill", "Own min score")
+    assert own.font().bold() and "Overrides the min score for all classes" in own.toolTip()
+    assert dialog.rules.threshold("pill") == 0.8 and dialog.rules.threshold("washer") == 0.5

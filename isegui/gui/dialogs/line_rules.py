@@ -27,7 +27,7 @@ from isegui.core.rules_review import (PredictedImage, measurements_by_class, pre
 COLUMNS = [("defects", None, "Defect"), ("count", "min", "Count min"),
            ("count", "max", "Count max")] + [
     (key, side, f"{key.replace('equivalent_diameter', 'eq. diameter').capitalize()} {side}")
-    for key in MEASURES for side in ("min", "max")] + [("min_score", None, "Min score")]
+    for key in MEASURES for side in ("min", "max")] + [("min_score", None, "Own min score")]
 DEFAULT_FILE = "rules.json"
 
 
@@ -54,8 +54,8 @@ class LineRulesDialog(QDialog):
         self.min_score.setRange(0.0, 1.0)
         self.min_score.setSingleStep(0.05)
         self.min_score.setValue(round(float(threshold), 2))
-        self.min_score.setToolTip("Predictions below it are not counted or measured (a class "
-                                  "may set its own in the table)")
+        self.min_score.setToolTip("Predictions below it are not counted or measured; a class "
+                                  "may override it in the table's last column")
         self.reviewed_only = QCheckBox("Propose from reviewed images only")
         self.reviewed_only.setToolTip("Mark the images whose parts are good as reviewed, and "
                                       "the limits are proposed from those alone")
@@ -72,6 +72,11 @@ class LineRulesDialog(QDialog):
         self.table.setHorizontalHeaderLabels([header for *_, header in COLUMNS])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setToolTip("Empty: no limit. Sizes in the units chosen above.")
+        self.note = QLabel("Every class starts as a defect: any one found makes the part NG. "
+                           "Untick the classes that are parts to count or measure, then "
+                           "Propose limits.")
+        self.note.setObjectName("rules-note")
+        self.note.setWordWrap(True)
         self.error = QLabel()
         self.error.setStyleSheet("color: #c62828")
         self.error.setWordWrap(True)
@@ -88,11 +93,13 @@ class LineRulesDialog(QDialog):
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
-        for widget in (QLabel("Units"), self.units, QLabel("Min score"), self.min_score,
+        for widget in (QLabel("Units"), self.units, QLabel("Min score, all classes"),
+                       self.min_score,
                        self.reviewed_only, QLabel("Margin"), self.margin, self.propose):
             top.addWidget(widget)
         top.addStretch(1)
         layout.addLayout(top)
+        layout.addWidget(self.note)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         below = QWidget()
@@ -128,7 +135,10 @@ class LineRulesDialog(QDialog):
 
         self.class_names = [c.name for c in session.classes()]
         self.images: list[PredictedImage] = []  # the run's predicted images
-        self.set_rules(Rules(units="px", min_score=self.min_score.value()))
+        # a new line's first question is "is anything wrong": every class a defect until the
+        # engineer says which are parts to count or measure
+        self.set_rules(Rules(defects=tuple(self.class_names), units="px",
+                             min_score=self.min_score.value()))
         self.table.itemChanged.connect(lambda _item: self._changed())
         self.units.currentIndexChanged.connect(lambda _k: self._changed())
         self.min_score.valueChanged.connect(lambda _v: self._changed())
@@ -149,8 +159,27 @@ class LineRulesDialog(QDialog):
         self._changed()
 
     def _changed(self) -> None:
+        self._mark_overrides()
         self.reevaluate()
         self._show_measured()
+
+    def _mark_overrides(self) -> None:
+        """A class's own min score shown as an override of the one for all classes; an empty
+        cell says which it uses."""
+        col = [key for key, *_ in COLUMNS].index("min_score")
+        overall = _num(self.min_score.value())
+        self.table.blockSignals(True)
+        for row in range(self.table.rowCount()):
+            item = self.table.item(row, col)
+            if item is None:
+                continue
+            own = bool(item.text().strip())
+            font = item.font()
+            font.setBold(own)
+            item.setFont(font)
+            item.setToolTip(f"Overrides the min score for all classes ({overall})" if own else
+                            f"Empty: the min score for all classes ({overall})")
+        self.table.blockSignals(False)
 
     def _proposal_images(self):
         reviewed = [i for i in self.images if self._is_reviewed(i.image_id)]
@@ -277,17 +306,30 @@ class LineRulesDialog(QDialog):
         the margin; the defect ticks and minimum scores stay."""
         images = self._scored(self._proposal_images())
         if not images:
-            self.error.setText("No predicted images to propose limits from"
-                               + (" (none is marked reviewed)." if self.reviewed_only.isChecked()
-                                  else "."))
+            self.note.setText("Nothing proposed: no predicted images to propose limits from"
+                              + (" (none is marked reviewed: mark the good parts reviewed, or "
+                                 "untick 'reviewed images only')." if
+                                 self.reviewed_only.isChecked() else
+                                 " — predict some images with this run first (Review)."))
             return
         units = self.units.currentData()
         keep = self.rules or Rules()
         measured = {name: per_image for name, per_image
                     in measurements_by_class(images, self.class_names).items()
                     if name not in keep.defects}  # any instance of a defect is NG anyway
+        if not measured:
+            self.note.setText("Nothing proposed: every class is ticked as a defect, and a "
+                              "defect has no limits (any one is NG). Untick the classes that "
+                              "are parts to count or measure.")
+            return
         proposed = rules_from_measurements(measured, self.margin.value() / 100, units,
                                            self.mm_per_px)
+        seen = [n for n, per_image in measured.items() if any(per_image)]
+        self.note.setText(
+            f"Limits proposed from {len(images)} images (margin {self.margin.value():g} %) "
+            + (f"for {', '.join(seen)}" if seen else "")
+            + "".join(f"; no {n} above its min score: its count must stay 0"
+                      for n in measured if n not in seen) + ".")
         classes = {name: type(rule)(rule.count, rule.sizes,
                                     keep.classes[name].min_score if name in keep.classes
                                     else None)

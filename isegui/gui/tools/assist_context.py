@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 from isegui.core.labeling_aids import Candidate
 from isegui.core.mask_window import Box
 from isegui.gui.workers.model_work import Job, ModelWork
-from isegui.gui.workers.predict_worker import STORE_ABOVE
+from isegui.gui.workers import predict_worker
 from isegui.ml.model.loaded_model import LoadedModel
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
@@ -57,6 +57,12 @@ class LabelAssist(QObject):
         self._failed: dict[str, str] = {}  # checkpoint -> why its model cannot be read
         self._pending: tuple[int, Callable[[], object]] | None = None  # image id, action
         self.why_colour: str | None = None  # why GrabCut was used, when it was not chosen
+        self._closed = False  # the project closed: work ending after it is not heard
+        session.aboutToClose.connect(self._close)
+
+    def _close(self) -> None:
+        self._closed = True
+        self.drop_waiting()
 
     @property
     def engine(self) -> str:
@@ -90,7 +96,7 @@ class LabelAssist(QObject):
         """The active run's model if it has been read, else None (never waits)."""
         checkpoint = self.checkpoint()
         return None if checkpoint is None else \
-            self.loaded.ready(checkpoint, "auto", STORE_ABOVE)
+            self.loaded.ready(checkpoint, "auto", predict_worker.STORE_ABOVE)
 
     @property
     def model_error(self) -> str | None:
@@ -110,10 +116,12 @@ class LabelAssist(QObject):
             return
         if str(checkpoint) in self._failed:
             return
-        key = ("model", str(checkpoint))
+        key = ("model", str(checkpoint), self._run_name())
         if key not in self.work.under_way:
-            self.modelStatus.emit(f"Model: loading {self._run_name()}…")
-            self.work.submit(key, lambda: self.loaded.get(checkpoint, "auto", STORE_ABOVE))
+            self.modelStatus.emit(f"Model: loading {key[2]}…")
+            # the same device and threshold as Review's: one model kept for both
+            self.work.submit(key, lambda: self.loaded.get(checkpoint, "auto",
+                                                          predict_worker.STORE_ABOVE))
 
     def _run_name(self) -> str:
         run_id = self.session.project.active_run_id
@@ -171,14 +179,16 @@ class LabelAssist(QObject):
 
     def _job_finished(self, job: Job) -> None:
         self.work.forget(job)
+        if self._closed:
+            return
         if job.key[0] == "model":
+            _, checkpoint, run_name = job.key
             if job.error is not None:
-                self._failed[job.key[1]] = job.error
-                self.modelStatus.emit(f"Model: {self._run_name()} cannot be loaded — "
-                                      f"{job.error}")
+                self._failed[checkpoint] = job.error
+                self.modelStatus.emit(f"Model: {run_name} cannot be loaded — {job.error}")
             else:
-                self._failed.pop(job.key[1], None)
-                self.modelStatus.emit(f"Model: {self._run_name()} ready")
+                self._failed.pop(checkpoint, None)
+                self.modelStatus.emit(f"Model: {run_name} ready")
         else:  # one image's worth; none when the model could not look at it
             self._detections = {job.key[1:]: job.result if job.error is None else []}
             if job.error is not None:

@@ -41,7 +41,8 @@ from isegui.core.line_rules import Rules
 from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX, measure
 from isegui.core.one_line import one_line
 from isegui.logs import FILE_ONLY
-from isegui.ml.infer.detection import Detection, ImagePredictor, prepare_image
+from isegui.ml.infer.detection import Detection, ImagePredictor
+from isegui.ml.infer.verdict_drawing import draw_verdict, marks_of
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +212,10 @@ class Watcher:
     predictor: ImagePredictor
     rules: Rules | None = None
     say: Callable[[str], None] = print
-    # each inspected image, for a view (the station): its row, pixels (None when unreadable)
-    # and what was found
-    on_inspected: Callable[[dict[str, Any], np.ndarray | None, list[Detection]], None] | None \
-        = None
+    # each inspected image, for a view (the station): its row, pixels (None when unreadable),
+    # what was found and what each found thing was to the rules (ml.infer.verdict_drawing)
+    on_inspected: Callable[[dict[str, Any], np.ndarray | None, list[Detection], list[str]],
+                           None] | None = None
     _pending: dict[Path, _Seen] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)
 
@@ -332,20 +333,20 @@ class Watcher:
         except Exception as exc:  # the decoder itself failed: MemoryError, cv2.error, ...
             return self._finish(path, self._failed(path, UNREADABLE, exc), None, [])
         try:
-            row, found = self.inspect(path, pixels)
+            row, found, marks = self.inspect(path, pixels)
         except Exception as exc:  # the model or the judging failed on this image alone
             return self._finish(path, self._failed(path, NOT_INSPECTED, exc), pixels, [])
-        return self._finish(path, row, pixels, found)
+        return self._finish(path, row, pixels, found, marks)
 
     def _finish(self, path: Path, row: dict[str, Any], pixels: np.ndarray | None,
-                found: list[Detection]) -> dict[str, Any]:
+                found: list[Detection], marks: list[str] | None = None) -> dict[str, Any]:
         self._pending.pop(path, None)
         self._done.add(row["file"])
         self.results.add(row)
         self._say(_row_line(row))
         if self.on_inspected is not None:
             try:
-                self.on_inspected(row, pixels, found)
+                self.on_inspected(row, pixels, found, marks or [])
             except Exception as exc:  # a view that cannot show one image must not stop the line
                 log.warning("%s: the view failed to show it", row["file"], exc_info=True,
                             extra=FILE_ONLY)
@@ -388,13 +389,14 @@ class Watcher:
             self.say(text.encode("ascii", "backslashreplace").decode("ascii"))
 
     def inspect(self, path: Path, pixels: np.ndarray
-                ) -> tuple[dict[str, Any], list[Detection]]:
+                ) -> tuple[dict[str, Any], list[Detection], list[str]]:
         start = time.perf_counter()
         (found,) = self.predictor.predict([pixels])  # down to the predictor's threshold
         found = _finite(found)
         measured = [(d.class_name, d.score, measure(d.shape())) for d in found]
         row: dict[str, Any] = {"time": _now(), "file": file_label(path)}
         counts = {c: 0 for c in self.predictor.classes}
+        verdict = None
         if self.rules is not None:
             verdict = self.rules.evaluate(measured, self.settings.mm_per_px)
             row.update(verdict=verdict.label, reasons="; ".join(verdict.reasons),
@@ -407,39 +409,21 @@ class Watcher:
                 {c: [round(m.area, 1) for n, _, m in measured if n == c] for c in counts}))
         row.update({f"count_{c}": n for c, n in counts.items()})
         row["ms"] = round((time.perf_counter() - start) * 1000, 1)
+        marks = marks_of(verdict, found)
         if row["verdict"] == "NG" and self.settings.overlays is not None:
-            self._write_overlay(self.settings.overlays, path, pixels, found)
-        return row, found
+            self._write_overlay(self.settings.overlays, path, pixels, found, marks)
+        return row, found, marks
 
     def _write_overlay(self, folder: Path, path: Path, pixels: np.ndarray,
-                       found: list[Detection]) -> None:
+                       found: list[Detection], marks: list[str]) -> None:
         """The NG image drawn; one that cannot be written is a warning, the verdict stands."""
         try:
-            ok, png = cv2.imencode(".png", self.draw(pixels, found, "NG"))
+            ok, png = cv2.imencode(".png", draw_verdict(pixels, found, "NG", marks))
             if ok:
                 folder.mkdir(parents=True, exist_ok=True)  # another part's overlay stays
                 atomic_write_bytes(_free_name(folder, f"{path.stem}_NG.png"), png.tobytes())
         except (OSError, cv2.error) as exc:
             _warn(f"{file_label(path)}: no overlay written ({exc})")
-
-    @staticmethod
-    def draw(pixels: np.ndarray | None, found: list[Detection], verdict: str) -> np.ndarray:
-        """The image (BGR) with what was found outlined and named: red on an NG part, green
-        otherwise; a dark frame when the image could not be read."""
-        if pixels is None:
-            return np.full((240, 320, 3), 40, np.uint8)
-        image = cv2.cvtColor(prepare_image(pixels), cv2.COLOR_RGB2BGR)
-        color = (40, 40, 230) if verdict == "NG" else (60, 200, 60)
-        thick = max(2, round(max(image.shape[:2]) / 400))
-        for det in found:
-            x, y = det.origin
-            mask = det.mask.astype(np.uint8)
-            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-            cv2.drawContours(image, contours, -1, color, thick, offset=(x, y))
-            cv2.putText(image, det.class_name, (x, max(12, y - 3)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.25 * thick, color, 1, cv2.LINE_AA)
-        return image
-
 
 
 def _sizes_cell(sizes: dict[str, list[float]]) -> str:
