@@ -47,14 +47,14 @@ def test_file_menu_exports_the_model_with_the_rules_and_calibration(qtbot, train
     from isegui.gui.dialogs.export_model import ExportModelDialog
     dialog = win.findChild(ExportModelDialog)
     assert dialog is not None and dialog.isVisible()
-    assert dialog.size.value() == 128  # the run's training size
+    assert dialog.input_size.value() == 128  # the run's training size
     assert dialog.rules.currentData() == str(folder / "rules.json")  # the project's saved rules
     assert dialog.calibration.isChecked() and "0.05 mm" in dialog.calibration.text()
     assert dialog.out.text().startswith(str(folder / "exports"))
     QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     assert dialog.busy.isVisible() and not dialog.export_button.isEnabled()  # in a thread
     qtbot.waitUntil(lambda: dialog.worker is None, timeout=120_000)
-    said = dialog.result.text()
+    said = dialog.said.text()
     assert dialog.written is not None, said
     assert "pill" in said and "defects (any one is NG): chip" in said
     assert "0.05 mm per pixel" in said and "128 x 128 px" in said
@@ -72,10 +72,10 @@ def test_the_export_says_why_it_cannot_start(qtbot, trained_window):
     dialog = win.findChild(ExportModelDialog)
     dialog.out.setText(str(folder / "model.txt"))
     QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    assert "ending in .onnx" in dialog.result.text()
+    assert "ending in .onnx" in dialog.said.text()
     dialog.out.setText(str(folder / "model.onnx"))
     QTest.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
-    assert "rules.json" in dialog.result.text() and "defects" in dialog.result.text()
+    assert "rules.json" in dialog.said.text() and "defects" in dialog.said.text()
     assert dialog.worker is None and not (folder / "model.onnx").exists()
     dialog.close()
 
@@ -89,7 +89,7 @@ def test_a_project_without_runs_says_to_train_first(qtbot, demo_template, tmp_pa
     qtbot.addWidget(win)
     win.actions_by_name["export-model"].trigger()
     dialog = win.findChild(ExportModelDialog)
-    assert "No finished training run" in dialog.result.text()
+    assert "No finished training run" in dialog.said.text()
     assert not dialog.export_button.isEnabled()
     dialog.close()
     win.close()

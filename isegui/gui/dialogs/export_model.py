@@ -38,10 +38,10 @@ class ExportModelDialog(QDialog):
             self.run.addItem(f"{run.id}  {run.name}", run.id)
         active = self.run.findData(self.project.active_run_id)
         self.run.setCurrentIndex(max(0, active))
-        self.size = QSpinBox()
-        self.size.setRange(64, 4096)
-        self.size.setSingleStep(32)
-        self.size.setSuffix(" px")
+        self.input_size = QSpinBox()
+        self.input_size.setRange(64, 4096)
+        self.input_size.setSingleStep(32)
+        self.input_size.setSuffix(" px")
         self.size_note = QLabel()
         self.size_note.setWordWrap(True)
         self.rules = QComboBox()
@@ -67,13 +67,13 @@ class ExportModelDialog(QDialog):
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # no steps to count: torch's export says nothing until done
         self.busy.hide()
-        self.result = QLabel()
-        self.result.setWordWrap(True)
-        self.result.setObjectName("export-result")
+        self.said = QLabel()
+        self.said.setWordWrap(True)
+        self.said.setObjectName("export-result")
 
         form = QFormLayout()
         form.addRow("Run", self.run)
-        form.addRow("Input size", self.size)
+        form.addRow("Input size", self.input_size)
         form.addRow("", self.size_note)
         form.addRow("Line rules", self.rules)
         form.addRow("Calibration", self.calibration)
@@ -84,7 +84,7 @@ class ExportModelDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.busy)
-        layout.addWidget(self.result, 1)
+        layout.addWidget(self.said, 1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
@@ -93,10 +93,10 @@ class ExportModelDialog(QDialog):
 
         self.run.currentIndexChanged.connect(lambda _: self._run_chosen())
         self.rules.activated.connect(lambda _: self._rules_chosen())
-        self.size.valueChanged.connect(lambda _: self._size_said())
+        self.input_size.valueChanged.connect(lambda _: self._size_said())
         self._run_chosen()
         if not runs:
-            self.result.setText("No finished training run yet: train one (Training panel), "
+            self.said.setText("No finished training run yet: train one (Training panel), "
                                 "then export it here.")
             self.export_button.setEnabled(False)
 
@@ -117,8 +117,8 @@ class ExportModelDialog(QDialog):
         run, working = self._chosen_run(), self._working()
         if run is None or working is None:
             return
-        self.size.setValue(working.size)
-        self.size.setEnabled(not working.tiled)  # a tiled run predicts on its own tiles
+        self.input_size.setValue(working.size)
+        self.input_size.setEnabled(not working.tiled)  # a tiled run predicts on its own tiles
         self.out.setText(str(self.project.folder / EXPORTS_DIR / f"{_safe(run.name)}.onnx"))
         self._size_said()
 
@@ -130,11 +130,11 @@ class ExportModelDialog(QDialog):
             self.size_note.setText(f"The run works on tiles of {working.size} px of the frame "
                                    f"at scale {working.scale:g}: the line does the same on "
                                    "frames of any size.")
-        elif self.size.value() < working.size:
+        elif self.input_size.value() < working.size:
             self.size_note.setText(f"Smaller than the {working.size} px the run was trained "
                                    "at: the line finds fewer small objects (faster, though).")
         else:
-            self.size_note.setText(f"Whole images scaled to {self.size.value()} px, as the "
+            self.size_note.setText(f"Whole images scaled to {self.input_size.value()} px, as the "
                                    f"run was trained at {working.size} px.")
 
     def _rules_chosen(self) -> None:
@@ -163,7 +163,7 @@ class ExportModelDialog(QDialog):
         if run is None or self.worker is not None:
             return False
         if out.suffix.lower() != ".onnx" or out.is_dir():
-            self.result.setText(f"{out}: give a file name ending in .onnx.")
+            self.said.setText(f"{out}: give a file name ending in .onnx.")
             return False
         rules: Rules | None = None
         mm = self.project.mm_per_px if self.calibration.isChecked() else None
@@ -173,10 +173,10 @@ class ExportModelDialog(QDialog):
                 rules = load_rules(Path(self.rules.currentData()))
                 rules.check_calibration(mm)
         except (RunNotFound, RulesError) as exc:
-            self.result.setText(str(exc))
+            self.said.setText(str(exc))
             return False
         working = self._working()
-        size = None if working is None or working.tiled else self.size.value()
+        size = None if working is None or working.tiled else self.input_size.value()
         self.worker = ExportWorker(checkpoint, out, size, mm,
                                    rules.as_dict() if rules is not None else None)
         self.worker.written.connect(lambda written: self._done(run, rules, written))
@@ -184,7 +184,7 @@ class ExportModelDialog(QDialog):
         self.worker.finished.connect(self._ended)
         self.export_button.setEnabled(False)
         self.busy.show()
-        self.result.setText(f"Writing {out.name}…")
+        self.said.setText(f"Writing {out.name}…")
         self.worker.start()
         return True
 
@@ -199,10 +199,10 @@ class ExportModelDialog(QDialog):
                                 "none (the station then calls every frame OK)"),
                  "• calibration: " + (f"{mm:g} mm per pixel" if mm else "none (sizes in px)"),
                  "On the line PC: isegui watch FOLDER --model " + Path(written["path"]).name]
-        self.result.setText("\n".join(lines))
+        self.said.setText("\n".join(lines))
 
     def _failed(self, why: str) -> None:
-        self.result.setText(why)
+        self.said.setText(why)
 
     def _ended(self) -> None:
         self.worker = None
