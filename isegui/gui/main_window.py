@@ -203,8 +203,8 @@ class MainWindow(QMainWindow):
         if doc is None:
             return
         from isegui.gui.dialogs.augment_preview import AugmentPreviewDialog
-        AugmentPreviewDialog(doc, self.session.classes(),
-                             self.training.settings.augment_text(), self).show()
+        AugmentPreviewDialog(doc, self.session.classes(), self.training.settings.augment_text(),
+                             self, self.training.settings.working_scale()).show()
 
     def dragEnterEvent(self, event) -> None:
         drop.accept_drag(event)

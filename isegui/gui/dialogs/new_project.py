@@ -76,7 +76,9 @@ class NewProjectDialog(QDialog):
 
     def _with_browse(self, edit: QLineEdit, title: str) -> QWidget:
         button = QPushButton("Choose…")
-        button.clicked.connect(lambda: self._browse(edit, title))
+        button.setObjectName(f"choose-{'project' if edit is self.folder else 'images'}")
+        button.clicked.connect(lambda: self._browse_new(edit, title) if edit is self.folder
+                               else self._browse(edit, title))
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
@@ -88,6 +90,19 @@ class NewProjectDialog(QDialog):
         chosen = QFileDialog.getExistingDirectory(self, title, edit.text())
         if chosen:
             edit.setText(chosen)
+
+    def _browse_new(self, edit: QLineEdit, title: str) -> None:
+        """The project's folder: a new name typed where it is to be made (a folder chooser
+        answers "Directory not found" to a name that does not exist yet)."""
+        dialog = QFileDialog(self, title, edit.text() or str(Path.home()))
+        dialog.setObjectName("project-folder-chooser")
+        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setOption(QFileDialog.Option.DontConfirmOverwrite)
+        dialog.setLabelText(QFileDialog.DialogLabel.FileName, "New folder")
+        dialog.setLabelText(QFileDialog.DialogLabel.Accept, "Use")
+        if dialog.exec() and dialog.selectedFiles():
+            edit.setText(dialog.selectedFiles()[0])
 
     def request(self) -> NewProjectRequest:
         images = Path(self.images.text().strip())

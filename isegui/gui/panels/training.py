@@ -237,7 +237,8 @@ class TrainingPanel(QWidget):
                     "kept: Resume continues it.")
             self.progress.setFormat("cancelled — resume continues it")
         else:
-            text = f"Run {e.run_id} finished after {e.epochs} epochs{score}."
+            text = (f"Run {e.run_id} finished after {counted(e.epochs, 'epoch')} "
+                    f"({counted(e.steps, 'step')}){score}.\n{found_line(best)}")
             self.progress.setFormat("done")
             self.progress.setValue(1000)
         if e.active:
@@ -297,3 +298,23 @@ class TrainingPanel(QWidget):
         self.refresh_runs()
         self.status.setText(f"Run {run_id} is now the active model: Review predicts with it.")
         self.runsChanged.emit()
+
+
+def counted(n: int, word: str) -> str:
+    """"1 epoch", "2 epochs"."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def found_line(best: dict) -> str:
+    """What the run's best checkpoint found on the validation images, in words; or, with none,
+    how to measure it."""
+    found, labeled = best.get("true_positives"), best.get("instances")
+    if isinstance(found, int) and isinstance(labeled, int):
+        objects = counted(labeled, "labeled object")
+        return (f"On the validation images it found {found} of the {objects}, with their "
+                "class (score and mask overlap 0.5 and up).")
+    if "mask_map" not in best:
+        return ("No validation images, so nothing was measured: move some images to val "
+                "(right-click them in the image list) and train again; Run metrics can "
+                "measure it on the training images meanwhile.")
+    return ""

@@ -244,6 +244,19 @@ class TrainingSettings(QWidget):
         self.advice.show_advice(advise(self._facts, model=self.model.currentData(),
                                        size=size, start=start, tile=tile, scale=scale))
 
+    def working_scale(self):
+        """The working scale a run with these settings would choose (core.working_scale), or
+        None while the labels are still being read."""
+        from isegui.core.working_scale import choose_working_scale
+        try:
+            size = int(self.size.currentText())
+        except ValueError:
+            return None
+        if self._facts is None:
+            return None
+        tile, scale = self._tiling(size)
+        return choose_working_scale(self._facts.sizes, size, tile, scale)
+
     def _tiles_changed(self) -> None:
         self.tile_scale.setEnabled(self.tiles.currentData() == "on")
         self.update_advice()

@@ -188,12 +188,14 @@ def _weights(facts: ProjectFacts, model: str, start: str | None) -> list[Advice]
 def _tiles(facts: ProjectFacts, working: WorkingScale) -> list[Advice]:
     out = [Advice(INFO, "tiles", f"{working.reason}. Each frame is cut into overlapping tiles "
                   f"of {working.window} x {working.window} px for training and prediction; "
-                  "--tile 0 (or Tiles: off) trains on whole images instead.")]
+                  "with tiles off it trains on whole images instead.")]
     if len(facts.sizes) and facts.sizes.smallest() < MIN_OBJECT_PX and working.scale >= 1:
-        out.append(Advice(WARNING, "objects too small", f"the narrowest {LOW_PERCENTILE}% of "
-                          f"the labeled objects are {facts.sizes.smallest():.1f} px wide or "
-                          "less in the images' own pixels: a model finds them less reliably "
-                          "than larger ones; a closer or higher-resolution camera helps."))
+        # the tiles already keep every pixel: nothing in the settings can do more
+        out.append(Advice(INFO, "small objects", f"the narrowest {LOW_PERCENTILE}% of the "
+                          f"labeled objects are {facts.sizes.smallest():.1f} px wide or less; "
+                          "the tiles keep them at the images' full resolution, the most any "
+                          "setting can give. A model finds such objects less reliably than "
+                          "larger ones; a closer or higher-resolution camera would help."))
     return out
 
 
@@ -232,8 +234,10 @@ def _validation(facts: ProjectFacts, val_fraction: float) -> list[Advice]:
             return [Advice(INFO, "no val split", f"{held} of the {facts.train_images} train "
                            "images are held out to measure the model; put images in the val "
                            "split to choose them yourself")]
-        return [Advice(WARNING, "no validation", f"no val split, and {facts.train_images} "
-                       "labeled train image(s) are too few to hold some out: nothing measures "
+        n = facts.train_images
+        return [Advice(WARNING, "no validation", f"no val split, and {n} labeled train "
+                       f"image{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} too few to "
+                       "hold some out: nothing measures "
                        "the model while it trains. Label more images and put about one in "
                        "seven in the val split.")]
     if facts.val_images < FEW_VAL_IMAGES:

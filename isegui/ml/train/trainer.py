@@ -526,7 +526,8 @@ class _Trainer:
         else:
             result = evaluate(self.data.val, detections, self.data.classes)
         self.model.train()
-        metrics = {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50")}
+        metrics = {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50",
+                                          "true_positives", "instances")}  # found of labeled
         if result["matched_iou"] is not None:  # how closely the found ones fit their labels
             metrics["matched_iou"] = result["matched_iou"]
         return metrics
