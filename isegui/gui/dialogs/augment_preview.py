@@ -29,24 +29,23 @@ def augmented_samples(document, classes, augment_text: str, count: int = SAMPLES
                     document.record.width, document.record.height,
                     tuple(index[i.class_id] for i in objects), tuple(i.shape for i in objects))
     augment = AugmentConfig.parse(augment_text)
-    tiled = working is not None and working.tiled
-    dataset = TiledDataset([sample], working, augment, seed=1) if tiled else \
-        InstanceDataset([sample], SIZE, augment, seed=1)
+    tiles = TiledDataset([sample], working, augment, seed=1) \
+        if working is not None and working.tiled else None
+    dataset = tiles or InstanceDataset([sample], SIZE, augment, seed=1)
     out = []
     for epoch in range(count):
-        index = 0
-        if tiled:  # a crop around a labeled object where the epoch has one, as most are
-            plan = dataset.plan(epoch)
-            index = next((k for k, (_, j) in enumerate(plan) if j >= 0), 0)
-        image, target = dataset[(epoch, index)]
+        item = 0
+        if tiles is not None:  # a crop around a labeled object where the epoch has one
+            item = next((k for k, (_, j) in enumerate(tiles.plan(epoch)) if j >= 0), 0)
+        image, target = dataset[(epoch, item)]
         rgb = (image.permute(1, 2, 0).numpy() * 255).astype(np.float32)
         for mask, label in zip(target["masks"].numpy().astype(bool), target["labels"].tolist()):
             tint = np.array([int(colors.get(label, default_color(label))[i:i + 2], 16)
                              for i in (1, 3, 5)], np.float32)
             rgb[mask] = 0.55 * rgb[mask] + 0.45 * tint
         out.append(np.ascontiguousarray(rgb.clip(0, 255).astype(np.uint8)))
-    if tiled:
-        dataset.frames.close()  # the frame decoded for the tiles, removed
+    if tiles is not None:
+        tiles.frames.close()  # the frame decoded for the tiles, removed
     return out
 
 
