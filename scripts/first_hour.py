@@ -1,6 +1,7 @@
 """A newcomer's first hour, played in the real app on a real (virtual) screen, with screenshots:
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/first_hour.py docs
+    (with --large: 5-MP frames of defects, the line set up from the window: first_hour_frames)
 
 A folder of 40 photos (scenes of the demo generator, saved as camera JPEGs, one of them cut
 short as a failed copy would leave it) and a new machine (no settings, no weights). Then, as a
@@ -244,20 +245,26 @@ def walk(robot: Robot, work: Path, photos: Path, truth: dict):
     QApplication.instance().quit()
 
 
-def main(out: Path) -> int:
+def main(out: Path, large: bool = False) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="isegui-first-hour-"))
     # a new machine: no settings, no weights, no last project
     os.environ["XDG_CONFIG_HOME"] = str(work / "config")
     os.environ["ISEGUI_WEIGHTS_DIR"] = str(work / "weights")
     os.environ["ISEGUI_LOG_DIR"] = str(work / "logs")
-    truth = make_photos(work / "photos")
     from PySide6.QtWidgets import QApplication
 
     from isegui.gui.app import run_app
     QApplication([sys.argv[0]])
     robot = Robot(out)
-    robot.start(walk(robot, work, work / "photos", truth))
+    if large:  # 5-MP frames of defects (scripts/first_hour_frames.py)
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import first_hour_frames
+        truth = first_hour_frames.make_frames(work / "frames")
+        robot.start(first_hour_frames.walk(robot, work, work / "frames", truth))
+    else:
+        truth = make_photos(work / "photos")
+        robot.start(walk(robot, work, work / "photos", truth))
     code = run_app([])
     if robot.failure:
         print(robot.failure, file=sys.stderr)
@@ -267,4 +274,5 @@ def main(out: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs"))
+    args = [a for a in sys.argv[1:] if a != "--large"]
+    sys.exit(main(Path(args[0]) if args else ROOT / "docs", "--large" in sys.argv[1:]))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -51,6 +52,10 @@ def run_watch(args) -> int:
                    f"in {watcher.settings.out}", limit=2000), flush=True)
     count = watcher.run(once=args.once)
     print(f"{count} images inspected")
+    if watcher.results.waiting:  # said by the watch; the exit code tells a script too
+        print(f"error: {len(watcher.results.waiting)} rows could not be written to "
+              f"{watcher.settings.out}", file=sys.stderr)
+        return 1
     return 0
 
 

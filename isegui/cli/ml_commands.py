@@ -120,7 +120,8 @@ def run_train(args) -> int:
         project=args.dir.resolve(), model=args.model, size=args.size, tile=args.tile,
         scale=args.scale, blobs=args.blobs,
         # resuming keeps the run's own budget unless a new one is given
-        epochs=args.epochs if args.epochs else (None if args.minutes or args.resume else 30),
+        epochs=args.epochs if args.epochs is not None else (
+            None if args.minutes or args.resume else 30),
         minutes=args.minutes, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
         augment=AugmentConfig.parse(args.augment), device=args.device, init=args.init,
         resume=args.resume, name=args.name, seed=args.seed, workers=args.workers,
@@ -343,6 +344,10 @@ def run_export_model(args) -> int:
     from isegui.ml.model.onnx_export import export_onnx
     from isegui.ml.runs import checkpoint_file, find_run
     from isegui.core.line_rules import load_rules
+    if args.out.suffix.lower() != ".onnx" or args.out.is_dir():
+        # any other name could be the project's own file, a checkpoint, an image: replaced
+        raise ValueError(f"{args.out}: name the model file FILE.onnx (isegui writes a new "
+                         "ONNX file there, replacing one of that name)")
     rules = load_rules(args.rules) if args.rules else None
     with Project.open(args.dir, read_only=True) as project:
         run = find_run(project, args.run)

@@ -7,6 +7,7 @@ The same generator feeds the demo project and the training benchmarks (other see
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from shapely import affinity
 from shapely.geometry import Point, Polygon, box
 
 from isegui.core.entities import ImageStatus, Source, Split
+from isegui.core.errors import InputFileError
+from isegui.core.fileio import refuse_link
 from isegui.core.geometry import Shape, bounds_window, polygons_of, rasterize, repair
 from isegui.core.images import save_image
 from isegui.core.progress import Progress, no_progress
@@ -174,7 +177,10 @@ def write_synthetic_project(folder: str | Path, name: str, classes: Sequence[tup
                             progress: Progress = no_progress) -> Project:
     """A new project of `n_images` made by `generate(seed, width, height)` -> (image, objects),
     saved as `file_name.format(k)` under the images folder, labeled with `classes` ((name,
-    colour) pairs), split 80/20 into train and val."""
+    colour) pairs), split 80/20 into train and val. The images are new files: a folder that
+    already holds one of their names, or whose images folder is a link, is refused before
+    anything is written (a user's own scene_000.jpg is never replaced)."""
+    _refuse_taken_names(Path(folder), [file_name.format(k) for k in range(n_images)])
     project = Project.create(folder, name=name)
     try:
         store = project.store
@@ -194,3 +200,15 @@ def write_synthetic_project(folder: str | Path, name: str, classes: Sequence[tup
         project.close()
         raise
     return project
+
+
+def _refuse_taken_names(folder: Path, names: list[str]) -> None:
+    images = folder / IMAGES_DIR
+    refuse_link(images)  # written through, the demo's files would land elsewhere
+    if not images.is_dir():
+        return
+    taken = [n for n in names if os.path.lexists(images / n)]
+    if taken:
+        raise InputFileError(images / taken[0], f"already exists ({len(taken)} of the demo's "
+                             "file names are taken); the demo writes only new files: choose "
+                             "a new or empty folder")

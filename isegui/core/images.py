@@ -41,6 +41,8 @@ _OTHER_KINDS = ((b"%!PS", "EPS/PostScript"), (b"\xc5\xd0\xd3\xc6", "EPS/PostScri
                 (b"%PDF", "PDF"), (b"GIF8", "GIF"), (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"))
 _READ_FLAGS = getattr(os, "O_NONBLOCK", 0)  # none on Windows, which has no FIFOs to wait on
 MAX_PIXELS = 250_000_000  # 250 MP: a 16-bit RGB image this big is 1.5 GB decoded
+MOST_BYTES_PER_PIXEL = 32  # four float64 channels: the most any picture isegui reads stores
+METADATA_ROOM = 256 << 20  # previews, ICC profiles, XMP and other pages beside the picture
 
 Image.MAX_IMAGE_PIXELS = None  # we check MAX_PIXELS ourselves, with a clearer message
 
@@ -124,9 +126,21 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
         raise ImageReadError(path, f"image too large: {width}x{height} = "
                                    f"{width * height / 1e6:.0f} MP (the limit is "
                                    f"{MAX_PIXELS / 1e6:.0f} MP); tile or downscale it first")
+    _refuse_padding(path, file, width, height)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ImageInfo(width, height, orientation, fmt, mode)
+
+
+def _refuse_padding(path: Path, file: BinaryIO, width: int, height: int) -> None:
+    """A file far larger than its picture can need (a few pixels followed by gigabytes of
+    nothing: a sparse or padded file) would be read whole into memory; refused instead."""
+    size = os.fstat(file.fileno()).st_size
+    most = width * height * MOST_BYTES_PER_PIXEL + METADATA_ROOM
+    if size > most:
+        raise ImageReadError(path, f"the file is {size / 1e6:,.0f} MB, far more than a "
+                                   f"{width}x{height} picture needs (at most "
+                                   f"{most / 1e6:,.0f} MB): padded or damaged")
 
 
 def _unsupported(file: BinaryIO) -> str:

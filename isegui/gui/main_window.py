@@ -223,4 +223,7 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.cancel()
                 worker.wait(10_000)
+        from isegui.gui.dialogs.export_model import ExportModelDialog
+        for export in self.findChildren(ExportModelDialog):
+            export.finish_export()
         super().closeEvent(event)

@@ -21,6 +21,7 @@ from isegui.core.geometry import clip_to_image
 from isegui.core.images import IMAGE_SUFFIXES, probe, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
+from isegui.core.store.rows import MOST_WHOLE, storable_id
 from isegui.core.project import IMAGES_DIR, Project
 from isegui.core.store.project_data import MAX_CLASS_NAME, fit_class_name
 
@@ -342,7 +343,8 @@ def _add_image(project: Project, plan: _Planned, options: ImportOptions,
     instances = [Instance(
         image_id=record.id, id=ids[k],
         class_id=class_ids[inst.class_name] if inst.class_name else None,
-        shape=inst.shape, z=z, track_id=inst.track_id, source=Source.IMPORTED, crowd=inst.crowd)
+        shape=inst.shape, z=z, track_id=_track_id(inst.track_id, image, report),
+        source=Source.IMPORTED, crowd=inst.crowd)
         for z, (k, inst) in enumerate(stacked)]
     store.restore_instances(instances)
     report.instances_added += len(instances)
@@ -358,7 +360,19 @@ def _instance_ids(image: SourceImage, report: ImportReport) -> list[int]:
     if duplicates:
         report.warnings.append(f"{image.origin}: instance ids {duplicates} are used more than "
                                "once; the image's instances were numbered anew")
-    if duplicates or any(i <= 0 for i in known):
+    if any(not storable_id(i, 1) for i in known):
+        report.warnings.append(f"{image.origin}: instance ids outside 1..{MOST_WHOLE}; the "
+                               "image's instances were numbered anew")
+    if duplicates or any(not storable_id(i, 1) for i in known):
         return list(range(1, len(given) + 1))
     fresh = iter(range(max(known, default=0) + 1, max(known, default=0) + len(given) + 1))
     return [i if i is not None else next(fresh) for i in given]
+
+
+def _track_id(track_id: int | None, image: SourceImage, report: ImportReport) -> int | None:
+    """The file's track id where the store can keep it; else none, said."""
+    if track_id is None or storable_id(track_id):
+        return track_id
+    report.warnings.append(f"{image.origin}: track id {track_id} is outside 0..{MOST_WHOLE}; "
+                           "left out")
+    return None

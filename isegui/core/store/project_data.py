@@ -21,9 +21,8 @@ from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass
 from isegui.core.errors import DamagedRow, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 # the store's base, and what callers have always imported from here
-from isegui.core.store.rows import (RowReader, as_class, as_image, as_instance, as_prediction,
-                                    as_run,
-                                    decoded_shapes)
+from isegui.core.store.rows import (MOST_WHOLE, RowReader, as_class, as_image, as_instance,
+                                    as_prediction, as_run, decoded_shapes, storable_id)
 from isegui.core.store.base import StoreBase, now_iso
 from isegui.core.store.team_rules import CLAIM_EXPIRY_KEY, CLAIM_EXPIRY_S
 
@@ -349,6 +348,7 @@ class Store(RowReader, StoreBase):
     def _insert_instances(self, instances: list[Instance]) -> None:
         for inst in instances:
             _check_shape(inst.shape)
+            _check_numbers(inst.id, inst.z, inst.track_id)
         wkb: Iterable[bytes] = shapely.to_wkb([i.shape for i in instances]) if instances else []
         self.engine.executemany(
             f"INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -366,6 +366,7 @@ class Store(RowReader, StoreBase):
         if unknown:
             raise TypeError(f"cannot change {', '.join(sorted(unknown))} of an instance")
         values = dict(changes)
+        _check_numbers(instance_id, values.get("z", 0), values.get("track_id"))
         if "shape" in values:
             values["shape"] = shapely.to_wkb(_check_shape(values["shape"]))
         if "source" in values:
@@ -547,6 +548,16 @@ def _check_shape(shape: object) -> Shape:
         kind = getattr(shape, "geom_type", type(shape).__name__)
         raise ShapeError(f"an instance needs a non-empty polygon, got {kind}")
     return shape
+
+
+def _check_numbers(instance_id: object, z: object, track_id: object) -> None:
+    """Only numbers the store reads back are written (a row that reads back damaged would be
+    a label lost without a word)."""
+    if not storable_id(instance_id, 1) or not storable_id(z, -MOST_WHOLE) or not (
+            track_id is None or storable_id(track_id)):
+        raise ValueError(f"instance {instance_id!r}: ids and track ids are whole numbers from "
+                         f"0 to {MOST_WHOLE} (z from {-MOST_WHOLE}), not z {z!r}, track "
+                         f"{track_id!r}")
 
 
 MAX_CLASS_NAME = 100  # characters; every team mate's window lists every class

@@ -4,6 +4,8 @@ DamagedRow naming the row (the store leaves such a row out of a list, and names 
 
 from __future__ import annotations
 
+import operator
+
 import json
 import logging
 import re
@@ -81,6 +83,18 @@ def _reading(what: str) -> Iterator[None]:
 
 
 _MOST = 2**31 - 1  # ids, sizes, z: what any table's integers hold (a width of 2**63 is none)
+MOST_WHOLE = _MOST
+
+
+def storable_id(value: object, least: int = 0) -> bool:
+    """Whether `value` is a whole number the store reads back (an id, a track id, a z)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        number = operator.index(value)  # a numpy integer too
+    except TypeError:
+        return False
+    return least <= number <= _MOST
 
 
 def _whole(row: Any, column: str, least: int | None = 0) -> int:

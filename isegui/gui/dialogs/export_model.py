@@ -210,9 +210,15 @@ class ExportModelDialog(QDialog):
         self.export_button.setEnabled(True)
 
     def closeEvent(self, event) -> None:
-        if self.worker is not None:
-            self.worker.wait()  # the file is finished or removed, never left half-written
+        """Closed while writing: the dialog goes away, the export goes on (the window waits
+        for it only when it closes itself: gui.main_window)."""
         super().closeEvent(event)
+
+    def finish_export(self) -> None:
+        """Wait for an export under way (the window is closing): the file is written whole
+        or not at all, never left half-written by a thread cut off."""
+        if self.worker is not None:
+            self.worker.wait()
 
 
 def _rules_said(rules: Rules) -> str:

@@ -121,9 +121,9 @@ class LineRulesDialog(QDialog):
                         + rows * (self.fontMetrics().height() + 12), 400])
         layout.addWidget(split, 1)
         layout.addWidget(self.error)
-        hint = QLabel("On the line: <code>isegui watch FOLDER --model model.onnx --rules "
-                      "rules.json</code>, or put them in the model: <code>isegui export-model "
-                      "… --rules rules.json</code>.")
+        hint = QLabel("Save… them as rules.json in the project: File > Export model for the "
+                      "line then puts them in the model file, the one file the line needs "
+                      "(<code>isegui watch … --rules rules.json</code> takes them too).")
         hint.setWordWrap(True)
         layout.addWidget(hint)
         buttons = QHBoxLayout()

@@ -140,7 +140,7 @@ class LabelAssist(QObject):
             return Use.COLOUR
         checkpoint = self.checkpoint()
         if checkpoint is None:
-            self.why_colour = "no trained run is active" if self.engine == "model" else None
+            self.why_colour = "no trained run is active yet"
             return Use.COLOUR
         if str(checkpoint) in self._failed:
             self.why_colour = f"the active run's model cannot be loaded: " \

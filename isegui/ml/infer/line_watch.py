@@ -16,14 +16,13 @@ a file whose size was set first), and is NG "unreadable" once they have not for 
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
 import os
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,16 +31,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from isegui.core.csv_cells import CsvDictWriter, unescape_row
 from isegui.core.errors import ImageReadError, InputFileError, IseguiError
-from isegui.core.fileio import (atomic_write_bytes, fitted_name, not_regular_problem,
-                                open_no_follow, writable_inside)
+from isegui.core.fileio import (atomic_write_bytes, fitted_name)
 from isegui.core.images import is_image_file, load_image, open_image_file, verify_image
 from isegui.core.line_rules import Rules
 from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX, measure
 from isegui.core.one_line import one_line
 from isegui.logs import FILE_ONLY
 from isegui.ml.infer.detection import Detection, ImagePredictor
+from isegui.ml.infer.results_file import ResultsFile
 from isegui.ml.infer.verdict_drawing import draw_verdict, marks_of
 
 log = logging.getLogger(__name__)
@@ -54,7 +52,6 @@ MAX_NAME_SHOWN = 200  # characters of a file's name on the screen's line for its
 DIGEST_SAMPLES, DIGEST_BLOCK = 16, 1 << 16  # what is read of an unreadable file at a look
 MAX_WAIT_S = 3600.0  # the longest settle, give-up or poll time
 MAX_SIZES_CHARS = 10_000  # of a row's sizes cell (a part with 1,000s of objects)
-CSV_FIELD_LIMIT = 1 << 24  # what reading back the results accepts in one cell
 
 
 @dataclass
@@ -95,106 +92,6 @@ def file_label(path: Path) -> str:
     Linux share can hold) shows its odd bytes as \\xNN: writing it never fails, and a restart
     finds the same label for the same file."""
     return os.fsencode(path.name).decode("utf-8", "backslashreplace")
-
-
-class ResultsFile:
-    """Rows appended as images are inspected. A file another program holds (Excel locks the
-    CSV it shows) queues them: they go in, in order, once it lets go. Every cell of the CSV
-    goes through core.csv_cells, so a name starting with "=" is never a formula there.
-
-    The file is written only as a plain file that is no link: a link would append the rows
-    wherever it leads (a folder copied from elsewhere may hold one), and opening a FIFO waits
-    for ever. Such a file is refused when the watch starts, and at each write too."""
-
-    def __init__(self, path: Path, columns: Sequence[str]):
-        self.path, self.columns = path, list(columns)
-        self.waiting: list[dict[str, Any]] = []
-        self.jsonl = path.suffix.lower() in (".jsonl", ".json")
-        self.damaged = 0  # lines of a JSON-lines file that did not read back
-        if path.suffix.lower() not in (".csv", ".jsonl", ".json"):
-            raise InputFileError(path, "results go to a .csv or .jsonl file (an image or a "
-                                       "project file of that name would be written over)")
-        self._refuse_unusable()
-
-    def _refuse_unusable(self) -> None:
-        """InputFileError (in one line) for a results file that is a link, a FIFO or anything
-        but a plain file; one that does not exist yet is made at the first row."""
-        writable_inside(self.path.parent, self.path)
-        try:
-            mode = self.path.stat().st_mode  # no link: the file's own
-        except OSError:
-            return  # not there yet, or not to be looked at now: the writes say so
-        problem = not_regular_problem(mode)
-        if problem is not None:
-            raise InputFileError(self.path, f"cannot hold the results: {problem}")
-
-    def done_files(self) -> set[str]:
-        """The files a run before this one already inspected (a restart goes on from there).
-        A CSV the csv module cannot read back is refused (InputFileError): going on would
-        inspect every image again; a damaged JSON line is skipped and counted."""
-        if not self.path.is_file():
-            return set()
-        try:
-            # newline="": a name holding a line break (U+2028 too) stays in its own row
-            with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
-                csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-                rows = self._json_rows(f.read().split("\n")) if self.jsonl else \
-                    self._csv_rows(csv.DictReader(f))
-        except (OSError, csv.Error, TypeError, ValueError) as exc:
-            raise InputFileError(self.path, f"cannot read back the images inspected before "
-                                 f"({exc}); move it away to start a new results file") from None
-        return {str(r["file"]) for r in rows if r.get("file") is not None}
-
-    def _csv_rows(self, reader: csv.DictReader[str]) -> list[dict[str, Any]]:
-        """The rows of a results CSV this watch can append to: one whose columns are other
-        (another model's classes) would get rows that do not fit its header."""
-        if self.columns and reader.fieldnames is not None \
-                and list(reader.fieldnames) != self.columns:  # no columns: only reading it
-            raise ValueError(f"its columns ({', '.join(reader.fieldnames)[:200]}) are not this "
-                             f"watch's ({', '.join(self.columns)[:200]}): another model's "
-                             "classes?")
-        return [unescape_row(row) for row in reader]
-
-    def _json_rows(self, lines: list[str]) -> list[dict[str, Any]]:
-        rows = []
-        for line in filter(str.strip, lines):
-            try:
-                row = json.loads(line)
-            except (ValueError, RecursionError):
-                row = None
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                self.damaged += 1
-        return rows
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.waiting.append(row)
-        self.flush()
-
-    def flush(self) -> bool:
-        """Write what waits; False while the file cannot be written (it stays queued)."""
-        if not self.waiting:
-            return True
-        try:
-            fd = open_no_follow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            # backslashreplace: no text in a row can make the write fail
-            with os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace",
-                           newline="") as out:
-                new = os.fstat(fd).st_size == 0
-                if self.jsonl:
-                    for row in self.waiting:
-                        out.write(json.dumps(row, allow_nan=False) + "\n")
-                else:
-                    writer = CsvDictWriter(out, self.columns, extrasaction="ignore")
-                    if new:
-                        writer.writeheader()
-                    writer.writerows(self.waiting)
-        except (OSError, InputFileError) as exc:  # InputFileError: made a link or FIFO since
-            _warn(f"{self.path} cannot be written ({exc}): {len(self.waiting)} rows wait")
-            return False
-        self.waiting.clear()
-        return True
 
 
 @dataclass
@@ -242,6 +139,7 @@ class Watcher:
         """Until `stop()`, Ctrl+C or a STOP file in the folder; `once`: what is there now.
         Returns how many images were inspected."""
         count = 0
+        self.results.hold()  # again, after a run that ended (the station restarts it)
         try:
             while not stop():
                 if _exists(self.settings.folder / STOP_FILE):
@@ -263,7 +161,8 @@ class Watcher:
             self._say("interrupted: stopping")
         if not self.results.flush():
             self._say(f"{len(self.results.waiting)} rows could not be written to "
-                      f"{self.settings.out} (in use?)")
+                      f"{self.settings.out} (in use? disk full?)")
+        self.results.lock.release()
         return count
 
     def _next_look(self, now: float) -> float:

@@ -4,6 +4,8 @@ advice before a run read specs without loading it."""
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,8 +61,12 @@ class AugmentConfig:
                 raise ValueError(f"--augment: cannot read {item!r}; use e.g. "
                                  "'rotate,flip,scale,color', 'none' or 'rotate=30,scale=0.8:1.2'"
                                  ) from None
-        if not (0 < values["scale"][0] <= values["scale"][1]):
+        if not (0 < values["scale"][0] <= values["scale"][1] < math.inf):
             raise ValueError("--augment: scale needs 0 < min <= max, e.g. scale=0.8:1.2")
+        for key, most in (("rotate", 360.0), ("color", 1.0)):
+            if not 0 <= values[key] <= most:  # nan and inf fail here too
+                raise ValueError(f"--augment: {key} must be from 0 to {most:g}, not "
+                                 f"{values[key]}")
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:

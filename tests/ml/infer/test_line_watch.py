@@ -127,7 +127,7 @@ def test_a_burst_of_100_images_all_get_one_row(tmp_path):
 
 
 def test_rows_wait_while_the_results_file_cannot_be_opened(tmp_path, monkeypatch):
-    from isegui.ml.infer import line_watch
+    from isegui.ml.infer import results_file as line_watch
     out = tmp_path / "results.csv"
     results = ResultsFile(out, ["time", "file", "verdict"])
     real_open = line_watch.open_no_follow
