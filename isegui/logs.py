@@ -68,8 +68,8 @@ def start_logging(kind: str, verbose: bool = False) -> Path | None:
     if not any(getattr(h, "baseFilename", None) == str(path.absolute()) for h in root.handlers):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
+            handler = _LogFile(path, maxBytes=MAX_BYTES, backupCount=BACKUPS,
+                               encoding="utf-8", delay=True)
         except OSError as exc:
             log.warning("cannot write the log file %s: %s", path, exc)
             return None
@@ -77,6 +77,29 @@ def start_logging(kind: str, verbose: bool = False) -> Path | None:
         root.addHandler(handler)
     log_uncaught_exceptions()
     return path
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file; one that cannot be written (a folder in its place, a full disk, no
+    permission) is said once on stderr, in one line, and no more written to: never a
+    "--- Logging error ---" traceback around a command's own output."""
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        error = sys.exc_info()[1]
+        try:
+            sys.stderr.write(f"warning: cannot write the log file {self.baseFilename}: "
+                             f"{getattr(error, 'strerror', None) or error}; going on without "
+                             "it\n")
+        except (OSError, ValueError, AttributeError):  # no stderr (a windowed exe)
+            pass
 
 
 def log_uncaught_exceptions() -> None:

@@ -9,7 +9,9 @@ the terminal (core.one_line)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -100,7 +102,18 @@ def _shown(problem: str | BaseException) -> str:
     holding a line break cannot add a line of its own."""
     if isinstance(problem, ImportFailed) and len(problem.problems) > 1:
         return str(ImportFailed([_safe(line) for line in problem.problems]))
+    if isinstance(problem, OSError) and problem.strerror:
+        return _safe(_os_error_in_words(problem))
     return _safe(str(problem))
+
+
+def _os_error_in_words(exc: OSError) -> str:
+    """"FILE: what went wrong": the file the user named (a rename's target, not the temporary
+    file written first), and a full disk said as such."""
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    what = "no space left on the disk" if exc.errno == errno.ENOSPC else \
+        "a folder is in the way" if exc.errno == errno.EISDIR else str(exc.strerror).lower()
+    return f"{os.fsdecode(where)}: {what}" if where is not None else what[:1].upper() + what[1:]
 
 
 def _safe(text: str, limit: int = MAX_CHARS) -> str:

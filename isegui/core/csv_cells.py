@@ -17,27 +17,39 @@ from __future__ import annotations
 
 import csv
 import io
-import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 LINE_END = "\r\n"
-_ESCAPED = re.compile(r"'*[=+\-@\t\r]")  # what gets one quote more
-_WRITTEN = re.compile(r"'+[=+\-@\t\r]")  # what reading back takes one quote off
+_PREFIX = 64  # characters looked at: the start of a cell decides
+
+
+def _runs(text: str) -> bool:
+    """Whether a spreadsheet could take the text (after any quotes in front) for a formula:
+    it starts with = + - @ tab or CR, also behind spaces or invisible characters (a no-break
+    or zero-width space, a byte-order mark: some programs trim them) and in full-width form
+    (＝ ＋ － ＠, which NFKC makes the ASCII signs)."""
+    head = text[:_PREFIX].lstrip(QUOTE)
+    if head[:1] in ("\t", "\r"):
+        return True
+    head = unicodedata.normalize("NFKC", "".join(
+        c for c in head if not (c.isspace() or unicodedata.category(c) in ("Zs", "Cf"))))
+    return head[:1] in FORMULA_STARTS
 
 
 def escape_cell(value: Any) -> Any:
     """The cell as it is written: text that a spreadsheet would run gets a quote in front."""
-    if isinstance(value, str) and _ESCAPED.match(value):
+    if isinstance(value, str) and _runs(value):
         return QUOTE + value
     return value
 
 
 def unescape_cell(text: str) -> str:
     """The text a cell written by `escape_cell` held."""
-    return text[1:] if _WRITTEN.match(text) else text
+    return text[1:] if text.startswith(QUOTE) and _runs(text) else text
 
 
 def unescape_row(row: Mapping[str, str | None]) -> dict[str, str | None]:

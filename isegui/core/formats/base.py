@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import Shape, repair
+from isegui.core.store.rows import MAX_COORDINATE
 
 class ImageLookup(Protocol):
     """What a reader may ask about the images under the import's image root."""
@@ -105,7 +108,14 @@ def split_named(name: str | None) -> Split | None:
 
 
 def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset) -> Shape | None:
-    """Repair a shape read from a file; None (with a warning) when nothing is left of it."""
+    """Repair a shape read from a file; None (with a warning) when nothing is left of it, or
+    when it lies beyond any picture (its numbers would overflow on the way, and the store
+    would not read it back)."""
+    coords = shapely.get_coordinates(geometry)
+    if len(coords) and not (np.abs(coords) <= MAX_COORDINATE).all():
+        dataset.warnings.append(f"{where}: skipped, coordinates beyond {MAX_COORDINATE:,.0f} "
+                                "px (no picture is that large)")
+        return None
     try:
         fixed = repair(geometry)
     except ShapeError as exc:

@@ -144,7 +144,11 @@ def _categories(doc: dict[str, Any], path: Path, data: Dataset) -> dict[int | st
         if label in by_id.values():
             data.warnings.append(f"{path}: categories[{k}] repeats the name {label!r}; "
                                  "both ids become one class")
-        by_id[_id(cat["id"], path, f"categories[{k}].id")] = label
+        cat_id = _id(cat["id"], path, f"categories[{k}].id")
+        if cat_id in by_id and by_id[cat_id] != label:  # which one do its annotations mean?
+            raise FormatError(path, f"categories[{k}] repeats id {cat['id']!r} (already "
+                                    f"{by_id[cat_id]!r}, now {label!r})")
+        by_id[cat_id] = label
         data.add_class(label)
     return by_id
 

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
@@ -168,9 +168,16 @@ def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
 
 
 def _path_in_dataset(record: ImageRecord) -> PurePosixPath:
-    parts = [p for p in PurePosixPath(record.path).parts if p not in ("..", "/")]
+    """Where the image goes in the dataset: its path in the project without ../ steps, a
+    drive or a share (a record written on Windows holds backslashes: they separate folders
+    there, and would lead out of the export on a Windows PC), under images/ no more."""
+    path = PureWindowsPath(record.path) if "\\" in record.path else PurePosixPath(record.path)
+    below_anchor = path.parts[1:] if path.anchor else path.parts  # no drive, share or /
+    parts = [p for p in below_anchor if p not in ("..", ".") and ":" not in p]
     if parts and parts[0] == IMAGES_DIR and len(parts) > 1:
         parts = parts[1:]
-    if ":" in (parts[0] if parts else ""):  # a Windows drive
-        parts = parts[1:]
-    return PurePosixPath(*parts) if parts else PurePosixPath(f"image-{record.id}.png")
+    if parts:
+        return PurePosixPath(*parts)
+    # nothing of the name is left: a name of its own, keeping the file's kind
+    suffix = PurePosixPath(path.name).suffix.lower() or ".png"
+    return PurePosixPath(f"image-{record.id}{suffix}")

@@ -117,7 +117,8 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
         if geometry is None:
             continue
         group = shape.get("group_id")
-        key = (label, group if isinstance(group, int) else ("single", k))
+        grouped = isinstance(group, int) and not isinstance(group, bool)  # true is no group 1
+        key = (label, group if grouped else ("single", k))
         entry = groups.setdefault(key, {"parts": [], "shape": shape, "group": group})
         entry["parts"].append(geometry)
     for z, ((label, _), entry) in enumerate(groups.items()):
@@ -133,7 +134,8 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
         flags = flags if isinstance(flags, dict) else {}
         image.instances.append(SourceInstance(
             class_name=None if is_ignore else label, shape=merged,
-            source_id=entry["group"] if isinstance(entry["group"], int) else None,
+            source_id=entry["group"] if isinstance(entry["group"], int)
+            and not isinstance(entry["group"], bool) else None,
             track_id=_track_id(entry["shape"].get("description")), z=z,
             crowd=is_ignore or bool(flags.get("crowd"))))
     return image
@@ -154,7 +156,11 @@ def _geometry(shape: dict[str, Any], kind: str | None, path: Path, k: int, data:
               max_pixels: int, centre_outlines: bool = False) -> Shape | None:
     where = f"{path}: shapes[{k}]"
     try:
-        points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
+        points = np.asarray(shape.get("points"), dtype=float)
+        if points.size == 0:
+            points = points.reshape(-1, 2)
+        if points.ndim != 2 or points.shape[1] != 2:  # [x, y, z] pairs read two by two:
+            raise ValueError  # a garbage polygon
     except (TypeError, ValueError):
         raise FormatError(path, f"shapes[{k}]: 'points' must be a list of [x, y]") from None
     if not np.isfinite(points).all():

@@ -187,8 +187,19 @@ def _sibling(folder: Path, stem: PurePosixPath) -> Path | None:
     return None
 
 
+def _text_of(path: Path) -> str:
+    """A list file's text; FormatError naming it when it is not UTF-8 or cannot be read."""
+    try:
+        return read_regular_text(path)
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"not UTF-8 text (byte {exc.start}); save it as UTF-8") \
+            from None
+    except OSError as exc:
+        raise FormatError(path, f"cannot read it ({exc.strerror or exc})") from None
+
+
 def _class_names(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    names = [line.strip() for line in _text_of(path).splitlines()]
     names = [n for n in names if n and n != "__ignore__"]
     if names and names[0] != "_background_":
         names.insert(0, "_background_")
@@ -206,17 +217,33 @@ def _instances_table(source: Path) -> dict[str, _Table]:
 
 def _table_from_csv(path: Path) -> dict[str, _Table]:
     table: dict[str, _Table] = {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for line, row in enumerate(csv.DictReader(f), start=2):
-            try:
-                image, inst = unescape_cell(row["image"]), int(row["instance_id"])
-                track = int(row["track_id"]) if row.get("track_id") else None
-            except (KeyError, TypeError, ValueError):
-                raise FormatError(path, f"line {line}: needs image, instance_id (a number), "
-                                        "class") from None
-            table.setdefault(image, {})[inst] = (unescape_cell(row.get("class") or "") or None,
-                                                 track)
+    try:
+        rows = list(csv.DictReader(io.StringIO(_text_of(path), newline="")))
+    except csv.Error as exc:
+        raise FormatError(path, f"not a CSV isegui can read ({exc})") from None
+    for line, row in enumerate(rows, start=2):
+        try:
+            image = unescape_cell(row["image"])
+            inst = _whole_number(row["instance_id"])
+            track = _whole_number(row["track_id"]) if row.get("track_id") else None
+        except (KeyError, TypeError, ValueError):
+            raise FormatError(path, f"line {line}: needs image, instance_id (a number), "
+                                    "class") from None
+        if inst in table.get(image, {}):
+            raise FormatError(path, f"line {line}: instance {inst} of {image} is listed twice")
+        table.setdefault(image, {})[inst] = (unescape_cell(row.get("class") or "") or None,
+                                             track)
     return table
+
+
+def _whole_number(text: object) -> int:
+    """A number written in ASCII digits (int() would also take '1_0' or other scripts')."""
+    if not isinstance(text, str):
+        raise ValueError(text)  # a short row: the column is missing
+    text = text.strip()
+    if not (text.isascii() and text.lstrip("-").isdigit()):
+        raise ValueError(text)
+    return int(text)
 
 
 def _table_from_json(path: Path) -> dict[str, _Table]:

@@ -27,6 +27,7 @@ description = "YOLO segmentation txt (Ultralytics layout, data.yaml)"
 DATA_YAML = "data.yaml"
 MAX_CLASSES = 10_000  # as a model's metadata may hold
 MAX_CLASS_NAME = 200  # characters: a name to show in a list, not a text
+FARTHEST = 1000.0  # image sizes: a YOLO coordinate beyond it is no place in the picture
 
 
 def default_image_root(source: Path) -> Path:
@@ -90,14 +91,32 @@ def _class_names(source: Path, folder: Path) -> list[str]:
     raise InputFileError(folder, f"no {DATA_YAML} (or classes.txt) with the class names")
 
 
+def _index(value: object) -> int:
+    """A class index: a whole number in ASCII digits (int() would also read '1_0' as 10, or
+    digits of other scripts); ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
+
+
 def _numbered_names(yaml_file: Path, names: object) -> list[tuple[int, object]]:
     """data.yaml's 'names', a list or a mapping from class index to name, as (index, value)
     in index order."""
     if isinstance(names, dict):
         try:
-            ordered = sorted(((int(k), v) for k, v in names.items()), key=lambda kv: kv[0])
+            ordered = sorted(((_index(k), v) for k, v in names.items()), key=lambda kv: kv[0])
         except (TypeError, ValueError):
             raise FormatError(yaml_file, "'names' keys must be class indices") from None
+        keys = [k for k, _ in ordered]
+        if keys != list(range(len(keys))):  # the labels' indices are positions in this list
+            shown = ", ".join(str(k) for k in keys[:10]) + (" …" if len(keys) > 10 else "")
+            raise FormatError(yaml_file, f"'names' keys must be the class indices 0 to "
+                                         f"{len(keys) - 1}, each once (got {shown})")
     elif isinstance(names, list):
         ordered = list(enumerate(names))
     else:
@@ -161,12 +180,16 @@ def _read_lines(label_file: Path, names: list[str], width: int, height: int,
             continue
         where = f"{label_file}: line {n}"
         try:
-            index, values = int(tokens[0]), np.array(tokens[1:], dtype=float)
+            index, values = _index(tokens[0]), np.array(tokens[1:], dtype=float)
         except ValueError:
             raise FormatError(label_file, f"line {n}: expected a class index and numbers") \
                 from None
         if not np.isfinite(values).all():
             raise FormatError(label_file, f"line {n}: a coordinate is not a finite number")
+        if len(values) and np.abs(values).max() > FARTHEST:
+            data.warnings.append(f"{where}: coordinates far outside the image (YOLO's run from "
+                                 "0 to 1); skipped")
+            continue
         if not 0 <= index < len(names):
             raise FormatError(label_file, f"line {n}: class index {index} is not in the "
                                           f"{len(names)} class names")

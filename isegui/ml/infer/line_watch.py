@@ -88,10 +88,19 @@ class WatchSettings:
 
 
 def file_label(path: Path) -> str:
-    """The name as the results file and the screen give it. A name that is not UTF-8 (bytes a
-    Linux share can hold) shows its odd bytes as \\xNN: writing it never fails, and a restart
-    finds the same label for the same file."""
-    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+    """The name as the results file and the screen give it, one label per name. A name that
+    is not UTF-8 (bytes a Linux share can hold) shows its odd bytes as \\xNN, and then (as in
+    any name holding a backslash) a backslash of its own is written twice: the bytes a\\xff
+    and the characters `a\\xff` are two names, never one label (the second part would never
+    be judged). Writing a label never fails; a restart finds the same label for a file."""
+    raw = os.fsencode(path.name)
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        name = None
+    if name is not None and "\\" not in name:
+        return name
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -320,7 +329,8 @@ class Watcher:
             ok, png = cv2.imencode(".png", draw_verdict(pixels, found, "NG", marks))
             if ok:
                 folder.mkdir(parents=True, exist_ok=True)  # another part's overlay stays
-                atomic_write_bytes(_free_name(folder, f"{path.stem}_NG.png"), png.tobytes())
+                atomic_write_bytes(_free_name(folder, fitted_name(path.stem, "_NG.png")),
+                                   png.tobytes())
         except (OSError, cv2.error) as exc:
             _warn(f"{file_label(path)}: no overlay written ({exc})")
 
@@ -442,9 +452,11 @@ def watcher_for(folder: Path, model: Path, rules_file: Path | None = None,
         raise InputFileError(out, "the folder for the results does not exist")
     if not (math.isfinite(threshold) and 0 <= threshold <= 1):
         raise ValueError(f"--threshold must be a score from 0 to 1, not {threshold}")
-    overlays = settings.get("overlays")
-    if overlays is not None and Path(overlays).exists() and not Path(overlays).is_dir():
-        raise InputFileError(Path(overlays), "--overlays names a file, not a folder")
+    for option in ("overlays", "move_to"):  # a file there would fail every image
+        given = settings.get(option)
+        if given is not None and Path(given).exists() and not Path(given).is_dir():
+            raise InputFileError(Path(given), f"--{option.replace('_', '-')} names a file, "
+                                              "not a folder")
     predictor = OnnxPredictor.from_file(model, threshold)
     rules = load_rules(rules_file) if rules_file else (
         Rules.from_json(predictor.rules, f"{model} (its rules)") if predictor.rules else None)
