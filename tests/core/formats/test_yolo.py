@@ -91,7 +91,8 @@ def _alias_bomb() -> str:
     (None, "'names': class 0 is a list, not a name"),
     ("names: [part, [a, b]]", "'names': class 1 is a list, not a name"),
     ("names: {0: part, 1: null}", "'names': class 1 has no name"),
-    ("names: {0: part, 3: other}", "'names' keys must be the class indices 0 to 1, each once (got 0, 3)"),
+    ("names: {0: part, 3: other}",
+     "'names' keys must be the class indices 0 to 1, each once (got 0, 3)"),
     ("names: [part, no]", "'names': class 1 is False as YAML reads it, not text; put the name "
                           "in quotes"),
     ("names: [part, '  ']", "'names': class 1 has an empty name"),
