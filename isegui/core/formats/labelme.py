@@ -117,8 +117,9 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
         if geometry is None:
             continue
         group = shape.get("group_id")
-        grouped = isinstance(group, int) and not isinstance(group, bool)  # true is no group 1
-        key = (label, group if grouped else ("single", k))
+        # true is no group 1 (bool is an int to Python)
+        key = (label, group if isinstance(group, int) and not isinstance(group, bool)
+               else ("single", k))
         entry = groups.setdefault(key, {"parts": [], "shape": shape, "group": group})
         entry["parts"].append(geometry)
     for z, ((label, _), entry) in enumerate(groups.items()):

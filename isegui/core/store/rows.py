@@ -91,7 +91,7 @@ def storable_id(value: object, least: int = 0) -> bool:
     if isinstance(value, bool):
         return False
     try:
-        number = operator.index(value)  # a numpy integer too
+        number = operator.index(value)  # type: ignore[arg-type]  # a numpy integer too
     except TypeError:
         return False
     return least <= number <= _MOST
