@@ -135,7 +135,7 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
 def _refuse_padding(path: Path, file: BinaryIO, width: int, height: int) -> None:
     """A file far larger than its picture can need (a few pixels followed by gigabytes of
     nothing: a sparse or padded file) would be read whole into memory; refused instead."""
-    size = os.fstat(file.fileno()).st_size
+    size = file.seek(0, os.SEEK_END)  # a file, or bytes in memory (probe_bytes)
     most = width * height * MOST_BYTES_PER_PIXEL + METADATA_ROOM
     if size > most:
         raise ImageReadError(path, f"the file is {size / 1e6:,.0f} MB, far more than a "

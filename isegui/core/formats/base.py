@@ -6,18 +6,17 @@ the store. Writers receive `ExportImage`s and report what their format cannot ho
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import shapely
 from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import Shape, repair
-from isegui.core.store.rows import MAX_COORDINATE
 
 class ImageLookup(Protocol):
     """What a reader may ask about the images under the import's image root."""
@@ -108,16 +107,13 @@ def split_named(name: str | None) -> Split | None:
 
 
 def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset) -> Shape | None:
-    """Repair a shape read from a file; None (with a warning) when nothing is left of it, or
-    when it lies beyond any picture (its numbers would overflow on the way, and the store
-    would not read it back)."""
-    coords = shapely.get_coordinates(geometry)
-    if len(coords) and not (np.abs(coords) <= MAX_COORDINATE).all():
-        dataset.warnings.append(f"{where}: skipped, coordinates beyond {MAX_COORDINATE:,.0f} "
-                                "px (no picture is that large)")
-        return None
+    """Repair a shape read from a file; None (with a warning) when nothing is left of it.
+    Wild coordinates (1e300) overflow inside GEOS's and numpy's arithmetic: that is no news
+    for the user beside the one warning about the shape (the import clips it to the image)."""
     try:
-        fixed = repair(geometry)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fixed = repair(geometry)
     except ShapeError as exc:
         dataset.warnings.append(f"{where}: skipped, {exc}")
         return None

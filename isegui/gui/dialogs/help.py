@@ -126,6 +126,10 @@ the class new instances get. Draw every object as an instance of its own. Tools:
 The polygon closes on its first point or with Enter; the brush size changes with [ and ];
 in the edit tool drag a vertex, double-click an edge for a new one, Del removes one.
 Undo{key("undo")} takes back any edit.</p>
+<p>Box → mask and click → instance find the outline for you. The tool bar's <b>Engine</b>
+says with what: <i>Model</i> (the active run, once trained), <i>Colour</i> (GrabCut) or
+<i>Auto</i>, the model only where it is sure, else GrabCut; the status bar names the one that
+made each instance. The model is read in the background when a run becomes active.</p>
 <p>An image you have started is <i>in progress</i> (◔ in the image list). When every
 object in it is drawn, mark it
 <b>{menu_item("mark-labeled", "Mark as labeled")}</b>{key("mark-labeled")}: training learns

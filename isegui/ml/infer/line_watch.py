@@ -182,8 +182,10 @@ class Watcher:
         return max(0.005, min([self.settings.poll_s, *due]))
 
     def step(self, now: float, wait: bool = False) -> list[dict[str, Any]]:
-        """Inspect the images that are complete at `now` (the watch's clock). `wait`: treat
-        every file as complete (a one-off run over a folder nothing writes to)."""
+        """Inspect the images that are complete at `now` (the watch's clock): unchanged for
+        settle_s. `wait` (a one-off run, --once): a settled file that does not decode is
+        judged at once instead of being looked at again until give_up_s (a file still
+        growing is still waited for: its size changes)."""
         rows = []
         paths = self._new_files()
         present = set(paths)
@@ -192,7 +194,7 @@ class Watcher:
             seen = self._look(path, now)
             if seen is None:
                 continue  # moved or deleted meanwhile
-            if wait or now - seen.since >= self.settings.settle_s:
+            if now - seen.since >= self.settings.settle_s:
                 row = self._judge(path, now, wait)
                 if row is not None:
                     rows.append(row)

@@ -429,7 +429,7 @@ def test_a_damaged_results_file_at_a_restart_is_skipped_or_refused_in_one_line(t
     assert "2 damaged lines" in said[0] and watcher.run(once=True) == 1  # b.png
     huge = tmp_path / "results.csv"
     # a cell no row of isegui's holds (its sizes are kept within MAX_SIZES_CHARS)
-    from isegui.ml.infer.line_watch import CSV_FIELD_LIMIT
+    from isegui.ml.infer.results_file import CSV_FIELD_LIMIT
     huge.write_text('time,file\n"x,' + "y" * (CSV_FIELD_LIMIT + 10) + '"\n', encoding="utf-8")
     with pytest.raises(InputFileError) as caught:
         _watcher(folder, huge)

@@ -125,3 +125,32 @@ def test_a_padded_image_file_is_refused_without_being_read_whole(tmp_path):
     for read in (probe, load_image):
         with pytest.raises(ImageReadError, match="far more than a 64x48 picture needs"):
             read(path)
+
+
+def test_once_waits_for_a_file_still_growing(tmp_path):
+    """`watch --once` took every file as complete: a part still being copied was judged
+    unreadable."""
+    import threading
+    import time
+
+    import cv2
+    folder = _folder(tmp_path)
+    ok, data = cv2.imencode(".png", _part(2))
+    data = data.tobytes()
+    target = folder / "slow.png"
+    target.write_bytes(data[:40])
+
+    def copy_slowly():
+        for end in range(80, len(data) + 40, 40):
+            time.sleep(0.1)  # well inside the 0.5 s settle time
+            with open(target, "ab") as f:
+                f.write(data[end - 40:end])
+    writer = threading.Thread(target=copy_slowly)
+    writer.start()
+    out = tmp_path / "r.csv"
+    watcher = Watcher(WatchSettings(folder, out, settle_s=0.5), BrightThings(), None,
+                      lambda _: None)
+    assert watcher.run(once=True) == 1
+    writer.join()
+    (row,) = _rows(out)
+    assert row["file"] == "slow.png" and "unreadable" not in row["reasons"]
