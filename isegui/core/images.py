@@ -194,8 +194,10 @@ def load_image(path: str | Path) -> np.ndarray:
     chunks_whole = info.format != "PNG" or _png_chunks_complete(data)
     if not chunks_whole and _png_rows_missing(data):  # Pillow would fill them with black
         raise ImageReadError(path, _PNG_SHORT)
-    # a PNG cut after its pixels (no end chunk): Pillow reads it; libpng would refuse it
-    pixels = _decode_with_opencv(path, data, info) if chunks_whole else None
+    # a PNG cut after its pixels (no end chunk): Pillow reads it; libpng would refuse it.
+    # CIELab (a TIFF's LAB mode): libtiff's own conversion is off by ~12 levels; Pillow's not
+    by_opencv = chunks_whole and info.mode != "LAB"
+    pixels = _decode_with_opencv(path, data, info) if by_opencv else None
     if pixels is None:
         if chunks_whole and info.format == "PNG" and _png_rows_missing(data):
             raise ImageReadError(path, _PNG_SHORT)  # OpenCV gave up on it: say why

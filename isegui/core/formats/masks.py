@@ -74,8 +74,13 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     data = Dataset()
     for n in (names or [])[1:]:
         data.add_class(n)
+    masks_of: dict[str, Path] = {}  # image stem -> its mask file
     for mask_file in mask_files:
         stem = PurePosixPath(*mask_file.relative_to(object_dir).with_suffix("").parts)
+        if stem.as_posix() in masks_of:  # x.png and x.tif: which one holds its objects?
+            raise FormatError(mask_file, f"a second mask for the image {stem} (the first is "
+                                         f"{masks_of[stem.as_posix()].name}); keep one")
+        masks_of[stem.as_posix()] = mask_file
         file_name = images.find(stem.as_posix())
         if file_name is None:
             data.warnings.append(f"{mask_file}: no image named {stem}.* found; skipped")

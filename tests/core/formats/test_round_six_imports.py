@@ -168,3 +168,13 @@ class _Record:
 def test_records_written_on_windows_stay_inside_the_export(record, kept):
     path = _path_in_dataset(_Record(record))
     assert str(path) == kept and "\\" not in str(path) and ".." not in path.parts
+
+
+def test_two_masks_for_one_image_are_named(tmp_path):
+    """x.png and x.tif for one image said "this image is already in the project"."""
+    import shutil
+    out = _masks(tmp_path)
+    (mask,) = (out / "SegmentationObject").glob("a.*")
+    shutil.copy(mask, mask.with_suffix(".tif"))
+    with pytest.raises(FormatError, match="a second mask for the image a"):
+        _read("masks", out)

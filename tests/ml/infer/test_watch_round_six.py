@@ -154,3 +154,13 @@ def test_once_waits_for_a_file_still_growing(tmp_path):
     writer.join()
     (row,) = _rows(out)
     assert row["file"] == "slow.png" and "unreadable" not in row["reasons"]
+
+
+def test_a_lab_tiff_loads_in_its_own_colours(tmp_path):
+    """libtiff's CIELab conversion (OpenCV's) was off by about 12 levels a channel."""
+    from PIL import Image
+    rgb = np.random.default_rng(0).integers(0, 255, (20, 30, 3), np.uint8)
+    Image.fromarray(rgb).convert("LAB").save(tmp_path / "lab.tif")
+    pixels = load_image(tmp_path / "lab.tif")
+    assert pixels.shape == (20, 30, 3)
+    assert np.abs(pixels.astype(int) - rgb).mean() < 2  # Lab's own rounding only
