@@ -63,6 +63,7 @@ class LabelAssist(QObject):
     def _close(self) -> None:
         self._closed = True
         self.drop_waiting()
+        self.work.close()
 
     @property
     def engine(self) -> str:
@@ -107,6 +108,8 @@ class LabelAssist(QObject):
     def preload(self) -> None:
         """Start reading the active run's model (a run became active, an assisted tool was
         picked); the status bar says how it goes."""
+        if self._closed:
+            return
         checkpoint = self.checkpoint()
         if checkpoint is None:
             self.modelStatus.emit("")
@@ -208,7 +211,7 @@ class LabelAssist(QObject):
 
     def _start_detections(self) -> None:
         key, predictor, image = self._detection_key(), self.model(), self.rgb()
-        if key is None or predictor is None or image is None:
+        if key is None or predictor is None or image is None or self._closed:
             return
         self.work.submit(("detections", *key), lambda: predictor.predict([image])[0])
 

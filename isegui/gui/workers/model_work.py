@@ -32,7 +32,7 @@ class ModelWork(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._jobs: queue.Queue[Job] = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()  # None: the end
         self._thread: threading.Thread | None = None
         self.under_way: dict[tuple, Job] = {}  # submitted and not yet finished, by key
 
@@ -48,9 +48,24 @@ class ModelWork(QObject):
             self._thread.start()
         return job
 
+    def close(self) -> None:
+        """No more jobs: those queued are dropped, the one under way finishes and the thread
+        ends (waited for: a process that exits while a thread is inside torch aborts)."""
+        try:
+            while True:
+                self._jobs.get_nowait()
+        except queue.Empty:
+            pass
+        self._jobs.put(None)
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
     def _run(self) -> None:
         while True:
             job = self._jobs.get()
+            if job is None:
+                return
             try:
                 job.result = job.work()
             except Exception as exc:  # noqa: BLE001 - said in the window; the thread goes on
