@@ -16,6 +16,7 @@ a file whose size was set first), and is NG "unreadable" once they have not for 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ import cv2
 import numpy as np
 
 from isegui.core.errors import ImageReadError, InputFileError, IseguiError
-from isegui.core.fileio import (atomic_write_bytes, fitted_name)
+from isegui.core.fileio import atomic_write_bytes, copy_new, fitted_name
 from isegui.core.images import is_image_file, load_image, open_image_file, verify_image
 from isegui.core.line_rules import Rules
 from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX, measure
@@ -273,8 +274,16 @@ class Watcher:
         image of an earlier part); False when it stays where it is."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path.replace(_free_name(folder, path.name))
-        except OSError as exc:
+            target = _free_name(folder, path.name)
+            try:
+                os.replace(path, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # another drive (C:\\camera to D:\\ng): copied whole, then removed here
+                copy_new(path, target)
+                path.unlink()
+        except (OSError, InputFileError) as exc:
             _warn(f"{file_label(path)} not moved: {exc}")
             return False
         return True

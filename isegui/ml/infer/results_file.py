@@ -51,7 +51,6 @@ class ResultsFile:
         self.lock = ProjectLock(path.with_name(path.name + ".lock"))
         self.hold()
         weakref.finalize(self, self.lock.release)
-        self._mend_cut_row()
 
     def hold(self) -> None:
         """Take the results file's lock (InputFileError, in one line, when another watch
@@ -60,30 +59,6 @@ class ResultsFile:
             raise InputFileError(self.path, f"another watch writes its results here"
                                  f"{self.lock.holder()}: one watch per results file (stop the "
                                  "other, or give this one another --out)")
-
-    def _mend_cut_row(self) -> None:
-        """A row cut off by an earlier failure (a full disk, a power cut mid-write) is taken
-        off, so that its image is judged again and the next row does not join it."""
-        try:
-            fd = open_no_follow(self.path, os.O_RDWR)
-        except OSError:
-            return  # not there yet (or not writable: the first write says so)
-        with os.fdopen(fd, "r+b") as f:
-            end = f.seek(0, os.SEEK_END)
-            if end == 0 or (f.seek(end - 1) and f.read(1) == b"\n"):
-                return
-            keep, pos = 0, end
-            while pos > 0:  # back to the last line break: what is after it is the cut row
-                step = min(pos, 1 << 16)
-                f.seek(pos - step)
-                cut = f.read(step).rfind(b"\n")
-                if cut >= 0:
-                    keep = pos - step + cut + 1
-                    break
-                pos -= step
-            f.truncate(keep)
-        _warn(f"{self.path}: its last row was cut off (a failed write); taken off, so its "
-              "image is judged again")
 
     def _refuse_unusable(self) -> None:
         """InputFileError (in one line) for a results file that is a link, a FIFO or anything
@@ -99,24 +74,31 @@ class ResultsFile:
 
     def done_files(self) -> set[str]:
         """The files a run before this one already inspected (a restart goes on from there).
-        A CSV the csv module cannot read back is refused (InputFileError): going on would
-        inspect every image again; a damaged JSON line is skipped and counted."""
+        A file that is not isegui's results (another header, not JSON lines of rows, not
+        readable back) is refused (InputFileError) and left as it is; a damaged JSON line is
+        skipped and counted. A last row without its line end is mended only then: kept with a
+        line end when it is whole, taken off (its image judged again) when a failed write cut
+        it."""
         if not self.path.is_file():
             return set()
         try:
-            # newline="": a name holding a line break (U+2028 too) stays in its own row
-            with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
-                csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-                rows = self._json_rows(f.read().split("\n")) if self.jsonl else \
-                    self._csv_rows(csv.DictReader(f))
+            # newline="": a name holding a line break (U+2028 too) stays in its own row;
+            # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark
+            with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f:
+                text = f.read()
+            csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+            rows = self._json_rows(text.split("\n")) if self.jsonl else \
+                self._csv_rows(csv.DictReader(io.StringIO(text, newline="")))
         except (OSError, csv.Error, TypeError, ValueError) as exc:
             raise InputFileError(self.path, f"cannot read back the images inspected before "
                                  f"({exc}); move it away to start a new results file") from None
+        if text and not text.endswith("\n"):
+            rows = self._mend_last_row(text, rows)
         return {str(r["file"]) for r in rows if r.get("file") is not None}
 
     def _csv_rows(self, reader: csv.DictReader[str]) -> list[dict[str, Any]]:
         """The rows of a results CSV this watch can append to: one whose columns are other
-        (another model's classes) would get rows that do not fit its header."""
+        (another model's classes, or no results at all) would get rows that do not fit."""
         if self.columns and reader.fieldnames is not None \
                 and list(reader.fieldnames) != self.columns:  # no columns: only reading it
             raise ValueError(f"its columns ({', '.join(reader.fieldnames)[:200]}) are not this "
@@ -132,10 +114,47 @@ class ResultsFile:
             except (ValueError, RecursionError):
                 row = None
             if isinstance(row, dict):
+                if not rows and "file" not in row:  # a JSON document, no results of a watch
+                    raise ValueError("its first line is no row of a watch's results (no "
+                                     "\"file\"): not a JSON-lines results file")
                 rows.append(row)
             else:
                 self.damaged += 1
+        if self.damaged and not rows:
+            raise ValueError("no line of it is a row of a watch's results")
         return rows
+
+    def _mend_last_row(self, text: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The file ends without a line end: the last row is whole (a file saved by another
+        program) and gets one, or a failed write cut it and it is taken off."""
+        if self.jsonl:
+            try:
+                whole = isinstance(json.loads(text.rsplit("\n", 1)[-1]), dict)
+            except (ValueError, RecursionError):
+                whole = False
+        else:  # a row cut short lacks its last cells
+            whole = bool(rows) and all(rows[-1].get(c) is not None for c in self.columns)
+        with os.fdopen(open_no_follow(self.path, os.O_RDWR), "r+b") as f:
+            end = f.seek(0, os.SEEK_END)
+            if whole:
+                f.write(b"\n" if self.jsonl else b"\r\n")
+                return rows
+            keep, pos = 0, end
+            while pos > 0:  # back to the last line break: what is after it is the cut row
+                step = min(pos, 1 << 16)
+                f.seek(pos - step)
+                cut = f.read(step).rfind(b"\n")
+                if cut >= 0:
+                    keep = pos - step + cut + 1
+                    break
+                pos -= step
+            f.truncate(keep)
+        _warn(f"{self.path}: its last row was cut off (a failed write); taken off, so its "
+              "image is judged again")
+        if self.jsonl:
+            self.damaged -= 1
+            return rows
+        return rows[:-1]
 
     def add(self, row: dict[str, Any]) -> None:
         self.waiting.append(row)

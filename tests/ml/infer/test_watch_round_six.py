@@ -49,10 +49,10 @@ def test_a_row_cut_off_before_is_mended_at_start_so_its_image_is_judged_again(tm
     results.add({"time": "t0", "file": "a.png", "verdict": "OK"})
     results.lock.release()
     with open(out, "ab") as f:
-        f.write(b"t1,b.png,N")  # a power cut mid-row
+        f.write(b"t1,b.pn")  # a power cut mid-row: its last cells missing
     again = ResultsFile(out, COLUMNS)
-    assert out.read_bytes().endswith(b"\r\n")
     assert again.done_files() == {"a.png"}  # b.png is judged again
+    assert out.read_bytes().endswith(b"\r\n")
     again.add({"time": "t2", "file": "c.png", "verdict": "OK"})
     assert [r["file"] for r in _rows(out)] == ["a.png", "c.png"]  # nothing glued on
 

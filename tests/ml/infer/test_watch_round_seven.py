@@ -1,0 +1,70 @@
+"""The line, the attacker's seventh try: a --out that names a file of the user's own is never
+changed (round six's mending of a cut row cut a COCO file to nothing), a whole last row saved
+without its line end is kept, Excel's byte-order mark is read, a --move-to on another drive
+copies, and the export's scratch file is its own."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from isegui.core.errors import InputFileError
+from isegui.core.images import save_image
+from isegui.ml.infer import line_watch
+from isegui.ml.infer.line_watch import Watcher, WatchSettings
+from isegui.ml.infer.results_file import ResultsFile
+from tests.ml.infer.test_line_watch import BrightThings, _part, _rows
+from tests.ml.infer.test_watch_hostile import _folder
+
+COLUMNS = ["time", "file", "verdict"]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("ann.json", json.dumps({"images": [], "annotations": [], "categories": []})),
+    ("user.csv", "foo,bar\n1,2\nbar,2"),
+    ("notes.jsonl", "[1, 2]\n[3]"),
+])
+def test_a_file_of_the_users_own_is_refused_and_left_as_it_was(tmp_path, name, text):
+    out = tmp_path / name
+    out.write_text(text, encoding="utf-8")
+    before = out.read_bytes()
+    with pytest.raises(InputFileError, match="cannot read back"):
+        ResultsFile(out, COLUMNS).done_files()
+    assert out.read_bytes() == before
+
+
+def test_a_whole_last_row_without_its_line_end_is_kept(tmp_path):
+    out = tmp_path / "results.csv"
+    out.write_bytes(b"time,file,verdict\r\nt0,a.png,OK")  # saved by a spreadsheet
+    results = ResultsFile(out, COLUMNS)
+    assert results.done_files() == {"a.png"}
+    results.add({"time": "t1", "file": "b.png", "verdict": "NG"})
+    assert [r["file"] for r in _rows(out)] == ["a.png", "b.png"]
+
+
+def test_a_results_csv_saved_by_excel_with_a_byte_order_mark_goes_on(tmp_path):
+    out = tmp_path / "results.csv"
+    out.write_bytes("\ufefftime,file,verdict\r\nt0,a.png,OK\r\n".encode())
+    assert ResultsFile(out, COLUMNS).done_files() == {"a.png"}
+
+
+def test_a_move_to_on_another_drive_copies_then_removes(tmp_path, monkeypatch):
+    folder = _folder(tmp_path)
+    save_image(folder / "a.png", _part(1))
+    real_replace = os.replace
+
+    def across_drives(src, dst):
+        raise OSError(18, "Invalid cross-device link", str(src), None, str(dst))
+    monkeypatch.setattr(line_watch.os, "replace", across_drives)
+    done = tmp_path / "done"
+    out = tmp_path / "r.csv"
+    watcher = Watcher(WatchSettings(folder, out, move_to=done), BrightThings(), None,
+                      lambda _: None)
+    assert watcher.run(once=True) == 1
+    monkeypatch.setattr(line_watch.os, "replace", real_replace)
+    assert not (folder / "a.png").exists() and (done / "a.png").is_file()
+    again = Watcher(WatchSettings(folder, out, move_to=done), BrightThings(), None,
+                    lambda _: None)
+    assert again.run(once=True) == 0 and len(_rows(out)) == 1  # not judged again
