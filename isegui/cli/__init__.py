@@ -12,7 +12,9 @@ import argparse
 import errno
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn
 
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         return _open_app(argv)  # `isegui [PROJECT_DIR]`
     args = parser.parse_args(argv)
+    _stop_cleanly_on_terminate()
     log_file = start_logging("cli", args.verbose)
     log.info("isegui %s: %s", __version__, redact_passwords(" ".join(argv)))
     try:
@@ -73,10 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         return _failed(args.command, exc)
     except WRITE_FAILURES as exc:  # the store itself failed: say which, and what it means
         return _failed(args.command, database_failure(getattr(args, "dir", None), exc))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         log.warning("isegui %s interrupted", args.command, extra=FILE_ONLY)
-        print("interrupted; nothing half written was kept", file=sys.stderr)
-        return 130
+        print(f"{'stopped' if isinstance(exc, Terminated) else 'interrupted'}; nothing half "
+              "written was kept", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # the last resort: one line here, the whole traceback in the log
         log.error("isegui %s failed", args.command, exc_info=True, extra=FILE_ONLY)
         where = f"; the details are in {log_file}" if log_file is not None else ""
@@ -86,6 +90,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     log.info("isegui %s exited with %d", args.command, code)
     return code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service stopping, `kill`, the session ending): the same clean-ups as Ctrl+C,
+    so that nothing half-written is left (a copy cut short, an export's scratch folder)."""
+
+
+def _stop_cleanly_on_terminate() -> None:
+    def terminated(signum, frame) -> None:
+        raise Terminated()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminated)
 
 
 def _failed(command: str, problem: str | BaseException) -> int:

@@ -57,7 +57,7 @@ def run_new(args) -> int:
     if (folder / PROJECT_FILE).exists():
         raise ProjectError(f"{folder.resolve()}: already holds a project; add images to it "
                            f"with `isegui add {args.dir} FOLDER`")
-    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    classes = list(dict.fromkeys(c.strip() for c in args.classes.split(",") if c.strip()))
     checked, problems = _checked(args, [args.images], folder)
     _print_problems(problems)
     if not checked:
@@ -73,10 +73,11 @@ def run_new(args) -> int:
         _remove_new_project(project.folder, existed)
         raise
     name = project.name
+    made = [c.name for c in project.store.classes()]  # as the project holds them
     project.close()
     print(one_line(f"project {name} made in {project.folder}: "
                    f"{_summary(report, args.copy, problems)}"
-                   + (f"; classes: {', '.join(classes)}" if classes else ""), 2000))
+                   + (f"; classes: {', '.join(made)}" if made else ""), 2000))
     return EXIT_SOME_LEFT_OUT if problems else EXIT_OK
 
 

@@ -217,6 +217,8 @@ class _BarReporter:
 # --------------------------------------------------------------------------- evaluate
 
 def run_suggest(args) -> int:
+    if args.n < 1:
+        raise ValueError(f"--n must be 1 or more, not {args.n}")
     from isegui.core.entities import ImageStatus
     from isegui.core.errors import ImageReadError
     from isegui.core.images import load_image

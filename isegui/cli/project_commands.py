@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -122,6 +123,8 @@ def run_split(args) -> int:
 
 
 def run_validate(args) -> int:
+    if not (math.isfinite(args.min_area) and args.min_area >= 0):
+        raise ValueError(f"--min-area must be an area of 0 px² or more, not {args.min_area}")
     with Project.open(args.dir, read_only=True) as project, \
             progress_bar("checking images") as progress:
         report = validate_project(project, Rules(min_area=args.min_area), progress)

@@ -296,5 +296,10 @@ def copy_new(source: Path, target: Path) -> None:
     """Copy `source` to `target`, which must not exist yet (nothing is overwritten)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(source, "rb") as src, open(target, "xb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        except BaseException:  # a full disk, Ctrl+C, SIGTERM: no copy cut short is left
+            dst.close()
+            target.unlink(missing_ok=True)
+            raise
     shutil.copystat(source, target)

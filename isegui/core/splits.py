@@ -24,6 +24,9 @@ def assign_splits(project: Project, val: float, test: float = 0.0,
         n_val = 1  # a wanted validation split never ends up empty
     if test > 0 and n_test == 0 and len(images) - n_val >= 2:
         n_test = 1
+    if images and n_val + n_test >= len(images):  # rounding up on few images: none to train
+        raise ValueError(f"val {val:g} and test {test:g} of {len(images)} images leave none "
+                         "for training: give smaller shares")
     chosen = {Split.VAL: order[:n_val], Split.TEST: order[n_val:n_val + n_test],
               Split.TRAIN: order[n_val + n_test:]}
     with store.transaction():

@@ -182,9 +182,14 @@ def image_problem(project: Project, record: ImageRecord) -> str | None:
     if not path.is_file():
         return f"the image file is missing ({path})"
     try:
-        verify_image(path)
+        info = verify_image(path)
     except ImageReadError as exc:
         return f"the image cannot be read: {exc.problem}"
+    if (info.width, info.height) != (record.width, record.height):
+        # replaced by another picture (or turned): every label is in another frame now
+        return (f"the image file is {info.width}x{info.height}, the project knew it as "
+                f"{record.width}x{record.height}: replaced or turned since it was added? "
+                "Its labels no longer fit it")
     return None
 
 

@@ -61,6 +61,22 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     return data
 
 
+class _OneKeyOnce(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (the last would win: a
+    class's name changed without a word)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} is given twice", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _class_names(source: Path, folder: Path) -> list[str]:
     yaml_file = source if source.is_file() and source.suffix in (".yaml", ".yml") else None
     if yaml_file is None:
@@ -68,8 +84,8 @@ def _class_names(source: Path, folder: Path) -> list[str]:
         yaml_file = next((p for p in found if p.is_file()), None)
     if yaml_file is not None:
         try:
-            doc = yaml.safe_load(yaml_file.read_text(encoding="utf-8-sig"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            doc = yaml.load(yaml_file.read_text(encoding="utf-8-sig"), Loader=_OneKeyOnce)
+        except (yaml.YAMLError, UnicodeDecodeError, TypeError) as exc:
             raise FormatError(yaml_file, f"malformed YAML ({exc})") from None
         except ValueError:  # PyYAML's int() of a number of over 4300 digits
             raise FormatError(yaml_file, "a number too long to read") from None

@@ -5,7 +5,7 @@ what its failures mean in words. core.store.project_data builds the project's da
 from __future__ import annotations
 
 import errno
-import shutil
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from isegui.core.store import schema
 from isegui.core.errors import ProjectError
+from isegui.core.fileio import copy_new
 from isegui.core.store.engine import Engine, PostgresFailure, PostgresLockTimeout, SqliteEngine
 
 S = TypeVar("S", bound="StoreBase")
@@ -197,7 +198,13 @@ def _backup_file(conn: sqlite3.Connection, db_path: Path) -> None:
     """A copy of the project file beside it before a migration changes it."""
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     version = schema.read_version(SqliteEngine(conn))
-    shutil.copy2(db_path, db_path.with_name(f"{db_path.name}.v{version}.bak"))
+    # a new file: never written through a link, never over an earlier backup
+    backup = db_path.with_name(f"{db_path.name}.v{version}.bak")
+    k = 1
+    while os.path.lexists(backup):
+        k += 1
+        backup = db_path.with_name(f"{db_path.name}.v{version}-{k}.bak")
+    copy_new(db_path, backup)
 
 
 def _login_name() -> str:

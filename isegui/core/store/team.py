@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isegui.core.errors import ProjectError
+from isegui.core.fileio import atomic_write_text, refuse_link
 from isegui.core.redact import redact_passwords
 from isegui.core.store import team_rules
 from isegui.core.store.engine import PostgresEngine, PostgresFailure
@@ -108,7 +109,8 @@ class TeamRef:
     def write(self, path: Path) -> None:
         data = {"isegui_team": TEAM_FORMAT, "url": checked_url(self.url),
                 "project": self.project, "images": str(self.images)}
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        # a new file in place of whatever the name held: never written through a link
+        atomic_write_text(refuse_link(path), json.dumps(data, indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> TeamRef:

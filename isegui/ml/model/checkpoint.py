@@ -57,7 +57,25 @@ def read_weights_file(path: str | Path,
                                     f"({_first_line(exc)})") from None
     if not isinstance(data, dict):
         raise CheckpointError(path, f"expected a dict of weights, found {type(data).__name__}")
+    broken = _not_finite(data)
+    if broken is not None:  # a run started from it would learn nothing, and blame the rate
+        raise CheckpointError(path, f"its weights {broken} hold values that are not numbers "
+                                    "(NaN or infinity): a run that diverged? Use another file")
     return data
+
+
+def _not_finite(data: Any, name: str = "", depth: int = 0) -> str | None:
+    """The name of the first floating tensor in `data` with a NaN or an infinity, or None."""
+    if isinstance(data, torch.Tensor):
+        if data.is_floating_point() and not bool(torch.isfinite(data).all()):
+            return name or "(a tensor)"
+        return None
+    if depth < 4 and isinstance(data, dict):
+        for key, value in data.items():
+            found = _not_finite(value, f"{name}.{key}" if name else str(key), depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

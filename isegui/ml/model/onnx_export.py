@@ -7,6 +7,8 @@ for the proposals, so a padded image's weakest detections can differ from torch'
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,13 +59,24 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
     graph = FixedSizeGraph(model, height, width).eval()
     example = (torch.rand(1, 3, height, width), torch.tensor(0.5))
     out = Path(out)
-    scratch = out.with_name(out.name + ".partial")
+    if not out.parent.is_dir():
+        raise ExportError(f"{out.parent}: no such folder for the model file")
+    # a scratch file of its own (a fixed "OUT.partial" could be a link to any file, or a file
+    # of the user's: it would be written over, then removed)
+    handle, name = tempfile.mkstemp(prefix=f".{out.stem[:50]}.", suffix=".partial",
+                                    dir=out.parent)
+    os.close(handle)
+    scratch = Path(name)
     with warnings.catch_warnings():
         # tracing warns about every python int it freezes; the size is fixed on purpose
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph, example, str(scratch), dynamo=False, opset_version=OPSET,
-                          input_names=list(INPUTS), output_names=list(OUTPUTS),
-                          do_constant_folding=True)
+        try:
+            torch.onnx.export(graph, example, str(scratch), dynamo=False, opset_version=OPSET,
+                              input_names=list(INPUTS), output_names=list(OUTPUTS),
+                              do_constant_folding=True)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
     meta = {"isegui": __version__, "model_name": data["model_name"], "width": width,
             "height": height,
             "classes": data["classes"], "working_scale": working.as_dict(),
