@@ -107,7 +107,7 @@ class ResultsFile:
         return [unescape_row(row) for row in reader]
 
     def _json_rows(self, lines: list[str]) -> list[dict[str, Any]]:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for line in filter(str.strip, lines):
             try:
                 row = json.loads(line)
