@@ -158,3 +158,33 @@ def test_an_image_replaced_by_one_of_another_size_is_found(demo, capsys):
     assert main(["validate", str(demo)]) != 0
     out = capsys.readouterr().out
     assert "the image file is 64x48, the project knew it as 96x96" in out
+
+
+def _labelme_folder(folder, names):
+    import json
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / f"{name}.json").write_text(json.dumps({
+            "imagePath": "a.png", "imageHeight": 20, "imageWidth": 20,
+            "shapes": [{"label": "part", "shape_type": "polygon",
+                        "points": [[2, 2], [9, 2], [9, 9]]}]}))
+
+
+def test_two_labelme_files_for_one_image_are_both_named(tmp_path, capsys):
+    folder = tmp_path / "lm"
+    _labelme_folder(folder, ["a", "a_copy"])
+    save_image(folder / "a.png", np.zeros((20, 20, 3), np.uint8))
+    assert main(["import", str(tmp_path / "p"), str(folder), "--format", "labelme"]) != 0
+    err = capsys.readouterr().err
+    assert "labeled by two files" in err and "a.json" in err and "a_copy.json" in err
+
+
+def test_an_image_linked_from_outside_the_import_folder_is_said(tmp_path, capsys):
+    outside = tmp_path / "elsewhere.png"
+    save_image(outside, np.zeros((20, 20, 3), np.uint8))
+    folder = tmp_path / "lm"
+    _labelme_folder(folder, ["a"])
+    (folder / "a.png").symlink_to(outside)
+    assert main(["import", str(tmp_path / "p"), str(folder), "--format", "labelme",
+                 "--copy"]) == 0
+    assert "outside" in capsys.readouterr().err

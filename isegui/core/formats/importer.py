@@ -3,6 +3,7 @@ transaction. Any problem stops the import before the project (or its folder) cha
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -161,6 +162,7 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
     plans: list[_Planned] = []
     problems: list[str] = []
     claimed: set[str] = set()
+    origins: dict[str, str] = {}  # stored path -> the file that labels it
     # images a team mate labels now: replacing their labels would fail the whole import
     held = {image_id: holder for image_id, holder in project.store.claims().items()
             if holder[0] != project.store.user}
@@ -177,7 +179,16 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
             problems.append(str(exc))
             continue
         _fit_to_image(image, width, height, report, problems)
+        real = os.path.realpath(file)
+        if os.path.commonpath([real, str(lookup.root)]) != str(lookup.root):
+            report.warnings.append(f"{file}: a link to {real}, outside {lookup.root}; the "
+                                   "image is taken from there")
         stored = _stored_path(project, image, file, options, claimed)
+        if stored in origins and origins[stored] != image.origin:
+            problems.append(f"{file}: labeled by two files ({origins[stored]} and "
+                            f"{image.origin}); keep one, or merge them")
+            continue
+        origins[stored] = image.origin
         plan = _Planned(image, file, stored, width, height)
         existing = project.store.image_by_path(stored)
         if existing is not None:
