@@ -32,17 +32,24 @@ TRAIN_MINUTES = 5
 CLASSES = ("pill", "washer", "chip")
 
 
-def make_photos(folder: Path) -> dict[str, list]:
-    """The photos and, by file name, the objects in each (what the user sees and outlines)."""
-    from isegui.core.demo import generate_scene
+def make_pictures(folder: Path, count: int, generate, first_seed: int,
+                  name: str) -> dict[str, list]:
+    """`count` pictures made by `generate(seed)`, saved as `name.format(k)` (k from 1), and by
+    file name the objects in each (what the user sees and outlines)."""
     from isegui.core.images import save_image
     folder.mkdir(parents=True)
     truth = {}
-    for k in range(PHOTOS):
-        image, objects = generate_scene(7000 + k)
-        name = f"IMG_{k + 1:04d}.jpg"
-        save_image(folder / name, image)
-        truth[name] = objects
+    for k in range(count):
+        image, objects = generate(first_seed + k)
+        save_image(folder / name.format(k + 1), image)
+        truth[name.format(k + 1)] = objects
+    return truth
+
+
+def make_photos(folder: Path) -> dict[str, list]:
+    """The photos (demo scenes as camera JPEGs), one of them cut short."""
+    from isegui.core.demo import generate_scene
+    truth = make_pictures(folder, PHOTOS, generate_scene, 7000, "IMG_{:04d}.jpg")
     broken = folder / f"IMG_{PHOTOS:04d}.jpg"
     broken.write_bytes(broken.read_bytes()[:5000])  # a copy that stopped half-way
     return truth
@@ -98,25 +105,35 @@ class Robot:
         print(path, flush=True)
 
 
+def modal():
+    """The modal dialog on screen, if any."""
+    from PySide6.QtWidgets import QApplication
+    return QApplication.activeModalWidget()
+
+
+def button(widget, text: str):
+    """The push button of `widget` showing `text` (mnemonics aside)."""
+    from PySide6.QtWidgets import QPushButton
+    found = [b for b in widget.findChildren(QPushButton) if b.text().replace("&", "") == text]
+    if not found:
+        raise RuntimeError(f"no button {text!r} in {widget.windowTitle()!r}")
+    return found[0]
+
+
+def press(widget) -> None:
+    """A left click on `widget`, as a person's."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
 def walk(robot: Robot, work: Path, photos: Path, truth: dict):
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox, QPushButton
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
     from isegui.gui.dialogs.new_project import NewProjectDialog
     from isegui.gui.main_window import MainWindow
-
-    def modal():
-        return QApplication.activeModalWidget()
-
-    def button(widget, text: str):
-        found = [b for b in widget.findChildren(QPushButton) if b.text().replace("&", "") == text]
-        if not found:
-            raise RuntimeError(f"no button {text!r} in {widget.windowTitle()!r}")
-        return found[0]
-
-    def press(widget) -> None:
-        QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
 
     # 1. the start dialog of a new machine
     yield lambda: isinstance(modal(), QMessageBox)

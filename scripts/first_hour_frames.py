@@ -22,39 +22,23 @@ TRAIN_MINUTES = 4
 
 def make_frames(folder: Path) -> dict[str, list]:
     """The frames as camera PNGs and, by file name, the defects in each."""
+    from first_hour import make_pictures
+
     from isegui.core.demo_defects import generate_frame
-    from isegui.core.images import save_image
-    folder.mkdir(parents=True)
-    truth = {}
-    for k in range(FRAMES):
-        image, objects = generate_frame(5100 + k)
-        name = f"frame_{k + 1:03d}.png"
-        save_image(folder / name, image)
-        truth[name] = objects
-    return truth
+    return make_pictures(folder, FRAMES, generate_frame, 5100, "frame_{:03d}.png")
 
 
 def walk(robot, work: Path, frames: Path, truth: dict):
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenu, QMessageBox, QPushButton
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenu, QMessageBox
+
+    from first_hour import button, modal, press
 
     from isegui.gui.dialogs.export_model import ExportModelDialog
     from isegui.gui.dialogs.line_rules import LineRulesDialog
     from isegui.gui.dialogs.new_project import NewProjectDialog
     from isegui.gui.main_window import MainWindow
-
-    def modal():
-        return QApplication.activeModalWidget()
-
-    def button(widget, text: str):
-        found = [b for b in widget.findChildren(QPushButton) if b.text().replace("&", "") == text]
-        if not found:
-            raise RuntimeError(f"no button {text!r} in {widget.windowTitle()!r}")
-        return found[0]
-
-    def press(widget) -> None:
-        QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
 
     # 1. a new project from the frames (1 in 7 held out for val, as the dialog says)
     yield lambda: isinstance(modal(), QMessageBox)

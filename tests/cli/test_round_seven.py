@@ -16,12 +16,7 @@ from isegui.cli import Terminated, _stop_cleanly_on_terminate, main
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.images import save_image
 from isegui.core.project import PROJECT_FILE, Project
-
-
-def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
+from tests.cli.test_round_five import _one_line
 
 
 @pytest.fixture

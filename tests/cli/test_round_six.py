@@ -12,12 +12,7 @@ import pytest
 
 from isegui.cli import _shown, main
 from isegui.core.project import PROJECT_FILE, Project
-
-
-def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
+from tests.cli.test_round_five import _one_line
 
 
 @pytest.mark.parametrize("name", [PROJECT_FILE, "model.pt", "part.png", "results.csv"])

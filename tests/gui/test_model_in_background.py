@@ -93,6 +93,18 @@ def held(monkeypatch, tmp_path):
     return folder, loader
 
 
+@pytest.fixture
+def window(qtbot, held):
+    """A window on the held project (opening it starts reading the model), its driver and
+    the loader; the loader let go and the window closed after the test."""
+    folder, loader = held
+    win = aimed_window(qtbot, folder)
+    yield win, Driver(win), loader
+    loader.go.set()
+    win.close()
+    win.session.close()
+
+
 def _engine(win, key):
     combo = win.findChild(QComboBox, "assist-engine")
     combo.setCurrentIndex(combo.findData(key))
@@ -104,134 +116,100 @@ def _cursor_is_busy():
     return cursor is not None and cursor.shape() == Qt.CursorShape.BusyCursor
 
 
-def test_the_window_takes_input_while_the_model_loads_and_the_box_waits_for_it(qtbot, held):
-    folder, loader = held
-    win = aimed_window(qtbot, folder)  # opening the window starts reading the model
-    drive = Driver(win)
-    try:
-        qtbot.waitUntil(lambda: loader.calls == 1)
-        assert "loading run fake" in win.model_status.text()
-        _engine(win, "model")
-        drive.key(Qt.Key.Key_M)
-        drive.drag([(28, 43), (60, 70), (93, 108)])  # a box round the disc: it must wait
-        assert win.session.document.instances() == []
-        assert win.assist.waiting and _cursor_is_busy()
-        # the window goes on meanwhile: a key it handles itself (zoom in) takes effect
-        before = win.view.transform().m11()
-        drive.shortcut("+")  # zoom in, handled while the model is still being read
-        assert win.view.transform().m11() > before
-        assert win.assist.model() is None and win.assist.waiting  # still loading
-        loader.go.set()
-        qtbot.waitUntil(lambda: not win.assist.waiting)
-        (inst,) = win.session.document.instances()
-        assert inst.source == Source.ACCEPTED_PREDICTION  # the model's mask, not GrabCut's
-        assert "run fake ready" in win.model_status.text()
-        assert QApplication.overrideCursor() is None
-    finally:
-        loader.go.set()
-        win.close()
-        win.session.close()
-
-
-def test_esc_drops_the_box_that_waits_for_the_model(qtbot, held):
-    folder, loader = held
-    win = aimed_window(qtbot, folder)
-    drive = Driver(win)
-    try:
-        _engine(win, "model")
-        drive.key(Qt.Key.Key_M)
-        drive.drag([(28, 43), (60, 70), (93, 108)])
-        assert win.assist.waiting
-        drive.key(Qt.Key.Key_Escape)
-        assert not win.assist.waiting and QApplication.overrideCursor() is None
-        loader.go.set()
-        qtbot.waitUntil(lambda: win.assist.model() is not None)
-        qtbot.wait(50)
-        assert win.session.document.instances() == []  # dropped, not run later
-    finally:
-        loader.go.set()
-        win.close()
-        win.session.close()
-
-
-def test_auto_uses_grabcut_while_the_model_loads_and_says_so(qtbot, held):
-    folder, loader = held
-    win = aimed_window(qtbot, folder)
-    drive = Driver(win)
-    messages = []
-    win.ctx.message.connect(messages.append)
-    try:
-        assert win.options.engine == "auto"  # the default
-        drive.key(Qt.Key.Key_M)
-        drive.drag([(28, 43), (60, 70), (93, 108)])
-        (inst,) = win.session.document.instances()
-        assert inst.source == Source.MANUAL  # GrabCut's, at once
-        assert "GrabCut: the model is still loading" in messages[-1]
-    finally:
-        loader.go.set()
-        win.close()
-        win.session.close()
-
-
-def test_auto_takes_the_model_only_above_the_bar_and_colour_never(qtbot, held):
-    folder, loader = held
+def test_the_window_takes_input_while_the_model_loads_and_the_box_waits_for_it(qtbot, window):
+    win, drive, loader = window  # opening the window started reading the model
+    qtbot.waitUntil(lambda: loader.calls == 1)
+    assert "loading run fake" in win.model_status.text()
+    _engine(win, "model")
+    drive.key(Qt.Key.Key_M)
+    drive.drag([(28, 43), (60, 70), (93, 108)])  # a box round the disc: it must wait
+    assert win.session.document.instances() == []
+    assert win.assist.waiting and _cursor_is_busy()
+    # the window goes on meanwhile: a key it handles itself (zoom in) takes effect
+    before = win.view.transform().m11()
+    drive.shortcut("+")  # zoom in, handled while the model is still being read
+    assert win.view.transform().m11() > before
+    assert win.assist.model() is None and win.assist.waiting  # still loading
     loader.go.set()
-    win = aimed_window(qtbot, folder)
-    drive = Driver(win)
+    qtbot.waitUntil(lambda: not win.assist.waiting)
+    (inst,) = win.session.document.instances()
+    assert inst.source == Source.ACCEPTED_PREDICTION  # the model's mask, not GrabCut's
+    assert "run fake ready" in win.model_status.text()
+    assert QApplication.overrideCursor() is None
+
+
+def test_esc_drops_the_box_that_waits_for_the_model(qtbot, window):
+    win, drive, loader = window
+    _engine(win, "model")
+    drive.key(Qt.Key.Key_M)
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    assert win.assist.waiting
+    drive.key(Qt.Key.Key_Escape)
+    assert not win.assist.waiting and QApplication.overrideCursor() is None
+    loader.go.set()
+    qtbot.waitUntil(lambda: win.assist.model() is not None)
+    qtbot.wait(50)
+    assert win.session.document.instances() == []  # dropped, not run later
+
+
+def test_auto_uses_grabcut_while_the_model_loads_and_says_so(qtbot, window):
+    win, drive, loader = window
     messages = []
     win.ctx.message.connect(messages.append)
-    try:
-        qtbot.waitUntil(lambda: win.assist.model() is not None)
-        speck = np.zeros((H, W), bool)
-        speck[70:77, 55:62] = True  # the weak run's 45-px² speck in a box round the disc
-        loader.model.box_answer = _detection(speck)
-        drive.key(Qt.Key.Key_M)
-        drive.drag([(28, 43), (60, 70), (93, 108)])
-        (auto,) = win.session.document.instances()
-        assert auto.source == Source.MANUAL and "spans" in messages[-1]
-        disc = _disc_mask()
-        assert (rasterize(auto.shape, H, W) & disc).sum() / disc.sum() > 0.8  # GrabCut's disc
-
-        _engine(win, "model")  # the user asked for the model: its speck it is
-        drive.drag([(28, 43), (60, 70), (93, 108)])
-        model_made = [i for i in win.session.document.instances() if i.id != auto.id]
-        assert model_made[0].source == Source.ACCEPTED_PREDICTION
-        assert rasterize(model_made[0].shape, H, W).sum() < 80
-
-        loader.model.box_answer = _detection(disc, mask_score=0.3)  # an unsure mask
-        _engine(win, "auto")
-        drive.drag([(28, 43), (60, 70), (93, 108)])
-        assert "unsure" in messages[-1]
-        _engine(win, "colour")
-        loader.model.box_answer = _detection(disc)
-        drive.drag([(28, 43), (60, 70), (93, 108)])
-        assert "GrabCut (colour)" in messages[-1]
-    finally:
-        win.close()
-        win.session.close()
+    assert win.options.engine == "auto"  # the default
+    drive.key(Qt.Key.Key_M)
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    (inst,) = win.session.document.instances()
+    assert inst.source == Source.MANUAL  # GrabCut's, at once
+    assert "GrabCut: the model is still loading" in messages[-1]
 
 
-def test_the_click_tool_waits_for_the_models_detections_of_the_image(qtbot, held):
-    folder, loader = held
-    win = aimed_window(qtbot, folder)
-    drive = Driver(win)
-    try:
-        _engine(win, "model")
-        drive.key(Qt.Key.Key_I)
-        drive.click(60, 75)
-        assert win.assist.waiting and win.view.tool.outlining is None
-        loader.go.set()
-        qtbot.waitUntil(lambda: win.view.tool.outlining is not None)
-        assert loader.model.looked_at == 1  # the image was looked at off the window's thread
-        assert win.view.tool.outlining.class_index == 1  # the model's detection, not GrabCut
-        drive.key(Qt.Key.Key_Return)
-        (inst,) = win.session.document.instances()
-        assert inst.source == Source.ACCEPTED_PREDICTION
-        drive.key(Qt.Key.Key_D)  # the next image: its detections are made anew
-        drive.click(60, 75)
-        qtbot.waitUntil(lambda: win.view.tool.outlining is not None)
-        assert loader.model.looked_at == 2
-    finally:
-        loader.go.set()
-        win.close()
-        win.session.close()
+def test_auto_takes_the_model_only_above_the_bar_and_colour_never(qtbot, window):
+    win, drive, loader = window
+    loader.go.set()
+    messages = []
+    win.ctx.message.connect(messages.append)
+    qtbot.waitUntil(lambda: win.assist.model() is not None)
+    speck = np.zeros((H, W), bool)
+    speck[70:77, 55:62] = True  # the weak run's 45-px² speck in a box round the disc
+    loader.model.box_answer = _detection(speck)
+    drive.key(Qt.Key.Key_M)
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    (auto,) = win.session.document.instances()
+    assert auto.source == Source.MANUAL and "spans" in messages[-1]
+    disc = _disc_mask()
+    assert (rasterize(auto.shape, H, W) & disc).sum() / disc.sum() > 0.8  # GrabCut's disc
+
+    _engine(win, "model")  # the user asked for the model: its speck it is
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    model_made = [i for i in win.session.document.instances() if i.id != auto.id]
+    assert model_made[0].source == Source.ACCEPTED_PREDICTION
+    assert rasterize(model_made[0].shape, H, W).sum() < 80
+
+    loader.model.box_answer = _detection(disc, mask_score=0.3)  # an unsure mask
+    _engine(win, "auto")
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    assert "unsure" in messages[-1]
+    _engine(win, "colour")
+    loader.model.box_answer = _detection(disc)
+    drive.drag([(28, 43), (60, 70), (93, 108)])
+    assert "GrabCut (colour)" in messages[-1]
+
+
+def test_the_click_tool_waits_for_the_models_detections_of_the_image(qtbot, window):
+    win, drive, loader = window
+    _engine(win, "model")
+    drive.key(Qt.Key.Key_I)
+    drive.click(60, 75)
+    assert win.assist.waiting and win.view.tool.outlining is None
+    loader.go.set()
+    qtbot.waitUntil(lambda: win.view.tool.outlining is not None)
+    assert loader.model.looked_at == 1  # the image was looked at off the window's thread
+    assert win.view.tool.outlining.class_index == 1  # the model's detection, not GrabCut
+    drive.key(Qt.Key.Key_Return)
+    (inst,) = win.session.document.instances()
+    assert inst.source == Source.ACCEPTED_PREDICTION
+    drive.key(Qt.Key.Key_D)  # the next image: its detections are made anew
+    drive.click(60, 75)
+    qtbot.waitUntil(lambda: win.view.tool.outlining is not None)
+    assert loader.model.looked_at == 2
