@@ -125,9 +125,6 @@ def _collect(project: Project, split: Split | None, predictions: bool,
         raise IseguiError(f"{project.folder}: no run {run_id} to export the predictions of; "
                           "there are: " + (", ".join(str(r.id) for r in store.runs()[-10:])
                                            or "none"))
-    if predictions and run_id is None:
-        raise IseguiError(f"{project.folder}: no run is active, so there are no predictions "
-                          "to export; give --run N")
     names = _unique_names(store.images(split))
     out = []
     if predictions:
