@@ -24,7 +24,7 @@ from typing import IO, Any
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 LINE_END = "\r\n"
-_PREFIX = 64  # characters looked at: the start of a cell decides
+_PREFIX = 8  # characters normalised after the blank start: the first decides
 
 
 def _runs(text: str) -> bool:
@@ -32,12 +32,14 @@ def _runs(text: str) -> bool:
     it starts with = + - @ tab or CR, also behind spaces or invisible characters (a no-break
     or zero-width space, a byte-order mark: some programs trim them) and in full-width form
     (＝ ＋ － ＠, which NFKC makes the ASCII signs)."""
-    head = text[:_PREFIX].lstrip(QUOTE)
-    if head[:1] in ("\t", "\r"):
+    rest = text.lstrip(QUOTE)
+    if rest[:1] in ("\t", "\r"):
         return True
-    head = unicodedata.normalize("NFKC", "".join(
-        c for c in head if not (c.isspace() or unicodedata.category(c) in ("Zs", "Cf"))))
-    return head[:1] in FORMULA_STARTS
+    start = 0  # past every space and invisible character in front, however many
+    while start < len(rest) and (rest[start].isspace()
+                                 or unicodedata.category(rest[start]) in ("Zs", "Cf")):
+        start += 1
+    return unicodedata.normalize("NFKC", rest[start:start + _PREFIX])[:1] in FORMULA_STARTS
 
 
 def escape_cell(value: Any) -> Any:
@@ -52,9 +54,12 @@ def unescape_cell(text: str) -> str:
     return text[1:] if text.startswith(QUOTE) and _runs(text) else text
 
 
-def unescape_row(row: Mapping[str, str | None]) -> dict[str, str | None]:
-    """A row read back (csv.DictReader), each cell as it was before it was written."""
-    return {key: value if value is None else unescape_cell(value) for key, value in row.items()}
+def unescape_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row read back (csv.DictReader), each cell as it was before it was written; cells
+    beyond the header (a note typed into a spreadsheet: a list under the key None) left
+    out."""
+    return {key: value if value is None else unescape_cell(value) for key, value in row.items()
+            if key is not None and (value is None or isinstance(value, str))}
 
 
 class CsvDictWriter:

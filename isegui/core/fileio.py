@@ -143,7 +143,10 @@ def read_json(path: str | Path) -> Any:
     """Parse a JSON file; FormatError names the file, the line and what is wrong."""
     path = Path(path)
     try:
-        return json.loads(read_regular_text(path))
+        return json.loads(read_regular_text(path), object_pairs_hook=_no_key_twice)
+    except _KeyTwice as exc:
+        raise FormatError(path, f"the key {exc.args[0]!r} is given twice in one object (which "
+                                "one is meant?)") from None
     except FileNotFoundError:
         raise FormatError(path, "file not found") from None
     except UnicodeDecodeError as exc:
@@ -155,6 +158,23 @@ def read_json(path: str | Path) -> Any:
         raise FormatError(path, "JSON nested too deeply to be a label file") from None
     except OSError as exc:
         raise FormatError(path, f"cannot read the file ({exc.strerror or exc})") from None
+
+
+class _KeyTwice(ValueError):
+    pass
+
+
+def _no_key_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key is given twice (the last would win without a word:
+    "name": "pill", "name": "chip" made pill's labels chip's)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _KeyTwice(key)
+            seen.add(key)
+    return obj
 
 
 def safe_relative(name: str, what: str = "file name") -> PurePosixPath:
@@ -295,11 +315,14 @@ def open_no_follow(path: Path, flags: int, mode: int = 0o666) -> int:
 def copy_new(source: Path, target: Path) -> None:
     """Copy `source` to `target`, which must not exist yet (nothing is overwritten)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(source, "rb") as src, open(target, "xb") as dst:
+    with open(source, "rb") as src:
+        made = False
         try:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            with open(target, "xb") as dst:
+                made = True
+                shutil.copyfileobj(src, dst, 1 << 20)
+            shutil.copystat(source, target)
         except BaseException:  # a full disk, Ctrl+C, SIGTERM: no copy cut short is left
-            dst.close()
-            target.unlink(missing_ok=True)
+            if made:
+                target.unlink(missing_ok=True)
             raise
-    shutil.copystat(source, target)

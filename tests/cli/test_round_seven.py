@@ -183,3 +183,46 @@ def test_an_image_linked_from_outside_the_import_folder_is_said(tmp_path, capsys
     assert main(["import", str(tmp_path / "p"), str(folder), "--format", "labelme",
                  "--copy"]) == 0
     assert "outside" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the eighth try
+
+def test_a_copy_that_never_started_leaves_no_empty_file(tmp_path, monkeypatch):
+    """SIGTERM between making the copy's file and copying into it left a 0-byte image."""
+    from isegui.core import fileio
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"x" * 1000)
+
+    def stopped_at_once(src, dst, length=0):
+        raise Terminated()
+    monkeypatch.setattr(fileio.shutil, "copyfileobj", stopped_at_once)
+    with pytest.raises(Terminated):
+        fileio.copy_new(source, tmp_path / "copy.bin")
+    assert not (tmp_path / "copy.bin").exists()
+    (tmp_path / "there.bin").write_bytes(b"mine")
+    monkeypatch.undo()
+    with pytest.raises(FileExistsError):
+        fileio.copy_new(source, tmp_path / "there.bin")
+    assert (tmp_path / "there.bin").read_bytes() == b"mine"  # another's file is left alone
+
+
+def test_a_yaml_merge_key_is_no_key_given_twice(tmp_path):
+    from isegui.core.formats.yolo import _class_names
+    (tmp_path / "data.yaml").write_text(
+        "base: &base {0: scratch}\nnames:\n  <<: *base\n  1: dent\n")
+    assert _class_names(tmp_path, tmp_path) == ["scratch", "dent"]
+
+
+def test_a_json_label_file_with_a_key_given_twice_is_refused(tmp_path):
+    from isegui.core.fileio import read_json
+    path = tmp_path / "a.json"
+    path.write_text('{"categories": [{"id": 1, "name": "pill", "name": "chip"}]}')
+    with pytest.raises(FormatError, match="the key 'name' is given twice"):
+        read_json(path)
+
+
+def test_export_model_sizes_beyond_training_are_refused():
+    from isegui.ml.infer.onnx_model import ExportError
+    from isegui.ml.model.onnx_export import parse_input_size
+    with pytest.raises(ExportError, match="at most 4096"):
+        parse_input_size("32768")

@@ -113,10 +113,11 @@ class ResultsFile:
                 row = json.loads(line)
             except (ValueError, RecursionError):
                 row = None
+            if not rows and not self.damaged and not (isinstance(row, dict) and "file" in row):
+                # a JSON document (an array of rows too), no results of a watch
+                raise ValueError("its first line is no row of a watch's results: not a "
+                                 "JSON-lines results file")
             if isinstance(row, dict):
-                if not rows and "file" not in row:  # a JSON document, no results of a watch
-                    raise ValueError("its first line is no row of a watch's results (no "
-                                     "\"file\"): not a JSON-lines results file")
                 rows.append(row)
             else:
                 self.damaged += 1
@@ -166,13 +167,17 @@ class ResultsFile:
         if not self.waiting:
             return True
         try:
-            fd = open_no_follow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            fd = open_no_follow(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         except (OSError, InputFileError) as exc:  # InputFileError: made a link or FIFO since
             _warn(f"{self.path} cannot be written ({exc}): {len(self.waiting)} rows wait")
             return False
         try:
             before = os.fstat(fd).st_size
             data = self._text(new=before == 0).encode("utf-8", errors="backslashreplace")
+            if before and _last_byte(fd, before) != b"\n":
+                # its last line end was lost since (an editor's save): our row on a line of its
+                # own, never joined to that one
+                data = (b"\n" if self.jsonl else b"\r\n") + data
             try:
                 written = 0
                 while written < len(data):
@@ -198,3 +203,10 @@ class ResultsFile:
             writer.writeheader()
         writer.writerows(self.waiting)
         return buffer.getvalue()
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    """The file's last byte (os.pread is not on Windows; appends go to the end wherever the
+    position is)."""
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    return os.read(fd, 1)

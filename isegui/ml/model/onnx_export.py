@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from torchvision.models.detection import MaskRCNN
 
 OPSET = 17
+LARGEST_INPUT = 4096  # px a side, as `isegui train --size` takes at most
 
 
 def parse_input_size(text: str | int) -> tuple[int, int]:
@@ -39,6 +40,9 @@ def parse_input_size(text: str | int) -> tuple[int, int]:
         raise ExportError(f"--size {text!r}: give N or WxH, e.g. 512 or 512x384") from None
     if min(size) < 32 or size[0] % 32 or size[1] % 32:
         raise ExportError(f"--size {text}: width and height must be multiples of 32")
+    if max(size) > LARGEST_INPUT:  # as training's largest size: a larger graph is gigabytes
+        raise ExportError(f"--size {text}: at most {LARGEST_INPUT} px a side (a large frame "
+                          "is predicted on tiles: export a tiled run)")
     return size
 
 

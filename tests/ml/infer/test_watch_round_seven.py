@@ -68,3 +68,40 @@ def test_a_move_to_on_another_drive_copies_then_removes(tmp_path, monkeypatch):
     again = Watcher(WatchSettings(folder, out, move_to=done), BrightThings(), None,
                     lambda _: None)
     assert again.run(once=True) == 0 and len(_rows(out)) == 1  # not judged again
+
+
+# ---------------------------------------------------------------- the eighth try
+
+def test_a_row_is_never_joined_to_a_line_another_program_left_open(tmp_path):
+    """An editor saved the results without their last line end while the watch ran: the
+    next row was glued on, and the restart stopped on an unexpected AttributeError."""
+    out = tmp_path / "results.csv"
+    results = ResultsFile(out, COLUMNS)
+    results.add({"time": "t0", "file": "a.png", "verdict": "OK"})
+    out.write_bytes(out.read_bytes().rstrip(b"\r\n"))
+    results.add({"time": "t1", "file": "b.png", "verdict": "NG"})
+    assert [r["file"] for r in _rows(out)] == ["a.png", "b.png"]
+    results.lock.release()
+    assert ResultsFile(out, COLUMNS).done_files() == {"a.png", "b.png"}
+
+
+def test_a_note_typed_beside_a_row_does_not_stop_the_restart(tmp_path):
+    out = tmp_path / "results.csv"
+    out.write_text("time,file,verdict\r\nt0,a.png,OK,checked by Ann\r\n", encoding="utf-8")
+    assert ResultsFile(out, COLUMNS).done_files() == {"a.png"}
+
+
+def test_a_json_array_is_no_json_lines_results_file(tmp_path):
+    out = tmp_path / "parts.json"
+    out.write_text('[\n{"file": "a.png"},\n{"file": "b.png"}\n]', encoding="utf-8")
+    before = out.read_bytes()
+    with pytest.raises(InputFileError, match="not a JSON-lines results file"):
+        ResultsFile(out, COLUMNS).done_files()
+    assert out.read_bytes() == before
+
+
+def test_no_formula_behind_a_long_run_of_blanks():
+    from isegui.core.csv_cells import escape_cell, unescape_cell
+    for blank in (" ", "\u00a0", "\u200b"):
+        text = blank * 70 + "=1+2"
+        assert escape_cell(text) == "'" + text and unescape_cell(escape_cell(text)) == text
