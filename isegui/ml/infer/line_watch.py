@@ -282,7 +282,11 @@ class Watcher:
                     raise
                 # another drive (C:\\camera to D:\\ng): copied whole, then removed here
                 copy_new(path, target)
-                path.unlink()
+                try:
+                    path.unlink()
+                except OSError:
+                    target.unlink(missing_ok=True)  # not moved: no second copy at a restart
+                    raise
         except (OSError, InputFileError) as exc:
             _warn(f"{file_label(path)} not moved: {exc}")
             return False

@@ -10,9 +10,9 @@ import json
 import logging
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from isegui.core.csv_cells import CsvDictWriter, unescape_row
 from isegui.core.errors import InputFileError
@@ -55,6 +55,11 @@ class ResultsFile:
     def hold(self) -> None:
         """Take the results file's lock (InputFileError, in one line, when another watch
         holds it)."""
+        lock = self.lock.path
+        if not self.lock.held and lock.is_file() and lock.stat().st_size > 1 \
+                and not self.lock.holder():  # a file of someone's own under that name
+            raise InputFileError(lock, "is there and is no watch's lock: isegui keeps its "
+                                       "lock under this name; move the file away")
         if not self.lock.held and not self.lock.try_acquire():
             raise InputFileError(self.path, f"another watch writes its results here"
                                  f"{self.lock.holder()}: one watch per results file (stop the "
@@ -73,73 +78,84 @@ class ResultsFile:
             raise InputFileError(self.path, f"cannot hold the results: {problem}")
 
     def done_files(self) -> set[str]:
-        """The files a run before this one already inspected (a restart goes on from there).
-        A file that is not isegui's results (another header, not JSON lines of rows, not
-        readable back) is refused (InputFileError) and left as it is; a damaged JSON line is
-        skipped and counted. A last row without its line end is mended only then: kept with a
-        line end when it is whole, taken off (its image judged again) when a failed write cut
-        it."""
+        """The files a run before this one already inspected (a restart goes on from there),
+        read row by row (a year of rows is not held in memory). A file that is not isegui's
+        results (another header, not JSON lines of rows, a line longer than any row) is
+        refused (InputFileError) and left as it is; a damaged JSON line is skipped and
+        counted. A last row without its line end is mended only then: kept with a line end
+        when it is whole, taken off (its image judged again) when a failed write cut it."""
         if not self.path.is_file():
             return set()
         try:
             # newline="": a name holding a line break (U+2028 too) stays in its own row;
             # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark
             with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f:
-                text = f.read()
-            csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-            rows = self._json_rows(text.split("\n")) if self.jsonl else \
-                self._csv_rows(csv.DictReader(io.StringIO(text, newline="")))
+                csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+                names, last = self._json_names(_lines(f)) if self.jsonl else \
+                    self._csv_names(csv.DictReader(_lines(f)))
+            ends_open = _ends_without_line_end(self.path)
         except (OSError, csv.Error, TypeError, ValueError) as exc:
             raise InputFileError(self.path, f"cannot read back the images inspected before "
                                  f"({exc}); move it away to start a new results file") from None
-        if text and not text.endswith("\n"):
-            rows = self._mend_last_row(text, rows)
-        return {str(r["file"]) for r in rows if r.get("file") is not None}
+        whole = last is None or all(last.get(c) is not None for c in self.columns or ["file"])
+        if ends_open:
+            self._mend_last_row(whole)
+        if last is not None and (whole or not ends_open) and last.get("file") is not None:
+            names.add(str(last["file"]))
+        return names
 
-    def _csv_rows(self, reader: csv.DictReader[str]) -> list[dict[str, Any]]:
-        """The rows of a results CSV this watch can append to: one whose columns are other
-        (another model's classes, or no results at all) would get rows that do not fit."""
+    def _csv_names(self, reader: csv.DictReader[str]
+                   ) -> tuple[set[str], dict[str, Any] | None]:
+        """The files of a results CSV this watch can append to, but its last row's, and that
+        row: one whose columns are other (another model's classes, or no results at all)
+        would get rows that do not fit."""
         if self.columns and reader.fieldnames is not None \
                 and list(reader.fieldnames) != self.columns:  # no columns: only reading it
             raise ValueError(f"its columns ({', '.join(reader.fieldnames)[:200]}) are not this "
                              f"watch's ({', '.join(self.columns)[:200]}): another model's "
                              "classes?")
-        return [unescape_row(row) for row in reader]
+        names: set[str] = set()
+        last: dict[str, Any] | None = None
+        for row in reader:
+            if last is not None and last.get("file") is not None:
+                names.add(str(last["file"]))
+            last = unescape_row(row)
+        return names, last
 
-    def _json_rows(self, lines: list[str]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for line in filter(str.strip, lines):
+    def _json_names(self, lines: Iterable[str]) -> tuple[set[str], dict[str, Any] | None]:
+        """As _csv_names, for JSON lines; the last row is {} when the last line is damaged."""
+        names: set[str] = set()
+        last: dict[str, Any] | None = None
+        seen = False
+        for line in lines:
+            if not line.strip():
+                continue
             try:
                 row = json.loads(line)
             except (ValueError, RecursionError):
                 row = None
-            if not rows and not self.damaged and not (isinstance(row, dict) and "file" in row):
+            if not seen and not (isinstance(row, dict) and "file" in row):
                 # a JSON document (an array of rows too), no results of a watch
                 raise ValueError("its first line is no row of a watch's results: not a "
                                  "JSON-lines results file")
+            seen = True
+            if last and last.get("file") is not None:
+                names.add(str(last["file"]))
             if isinstance(row, dict):
-                rows.append(row)
+                last = row
             else:
                 self.damaged += 1
-        if self.damaged and not rows:
-            raise ValueError("no line of it is a row of a watch's results")
-        return rows
+                last = {}
+        return names, last
 
-    def _mend_last_row(self, text: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _mend_last_row(self, whole: bool) -> None:
         """The file ends without a line end: the last row is whole (a file saved by another
         program) and gets one, or a failed write cut it and it is taken off."""
-        if self.jsonl:
-            try:
-                whole = isinstance(json.loads(text.rsplit("\n", 1)[-1]), dict)
-            except (ValueError, RecursionError):
-                whole = False
-        else:  # a row cut short lacks its last cells
-            whole = bool(rows) and all(rows[-1].get(c) is not None for c in self.columns)
         with os.fdopen(open_no_follow(self.path, os.O_RDWR), "r+b") as f:
             end = f.seek(0, os.SEEK_END)
             if whole:
                 f.write(b"\n" if self.jsonl else b"\r\n")
-                return rows
+                return
             keep, pos = 0, end
             while pos > 0:  # back to the last line break: what is after it is the cut row
                 step = min(pos, 1 << 16)
@@ -150,12 +166,10 @@ class ResultsFile:
                     break
                 pos -= step
             f.truncate(keep)
+        if self.jsonl:
+            self.damaged -= 1  # counted as damaged when read: it was cut, and is gone
         _warn(f"{self.path}: its last row was cut off (a failed write); taken off, so its "
               "image is judged again")
-        if self.jsonl:
-            self.damaged -= 1
-            return rows
-        return rows[:-1]
 
     def add(self, row: dict[str, Any]) -> None:
         self.waiting.append(row)
@@ -210,3 +224,25 @@ def _last_byte(fd: int, size: int) -> bytes:
     position is)."""
     os.lseek(fd, size - 1, os.SEEK_SET)
     return os.read(fd, 1)
+
+
+MAX_LINE = 1 << 26  # characters: far more than any row a watch writes (its cells are bounded)
+
+
+def _lines(f: TextIO) -> Iterator[str]:
+    """The file's lines, none longer than MAX_LINE (a file of gigabytes without a line break,
+    a sparse one, is no results file: never read whole into memory)."""
+    while True:
+        line = f.readline(MAX_LINE)
+        if not line:
+            return
+        if len(line) >= MAX_LINE and not line.endswith("\n"):
+            raise ValueError(f"a line longer than {MAX_LINE >> 20} M characters: no results "
+                             "of a watch")
+        yield line
+
+
+def _ends_without_line_end(path: Path) -> bool:
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        return end > 0 and f.seek(end - 1) >= 0 and f.read(1) != b"\n"

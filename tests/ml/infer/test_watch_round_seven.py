@@ -105,3 +105,50 @@ def test_no_formula_behind_a_long_run_of_blanks():
     for blank in (" ", "\u00a0", "\u200b"):
         text = blank * 70 + "=1+2"
         assert escape_cell(text) == "'" + text and unescape_cell(escape_cell(text)) == text
+
+
+def test_a_huge_results_file_without_line_ends_is_refused_without_reading_it_whole(tmp_path):
+    """A 1 GiB sparse results file took 6.5 GB of memory before being refused."""
+    import tracemalloc
+    out = tmp_path / "results.csv"
+    out.write_text("time,file,verdict\r\n", encoding="utf-8")
+    with open(out, "r+b") as f:
+        f.truncate(1 << 30)  # sparse: NUL bytes, no line end
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputFileError, match="a line longer than"):
+            ResultsFile(out, COLUMNS).done_files()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 600 << 20  # one bounded line at most, not the file
+
+
+def test_a_users_own_file_named_like_the_lock_is_left_alone(tmp_path):
+    out = tmp_path / "results.csv"
+    mine = tmp_path / "results.csv.lock"
+    mine.write_text("my notes about the lock on the cabinet")
+    with pytest.raises(InputFileError, match="no watch's lock"):
+        ResultsFile(out, COLUMNS)
+    assert mine.read_text() == "my notes about the lock on the cabinet"
+
+
+def test_a_cross_drive_move_whose_source_stays_leaves_no_copy(tmp_path, monkeypatch):
+    from pathlib import Path
+    folder = _folder(tmp_path)
+    save_image(folder / "a.png", _part(1))
+
+    def across_drives(src, dst):
+        raise OSError(18, "Invalid cross-device link", str(src), None, str(dst))
+    real_unlink = Path.unlink
+
+    def held_by_the_camera(self, missing_ok=False):
+        if self.parent == folder:
+            raise PermissionError(13, "in use", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+    monkeypatch.setattr(line_watch.os, "replace", across_drives)
+    monkeypatch.setattr(Path, "unlink", held_by_the_camera)
+    done = tmp_path / "done"
+    Watcher(WatchSettings(folder, tmp_path / "r.csv", move_to=done), BrightThings(), None,
+            lambda _: None).run(once=True)
+    assert (folder / "a.png").is_file() and list(done.iterdir()) == []  # not moved, no copy
