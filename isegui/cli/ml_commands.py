@@ -256,10 +256,9 @@ def run_suggest(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from isegui.core.images import load_image
     from isegui.core.project import Project
     from isegui.ml.model.checkpoint import load_checkpoint
-    from isegui.ml.train.data import read_samples
+    from isegui.ml.train.data import read_samples, sample_pixels
     from isegui.ml.train.evaluate import evaluate
     from isegui.ml.model.torch_predictor import Predictor
     from isegui.ml.runs import checkpoint_file, find_run
@@ -275,7 +274,7 @@ def run_evaluate(args) -> int:
     detections = []
     with progress_bar("predicting") as progress:
         for n, sample in enumerate(samples, start=1):
-            detections += predictor.predict([load_image(sample.path)])
+            detections += predictor.predict([sample_pixels(sample)])
             progress(n, len(samples), str(sample.path))
     result = evaluate(samples, detections, classes, args.threshold)
     result = {"run": run.id, "run_name": run.name, "split": args.split, **result}

@@ -226,3 +226,18 @@ def test_export_model_sizes_beyond_training_are_refused():
     from isegui.ml.model.onnx_export import parse_input_size
     with pytest.raises(ExportError, match="at most 4096"):
         parse_input_size("32768")
+
+
+def test_an_image_turned_since_it_was_labeled_is_named_where_training_reads_it(demo):
+    """`evaluate` on a val image turned 90° failed with "could not broadcast input array"."""
+    from isegui.core.errors import ImageReadError
+    from isegui.ml.train.data import read_samples, sample_pixels
+    with Project.open(demo, read_only=True) as project:
+        record = project.store.images()[0]
+        path = project.image_path(record.path)
+        classes = [c.name for c in project.store.classes()]
+    save_image(path, np.zeros((96, 48, 3), np.uint8))  # 48 x 96 where it was 96 x 96
+    _, by_split, _ = read_samples(demo, classes)
+    turned = next(s for samples in by_split.values() for s in samples if s.path == path)
+    with pytest.raises(ImageReadError, match="is 48x96, the project knew it as 96x96"):
+        sample_pixels(turned)

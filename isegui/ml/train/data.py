@@ -15,6 +15,7 @@ from torchvision import tv_tensors
 from torchvision.ops import masks_to_boxes
 
 from isegui.core.entities import ImageStatus, Split
+from isegui.core.errors import ImageReadError
 from isegui.core.geometry import Shape, bounds_window, rasterize
 from isegui.core.images import load_image
 from isegui.core.project import Project
@@ -49,6 +50,19 @@ class Sample:
     labels: tuple[int, ...]
     shapes: tuple[Shape, ...]
     ignore: tuple[Shape, ...] = ()  # regions to ignore (crowd): left out of training
+
+
+def sample_pixels(sample: Sample) -> np.ndarray:
+    """The sample's image, as load_image gives it; ImageReadError naming the file when it is
+    no longer the size the project knew (replaced, or turned, since it was labeled: its
+    labels would be drawn in another frame, and evaluating it would fail in numpy's words)."""
+    pixels = load_image(sample.path)
+    height, width = pixels.shape[:2]
+    if (width, height) != (sample.width, sample.height):
+        raise ImageReadError(sample.path, f"is {width}x{height}, the project knew it as "
+                                          f"{sample.width}x{sample.height}: replaced or turned "
+                                          "since it was labeled? (isegui validate lists them)")
+    return pixels
 
 
 @dataclass(frozen=True)
@@ -154,7 +168,7 @@ class InstanceDataset(torch.utils.data.Dataset[TrainingItem]):
         if index in self._cache:
             return self._cache[index]
         sample = self.samples[index]
-        pixels = prepare_image(load_image(sample.path))
+        pixels = prepare_image(sample_pixels(sample))
         scale = min(1.0, self.size / max(sample.width, sample.height))
         if scale < 1.0:
             import cv2

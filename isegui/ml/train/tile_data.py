@@ -27,11 +27,11 @@ import torch
 from shapely import affinity
 
 from isegui.core.geometry import bounds_window, rasterize
-from isegui.core.images import load_image
 from isegui.core.working_scale import WorkingScale
 from isegui.core.tiling import crop_shape, window_around
 from isegui.ml.train.hard_negatives import salient_places
-from isegui.ml.train.data import InstanceDataset, ItemKey, Sample, TrainingItem, training_pair
+from isegui.ml.train.data import (InstanceDataset, ItemKey, Sample, TrainingItem, sample_pixels,
+                                  training_pair)
 from isegui.ml.infer.detection import prepare_image
 from isegui.ml.train.spec import AugmentConfig
 from isegui.ml.train.transforms import build_augment
@@ -60,7 +60,7 @@ class FrameStore:
         if k not in self._open:
             path = self.folder / f"{k}.npy"
             if not path.exists():
-                pixels = prepare_image(load_image(self.samples[k].path))
+                pixels = prepare_image(sample_pixels(self.samples[k]))
                 if self.scale != 1.0:
                     pixels = cv2.resize(pixels, self.size(k), interpolation=cv2.INTER_AREA
                                         if self.scale < 1 else cv2.INTER_LINEAR)

@@ -512,12 +512,12 @@ class _Trainer:
         self.model.eval()
         predictor = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE,
                               working=self.working)
-        from isegui.core.images import load_image
+        from isegui.ml.train.data import sample_pixels
         detections: list[list[Detection]] = []
         maps: list[BlobMap] = []
         predictor.blob_map_seen = maps.append
         for sample in self.data.val:
-            detections += predictor.predict([load_image(sample.path)])
+            detections += predictor.predict([sample_pixels(sample)])
         if self.working.blob_classes and len(maps) == len(detections):
             # each blob class cut where its validation masks fit best; kept with the weights
             self.working, detections, result = calibrate_cutoffs(

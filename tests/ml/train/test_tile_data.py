@@ -68,8 +68,9 @@ def project(tmp_path_factory):
 def test_crops_hold_instances_or_background_and_replay(project, monkeypatch):
     data = snapshot(project)
     decoded = []
-    real_load = tile_data.load_image
-    monkeypatch.setattr(tile_data, "load_image", lambda p: decoded.append(p) or real_load(p))
+    real_load = tile_data.sample_pixels
+    monkeypatch.setattr(tile_data, "sample_pixels",
+                        lambda s: decoded.append(s.path) or real_load(s))
     working = WorkingScale(TILES, 256, 1.0)
     dataset = TiledDataset(data.train, working, AugmentConfig.none(), seed=3)
     assert len(dataset) == len(data.train) * round(WIDTH * HEIGHT / 256 ** 2)
