@@ -72,24 +72,36 @@ def main(argv: list[str] | None = None) -> int:
     log.info("isegui %s: %s", __version__, redact_passwords(" ".join(argv)))
     try:
         code = int(args.handler(args) or EXIT_OK)
-    except (IseguiError, ValueError, OSError) as exc:  # ImportFailed is an IseguiError
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        # a library may turn the SIGTERM raised inside its own code into an error of its own
+        return _ended_by(args, Terminated() if _SIGTERM_SEEN.is_set() else exc, log_file)
+    log.info("isegui %s exited with %d", args.command, code)
+    return code
+
+
+def _ended_by(args: argparse.Namespace, exc: BaseException, log_file: Path | None) -> int:
+    """The exit code for a command that `exc` ended, said in one line."""
+    if isinstance(exc, (IseguiError, ValueError, OSError)):  # ImportFailed is an IseguiError
         return _failed(args.command, exc)
-    except WRITE_FAILURES as exc:  # the store itself failed: say which, and what it means
+    if isinstance(exc, WRITE_FAILURES):  # the store itself failed: say which, and what it means
         return _failed(args.command, database_failure(getattr(args, "dir", None), exc))
-    except KeyboardInterrupt as exc:
+    if isinstance(exc, KeyboardInterrupt):
         log.warning("isegui %s interrupted", args.command, extra=FILE_ONLY)
         print(f"{'stopped' if isinstance(exc, Terminated) else 'interrupted'}; nothing half "
               "written was kept", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
-    except Exception as exc:  # the last resort: one line here, the whole traceback in the log
-        log.error("isegui %s failed", args.command, exc_info=True, extra=FILE_ONLY)
-        where = f"; the details are in {log_file}" if log_file is not None else ""
-        on = f" on {_safe(str(args.dir), 200)}" if getattr(args, "dir", None) else ""
-        print(redact_passwords(f"error: isegui {args.command}{on} stopped: {_unexpected(exc)}"
-                               f"{where}"), file=sys.stderr)
-        return EXIT_FAILED
-    log.info("isegui %s exited with %d", args.command, code)
-    return code
+    # the last resort: one line here, the whole traceback in the log
+    log.error("isegui %s failed", args.command, exc_info=exc, extra=FILE_ONLY)
+    where = f"; the details are in {log_file}" if log_file is not None else ""
+    on = f" on {_safe(str(args.dir), 200)}" if getattr(args, "dir", None) else ""
+    print(redact_passwords(f"error: isegui {args.command}{on} stopped: {_unexpected(exc)}"
+                           f"{where}"), file=sys.stderr)
+    return EXIT_FAILED
+
+
+_SIGTERM_SEEN = threading.Event()
 
 
 class Terminated(KeyboardInterrupt):
@@ -99,7 +111,9 @@ class Terminated(KeyboardInterrupt):
 
 def _stop_cleanly_on_terminate() -> None:
     def terminated(signum, frame) -> None:
+        _SIGTERM_SEEN.set()
         raise Terminated()
+    _SIGTERM_SEEN.clear()  # a command before this one in the same process (tests) saw it
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, terminated)
 

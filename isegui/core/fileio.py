@@ -322,7 +322,9 @@ def copy_new(source: Path, target: Path) -> None:
                 made = True
                 shutil.copyfileobj(src, dst, 1 << 20)
             shutil.copystat(source, target)
-        except BaseException:  # a full disk, Ctrl+C, SIGTERM: no copy cut short is left
+        except BaseException as exc:  # a full disk, Ctrl+C, SIGTERM: no copy cut short is left
             if made:
                 target.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.filename is None:  # a write names no file
+                raise OSError(exc.errno, exc.strerror, str(target)) from exc
             raise

@@ -148,6 +148,9 @@ def _unsupported(file: BinaryIO) -> str:
     file.seek(0)
     head = file.read(16)
     kind = next((kind for magic, kind in _OTHER_KINDS if head.startswith(magic)), None)
+    if head.startswith((b"II*\0", b"MM\0*")):  # a TIFF whose pixels Pillow has no mode for
+        return ("a TIFF whose pixel layout isegui cannot read (floating-point colour, or "
+                "another unusual sample format); save it as 8- or 16-bit RGB or grey")
     if kind is None:
         return "not an image file, or a format isegui cannot read"
     return f"not a supported image ({kind}); isegui reads PNG, JPEG, TIFF, BMP and WebP"

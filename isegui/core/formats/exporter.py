@@ -23,6 +23,7 @@ from isegui.core.errors import IseguiError
 from isegui.core.fileio import NAME_MAX, copy_new, current_umask, fitted_name, inside_folder
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
+from isegui.core.images import probe
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, Project
 
@@ -46,6 +47,10 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         raise ExportError(f"{dest}: already exists and is not an empty folder; choose a new "
                           "folder (nothing was written)")
     images = _collect(project, split, predictions, run_id)
+    if not images:  # an empty dataset would read as an export that worked
+        where = f"the {Split(split).value} split" if split is not None else "the project"
+        raise ExportError(f"{project.folder}: {where} has no images to export (nothing was "
+                          "written); isegui stats counts each split")
     if copy_images:
         missing = [str(project.image_path(i.record.path)) for i in images
                    if not i.file.is_file()]
@@ -55,6 +60,7 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
     report = ExportReport()
     if copy_images:
         _check_sources(project.folder, images, report)
+        _refuse_replaced(images)
     classes = project.store.classes()
     if fmt.name != "masks":  # the masks format keeps them as they are (void in the class image)
         images, classes = _name_unclassified(images, classes, report)
@@ -78,6 +84,19 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         raise
     report.files = [dest / f.relative_to(work) for f in report.files]
     return report
+
+
+def _refuse_replaced(images: list[ExportImage]) -> None:
+    """An image replaced or turned since it was labeled would go out beside labels drawn on
+    another picture, and train whoever reads the export wrong: name it, write nothing."""
+    for image in images:
+        info = probe(image.file)  # the header only
+        if (info.width, info.height) != (image.record.width, image.record.height):
+            raise ExportError(f"{image.file}: the image file is {info.width}x{info.height}, "
+                              f"the project knew it as {image.record.width}x"
+                              f"{image.record.height}: replaced or turned since it was "
+                              "labeled? Its labels no longer fit it (nothing was written; "
+                              "isegui validate lists every such image)")
 
 
 def _check_sources(folder: Path, images: list[ExportImage], report: ExportReport) -> None:

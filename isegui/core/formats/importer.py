@@ -106,7 +106,8 @@ def import_dataset(project: Project, options: ImportOptions,
     source = Path(options.source)
     if not source.exists():
         raise ImportFailed([f"{source}: not found"])
-    root = Path(options.images_root or fmt.default_image_root(source)).resolve()
+    named_root = Path(os.path.abspath(options.images_root or fmt.default_image_root(source)))
+    root = named_root.resolve()
     lookup = _Lookup(root)
     try:
         dataset = fmt.read(source, lookup)
@@ -116,6 +117,11 @@ def import_dataset(project: Project, options: ImportOptions,
     if options.default_class:
         _give_class(dataset, options.default_class.strip())
     report = ImportReport(warnings=list(dataset.warnings))
+    folder = Path(os.path.abspath(source if source.is_dir() else source.parent))
+    if options.images_root is None:  # a folder the user named is taken as named
+        report.warnings += _linked_out([named_root], folder, "the images are taken")
+    report.warnings += _linked_out(sorted({Path(i.origin) for i in dataset.images if i.origin}),
+                                   folder, "its labels are read")
     _fit_class_names(dataset, report)
     plans, problems = _plan(project, dataset, lookup, options, report, progress)
     if problems:
@@ -124,6 +130,23 @@ def import_dataset(project: Project, options: ImportOptions,
     report.warnings += path_warnings(plans, project.store.on_share)
     _write(project, dataset, plans, options, report)
     return report
+
+
+_LINKS_NAMED = 5  # then a count
+
+
+def _linked_out(paths: list[Path], folder: Path, what: str) -> list[str]:
+    """A word for each of `paths` (within `folder` by name) that a link takes out of it: the
+    import reads from there, which the user may not know."""
+    real_folder = os.path.realpath(folder)
+    out = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if path.is_relative_to(folder) and not Path(real).is_relative_to(real_folder):
+            out.append(f"{path}: a link to {real}, outside {folder}; {what} from there")
+    if len(out) > _LINKS_NAMED:
+        out[_LINKS_NAMED:] = [f"... and {len(out) - _LINKS_NAMED} more such links"]
+    return out
 
 
 def _fit_class_names(dataset: Dataset, report: ImportReport) -> None:

@@ -57,24 +57,39 @@ def read_weights_file(path: str | Path,
                                     f"({_first_line(exc)})") from None
     if not isinstance(data, dict):
         raise CheckpointError(path, f"expected a dict of weights, found {type(data).__name__}")
-    broken = _not_finite(data)
+    broken = _unusable_tensor(data)
     if broken is not None:  # a run started from it would learn nothing, and blame the rate
-        raise CheckpointError(path, f"its weights {broken} hold values that are not numbers "
-                                    "(NaN or infinity): a run that diverged? Use another file")
+        name, why = broken
+        raise CheckpointError(path, f"its weights {name} {why}: use another file")
     return data
 
 
-def _not_finite(data: Any, name: str = "", depth: int = 0) -> str | None:
-    """The name of the first floating tensor in `data` with a NaN or an infinity, or None."""
+def _unusable_tensor(data: Any, name: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """The first tensor in `data` that no model can take its weights from, and why."""
     if isinstance(data, torch.Tensor):
-        if data.is_floating_point() and not bool(torch.isfinite(data).all()):
-            return name or "(a tensor)"
-        return None
+        why = _why_unusable(data)
+        return (name or "(a tensor)", why) if why else None
     if depth < 4 and isinstance(data, dict):
         for key, value in data.items():
-            found = _not_finite(value, f"{name}.{key}" if name else str(key), depth + 1)
+            found = _unusable_tensor(value, f"{name}.{key}" if name else str(key), depth + 1)
             if found is not None:
                 return found
+    return None
+
+
+def _why_unusable(tensor: torch.Tensor) -> str | None:
+    """Weights are plain dense real numbers (or counters); anything else would fail later,
+    in the middle of a run, with PyTorch's words."""
+    if tensor.is_meta:
+        return "hold no values (saved as shapes only)"
+    if tensor.layout != torch.strided:
+        return "are stored sparse, which isegui's models cannot take"
+    if tensor.is_quantized:
+        return "are quantized, which isegui's models cannot take"
+    if tensor.is_complex():
+        return "are complex numbers, not weights"
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        return "hold values that are not numbers (NaN or infinity): a run that diverged?"
     return None
 
 

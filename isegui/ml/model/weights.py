@@ -29,7 +29,7 @@ class InitReport:
     source: str = ""
     loaded: int = 0  # tensors taken
     total: int = 0  # tensors the model has
-    skipped: list[str] = field(default_factory=list)  # names whose shape did not fit
+    skipped: list[str] = field(default_factory=list)  # names whose shape or kind did not fit
     classes_carried: list[str] = field(default_factory=list)
     backbone_loaded: int = 0  # of the tensors taken, those of the backbone's body
     backbone_total: int = 0
@@ -122,7 +122,9 @@ def initialise_from(model: nn.Module, data: dict[str, Any], path: Path, classes:
                 report.loaded += 1
                 report.classes_carried = carried
                 continue
-        if tensor.shape == target.shape:
+        if target.is_floating_point() and not tensor.is_floating_point():
+            report.skipped.append(name)  # whole numbers or yes/no where weights belong
+        elif tensor.shape == target.shape:
             target.copy_(tensor.to(target.dtype))  # state_dict() tensors are the parameters
             report.loaded += 1
             report.backbone_loaded += name.startswith(BACKBONE)

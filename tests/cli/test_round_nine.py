@@ -1,0 +1,164 @@
+"""What the attacker's eighth try left open and the ninth found: weights that are not plain
+numbers, a replaced image exported at its old size, files linked out of an import's folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isegui.cli import main
+from isegui.core.images import save_image
+from isegui.core.project import Project
+from tests.cli.test_round_five import _one_line
+
+
+def _complex(torch):
+    return torch.zeros((4, 3, 3, 3), dtype=torch.complex64)
+
+
+def _sparse(torch):
+    return torch.zeros((4, 3, 3, 3)).to_sparse()
+
+
+def _meta(torch):
+    return torch.empty((4, 3, 3, 3), device="meta")
+
+
+@pytest.mark.parametrize("make, words", [(_complex, "complex numbers"),
+                                         (_sparse, "stored sparse"),
+                                         (_meta, "hold no values")])
+def test_weights_that_are_not_plain_numbers_are_refused(tmp_path, capsys, make, words):
+    import torch
+    path = tmp_path / "odd.pth"
+    torch.save({"features.0.weight": make(torch)}, path)
+    assert main(["weights", "add", str(path)]) != 0
+    line = _one_line(capsys.readouterr().err)
+    assert words in line and "odd.pth" in line
+
+
+def test_whole_numbers_where_weights_belong_are_not_taken(tmp_path):
+    import torch
+
+    from isegui.ml.model.weights import initialise_from
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    before = model[0].weight.detach().clone()
+    data = {"0.weight": torch.ones((4, 3, 3, 3), dtype=torch.int64),
+            "0.bias": torch.zeros(4), "1.num_batches_tracked": torch.tensor(7)}
+    report = initialise_from(model, data, tmp_path / "w.pth", ["a"])
+    assert report.skipped == ["0.weight"]
+    assert torch.equal(model[0].weight, before)
+    assert int(model[1].num_batches_tracked) == 7  # a counter is whole numbers by nature
+
+
+def test_an_image_replaced_since_it_was_labeled_is_not_exported(tmp_path, capsys):
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=3, width=96, height=96).close()
+    with Project.open(tmp_path / "d", read_only=True) as project:
+        record = project.store.images()[1]
+        path = project.image_path(record.path)
+    save_image(path, np.zeros((48, 64, 3), np.uint8))  # another picture under its name
+    assert main(["export", str(tmp_path / "d"), str(tmp_path / "out"), "--format", "coco"]) != 0
+    line = _one_line(capsys.readouterr().err)
+    assert path.name in line and "64x48" in line and "96x96" in line
+    assert not (tmp_path / "out").exists()
+    # the labels alone go out as drawn, on the size the project knew
+    assert main(["export", str(tmp_path / "d"), str(tmp_path / "out"), "--format", "coco",
+                 "--no-images"]) == 0
+
+
+def test_an_empty_split_is_not_exported_as_an_empty_dataset(tmp_path, capsys):
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    assert main(["split", str(tmp_path / "d"), "--val", "0", "--test", "0"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "d"), str(tmp_path / "out"), "--format", "yolo",
+                 "--split", "test"]) != 0
+    assert "the test split has no images" in _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_disk_during_a_copy_names_the_copy(tmp_path, monkeypatch):
+    """The backup a migration makes first said "no space left on the disk" and no file."""
+    import errno
+    import shutil
+
+    from isegui.cli import _os_error_in_words
+    from isegui.core import fileio
+    (tmp_path / "a.bin").write_bytes(b"x" * 10)
+
+    def full(src, dst, length=0):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    with pytest.raises(OSError) as caught:
+        fileio.copy_new(tmp_path / "a.bin", tmp_path / "b.bin")
+    assert _os_error_in_words(caught.value) == f"{tmp_path / 'b.bin'}: no space left on the disk"
+    assert not (tmp_path / "b.bin").exists()
+
+
+def _exported(tmp_path, fmt):
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    assert main(["export", str(tmp_path / "d"), str(tmp_path / "set"), "--format", fmt]) == 0
+    return tmp_path / "set"
+
+
+def _link_out(path, elsewhere):
+    """Move `path` to `elsewhere` and leave a link in its place."""
+    elsewhere.parent.mkdir(parents=True, exist_ok=True)
+    path.rename(elsewhere)
+    path.symlink_to(elsewhere)
+
+
+@pytest.mark.parametrize("fmt, pattern", [("yolo", "labels/*/*.txt"),
+                                          ("masks", "SegmentationObject/*.png")])
+def test_a_label_file_linked_out_of_the_import_folder_is_named(tmp_path, capsys, fmt, pattern):
+    dataset = _exported(tmp_path, fmt)
+    label = sorted(dataset.glob(pattern))[0]
+    _link_out(label, tmp_path / "elsewhere" / label.name)
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "p"), str(dataset), "--format", fmt]) == 0
+    out = capsys.readouterr()
+    assert f"{label}: a link to {tmp_path / 'elsewhere' / label.name}" in out.out + out.err
+    assert "its labels are read from there" in out.out + out.err
+
+
+def test_an_image_folder_linked_out_of_the_import_folder_is_named(tmp_path, capsys):
+    dataset = _exported(tmp_path, "coco")
+    _link_out(dataset / "images", tmp_path / "elsewhere" / "images")
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "p"), str(dataset), "--format", "coco"]) == 0
+    out = capsys.readouterr()
+    assert f"{dataset / 'images'}: a link to {tmp_path / 'elsewhere' / 'images'}" in out.out + out.err
+
+
+def test_sigterm_turned_into_a_library_error_still_stops_cleanly(tmp_path, monkeypatch, capsys):
+    """pycocotools turned the SIGTERM raised in its own code into a TypeError: the command
+    said "stopped: unexpected TypeError" and exited 1 instead of 143."""
+    import os
+    import signal
+
+    from isegui.cli import ml_commands
+
+    def evaluate_that_mangles(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        except BaseException:
+            raise TypeError("an integer is required") from None
+    monkeypatch.setattr(ml_commands, "run_evaluate", evaluate_that_mangles)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["evaluate", str(tmp_path)])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143
+    assert "stopped; nothing half written was kept" in capsys.readouterr().err
+
+
+def test_a_float_colour_tiff_is_named_as_such(tmp_path):
+    import cv2
+
+    from isegui.core.errors import ImageReadError
+    from isegui.core.images import load_image
+    cv2.imwrite(str(tmp_path / "f.tif"), np.random.default_rng(0).random((20, 30, 3), np.float32))
+    with pytest.raises(ImageReadError, match="a TIFF whose pixel layout isegui cannot read"):
+        load_image(tmp_path / "f.tif")
