@@ -18,9 +18,20 @@ def isegui_command() -> tuple[str, list[str]]:
 
 
 def ensure_streams() -> None:
-    """A windowed program (the .exe without a console) starts with sys.stdout and sys.stderr
-    set to None, and the first write to them would raise; they go to the null device instead.
-    What matters is logged to the log file as well."""
+    """Standard streams every command can use. A windowed program (the .exe without a
+    console) starts with sys.stdin, sys.stdout and sys.stderr set to None, and the first use
+    would raise: they are the null device instead (what matters is logged to the log file as
+    well). Output written to a pipe or a file is UTF-8, whatever the PC's code page (Windows
+    writes cp1252, cp1250 or cp932 there: a class name garbled in the window that reads it,
+    and a `px²` that cp932 lacks would end a redirected `isegui watch`); a character the
+    stream still cannot take is written as an escape, never an error."""
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull, encoding="utf-8")
     for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
+        stream = getattr(sys, name)
+        if stream is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+        elif hasattr(stream, "reconfigure"):
+            utf8 = (stream.encoding or "").lower().replace("-", "") == "utf8"
+            stream.reconfigure(**({} if utf8 else {"encoding": "utf-8"}),
+                               errors="backslashreplace")

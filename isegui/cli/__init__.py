@@ -28,6 +28,7 @@ from isegui.core.store import WRITE_FAILURES, write_failure_in_words
 from isegui.core.redact import redact_passwords
 from isegui.core.store.team import TEAM_SUFFIX
 from isegui.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from isegui.runtime import ensure_streams
 from isegui.logs import FILE_ONLY, start_logging
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    ensure_streams()  # the `isegui` script comes here without isegui.__main__
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     commands = parser.get_default("commands")

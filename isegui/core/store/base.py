@@ -10,8 +10,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, UTC
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from isegui.core.store import schema
 from isegui.core.errors import ProjectError
@@ -70,6 +71,18 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def sqlite_uri(path: PurePath) -> str:
+    """The SQLite URI of an absolute path, with an empty authority whatever the path. A share's
+    path as a URI has the server as its authority (`file://server/share/...`, Path.as_uri),
+    which SQLite refuses unless built to allow it (Windows Python's is not): "invalid uri
+    authority". With the server kept in the path (`file:////server/share/...`), SQLite on
+    Windows opens `\\\\server\\share\\...`; a drive's path is `file:///C:/...`."""
+    posix = path.as_posix()
+    if not posix.startswith("/"):  # C:/...
+        posix = "/" + posix
+    return "file://" + quote(posix, safe="/:")
+
+
 class StoreBase:
     def __init__(self, db_path: Path, *, read_only: bool = False, create: bool = False,
                  on_share: bool = False):
@@ -82,7 +95,7 @@ class StoreBase:
         self.on_share = on_share
         if not create:
             _refuse_empty(db_path)
-        uri = f"{db_path.resolve().as_uri()}?mode={'ro' if read_only else 'rwc'}"
+        uri = f"{sqlite_uri(db_path.resolve())}?mode={'ro' if read_only else 'rwc'}"
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None,
                                    check_same_thread=False)

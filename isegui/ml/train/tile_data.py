@@ -17,16 +17,20 @@ import math
 import os
 import shutil
 import tempfile
+import time
 import weakref
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 from shapely import affinity
 
+from isegui.core.errors import UnsafePathError
 from isegui.core.geometry import bounds_window, rasterize
+from isegui.core.store.lock import ProjectLock
 from isegui.core.working_scale import WorkingScale
 from isegui.core.tiling import crop_shape, window_around
 from isegui.ml.train.hard_negatives import salient_places
@@ -41,15 +45,26 @@ BACKGROUND_TRIES = 12  # random places tried for a crop with no instance in it
 HARD_SHARE = 0.5  # of the background crops, those centred on a hard negative (hard_negatives)
 
 
+FRAMES_PREFIX = "isegui-frames-"  # a run's decoded frames, in the system's temporary folder
+OWNER_LOCK = "owner.lock"  # held by the process that made the folder, freed by the OS at exit
+ABANDONED_AFTER_S = 60  # a folder younger than this may be another run's, not yet locked
+
+
 class FrameStore:
-    """Frames at the working scale, decoded once into .npy files and memory-mapped."""
+    """Frames at the working scale, decoded once into .npy files and memory-mapped. The
+    folder is removed when the store is closed or collected, or, where that could not be (a
+    killed run; Windows, which keeps a mapped file), by the next store made on the PC."""
 
     def __init__(self, samples: list[Sample], scale: float):
         self.samples, self.scale = samples, scale
-        self.folder = Path(tempfile.mkdtemp(prefix="isegui-frames-"))
+        remove_abandoned_frames()
+        self.folder = Path(tempfile.mkdtemp(prefix=FRAMES_PREFIX))
         self._open: dict[int, np.ndarray] = {}
+        self._owner = ProjectLock(self.folder / OWNER_LOCK)
+        self._owner.try_acquire()  # a new folder: nobody else holds it
         # only the process that made the folder removes it (loader workers are forks)
-        self._finalizer = weakref.finalize(self, _remove_folder, self.folder, os.getpid())
+        self._finalizer = weakref.finalize(self, _remove_folder, self.folder, os.getpid(),
+                                           self._owner, self._open)
 
     def size(self, k: int) -> tuple[int, int]:
         """(width, height) of frame k at the working scale."""
@@ -60,24 +75,75 @@ class FrameStore:
         if k not in self._open:
             path = self.folder / f"{k}.npy"
             if not path.exists():
-                pixels = prepare_image(sample_pixels(self.samples[k]))
-                if self.scale != 1.0:
-                    pixels = cv2.resize(pixels, self.size(k), interpolation=cv2.INTER_AREA
-                                        if self.scale < 1 else cv2.INTER_LINEAR)
-                partial = path.with_name(f"{k}.{os.getpid()}.partial.npy")
-                np.save(partial, pixels)
-                os.replace(partial, path)
+                self._decode(k, path)
             self._open[k] = np.load(path, mmap_mode="r")
         return self._open[k]
 
+    def _decode(self, k: int, path: Path) -> None:
+        pixels = prepare_image(sample_pixels(self.samples[k]))
+        if self.scale != 1.0:
+            pixels = cv2.resize(pixels, self.size(k), interpolation=cv2.INTER_AREA
+                                if self.scale < 1 else cv2.INTER_LINEAR)
+        partial = path.with_name(f"{k}.{os.getpid()}.partial.npy")
+        np.save(partial, pixels)
+        publish_once(partial, path)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a loader worker started by spawn (Windows) gets: the folder, with every frame
+        decoded first, here, so that workers only read (two decoding one frame would replace
+        a file the other has mapped, which Windows refuses); no lock, no clean-up."""
+        for k in range(len(self.samples)):
+            path = self.folder / f"{k}.npy"
+            if not path.exists():
+                self._decode(k, path)
+        return {"samples": self.samples, "scale": self.scale, "folder": self.folder}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _open={}, _owner=None, _finalizer=None)
+
     def close(self) -> None:
         self._open.clear()
-        self._finalizer()
+        if self._finalizer is not None:
+            self._finalizer()
 
 
-def _remove_folder(folder: Path, owner: int) -> None:
-    if os.getpid() == owner:
+def publish_once(partial: Path, path: Path) -> None:
+    """Move a written file into place unless another process put one there first (then
+    drop this one: the frame is the same). POSIX renames over it; Windows refuses, which is
+    the answer wanted, as a file another worker has mapped cannot be replaced there."""
+    try:
+        os.rename(partial, path)
+    except FileExistsError:
+        partial.unlink(missing_ok=True)
+
+
+def _remove_folder(folder: Path, owner_pid: int, owner: ProjectLock,
+                   open_frames: dict[int, np.ndarray]) -> None:
+    if os.getpid() != owner_pid:
+        return
+    open_frames.clear()  # Windows removes no file this process still maps
+    owner.release()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_abandoned_frames(temp: Path | None = None) -> list[Path]:
+    """Remove frame folders whose run is gone (killed, or whose own clean-up Windows
+    refused), known by their owner lock being free. Returns the folders removed."""
+    removed = []
+    for folder in Path(temp or tempfile.gettempdir()).glob(f"{FRAMES_PREFIX}*"):
+        try:
+            if (folder.is_symlink() or not (folder / OWNER_LOCK).is_file()
+                    or time.time() - folder.stat().st_mtime < ABANDONED_AFTER_S):
+                continue
+            lock = ProjectLock(folder / OWNER_LOCK)
+            if not lock.try_acquire():
+                continue  # its run goes on
+            lock.release()
+        except (OSError, UnsafePathError):  # another user's, or a link: not ours to remove
+            continue
         shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 class TiledDataset(torch.utils.data.Dataset[TrainingItem]):

@@ -261,17 +261,13 @@ class _Trainer:
             advice=[a.as_dict() for a in self.advice])
         try:
             status = self._epochs(steps_per_epoch)
-        except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
+        except (MemoryError, RuntimeError) as exc:  # torch.cuda.OutOfMemoryError is one
+            if isinstance(exc, RuntimeError) and "out of memory" not in str(exc).lower():
+                self._fail(str(exc))
+                raise
             self._fail(f"out of memory ({type(exc).__name__})")
             raise TrainingError("training ran out of memory.",
                                 "Use a smaller --batch or --size (or the fast model).") from None
-        except RuntimeError as exc:
-            if "out of memory" not in str(exc).lower():
-                self._fail(str(exc))
-                raise
-            self._fail("out of memory")
-            raise TrainingError("training ran out of memory.",
-                                "Use a smaller --batch or --size.") from None
         except BaseException as exc:  # the run's record must not stay "running"
             self._fail(str(exc) or type(exc).__name__)
             raise
@@ -299,15 +295,16 @@ class _Trainer:
         total_steps = (spec.epochs or 0) * steps_per_epoch
         workers = spec.workers if spec.workers is not None else _default_workers(self.device)
         first = True  # of this session: the notes until it come
+        # one loader: its workers persist (under spawn each epoch's would import torch again)
+        loader = torch.utils.data.DataLoader(
+            CancellableDataset(self.dataset, self.cancel)
+            if self.interrupter and not workers else self.dataset,
+            batch_sampler=self.batches, collate_fn=collate, num_workers=workers,
+            persistent_workers=workers > 0, pin_memory=self.device.type == "cuda")
         while True:
             if spec.minutes is None and state.epoch >= (spec.epochs or 0):
                 return RunStatus.FINISHED
             self.batches.set_epoch(state.epoch, state.batch)
-            loader = torch.utils.data.DataLoader(
-                CancellableDataset(self.dataset, self.cancel)
-                if self.interrupter and not workers else self.dataset,
-                batch_sampler=self.batches, collate_fn=collate,
-                num_workers=workers, pin_memory=self.device.type == "cuda")
             self.net.train()
             losses_sum: dict[str, float] = {}
             counted = 0
