@@ -262,6 +262,7 @@ def run_evaluate(args) -> int:
     from isegui.ml.train.evaluate import evaluate
     from isegui.ml.model.torch_predictor import Predictor
     from isegui.ml.runs import checkpoint_file, find_run
+    _check_threshold(args.threshold)
     with Project.open(args.dir, read_only=True) as project:
         run = find_run(project, args.run)
         path = checkpoint_file(project, run, "best")
@@ -329,6 +330,7 @@ def run_predict(args) -> int:
             files.append(source)
         else:
             raise ValueError(f"{source}: not found")
+    files = _named_in_text(files)
     if not files:
         raise ValueError("no images to predict on")
     _check_outputs(args, files)
@@ -384,6 +386,23 @@ def _checkpoint_for(args, project_dir):
         return checkpoint_file(project, run, "best"), run.id, project.mm_per_px
 
 
+def _check_threshold(threshold: float) -> None:
+    if not (math.isfinite(threshold) and 0 <= threshold <= 1):
+        raise ValueError(f"--threshold must be a score from 0 to 1, not {threshold}")
+
+
+def _named_in_text(files: list[Path]) -> list[Path]:
+    """The files whose names the results can hold (JSON and CSV are text); each other one is
+    named as the shell would show its bytes and left out, not the whole run's results."""
+    from isegui.core.one_line import is_text
+    for path in files:
+        if not is_text(str(path)):
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            print(f"warning: {shown}: left out, its name is not text (not UTF-8); rename it",
+                  file=sys.stderr)
+    return [path for path in files if is_text(str(path))]
+
+
 def _check_outputs(args, files: list[Path]) -> None:
     """Refused before anything is predicted: an output that is not named as one (--csv FILE.csv,
     --out FILE.json) or that is one of the images, whatever its name (it would be replaced:
@@ -398,8 +417,7 @@ def _check_outputs(args, files: list[Path]) -> None:
                              f"{suffix[1:].upper()} file there, replacing one of that name)")
         if os.path.realpath(path) in inputs:
             raise ValueError(f"{option} {path} is one of the images predicted on")
-    if not (math.isfinite(args.threshold) and 0 <= args.threshold <= 1):
-        raise ValueError(f"--threshold must be a score from 0 to 1, not {args.threshold}")
+    _check_threshold(args.threshold)
     if args.batch < 1:
         raise ValueError(f"--batch must be 1 or more, not {args.batch}")
 

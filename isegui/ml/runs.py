@@ -87,7 +87,10 @@ def checkpoint_file(project: Project, run: Run, which: str = "best") -> Path:
 def active_choice(run: Run, active: Run | None) -> tuple[bool, str]:
     """The one rule for the active run when a run finishes: it becomes active when no run is
     (or the active one has no checkpoint), or when its best validation mask mAP beats the
-    active run's. (True/False, and why, in words.)"""
+    active run's; never when it has no checkpoint itself (it ended before its first epoch).
+    (True/False, and why, in words.)"""
+    if not run.checkpoint:
+        return False, "it ended before its first epoch: it has no model to predict with"
     if active is None or not active.checkpoint:
         return True, "no run was active"
     if active.id == run.id:

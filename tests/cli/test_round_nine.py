@@ -162,3 +162,74 @@ def test_a_float_colour_tiff_is_named_as_such(tmp_path):
     cv2.imwrite(str(tmp_path / "f.tif"), np.random.default_rng(0).random((20, 30, 3), np.float32))
     with pytest.raises(ImageReadError, match="a TIFF whose pixel layout isegui cannot read"):
         load_image(tmp_path / "f.tif")
+
+
+# ---------------------------------------------------------------- the ninth try
+
+def _project_of(tmp_path, names):
+    """A project of the images `names` (under photos/), one box each, a different one."""
+    from shapely.geometry import box
+    for name in names:
+        save_image(tmp_path / "photos" / name, np.zeros((40, 40, 3), np.uint8))
+    assert main(["new", str(tmp_path / "p"), "--images", str(tmp_path / "photos"),
+                 "--classes", "part"]) == 0
+    with Project.open(tmp_path / "p") as project:
+        for k, record in enumerate(project.store.images()):
+            project.store.add_instance(record.id, 1, box(2 + 3 * k, 2, 12 + 3 * k, 12))
+    return tmp_path / "p"
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "labelme", "masks"])
+def test_images_that_share_a_stem_keep_their_own_labels(tmp_path, fmt):
+    project = _project_of(tmp_path, ["a.png", "a.jpg", "b.tif", "B.tiff"])
+    assert main(["export", str(project), str(tmp_path / "out"), "--format", fmt]) == 0
+    assert main(["import", str(tmp_path / "back"), str(tmp_path / "out"), "--format", fmt]) == 0
+    with Project.open(tmp_path / "back", read_only=True) as back:
+        boxes = sorted(inst.shape.bounds for _, instances in back.store.iter_labeled()
+                       for inst in instances)
+    assert len(boxes) == 4 and len(set(boxes)) == 4  # each image its own box, none lost
+
+
+def test_a_name_with_colons_keeps_its_name(tmp_path):
+    project = _project_of(tmp_path, ["cam/part_12:30:01.png", "cam/part_12:30:02.png"])
+    assert main(["export", str(project), str(tmp_path / "out"), "--format", "yolo"]) == 0
+    images = sorted(p.name for p in (tmp_path / "out").rglob("*.png"))
+    assert images == ["part_12_30_01.png", "part_12_30_02.png"]
+
+
+def test_a_name_that_is_not_text_is_left_out_of_the_results_by_name(tmp_path, capsys):
+    import os
+
+    from isegui.cli.ml_commands import _named_in_text
+    good = tmp_path / "good.jpg"
+    bad = tmp_path / os.fsdecode(b"bad\xff.jpg")
+    assert _named_in_text([good, bad]) == [good]
+    assert "bad\\xff.jpg: left out, its name is not text" in capsys.readouterr().err
+
+
+def test_a_line_scan_strip_is_predicted_not_a_failure():
+    import torch
+
+    from isegui.ml.model.registry import build_model
+    from isegui.ml.model.torch_predictor import Predictor
+    model = build_model("fast", num_classes=2, size=128)
+    predictor = Predictor(model, ["a", "b"], torch.device("cpu"), threshold=0.0)
+    strip = np.full((1, 6000, 3), 120, np.uint8)
+    (found,) = predictor.predict([strip])
+    assert all(d.box[3] <= 1 for d in found)  # inside the strip, whatever a random model finds
+
+
+def test_a_line_scan_strip_trains(tmp_path):
+    from shapely.geometry import box
+
+    from isegui.ml.train.data import InstanceDataset, Sample
+    save_image(tmp_path / "strip.png", np.full((8, 8192, 3), 120, np.uint8))
+    sample = Sample(1, tmp_path / "strip.png", 8192, 8, (1,), (box(100, 0, 400, 8),))
+    image, target = InstanceDataset([sample], 512)[0]
+    assert image.shape[-2:] == (1, 512) and target["masks"].shape[-2:] == (1, 512)
+
+
+@pytest.mark.parametrize("threshold", ["nan", "7", "-1"])
+def test_evaluate_refuses_a_threshold_that_is_no_score(tmp_path, capsys, threshold):
+    assert main(["evaluate", str(tmp_path), "--threshold", threshold]) != 0
+    assert "--threshold must be a score from 0 to 1" in _one_line(capsys.readouterr().err)

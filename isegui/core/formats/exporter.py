@@ -11,6 +11,7 @@ for the label file beside them within the 255 bytes a file name may have.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -168,19 +169,25 @@ def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
     share a file name, their project paths without the images/ folder, ../ steps or a drive
     (then a suffix, should those still collide)."""
     paths = {record.id: _path_in_dataset(record) for record in records}
-    counts = Counter(path.name.lower() for path in paths.values())
+    # label files are named by the image's stem (a.png and a.jpg would share a.txt), and
+    # Windows does not tell case apart
+    counts = Counter(_stem(PurePosixPath(path.name)) for path in paths.values())
     names: dict[int, str] = {}
     used: set[str] = set()
     for record in records:
         path = paths[record.id]
-        base = PurePosixPath(path.name) if counts[path.name.lower()] == 1 else path
+        base = PurePosixPath(path.name) if counts[_stem(PurePosixPath(path.name))] == 1 else path
         name, k = _fitted(base, 1), 1
-        while name.as_posix().lower() in used:
+        while _stem(name) in used:
             k += 1
             name = _fitted(base, k)
-        used.add(name.as_posix().lower())
+        used.add(_stem(name))
         names[record.id] = name.as_posix()
     return names
+
+
+def _stem(path: PurePosixPath) -> str:
+    return path.with_name(path.stem).as_posix().lower()
 
 
 def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
@@ -190,13 +197,19 @@ def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
     return base.with_name(fitted_name(base.stem, tail, NAME_MAX - LABEL_ROOM))
 
 
+_DRIVE = re.compile(r"[A-Za-z]:")
+
+
 def _path_in_dataset(record: ImageRecord) -> PurePosixPath:
     """Where the image goes in the dataset: its path in the project without ../ steps, a
     drive or a share (a record written on Windows holds backslashes: they separate folders
     there, and would lead out of the export on a Windows PC), under images/ no more."""
     path = PureWindowsPath(record.path) if "\\" in record.path else PurePosixPath(record.path)
     below_anchor = path.parts[1:] if path.anchor else path.parts  # no drive, share or /
-    parts = [p for p in below_anchor if p not in ("..", ".") and ":" not in p]
+    if below_anchor and _DRIVE.fullmatch(below_anchor[0]):  # "C:/x" read as a POSIX path
+        below_anchor = below_anchor[1:]
+    # a colon names a stream on Windows (a camera's time stamp 12:30:01 is no stream)
+    parts = [p.replace(":", "_") for p in below_anchor if p not in ("..", ".")]
     if parts and parts[0] == IMAGES_DIR and len(parts) > 1:
         parts = parts[1:]
     if parts:

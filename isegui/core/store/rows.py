@@ -182,6 +182,8 @@ def polygon_wkb_problem(data: bytes) -> str | None:
             end, count = _count(data, end)
             for _ in range(count):
                 end, _kind = _polygon_at(data, end, (_POLYGON,))
+    except IndexError:  # empty, or cut before a byte-order mark
+        return "is not a polygon's WKB (empty or cut short)"
     except (struct.error, ValueError) as exc:
         return f"is not a polygon's WKB ({exc})"
     return None if end == len(data) else "is not a polygon's WKB (bytes after its end)"

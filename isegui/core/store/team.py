@@ -158,6 +158,7 @@ def open_team_store(url: str, project: str, *, create: bool = False,
         engine = PostgresEngine(url, schema, connect_timeout=connect_timeout(url))
     except (PostgresFailure, ValueError) as exc:
         raise ProjectError(redact_passwords(f"{where}: {_connect_failure(url, exc)}")) from exc
+    made = False
     try:
         exists = bool(engine.query("SELECT 1 FROM information_schema.schemata "
                                    "WHERE schema_name = ?", (schema,)))
@@ -166,6 +167,7 @@ def open_team_store(url: str, project: str, *, create: bool = False,
                 raise ProjectError(f"{where} already exists in that database; open it with "
                                    "its team file, or choose another name")
             engine.execute(f'CREATE SCHEMA "{schema}"')
+            made = True
         elif not exists:
             raise ProjectError(f"{where}: not found in that database, or this login is not "
                                "one of its members (isegui team create makes one; isegui team "
@@ -180,6 +182,8 @@ def open_team_store(url: str, project: str, *, create: bool = False,
                 team_rules.install(engine, schema, new=False)
         return store
     except BaseException:
+        if made:  # half made (a login that may not make the team's roles): not kept, or
+            _drop_schema(engine, schema)  # every retry would find it "already exists"
         engine.close()
         raise
 
@@ -201,8 +205,14 @@ def _owns(engine: PostgresEngine, schema: str) -> bool:
 def drop_team_project(store: Store, project: str) -> None:
     """Remove a team project from its database (one that was just made and cannot be used);
     its roles stay, as logins may be members of them."""
+    engine = store.engine
+    assert isinstance(engine, PostgresEngine)
+    _drop_schema(engine, schema_name(project))
+
+
+def _drop_schema(engine: PostgresEngine, schema: str) -> None:
     try:
-        store.engine.execute(f'DROP SCHEMA "{schema_name(project)}" CASCADE')
+        engine.execute(f'DROP SCHEMA "{schema}" CASCADE')
     except PostgresFailure:
         pass  # the connection is gone: the caller's error says why
 

@@ -63,6 +63,9 @@ class WatchSettings:
     move_to: Path | None = None  # inspected images go here (else they stay)
     settle_s: float = 0.5  # a file unchanged this long (by the watch's clock) is complete
     give_up_s: float = 10.0  # unreadable and unchanged this long after that: NG unreadable
+    # still changing this long after it appeared (a program appending to it, a capture
+    # streamed into it): NG unreadable, "still being written"; a slow copy takes far less
+    writing_limit_s: float = 120.0
     poll_s: float = 0.2
     mm_per_px: float | None = None
 
@@ -70,7 +73,7 @@ class WatchSettings:
         """Refused before `ready`, in words: settings the watch could not work with (a settle
         time of NaN would never let a file settle; inspected images moved into the folder
         watched would be inspected for ever)."""
-        for name in ("settle_s", "give_up_s", "poll_s"):
+        for name in ("settle_s", "give_up_s", "writing_limit_s", "poll_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value)
                     and 0 <= value <= MAX_WAIT_S):
@@ -110,7 +113,9 @@ class _Seen:
     size: int
     mtime_ns: int
     since: float
+    first: float  # when the watch first saw it
     digest: int | None = None  # of its bytes, once it failed to decode
+    said_waiting: bool = False
 
 
 @dataclass
@@ -165,6 +170,8 @@ class Watcher:
                 self.results.flush()
                 if once and not self._pending:
                     break
+                if once:
+                    self._say_waiting(time.monotonic())
                 if not done:  # a pass that found work looks again at once
                     time.sleep(self._next_look(time.monotonic()))
         except KeyboardInterrupt:
@@ -174,6 +181,15 @@ class Watcher:
                       f"{self.settings.out} (in use? disk full?)")
         self.results.lock.release()
         return count
+
+    def _say_waiting(self, now: float) -> None:
+        """A one-off run waits for files still being written: each is named once."""
+        for path, seen in self._pending.items():
+            if not seen.said_waiting and now - seen.first >= self.settings.give_up_s:
+                seen.said_waiting = True
+                self._say(f"waiting for {file_label(path)}: still being written (judged "
+                          f"unreadable if it still is {self.settings.writing_limit_s:g} s "
+                          "after it appeared)")
 
     def _next_look(self, now: float) -> float:
         """Seconds until the next look: the poll interval, or less when a file settles
@@ -195,7 +211,12 @@ class Watcher:
             seen = self._look(path, now)
             if seen is None:
                 continue  # moved or deleted meanwhile
-            if now - seen.since >= self.settings.settle_s:
+            limit = self.settings.writing_limit_s
+            if now - seen.first >= limit and now - seen.since < self.settings.settle_s:
+                rows.append(self._finish(path, self._failed(
+                    path, UNREADABLE, f"still being written {limit:g} s after it appeared"),
+                    None, []))
+            elif now - seen.since >= self.settings.settle_s:
                 row = self._judge(path, now, wait)
                 if row is not None:
                     rows.append(row)
@@ -218,8 +239,10 @@ class Watcher:
         except OSError:
             return None
         seen = self._pending.get(path)
-        if seen is None or (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            seen = self._pending[path] = _Seen(stat.st_size, stat.st_mtime_ns, now)
+        if seen is None:
+            seen = self._pending[path] = _Seen(stat.st_size, stat.st_mtime_ns, now, now)
+        elif (seen.size, seen.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            seen.size, seen.mtime_ns, seen.since = stat.st_size, stat.st_mtime_ns, now
         return seen
 
     def _still_arriving(self, path: Path, now: float) -> bool:

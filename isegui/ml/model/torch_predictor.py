@@ -4,12 +4,14 @@ tiles through `torch_tile_runner`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torchvision.models.detection.image_list import ImageList
 
 from isegui.core.working_scale import WHOLE, WorkingScale
@@ -84,6 +86,8 @@ class Predictor:
         tensors = [torch.from_numpy(prepare_image(im)).permute(2, 0, 1).to(self.device)
                    .float().div_(255.0) for im in images]
         originals = [t.shape[-2:] for t in tensors]
+        tensors = [_at_least_a_pixel_high(t, int(model.transform.max_size)) for t in tensors]
+        padded = [t.shape[-2:] for t in tensors]
         batch, _ = model.transform(tensors)
         # NHWC input: oneDNN's convolutions run about 1.3x faster on a CPU. (Converting the
         # weights too gains a little more, but then a later training in the same process no
@@ -92,13 +96,25 @@ class Predictor:
         proposals, _ = model.rpn(batch, features)
         results, _ = model.roi_heads(features, proposals, batch.image_sizes)
         detections = []
-        for result, resized, (h, w) in zip(results, batch.image_sizes, originals):
+        for result, resized, (h, w), (ph, pw) in zip(results, batch.image_sizes, originals,
+                                                      padded):
             detections.append(detections_from_raw(
                 result["boxes"].cpu().numpy(), result["labels"].cpu().numpy(),
                 result["scores"].cpu().numpy(), result["masks"][:, 0].float().cpu().numpy(),
-                (w / resized[1], h / resized[0]), (int(h), int(w)), self.classes,
+                (pw / resized[1], ph / resized[0]), (int(h), int(w)), self.classes,
                 self.mask_threshold))
         return detections
+
+
+def _at_least_a_pixel_high(image: torch.Tensor, max_size: int) -> torch.Tensor:
+    """`image` (C, H, W) padded below or to the right with black until the model's resize
+    (long side to `max_size`) leaves its short side a pixel at least: a line-scan strip of
+    65000 x 1 would come to 0 px and stop the model."""
+    h, w = image.shape[-2:]
+    short = math.ceil(max(h, w) / max_size) + 1
+    if min(h, w) >= short:
+        return image
+    return F.pad(image, (0, max(0, short - w), 0, max(0, short - h)))
 
 
 def torch_tile_runner(model: MaskRCNN, device: torch.device, size: int) -> RunTiles:

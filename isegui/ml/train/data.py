@@ -172,8 +172,9 @@ class InstanceDataset(torch.utils.data.Dataset[TrainingItem]):
         scale = min(1.0, self.size / max(sample.width, sample.height))
         if scale < 1.0:
             import cv2
-            pixels = cv2.resize(pixels, (round(sample.width * scale),
-                                         round(sample.height * scale)),
+            # a pixel at least: a line-scan strip of 8192 x 8 would come to 0 px high
+            pixels = cv2.resize(pixels, (max(1, round(sample.width * scale)),
+                                         max(1, round(sample.height * scale))),
                                 interpolation=cv2.INTER_AREA)
         h, w = pixels.shape[:2]
         windows = []

@@ -18,6 +18,8 @@ from isegui.core.project import PROJECT_FILE, Project
 DAMAGE = {
     "shape not WKB": ("UPDATE instances SET shape = x'0102' WHERE image_id = 1 AND id = 1",
                       "instance 1 of image 1", "WKB"),
+    "shape empty": ("UPDATE instances SET shape = x'' WHERE image_id = 1 AND id = 1",
+                    "instance 1 of image 1", "empty or cut short"),
     "shape as text": ("UPDATE instances SET shape = 'abc' WHERE image_id = 1 AND id = 1",
                       "instance 1 of image 1", "not WKB bytes"),
     "shape a point": ("UPDATE instances SET shape = x'0101000000000000000000f03f0000000000000040'"

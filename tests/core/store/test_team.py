@@ -390,3 +390,30 @@ def test_a_failed_team_create_leaves_nothing_behind(tmp_path, pg_database):
     with pytest.raises(ProjectError, match="no such folder"):
         Project.create_team(pg_database, "x1", root, tmp_path / "missing" / "x1.isegui-team")
     Project.create_team(pg_database, "x1", root, tmp_path / "x1.isegui-team").close()
+
+
+def test_a_team_create_that_may_not_make_roles_leaves_no_schema(tmp_path, pg_server):
+    """A login that may not create roles: create failed, yet left the schema, and every retry
+    (even as the administrator) was refused as "already exists" with no team file anywhere."""
+    import uuid
+
+    import psycopg
+    tag = uuid.uuid4().hex[:6]
+    plain, database = f"plain_{tag}", f"isegui_{tag}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(f'CREATE ROLE "{plain}" LOGIN NOCREATEROLE')
+    pg_server.create_database(database, owner=plain)
+    root = tmp_path / "share"
+    root.mkdir()
+    try:
+        with pytest.raises(Exception):
+            Project.create_team(pg_server.url(database, user=plain), "line1", root,
+                                tmp_path / "line1.isegui-team")
+        with psycopg.connect(pg_server.url(database), autocommit=True) as admin:
+            left = admin.execute("SELECT 1 FROM information_schema.schemata "
+                                 "WHERE schema_name LIKE %s", ("%line1%",)).fetchall()
+        assert not left and not (tmp_path / "line1.isegui-team").exists()
+        Project.create_team(pg_server.url(database), "line1", root,
+                            tmp_path / "line1.isegui-team").close()  # the retry works
+    finally:
+        pg_server.drop_database(database)

@@ -119,3 +119,5 @@ def test_the_active_run_rule():
     assert active_choice(_run(2, 0.2), _run(1))[0]  # the active one was never validated
     assert not active_choice(_run(2), _run(1, 0.2))[0]
     assert active_choice(_run(1, 0.1), _run(1, 0.1))[0]  # itself, resumed
+    chosen, why = active_choice(_run(2, checkpoint=None), None)  # --minutes 1e-9
+    assert not chosen and "no model to predict with" in why

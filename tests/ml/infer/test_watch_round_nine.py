@@ -1,0 +1,68 @@
+"""The line, the attacker's ninth try: `watch --once` waited for ever on a file another
+program kept appending to, naming nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from isegui.core.images import save_image
+from isegui.ml.infer.line_watch import Watcher, WatchSettings
+from tests.ml.infer.test_line_watch import BrightThings, _part, _rows
+from tests.ml.infer.test_watch_hostile import _folder
+
+
+def test_a_file_that_never_stops_growing_ends_a_one_off_run(tmp_path):
+    folder = _folder(tmp_path)
+    save_image(folder / "ok.png", _part(1))
+    growing = folder / "grow.png"
+    growing.write_bytes(b"x")
+    stop = threading.Event()
+
+    def append():
+        while not stop.is_set():
+            with open(growing, "ab") as f:
+                f.write(b"x")
+            time.sleep(0.02)
+    writer = threading.Thread(target=append)
+    writer.start()
+    said = []
+    try:
+        watcher = Watcher(WatchSettings(folder, tmp_path / "r.csv", settle_s=0.2, give_up_s=0.3,
+                                        writing_limit_s=1.0, poll_s=0.05),
+                          BrightThings(), None, said.append)
+        assert watcher.run(once=True) == 2
+    finally:
+        stop.set()
+        writer.join()
+    rows = {r["file"]: r for r in _rows(tmp_path / "r.csv")}
+    assert rows["ok.png"]["verdict"] == "" and rows["ok.png"]["count_pill"] == "1"  # no rules
+    assert rows["grow.png"]["verdict"] == "NG"
+    assert "still being written 1 s after it appeared" in rows["grow.png"]["reasons"]
+    assert any(line.startswith("waiting for grow.png: still being written") for line in said)
+
+
+def test_a_slow_copy_that_ends_is_judged_on_its_pixels(tmp_path):
+    folder = _folder(tmp_path)
+    whole = tmp_path / "whole.png"
+    save_image(whole, _part(2))
+    data = whole.read_bytes()
+    target = folder / "slow.png"
+
+    def copy_slowly():
+        for k in range(0, len(data), max(1, len(data) // 5)):
+            with open(target, "ab") as f:
+                f.write(data[k:k + max(1, len(data) // 5)])
+            time.sleep(0.05)
+    target.write_bytes(b"")
+    writer = threading.Thread(target=copy_slowly)
+    writer.start()
+    try:
+        watcher = Watcher(WatchSettings(folder, tmp_path / "r.csv", settle_s=0.2,
+                                        writing_limit_s=5.0, poll_s=0.02),
+                          BrightThings(), None, lambda _: None)
+        assert watcher.run(once=True) == 1
+    finally:
+        writer.join()
+    (row,) = _rows(tmp_path / "r.csv")
+    assert row["verdict"] == "" and row["count_pill"] == "2"  # its pixels, whole
