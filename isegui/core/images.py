@@ -70,6 +70,10 @@ class ImageInfo:
     orientation: int  # EXIF orientation tag, 1 = as stored
     format: str
     mode: str
+    # a TIFF layout OpenCV decodes wrongly without a word: colour planes stored apart, or an
+    # alpha it multiplies the colours by (Pillow decodes both as stored)
+    opencv_misreads: bool = False
+    white_is_zero: bool = False  # a grey TIFF whose 0 is white: 16-bit ones no decoder turns
 
 
 def is_image_file(path: Path) -> bool:
@@ -116,6 +120,9 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
                 width, height = _stored_size(im)
                 orientation = _orientation(im)
                 fmt, mode = im.format or "?", im.mode
+                misreads, white_is_zero = _tiff_layout(im)
+    except _Unreadable as exc:
+        raise ImageReadError(path, str(exc)) from None
     except UnidentifiedImageError:
         raise ImageReadError(path, _unsupported(file)) from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -129,7 +136,7 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
     _refuse_padding(path, file, width, height)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return ImageInfo(width, height, orientation, fmt, mode)
+    return ImageInfo(width, height, orientation, fmt, mode, misreads, white_is_zero)
 
 
 def _refuse_padding(path: Path, file: BinaryIO, width: int, height: int) -> None:
@@ -166,6 +173,26 @@ def _stored_size(im: Image.Image) -> tuple[int, int]:
     return im.size
 
 
+class _Unreadable(Exception):
+    """A file of a kind isegui knows it cannot decode right: refused, said why."""
+
+
+def _tiff_layout(im: Image.Image) -> tuple[bool, bool]:
+    """(OpenCV misreads it, its grey 0 is white), from a TIFF's tags."""
+    if not isinstance(im, TiffImagePlugin.TiffImageFile):
+        return False, False
+    tags = im.tag_v2
+    planar = tags.get(TiffImagePlugin.PLANAR_CONFIGURATION, 1) == 2
+    bits = tags.get(TiffImagePlugin.BITSPERSAMPLE, (8,))
+    if planar and tags.get(TiffImagePlugin.SAMPLESPERPIXEL, 1) > 1 and max(
+            bits if isinstance(bits, tuple) else (bits,)) > 8:
+        raise _Unreadable("a 16-bit colour TIFF with its colour planes stored apart (planar): "
+                          "neither decoder isegui uses reads it right; save it with the "
+                          "colours interleaved (contiguous), or as 8-bit")
+    alpha = tags.get(TiffImagePlugin.EXTRASAMPLES) is not None
+    return planar or alpha, tags.get(TiffImagePlugin.PHOTOMETRIC_INTERPRETATION) == 0
+
+
 def _orientation(im: Image.Image) -> int:
     try:
         if im.format == "PNG":
@@ -199,12 +226,14 @@ def load_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(path, _PNG_SHORT)
     # a PNG cut after its pixels (no end chunk): Pillow reads it; libpng would refuse it.
     # CIELab (a TIFF's LAB mode): libtiff's own conversion is off by ~12 levels; Pillow's not
-    by_opencv = chunks_whole and info.mode != "LAB"
+    by_opencv = chunks_whole and info.mode != "LAB" and not info.opencv_misreads
     pixels = _decode_with_opencv(path, data, info) if by_opencv else None
     if pixels is None:
         if chunks_whole and info.format == "PNG" and _png_rows_missing(data):
             raise ImageReadError(path, _PNG_SHORT)  # OpenCV gave up on it: say why
         pixels = _decode_with_pillow(path, data, info)
+    if info.white_is_zero and pixels.dtype == np.uint16:  # 8-bit ones come turned already
+        pixels = np.iinfo(np.uint16).max - pixels
     return pixels
 
 

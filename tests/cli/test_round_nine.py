@@ -233,3 +233,69 @@ def test_a_line_scan_strip_trains(tmp_path):
 def test_evaluate_refuses_a_threshold_that_is_no_score(tmp_path, capsys, threshold):
     assert main(["evaluate", str(tmp_path), "--threshold", threshold]) != 0
     assert "--threshold must be a score from 0 to 1" in _one_line(capsys.readouterr().err)
+
+
+def test_yolo_background_images_and_stem_twins_are_said(tmp_path, capsys):
+    data = tmp_path / "yolo"
+    for name in ("a.jpg", "b.jpg", "b.png", "empty.jpg"):
+        save_image(data / "images" / "train" / name, np.zeros((20, 20, 3), np.uint8))
+    (data / "labels" / "train").mkdir(parents=True)
+    for stem in ("a", "b"):
+        (data / "labels" / "train" / f"{stem}.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (data / "data.yaml").write_text("names: [part]\n")
+    assert main(["import", str(tmp_path / "p"), str(data), "--format", "yolo"]) == 0
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert "images/train/b.jpg and images/train/b.png share its name" in said
+    assert "1 image(s) without a label file, the first images/train/empty.jpg" in said
+    with Project.open(tmp_path / "p", read_only=True) as project:
+        kept = {r.path.rsplit("/", 1)[-1]: len(i) for r, i in project.store.iter_labeled()}
+    assert kept == {"a.jpg": 1, "empty.jpg": 0}
+
+
+def test_a_coco_file_listing_one_image_twice_is_named(tmp_path, capsys):
+    import json
+    save_image(tmp_path / "src" / "a.png", np.zeros((40, 50, 3), np.uint8))
+
+    def ann(i, image, x):
+        return {"id": i, "image_id": image, "category_id": 1, "iscrowd": 0, "area": 100,
+                "bbox": [x, 5, 10, 10], "segmentation": [[x, 5, x + 10, 5, x + 10, 15, x, 15]]}
+    (tmp_path / "src" / "coco.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 50, "height": 40},
+                   {"id": 2, "file_name": "./a.png", "width": 50, "height": 40}],
+        "annotations": [ann(1, 1, 5), ann(2, 2, 30)],
+        "categories": [{"id": 1, "name": "part"}]}))
+    for copy in ([], ["--copy"]):
+        assert main(["import", str(tmp_path / "p"), str(tmp_path / "src" / "coco.json"),
+                     "--format", "coco", *copy]) != 0
+        assert "coco.json: lists the image a.png twice" in capsys.readouterr().err
+
+
+def test_tiff_layouts_opencv_misreads_load_as_stored(tmp_path):
+    from isegui.core.errors import ImageReadError
+    from isegui.core.images import load_image
+    from tests.core.tiff_writer import write_tiff
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = (200, 100, 50), 64
+    write_tiff(tmp_path / "alpha.tif", rgba, extra_samples=(2,))  # unassociated: Photoshop's
+    assert load_image(tmp_path / "alpha.tif")[0, 0].tolist() == [200, 100, 50]
+    ramp = np.zeros((20, 30, 4), np.uint8)
+    ramp[..., 0], ramp[..., 1], ramp[..., 3] = np.arange(30) * 8, 255 - np.arange(30) * 8, 255
+    write_tiff(tmp_path / "planar8.tif", ramp, planar=True, extra_samples=(2,))
+    assert np.array_equal(load_image(tmp_path / "planar8.tif"), ramp[..., :3])
+    red = np.zeros((20, 30, 3), np.uint16)
+    red[..., 0] = 60000
+    write_tiff(tmp_path / "planar16.tif", red, planar=True)
+    with pytest.raises(ImageReadError, match="planes stored apart"):
+        load_image(tmp_path / "planar16.tif")  # both decoders scramble it: refused, not wrong
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_grey_tiff_whose_zero_is_white_loads_the_right_way_round(tmp_path, dtype):
+    from isegui.core.images import load_image
+    from tests.core.tiff_writer import write_tiff
+    stored = np.zeros((10, 10), dtype)
+    stored[:, :5] = np.iinfo(dtype).max  # black, where 0 is white
+    write_tiff(tmp_path / "x-ray.tif", stored, photometric=0)
+    pixels = load_image(tmp_path / "x-ray.tif")
+    assert int(pixels[0, 0]) == 0 and int(pixels[0, 9]) == np.iinfo(dtype).max

@@ -29,6 +29,12 @@ class ImageLookup(Protocol):
     def find(self, stem: str) -> str | None:
         """The file name of the image with this relative stem ("a/b" for a/b.jpg), if any."""
 
+    def with_stem(self, stem: str) -> list[str]:
+        """Every image with this relative stem (a/b.jpg and a/b.png), sorted."""
+
+    def files(self) -> list[str]:
+        """Every image under the root, sorted."""
+
 
 @dataclass
 class SourceInstance:

@@ -197,7 +197,7 @@ def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
     return base.with_name(fitted_name(base.stem, tail, NAME_MAX - LABEL_ROOM))
 
 
-_DRIVE = re.compile(r"[A-Za-z]:")
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def _path_in_dataset(record: ImageRecord) -> PurePosixPath:
@@ -206,8 +206,9 @@ def _path_in_dataset(record: ImageRecord) -> PurePosixPath:
     there, and would lead out of the export on a Windows PC), under images/ no more."""
     path = PureWindowsPath(record.path) if "\\" in record.path else PurePosixPath(record.path)
     below_anchor = path.parts[1:] if path.anchor else path.parts  # no drive, share or /
-    if below_anchor and _DRIVE.fullmatch(below_anchor[0]):  # "C:/x" read as a POSIX path
-        below_anchor = below_anchor[1:]
+    if below_anchor:  # "C:/x" or "C:x" (a drive's own folder) read as a POSIX path
+        first = _DRIVE.sub("", below_anchor[0], count=1)
+        below_anchor = ((first,) if first else ()) + tuple(below_anchor[1:])
     # a colon names a stream on Windows (a camera's time stamp 12:30:01 is no stream)
     parts = [p.replace(":", "_") for p in below_anchor if p not in ("..", ".")]
     if parts and parts[0] == IMAGES_DIR and len(parts) > 1:

@@ -59,7 +59,7 @@ class _Lookup:
         self.root = root
         self._sizes: dict[str, tuple[int, int, int]] = {}
         self._verified: set[str] = set()
-        self._stems: dict[str, str] | None = None
+        self._stems: dict[str, list[str]] | None = None
 
     def size(self, file_name: str) -> tuple[int, int]:
         return self.info(file_name)[:2]
@@ -81,13 +81,22 @@ class _Lookup:
         return self._sizes[file_name]
 
     def find(self, stem: str) -> str | None:
+        return next(iter(self.with_stem(stem)), None)
+
+    def with_stem(self, stem: str) -> list[str]:
+        return self._by_stem().get(stem, [])
+
+    def files(self) -> list[str]:
+        return sorted(name for names in self._by_stem().values() for name in names)
+
+    def _by_stem(self) -> dict[str, list[str]]:
         if self._stems is None:
             self._stems = {}
             for path in sorted(self.root.rglob("*")):
                 if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
                     rel = PurePosixPath(*path.relative_to(self.root).parts)
-                    self._stems.setdefault(str(rel.with_suffix("")), rel.as_posix())
-        return self._stems.get(stem)
+                    self._stems.setdefault(str(rel.with_suffix("")), []).append(rel.as_posix())
+        return self._stems
 
 
 @dataclass
@@ -189,9 +198,15 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
     # images a team mate labels now: replacing their labels would fail the whole import
     held = {image_id: holder for image_id, holder in project.store.claims().items()
             if holder[0] != project.store.user}
+    listed: set[tuple[str, str]] = set()  # (annotation file, image) pairs seen
     for n, image in enumerate(dataset.images, start=1):
         progress(n, len(dataset.images), image.file_name)
         file = lookup.root / image.file_name
+        if (image.origin, image.file_name) in listed:  # a COCO file with two image entries
+            problems.append(f"{image.origin}: lists the image {image.file_name} twice (its "
+                            "labels split between the entries); keep one entry")
+            continue
+        listed.add((image.origin, image.file_name))
         try:
             width, height = _checked_size(image, file, lookup)
         except ImageReadError as exc:

@@ -47,18 +47,40 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     if not label_files:
         raise InputFileError(folder, "no YOLO label files (labels/**/*.txt) found")
     root = images.root.resolve()
+    taken: set[str] = set()  # images a label file names, or could name
     for label_file in label_files:
         stem = _image_stem(label_file, folder, root)
-        file_name = images.find(stem) if stem is not None else None
-        if file_name is None:
+        twins = images.with_stem(stem) if stem is not None else []
+        taken.update(twins)
+        if not twins:
             data.warnings.append(f"{label_file}: no image for it (looked for {stem}.*); skipped")
             continue
+        if len(twins) > 1:  # which of them does it label? Not guessed
+            data.warnings.append(f"{label_file}: {' and '.join(twins)} share its name, and "
+                                 "either could be the one it labels: all left out; rename "
+                                 "them apart")
+            continue
+        file_name = twins[0]
         width, height = images.size(file_name)
         image = SourceImage(file_name, width, height, split=_split_of(file_name),
                             origin=str(label_file))
         _read_lines(label_file, names, width, height, image, data)
         data.images.append(image)
+    _add_background_images(images, taken, data)
     return data
+
+
+def _add_background_images(images: ImageLookup, taken: set[str], data: Dataset) -> None:
+    """Images without a label file are YOLO's background images, pictures with no object
+    to find (Ultralytics trains on them so): imported as such, and said."""
+    background = [name for name in images.files() if name not in taken]
+    for file_name in background:
+        width, height = images.size(file_name)
+        data.images.append(SourceImage(file_name, width, height, split=_split_of(file_name)))
+    if background:
+        data.warnings.append(f"{len(background)} image(s) without a label file, the first "
+                             f"{background[0]}, imported as images with no objects (YOLO's "
+                             "background images)")
 
 
 class _OneKeyOnce(yaml.SafeLoader):

@@ -71,6 +71,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _on_read_only_media(db_path: Path) -> bool:
+    """Whether the project file lies where nothing can be written (a write-protected stick, a
+    read-only share or snapshot) and has no write-ahead log beside it. SQLite reads a file in
+    WAL mode only with its -shm file, which it cannot make there; such a file, which nobody
+    can change, is opened as unchanging instead."""
+    folder = db_path.parent
+    return (not os.access(folder, os.W_OK)
+            and not any(db_path.with_name(db_path.name + s).exists() for s in ("-wal", "-shm")))
+
+
 def sqlite_uri(path: PurePath) -> str:
     """The SQLite URI of an absolute path, with an empty authority whatever the path. A share's
     path as a URI has the server as its authority (`file://server/share/...`, Path.as_uri),
@@ -96,6 +106,8 @@ class StoreBase:
         if not create:
             _refuse_empty(db_path)
         uri = f"{sqlite_uri(db_path.resolve())}?mode={'ro' if read_only else 'rwc'}"
+        if read_only and _on_read_only_media(db_path):
+            uri += "&immutable=1"
         try:
             conn = sqlite3.connect(uri, uri=True, isolation_level=None,
                                    check_same_thread=False)

@@ -164,7 +164,8 @@ class _Record:
     ("..\\..\\evil\\scene_001.jpg", "evil/scene_001.jpg"),
     ("\\\\server\\share\\a.jpg", "a.jpg"),
     ("images/sub/b.png", "sub/b.png"),
-    ("C:scene.jpg", "image-1.jpg")])
+    ("C:scene.jpg", "scene.jpg"),
+    ("C:", "image-1.png")])
 def test_records_written_on_windows_stay_inside_the_export(record, kept):
     path = _path_in_dataset(_Record(record))
     assert str(path) == kept and "\\" not in str(path) and ".." not in path.parts

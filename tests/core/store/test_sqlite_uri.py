@@ -42,3 +42,26 @@ def test_a_project_in_a_folder_with_uri_characters_opens(tmp_path):
     with Project.open(folder, read_only=True) as project:
         assert [c.name for c in project.store.classes()] == ["scratch"]
     assert not (tmp_path / "line 3 ").exists()  # no file made at a name cut at '#' or '?'
+
+
+def test_a_project_on_read_only_media_is_read_as_unchanging(tmp_path, monkeypatch):
+    """A write-protected stick: SQLite could not make the -shm file a WAL project needs even
+    to be read, and every read-only command called a healthy file unreadable."""
+    import os
+
+    from isegui.core.store import base
+    Project.create(tmp_path / "p", classes=["scratch"]).close()
+    opened = []
+    real_connect = sqlite3.connect
+
+    def connect(database, *args, **kwargs):
+        opened.append(database)
+        return real_connect(database, *args, **kwargs)
+    monkeypatch.setattr(base.sqlite3, "connect", connect)
+    monkeypatch.setattr(base.os, "access", lambda path, mode: mode != os.W_OK)
+    with Project.open(tmp_path / "p", read_only=True) as project:
+        assert [c.name for c in project.store.classes()] == ["scratch"]
+    assert opened[-1].endswith("?mode=ro&immutable=1")
+    (tmp_path / "p" / "project.isegui-wal").write_bytes(b"")  # a writer may be at work
+    with Project.open(tmp_path / "p", read_only=True):
+        assert opened[-1].endswith("?mode=ro")
