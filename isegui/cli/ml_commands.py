@@ -356,8 +356,10 @@ def run_export_model(args) -> int:
         run = find_run(project, args.run)
         path = checkpoint_file(project, run, "best")
         mm_per_px = project.mm_per_px
-    if rules is not None:
-        rules.check_calibration(mm_per_px)  # mm rules on an uncalibrated project: said now
+    if rules is not None:  # said now, not on the line PC: mm rules on an uncalibrated
+        rules.check_calibration(mm_per_px)  # project, classes the run does not have
+        from isegui.ml.model.checkpoint import load_checkpoint
+        rules.check_classes(load_checkpoint(path)["classes"], f"run {run.id}")
     written = export_onnx(path, args.out, args.size, mm_per_px,
                           rules.as_dict() if rules is not None else None)
     print(f"wrote {written['path']}: run {run.id} ({run.name}), {written['model_name']}, "

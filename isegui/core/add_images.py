@@ -11,7 +11,6 @@ elsewhere)."""
 
 from __future__ import annotations
 
-import filecmp
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +19,8 @@ from typing import Protocol
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError
-from isegui.core.fileio import (copy_new, fitted_name, not_regular_problem, utf8_problem,
-                                writable_inside)
+from isegui.core.fileio import (copy_new, fitted_name, not_regular_problem, same_bytes,
+                                utf8_problem, writable_inside)
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
@@ -264,7 +263,7 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
         name = candidate.as_posix()
         path = folder / candidate
         if path.exists():
-            if _same_file(path, image.file):
+            if same_bytes(path, image.file):
                 if name in existing:
                     return None, False
                 if name not in claimed:
@@ -275,11 +274,6 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
         candidate = target.with_name(fitted_name(target.stem, f"-{k}{target.suffix}"))
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.is_file() and filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return False
 
 
 def copy_planned(folder: Path, plans: list[PlannedImage], progress: Progress = no_progress,

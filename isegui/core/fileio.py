@@ -13,6 +13,7 @@ place writes the other. Replacing it whole (`atomic_open`) or removing it leaves
 from __future__ import annotations
 
 import errno
+import filecmp
 import json
 import os
 import shutil
@@ -310,6 +311,15 @@ def open_no_follow(path: Path, flags: int, mode: int = 0o666) -> int:
     if sys.platform != "win32":  # a plain file: reads and writes may wait again
         os.set_blocking(fd, True)
     return fd
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    """Whether the plain file `a` holds exactly the bytes of `b` (False when either cannot be
+    read)."""
+    try:
+        return a.is_file() and not a.is_symlink() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def copy_new(source: Path, target: Path) -> None:

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, TiffImagePlugin, UnidentifiedImageError
 
 from isegui.core import native_messages
 from isegui.core.errors import ImageReadError
@@ -43,6 +43,12 @@ _READ_FLAGS = getattr(os, "O_NONBLOCK", 0)  # none on Windows, which has no FIFO
 MAX_PIXELS = 250_000_000  # 250 MP: a 16-bit RGB image this big is 1.5 GB decoded
 MOST_BYTES_PER_PIXEL = 32  # four float64 channels: the most any picture isegui reads stores
 METADATA_ROOM = 256 << 20  # previews, ICC profiles, XMP and other pages beside the picture
+# Pillow refuses a PNG whose text (XMP from an editor: megabytes) inflates beyond 1 MB; the
+# picture is fine, and METADATA_ROOM bounds what a file may carry beside it
+PngImagePlugin.MAX_TEXT_CHUNK = 64 << 20
+PngImagePlugin.MAX_TEXT_MEMORY = 256 << 20
+MOST_PAGES_LOOKED_AT = 16  # of a TIFF's pages, for one larger than the first
+LARGEST_SIDE = 1 << 20  # px: a side beyond it is a damaged header (a negative number read so)
 
 Image.MAX_IMAGE_PIXELS = None  # we check MAX_PIXELS ourselves, with a clearer message
 
@@ -121,6 +127,7 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
                 orientation = _orientation(im)
                 fmt, mode = im.format or "?", im.mode
                 misreads, white_is_zero = _tiff_layout(im)
+                larger_page = _larger_later_page(im, width, height)
     except _Unreadable as exc:
         raise ImageReadError(path, str(exc)) from None
     except UnidentifiedImageError:
@@ -129,6 +136,14 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
         raise ImageReadError(path, f"cannot read the image header ({exc})") from None
     if width <= 0 or height <= 0:
         raise ImageReadError(path, f"the header gives an empty image ({width}x{height})")
+    if max(width, height) > LARGEST_SIDE:
+        raise ImageReadError(path, f"the header gives an impossible size ({width}x{height}): "
+                                   "the file is damaged")
+    if larger_page is not None:
+        raise ImageReadError(path, f"a TIFF of several pages whose first ({width}x{height}) "
+                                   f"is smaller than a later one ({larger_page}): a preview "
+                                   "before the picture? isegui reads the first page only; "
+                                   "save the page wanted on its own")
     if width * height > MAX_PIXELS:
         raise ImageReadError(path, f"image too large: {width}x{height} = "
                                    f"{width * height / 1e6:.0f} MP (the limit is "
@@ -154,6 +169,8 @@ def _unsupported(file: BinaryIO) -> str:
     """Why Pillow, held to PIL_FORMATS, found no image: the kind of file, where it is known."""
     file.seek(0)
     head = file.read(16)
+    if not head:
+        return "the file is empty (0 bytes): a copy that failed?"
     kind = next((kind for magic, kind in _OTHER_KINDS if head.startswith(magic)), None)
     if head.startswith((b"II*\0", b"MM\0*")):  # a TIFF whose pixels Pillow has no mode for
         return ("a TIFF whose pixel layout isegui cannot read (floating-point colour, or "
@@ -175,6 +192,18 @@ def _stored_size(im: Image.Image) -> tuple[int, int]:
 
 class _Unreadable(Exception):
     """A file of a kind isegui knows it cannot decode right: refused, said why."""
+
+
+def _larger_later_page(im: Image.Image, width: int, height: int) -> str | None:
+    """"WxH" of a later page of a TIFF larger than its first, or None (thumbnails and
+    reduced copies follow the picture, which is what isegui reads)."""
+    if not isinstance(im, TiffImagePlugin.TiffImageFile) or getattr(im, "n_frames", 1) < 2:
+        return None
+    for page in range(1, min(im.n_frames, MOST_PAGES_LOOKED_AT)):
+        im.seek(page)
+        if im.size[0] * im.size[1] > width * height:
+            return f"{im.size[0]}x{im.size[1]}"
+    return None
 
 
 def _tiff_layout(im: Image.Image) -> tuple[bool, bool]:

@@ -128,7 +128,8 @@ def test_an_image_folder_linked_out_of_the_import_folder_is_named(tmp_path, caps
     capsys.readouterr()
     assert main(["import", str(tmp_path / "p"), str(dataset), "--format", "coco"]) == 0
     out = capsys.readouterr()
-    assert f"{dataset / 'images'}: a link to {tmp_path / 'elsewhere' / 'images'}" in out.out + out.err
+    said = out.out + out.err
+    assert f"{dataset / 'images'}: a link to {tmp_path / 'elsewhere' / 'images'}" in said
 
 
 def test_sigterm_turned_into_a_library_error_still_stops_cleanly(tmp_path, monkeypatch, capsys):
@@ -299,3 +300,80 @@ def test_a_grey_tiff_whose_zero_is_white_loads_the_right_way_round(tmp_path, dty
     write_tiff(tmp_path / "x-ray.tif", stored, photometric=0)
     pixels = load_image(tmp_path / "x-ray.tif")
     assert int(pixels[0, 0]) == 0 and int(pixels[0, 9]) == np.iinfo(dtype).max
+
+
+def _bmp_of_width(width):
+    import struct
+    return (b"BM" + struct.pack("<IHHI", 118, 0, 0, 54)
+            + struct.pack("<IiiHHIIiiII", 40, width, 4, 1, 24, 0, 0, 0, 0, 0, 0) + b"\0" * 64)
+
+
+def test_files_said_for_what_they_are(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    from isegui.core.errors import ImageReadError
+    from isegui.core.images import load_image, probe
+    (tmp_path / "zero.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"the file is empty \(0 bytes\)"):
+        probe(tmp_path / "zero.png")
+    (tmp_path / "neg.bmp").write_bytes(_bmp_of_width(-4))
+    with pytest.raises(ImageReadError, match="impossible size"):
+        probe(tmp_path / "neg.bmp")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("XML:com.adobe.xmp", "x" * 2_000_000, zip=True)  # an editor's XMP
+    Image.fromarray(np.full((20, 20, 3), 99, np.uint8)).save(tmp_path / "xmp.png", pnginfo=info)
+    assert load_image(tmp_path / "xmp.png").shape == (20, 20, 3)
+    picture = np.full((40, 50, 3), 99, np.uint8)
+    Image.fromarray(picture[:8, :8]).save(tmp_path / "preview.tif", save_all=True,
+                                          append_images=[Image.fromarray(picture)])
+    with pytest.raises(ImageReadError, match=r"first \(8x8\) is smaller than a later one"):
+        probe(tmp_path / "preview.tif")
+    Image.fromarray(picture).save(tmp_path / "thumb.tif", save_all=True,
+                                  append_images=[Image.fromarray(picture[:8, :8])])
+    assert probe(tmp_path / "thumb.tif").width == 50  # a thumbnail after the picture
+
+
+def test_a_blank_category_a_fifo_data_yaml_and_negative_workers_are_named(tmp_path, capsys):
+    import json
+    import os
+    save_image(tmp_path / "ok.png", np.zeros((20, 20, 3), np.uint8))
+    (tmp_path / "c.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "ok.png", "width": 20, "height": 20}],
+        "annotations": [], "categories": [{"id": 1, "name": " "}]}))
+    assert main(["import", str(tmp_path / "p"), str(tmp_path / "c.json"), "--format", "coco",
+                 "--images", str(tmp_path)]) != 0
+    assert "c.json: categories[0] (id 1) has no name" in _one_line(capsys.readouterr().err)
+    (tmp_path / "y" / "labels").mkdir(parents=True)
+    (tmp_path / "y" / "labels" / "a.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    os.mkfifo(tmp_path / "y" / "data.yaml")
+    assert main(["import", str(tmp_path / "q"), str(tmp_path / "y"), "--format", "yolo"]) != 0
+    assert "data.yaml: not a plain file" in _one_line(capsys.readouterr().err)
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    assert main(["train", str(tmp_path / "d"), "--workers", "-1", "--epochs", "1"]) != 0
+    assert "--workers must be from 0" in _one_line(capsys.readouterr().err)
+    with Project.open(tmp_path / "d", read_only=True) as project:
+        assert not project.store.runs()  # refused before a run was made
+
+
+def test_an_import_killed_while_copying_is_taken_up_by_the_next(tmp_path):
+    import json
+    import shutil
+    src = tmp_path / "src"
+    for name in ("a.png", "b.png"):
+        save_image(src / name, np.full((20, 20, 3), 40 if name == "a.png" else 80, np.uint8))
+    (src / "coco.json").write_text(json.dumps({
+        "images": [{"id": k, "file_name": n, "width": 20, "height": 20}
+                   for k, n in enumerate(["a.png", "b.png"], start=1)],
+        "annotations": [], "categories": [{"id": 1, "name": "part"}]}))
+    Project.create(tmp_path / "p", classes=["part"]).close()
+    (tmp_path / "p" / "images").mkdir()
+    shutil.copy2(src / "a.png", tmp_path / "p" / "images" / "a.png")  # copied, then SIGKILL
+    save_image(tmp_path / "p" / "images" / "b.png", np.zeros((20, 20, 3), np.uint8))  # another
+    assert main(["import", str(tmp_path / "p"), str(src / "coco.json"), "--format", "coco",
+                 "--copy"]) == 0
+    with Project.open(tmp_path / "p", read_only=True) as project:
+        paths = sorted(r.path for r in project.store.images())
+    assert paths == ["images/a.png", "images/b-2.png"]  # the user's own b.png left alone
+    assert sorted(p.name for p in (tmp_path / "p" / "images").iterdir()) == [
+        "a.png", "b-2.png", "b.png"]

@@ -141,6 +141,9 @@ def _categories(doc: dict[str, Any], path: Path, data: Dataset) -> dict[int | st
         if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
             raise FormatError(path, f"categories[{k}] needs an 'id' and a 'name'")
         label = cat["name"].strip()
+        if not label:
+            raise FormatError(path, f"categories[{k}] (id {cat['id']!r}) has no name; a class "
+                                    "needs one")
         if label in by_id.values():
             data.warnings.append(f"{path}: categories[{k}] repeats the name {label!r}; "
                                  "both ids become one class")

@@ -15,7 +15,8 @@ import shapely
 from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
 from isegui.core.errors import ImageReadError, ImportFailed, ShapeError, UnsafePathError
-from isegui.core.fileio import atomic_write_bytes, copy_new, inside_folder, writable_inside
+from isegui.core.fileio import (atomic_write_bytes, copy_new, inside_folder, same_bytes,
+                                 writable_inside)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
 from isegui.core.geometry import clip_to_image
@@ -314,8 +315,21 @@ def _stored_path(project: Project, image: SourceImage, file: Path, options: Impo
             return name  # the same image again: the --existing rule decides
         if name not in claimed and not (project.folder / candidate).exists():
             return name
+        if name not in claimed and _left_by_a_cut_import(project.folder / candidate, image, file):
+            return name  # the copy an import killed mid-way made: taken, not copied again
         k += 1  # another file of that name: keep both
         candidate = target.with_name(f"{target.stem}-{k}{target.suffix}")
+
+
+def _left_by_a_cut_import(target: Path, image: SourceImage, file: Path) -> bool:
+    """Whether `target`, a file in the project that no image record names, holds exactly the
+    bytes to be put there: a copy an import made before it was killed."""
+    if image.image_data is None or file.exists():
+        return same_bytes(target, file)
+    try:
+        return target.is_file() and target.read_bytes() == image.image_data
+    except OSError:
+        return False
 
 
 def _copy_target(project: Project, plan: _Planned) -> Path | None:

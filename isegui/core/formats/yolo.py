@@ -106,6 +106,10 @@ def _class_names(source: Path, folder: Path) -> list[str]:
     if yaml_file is None:
         found = [folder / DATA_YAML] + sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
         yaml_file = next((p for p in found if p.is_file()), None)
+        odd = next((p for p in found if p.exists() and not p.is_file()), None)
+        if yaml_file is None and odd is not None:
+            raise FormatError(odd, "not a plain file (a folder, FIFO or device); the class "
+                                   "names are read from a plain data.yaml")
     if yaml_file is not None:
         try:
             doc = yaml.load(yaml_file.read_text(encoding="utf-8-sig"), Loader=_OneKeyOnce)

@@ -203,6 +203,10 @@ def _session(path: Path, threads: int | None) -> Any:
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    # weights kept in a file beside the model (any model over 2 GB) are read from the
+    # model's folder, not the current one (where another file of that name may lie)
+    options.add_session_config_entry("session.model_external_initializers_file_folder_path",
+                                     str(Path(path).resolve().parent))
     try:  # from the bytes of a plain file: a FIFO named .onnx is not waited on
         return ort.InferenceSession(read_regular_bytes(path), options,
                                     providers=["CPUExecutionProvider"])

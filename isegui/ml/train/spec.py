@@ -109,6 +109,9 @@ class TrainSpec:
             raise ValueError(f"--scale must be between 0.05 and 4, got {self.scale}")
         if self.batch is not None and self.batch < 1:
             raise ValueError("--batch must be at least 1")
+        if self.workers is not None and not 0 <= self.workers <= 64:
+            raise ValueError(f"--workers must be from 0 (load in the training process) to 64, "
+                             f"not {self.workers}")
         if self.minutes is None and (self.epochs is None or self.epochs < 1) and not self.resume:
             raise ValueError("give --epochs (at least 1) or --minutes")
         if self.minutes is not None and self.minutes <= 0:

@@ -406,7 +406,8 @@ def test_a_team_create_that_may_not_make_roles_leaves_no_schema(tmp_path, pg_ser
     root = tmp_path / "share"
     root.mkdir()
     try:
-        with pytest.raises(Exception):
+        from isegui.core.store.engine import PostgresFailure
+        with pytest.raises(PostgresFailure, match="permission denied to create role"):
             Project.create_team(pg_server.url(database, user=plain), "line1", root,
                                 tmp_path / "line1.isegui-team")
         with psycopg.connect(pg_server.url(database), autocommit=True) as admin:

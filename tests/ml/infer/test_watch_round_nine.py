@@ -66,3 +66,31 @@ def test_a_slow_copy_that_ends_is_judged_on_its_pixels(tmp_path):
         writer.join()
     (row,) = _rows(tmp_path / "r.csv")
     assert row["verdict"] == "" and row["count_pill"] == "2"  # its pixels, whole
+
+
+def test_weights_beside_a_model_are_read_from_its_folder(tmp_path, monkeypatch):
+    """A model whose weights lie in a file beside it (any model over 2 GB) was read with
+    the current folder's file of that name, or refused when there was none."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    from isegui.ml.infer.onnx_model import _session
+    weights = numpy_helper.from_array(np.full((64, 64), 2.0, np.float32), "w")
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 64])],
+                              [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    convert_model_to_external_data(model, location="w.bin", size_threshold=0)
+    (tmp_path / "models").mkdir()
+    onnx.save_model(model, str(tmp_path / "models" / "m.onnx"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "w.bin").write_bytes(np.zeros((64, 64), np.float32).tobytes())  # not these
+    monkeypatch.chdir(elsewhere)
+    session = _session(tmp_path / "models" / "m.onnx", 1)
+    (out,) = session.run(["y"], {"x": np.ones((64, 64), np.float32)})
+    assert float(out[0, 0]) == 2.0

@@ -113,6 +113,12 @@ def test_export_command_and_parity_with_torch(trained, tmp_path, capsys):
     assert main(["export-model", str(folder), str(tmp_path / "small.onnx"), "--size",
                  "96"]) == 0
     assert "trained at 160 px" in capsys.readouterr().err  # less than that: said
+    rules = tmp_path / "rules.json"  # a class the run does not have: said here, not on the line
+    rules.write_text('{"isegui_rules": 1, "classes": {"bolt": {"count": {"max": 0}}}}')
+    assert main(["export-model", str(folder), str(tmp_path / "ruled.onnx"), "--rules",
+                 str(rules)]) != 0
+    assert 'has no class "bolt"' in capsys.readouterr().err
+    assert not (tmp_path / "ruled.onnx").exists()
     onnx_predictor = load_predictor(out, threshold=0.05)
     assert isinstance(onnx_predictor, OnnxPredictor)
     torch_predictor = Predictor.from_checkpoint(checkpoint, "cpu", threshold=0.05)
