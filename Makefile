@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := demo-project
 
-.PHONY: run test test-fast lint venv postgres package clean
+.PHONY: run test test-fast lint venv postgres package package-line line-model clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "isegui needs Python 3.11 or newer; this is " + sys.version.split()[0])'
@@ -52,21 +52,35 @@ postgres:
 lint: venv
 	$(BIN)/ruff check isegui tests bench scripts
 	$(BIN)/lint-imports
-	$(BIN)/mypy isegui/core isegui/ml isegui/testing isegui/exit_codes.py isegui/gui isegui/cli
+	$(BIN)/mypy isegui/core isegui/ml isegui/testing isegui/exit_codes.py isegui/gui isegui/cli \
+		isegui/runtime.py isegui/line_main.py isegui/selftest.py
 	@# the line PC and the packaged app run on Windows: core and ml as its Python sees them
-	$(BIN)/mypy --platform win32 isegui/core isegui/ml
+	$(BIN)/mypy --platform win32 isegui/core isegui/ml isegui/runtime.py isegui/line_main.py
 
-# ISEGUI_NO_CUDA=1 / ISEGUI_CONSOLE=1 pass through to build.spec (see its header).
-package: venv
-	$(BIN)/python -m pip install --quiet -e ".[package]"
+# ISEGUI_NO_CUDA=1 passes through to build.spec (see its header). Both folders, each with its
+# own self-test: dist/isegui (the app) and dist/isegui-line (the line PC's, no torch).
+package: venv line-model
 	@# the pretrained weights to bundle; offline, the build goes on without them (it warns)
 	-$(BIN)/python scripts/fetch_weights.py --out build/weights
 	@start=$$(date +%s); \
 	$(BIN)/pyinstaller --noconfirm build.spec || exit 1; \
 	echo "build time: $$(( $$(date +%s) - start )) s"
-	dist/isegui/isegui self-test
-	@du -sh dist/isegui
-	@$(BIN)/python scripts/package_report.py dist/isegui
+	dist/isegui-line/isegui-watch self-test
+	dist/isegui/isegui-cli self-test
+	@$(BIN)/python scripts/package_report.py dist/isegui-line dist/isegui
+
+# the line folder alone, into dist/isegui-line/
+package-line: venv line-model
+	@start=$$(date +%s); \
+	ISEGUI_BUILD=line $(BIN)/pyinstaller --noconfirm build.spec || exit 1; \
+	echo "build time: $$(( $$(date +%s) - start )) s"
+	dist/isegui-line/isegui-watch self-test
+	@$(BIN)/python scripts/package_report.py dist/isegui-line
+
+# PyInstaller, and the untrained model the line folder's self-test runs (it has no torch)
+line-model: venv
+	$(BIN)/python -m pip install --quiet -e ".[package]"
+	$(BIN)/python -c 'from pathlib import Path; from isegui.selftest import export_self_test_model as e; e(Path("build/line-self-test/model.onnx"))'
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache build dist

@@ -63,6 +63,14 @@ def isegui_cmd() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "isegui"]
 
 
+WATCH_PROGRAM: Path | None = None  # --watch-program: the line folder's isegui-watch
+
+
+def watch_cmd() -> list[str]:
+    """How the watch is started: the line folder's program (it is `isegui watch`), or isegui."""
+    return [str(WATCH_PROGRAM)] if WATCH_PROGRAM is not None else [*isegui_cmd(), "watch"]
+
+
 def isegui(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*isegui_cmd(), *args], capture_output=True, text=True, check=True)
 
@@ -156,13 +164,14 @@ class Watch:
                  once: bool = False):
         self.folder, self.out = folder, out
         self.log, self.err = out.with_suffix(".stdout"), out.with_suffix(".stderr")
-        cmd = [*isegui_cmd(), "watch", str(folder), "--model", str(model), "--out", str(out),
+        cmd = [*watch_cmd(), str(folder), "--model", str(model), "--out", str(out),
                "--settle", str(settle), *(["--once"] if once else [])]
         self.started = time.time()
         with open(self.log, "w") as log, open(self.err, "w") as err:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=err)
         self.rss: list[tuple[float, float]] = []  # (wall time, MB)
         self.hwm_mb = 0.0
+        self.torch_mapped = False  # whether libtorch was ever in the watcher's memory maps
         self.cpu_s: float | None = None  # the watcher's CPU seconds, last sample
         self.machine_cpu0 = cpu_times()
         self._stop = threading.Event()
@@ -176,6 +185,9 @@ class Watch:
                 fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
                               if ":" in line)
                 rss = int(fields["VmRSS"].split()[0]) / 1024
+                if not self.torch_mapped:  # the line folder has no torch: none in its maps
+                    maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
+                    self.torch_mapped = "libtorch" in maps
                 self.hwm_mb = max(self.hwm_mb, int(fields["VmHWM"].split()[0]) / 1024)
                 self.rss.append((time.time(), rss))
                 self.cpu_s = proc_cpu_s(self.proc.pid)
@@ -299,7 +311,7 @@ def rss_blocks(watch: Watch, rows: list[dict]) -> dict:
     if first.get("rss_mb_median") is not None and last.get("rss_mb_median") is not None:
         growth = round(last["rss_mb_median"] - first["rss_mb_median"], 1)
     ready = [mb for t, mb in watch.rss if rows and t < rows[0]["ts"]]
-    return {"peak_rss_mb_vmhwm": round(watch.hwm_mb, 1),
+    return {"peak_rss_mb_vmhwm": round(watch.hwm_mb, 1), "torch_mapped": watch.torch_mapped,
             "peak_rss_mb_sampled": round(max(mb for _, mb in watch.rss), 1)
             if watch.rss else None,
             "rss_mb_before_first_row": round(ready[-1], 1) if ready else None,
@@ -314,7 +326,7 @@ def startup(model: Path, runs: int, work: Path) -> dict:
     for i in range(runs):
         empty = work / f"empty{i}"
         empty.mkdir()
-        cmd = [*isegui_cmd(), "watch", str(empty), "--model", str(model), "--once",
+        cmd = [*watch_cmd(), str(empty), "--model", str(model), "--once",
                "--out", str(work / f"startup{i}.jsonl")]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -361,8 +373,8 @@ def capacity(model: Path, sources: list[tuple[str, bytes]], n: int, work: Path,
             "images_per_s": round((len(rows) - 1) / span, 2) if span > 0 else None,
             "wall_s_with_startup": round(wall, 2),
             "inspect_ms": quantiles([float(r["ms"]) for r in rows], 1),
-            "peak_rss_mb_vmhwm": round(watch.hwm_mb, 1), "cpu": watch.cpu(),
-            "stderr": watch.stderr_tail() or None}
+            "peak_rss_mb_vmhwm": round(watch.hwm_mb, 1), "torch_mapped": watch.torch_mapped,
+            "cpu": watch.cpu(), "stderr": watch.stderr_tail() or None}
 
 
 def steady(model: Path, sources: list[tuple[str, bytes]], n: int, rate: float, work: Path,
@@ -424,7 +436,11 @@ def main() -> int:
     ap.add_argument("--capacity-images", type=int, default=100)
     ap.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--watch-program", type=Path,
+                    help="the line folder's isegui-watch instead of `isegui watch`")
     args = ap.parse_args()
+    global WATCH_PROGRAM
+    WATCH_PROGRAM = args.watch_program
     if not args.model.is_file():
         ap.error(f"{args.model}: no such model; export one with `isegui export-model PROJECT "
                  "MODEL.onnx`")
@@ -433,6 +449,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="isegui-line-"))
     work.mkdir(parents=True, exist_ok=True)
     result: dict = {"bench": "line", "date": datetime.now().isoformat(timespec="seconds"),
+                    "watch_program": " ".join(watch_cmd()),
                     "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                     "machine": {**machine(), "loadavg_before": loadavg()},
                     "settle_s": SETTLE_S, "feed_share_of_capacity": FEED_SHARE,

@@ -23,6 +23,7 @@ import isegui
 from isegui.logs import FILE_ONLY
 from isegui.runtime import is_frozen, isegui_command
 
+LINE_MODEL = "self-test/model.onnx"  # in the line folder's bundle, made by its build
 SIZE = 128  # input size of the model and training checks: tiny, so they take seconds
 TRAIN_TIMEOUT_S = 600
 log = logging.getLogger(__name__)
@@ -106,21 +107,29 @@ def model_check(name: str) -> Callable[[Workspace], str]:
     return check
 
 
+def export_self_test_model(out: Path) -> None:
+    """The fast model, untrained, at SIZE px, as an ONNX file at `out` (the line folder's
+    build bundles one: it has no torch to make it)."""
+    from isegui.ml.model.checkpoint import save_checkpoint
+    from isegui.ml.model.onnx_export import export_onnx
+    from isegui.ml.model.registry import build_model
+    classes = ["a", "b", "c"]
+    model = build_model("fast", num_classes=len(classes), size=SIZE)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = out.with_suffix(".pt")
+    save_checkpoint(checkpoint, {"model_name": "fast", "size": SIZE, "classes": classes,
+                                 "state_dict": model.state_dict()})
+    export_onnx(checkpoint, out)
+    checkpoint.unlink()
+
+
 def check_onnx(space: Workspace) -> str:
     """The fast model exported to ONNX and run on onnxruntime, as `isegui export-model` and
     `isegui predict --checkpoint model.onnx` do."""
     import numpy as np
 
-    from isegui.ml.model.checkpoint import save_checkpoint
-    from isegui.ml.model.onnx_export import export_onnx
     from isegui.ml.infer.onnx_model import OnnxPredictor
-    from isegui.ml.model.registry import build_model
-    classes = ["a", "b", "c"]
-    model = build_model("fast", num_classes=len(classes), size=SIZE)
-    checkpoint = space.folder / "fast.pt"
-    save_checkpoint(checkpoint, {"model_name": "fast", "size": SIZE, "classes": classes,
-                                 "state_dict": model.state_dict()})
-    export_onnx(checkpoint, space.folder / "fast.onnx")
+    export_self_test_model(space.folder / "fast.onnx")
     predictor = OnnxPredictor(space.folder / "fast.onnx", threshold=0.0)
     image = np.random.default_rng(0).integers(0, 255, (SIZE * 3 // 4, SIZE, 3), np.uint8)
     (found,) = predictor.predict([image])
@@ -136,7 +145,7 @@ def check_line_watch(space: Workspace) -> str:
     from isegui.ml.infer.line_watch import watcher_for
     model = space.folder / "fast.onnx"
     if not model.is_file():
-        check_onnx(space)
+        _line_model(space)
     folder = space.folder / "camera"
     folder.mkdir(exist_ok=True)
     save_image(folder / "part.png", np.full((SIZE * 3 // 4, SIZE, 3), 90, np.uint8))
@@ -151,6 +160,45 @@ def check_line_watch(space: Workspace) -> str:
     if count != 2 or set(rows) != {"part.png", "torn.jpg"} or rows["torn.jpg"]["verdict"] != "NG":
         raise AssertionError(f"watch wrote {rows}")
     return f"2 images: {rows['part.png']['verdict']}, {rows['torn.jpg']['verdict']} (torn)"
+
+
+def _line_model(space: Workspace) -> None:
+    """The model the line checks use, as space.folder/fast.onnx: the one the line folder's
+    build bundled (it has no torch to export one), else exported here (the onnx check)."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    bundled = Path(bundle) / LINE_MODEL if bundle else None
+    if bundled is not None and bundled.is_file():
+        shutil.copyfile(bundled, space.folder / "fast.onnx")
+    else:
+        check_onnx(space)
+
+
+def check_line_imports(_: Workspace) -> str:
+    """What the line programs run imports without torch, which the line folder leaves out."""
+    import onnxruntime
+
+    import isegui.cli  # noqa: F401 (every command's parser)
+    import isegui.gui.station  # noqa: F401
+    import isegui.ml.infer.line_watch  # noqa: F401
+    if "torch" in sys.modules:
+        raise AssertionError("torch was imported, and the line folder has none")
+    return f"onnxruntime {onnxruntime.__version__}; torch not needed"
+
+
+def check_station(space: Workspace) -> str:
+    """The station view on a watch, opened and closed off screen."""
+    from isegui.gui.window_self_test import open_and_close_station
+    from isegui.ml.infer.line_watch import watcher_for
+    if not (space.folder / "fast.onnx").is_file():
+        _line_model(space)
+    folder = space.folder / "station"
+    folder.mkdir(exist_ok=True)
+    watcher = watcher_for(folder, space.folder / "fast.onnx", None,
+                          space.folder / "station.csv")
+    try:
+        return open_and_close_station(watcher)
+    finally:
+        watcher.results.lock.release()
 
 
 def check_training_process(space: Workspace) -> str:
@@ -196,14 +244,21 @@ def checks() -> list[tuple[str, Callable[[Workspace], str]]]:
             ("main window", check_main_window)]
 
 
-def run_self_test(report: Callable[[CheckResult], None] = lambda result: None
-                  ) -> list[CheckResult]:
-    """Every check, each timed, in order; a failing check does not stop the others."""
+def line_checks() -> list[tuple[str, Callable[[Workspace], str]]]:
+    """The line folder's (isegui-watch, isegui-station): onnxruntime, no torch."""
+    return [("line imports", check_line_imports), ("line watch", check_line_watch),
+            ("station", check_station)]
+
+
+def run_self_test(report: Callable[[CheckResult], None] = lambda result: None,
+                  line: bool = False) -> list[CheckResult]:
+    """Every check (`line`: the line folder's), each timed, in order; a failing check does
+    not stop the others."""
     results = []
     folder = Path(tempfile.mkdtemp(prefix="isegui-self-test-"))
     try:
         space = Workspace(folder)
-        for name, check in checks():
+        for name, check in (line_checks() if line else checks()):
             start = time.perf_counter()
             try:
                 detail, ok = check(space), True

@@ -48,3 +48,13 @@ def test_the_packaged_program_runs_itself_for_the_command_line(monkeypatch):
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", r"C:\isegui\isegui.exe")
     assert runtime.isegui_command() == (r"C:\isegui\isegui.exe", [])
+
+
+def test_the_packaged_window_runs_its_console_twin(monkeypatch, tmp_path):
+    """The windowed isegui.exe's streams are none: the training process it starts must be
+    the console twin, whose progress the pipe receives."""
+    for name in ("isegui", "isegui-cli"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "isegui"))
+    assert runtime.isegui_command() == (str(tmp_path / "isegui-cli"), [])

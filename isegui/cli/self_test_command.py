@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "CPU forward pass of each model, one training step in a process of its "
                        "own, and opens and closes the main window off screen, in a temporary "
                        "folder. Exits 0 when every check passes.")
+    p.add_argument("--line", action="store_true",
+                   help="the line folder's checks only: onnxruntime, the watch, the station")
     p.set_defaults(handler=run_self_test_command)
 
 
@@ -21,14 +23,15 @@ def run_self_test_command(args) -> int:
     from isegui.logs import log_folder
     from isegui.selftest import describe_environment, describe_pretrained, run_self_test
     print(describe_environment(), flush=True)
-    print(f"pretrained weights: {describe_pretrained()}", flush=True)
+    if not args.line:
+        print(f"pretrained weights: {describe_pretrained()}", flush=True)
     start = time.perf_counter()
 
     def report(result) -> None:
         print(f"{'ok' if result.ok else 'FAILED':<7}{result.name:<20}{result.seconds:6.1f} s  "
               f"{result.detail}", flush=True)
 
-    results = run_self_test(report)
+    results = run_self_test(report, line=args.line)
     failed = [r.name for r in results if not r.ok]
     total = time.perf_counter() - start
     if failed:

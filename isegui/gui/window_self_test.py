@@ -53,3 +53,25 @@ def native_platform_plugin() -> str:
                     return path.name
     raise AssertionError(f"Qt's {wanted} platform plugin is not in "
                          f"{', '.join(map(str, folders)) or 'any plugin folder'}")
+
+
+def open_and_close_station(watcher) -> str:
+    """The station view on `watcher`, opened, painted and closed off screen (the line
+    folder's self-test: isegui-station.exe)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from isegui.gui.app import route_qt_messages
+    from isegui.gui.station import StationWindow
+    route_qt_messages()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    native = native_platform_plugin()
+    window = StationWindow(watcher, "isegui station self-test")
+    window.show()
+    app.processEvents()
+    if window.grab().isNull():
+        raise AssertionError("the station could not be painted")
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return f"{QApplication.platformName()} platform; {native} found for this system's screen"

@@ -52,3 +52,15 @@ def test_a_command_piped_on_cp1252_writes_utf8(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Lunker-ä" in done.stdout.decode("utf-8")  # in cp1252 bytes, a UTF-8 reader garbles
     assert "Riss²" in done.stdout.decode("utf-8")
+
+
+def test_a_pc_without_the_cpp_runtime_is_told_what_to_install():
+    from isegui.runtime import VC_RUNTIME, VC_RUNTIME_TORCH, vc_runtime_problem
+
+    def load(name):  # a PC with an older redistributable: no _THREADS, no ATOMIC_WAIT
+        if name in VC_RUNTIME_TORCH:
+            raise OSError(126, "The specified module could not be found")
+    problem = vc_runtime_problem(VC_RUNTIME + VC_RUNTIME_TORCH, load)
+    assert "VCRUNTIME140_THREADS.dll, MSVCP140_ATOMIC_WAIT.dll not found" in problem
+    assert "vc_redist.x64.exe" in problem
+    assert vc_runtime_problem(VC_RUNTIME, load) is None  # the line folder needs no more

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import (QDialog, QLabel, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout)
 
 from isegui.gui.panels.training_curves import SERIES_COLORS
-from isegui.gui.workers.train_process import isegui_command
+from isegui.gui.workers.command_process import command_process
 
 
 class RunMetricsDialog(QDialog):
@@ -44,8 +43,7 @@ class RunMetricsDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.tabs)
         self.result = None
-        program, prefix = isegui_command()
-        self.process = QProcess(self)
+        self.process, program, prefix = command_process(self)
         self.process.finished.connect(self._done)
         self.process.start(program, prefix + ["evaluate", str(session.project.folder), "--run",
                                               str(run_id), "--split", split, "--threshold",

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from isegui.ml.run_protocol import EXIT_CANCELLED, EXIT_OK, Done, Error, Start, parse_line
-from isegui.runtime import isegui_command
+from isegui.gui.workers.command_process import command_process
 
 CANCEL_GRACE_MS = 20_000  # time to finish the batch and write the checkpoint
 KILL_AFTER_MS = 5_000
@@ -43,8 +43,7 @@ class TrainProcess(QObject):
     def start(self, project: Path, arguments: list[str]) -> None:
         if self.running:
             raise RuntimeError("a training process is already running")
-        program, prefix = isegui_command()
-        self.process = QProcess(self)
+        self.process, program, prefix = command_process(self)
         self.process.setProgram(program)
         self.process.setArguments(prefix + ["train", str(project), "--progress", "jsonl"]
                                   + arguments)
