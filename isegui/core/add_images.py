@@ -206,6 +206,7 @@ def plan_images(project: Project, checked: list[CheckedImage], existing: set[str
     different file has that name; a file already inside the project folder is not copied."""
     plans: list[PlannedImage] = []
     claimed = set(existing)
+    folded = {name.casefold() for name in existing}  # NTFS does not tell A.png from a.png
     already = 0
     for image in checked:
         own = project.stored_path(image.file)
@@ -216,11 +217,12 @@ def plan_images(project: Project, checked: list[CheckedImage], existing: set[str
         if not copy or not _outside(own):
             stored, needs_copy = own, False
         else:
-            stored, needs_copy = _copy_target(project.folder, image, existing, claimed)
+            stored, needs_copy = _copy_target(project.folder, image, existing, folded)
             if stored is None:
                 already += 1
                 continue
         claimed.add(stored)
+        folded.add(stored.casefold())
         plans.append(PlannedImage(image.file, stored, image.width, image.height, needs_copy))
     return plans, already
 
@@ -256,7 +258,9 @@ def path_warnings(plans: Sequence[StoredFile], on_share: bool = False) -> list[s
 
 def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
                  claimed: set[str]) -> tuple[str | None, bool]:
-    """(stored path, copy needed), or (None, False) when this very file is in the project."""
+    """(stored path, copy needed), or (None, False) when this very file is in the project.
+    `claimed`: the stored paths taken, casefolded (two names that differ in case only are
+    one file on Windows)."""
     target = PurePosixPath(IMAGES_DIR, image.name)
     candidate, k = target, 1
     while True:
@@ -266,9 +270,9 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
             if same_bytes(path, image.file):
                 if name in existing:
                     return None, False
-                if name not in claimed:
+                if name.casefold() not in claimed:
                     return name, False  # the copy is already there, unrecorded: use it
-        elif name not in claimed:
+        elif name.casefold() not in claimed:
             return name, True
         k += 1  # a different file of that name: keep both
         candidate = target.with_name(fitted_name(target.stem, f"-{k}{target.suffix}"))

@@ -178,10 +178,12 @@ def _no_key_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def safe_relative(name: str, what: str = "file name") -> PurePosixPath:
+def safe_relative(name: str, what: str = "file name",
+                  windows: bool = sys.platform == "win32") -> PurePosixPath:
     """A file name from a data file, as a relative path that cannot leave its folder.
 
-    Refuses absolute paths (POSIX or Windows, drive letters, UNC) and any `..` part."""
+    Refuses absolute paths (POSIX or Windows, drive letters, UNC) and any `..` part; on
+    Windows (`windows`) also a device's name or a stream's."""
     if not name or "\x00" in name:
         raise UnsafePathError(name or "(empty)", f"an empty or invalid {what}")
     win = PureWindowsPath(name)
@@ -193,7 +195,27 @@ def safe_relative(name: str, what: str = "file name") -> PurePosixPath:
         raise UnsafePathError(name, f"the {what} leaves its folder ('..'); refused")
     if not parts:
         raise UnsafePathError(name, f"an empty {what}")
+    if windows:
+        for part in parts:
+            problem = windows_name_problem(part)
+            if problem is not None:
+                raise UnsafePathError(name, f"the {what} {problem}; refused")
     return PurePosixPath(*parts)
+
+
+# names Windows gives to devices, whatever the extension: opening CON.png reads the console
+WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                             *(f"{port}{k}" for port in ("COM", "LPT") for k in "123456789")})
+
+
+def windows_name_problem(part: str) -> str | None:
+    """What Windows would make of one part of a path other than a file of that name, or
+    None: a device (CON.png), a hidden stream of another file (a.png:x)."""
+    if part.split(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES:
+        return f"names a device on Windows ({part!r})"
+    if ":" in part:
+        return f"names a hidden stream of another file on Windows ({part!r})"
+    return None
 
 
 def utf8_problem(path: str | Path) -> str | None:

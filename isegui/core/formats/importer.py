@@ -194,7 +194,7 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
           report: ImportReport, progress: Progress) -> tuple[list[_Planned], list[str]]:
     plans: list[_Planned] = []
     problems: list[str] = []
-    claimed: set[str] = set()
+    claimed: set[str] = set()  # stored paths taken, casefolded (one file on Windows)
     origins: dict[str, str] = {}  # stored path -> the file that labels it
     # images a team mate labels now: replacing their labels would fail the whole import
     held = {image_id: holder for image_id, holder in project.store.claims().items()
@@ -245,7 +245,7 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
                 report.images_skipped += 1
                 continue
             plan.replace_id = existing.id
-        claimed.add(stored)
+        claimed.add(stored.casefold())
         plans.append(plan)
     return plans, problems
 
@@ -313,9 +313,10 @@ def _stored_path(project: Project, image: SourceImage, file: Path, options: Impo
         name = candidate.as_posix()
         if project.store.image_by_path(name) is not None:
             return name  # the same image again: the --existing rule decides
-        if name not in claimed and not (project.folder / candidate).exists():
+        if name.casefold() not in claimed and not (project.folder / candidate).exists():
             return name
-        if name not in claimed and _left_by_a_cut_import(project.folder / candidate, image, file):
+        if name.casefold() not in claimed and _left_by_a_cut_import(project.folder / candidate,
+                                                                    image, file):
             return name  # the copy an import killed mid-way made: taken, not copied again
         k += 1  # another file of that name: keep both
         candidate = target.with_name(f"{target.stem}-{k}{target.suffix}")

@@ -1,0 +1,58 @@
+"""Names Windows treats as something else than a file (windows audit, section 1.1): a device
+(CON.png reads the console), a hidden stream (a.png:x), a drive's or a share's path."""
+
+from __future__ import annotations
+
+from pathlib import PureWindowsPath
+
+import pytest
+
+from isegui.core.errors import UnsafePathError
+from isegui.core.fileio import safe_relative
+
+
+@pytest.mark.parametrize("name, words", [
+    ("CON.png", "names a device"), ("images/nul.jpg", "names a device"),
+    ("COM1.tif", "names a device"), ("aux .png", "names a device"),
+    ("a.png:hidden", "hidden stream"), ("images/a:b.png", "hidden stream"),
+])
+def test_windows_refuses_what_is_no_file_there(name, words):
+    with pytest.raises(UnsafePathError, match=words):
+        safe_relative(name, windows=True)
+    assert safe_relative(name, windows=False).name  # elsewhere a file of that name is a file
+
+
+@pytest.mark.parametrize("name", [r"\\server\share\a.png", "C:a.png", r"C:\a.png", "/a.png",
+                                  "../a.png", r"images\..\..\a.png"])
+def test_no_data_file_leads_out_of_its_folder(name):
+    with pytest.raises(UnsafePathError):
+        safe_relative(name, windows=True)
+
+
+def test_console_names_inside_words_are_files():
+    assert safe_relative("console.png", windows=True).as_posix() == "console.png"
+    assert safe_relative("images/COM10.png", windows=True).as_posix() == "images/COM10.png"
+
+
+def test_a_share_joined_below_a_folder_is_no_longer_below_it():
+    """Why the export never joins a record's path as it is: on Windows a UNC path replaces
+    the folder it is joined to."""
+    assert PureWindowsPath(r"C:\export") / "//server/share/x.png" == PureWindowsPath(
+        r"\\server\share\x.png")
+
+
+def test_copies_whose_names_differ_in_case_only_are_two_files(tmp_path):
+    """part.PNG and Part.png (two files here) planned as images/part.PNG and images/Part.png:
+    one file on NTFS, where the second copy failed and the whole add was undone."""
+    import numpy as np
+
+    from isegui.cli import main
+    from isegui.core.images import save_image
+    from isegui.core.project import Project
+    save_image(tmp_path / "photos" / "part.PNG", np.zeros((8, 8, 3), np.uint8))
+    save_image(tmp_path / "photos" / "Part.png", np.ones((8, 8, 3), np.uint8))
+    assert main(["new", str(tmp_path / "p"), "--images", str(tmp_path / "photos"),
+                 "--classes", "x", "--copy"]) == 0
+    with Project.open(tmp_path / "p", read_only=True) as project:
+        paths = sorted(r.path for r in project.store.images())
+    assert len({p.casefold() for p in paths}) == 2, paths
