@@ -354,6 +354,9 @@ def copy_new(source: Path, target: Path) -> None:
                 made = True
                 shutil.copyfileobj(src, dst, 1 << 20)
             shutil.copystat(source, target)
+            # a read-only source makes a read-only copy, which Windows would not let an undo
+            # remove (PermissionError, hiding the error that made the undo)
+            os.chmod(target, os.stat(target).st_mode | stat.S_IWRITE)
         except BaseException as exc:  # a full disk, Ctrl+C, SIGTERM: no copy cut short is left
             if made:
                 target.unlink(missing_ok=True)

@@ -56,3 +56,32 @@ def test_copies_whose_names_differ_in_case_only_are_two_files(tmp_path):
     with Project.open(tmp_path / "p", read_only=True) as project:
         paths = sorted(r.path for r in project.store.images())
     assert len({p.casefold() for p in paths}) == 2, paths
+
+
+def test_a_copy_of_a_read_only_image_can_be_undone(tmp_path):
+    import os
+    import stat
+
+    from isegui.core.fileio import copy_new
+    source = tmp_path / "a.png"
+    source.write_bytes(b"png")
+    os.chmod(source, 0o444)
+    copy_new(source, tmp_path / "copy.png")
+    assert os.stat(tmp_path / "copy.png").st_mode & stat.S_IWRITE  # Windows: removable
+
+
+def test_the_export_s_last_rename_waits_for_a_scanner(tmp_path, monkeypatch):
+    from isegui.cli import main
+    from isegui.core import fileio
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    real, refused = fileio.os.replace, []
+
+    def busy_once(src, dst):
+        if not refused and str(dst).endswith("out"):
+            refused.append(dst)
+            raise PermissionError(13, "The process cannot access the file", str(src))
+        real(src, dst)
+    monkeypatch.setattr(fileio.os, "replace", busy_once)
+    assert main(["export", str(tmp_path / "d"), str(tmp_path / "out"), "--format", "coco"]) == 0
+    assert refused and (tmp_path / "out" / "annotations").is_dir()

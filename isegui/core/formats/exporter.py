@@ -21,7 +21,8 @@ from typing import Any
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
-from isegui.core.fileio import NAME_MAX, copy_new, current_umask, fitted_name, inside_folder
+from isegui.core.fileio import (NAME_MAX, copy_new, current_umask, fitted_name, inside_folder,
+                                 replace_file)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.images import probe
@@ -79,7 +80,8 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
                 progress(n, len(images), image.file_name)
         if dest.exists():
             dest.rmdir()  # empty, checked above
-        work.rename(dest)
+        # tried again for a moment: Windows refuses while a scanner holds a file in it open
+        replace_file(work, dest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
