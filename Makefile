@@ -13,8 +13,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the package's requirements change.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -79,7 +79,7 @@ package-line: venv line-model
 
 # PyInstaller, and the untrained model the line folder's self-test runs (it has no torch)
 line-model: venv
-	$(BIN)/python -m pip install --quiet -e ".[package]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[package]"
 	$(BIN)/python -c 'from pathlib import Path; from isegui.selftest import export_self_test_model as e; e(Path("build/line-self-test/model.onnx"))'
 
 clean:
