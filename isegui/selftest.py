@@ -5,6 +5,7 @@ is small (seconds on a CPU) and runs in a temporary folder; nothing of the user'
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -23,6 +24,10 @@ import isegui
 from isegui.logs import FILE_ONLY
 from isegui.runtime import is_frozen, isegui_command
 
+# what the line folder's programs run: the command line (every command's parser), the watch,
+# onnxruntime's predictor and the station
+LINE_MODULES = ("isegui.cli", "isegui.ml.infer.line_watch", "isegui.ml.infer.onnx_model",
+                "isegui.gui.station")
 LINE_MODEL = "self-test/model.onnx"  # in the line folder's bundle, made by its build
 SIZE = 128  # input size of the model and training checks: tiny, so they take seconds
 TRAIN_TIMEOUT_S = 600
@@ -176,10 +181,8 @@ def _line_model(space: Workspace) -> None:
 def check_line_imports(_: Workspace) -> str:
     """What the line programs run imports without torch, which the line folder leaves out."""
     import onnxruntime
-
-    import isegui.cli  # noqa: F401 (every command's parser)
-    import isegui.gui.station  # noqa: F401
-    import isegui.ml.infer.line_watch  # noqa: F401
+    for name in LINE_MODULES:  # by name, as check_imports walks the package
+        importlib.import_module(name)
     if "torch" in sys.modules:
         raise AssertionError("torch was imported, and the line folder has none")
     return f"onnxruntime {onnxruntime.__version__}; torch not needed"

@@ -19,8 +19,8 @@ from typing import Protocol
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError
-from isegui.core.fileio import (copy_new, fitted_name, not_regular_problem, same_bytes,
-                                utf8_problem, writable_inside)
+from isegui.core.fileio import (copy_new, cut_copy_of, fitted_name, not_regular_problem,
+                                same_bytes, utf8_problem, writable_inside)
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
@@ -266,6 +266,9 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
     while True:
         name = candidate.as_posix()
         path = folder / candidate
+        if path.exists() and name not in existing and name.casefold() not in claimed and \
+                cut_copy_of(path, image.file):
+            path.unlink()  # an add killed while copying it: copied again, whole
         if path.exists():
             if same_bytes(path, image.file):
                 if name in existing:

@@ -97,6 +97,8 @@ class Run:
 
 
 # A palette that stays readable over photos; classes take the next colour in turn.
+MAX_CLASSES = 10_000  # in a project, a dataset isegui imports, a model's metadata
+
 CLASS_COLORS = (
     "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
     "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",

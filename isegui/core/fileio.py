@@ -16,6 +16,7 @@ import errno
 import filecmp
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -208,6 +209,23 @@ WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
                              *(f"{port}{k}" for port in ("COM", "LPT") for k in "123456789")})
 
 
+# what Windows refuses in a name, and line breaks (a name in a list file would be two lines)
+_NOT_IN_WINDOWS_NAMES = re.compile(r'[<>:"|?*\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def windows_safe_part(part: str) -> str:
+    """One part of a path as Windows can hold it, as near `part` as that allows: the
+    characters it refuses (and line breaks) as "_", a device's name (CON.jpg) with "_"
+    after it (CON_.jpg), trailing dots and spaces (which Windows drops) kept by an "_"."""
+    part = _NOT_IN_WINDOWS_NAMES.sub("_", part)
+    stem, dot, suffix = part.partition(".")
+    if stem.rstrip(" ").upper() in WINDOWS_DEVICES:
+        part = f"{stem}_{dot}{suffix}"
+    if part.endswith((".", " ")):
+        part += "_"
+    return part
+
+
 def windows_name_problem(part: str) -> str | None:
     """What Windows would make of one part of a path other than a file of that name, or
     None: a device (CON.png), a hidden stream of another file (a.png:x)."""
@@ -340,6 +358,21 @@ def same_bytes(a: Path, b: Path) -> bool:
     read)."""
     try:
         return a.is_file() and not a.is_symlink() and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def cut_copy_of(a: Path, b: Path) -> bool:
+    """Whether the plain file `a` is a copy of `b` cut short (a copy killed mid-way): shorter,
+    and the same bytes as far as it goes."""
+    try:
+        if not a.is_file() or a.is_symlink() or a.stat().st_size >= b.stat().st_size:
+            return False
+        with open(a, "rb") as cut, open(b, "rb") as whole:
+            while chunk := cut.read(1 << 20):
+                if whole.read(len(chunk)) != chunk:
+                    return False
+        return True
     except OSError:
         return False
 

@@ -21,7 +21,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -173,8 +173,8 @@ def _unsupported(file: BinaryIO) -> str:
         return "the file is empty (0 bytes): a copy that failed?"
     kind = next((kind for magic, kind in _OTHER_KINDS if head.startswith(magic)), None)
     if head.startswith((b"II*\0", b"MM\0*")):  # a TIFF whose pixels Pillow has no mode for
-        return ("a TIFF whose pixel layout isegui cannot read (floating-point colour, or "
-                "another unusual sample format); save it as 8- or 16-bit RGB or grey")
+        return ("a TIFF whose pixel layout isegui cannot read (its sample format, bit depth or "
+                "extra channels); save it as 8- or 16-bit RGB or grey")
     if kind is None:
         return "not an image file, or a format isegui cannot read"
     return f"not a supported image ({kind}); isegui reads PNG, JPEG, TIFF, BMP and WebP"
@@ -207,19 +207,39 @@ def _larger_later_page(im: Image.Image, width: int, height: int) -> str | None:
 
 
 def _tiff_layout(im: Image.Image) -> tuple[bool, bool]:
-    """(OpenCV misreads it, its grey 0 is white), from a TIFF's tags."""
+    """(OpenCV misreads it, its grey 0 is white), from a TIFF's tags; _Unreadable for a
+    layout no decoder here reads right."""
     if not isinstance(im, TiffImagePlugin.TiffImageFile):
         return False, False
     tags = im.tag_v2
     planar = tags.get(TiffImagePlugin.PLANAR_CONFIGURATION, 1) == 2
     bits = tags.get(TiffImagePlugin.BITSPERSAMPLE, (8,))
-    if planar and tags.get(TiffImagePlugin.SAMPLESPERPIXEL, 1) > 1 and max(
-            bits if isinstance(bits, tuple) else (bits,)) > 8:
+    deep = max(bits if isinstance(bits, tuple) else (bits,)) > 8
+    samples = int(tags.get(TiffImagePlugin.SAMPLESPERPIXEL, 1))
+    if planar and samples > 1 and deep:
         raise _Unreadable("a 16-bit colour TIFF with its colour planes stored apart (planar): "
                           "neither decoder isegui uses reads it right; save it with the "
                           "colours interleaved (contiguous), or as 8-bit")
-    alpha = tags.get(TiffImagePlugin.EXTRASAMPLES) is not None
+    if planar and samples > 1:
+        _refuse_missing_planes(tags, samples)
+    # OpenCV reads an 8-bit alpha through libtiff's RGBA path, which multiplies the colours
+    # by it; Pillow keeps them (a 16-bit one OpenCV reads as stored, Pillow cuts to 8 bits)
+    alpha = tags.get(TiffImagePlugin.EXTRASAMPLES) is not None and not deep
     return planar or alpha, tags.get(TiffImagePlugin.PHOTOMETRIC_INTERPRETATION) == 0
+
+
+def _refuse_missing_planes(tags: Any, samples: int) -> None:
+    """A planar TIFF needs its strips once per colour plane; one with fewer is cut short, and
+    Pillow would fill the missing planes with black."""
+    offsets = tags.get(TiffImagePlugin.STRIPOFFSETS)
+    height = int(tags.get(TiffImagePlugin.IMAGELENGTH, 0))
+    rows = int(tags.get(TiffImagePlugin.ROWSPERSTRIP, height) or height)
+    if offsets is None or not height or not rows:
+        return  # tiled, or no strips at all: the decoders say so
+    needed = -(-height // rows) * samples
+    if len(offsets if isinstance(offsets, tuple) else (offsets,)) < needed:
+        raise _Unreadable(f"a TIFF with {samples} colour planes stored apart, but strips "
+                          f"for fewer: the file is damaged")
 
 
 def _orientation(im: Image.Image) -> int:

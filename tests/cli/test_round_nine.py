@@ -377,3 +377,138 @@ def test_an_import_killed_while_copying_is_taken_up_by_the_next(tmp_path):
     assert paths == ["images/a.png", "images/b-2.png"]  # the user's own b.png left alone
     assert sorted(p.name for p in (tmp_path / "p" / "images").iterdir()) == [
         "a.png", "b-2.png", "b.png"]
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--minutes", "nan", "--minutes must be a number above 0"),
+    ("--minutes", "inf", "--minutes must be a number above 0"),
+    ("--lr", "inf", "--lr must be a number above 0"),
+    ("--weight-decay", "-1", "--weight-decay must be a number from 0 up"),
+    ("--weight-decay", "nan", "--weight-decay must be a number from 0 up")])
+def test_training_settings_that_are_no_numbers_are_refused_before_a_run(tmp_path, capsys,
+                                                                         option, value, words):
+    """--minutes nan trained for ever (its budget never ran out)."""
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    assert main(["train", str(tmp_path / "d"), option, value]) != 0
+    assert words in _one_line(capsys.readouterr().err)
+    with Project.open(tmp_path / "d", read_only=True) as project:
+        assert not project.store.runs()
+
+
+def test_a_16_bit_tiff_with_alpha_keeps_its_depth(tmp_path):
+    from isegui.core.images import load_image
+    from tests.core.tiff_writer import write_tiff
+    rgb = np.random.default_rng(0).integers(0, 4096, (32, 48, 3)).astype(np.uint16)  # 12 bits
+    alpha = np.full((32, 48, 1), 65535, np.uint16)
+    write_tiff(tmp_path / "rgba16.tif", np.concatenate([rgb, alpha], 2), extra_samples=(2,))
+    pixels = load_image(tmp_path / "rgba16.tif")
+    assert pixels.dtype == np.uint16 and np.array_equal(pixels, rgb)
+
+
+def test_a_planar_tiff_missing_planes_is_refused(tmp_path):
+    import struct
+
+    from isegui.core.errors import ImageReadError
+    from isegui.core.images import load_image
+    from tests.core.tiff_writer import write_tiff
+    rgb = np.full((10, 12, 3), 117, np.uint8)
+    write_tiff(tmp_path / "planar.tif", rgb, planar=True)
+    data = bytearray((tmp_path / "planar.tif").read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):  # three strip offsets said one
+        entry = ifd + 2 + 12 * k
+        if struct.unpack_from("<H", data, entry)[0] in (273, 279):
+            struct.pack_into("<I", data, entry + 4, 1)
+            first = struct.unpack_from("<I", data, struct.unpack_from("<I", data, entry + 8)[0])
+            struct.pack_into("<I", data, entry + 8, first[0])
+    (tmp_path / "planar.tif").write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match="strips for fewer: the file is damaged"):
+        load_image(tmp_path / "planar.tif")
+
+
+def test_a_labelme_picture_unlike_the_file_beside_it_is_refused(tmp_path, capsys):
+    import base64
+    import json
+    import shutil
+    dataset = _exported(tmp_path, "labelme")
+    doc = json.loads((dataset / "scene_000.json").read_text())
+    doc["imageData"] = base64.b64encode((dataset / "scene_000.jpg").read_bytes()).decode()
+    (dataset / "scene_000.json").write_text(json.dumps(doc))
+    assert main(["import", str(tmp_path / "same"), str(dataset), "--format", "labelme"]) == 0
+    shutil.copy(dataset / "scene_001.jpg", dataset / "scene_000.jpg")  # another picture
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "p"), str(dataset), "--format", "labelme"]) != 0
+    assert "another picture than the one" in _one_line(capsys.readouterr().err)
+
+
+def test_class_names_that_yaml_reads_as_numbers_keep_their_text(tmp_path):
+    from isegui.core.formats.yolo import _class_names
+    (tmp_path / "data.yaml").write_text("nc: 4\nnames: {0: 0123, 1: 1_000, 2: 12:30, 3: 7}\n")
+    assert _class_names(tmp_path, tmp_path) == ["0123", "1_000", "12:30", "7"]
+    (tmp_path / "data.yaml").write_text("names: [0x1F, 1.50, scratch]\n")
+    assert _class_names(tmp_path, tmp_path) == ["0x1F", "1.50", "scratch"]
+
+
+@pytest.mark.parametrize("how", ["add", "import"])
+def test_a_copy_cut_by_a_kill_is_made_again_whole(tmp_path, how):
+    """SIGKILL in the middle of a copy left images/a.png cut short; the next add recorded
+    a-2.png beside it and left the cut file for ever."""
+    import json
+    src = tmp_path / "src"
+    save_image(src / "a.png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))
+    (src / "coco.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 64}],
+        "annotations": [], "categories": [{"id": 1, "name": "part"}]}))
+    Project.create(tmp_path / "p", classes=["part"]).close()
+    (tmp_path / "p" / "images").mkdir()
+    whole = (src / "a.png").read_bytes()
+    (tmp_path / "p" / "images" / "a.png").write_bytes(whole[:len(whole) // 2])
+    command = (["add", str(tmp_path / "p"), str(src / "a.png"), "--copy"] if how == "add" else
+               ["import", str(tmp_path / "p"), str(src / "coco.json"), "--format", "coco",
+                "--copy"])
+    assert main(command) == 0
+    with Project.open(tmp_path / "p", read_only=True) as project:
+        assert [r.path for r in project.store.images()] == ["images/a.png"]
+    assert (tmp_path / "p" / "images" / "a.png").read_bytes() == whole
+    assert [p.name for p in (tmp_path / "p" / "images").iterdir()] == ["a.png"]
+
+
+def test_the_work_folder_of_a_killed_export_is_removed_by_the_next(tmp_path):
+    from isegui.core.formats.exporter import WORK_LOCK
+    from isegui.core.store.lock import ProjectLock
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    killed, running = tmp_path / ".ds.abcd1234", tmp_path / ".ds.efgh5678"
+    for folder in (killed, running):
+        (folder / "images").mkdir(parents=True)
+        (folder / "images" / "a.png").write_bytes(b"x" * 1000)
+        (folder / WORK_LOCK).write_bytes(b"")
+    held = ProjectLock(running / WORK_LOCK)
+    assert held.try_acquire()
+    try:
+        assert main(["export", str(tmp_path / "d"), str(tmp_path / "ds"), "--format", "coco"]) == 0
+    finally:
+        held.release()
+    assert not killed.exists() and running.is_dir()
+    assert not list((tmp_path / "ds").rglob(WORK_LOCK))  # the lock is no part of the dataset
+
+
+def test_weights_saved_with_pickle_are_said_to_be_so_in_one_line(tmp_path, capsys):
+    import pickle
+
+    import torch
+    with open(tmp_path / "w.pth", "wb") as f:
+        pickle.dump({"features.0.weight": torch.zeros((4, 3, 3, 3))}, f, protocol=4)
+    assert main(["weights", "add", str(tmp_path / "w.pth")]) != 0
+    err = capsys.readouterr().err
+    assert "a plain pickle, not a file torch.save wrote" in _one_line(err)
+
+
+def test_a_project_takes_no_more_classes_than_its_exports_can_bring_back(tmp_path, capsys):
+    from isegui.core.entities import MAX_CLASSES
+    save_image(tmp_path / "photos" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    names = ",".join(f"c{k}" for k in range(MAX_CLASSES + 1))
+    assert main(["new", str(tmp_path / "p"), "--images", str(tmp_path / "photos"),
+                 "--classes", names]) != 0
+    assert f"at most {MAX_CLASSES:,} classes" in _one_line(capsys.readouterr().err)

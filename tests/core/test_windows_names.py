@@ -85,3 +85,13 @@ def test_the_export_s_last_rename_waits_for_a_scanner(tmp_path, monkeypatch):
     monkeypatch.setattr(fileio.os, "replace", busy_once)
     assert main(["export", str(tmp_path / "d"), str(tmp_path / "out"), "--format", "coco"]) == 0
     assert refused and (tmp_path / "out" / "annotations").is_dir()
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("CON.jpg", "CON_.jpg"), ("aux.png", "aux_.png"), ("com1.tar.gz", "com1_.tar.gz"),
+    ("=cmd|calc.jpg", "=cmd_calc.jpg"), ('a<b>"c?*.png', "a_b__c__.png"),
+    ("part_12:30:01.png", "part_12_30_01.png"), ("trailing.", "trailing._"),
+    ("console.png", "console.png"), ("COM10.png", "COM10.png")])
+def test_exported_names_are_names_windows_can_hold(name, safe):
+    from isegui.core.fileio import windows_safe_part
+    assert windows_safe_part(name) == safe

@@ -23,9 +23,20 @@ LINUX_BUILD = [
 ]
 
 
-def run_spec(monkeypatch, binaries, platform="linux", root=ROOT, **env):
-    """Runs build.spec (as if it lay in `root`); returns what it gave Analysis, EXE and
-    COLLECT."""
+LINE_BUILD = [
+    ("onnxruntime/capi/onnxruntime_pybind11_state.so", "/venv/ort.so", "EXTENSION"),
+    ("PySide6/Qt/plugins/platforms/libqoffscreen.so", "/venv/libqoffscreen.so", "BINARY"),
+    ("PySide6/Qt/plugins/platforms/libqxcb.so", "/venv/libqxcb.so", "BINARY"),
+    ("cv2/opencv_videoio_ffmpeg510_64.dll", "/venv/ffmpeg.dll", "BINARY"),
+]
+
+
+def run_spec(monkeypatch, binaries, platform="linux", root=ROOT, build="app", **env):
+    """Runs build.spec (as if it lay in `root`) for the folders `build` names (app, line or
+    all), each Analysis finding `binaries` (or binaries[entry script]); returns what it gave
+    Analysis ("analysis": the last one, "analyses" by entry script), EXE ("exes" by program
+    name, "exe": the app's window) and COLLECT ("collects": each folder's binaries,
+    "collect": the app folder's)."""
     hooks = types.ModuleType("PyInstaller.utils.hooks")
     hooks.collect_submodules = lambda package: [package]
     for name in ("PyInstaller", "PyInstaller.utils"):
@@ -33,22 +44,31 @@ def run_spec(monkeypatch, binaries, platform="linux", root=ROOT, **env):
     monkeypatch.setitem(sys.modules, "PyInstaller.utils.hooks", hooks)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setattr(sys, "platform", platform)
-    for name in ("ISEGUI_CONSOLE", "ISEGUI_NO_CUDA"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ISEGUI_NO_CUDA", raising=False)
+    monkeypatch.setenv("ISEGUI_BUILD", build)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    made = {}
+    made: dict = {"analyses": {}, "exes": {}, "collects": {}}
 
     class Analysis:
         def __init__(self, scripts, **options):
-            made["analysis"] = options
-            self.binaries, self.datas, self.pure, self.scripts = list(binaries), [], [], []
+            entry = Path(scripts[0]).stem  # __main__ (the app) or line_main
+            made["analysis"] = made["analyses"][entry] = options
+            found = binaries[entry] if isinstance(binaries, dict) else binaries
+            self.binaries, self.datas, self.pure, self.scripts = list(found), [], [], []
+
+    def exe(*args, **options):
+        made["exes"][options["name"]] = options
+        return options
+
+    def collect(*args, **options):
+        made["collects"][options["name"]] = args[-2]  # (programs..., binaries, datas)
 
     namespace = {"SPECPATH": str(root), "Analysis": Analysis, "PYZ": lambda pure: "pyz",
-                 "EXE": lambda *a, **k: made.setdefault("exe", k),
-                 "COLLECT": lambda exe, binaries, datas, **k: made.setdefault("collect",
-                                                                              binaries)}
+                 "EXE": exe, "COLLECT": collect}
     exec(compile((ROOT / "build.spec").read_text(), "build.spec", "exec"), namespace)
+    made["exe"] = made["exes"].get("isegui")
+    made["collect"] = made["collects"].get("isegui")
     return made
 
 
@@ -60,6 +80,7 @@ def test_the_spec_collects_torchvisions_ops_and_the_whole_package(monkeypatch):
     assert {"isegui", "pycocotools"} <= set(made["analysis"]["hiddenimports"])
     assert made["analysis"]["datas"][0] == (str(ROOT / "resources"), "resources")
     assert made["exe"]["console"] is True and made["exe"]["name"] == "isegui"
+    assert made["exes"]["isegui-cli"]["console"] is True
     assert made["collect"] == LINUX_BUILD  # CUDA stays unless asked
 
 
@@ -99,15 +120,56 @@ def test_a_missing_binary_stops_the_build_with_its_name(monkeypatch, missing, me
         run_spec(monkeypatch, [b for b in LINUX_BUILD if b[0] != missing])
 
 
-def test_windows_builds_a_windowed_program_unless_a_console_is_asked_for(monkeypatch):
+def test_windows_builds_a_windowed_program_and_its_console_twin(monkeypatch):
     windows = [("torchvision\\_C.pyd", "x", "BINARY"),
                ("pycocotools\\_mask.cp311-win_amd64.pyd", "x", "EXTENSION"),
                ("PySide6\\plugins\\platforms\\qoffscreen.dll", "x", "BINARY"),
-               ("PySide6\\plugins\\platforms\\qwindows.dll", "x", "BINARY")]
-    assert run_spec(monkeypatch, windows, "win32")["exe"]["console"] is False
-    assert run_spec(monkeypatch, windows, "win32", ISEGUI_CONSOLE="1")["exe"]["console"] is True
+               ("PySide6\\plugins\\platforms\\qwindows.dll", "x", "BINARY"),
+               ("PySide6\\opengl32sw.dll", "x", "BINARY")]
+    made = run_spec(monkeypatch, windows, "win32")
+    assert made["exe"]["console"] is False and made["exes"]["isegui-cli"]["console"] is True
+    assert "PySide6\\opengl32sw.dll" not in [b[0] for b in made["collect"]]  # never used
     with pytest.raises(SystemExit, match="qwindows"):
         run_spec(monkeypatch, windows[:3], "win32")
+
+
+def line_root(tmp_path):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    root = spec_root(tmp_path)
+    (root / "build" / "line-self-test").mkdir(parents=True)
+    (root / "build" / "line-self-test" / "model.onnx").write_bytes(b"onnx")
+    return root
+
+
+LINE_WINDOWS = [("onnxruntime\\capi\\onnxruntime_pybind11_state.pyd", "x", "EXTENSION"),
+                ("PySide6\\plugins\\platforms\\qoffscreen.dll", "x", "BINARY"),
+                ("PySide6\\plugins\\platforms\\qwindows.dll", "x", "BINARY"),
+                ("cv2\\opencv_videoio_ffmpeg510_64.dll", "x", "BINARY")]
+
+
+def test_the_line_folder_has_the_watch_and_the_station_and_no_torch(monkeypatch, tmp_path):
+    made = run_spec(monkeypatch, LINE_WINDOWS, "win32", root=line_root(tmp_path), build="line")
+    line = made["analyses"]["line_main"]
+    assert {"torch", "torchvision"} <= set(line["excludes"])
+    assert (str(tmp_path / "build" / "line-self-test" / "model.onnx"), "self-test") in \
+        line["datas"]
+    assert made["exes"]["isegui-watch"]["console"] is True
+    assert made["exes"]["isegui-station"]["console"] is False  # a window on Windows
+    # OpenCV's video plugin is left out: isegui reads no video
+    assert [b[0] for b in made["collects"]["isegui-line"]] == [b[0] for b in LINE_WINDOWS[:3]]
+    with pytest.raises(SystemExit, match="torch got into the line folder"):
+        run_spec(monkeypatch, LINE_BUILD + [("torch/lib/libtorch_cpu.so", "x", "BINARY")],
+                 root=line_root(tmp_path / "again"), build="line")
+    with pytest.raises(SystemExit, match="self-test model"):
+        (tmp_path / "bare").mkdir()
+        run_spec(monkeypatch, LINE_BUILD, root=spec_root(tmp_path / "bare"), build="line")
+
+
+def test_both_folders_from_one_spec(monkeypatch, tmp_path):
+    made = run_spec(monkeypatch, {"__main__": LINUX_BUILD, "line_main": LINE_BUILD},
+                    root=line_root(tmp_path), build="all")
+    assert set(made["collects"]) == {"isegui", "isegui-line"}
+    assert set(made["exes"]) == {"isegui", "isegui-cli", "isegui-watch", "isegui-station"}
 
 
 def test_no_cuda_leaves_cuda_out_and_refuses_a_cuda_build_of_torch(monkeypatch):

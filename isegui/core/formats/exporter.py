@@ -10,6 +10,7 @@ for the label file beside them within the 255 bytes a file name may have.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -22,17 +23,19 @@ from typing import Any
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import (NAME_MAX, copy_new, current_umask, fitted_name, inside_folder,
-                                 replace_file)
+                                 replace_file, windows_safe_part)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.images import probe
 from isegui.core.progress import Progress, no_progress
 from isegui.core.project import IMAGES_DIR, Project
+from isegui.core.store.lock import ProjectLock
 
 
 UNCLASSIFIED = "unclassified"
 # bytes a label file's suffix may add to an image's stem (".json", ".txt", a masks suffix)
 LABEL_ROOM = 16
+WORK_LOCK = ".isegui-export.lock"  # in an export's work folder while it is written
 
 
 class ExportError(IseguiError):
@@ -67,9 +70,11 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
     if fmt.name != "masks":  # the masks format keeps them as they are (void in the class image)
         images, classes = _name_unclassified(images, classes, report)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # mkdtemp adds 8 characters to the prefix
-    work = Path(tempfile.mkdtemp(prefix=fitted_name(f".{dest.name}", ".", NAME_MAX - 8),
-                                 dir=dest.parent))
+    prefix = fitted_name(f".{dest.name}", ".", NAME_MAX - 8)  # mkdtemp adds 8 characters
+    _remove_abandoned_work(dest.parent, prefix)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
+    owner = ProjectLock(work / WORK_LOCK)  # held while this export lives (a kill frees it)
+    owner.try_acquire()
     if os.name != "nt":  # mkdtemp's folder is private (0700); the export is a normal folder
         os.chmod(work, 0o777 & ~current_umask())
     try:
@@ -80,13 +85,32 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
                 progress(n, len(images), image.file_name)
         if dest.exists():
             dest.rmdir()  # empty, checked above
+        owner.release()
+        (work / WORK_LOCK).unlink()
         # tried again for a moment: Windows refuses while a scanner holds a file in it open
         replace_file(work, dest)
     except BaseException:
+        owner.release()
         shutil.rmtree(work, ignore_errors=True)
         raise
     report.files = [dest / f.relative_to(work) for f in report.files]
     return report
+
+
+def _remove_abandoned_work(parent: Path, prefix: str) -> None:
+    """Remove the work folders of exports to the same place that were killed (SIGKILL, a
+    power cut: no clean-up ran), known by their owner lock being free; hundreds of MB each."""
+    for folder in parent.glob(f"{glob.escape(prefix)}*"):
+        try:
+            if folder.is_symlink() or not (folder / WORK_LOCK).is_file():
+                continue
+            lock = ProjectLock(folder / WORK_LOCK)
+            if not lock.try_acquire():
+                continue  # that export goes on
+            lock.release()
+        except (OSError, IseguiError):  # another user's, or a link: not this export's to remove
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _refuse_replaced(images: list[ExportImage]) -> None:
@@ -211,8 +235,9 @@ def _path_in_dataset(record: ImageRecord) -> PurePosixPath:
     if below_anchor:  # "C:/x" or "C:x" (a drive's own folder) read as a POSIX path
         first = _DRIVE.sub("", below_anchor[0], count=1)
         below_anchor = ((first,) if first else ()) + tuple(below_anchor[1:])
-    # a colon names a stream on Windows (a camera's time stamp 12:30:01 is no stream)
-    parts = [p.replace(":", "_") for p in below_anchor if p not in ("..", ".")]
+    # as Windows can hold them: a colon names a stream there (a camera's time stamp 12:30:01
+    # is none), CON.jpg opens the console, and a dataset is read on Windows as often as not
+    parts = [windows_safe_part(p) for p in below_anchor if p not in ("..", ".")]
     if parts and parts[0] == IMAGES_DIR and len(parts) > 1:
         parts = parts[1:]
     if parts:

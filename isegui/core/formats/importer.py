@@ -15,8 +15,8 @@ import shapely
 from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
 from isegui.core.errors import ImageReadError, ImportFailed, ShapeError, UnsafePathError
-from isegui.core.fileio import (atomic_write_bytes, copy_new, inside_folder, same_bytes,
-                                 writable_inside)
+from isegui.core.fileio import (atomic_write_bytes, copy_new, cut_copy_of, inside_folder,
+                                 same_bytes, writable_inside)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
 from isegui.core.geometry import clip_to_image
@@ -291,6 +291,8 @@ def _checked_size(image: SourceImage, file: Path, lookup: _Lookup) -> tuple[int,
                                        "it is corrupt or truncated")
     else:
         width, height, orientation = lookup.verified(image.file_name)
+        if image.image_data is not None:
+            _refuse_another_picture(image, file)
     if image.width is None or image.height is None:
         return width, height
     if (image.width, image.height) == (width, height):
@@ -303,6 +305,21 @@ def _checked_size(image: SourceImage, file: Path, lookup: _Lookup) -> tuple[int,
                                f"is {width}x{height}{hint}")
 
 
+def _refuse_another_picture(image: SourceImage, file: Path) -> None:
+    """A labelme file carries the picture its labels were drawn on (imageData); a file of
+    another picture under its imagePath would get labels it never had."""
+    assert image.image_data is not None
+    if file.read_bytes() == image.image_data:
+        return
+    embedded = cv2.imdecode(np.frombuffer(image.image_data, np.uint8), cv2.IMREAD_COLOR)
+    on_disk = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_COLOR)
+    if embedded is None or on_disk is None or embedded.shape != on_disk.shape or \
+            np.abs(embedded.astype(np.int16) - on_disk.astype(np.int16)).mean() > 2.0:
+        raise ImageReadError(file, f"another picture than the one {image.origin} carries "
+                                   "(imageData), on which its labels were drawn; remove one of "
+                                   "the two so it is clear which the labels belong to")
+
+
 def _stored_path(project: Project, image: SourceImage, file: Path, options: ImportOptions,
                  claimed: set[str]) -> str:
     if not (options.copy or (image.image_data is not None and not file.exists())):
@@ -313,6 +330,9 @@ def _stored_path(project: Project, image: SourceImage, file: Path, options: Impo
         name = candidate.as_posix()
         if project.store.image_by_path(name) is not None:
             return name  # the same image again: the --existing rule decides
+        if (name.casefold() not in claimed and file.exists()
+                and cut_copy_of(project.folder / candidate, file)):
+            (project.folder / candidate).unlink()  # an import killed while copying it
         if name.casefold() not in claimed and not (project.folder / candidate).exists():
             return name
         if name.casefold() not in claimed and _left_by_a_cut_import(project.folder / candidate,

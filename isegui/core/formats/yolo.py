@@ -7,6 +7,7 @@ ring by zero-width cuts; reading repairs the ring back into holes and parts.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import shapely
@@ -14,7 +15,7 @@ import yaml
 from shapely.geometry import Polygon, box
 from shapely.geometry.polygon import orient
 
-from isegui.core.entities import LabelClass, Split
+from isegui.core.entities import MAX_CLASSES, LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_text, read_regular_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
@@ -25,7 +26,7 @@ from isegui.core.geometry import Shape, polygons_of
 name = "yolo"
 description = "YOLO segmentation txt (Ultralytics layout, data.yaml)"
 DATA_YAML = "data.yaml"
-MAX_CLASSES = 10_000  # as a model's metadata may hold
+
 MAX_CLASS_NAME = 200  # characters: a name to show in a list, not a text
 FARTHEST = 1000.0  # image sizes: a YOLO coordinate beyond it is no place in the picture
 
@@ -99,6 +100,30 @@ class _OneKeyOnce(yaml.SafeLoader):
                         None, None, f"the key {key!r} is given twice", key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+class _IntAsWritten(int):
+    """A YAML integer that remembers how it was written: 0123 is 83 to YAML 1.1 (octal), a
+    part number to the person who wrote it."""
+    text = ""
+
+
+class _FloatAsWritten(float):
+    text = ""  # 12:30 is 750.0 (base 60), 1_0.5 is 10.5
+
+
+def _as_written(kind: type, construct: Any) -> Any:
+    def constructor(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        value = kind(construct(loader, node))
+        value.text = str(node.value)
+        return value
+    return constructor
+
+
+_OneKeyOnce.add_constructor("tag:yaml.org,2002:int", _as_written(
+    _IntAsWritten, yaml.SafeLoader.construct_yaml_int))
+_OneKeyOnce.add_constructor("tag:yaml.org,2002:float", _as_written(
+    _FloatAsWritten, yaml.SafeLoader.construct_yaml_float))
 
 
 def _class_names(source: Path, folder: Path) -> list[str]:
@@ -182,7 +207,8 @@ def _class_name(yaml_file: Path, index: int, value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise FormatError(yaml_file, f"'names': class {index} is {value!s:.40} as YAML reads "
                                      "it, not text; put the name in quotes")
-    name = str(value).strip()
+    # a number is a name as it was written (0123, 12:30, 1_000), not as YAML reads it
+    name = (getattr(value, "text", "") or str(value)).strip()
     if not name:
         raise FormatError(yaml_file, f"'names': class {index} has an empty name")
     if len(name) > MAX_CLASS_NAME:

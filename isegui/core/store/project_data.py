@@ -16,8 +16,8 @@ from typing import Any, TypeAlias
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
-                                  Run, RunStatus, Source, Split, default_color)
+from isegui.core.entities import (MAX_CLASSES, ImageRecord, ImageStatus, Instance, LabelClass,
+                                  Prediction, Run, RunStatus, Source, Split, default_color)
 from isegui.core.errors import DamagedRow, ShapeError, StaleEdit
 from isegui.core.geometry import Shape
 # the store's base, and what callers have always imported from here
@@ -47,6 +47,7 @@ class Store(RowReader, StoreBase):
         name = _clean_name(name)
         with self.transaction():
             count = self._query("SELECT COUNT(*), COALESCE(MAX(position), -1) FROM classes")[0]
+            _room_for_a_class(count[0])
             color = color or default_color(count[0])
             try:
                 class_id = self.engine.insert(
@@ -100,6 +101,8 @@ class Store(RowReader, StoreBase):
         """The id of class `name`, added when missing, also when another writer (a team
         member's import) adds it at the same moment."""
         count, last = self._query("SELECT COUNT(*), COALESCE(MAX(position), -1) FROM classes")[0]
+        if not self._query("SELECT 1 FROM classes WHERE name = ?", (name,)):
+            _room_for_a_class(count)
         made = self._query("INSERT INTO classes (name, color, position) VALUES (?, ?, ?) "
                            "ON CONFLICT (name) DO NOTHING RETURNING id",
                            (name, default_color(count), last + 1))
@@ -569,6 +572,11 @@ def fit_class_name(name: str) -> str:
     cut to MAX_CLASS_NAME characters."""
     spaced = " ".join(name.split())
     return "".join(ch for ch in spaced if ch.isprintable())[:MAX_CLASS_NAME].strip()
+
+
+def _room_for_a_class(count: int) -> None:
+    if count >= MAX_CLASSES:
+        raise ValueError(f"a project holds at most {MAX_CLASSES:,} classes")
 
 
 def _clean_name(name: str) -> str:

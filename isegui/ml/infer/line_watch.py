@@ -107,6 +107,16 @@ def file_label(path: Path) -> str:
     return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
 
 
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file is under `path` (a file written elsewhere and renamed in is another), or
+    None when none is."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 @dataclass
 class _Seen:
     """A file as the watch last saw it, and since when (its clock) it has looked so."""
@@ -258,24 +268,36 @@ class Watcher:
     def _judge(self, path: Path, now: float, wait: bool) -> dict[str, Any] | None:
         """The row of one settled image, or None when it is to be looked at again. Any
         failure on it is its own NG row: the line goes on."""
+        identity = _identity(path)  # what is judged: a camera may reuse the name meanwhile
         try:
             pixels = _read(path)
         except ImageReadError as exc:
             if not wait and self._still_arriving(path, now):
                 return None  # maybe still being written in place: look again
-            return self._finish(path, self._failed(path, UNREADABLE, exc.problem), None, [])
+            return self._finish(path, self._failed(path, UNREADABLE, exc.problem), None, [],
+                                identity=identity)
         except Exception as exc:  # the decoder itself failed: MemoryError, cv2.error, ...
-            return self._finish(path, self._failed(path, UNREADABLE, exc), None, [])
+            return self._finish(path, self._failed(path, UNREADABLE, exc), None, [],
+                                identity=identity)
         try:
             row, found, marks = self.inspect(path, pixels)
         except Exception as exc:  # the model or the judging failed on this image alone
-            return self._finish(path, self._failed(path, NOT_INSPECTED, exc), pixels, [])
-        return self._finish(path, row, pixels, found, marks)
+            return self._finish(path, self._failed(path, NOT_INSPECTED, exc), pixels, [],
+                                identity=identity)
+        return self._finish(path, row, pixels, found, marks, identity)
 
     def _finish(self, path: Path, row: dict[str, Any], pixels: np.ndarray | None,
-                found: list[Detection], marks: list[str] | None = None) -> dict[str, Any]:
+                found: list[Detection], marks: list[str] | None = None,
+                identity: tuple[int, ...] | None = None) -> dict[str, Any]:
+        # another part written under the name while this one was judged: a new part, judged
+        # next, and never moved away under this one's verdict
+        now_there = _identity(path) if identity is not None else None
+        replaced = now_there is not None and now_there != identity
         self._pending.pop(path, None)
-        self._done.add(row["file"])
+        if replaced:
+            self._look(path, time.monotonic())  # waited for as any new file is
+        else:
+            self._done.add(row["file"])
         self.results.add(row)
         self._say(_row_line(row))
         if self.on_inspected is not None:
@@ -285,7 +307,10 @@ class Watcher:
                 log.warning("%s: the view failed to show it", row["file"], exc_info=True,
                             extra=FILE_ONLY)
                 _warn(f"{row['file']}: the view failed to show it ({_in_words(exc)})")
-        if self.settings.move_to is not None and self._moved(path, self.settings.move_to):
+        if replaced:
+            self._say(f"{row['file']}: another file came under its name while it was judged; "
+                      "that one is judged next")
+        elif self.settings.move_to is not None and self._moved(path, self.settings.move_to):
             # gone from the folder: a new file under the same name is a new part
             self._done.discard(row["file"])
         return row

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import cv2
 import numpy as np
 
+from isegui.core.entities import MAX_CLASSES
 from isegui.core.one_line import is_text
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import read_regular_bytes
@@ -33,7 +34,6 @@ from isegui.ml.infer.tiled import RawOutput, TileOutput, predict_frame
 INPUTS = ("image", "score_threshold")
 OUTPUTS = ("boxes", "labels", "scores", "masks", "blobs")  # blobs: optional
 MAX_SIDE = 16384  # px of the model's input; larger is no export of isegui's
-MAX_CLASSES = 10000
 # The time one run of the graph may take: DRY_RUN_FACTOR times the dry run's, and never less
 # than RUN_LIMIT_S. Every run feeds the same input (one height x width canvas), so a sound
 # model's runs all take about what the dry run took (which, the first, also pays for

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,17 @@ def read_weights_file(path: str | Path,
         raise CheckpointError(path, "not a readable weights file: neither a PyTorch archive nor "
                                     "a pickle (corrupt, or another kind of file?)")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's own words on the pickle's protocol
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "global" in str(exc).lower():
             raise CheckpointError(path, "refused: it holds Python objects besides weights (an "
                                         "untrusted or foreign pickle), and isegui loads weights "
                                         "only") from None
+        if not zipfile.is_zipfile(path):  # pickle.dump's, not torch.save's
+            raise CheckpointError(path, "a plain pickle, not a file torch.save wrote: save the "
+                                        "weights with torch.save") from None
         raise CheckpointError(path, "not a readable weights file: truncated or corrupt? "
                                     f"({_first_line(exc)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:

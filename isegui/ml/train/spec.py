@@ -114,10 +114,14 @@ class TrainSpec:
                              f"not {self.workers}")
         if self.minutes is None and (self.epochs is None or self.epochs < 1) and not self.resume:
             raise ValueError("give --epochs (at least 1) or --minutes")
-        if self.minutes is not None and self.minutes <= 0:
-            raise ValueError("--minutes must be positive")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError("--lr must be positive")
+        # NaN passes every comparison's "not", and a budget of inf minutes never ends
+        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
+            raise ValueError(f"--minutes must be a number above 0, not {self.minutes}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"--lr must be a number above 0, not {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"--weight-decay must be a number from 0 up, not "
+                             f"{self.weight_decay}")
 
     def with_(self, **changes: Any) -> TrainSpec:
         return replace(self, **changes)

@@ -3,6 +3,7 @@ program kept appending to, naming nothing."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -94,3 +95,37 @@ def test_weights_beside_a_model_are_read_from_its_folder(tmp_path, monkeypatch):
     session = _session(tmp_path / "models" / "m.onnx", 1)
     (out,) = session.run(["y"], {"x": np.ones((64, 64), np.float32)})
     assert float(out[0, 0]) == 2.0
+
+
+# ---------------------------------------------------------------- the tenth try
+
+class CameraDuringJudging(BrightThings):
+    """A model that takes its time, while the camera writes the next part under the same
+    name (written beside, then renamed in)."""
+
+    def __init__(self, path, next_part):
+        self.path, self.next_part, self.calls = path, next_part, 0
+
+    def predict(self, images, batch_size=4):
+        self.calls += 1
+        if self.calls == 1:
+            save_image(self.path.with_name("incoming.tmp.png"), self.next_part)
+            os.replace(self.path.with_name("incoming.tmp.png"), self.path)
+        return super().predict(images, batch_size)
+
+
+def test_a_part_written_under_a_name_being_judged_is_judged_and_moved_as_its_own(tmp_path):
+    folder = _folder(tmp_path)
+    save_image(folder / "part.png", _part(1))
+    model = CameraDuringJudging(folder / "part.png", _part(3))
+    said = []
+    watcher = Watcher(WatchSettings(folder, tmp_path / "r.csv", move_to=tmp_path / "done",
+                                    settle_s=0.0, poll_s=0.01), model, None, said.append)
+    assert watcher.run(once=True) == 2
+    rows = _rows(tmp_path / "r.csv")
+    assert [(r["file"], r["count_pill"]) for r in rows] == [("part.png", "1"), ("part.png", "3")]
+    moved = sorted((tmp_path / "done").iterdir())
+    assert [p.name for p in moved] == ["part.png"]  # the second part, under its own verdict
+    from isegui.core.images import load_image
+    assert (load_image(moved[0]) == _part(3)).all()
+    assert any("came under its name while it was judged" in line for line in said)
