@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ended_by(args: argparse.Namespace, exc: BaseException, log_file: Path | None) -> int:
     """The exit code for a command that `exc` ended, said in one line."""
+    if isinstance(exc, BrokenPipeError):  # `isegui stats P | head`: the reader has had enough
+        try:  # what is left to flush at exit goes nowhere, not into an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # a stream without a descriptor (a test's)
+            pass
+        return 128 + 13  # as a shell says SIGPIPE
     if isinstance(exc, (IseguiError, ValueError, OSError)):  # ImportFailed is an IseguiError
         return _failed(args.command, exc)
     if isinstance(exc, WRITE_FAILURES):  # the store itself failed: say which, and what it means

@@ -512,3 +512,85 @@ def test_a_project_takes_no_more_classes_than_its_exports_can_bring_back(tmp_pat
     assert main(["new", str(tmp_path / "p"), "--images", str(tmp_path / "photos"),
                  "--classes", names]) != 0
     assert f"at most {MAX_CLASSES:,} classes" in _one_line(capsys.readouterr().err)
+
+
+def test_a_run_that_ends_before_its_first_epoch_is_a_failure_said_so(tmp_path, capsys):
+    from isegui.core.demo import create_demo_project
+    from isegui.core.entities import RunStatus
+    create_demo_project(tmp_path / "d", n_images=3, width=96, height=96).close()
+    assert main(["train", str(tmp_path / "d"), "--minutes", "1e-300", "--size", "96",
+                 "--progress", "bar"]) != 0
+    assert "ended before its first epoch" in capsys.readouterr().err
+    with Project.open(tmp_path / "d", read_only=True) as project:
+        (run,) = project.store.runs()
+        assert run.status == RunStatus.FAILED and project.active_run_id is None
+
+
+def test_a_labelme_picture_that_differs_by_one_small_defect_is_refused(tmp_path, capsys):
+    import base64
+    import json
+
+    import cv2
+    base = np.full((240, 320, 3), 128, np.uint8)
+    cracked = base.copy()
+    cv2.rectangle(cracked, (150, 100), (170, 110), (0, 0, 0), -1)  # what the label marks
+    (tmp_path / "lm").mkdir()
+    cv2.imwrite(str(tmp_path / "lm" / "part.png"), base)  # the same frame, no crack
+    (tmp_path / "lm" / "part.json").write_text(json.dumps({
+        "version": "5.2.1", "imagePath": "part.png", "imageHeight": 240, "imageWidth": 320,
+        "imageData": base64.b64encode(cv2.imencode(".png", cracked)[1].tobytes()).decode(),
+        "shapes": [{"label": "crack", "points": [[150, 100], [170, 100], [170, 110],
+                                                 [150, 110]], "shape_type": "polygon"}]}))
+    assert main(["import", str(tmp_path / "p"), str(tmp_path / "lm"), "--format",
+                 "labelme"]) != 0
+    assert "another picture than the one" in _one_line(capsys.readouterr().err)
+
+
+def test_yolo_class_ids_that_share_a_name_are_said_to_become_one(tmp_path, capsys):
+    data = tmp_path / "yolo"
+    save_image(data / "images" / "train" / "a.jpg", np.zeros((20, 20, 3), np.uint8))
+    (data / "labels" / "train").mkdir(parents=True)
+    (data / "labels" / "train" / "a.txt").write_text("1 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (data / "data.yaml").write_text('names: [bolt, bolt, Bolt, "bolt "]\n')
+    assert main(["import", str(tmp_path / "p"), str(data), "--format", "yolo"]) == 0
+    said = capsys.readouterr()
+    assert "class ids 0, 1, 3 share the name 'bolt'" in said.out + said.err
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**63)])
+def test_a_seed_no_generator_takes_is_refused_before_a_run(tmp_path, capsys, seed):
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    assert main(["train", str(tmp_path / "d"), "--seed", seed, "--epochs", "1"]) != 0
+    assert "--seed must be from 0 to" in _one_line(capsys.readouterr().err)
+
+
+def test_exported_class_names_stay_text_to_every_yaml_reader(tmp_path):
+    import yaml
+    from isegui.core.demo import create_demo_project
+    create_demo_project(tmp_path / "d", n_images=2, width=64, height=64).close()
+    with Project.open(tmp_path / "d") as project:
+        for name in ("1e3", "0o17", "+.5"):
+            project.store.add_class(name)
+    assert main(["export", str(tmp_path / "d"), str(tmp_path / "y"), "--format", "yolo"]) == 0
+    text = (tmp_path / "y" / "data.yaml").read_text()
+    assert '"1e3"' in text and '"0o17"' in text and '"+.5"' in text
+    assert list(yaml.safe_load(text)["names"].values())[-3:] == ["1e3", "0o17", "+.5"]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, monkeypatch, capsys):
+    """`isegui ... | head`: the reader closed the pipe; no "error: Broken pipe"."""
+    import os
+
+    from isegui.cli import project_commands
+
+    def printing_into_a_closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(project_commands, "run_stats", printing_into_a_closed_pipe)
+    saved = os.dup(1)
+    try:
+        assert main(["stats", str(tmp_path)]) == 141
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert capsys.readouterr().err == ""

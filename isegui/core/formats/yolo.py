@@ -43,6 +43,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     folder = default_image_root(source)
     names = _class_names(source, folder)
     data = Dataset(classes=list(names))
+    _say_shared_names(names, folder, data)
     label_files = sorted((folder / "labels").rglob("*.txt")) if (folder / "labels").is_dir() \
         else sorted(p for p in folder.rglob("*.txt") if p.name != "classes.txt")
     if not label_files:
@@ -69,6 +70,18 @@ def read(source: Path, images: ImageLookup) -> Dataset:
         data.images.append(image)
     _add_background_images(images, taken, data)
     return data
+
+
+def _say_shared_names(names: list[str], folder: Path, data: Dataset) -> None:
+    """Class ids that share a name come in as one class (the project's classes are named):
+    said, with the ids."""
+    ids: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        ids.setdefault(name, []).append(k)
+    for name, same in ids.items():
+        if len(same) > 1:
+            data.warnings.append(f"{folder}: class ids {', '.join(map(str, same))} share the "
+                                 f"name {name!r}; their objects come in as one class")
 
 
 def _add_background_images(images: ImageLookup, taken: set[str], data: Dataset) -> None:
@@ -124,6 +137,19 @@ _OneKeyOnce.add_constructor("tag:yaml.org,2002:int", _as_written(
     _IntAsWritten, yaml.SafeLoader.construct_yaml_int))
 _OneKeyOnce.add_constructor("tag:yaml.org,2002:float", _as_written(
     _FloatAsWritten, yaml.SafeLoader.construct_yaml_float))
+
+
+class _Quoted(str):
+    """A class name written in quotes: text to every YAML reader (1e3, 0o17 and +.5 are
+    numbers to YAML 1.2's, which PyYAML, reading 1.1, would leave bare)."""
+
+
+class _QuotingDumper(yaml.SafeDumper):
+    pass
+
+
+_QuotingDumper.add_representer(_Quoted, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", str(value), style='"'))
 
 
 def _class_names(source: Path, folder: Path) -> list[str]:
@@ -314,10 +340,11 @@ def write(dest: Path, images: list[ExportImage], classes: list[LabelClass],
         report.files.append(target)
     report.lose("YOLO keeps no instance ids, track ids or z-order (line order is kept)")
     doc = {"path": ".", **{s.value: f"images/{s.value}" for s in sorted(splits)},
-           "names": {k: c.name for k, c in enumerate(classes)}}
+           "names": {k: _Quoted(c.name) for k, c in enumerate(classes)}}
     doc.setdefault("train", "images/train")  # Ultralytics requires both keys
     doc.setdefault("val", doc["train"])
-    atomic_write_text(dest / DATA_YAML, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    atomic_write_text(dest / DATA_YAML, yaml.dump(doc, Dumper=_QuotingDumper, sort_keys=False,
+                                                  allow_unicode=True))
     report.files.append(dest / DATA_YAML)
 
 

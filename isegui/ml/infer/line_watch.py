@@ -114,7 +114,9 @@ def _identity(path: Path) -> tuple[int, ...] | None:
         stat = path.stat()
     except OSError:
         return None
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+    # ctime too: a part rewritten in place keeps its inode and may keep its size and the
+    # time stamp a copy sets back, but not the time its contents last changed
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 @dataclass
@@ -140,6 +142,7 @@ class Watcher:
                            None] | None = None
     _pending: dict[Path, _Seen] = field(default_factory=dict)
     _done: set[str] = field(default_factory=set)
+    _only: set[Path] | None = None  # a one-off run's files (what was there when it started)
 
     def __post_init__(self) -> None:
         classes = list(self.predictor.classes)
@@ -165,6 +168,9 @@ class Watcher:
         Returns how many images were inspected."""
         count = 0
         self.results.hold()  # again, after a run that ended (the station restarts it)
+        # a one-off run judges what is there now, not what a camera delivers meanwhile
+        self._only = None
+        self._only = set(self._new_files()) if once else None
         try:
             while not stop():
                 if _exists(self.settings.folder / STOP_FILE):
@@ -239,7 +245,7 @@ class Watcher:
             _warn(f"{self.settings.folder} cannot be listed ({exc})")
             return []
         return [p for p in paths if is_image_file(p) and file_label(p) not in self._done
-                and _is_file(p)]
+                and (self._only is None or p in self._only) and _is_file(p)]
 
     def _look(self, path: Path, now: float) -> _Seen | None:
         """The file's size and time stamp, and since when (the watch's clock) they have been
@@ -328,8 +334,15 @@ class Watcher:
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-                # another drive (C:\\camera to D:\\ng): copied whole, then removed here
-                copy_new(path, target)
+                # another drive (C:\\camera to D:\\ng): copied whole under a hidden name, put
+                # in place, then removed here (a kill mid-copy leaves no part under its name)
+                partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+                copy_new(path, partial)
+                try:
+                    os.rename(partial, target)  # one folder: a rename, never a copy
+                except OSError:
+                    partial.unlink(missing_ok=True)
+                    raise
                 try:
                     path.unlink()
                 except OSError:

@@ -97,7 +97,9 @@ class ResultsFile:
         except (OSError, csv.Error, TypeError, ValueError) as exc:
             raise InputFileError(self.path, f"cannot read back the images inspected before "
                                  f"({exc}); move it away to start a new results file") from None
-        whole = last is None or all(last.get(c) is not None for c in self.columns or ["file"])
+        # a JSON line a failed write cut does not parse; a CSV row it cut lacks cells
+        whole = last is None or (bool(last) if self.jsonl else
+                                 all(last.get(c) is not None for c in self.columns or ["file"]))
         if ends_open:
             self._mend_last_row(whole)
         if last is not None and (whole or not ends_open) and last.get("file") is not None:
@@ -138,6 +140,10 @@ class ResultsFile:
                 # a JSON document (an array of rows too), no results of a watch
                 raise ValueError("its first line is no row of a watch's results: not a "
                                  "JSON-lines results file")
+            if not seen and self.columns and isinstance(row, dict) and \
+                    set(row) - set(self.columns):  # another model's classes
+                raise ValueError(f"its columns ({', '.join(row)[:200]}) are not this watch's "
+                                 f"({', '.join(self.columns)[:200]}): another model's classes?")
             seen = True
             if last and last.get("file") is not None:
                 names.add(str(last["file"]))

@@ -12,6 +12,7 @@ from typing import Any
 
 ANY_ANGLE = 180.0  # what `rotate` turns on: degrees either way
 ZOOM = (0.75, 1.25)  # what `scale` turns on
+MOST_SEED = 2**31 - 1
 JITTER = 0.2  # what `color` turns on
 
 
@@ -109,6 +110,8 @@ class TrainSpec:
             raise ValueError(f"--scale must be between 0.05 and 4, got {self.scale}")
         if self.batch is not None and self.batch < 1:
             raise ValueError("--batch must be at least 1")
+        if not 0 <= self.seed <= MOST_SEED:  # numpy's and torch's generators take no more
+            raise ValueError(f"--seed must be from 0 to {MOST_SEED}, not {self.seed}")
         if self.workers is not None and not 0 <= self.workers <= 64:
             raise ValueError(f"--workers must be from 0 (load in the training process) to 64, "
                              f"not {self.workers}")

@@ -169,9 +169,8 @@ class _Trainer:
             raise TrainingError(f"{path}: holds no optimizer state, so it cannot be resumed.",
                                 "Start a new run with --init instead.")
         saved = TrainSpec.from_dict(data["config"])
-        # what the run was doesn't change; the budget, device and workers may. The project is
-        # the folder asked for, not the one the run was started in: a project copied or moved
-        # since (another PC, a renamed folder) must not write into its old place
+        # the run stays; the budget, device and workers may change. The project is the folder
+        # asked for, not the run's first one (a copied or renamed project: not its old place)
         given = spec.epochs is not None or spec.minutes is not None
         spec = saved.with_(project=spec.project, epochs=spec.epochs if given else saved.epochs,
                            minutes=spec.minutes if given else saved.minutes,
@@ -273,8 +272,12 @@ class _Trainer:
             raise
         finally:
             self._close_log()
-        active = self._record_end(status)
         best = self.folder / "best.pt" if self.folder else None
+        if status == RunStatus.FINISHED and best is not None and not best.is_file():
+            self._fail("it ended before its first epoch: no model to keep")
+            raise TrainingError("the run ended before its first epoch, with no model to keep.",
+                                "Give it more time (--minutes) or epochs (--epochs).")
+        active = self._record_end(status)
         result = TrainResult(self.run_id, status, state.epoch, state.step, state.best_metrics,
                              best if best and best.is_file() else None, self.data.validation)
         self.reporter.event("done", run_id=self.run_id, status=status.value,

@@ -129,3 +129,61 @@ def test_a_part_written_under_a_name_being_judged_is_judged_and_moved_as_its_own
     from isegui.core.images import load_image
     assert (load_image(moved[0]) == _part(3)).all()
     assert any("came under its name while it was judged" in line for line in said)
+
+
+# ---------------------------------------------------------------- the eleventh try
+
+def test_a_json_lines_file_of_other_columns_is_refused_and_left_as_it_was(tmp_path):
+    import json
+
+    import pytest
+
+    from isegui.core.errors import InputFileError
+    from isegui.ml.infer.results_file import ResultsFile
+    out = tmp_path / "results.jsonl"
+    rows = [{"time": "t0", "file": "a.png", "verdict": "OK", "count_bolt": 1},
+            {"time": "t1", "file": "b.png", "verdict": "NG", "count_bolt": 3}]
+    out.write_text("\n".join(json.dumps(r) for r in rows))  # an editor dropped the line end
+    before = out.read_bytes()
+    with pytest.raises(InputFileError, match="not this watch's"):
+        ResultsFile(out, ["time", "file", "verdict", "count_pill"]).done_files()
+    assert out.read_bytes() == before
+
+
+def test_a_whole_json_line_without_its_line_end_is_kept(tmp_path):
+    import json
+
+    from isegui.ml.infer.results_file import ResultsFile
+    out = tmp_path / "results.jsonl"
+    columns = ["time", "file", "verdict"]
+    out.write_text(json.dumps({"time": "t0", "file": "a.png", "verdict": "OK"}) + "\n"
+                   + json.dumps({"time": "t1", "file": "b.png", "verdict": None}))
+    results = ResultsFile(out, columns)
+    assert results.done_files() == {"a.png", "b.png"} and results.damaged == 0
+    assert out.read_text().endswith("}\n")
+
+
+def test_a_one_off_run_ends_while_the_camera_goes_on(tmp_path):
+    folder = _folder(tmp_path)
+    for k in range(3):
+        save_image(folder / f"first{k}.png", _part(1))
+    stop = threading.Event()
+
+    def camera():
+        k = 0
+        while not stop.is_set():
+            save_image(folder / f".tmp{k}.png", _part(2))
+            os.replace(folder / f".tmp{k}.png", folder / f"later{k}.png")
+            k += 1
+            time.sleep(0.05)
+    delivering = threading.Thread(target=camera)
+    delivering.start()
+    try:
+        watcher = Watcher(WatchSettings(folder, tmp_path / "r.csv", settle_s=0.1, poll_s=0.02),
+                          BrightThings(), None, lambda _: None)
+        assert watcher.run(once=True) == 3  # what was there when it started
+    finally:
+        stop.set()
+        delivering.join()
+    assert sorted(r["file"] for r in _rows(tmp_path / "r.csv")) == [
+        "first0.png", "first1.png", "first2.png"]
