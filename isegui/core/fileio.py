@@ -218,18 +218,23 @@ def windows_safe_part(part: str) -> str:
     characters it refuses (and line breaks) as "_", a device's name (CON.jpg) with "_"
     after it (CON_.jpg), trailing dots and spaces (which Windows drops) kept by an "_"."""
     part = _NOT_IN_WINDOWS_NAMES.sub("_", part)
-    stem, dot, suffix = part.partition(".")
-    if stem.rstrip(" ").upper() in WINDOWS_DEVICES:
+    if _names_a_device(part):
+        stem, dot, suffix = part.partition(".")
         part = f"{stem}_{dot}{suffix}"
     if part.endswith((".", " ")):
         part += "_"
     return part
 
 
+def _names_a_device(part: str) -> bool:
+    """CON, CON.png and "CON .txt" are the console to Windows, whatever the extension."""
+    return part.split(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES
+
+
 def windows_name_problem(part: str) -> str | None:
     """What Windows would make of one part of a path other than a file of that name, or
     None: a device (CON.png), a hidden stream of another file (a.png:x)."""
-    if part.split(".")[0].rstrip(" ").upper() in WINDOWS_DEVICES:
+    if _names_a_device(part):
         return f"names a device on Windows ({part!r})"
     if ":" in part:
         return f"names a hidden stream of another file on Windows ({part!r})"

@@ -13,8 +13,8 @@ background, plus a class map. The layout is VOC's:
 
 A folder of instance masks alone (with instances.csv or class_names.txt beside them) also
 reads. One label per pixel: where instances overlap, the upper one is written. The text files
-hold one name a line: a name with a line break in it is left out of a split list (said in the
-report), and written with a space for the break in the class lists, so no line is added.
+hold one name a line: image names reach them without line breaks (the export writes those as
+"_"), and a class name's break is written as a space in the class lists, so no line is added.
 """
 
 from __future__ import annotations
@@ -336,15 +336,10 @@ def _write_voc_lists(dest: Path, images: list[ExportImage], class_names: list[st
                      classes: list[LabelClass], report: ExportReport) -> None:
     """What VOC readers (Datumaro, CVAT) look for beside the masks: the images of each split
     (ImageSets/Segmentation/<split>.txt) and the classes with their colours (labelmap.txt;
-    line k is class value k). A name with a line break in it cannot be a line of a list: it
-    is left out of its split's list, and the report says so."""
+    line k is class value k)."""
     for split in Split:
         stems = [str(PurePosixPath(i.file_name).with_suffix("")) for i in images
                  if i.record.split == split]
-        for stem in [s for s in stems if _LINE_BREAK.search(s)]:
-            report.lose(f"{stem!r} is left out of {SPLITS_DIR}/{split.value}.txt: a name with "
-                        "a line break cannot be a line of it")
-        stems = [s for s in stems if not _LINE_BREAK.search(s)]
         if stems:
             target = dest / SPLITS_DIR / f"{split.value}.txt"
             atomic_write_text(target, "\n".join(stems) + "\n")
