@@ -111,12 +111,15 @@ def _with_covered_holes(region: MaskWindow, others: np.ndarray) -> MaskWindow:
         return region
     holes = holes[1:-1, 1:-1]
     covered = others[y0:y1, x0:x1]
-    mask = region.mask.copy()
-    for hole in range(2, count):  # 1 is the outside, which reaches the padding first
-        inside = holes == hole
-        if covered[inside].mean() >= FILLED_HOLE:
-            mask |= inside
-    return MaskWindow(mask, region.origin)
+    # each hole's size and covered pixels at once (a loop over holes scanned the window
+    # once per hole: 10 ms a region on a noisy map)
+    size = np.bincount(holes.ravel(), minlength=count)
+    cover = np.bincount(holes.ravel(), weights=covered.ravel(), minlength=count)
+    filled = cover >= FILLED_HOLE * np.maximum(size, 1)
+    filled[:2] = False  # 0 is the region, 1 the outside, which reaches the padding first
+    if not filled.any():
+        return region
+    return MaskWindow(region.mask | filled[holes], region.origin)
 
 
 def _regions(mask: np.ndarray) -> list[MaskWindow]:

@@ -4,6 +4,7 @@ order (the later on top, as a pixel map shows them), and every object must come 
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from shapely.geometry import LineString, Point
@@ -63,6 +64,19 @@ def test_a_scratch_through_a_pit_gives_a_scratch_and_a_pit():
     assert best_iou(found, "pit", pit) > 0.9  # whole again under the scratch
 
 
+def test_a_scratch_along_the_maps_edge_is_joined_across_a_pit_on_the_map():
+    """A join drawn within half a line's width of the map's edge once reached past it, and
+    reading the map there failed ('operands could not be broadcast', a suite run's
+    validation)."""
+    for x in (0.8, W - 1.2):
+        scratch = LineString([(x, 20), (x, 280)]).buffer(1.2)
+        pit = Point(x, 150).buffer(9)
+        found = found_in([("scratch", scratch), ("pit", pit)])  # the pit on top
+        assert sorted(d.class_name for d in found) == ["pit", "scratch"]
+        assert best_iou(found, "scratch", scratch) > 0.8
+        assert all(0 <= d.box[0] and d.box[2] <= W for d in found)
+
+
 def test_a_cluster_of_four_touching_pits_gives_four_pits():
     pits = [Point(x, y).buffer(r) for x, y, r in
             [(100, 100, 7), (112, 100, 6), (100, 113, 8), (114, 114, 5)]]
@@ -113,17 +127,37 @@ def test_a_flooded_map_is_separated_in_bounded_memory():
     assert peak < 600 * 2 ** 20
 
 
-def test_splitting_in_chunks_gives_what_splitting_at_once_gives(monkeypatch):
+def test_joining_in_chunks_gives_what_joining_at_once_gives(monkeypatch):
     import isegui.ml.infer.separate as separate
-    mask = np.zeros((80, 200), bool)
-    for k in range(8):
-        mask |= rasterize(Point(15 + 23 * k, 40).buffer(12), 80, 200)
     scratch = [("scratch", LineString([(20, 150), (380, 150)]).buffer(1.5)),
                ("pit", Point(200, 150).buffer(7))]
-    whole, joined = split_spots(MaskWindow(mask, (0, 0)), 24.0), found_in(scratch)
+    joined = found_in(scratch)
     monkeypatch.setattr(separate, "PAIRWISE_CELLS", 3)
-    chunked, joined_in_chunks = split_spots(MaskWindow(mask, (0, 0)), 24.0), found_in(scratch)
-    assert len(whole) == 8 and [w.area for w in whole] == [w.area for w in chunked]
+    joined_in_chunks = found_in(scratch)
     assert sorted(d.class_name for d in joined) == ["pit", "scratch"]
     assert [(d.class_name, d.area) for d in joined] == \
         [(d.class_name, d.area) for d in joined_in_chunks]
+
+
+def test_each_spot_pixel_goes_to_the_disc_it_lies_deepest_in():
+    """The owner weighed near each disc only equals the owner weighed against every disc,
+    for a row of touching discs of unequal size and a bar whose ends lie far from its
+    centre."""
+    from isegui.ml.infer.separate import _deepest_disc_owner
+    mask = np.zeros((80, 260), bool)
+    for k, r in enumerate((12, 6, 14, 9, 12, 7, 13, 10)):
+        mask |= rasterize(Point(15 + 30 * k, 40).buffer(r), 80, 260)
+    distance = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)
+    distance = distance[1:-1, 1:-1]
+    centres = np.array([[40, 15 + 30 * k] for k in range(8)], np.float32)
+    radii = np.array([distance[int(r), int(c)] for r, c in centres], np.float32)
+    rows, cols = np.nonzero(mask)
+    depth = np.hypot(rows[:, None] - centres[None, :, 0], cols[:, None] - centres[None, :, 1])
+    everywhere = np.zeros(mask.shape, np.int32)
+    everywhere[rows, cols] = (depth / radii[None, :]).argmin(axis=1) + 1
+    assert (_deepest_disc_owner(mask, centres, radii) == everywhere).all()
+    bar = np.zeros((20, 200), bool)
+    bar[5:15, :] = True  # one disc of radius 5 in its middle: the ends are 20 radii away
+    owner = _deepest_disc_owner(bar, np.array([[10, 100]], np.float32),
+                                np.array([5], np.float32))
+    assert (owner[bar] == 1).all() and (owner[~bar] == 0).all()
