@@ -25,7 +25,8 @@ bench/results/defect_suite-YYYY-MM-DD.json; with --quick, only where --out says)
     run (working_scale, device, steps, epochs, crops_per_second, train_seconds, best_val,
     advice), unseen (frames; labels, matched, mean_matched_iou; mask_map, mask_map50, box_map,
     box_map50; per_class.CLASS: the same and mask_ap, mask_ap50, box_ap; found_false_missed
-    at score 0.5; seam; predictions_off_labels, predictions_on_marks), or error;
+    at score 0.5; seam; predictions_off_labels, predictions_on_marks; blob_thresholds, the
+    pixel cutoffs validation calibrated), or error;
   tuned_mean (the other surfaces' mean), unseen_surface (the unseen kind's figures).
 
     --quick                       768x640 frames (2 x 2 tiles), 6 train + 3 unseen, 0.5 min
@@ -209,7 +210,10 @@ def score_unseen(checkpoint: str, unseen: Path, marks: list[np.ndarray],
     classes, by_split, _ = read_samples(unseen, predictor.classes)
     samples = sorted((s for split in by_split.values() for s in split), key=lambda s: s.path)
     detections = [predictor.predict([load_image(s.path)])[0] for s in samples]
-    return score_frames(samples, detections, classes, marks, predictor.working)
+    # the run's start reports its working scale before validation calibrates the cutoffs
+    return {**score_frames(samples, detections, classes, marks, predictor.working),
+            "blob_thresholds": dict(zip(predictor.working.blob_classes,
+                                        predictor.working.blob_thresholds))}
 
 
 def score_frames(samples: list, detections: list[list], classes: list[str],

@@ -25,6 +25,10 @@ from isegui.ml.infer.separate import join_lines, separate
 MIN_BLOB_PX = 4  # fewer pixels than this (at the model's scale): noise, not an instance
 FILLED_HOLE = 0.8  # a hole in a class's region this much covered by other objects is its own
 SHORT_LINE_SHARE = 0.5  # a line piece shorter than this share of its class's short lines is none
+# a gap between two pieces of a line is bridged where the map gives the line at least this
+# much along most of it (a faint stretch of a scratch: the map shows it in dashes, each too
+# short to match its label)
+WEAK_LINE = 0.2
 
 
 def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequence[str],
@@ -63,8 +67,11 @@ def blob_detections(probs: np.ndarray, blob_labels: Sequence[int], classes: Sequ
         if others is not None and kind.kind != LINE:
             regions = [_with_covered_holes(region, others) for region in regions]
         pieces = [piece for region in regions for piece in separate(region, kind)]
-        if others is not None and kind.kind == LINE and len(pieces) > 1:
-            pieces = join_lines(pieces, kind.size, others)
+        if kind.kind == LINE and len(pieces) > 1:
+            # a line the map shows in dashes is one line: its pieces are joined across gaps
+            # where the map still sees some of it, or another object lies over it
+            seen = probs[channel] > WEAK_LINE
+            pieces = join_lines(pieces, kind.size, seen if others is None else seen | others)
         for piece in pieces:
             pixels = piece.area
             if pixels < max(MIN_BLOB_PX, least) or pixels > most or not _fits(piece, kind):
@@ -156,3 +163,4 @@ def _in_frame(own: MaskWindow, ratio: tuple[float, float], offset: tuple[int, in
     ox, oy = offset[0] + x, offset[1] + y
     box = (float(ox), float(oy), float(ox + window.shape[1]), float(oy + window.shape[0]))
     return Detection(int(label), classes[int(label) - 1], score, box, window, (ox, oy))
+

@@ -35,6 +35,7 @@ SPLIT_SPOTS_FROM = 1.6  # a spot region this many typical spots large may be sev
 STRAIGHT_ENOUGH = math.radians(35)  # two branches meeting at most this far off straight
 DIRECTION_PX = 12  # a branch's direction is taken over this much of it from the crossing
 SHORT_LINK_WIDTHS = 6  # a branch between two crossings this many widths long joins them
+JOIN_LONGEST_GAP = 40.0  # px: the longest gap between two pieces of a line that is bridged
 JOIN_GAP_COVER = 0.6  # a gap between two pieces of a line is bridged when another object
 # covers this share of it
 MOST_SPOTS = 256  # a region with more distance peaks than this is a flood, not a cluster:
@@ -163,7 +164,7 @@ def split_lines(window: MaskWindow, width: float) -> list[MaskWindow]:
 
 
 def join_lines(lines: Sequence[MaskWindow], width: float, covered: np.ndarray,
-               origin: tuple[int, int] = (0, 0), longest_gap: float = 40.0
+               origin: tuple[int, int] = (0, 0), longest_gap: float | None = None
                ) -> list[MaskWindow]:
     """Pieces of one line that another object interrupts (a scratch through a pit) joined
     across it: two pieces whose facing ends point at each other, at most `longest_gap` px
@@ -171,6 +172,7 @@ def join_lines(lines: Sequence[MaskWindow], width: float, covered: np.ndarray,
     map of the other objects, its pixel [0, 0] at image position `origin`). The join is
     drawn `width` px wide through the gap."""
     lines = list(lines)
+    longest_gap = JOIN_LONGEST_GAP if longest_gap is None else longest_gap
     parent = list(range(len(lines)))
 
     def root(k: int) -> int:

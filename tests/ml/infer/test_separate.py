@@ -161,3 +161,26 @@ def test_each_spot_pixel_goes_to_the_disc_it_lies_deepest_in():
     owner = _deepest_disc_owner(bar, np.array([[10, 100]], np.float32),
                                 np.array([5], np.float32))
     assert (owner[bar] == 1).all() and (owner[~bar] == 0).all()
+
+
+def dashed_map(faint: float) -> np.ndarray:
+    """A scratch the map shows in dashes: 30 px sure (0.9), then 12 px at `faint`."""
+    probs = np.zeros((len(CLASSES), H, W), np.float32)
+    line = rasterize(LineString([(20, 60), (380, 240)]).buffer(1.5), H, W)
+    along = np.zeros((H, W), np.float32)
+    along[np.nonzero(line)] = np.nonzero(line)[1]  # distance along it: its x
+    probs[0][line] = np.where((along[line] - 20) % 42 < 30, 0.9, faint)
+    return probs
+
+
+def test_a_scratch_the_map_shows_in_dashes_is_one_scratch():
+    found = blob_detections(dashed_map(0.3), [1, 2, 3], CLASSES, (1.0, 1.0), kinds=KINDS)
+    assert [d.class_name for d in found] == ["scratch"]
+    assert found[0].box[0] <= 21 and found[0].box[2] >= 379  # the whole length
+
+
+def test_dashes_with_nothing_between_them_stay_apart():
+    """Where the map sees nothing between two pieces, and no other object covers the gap,
+    they are two (a line never joins what the map does not show)."""
+    found = blob_detections(dashed_map(0.0), [1, 2, 3], CLASSES, (1.0, 1.0), kinds=KINDS)
+    assert len(found) > 1 and all(d.class_name == "scratch" for d in found)
