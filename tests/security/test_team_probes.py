@@ -202,15 +202,17 @@ def test_an_inspectors_undo_works(team, labeled):
 # --------------------------------------------------------------------------- F8 claims end
 
 def test_a_claim_not_renewed_runs_out(team, labeled):
-    """D10: a killed window's claim blocked the owner's import for ever."""
-    with Project.open(team.team_file) as owner:
-        owner.store.set_meta("claim_expiry_s", "1")
+    """D10: a killed window's claim blocked the owner's import for ever. The expiry is read
+    when a claim is checked, so it is shortened only once the claim has been seen to hold (a
+    1-s expiry from the start ran out before the first check on a loaded machine)."""
     cara = open_team_store(team.url(team.cara), team.project)
     anna = open_team_store(team.url(team.anna), team.project)
     try:
         assert cara.claim_image(labeled[2]) is None
         with pytest.raises(PostgresPermissionDenied, match="is labeling"):
             anna.add_instance(labeled[2], None, box(1, 1, 4, 4))
+        with Project.open(team.team_file) as owner:
+            owner.store.set_meta("claim_expiry_s", "1")
         time.sleep(2.2)  # cara's window is gone: nobody renews the claim
         assert labeled[2] not in anna.claims()
         anna.add_instance(labeled[2], None, box(1, 1, 4, 4))
