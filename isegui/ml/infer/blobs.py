@@ -163,4 +163,3 @@ def _in_frame(own: MaskWindow, ratio: tuple[float, float], offset: tuple[int, in
     ox, oy = offset[0] + x, offset[1] + y
     box = (float(ox), float(oy), float(ox + window.shape[1]), float(oy + window.shape[0]))
     return Detection(int(label), classes[int(label) - 1], score, box, window, (ox, oy))
-

@@ -164,7 +164,7 @@ def split_lines(window: MaskWindow, width: float) -> list[MaskWindow]:
 
 
 def join_lines(lines: Sequence[MaskWindow], width: float, covered: np.ndarray,
-               origin: tuple[int, int] = (0, 0), longest_gap: float | None = None
+               origin: tuple[int, int] = (0, 0), longest_gap: float = JOIN_LONGEST_GAP
                ) -> list[MaskWindow]:
     """Pieces of one line that another object interrupts (a scratch through a pit) joined
     across it: two pieces whose facing ends point at each other, at most `longest_gap` px
@@ -172,7 +172,6 @@ def join_lines(lines: Sequence[MaskWindow], width: float, covered: np.ndarray,
     map of the other objects, its pixel [0, 0] at image position `origin`). The join is
     drawn `width` px wide through the gap."""
     lines = list(lines)
-    longest_gap = JOIN_LONGEST_GAP if longest_gap is None else longest_gap
     parent = list(range(len(lines)))
 
     def root(k: int) -> int:
