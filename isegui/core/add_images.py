@@ -47,6 +47,7 @@ class CheckedImage:
     name: PurePosixPath  # below the folder it was found in (a copy keeps it), else its name
     width: int  # after EXIF orientation
     height: int
+    pictures: int = 1  # of the first's size in the file (ImageInfo.pictures)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,8 @@ def _check_one(file: Path, roots: list[Path]) -> CheckedImage | str:
         return _left_out(file, exc.problem)
     except Exception as exc:  # one odd file must not stop the other hundreds
         return _left_out(file, f"cannot read the image ({exc})")
-    return CheckedImage(file, _name_below(file, roots), info.width, info.height)
+    return CheckedImage(file, _name_below(file, roots), info.width, info.height,
+                        info.pictures)
 
 
 def _left_out(file: Path, problem: str) -> str:
@@ -234,6 +236,19 @@ def _absolute(stored: str) -> bool:
 
 def _outside(stored: str) -> bool:
     return stored.startswith("../") or _absolute(stored)
+
+
+def picture_warnings(checked: Sequence[CheckedImage]) -> list[str]:
+    """Files holding several pictures (a TIFF stack, an animated WebP), of which isegui
+    labels only the first: said, with the first few named."""
+    several = [c for c in checked if c.pictures > 1]
+    if not several:
+        return []
+    named = "; ".join(f"{one_line(c.file)} ({c.pictures})" for c in several[:3])
+    more = f"; and {len(several) - 3} more" if len(several) > 3 else ""
+    return [f"{len(several)} file(s) hold several pictures of the same size, pages or frames: "
+            f"only the first of each is shown and labelled ({named}{more}); to label the "
+            "others, save each page as an image of its own"]
 
 
 def path_warnings(plans: Sequence[StoredFile], on_share: bool = False) -> list[str]:
@@ -333,8 +348,8 @@ def add_images(project: Project, checked: list[CheckedImage], *, copy: bool = Fa
     copies it made. Images already in the project are counted, not added again."""
     existing = {r.path for r in project.store.images()}
     plans, already = plan_images(project, checked, existing, copy=copy)
-    report = AddReport(already_in_project=already, warnings=path_warnings(
-        plans, project.store.on_share))
+    report = AddReport(already_in_project=already, warnings=picture_warnings(
+        checked) + path_warnings(plans, project.store.on_share))
     created = copy_planned(project.folder, plans, progress)
     try:
         with project.store.transaction():

@@ -80,6 +80,9 @@ class ImageInfo:
     # alpha it multiplies the colours by (Pillow decodes both as stored)
     opencv_misreads: bool = False
     white_is_zero: bool = False  # a grey TIFF whose 0 is white: 16-bit ones no decoder turns
+    # pictures the file holds of the first one's size (a TIFF's equal pages, an animated
+    # WebP's frames; isegui reads the first): said when the file is added, never silently
+    pictures: int = 1
 
 
 def is_image_file(path: Path) -> bool:
@@ -128,6 +131,7 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
                 fmt, mode = im.format or "?", im.mode
                 misreads, white_is_zero = _tiff_layout(im)
                 larger_page = _larger_later_page(im, width, height)
+                pictures = _pictures_of_first_size(im)
     except _Unreadable as exc:
         raise ImageReadError(path, str(exc)) from None
     except UnidentifiedImageError:
@@ -151,7 +155,7 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
     _refuse_padding(path, file, width, height)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return ImageInfo(width, height, orientation, fmt, mode, misreads, white_is_zero)
+    return ImageInfo(width, height, orientation, fmt, mode, misreads, white_is_zero, pictures)
 
 
 def _refuse_padding(path: Path, file: BinaryIO, width: int, height: int) -> None:
@@ -204,6 +208,25 @@ def _larger_later_page(im: Image.Image, width: int, height: int) -> str | None:
         if im.size[0] * im.size[1] > width * height:
             return f"{im.size[0]}x{im.size[1]}"
     return None
+
+
+def _pictures_of_first_size(im: Image.Image) -> int:
+    """How many of a file's pages or frames (MOST_PAGES_LOOKED_AT at most) are the size of
+    its first: a TIFF stack or burst, an animated WebP. Smaller pages (thumbnails) are not
+    counted; an animated WebP's frames are all the canvas's size."""
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    if frames < 2:
+        return 1
+    if not isinstance(im, TiffImagePlugin.TiffImageFile):
+        return frames
+    size = None
+    equal = 0
+    for page in range(min(frames, MOST_PAGES_LOOKED_AT)):
+        im.seek(page)
+        size = size or im.size
+        equal += im.size == size
+    im.seek(0)
+    return equal
 
 
 def _tiff_layout(im: Image.Image) -> tuple[bool, bool]:

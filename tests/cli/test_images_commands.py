@@ -91,3 +91,25 @@ def test_add_folder_and_files_to_a_split_skipping_what_is_there(tmp_path, photos
 def test_a_plain_folder_names_isegui_new(tmp_path, capsys):
     assert main(["stats", str(tmp_path)]) == 1
     assert "isegui new DIR --images FOLDER" in capsys.readouterr().err
+
+
+def test_files_holding_several_pictures_are_added_and_said_to_show_their_first(tmp_path,
+                                                                                capsys):
+    """A TIFF stack of three pages and an animated WebP of two frames: each is added (its
+    first picture is what isegui shows and labels) and named with its count; a TIFF whose
+    second page is its thumbnail is not (the picture comes first)."""
+    from PIL import Image
+    root = tmp_path / "photos"
+    root.mkdir()
+    pages = [Image.fromarray(np.full((30, 40, 3), v, np.uint8)) for v in (10, 90, 170)]
+    pages[0].save(root / "stack.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(root / "burst.webp", save_all=True, append_images=pages[1:2], lossless=True)
+    pages[0].save(root / "thumb.tif", save_all=True, append_images=[pages[1].resize((8, 6))])
+    assert main(["new", str(tmp_path / "p"), "--images", str(root), "--classes", "dent"]) == 0
+    printed = capsys.readouterr()
+    said = " ".join((printed.out + printed.err).split())
+    assert "3 images added" in said
+    assert "warning: 2 file(s) hold several pictures of the same size" in said
+    assert "stack.tif (3)" in said and "burst.webp (2)" in said and "thumb.tif" not in said
+    with Project.open(tmp_path / "p", read_only=True) as project:
+        assert {(r.width, r.height) for r in project.store.images()} == {(40, 30)}

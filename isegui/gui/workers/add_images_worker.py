@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QThread, Signal
 
 from isegui.core.add_images import (PlannedImage, check_images, copy_planned, find_images,
-                                    path_warnings, plan_images)
+                                    path_warnings, picture_warnings, plan_images)
 from isegui.core.entities import Split
 from isegui.core.errors import IseguiError
 from isegui.core.images import IMAGE_SUFFIXES
@@ -79,7 +79,8 @@ class AddImagesWorker(QThread):
             return
         result.plans, result.already_in_project = plan_images(
             self.project, checked, self.existing, copy=job.copy)
-        result.warnings = path_warnings(result.plans, self.project.store.on_share)
+        result.warnings = picture_warnings(checked) + path_warnings(
+            result.plans, self.project.store.on_share)
         result.copies = copy_planned(
             self.project.folder, result.plans,
             lambda done, total, what: self.progress.emit("Copying", done, total),
