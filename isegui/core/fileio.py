@@ -204,9 +204,11 @@ def safe_relative(name: str, what: str = "file name",
     return PurePosixPath(*parts)
 
 
-# names Windows gives to devices, whatever the extension: opening CON.png reads the console
+# names Windows gives to devices, whatever the extension: opening CON.png reads the console;
+# Windows reads the superscripts ¹ ² ³ as port digits too (COM¹ is a serial port)
 WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
-                             *(f"{port}{k}" for port in ("COM", "LPT") for k in "123456789")})
+                             *(f"{port}{k}" for port in ("COM", "LPT")
+                               for k in "123456789\u00b9\u00b2\u00b3")})
 
 
 # what Windows refuses in a name, and line breaks (a name in a list file would be two lines)

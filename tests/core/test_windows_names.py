@@ -91,7 +91,15 @@ def test_the_export_s_last_rename_waits_for_a_scanner(tmp_path, monkeypatch):
     ("CON.jpg", "CON_.jpg"), ("aux.png", "aux_.png"), ("com1.tar.gz", "com1_.tar.gz"),
     ("=cmd|calc.jpg", "=cmd_calc.jpg"), ('a<b>"c?*.png', "a_b__c__.png"),
     ("part_12:30:01.png", "part_12_30_01.png"), ("trailing.", "trailing._"),
-    ("console.png", "console.png"), ("COM10.png", "COM10.png")])
+    ("console.png", "console.png"), ("COM10.png", "COM10.png"),
+    # Windows reads superscript digits as port numbers: COM¹ is a serial port
+    ("COM\u00b9.png", "COM\u00b9_.png"), ("com\u00b2.txt", "com\u00b2_.txt"),
+    ("LPT\u00b3 .png", "LPT\u00b3 _.png"), ("COM\u00b9\u00b2.png", "COM\u00b9\u00b2.png")])
 def test_exported_names_are_names_windows_can_hold(name, safe):
     from isegui.core.fileio import windows_safe_part
     assert windows_safe_part(name) == safe
+
+
+def test_superscript_ports_in_a_data_file_are_refused_on_windows():
+    with pytest.raises(UnsafePathError, match="names a device"):
+        safe_relative("images/COM\u00b9.png", windows=True)
