@@ -134,3 +134,17 @@ def test_255_byte_names_are_written_and_exported_in_every_format(tmp_path):
             assert any(p.suffix == ".png" and p.name.startswith("éé") for p in files), fmt
             assert all(len(p.name.encode()) <= NAME_MAX for p in files)
         export_dataset(project, "coco", tmp_path / ("x" * NAME_MAX))  # a long destination
+
+
+def test_names_equal_but_for_unicode_normalisation_are_exported_apart(tmp_path):
+    """é.png spelled é (one code point, Windows) and e + a combining accent (a Mac): one file
+    on macOS, where one image and its labels would overwrite the other's."""
+    import unicodedata
+    with Project.create(tmp_path / "proj") as project:
+        add_labeled_image(project, unicodedata.normalize("NFC", "é.png"))
+        add_labeled_image(project, unicodedata.normalize("NFD", "é.png"), seed=1)
+        for fmt in ("yolo", "labelme"):
+            export_dataset(project, fmt, tmp_path / fmt)
+            names = [unicodedata.normalize("NFC", p.name).casefold()
+                     for p in (tmp_path / fmt).rglob("*") if p.is_file()]
+            assert len(names) == len(set(names)), (fmt, sorted(names))

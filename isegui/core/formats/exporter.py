@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -195,8 +196,8 @@ def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
     share a file name, their project paths without the images/ folder, ../ steps or a drive
     (then a suffix, should those still collide)."""
     paths = {record.id: _path_in_dataset(record) for record in records}
-    # label files are named by the image's stem (a.png and a.jpg would share a.txt), and
-    # Windows does not tell case apart
+    # label files are named by the image's stem (a.png and a.jpg would share a.txt), Windows
+    # does not tell case apart, and macOS not é from e + a combining accent
     counts = Counter(_stem(PurePosixPath(path.name)) for path in paths.values())
     names: dict[int, str] = {}
     used: set[str] = set()
@@ -213,7 +214,11 @@ def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
 
 
 def _stem(path: PurePosixPath) -> str:
-    return path.with_name(path.stem).as_posix().lower()
+    """The path without its suffix as file systems compare names: case folded (Windows,
+    macOS) and normalised (macOS holds one é.png, whichever way é is spelled); Unicode's
+    canonical caseless match, as folding may undo a normalisation."""
+    stem = unicodedata.normalize("NFD", path.with_name(path.stem).as_posix())
+    return unicodedata.normalize("NFD", stem.casefold())
 
 
 def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
