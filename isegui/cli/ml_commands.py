@@ -255,6 +255,17 @@ def run_suggest(args) -> int:
     return 0
 
 
+def _per_class_lines(result: dict) -> list[str]:
+    """Evaluate's line for each class; a class name read from a project copied from elsewhere
+    may hold ESC or a line break, so each is printed as one line."""
+    fits = result["matched_iou_per_class"]
+    lines = []
+    for name, ap in result["mask_ap_per_class"].items():
+        fit = f", matched IoU {fits[name]:.2f}" if fits.get(name) is not None else ""
+        lines.append(f"  {one_line(name):<16} mask AP {ap:.3f}{fit}")
+    return lines
+
+
 def run_evaluate(args) -> int:
     from isegui.core.project import Project
     from isegui.ml.model.checkpoint import load_checkpoint
@@ -293,10 +304,8 @@ def run_evaluate(args) -> int:
           f"{result['instances']} instances")
     print(f"  mask mAP {result['mask_map']:.3f} (mAP50 {result['mask_map50']:.3f}), "
           f"box mAP {result['box_map']:.3f} (mAP50 {result['box_map50']:.3f})")
-    fits = result["matched_iou_per_class"]
-    for name, ap in result["mask_ap_per_class"].items():
-        fit = f", matched IoU {fits[name]:.2f}" if fits.get(name) is not None else ""
-        print(f"  {name:<16} mask AP {ap:.3f}{fit}")
+    for line in _per_class_lines(result):
+        print(line)
     matched = (f" (found ones fit their labels at mean IoU {result['matched_iou']:.2f})"
                if result["matched_iou"] is not None else "")
     print(f"  at score >= {args.threshold}: {result['true_positives']} found, "

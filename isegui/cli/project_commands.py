@@ -111,7 +111,8 @@ def run_stats(args) -> int:
     print(f"  calibration {f'{calibration:g} mm/px' if calibration else 'none (sizes in px)'}")
     for c in stats["classes"]:
         area = f", mean area {c['mean_area_px']:g} px²" if c["mean_area_px"] else ""
-        print(f"  class {c['name']:<16} {c['instances']:>6} instances{area}")
+        # a class name read from a project copied from elsewhere may hold ESC or a line break
+        print(f"  class {one_line(c['name']):<16} {c['instances']:>6} instances{area}")
     return 0
 
 

@@ -28,3 +28,25 @@ def test_new_and_stats_print_a_hostile_folder_name_as_one_line(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert not any(line.startswith("error: forged") for line in out.splitlines())
+
+
+def test_stats_and_evaluate_print_a_hostile_class_name_as_one_line(tmp_path, capsys):
+    """A project copied from elsewhere can hold any class name (creating one is refused,
+    reading one is not): ESC would act on the terminal, a line break print a line of its
+    own."""
+    import sqlite3
+
+    from isegui.cli.ml_commands import _per_class_lines
+    save_image(tmp_path / "photos" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    assert main(["new", str(tmp_path / "p"), "--images", str(tmp_path / "photos"),
+                 "--classes", "x"]) == 0
+    with sqlite3.connect(tmp_path / "p" / "project.isegui") as db:
+        db.execute("update classes set name=?", (HOSTILE,))
+    db.close()
+    assert main(["stats", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    lines = _per_class_lines({"mask_ap_per_class": {HOSTILE: 0.5},
+                              "matched_iou_per_class": {HOSTILE: 0.7}})
+    for text in (out, "\n".join(lines)):
+        assert "\x1b" not in text and "evil\\x1b[2J\\nerror: forged" in text
+        assert not any(line.startswith("error: forged") for line in text.splitlines())
