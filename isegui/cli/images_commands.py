@@ -14,7 +14,8 @@ from isegui.core.add_images import (AddReport, CheckedImage, add_images, check_i
                                     find_images, parse_suffixes)
 from isegui.core.entities import Split
 from isegui.core.errors import IseguiError, ProjectError
-from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project
+from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project, refuse_project_file_folder
+from isegui.core.store.project_data import check_class_names
 
 EXIT_OK, EXIT_SOME_LEFT_OUT = 0, 1
 
@@ -54,10 +55,12 @@ def _image_options(p: argparse.ArgumentParser) -> None:
 
 def run_new(args) -> int:
     folder = Path(args.dir)
+    refuse_project_file_folder(folder)
     if (folder / PROJECT_FILE).exists():
         raise ProjectError(f"{folder.resolve()}: already holds a project; add images to it "
                            f"with `isegui add {args.dir} FOLDER`")
     classes = list(dict.fromkeys(c.strip() for c in args.classes.split(",") if c.strip()))
+    check_class_names(classes)  # before the images are checked, and nothing is made
     checked, problems = _checked(args, [args.images], folder)
     _print_problems(problems)
     if not checked:

@@ -15,6 +15,7 @@ from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX
 from isegui.core.store import Store, now_iso
 from isegui.core.store import team_images
 from isegui.core.store.lock import ProjectLock
+from isegui.core.store.project_data import check_class_names
 from isegui.core.store.shares import is_network_path
 from isegui.core.store.team import (TEAM_SUFFIX, TeamRef, checked_url, drop_team_project,
                               open_team_store, schema_name)
@@ -52,8 +53,10 @@ class Project:
                classes: tuple[str, ...] | list[str] = ()) -> Project:
         """A new project in `folder`, with `classes` in this order."""
         folder = Path(folder).resolve()
+        refuse_project_file_folder(folder)
         if (folder / PROJECT_FILE).exists():
             raise ProjectError(f"{folder}: already holds a project; open it instead")
+        check_class_names(classes)  # before anything is made: a refused name leaves nothing
         folder.mkdir(parents=True, exist_ok=True)
         project = cls._open(folder, read_only=False, lock=True, create=True)
         try:
@@ -76,6 +79,7 @@ class Project:
         folder = Path(folder).resolve()
         if folder.suffix == TEAM_SUFFIX and folder.is_file():
             return cls.open_team(folder, read_only=read_only)
+        refuse_project_file_folder(folder)
         if not (folder / PROJECT_FILE).is_file():
             raise ProjectNotFoundError(
                 f"{folder}: not an isegui project (no {PROJECT_FILE} there); make one from a "
@@ -228,6 +232,14 @@ class Project:
         except ValueError:
             return file.as_posix()
         return PurePosixPath(*Path(rel).parts).as_posix()
+
+
+def refuse_project_file_folder(folder: Path) -> None:
+    """ProjectError, in one line, where a folder has the project file's name (a sync tool or a
+    bad copy made one): no project to open, and no room to make one."""
+    file = Path(folder) / PROJECT_FILE
+    if file.is_dir():
+        raise ProjectError(f"{file}: a folder, not a project file; move or rename it")
 
 
 def project_exists(path: str | Path) -> bool:

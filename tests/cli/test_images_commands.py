@@ -113,3 +113,26 @@ def test_files_holding_several_pictures_are_added_and_said_to_show_their_first(t
     assert "stack.tif (3)" in said and "burst.webp (2)" in said and "thumb.tif" not in said
     with Project.open(tmp_path / "p", read_only=True) as project:
         assert {(r.width, r.height) for r in project.store.images()} == {(40, 30)}
+
+
+def test_a_refused_class_name_makes_no_project_and_the_retry_works(tmp_path, photos, capsys):
+    target = tmp_path / "proj"
+    assert main(["new", str(target), "--images", str(photos), "--classes", "ok,\x1b[31mred"]) \
+        == 1
+    assert "a class name holds no control characters" in capsys.readouterr().err
+    assert not target.exists()
+    assert main(["new", str(target), "--images", str(photos), "--classes", "ok,red"]) == 0
+
+
+def test_a_folder_named_like_the_project_file_is_named_so(tmp_path, photos, capsys):
+    """new and add used to send the user to each other ("already holds a project", "not an
+    isegui project"); neither said that project.isegui was a folder."""
+    target = tmp_path / "proj"
+    (target / "project.isegui").mkdir(parents=True)
+    for args in (["new", str(target), "--images", str(photos)], ["add", str(target), str(photos)],
+                 ["stats", str(target)], ["demo", str(target)]):
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        assert "project.isegui: a folder, not a project file" in err, (args, err)
+    assert list(target.iterdir()) == [target / "project.isegui"]  # nothing made beside it
+    assert not any((target / "project.isegui").iterdir())

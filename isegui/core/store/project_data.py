@@ -574,6 +574,14 @@ def fit_class_name(name: str) -> str:
     return "".join(ch for ch in spaced if ch.isprintable())[:MAX_CLASS_NAME].strip()
 
 
+def check_class_names(names: Iterable[str]) -> None:
+    """ValueError, in words, for class names the store would refuse: asked before a project is
+    made, so a refused name leaves nothing behind."""
+    cleaned = {_clean_name(name) for name in names}
+    if cleaned:
+        _room_for_a_class(len(cleaned) - 1)  # room for the last of them
+
+
 def _room_for_a_class(count: int) -> None:
     if count >= MAX_CLASSES:
         raise ValueError(f"a project holds at most {MAX_CLASSES:,} classes")
