@@ -336,7 +336,9 @@ class Watcher:
                     raise
                 # another drive (C:\\camera to D:\\ng): copied whole under a hidden name, put
                 # in place, then removed here (a kill mid-copy leaves no part under its name)
-                partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+                # fitted: a part's name may already have all the bytes a name may have
+                partial = target.with_name(fitted_name(f".{target.name}",
+                                                       f".{os.getpid()}.partial"))
                 copy_new(path, partial)
                 try:
                     os.rename(partial, target)  # one folder: a rename, never a copy

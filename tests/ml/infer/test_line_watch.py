@@ -540,3 +540,24 @@ def test_a_model_that_does_not_fit_is_refused_in_one_line_before_the_watch(tmp_p
     message = str(caught.value)
     assert message.startswith(f"{model}: ") and words in message, message
     assert len(message.splitlines()) == 1
+
+
+def test_a_part_with_a_long_name_is_moved_to_another_drive(tmp_path, monkeypatch):
+    """Across drives a part is copied first under a hidden name: for a name near the 255-byte
+    limit (serial, recipe, time stamp) that name was too long, and the part stayed."""
+    import errno
+
+    from isegui.ml.infer import line_watch
+    folder, done = tmp_path / "in", tmp_path / "done"
+    name = "SN0123456789_" + "x" * 230 + ".png"  # 247 bytes: a valid name
+    save_image(folder / name, _part(1))
+    real_replace = os.replace
+
+    def across_drives(src, dst):
+        if os.path.dirname(dst) == str(done):
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(src), None, str(dst))
+        return real_replace(src, dst)
+    monkeypatch.setattr(line_watch.os, "replace", across_drives)
+    watcher, _ = _watcher(folder, tmp_path / "results.csv", move_to=done)
+    assert watcher.run(once=True) == 1
+    assert not (folder / name).exists() and [p.name for p in done.iterdir()] == [name]
