@@ -107,16 +107,42 @@ def file_label(path: Path) -> str:
     return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
 
 
+def _stat(path: Path) -> os.stat_result | None:
+    """The file under `path`; a link that leads nowhere (a share that is down) as itself, a
+    part the watch judges unreadable; None when nothing is there."""
+    try:
+        return path.stat()
+    except OSError:
+        try:
+            return path.lstat()
+        except OSError:
+            return None
+
+
 def _identity(path: Path) -> tuple[int, ...] | None:
     """Which file is under `path` (a file written elsewhere and renamed in is another), or
-    None when none is."""
-    try:
-        stat = path.stat()
-    except OSError:
+    None when none is. Its inode is 0 on some Windows file systems: size and times tell
+    files apart there."""
+    stat = _stat(path)
+    if stat is None:
         return None
     # ctime too: a part rewritten in place keeps its inode and may keep its size and the
     # time stamp a copy sets back, but not the time its contents last changed
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def _changed_after(identity: tuple[int, ...], ns: int) -> bool:
+    """Whether the file was written (or renamed in: its ctime) after `ns`."""
+    return max(identity[3], identity[4]) > ns
+
+
+def _written_until(results: os.stat_result | None, folder: Path) -> int | None:
+    """When the results file was last written, by the clock of the watched folder's file
+    system (the same one when it is on the same device), or None."""
+    folder_stat = _stat(folder)
+    if results is None or folder_stat is None or folder_stat.st_dev != results.st_dev:
+        return None
+    return results.st_mtime_ns
 
 
 @dataclass
@@ -141,7 +167,13 @@ class Watcher:
     on_inspected: Callable[[dict[str, Any], np.ndarray | None, list[Detection], list[str]],
                            None] | None = None
     _pending: dict[Path, _Seen] = field(default_factory=dict)
-    _done: set[str] = field(default_factory=set)
+    # each judged name: the file judged under it (a camera writing each part as part.png
+    # replaces it by another file, a new part); None: judged by a run before this one
+    _done: dict[str, tuple[int, ...] | None] = field(default_factory=dict)
+    # the time (ns, the folder's clock) the results file had at the start: a file under a
+    # name judged before that was written after it is a new part; None when not known
+    _judged_until: int | None = None
+    _named: set[Path] = field(default_factory=set)  # entries said once not to be watched
     _only: set[Path] | None = None  # a one-off run's files (what was there when it started)
 
     def __post_init__(self) -> None:
@@ -152,16 +184,19 @@ class Watcher:
         self.results = ResultsFile(self.settings.out, ["time", "file", "verdict", "reasons",
                                                        *[f"count_{c}" for c in classes],
                                                        "sizes", "ms"])
+        written = _stat(self.settings.out)  # before reading back mends a cut last row
         done_before = self.results.done_files()
         if self.results.damaged:
             self._say(f"{self.results.damaged} damaged lines in {self.settings.out} skipped")
         if self.settings.move_to is not None:
             # inspected images were moved out: one in the folder under a name in the results is
             # a new part under a reused name (or one whose move failed), so it is inspected
-            self._done = set()
+            self._done = {}
         elif done_before:
-            self._done = done_before
-            self._say(f"{len(self._done)} images inspected before: not again")
+            self._done = dict.fromkeys(done_before)
+            self._judged_until = _written_until(written, self.settings.folder)
+            self._say(f"{len(self._done)} images inspected before: not again (a file written "
+                      "under one of their names since is)")
 
     def run(self, stop: Callable[[], bool] = lambda: False, once: bool = False) -> int:
         """Until `stop()`, Ctrl+C or a STOP file in the folder; `once`: what is there now.
@@ -244,15 +279,43 @@ class Watcher:
         except OSError as exc:  # a share gone for a moment: look again at the next pass
             _warn(f"{self.settings.folder} cannot be listed ({exc})")
             return []
-        return [p for p in paths if is_image_file(p) and file_label(p) not in self._done
-                and (self._only is None or p in self._only) and _is_file(p)]
+        return [p for p in paths if (self._only is None or p in self._only)
+                and self._to_judge(p)]
+
+    def _to_judge(self, path: Path) -> bool:
+        """Whether `path` is a part to judge: a file named like an image (or a link to
+        nothing so named, judged unreadable) not judged yet, or another file under a name
+        judged. A folder is said once not to be watched."""
+        if _is_dir(path):
+            if path not in self._named and not self._is_ours(path):
+                self._named.add(path)
+                _warn(f"{file_label(path)}: a folder, its images are not watched (only the "
+                      f"images in {self.settings.folder} itself are)")
+            return False
+        identity = _identity(path) if is_image_file(path) else None
+        if identity is None:
+            return False
+        label = file_label(path)
+        if label not in self._done:
+            return True
+        judged = self._done[label]
+        if judged is None:  # judged by an earlier run: this file, unless written since
+            if self._judged_until is not None and _changed_after(identity,
+                                                                 self._judged_until):
+                return True
+            self._done[label] = judged = identity
+        return judged != identity
+
+    def _is_ours(self, folder: Path) -> bool:
+        """The folder the watch moves parts to or draws NG images in, inside the one watched."""
+        return any(mine is not None and _real(mine) == _real(folder)
+                   for mine in (self.settings.move_to, self.settings.overlays))
 
     def _look(self, path: Path, now: float) -> _Seen | None:
         """The file's size and time stamp, and since when (the watch's clock) they have been
         what they are now; None when it is gone."""
-        try:
-            stat = path.stat()
-        except OSError:
+        stat = _stat(path)
+        if stat is None:
             return None
         seen = self._pending.get(path)
         if seen is None:
@@ -297,13 +360,16 @@ class Watcher:
                 identity: tuple[int, ...] | None = None) -> dict[str, Any]:
         # another part written under the name while this one was judged: a new part, judged
         # next, and never moved away under this one's verdict
-        now_there = _identity(path) if identity is not None else None
-        replaced = now_there is not None and now_there != identity
+        now_there = _identity(path)
+        replaced = identity is not None and now_there is not None and now_there != identity
         self._pending.pop(path, None)
         if replaced:
             self._look(path, time.monotonic())  # waited for as any new file is
         else:
-            self._done.add(row["file"])
+            # what was judged: another file under the name later is another part
+            self._done[row["file"]] = identity or now_there
+            if self._only is not None:
+                self._only.discard(path)  # a one-off run judges each file once
         self.results.add(row)
         self._say(_row_line(row))
         if self.on_inspected is not None:
@@ -318,7 +384,7 @@ class Watcher:
                       "that one is judged next")
         elif self.settings.move_to is not None and self._moved(path, self.settings.move_to):
             # gone from the folder: a new file under the same name is a new part
-            self._done.discard(row["file"])
+            self._done.pop(row["file"], None)
         return row
 
     @staticmethod
@@ -458,6 +524,8 @@ def _free_name(folder: Path, name: str) -> Path:
 
 
 def _read(path: Path) -> np.ndarray:
+    if path.is_symlink() and not _exists(path):
+        raise ImageReadError(path, f"a link to a missing file ({_link_target(path)})")
     if path.suffix.lower() in (".jpg", ".jpeg"):
         verify_image(path)  # every byte decoded: a JPEG cut short is refused
     return load_image(path)
@@ -491,11 +559,18 @@ def _finite(found: list[Detection]) -> list[Detection]:
     return usable
 
 
-def _is_file(path: Path) -> bool:
+def _is_dir(path: Path) -> bool:
     try:
-        return path.is_file()
+        return path.is_dir()
     except OSError:
         return False
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError as exc:
+        return str(exc)
 
 
 def _in_words(why: Exception | str) -> str:

@@ -561,3 +561,65 @@ def test_a_part_with_a_long_name_is_moved_to_another_drive(tmp_path, monkeypatch
     watcher, _ = _watcher(folder, tmp_path / "results.csv", move_to=done)
     assert watcher.run(once=True) == 1
     assert not (folder / name).exists() and [p.name for p in done.iterdir()] == [name]
+
+
+def _replace_with_a_new_part(path, pills, after_ns=0):
+    """What a camera writing each part as part.png does: write another file, rename it over
+    the name; its change time after `after_ns` (a file system's clock ticks coarsely)."""
+    while True:
+        save_image(path.with_name("next.tmp.png"), _part(pills))
+        os.replace(path.with_name("next.tmp.png"), path)
+        if os.stat(path).st_ctime_ns > after_ns:
+            return
+        time.sleep(0.01)
+
+
+def test_a_new_part_under_a_name_already_judged_is_judged_again(tmp_path):
+    folder = tmp_path / "in"
+    save_image(folder / "part.png", _part(1))
+    watcher, _ = _watcher(folder, tmp_path / "results.csv")
+    assert watcher.run(once=True) == 1
+    assert watcher.run(once=True) == 0  # the same file: judged once
+    _replace_with_a_new_part(folder / "part.png", 3)
+    assert watcher.run(once=True) == 1
+    assert watcher.run(once=True) == 0
+    assert [(r["file"], r["count_pill"]) for r in _rows(tmp_path / "results.csv")] == [
+        ("part.png", "1"), ("part.png", "3")]
+
+
+def test_after_a_restart_a_part_written_under_a_judged_name_since_is_judged(tmp_path):
+    folder, out = tmp_path / "in", tmp_path / "results.csv"
+    save_image(folder / "part.png", _part(1))
+    save_image(folder / "kept.png", _part(2))
+    watcher, _ = _watcher(folder, out)
+    assert watcher.run(once=True) == 2
+    stopped = max(os.stat(folder / n).st_ctime_ns for n in ("part.png", "kept.png"))
+    os.utime(out, ns=(stopped, stopped))  # the watch stopped right after those rows
+    again, said = _watcher(folder, out)  # a restart: nothing changed, nothing judged
+    assert again.run(once=True) == 0 and "2 images inspected before" in said[0]
+    _replace_with_a_new_part(folder / "part.png", 3, after_ns=stopped)
+    os.utime(out, ns=(stopped, stopped))
+    again, _ = _watcher(folder, out)
+    assert again.run(once=True) == 1
+    assert [(r["file"], r["count_pill"]) for r in _rows(out)][-1] == ("part.png", "3")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks need admin rights")
+def test_what_the_watch_cannot_judge_is_named_once_or_gets_an_ng_row(tmp_path, caplog):
+    """A date folder a camera writes into, a folder named like an image: named once (not at
+    every look); a link to a share that is down: NG unreadable, like any part not read."""
+    folder = tmp_path / "in"
+    save_image(folder / "ok.png", _part(1))
+    save_image(folder / "2026-12-07" / "part-0001.png", _part(1))
+    (folder / "part-0002.png").symlink_to(tmp_path / "share-that-is-down" / "part-0002.png")
+    (folder / "part-0003.png").mkdir()
+    watcher, _ = _watcher(folder, tmp_path / "results.csv")
+    with caplog.at_level("WARNING", logger="isegui"):
+        assert watcher.run(once=True) == 2
+        assert watcher.run(once=True) == 0
+    rows = {r["file"]: r for r in _rows(tmp_path / "results.csv")}
+    assert rows.keys() == {"ok.png", "part-0002.png"}
+    assert rows["part-0002.png"]["verdict"] == "NG"
+    assert rows["part-0002.png"]["reasons"].startswith("unreadable: a link to a missing file")
+    named = [r.getMessage() for r in caplog.records if "not watched" in r.getMessage()]
+    assert sorted(line.split(":")[0] for line in named) == ["2026-12-07", "part-0003.png"]
