@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
 import cv2
@@ -124,8 +125,10 @@ def _identity(path: Path) -> tuple[int, ...] | None:
     None when none is. Its inode is 0 on some Windows file systems: size and times tell
     files apart there."""
     stat = _stat(path)
-    if stat is None:
-        return None
+    return None if stat is None else _identity_of(stat)
+
+
+def _identity_of(stat: os.stat_result) -> tuple[int, ...]:
     # ctime too: a part rewritten in place keeps its inode and may keep its size and the
     # time stamp a copy sets back, but not the time its contents last changed
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
@@ -286,15 +289,18 @@ class Watcher:
         """Whether `path` is a part to judge: a file named like an image (or a link to
         nothing so named, judged unreadable) not judged yet, or another file under a name
         judged. A folder is said once not to be watched."""
-        if _is_dir(path):
+        stat = _stat(path)  # one look at each entry: a share answers slowly
+        if stat is None:
+            return False  # gone since the listing
+        if S_ISDIR(stat.st_mode):
             if path not in self._named and not self._is_ours(path):
                 self._named.add(path)
                 _warn(f"{file_label(path)}: a folder, its images are not watched (only the "
                       f"images in {self.settings.folder} itself are)")
             return False
-        identity = _identity(path) if is_image_file(path) else None
-        if identity is None:
+        if not is_image_file(path):
             return False
+        identity = _identity_of(stat)
         label = file_label(path)
         if label not in self._done:
             return True
@@ -557,13 +563,6 @@ def _finite(found: list[Detection]) -> list[Detection]:
         log.warning("%d detections with a score or box that is not a number left out",
                     len(found) - len(usable))
     return usable
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:
-        return False
 
 
 def _link_target(path: Path) -> str:
