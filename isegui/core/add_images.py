@@ -24,7 +24,7 @@ from isegui.core.fileio import (copy_new, cut_copy_of, fitted_name, not_regular_
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
-from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project
+from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project, is_own_file
 from isegui.core.store import Store
 
 # a project's own folders that never hold images to add (runs' checkpoints, weights files)
@@ -281,11 +281,12 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
     while True:
         name = candidate.as_posix()
         path = folder / candidate
-        if path.exists() and name not in existing and name.casefold() not in claimed and \
-                cut_copy_of(path, image.file):
+        own = is_own_file(folder, path)  # images/ a link to the project folder: not these
+        if not own and path.exists() and name not in existing and \
+                name.casefold() not in claimed and cut_copy_of(path, image.file):
             path.unlink()  # an add killed while copying it: copied again, whole
-        if path.exists():
-            if same_bytes(path, image.file):
+        if own or path.exists():
+            if not own and same_bytes(path, image.file):
                 if name in existing:
                     return None, False
                 if name.casefold() not in claimed:

@@ -371,9 +371,11 @@ def same_bytes(a: Path, b: Path) -> bool:
 
 def cut_copy_of(a: Path, b: Path) -> bool:
     """Whether the plain file `a` is a copy of `b` cut short (a copy killed mid-way): shorter,
-    and the same bytes as far as it goes."""
+    not empty, and the same bytes as far as it goes. An empty file proves nothing (every file
+    starts with nothing): it may be anyone's, SQLite's empty WAL was one."""
     try:
-        if not a.is_file() or a.is_symlink() or a.stat().st_size >= b.stat().st_size:
+        size = a.stat().st_size if a.is_file() and not a.is_symlink() else 0
+        if size == 0 or size >= b.stat().st_size:
             return False
         with open(a, "rb") as cut, open(b, "rb") as whole:
             while chunk := cut.read(1 << 20):

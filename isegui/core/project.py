@@ -242,6 +242,18 @@ def refuse_project_file_folder(folder: Path) -> None:
         raise ProjectError(f"{file}: a folder, not a project file; move or rename it")
 
 
+# the store, SQLite's journals and the lock: no image is ever written onto one of them or
+# removed in its place, whatever names a dataset uses (SQLite's empty WAL was once taken for
+# a copy cut short and removed while the project was open)
+OWN_FILES = (*STORE_FILES, f"{PROJECT_FILE}.lock")
+
+
+def is_own_file(folder: Path, path: Path) -> bool:
+    """Whether `path` is, every link followed, one of the project's own files in `folder`."""
+    real = os.path.realpath(path)
+    return any(real == os.path.realpath(folder / name) for name in OWN_FILES)
+
+
 def project_exists(path: str | Path) -> bool:
     """A project folder (it holds the project file) or a team file."""
     path = Path(path)

@@ -192,3 +192,14 @@ def test_a_folder_tree_nested_too_deep_is_named_not_a_traceback(tmp_path):
     here.mkdir(parents=True)
     with pytest.raises(InputFileError, match="nested over"):
         find_images([deep])
+
+
+def test_an_empty_file_under_the_name_is_kept_not_taken_for_a_copy_cut_short(project, tmp_path):
+    """Any file starts with nothing: an empty file proves no copy (it was SQLite's live WAL
+    once), so it stays and the copy goes beside it."""
+    source = _image(tmp_path / "src" / "a.png")
+    (project.folder / "images").mkdir()
+    (project.folder / "images" / "a.png").write_bytes(b"")
+    report = add_images(project, check_images([source])[0], copy=True)
+    assert report.added == 1 and project.store.images()[0].path == "images/a-2.png"
+    assert (project.folder / "images" / "a.png").read_bytes() == b""

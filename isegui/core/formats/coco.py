@@ -41,7 +41,7 @@ def default_image_root(source: Path) -> Path:
         return source / IMAGES_DIR
     if not source.is_file():
         return source
-    split, layout = _split_of_file(source), source.parent.parent
+    split, layout = _plain_split(_split_of_file(source)), source.parent.parent
     if split and source.parent.name == ANNOTATIONS_DIR and (layout / IMAGES_DIR / split).is_dir():
         return layout / IMAGES_DIR / split
     return source.parent
@@ -59,6 +59,27 @@ def _split_files(folder: Path) -> list[Path]:
 def _split_of_file(path: Path) -> str | None:
     stem = path.stem
     return stem[len(SPLIT_PREFIX):] if stem.startswith(SPLIT_PREFIX) else None
+
+
+def _plain_split(split: str | None) -> str | None:
+    """`split` when it is one plain folder name, else None: the split of instances_...json
+    is "..", which as the images' folder (images/../) leads out of images/."""
+    if not split:
+        return None
+    try:
+        return split if safe_relative(split, "split").as_posix() == split else None
+    except UnsafePathError:
+        return None
+
+
+def _layout_split(path: Path) -> str:
+    """The split of one file of COCO's layout, its images' folder under images/."""
+    split = _plain_split(_split_of_file(path))
+    if split is None:
+        raise FormatError(path, f"the split its name gives ({_split_of_file(path)!r}) is no "
+                                f"plain folder name; rename it {SPLIT_PREFIX}<split>.json "
+                                "(train, val, test)")
+    return split
 
 
 def _annotation_file(source: Path) -> Path:
@@ -80,7 +101,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     data = Dataset()
     if source.is_dir() and _split_files(source):
         for path in _split_files(source):
-            split = _split_of_file(path)
+            split = _layout_split(path)
             data.images += _read_file(path, data, prefix=f"{split}/", split=split_named(split))
     else:
         path = _annotation_file(source)

@@ -16,7 +16,7 @@ from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
 from isegui.core.errors import ImageReadError, ImportFailed, ShapeError, UnsafePathError
 from isegui.core.fileio import (atomic_write_bytes, copy_new, cut_copy_of, inside_folder,
-                                 same_bytes, writable_inside)
+                                 safe_relative, same_bytes, writable_inside)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
 from isegui.core.geometry import clip_to_image
@@ -24,7 +24,7 @@ from isegui.core.images import IMAGE_SUFFIXES, probe, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
 from isegui.core.store.rows import MOST_WHOLE, storable_id
-from isegui.core.project import IMAGES_DIR, Project
+from isegui.core.project import IMAGES_DIR, Project, is_own_file
 from isegui.core.store.project_data import MAX_CLASS_NAME, fit_class_name
 
 
@@ -202,6 +202,11 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
     listed: set[tuple[str, str]] = set()  # (annotation file, image) pairs seen
     for n, image in enumerate(dataset.images, start=1):
         progress(n, len(dataset.images), image.file_name)
+        try:  # the readers check their names; this holds for any reader: a name with ".."
+            safe_relative(image.file_name)  # would put the copy outside images/
+        except UnsafePathError as exc:
+            problems.append(f"{image.origin}: {exc}")
+            continue
         file = lookup.root / image.file_name
         if (image.origin, image.file_name) in listed:  # a COCO file with two image entries
             problems.append(f"{image.origin}: lists the image {image.file_name} twice (its "
@@ -338,6 +343,7 @@ def _stored_path(project: Project, image: SourceImage, file: Path, options: Impo
         if project.store.image_by_path(name) is not None:
             return name  # the same image again: the --existing rule decides
         if (name.casefold() not in claimed and file.exists()
+                and not is_own_file(project.folder, project.folder / candidate)
                 and cut_copy_of(project.folder / candidate, file)):
             (project.folder / candidate).unlink()  # an import killed while copying it
         if name.casefold() not in claimed and not (project.folder / candidate).exists():
@@ -376,6 +382,9 @@ def _refuse_targets_out(project: Project, plans: list[_Planned]) -> None:
         target = _copy_target(project, plan)
         if target is None:
             continue
+        if is_own_file(project.folder, target):
+            raise ImportFailed([f"{target}: the project's own file (through a link), not a "
+                                "place for an image; remove the link"])
         try:
             if target.exists():  # already there: recorded, not written
                 inside_folder(project.folder, target)

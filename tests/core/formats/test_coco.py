@@ -160,3 +160,66 @@ def test_vectorised_rle_shape_is_exact():
     mask[2:9, 3:15] = True
     mask[4:6, 5:7] = False
     assert (rasterize(vectorize(mask), 20, 20) == rle.decode(rle.encode(mask))).all()
+
+
+def _layout_file(folder, name, file_names):
+    """annotations/`name` of COCO's layout under `folder`, one labeled image per file name."""
+    doc = {"images": [{"id": k, "file_name": f, "width": 40, "height": 30}
+                      for k, f in enumerate(file_names, start=1)],
+           "categories": [{"id": 1, "name": "spot"}],
+           "annotations": [{"id": k, "image_id": k, "category_id": 1,
+                            "segmentation": [[2, 2, 20, 2, 20, 20]]}
+                           for k in range(1, len(file_names) + 1)]}
+    (folder / "annotations").mkdir(parents=True, exist_ok=True)
+    (folder / "annotations" / name).write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("name", ["instances_...json", "instances_..json", "instances_.json"])
+def test_a_split_that_is_no_plain_folder_name_is_refused_and_nothing_is_copied(tmp_path, name):
+    """instances_...json gave the split "..": its images were copied into the project folder
+    itself, and an empty file there (SQLite's live WAL) was taken for a copy cut short and
+    removed."""
+    from isegui.core.images import save_image
+    ds = tmp_path / "ds"
+    save_image(ds / "images" / "train" / "a.png", np.zeros((30, 40, 3), np.uint8))
+    save_image(ds / "b.png", np.zeros((30, 40, 3), np.uint8))
+    _layout_file(ds, "instances_train.json", ["a.png"])
+    _layout_file(ds, name, ["b.png"])
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError, match=f"{name}: the split its name gives .* no plain "
+                                              "folder name"):
+            import_dataset(p, ImportOptions("coco", ds, copy=True))
+        assert p.store.image_count() == 0
+    assert not (tmp_path / "p" / "b.png").exists()
+
+
+@pytest.mark.parametrize("journal", ["absent", "empty"])
+def test_a_copy_never_lands_on_the_project_files_through_a_linked_images_folder(tmp_path,
+                                                                               journal):
+    """images/ a link to the project folder itself, and an image named like SQLite's
+    journal: the journal is neither written (refused) nor removed (an empty file is no copy
+    cut short): the image goes under another name."""
+    import cv2
+    from tests.core.helpers import symlink
+    ds, folder = tmp_path / "ds", tmp_path / "p"
+    ds.mkdir()
+    (ds / "project.isegui-journal").write_bytes(
+        cv2.imencode(".png", np.zeros((30, 40, 3), np.uint8))[1].tobytes())
+    (ds / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "project.isegui-journal", "width": 40,
+                    "height": 30}],
+        "categories": [{"id": 1, "name": "spot"}], "annotations": []}))
+    Project.create(folder).close()
+    if journal == "empty":  # no hot journal to SQLite, and no copy of anything
+        (folder / "project.isegui-journal").write_bytes(b"")
+    with Project.open(folder) as p:
+        symlink(folder / "images", folder)
+        if journal == "absent":
+            with pytest.raises(ImportFailed, match="the project's own file"):
+                import_dataset(p, ImportOptions("coco", ds, copy=True))
+        else:
+            import_dataset(p, ImportOptions("coco", ds, copy=True))
+            assert [r.path for r in p.store.images()] == ["images/project-2.isegui-journal"]
+    assert (folder / "project.isegui-journal").exists() == (journal == "empty")
+    if journal == "empty":
+        assert (folder / "project.isegui-journal").read_bytes() == b""

@@ -124,3 +124,20 @@ def test_export_predictions_with_scores(project, tmp_path):
     doc = json.loads((tmp_path / "out" / "annotations" / "instances_train.json").read_text())
     assert sorted(a["score"] for a in doc["annotations"]) == [0.4, 0.8]
     assert not (tmp_path / "out" / "images").exists()
+
+
+def test_a_name_that_leads_out_of_its_folder_is_refused_whatever_reader_gave_it(
+        tmp_path, monkeypatch):
+    """A reader's "../b.png" (COCO's split ".." once) was copied into the project folder
+    itself, with a warning calling it a link; the import checks every name itself."""
+    from isegui.core.formats import coco
+    from isegui.core.formats.base import Dataset, SourceImage
+    save_image(tmp_path / "b.png", np.zeros((30, 40, 3), np.uint8))
+    (tmp_path / "ds").mkdir()
+    monkeypatch.setattr(coco, "read", lambda source, images: Dataset(
+        images=[SourceImage("../b.png", origin=str(source / "ann.json"))]))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(ImportFailed, match=r"ann.json: .*'\.\.'") as caught:
+            import_dataset(p, ImportOptions("coco", tmp_path / "ds", copy=True))
+        assert "link" not in str(caught.value) and p.store.image_count() == 0
+    assert not (tmp_path / "p" / "b.png").exists()
