@@ -15,7 +15,7 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
-from isegui.core.errors import ShapeError
+from isegui.core.errors import FormatError, ShapeError
 from isegui.core.geometry import Shape, repair
 
 class ImageLookup(Protocol):
@@ -110,6 +110,24 @@ def split_named(name: str | None) -> Split | None:
     "validation" are val); None for any other name."""
     name = "val" if name in ("valid", "validation") else name
     return Split(name) if name in {s.value for s in Split} else None
+
+
+def names_by_line(path: Path, text: str) -> list[str]:
+    """A class-name list (YOLO's classes.txt, the masks' class_names.txt): each line names the
+    class of its place in the list, so a blank line before the last name is refused rather
+    than dropped. Darknet, CVAT and
+    labelme's labelme2voc all count lines, so dropping one shifts every later class onto the
+    labels of the next (a class deleted by hand, its line left empty); keeping it would make
+    a class without a name. Blank lines at the end name nothing and are fine."""
+    names = [line.strip() for line in text.splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    blank = next((k for k, name in enumerate(names, start=1) if not name), None)
+    if blank is not None:
+        raise FormatError(path, f"line {blank} is blank, but each line names the class of its "
+                                "place in the list (every later class would shift); write "
+                                "the class's name there")
+    return names
 
 
 def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset) -> Shape | None:

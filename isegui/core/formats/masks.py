@@ -34,7 +34,8 @@ from isegui.core.entities import LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json, read_regular_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance, split_named)
+                                      SourceImage, SourceInstance, names_by_line,
+                                      split_named)
 from isegui.core.geometry import bounds_window, rasterize, vectorize
 from isegui.core.images import PIL_FORMATS, open_image_file
 
@@ -204,8 +205,7 @@ def _text_of(path: Path) -> str:
 
 
 def _class_names(path: Path) -> list[str]:
-    names = [line.strip() for line in _text_of(path).splitlines()]
-    names = [n for n in names if n and n != "__ignore__"]
+    names = [n for n in names_by_line(path, _text_of(path)) if n != "__ignore__"]
     if names and names[0] != "_background_":
         names.insert(0, "_background_")
     return names

@@ -19,8 +19,8 @@ from isegui.core.entities import MAX_CLASSES, LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError
 from isegui.core.fileio import atomic_write_text, read_regular_text
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance, repaired_or_warn,
-                                      split_named)
+                                      SourceImage, SourceInstance, names_by_line,
+                                      repaired_or_warn, split_named)
 from isegui.core.geometry import Shape, polygons_of
 
 name = "yolo"
@@ -175,10 +175,10 @@ def _class_names(source: Path, folder: Path) -> list[str]:
     classes_txt = folder / "classes.txt"
     if classes_txt.is_file():
         try:
-            names = [n.strip() for n in read_regular_text(classes_txt).splitlines()
-                     if n.strip()]
+            text = read_regular_text(classes_txt)
         except (OSError, UnicodeDecodeError) as exc:
             raise FormatError(classes_txt, f"cannot read the class names ({exc})") from None
+        names = names_by_line(classes_txt, text)
         if len(names) > MAX_CLASSES:
             raise FormatError(classes_txt, f"{len(names):,} class names (at most "
                                            f"{MAX_CLASSES:,})")

@@ -149,3 +149,25 @@ def test_a_class_name_with_a_line_break_comes_in_as_one_line(project, tmp_path):
         assert any("imported as 'top bottom'" in w for w in report.warnings)
     with pytest.raises(ValueError, match="control characters"):
         project.store.add_class("top\nbottom")
+
+
+def _masks_folder(tmp_path, ids):
+    """SegmentationObject/a.png of instance `ids`, SegmentationClass/a.png of the same values
+    (instance k is of class k), and the image a.png."""
+    (tmp_path / "SegmentationObject").mkdir()
+    (tmp_path / "SegmentationClass").mkdir()
+    Image.fromarray(ids).save(tmp_path / "SegmentationObject" / "a.png")
+    Image.fromarray(ids).save(tmp_path / "SegmentationClass" / "a.png")
+    Image.fromarray(np.zeros((*ids.shape, 3), np.uint8)).save(tmp_path / "a.png")
+
+
+def test_a_blank_line_in_class_names_txt_is_refused_not_dropped(tmp_path):
+    """Line k names class k: dropping the blank line made class 2's pixels class 1's."""
+    ids = np.zeros((10, 10), np.uint8)
+    ids[2:5, 2:5] = 2
+    _masks_folder(tmp_path, ids)
+    (tmp_path / "class_names.txt").write_text("_background_\nscratch\n\ndent\n")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+    assert str(err.value).startswith(f"{tmp_path / 'class_names.txt'}: line 3 is blank")

@@ -115,3 +115,28 @@ def test_data_yaml_names_may_be_numbers_or_a_mapping(tmp_path):
     with Project.create(tmp_path / "p") as p:
         import_dataset(p, ImportOptions("yolo", tmp_path))
         assert [c.name for c in p.store.classes()] == ["part", "7"]
+
+
+@pytest.mark.parametrize("text, blank", [("scratch\n\ndent\n", 2), ("\nscratch\ndent\n", 1)])
+def test_a_blank_line_in_classes_txt_is_refused_not_dropped(tmp_path, text, blank):
+    """Line k names class k - 1: dropping the blank line (a class deleted by hand) read the
+    labels of class 1 as dent's, and refused dent's own as out of range."""
+    _yolo_folder(tmp_path, "1 0.1 0.1 0.2 0.1 0.2 0.2")
+    (tmp_path / "data.yaml").unlink()
+    (tmp_path / "classes.txt").write_text(text)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("yolo", tmp_path))
+        assert not p.store.classes()
+    assert str(err.value).startswith(f"{tmp_path / 'classes.txt'}: line {blank} is blank")
+
+
+def test_blank_lines_after_the_last_class_name_are_fine(tmp_path):
+    _yolo_folder(tmp_path, "1 0.1 0.1 0.2 0.1 0.2 0.2")
+    (tmp_path / "data.yaml").unlink()
+    (tmp_path / "classes.txt").write_text("scratch\ndent\n\n  \n")
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("yolo", tmp_path))
+        (inst,) = p.store.instances(1)
+        names = {c.id: c.name for c in p.store.classes()}
+        assert names[inst.class_id] == "dent"
