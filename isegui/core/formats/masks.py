@@ -251,6 +251,17 @@ def _whole_number(text: object) -> int:
     return int(text)
 
 
+def _instance_id(key: str) -> int | None:
+    """An instances.json key as the pixel value it stands for: ASCII digits only (int() also
+    took " 1 ", "1_0" and other scripts' digits); None for anything else."""
+    if not (key.isascii() and key.isdigit()):
+        return None
+    try:
+        return int(key)
+    except ValueError:  # over 4300 digits
+        return None
+
+
 def _table_from_json(path: Path) -> dict[str, _Table]:
     doc = read_json(path)
     if not isinstance(doc, dict):
@@ -259,11 +270,15 @@ def _table_from_json(path: Path) -> dict[str, _Table]:
     for image, ids in doc.items():
         if not isinstance(ids, dict):
             raise FormatError(path, f"{image}: expected an object of instance id -> class")
+        spelled: dict[int, str] = {}  # id -> its key: "1" and "01" are one instance
         for key, value in ids.items():
-            try:
-                inst = int(key)
-            except ValueError:
-                raise FormatError(path, f"{image}: instance id {key!r} is not a number") from None
+            inst = _instance_id(key)
+            if inst is None:
+                raise FormatError(path, f"{image}: instance id {key[:40]!r} is not a number")
+            if inst in spelled:  # the last would win without a word
+                raise FormatError(path, f"{image}: instance {inst} is listed twice (as "
+                                        f"{spelled[inst][:40]!r} and {key[:40]!r})")
+            spelled[inst] = key
             name, track = (value.get("class"), value.get("track_id")) \
                 if isinstance(value, dict) else (value, None)
             if name is not None and not isinstance(name, str):
@@ -363,7 +378,7 @@ def _splits_listed(source: Path) -> dict[str, Split]:
         if split is not None:
             # "\n" ends a line, as VOC's tools write them (splitlines would also cut a name
             # at a U+2028)
-            for line in read_regular_text(path).split("\n"):
+            for line in _text_of(path).split("\n"):
                 if line.strip():
                     listed[line.strip()] = split
     return listed

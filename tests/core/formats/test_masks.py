@@ -1,4 +1,5 @@
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,43 @@ def test_a_blank_line_in_class_names_txt_is_refused_not_dropped(tmp_path):
         with pytest.raises(FormatError) as err:
             import_dataset(p, ImportOptions("masks", tmp_path))
     assert str(err.value).startswith(f"{tmp_path / 'class_names.txt'}: line 3 is blank")
+
+
+@pytest.mark.parametrize("ids, problem", [
+    ('{"1": "scratch", "01": "dent"}', "a: instance 1 is listed twice (as '1' and '01')"),
+    ('{" 1 ": "scratch"}', "a: instance id ' 1 ' is not a number"),
+    ('{"1_0": "scratch"}', "a: instance id '1_0' is not a number"),
+    ('{"\u0661": "scratch"}', "a: instance id '\u0661' is not a number"),
+])
+def test_instances_json_ids_are_ascii_digits_each_once(tmp_path, ids, problem):
+    """int() read "1" and "01" as one id (the last won without a word), and took spaces,
+    "_" and other scripts' digits, where instances.csv refuses them."""
+    mask = np.zeros((10, 10), np.uint8)
+    mask[2:5, 2:5] = 1
+    _masks_folder(tmp_path, mask)
+    (tmp_path / "instances.json").write_text(f'{{"a": {ids}}}', encoding="utf-8")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+    assert str(err.value) == f"{tmp_path / 'instances.json'}: {problem}"
+
+
+@pytest.mark.parametrize("kind", ["latin-1", "folder", "fifo"])
+def test_a_split_list_that_cannot_be_read_is_named(tmp_path, kind):
+    mask = np.zeros((10, 10), np.uint8)
+    mask[2:5, 2:5] = 1
+    _masks_folder(tmp_path, mask)
+    lists = tmp_path / "ImageSets" / "Segmentation"
+    lists.mkdir(parents=True)
+    if kind == "latin-1":
+        (lists / "train.txt").write_bytes(b"a\n\xff\xfe\n")
+    elif kind == "folder":
+        (lists / "train.txt").mkdir()
+    else:
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs on this system")
+        os.mkfifo(lists / "train.txt")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+    assert str(err.value).startswith(f"{lists / 'train.txt'}: ")
