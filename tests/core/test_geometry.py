@@ -150,3 +150,14 @@ def test_a_tangled_outline_is_repaired_without_hanging():
     worker.start()
     worker.join(60)  # a hang, not a timing: it took minutes
     assert done and done[0].shape.is_valid and done[0].shape.area > 0
+
+
+def test_crossings_counts_where_edges_meet_and_stops_past_the_bound():
+    from isegui.core.geometry import crossings
+    assert crossings(box(0, 0, 10, 10), stop_after=100) == 0
+    assert crossings(Polygon([(0, 0), (10, 10), (10, 0), (0, 10)]), stop_after=100) == 1
+    petals = [p for k in range(50) for p in ((0, 0), (10, k), (10, k + 0.5))]  # touch at 0, 0
+    # the 100 edges at the centre meet pairwise, but for the 50 pairs that follow each other
+    assert crossings(Polygon(petals), stop_after=10_000) == 100 * 99 // 2 - 50
+    tangle = Polygon(np.random.default_rng(0).uniform(0, 500, (2000, 2)))
+    assert 100 < crossings(tangle, stop_after=100) < 460_000  # counted in batches: stopped

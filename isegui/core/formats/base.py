@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import FormatError, ShapeError
-from isegui.core.geometry import Shape, repair
+from isegui.core.geometry import MAX_CROSSINGS, Shape, repair
 
 class ImageLookup(Protocol):
     """What a reader may ask about the images under the import's image root."""
@@ -130,14 +130,16 @@ def names_by_line(path: Path, text: str) -> list[str]:
     return names
 
 
-def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset) -> Shape | None:
-    """Repair a shape read from a file; None (with a warning) when nothing is left of it.
+def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset,
+                     max_crossings: int | None = MAX_CROSSINGS) -> Shape | None:
+    """Repair a shape read from a file; None (with a warning) when nothing is left of it, or
+    when its edges meet so often that the repair would take minutes (a hostile file).
     Wild coordinates (1e300) overflow inside GEOS's and numpy's arithmetic: that is no news
     for the user beside the one warning about the shape (the import clips it to the image)."""
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            fixed = repair(geometry)
+            fixed = repair(geometry, max_crossings)
     except ShapeError as exc:
         dataset.warnings.append(f"{where}: skipped, {exc}")
         return None

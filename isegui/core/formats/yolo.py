@@ -375,6 +375,6 @@ def _splice(ring: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 def _reads_back(ring: np.ndarray, shape: Shape) -> bool:
     quiet = Dataset()
-    back = repaired_or_warn(Polygon(ring), "", quiet)
+    back = repaired_or_warn(Polygon(ring), "", quiet, max_crossings=None)  # the project's own
     return back is not None and shapely.symmetric_difference(back, shape).area < 1e-6 * max(
         shape.area, 1.0)
