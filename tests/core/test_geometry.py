@@ -161,3 +161,15 @@ def test_crossings_counts_where_edges_meet_and_stops_past_the_bound():
     assert crossings(Polygon(petals), stop_after=10_000) == 100 * 99 // 2 - 50
     tangle = Polygon(np.random.default_rng(0).uniform(0, 500, (2000, 2)))
     assert 100 < crossings(tangle, stop_after=100) < 460_000  # counted in batches: stopped
+
+
+@pytest.mark.parametrize("mask", [
+    np.indices((6, 7)).sum(axis=0) % 2 == 1,  # a checkerboard: pixels meeting at corners
+    np.pad(np.pad(np.zeros((2, 3), bool), 1, constant_values=True), 2),  # a frame: a hole
+    np.eye(4, dtype=bool) | np.eye(4, dtype=bool)[::-1],  # an X
+])
+def test_traced_vertices_is_what_vectorize_gives(mask):
+    from isegui.core.geometry import traced_vertices
+    shape = vectorize(mask)
+    rings = len(shapely.get_rings(shapely.get_parts(shape)))
+    assert traced_vertices(mask) == shapely.get_num_coordinates(shape) - rings  # less closings

@@ -19,7 +19,7 @@ from isegui.core.fileio import (atomic_write_bytes, copy_new, cut_copy_of, insid
                                  safe_relative, same_bytes, writable_inside)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
-from isegui.core.geometry import clip_to_image
+from isegui.core.geometry import MAX_VERTICES, clip_to_image
 from isegui.core.images import IMAGE_SUFFIXES, probe, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
@@ -28,7 +28,6 @@ from isegui.core.project import IMAGES_DIR, Project, is_own_file
 from isegui.core.store.project_data import MAX_CLASS_NAME, fit_class_name
 
 
-MAX_VERTICES = 1_000_000  # per instance: a traced 20-MP mask of fine texture stays below
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, repaired_or_warn)
-from isegui.core.geometry import (Shape, bounds_window, has_holes, polygons_of, rasterize,
-                                  vectorize)
+from isegui.core.geometry import (MAX_VERTICES, Shape, bounds_window, has_holes, polygons_of,
+                                  rasterize, traced_vertices, vectorize)
 from isegui.core.images import MAX_PIXELS, PIL_FORMATS
 
 name = "labelme"
@@ -218,6 +218,10 @@ def _mask_shape(shape: dict[str, Any], points: np.ndarray, path: Path, k: int,
         raise FormatError(path, f"shapes[{k}]: 'mask' is not a base64 PNG") from None
     if patch.ndim == 3:
         patch = np.any(patch, axis=2)
+    vertices = traced_vertices(patch)
+    if vertices > MAX_VERTICES:  # before tracing: a checkerboard took 30 s and GBs
+        raise FormatError(path, f"shapes[{k}]: its mask traces to {vertices:,} vertices (at "
+                                f"most {MAX_VERTICES:,})")
     x0, y0 = (int(v) for v in np.round(points[0]))
     return vectorize(patch, origin=(x0, y0))
 

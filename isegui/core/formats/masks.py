@@ -36,7 +36,8 @@ from isegui.core.fileio import atomic_write_bytes, atomic_write_text, read_json,
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
                                       SourceImage, SourceInstance, names_by_line,
                                       split_named)
-from isegui.core.geometry import bounds_window, rasterize, vectorize
+from isegui.core.geometry import (MAX_VERTICES, bounds_window, rasterize, traced_vertices,
+                                   vectorize)
 from isegui.core.images import PIL_FORMATS, open_image_file
 
 name = "masks"
@@ -118,6 +119,10 @@ def _read_instances(ids: np.ndarray, classes: np.ndarray | None, names: list[str
         y0, x0 = rows.min(), cols.min()
         window = np.zeros((rows.max() - y0 + 1, cols.max() - x0 + 1), dtype=bool)
         window[rows - y0, cols - x0] = True
+        vertices = traced_vertices(window)
+        if vertices > MAX_VERTICES:  # before tracing: a checkerboard took 30 s and GBs
+            raise FormatError(mask_file, f"instance {value} traces to {vertices:,} vertices "
+                                         f"(at most {MAX_VERTICES:,})")
         class_name, track = _class_of(value, pixels, classes, names, table, mask_file, data)
         image.instances.append(SourceInstance(class_name, vectorize(window, (int(x0), int(y0))),
                                               source_id=int(value), track_id=track))

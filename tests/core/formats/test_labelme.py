@@ -186,3 +186,21 @@ def test_malformed_labelme_file(tmp_path):
     with Project.create(tmp_path / "p") as p:
         with pytest.raises(FormatError, match="a.json: shapes\\[0\\]: 'points' must be"):
             import_dataset(p, ImportOptions("labelme", tmp_path / "a.json"))
+
+
+def test_a_mask_that_would_trace_to_too_many_vertices_is_refused_before_tracing(tmp_path):
+    """A 1000x1000 checkerboard is 900 bytes of PNG: tracing it took 30 s and GBs before the
+    import's vertex bound refused it. Its vertices are counted from the pixels first."""
+    y, x = np.indices((1000, 1000))
+    buf = io.BytesIO()
+    Image.fromarray(((x + y) % 2).astype(bool)).save(buf, format="PNG")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "a.json").write_text(json.dumps({
+        "imagePath": "a.png", "shapes": [{
+            "label": "x", "shape_type": "mask", "points": [[0, 0], [999, 999]],
+            "mask": base64.b64encode(buf.getvalue()).decode()}]}))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("labelme", tmp_path))
+    assert str(err.value) == (f"{tmp_path / 'a.json'}: shapes[0]: its mask traces to 2,000,000 "
+                              "vertices (at most 1,000,000)")

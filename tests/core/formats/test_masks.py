@@ -212,3 +212,16 @@ def test_a_split_list_that_cannot_be_read_is_named(tmp_path, kind):
         with pytest.raises(FormatError) as err:
             import_dataset(p, ImportOptions("masks", tmp_path))
     assert str(err.value).startswith(f"{lists / 'train.txt'}: ")
+
+
+def test_an_instance_that_would_trace_to_too_many_vertices_is_refused_before_tracing(
+        tmp_path, monkeypatch):
+    from isegui.core.formats import masks
+    monkeypatch.setattr(masks, "MAX_VERTICES", 100)  # the real bound is 1,000,000
+    ids = (np.indices((10, 10)).sum(axis=0) % 2).astype(np.uint8)  # 50 pixels meeting at corners
+    _masks_folder(tmp_path, ids)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+    assert str(err.value) == (f"{tmp_path / 'SegmentationObject' / 'a.png'}: instance 1 traces "
+                              "to 200 vertices (at most 100)")  # 4 a pixel
