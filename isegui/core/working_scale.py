@@ -104,6 +104,12 @@ class WorkingScale:
         """The 1-based indices, in `classes`, of the blob classes."""
         return [list(classes).index(name) + 1 for name in self.blob_classes if name in classes]
 
+    def line_labels(self, classes: Sequence[str]) -> list[int]:
+        """The 1-based indices, in `classes`, of the blob classes whose shape kind is LINE."""
+        labels = self.blob_labels(classes)
+        return [label for label, kind in zip(labels, self.blob_kinds(classes))
+                if kind.kind == LINE]
+
     def blob_kinds(self, classes: Sequence[str]) -> list[ShapeKind]:
         """The shape kinds of the blob classes in `classes`, in `blob_labels`' order; runs
         from before shape kinds separate by connected regions."""

@@ -28,15 +28,15 @@ def model_names() -> list[str]:
     return sorted(_MODELS)
 
 
-def build_model(name: str, *, num_classes: int, size: int,
-                blob_labels: Sequence[int] = ()) -> nn.Module:
+def build_model(name: str, *, num_classes: int, size: int, blob_labels: Sequence[int] = (),
+                line_labels: Sequence[int] = ()) -> nn.Module:
     """A model for `num_classes` object classes (background is added) at input `size`; the
     classes `blob_labels` (1-based) found by a blob head (ml.model.blob_head) instead of the
-    detector."""
+    detector, `line_labels` of them lines (their skeletons are taught whole)."""
     model = model_info(name).build(num_classes=num_classes + 1, size=size)
     if blob_labels:
         from isegui.ml.model.blob_head import with_blob_head
-        model = with_blob_head(model, blob_labels, num_classes + 1)
+        model = with_blob_head(model, blob_labels, num_classes + 1, line_labels)
     return model
 
 
@@ -47,10 +47,10 @@ def model_from_checkpoint(data: dict[str, Any], source: str | Path = "checkpoint
     if not isinstance(data.get("model_name"), str) or data["model_name"] not in _MODELS:
         raise CheckpointError(Path(source), f"made for a model isegui does not know "
                                             f"({str(data.get('model_name'))[:40]!r})")
+    working = WorkingScale.from_dict(data.get("working_scale"), int(data["size"]))
     model = build_model(data["model_name"], num_classes=len(data["classes"]),
-                        size=int(data["size"]),
-                        blob_labels=WorkingScale.from_dict(data.get("working_scale"), int(
-                            data["size"])).blob_labels(data["classes"]))
+                        size=int(data["size"]), blob_labels=working.blob_labels(data["classes"]),
+                        line_labels=working.line_labels(data["classes"]))
     if data.get("frozen_batchnorm"):
         freeze_batchnorm(model)
     misfit = weights_misfit(model.state_dict(), data["state_dict"])

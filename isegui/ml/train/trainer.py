@@ -74,17 +74,16 @@ def fit(spec: TrainSpec, reporter: Reporter | None = None,
     if spec.batch is None and not spec.resume:  # a resumed run keeps its own
         spec = spec.with_(batch=default_batch(device))
     try:
-        trainer = _Trainer(spec, device, ranks, reporter, cancel)
-        trainer.advice = advice
-        return trainer.run()
+        return _Trainer(spec, device, ranks, reporter, cancel, advice).run()
     finally:
         ranks.close()
 
 
 class _Trainer:
     def __init__(self, spec: TrainSpec, device: torch.device, ranks: Distributed,
-                 reporter: Reporter, cancel: CancelToken):
+                 reporter: Reporter, cancel: CancelToken, advice: list[Advice]):
         self.device, self.ranks, self.reporter, self.cancel = device, ranks, reporter, cancel
+        self.advice = advice  # preflight's, for the start event
         self.state = TrainState()
         self._validated: tuple[float, float] | None = None  # (elapsed at, seconds it took)
         resumed = None
@@ -116,9 +115,10 @@ class _Trainer:
             self.model = model_from_checkpoint(resumed, self.resume_path)
             self.init = InitReport(source=resumed["init_source"])
         else:
-            self.model = build_model(spec.model, num_classes=len(self.data.classes),
-                                     size=self.working.size, blob_labels=self.working.blob_labels(
-                                         self.data.classes))
+            classes = self.data.classes
+            self.model = build_model(spec.model, num_classes=len(classes), size=self.working.size,
+                                     blob_labels=self.working.blob_labels(classes),
+                                     line_labels=self.working.line_labels(classes))
             self.init = self._initialise()
         self.model.to(device)
         self.amp = spec.amp and device.type == "cuda"
@@ -145,7 +145,6 @@ class _Trainer:
         self.run_id: int | None = resumed["run_id"] if resumed else None
         self.lr: float | None = None  # the learning rate of the last step
         self.folder: Path | None = None
-        self.advice: list[Advice] = []  # preflight's, for the start event
         self.log: RunLog | None = None  # the run's events file (main process only)
         # held while this process trains the run (main process only)
         self.lock: ProjectLock | None = None

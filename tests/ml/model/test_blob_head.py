@@ -10,9 +10,9 @@ from shapely.geometry import LineString
 
 from isegui.core.geometry import rasterize
 from isegui.core.tiling import tile_grid
-from isegui.core.working_scale import SPOT, TILES, ShapeKind, WorkingScale
+from isegui.core.working_scale import LINE, SPOT, TILES, ShapeKind, WorkingScale
 from isegui.ml.model.blob_head import (IGNORE, BlobMaskRCNN, blob_losses, blob_probabilities,
-                                       blob_target)
+                                       blob_target, skeleton)
 from isegui.ml.model.registry import build_model, model_from_checkpoint
 from tests.ml.frame_masks import iou, on_frame
 
@@ -55,14 +55,14 @@ def line_model():
     """A blob-only model taught bright thin lines on a noisy background (150 steps)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    model = build_model("fast", num_classes=1, size=64, blob_labels=[1])
-    assert isinstance(model, BlobMaskRCNN) and not model.detects
+    model = build_model("fast", num_classes=1, size=64, blob_labels=[1], line_labels=[1])
+    assert isinstance(model, BlobMaskRCNN) and not model.detects and model.line_channels == (1,)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(150):
         images, targets, _ = _lines_batch(rng)
         losses = model(images, targets)
-        assert set(losses) == {"loss_blob", "loss_blob_dice"}  # no detector losses
+        assert set(losses) == {"loss_blob", "loss_blob_dice", "loss_blob_skeleton"}  # no detector
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
@@ -86,6 +86,39 @@ def test_the_cross_entropy_counts_the_hard_background_not_the_easy_bulk():
     logits[0, :, 20:22, 10:100] = torch.tensor([6.0, -6.0])[:, None, None]  # streak learned
     assert blob_losses(logits, target)["loss_blob"] < 0.01
     assert torch.isfinite(blob_losses(logits, torch.full_like(target, IGNORE))["loss_blob"])
+
+
+def test_the_skeleton_is_the_centre_line_of_a_line_and_the_centre_of_a_square():
+    mask = np.zeros((40, 60), bool)
+    mask[5:8, 4:56] = True  # a 3-px scratch
+    mask[20:29, 20:29] = True  # a 9-px square
+    found = skeleton(mask)
+    assert found[6, 6:54].all() and not found[5].any() and not found[7].any()
+    assert found[20:29, 20:29].sum() == 1 and found[24, 24]
+
+
+def test_a_gap_in_a_found_line_costs_its_length_and_a_thin_but_whole_one_costs_nothing():
+    """The skeleton-recall term: a scratch found in dashes loses as much as its gaps are long
+    (Dice would forgive a gap as it forgives a line drawn too thin); one found whole, if
+    narrower than its label, costs nothing."""
+    target = torch.zeros((1, 64, 128), dtype=torch.long)
+    target[0, 30:35, 8:120] = 1  # a 5-px scratch, 112 long
+    sure = torch.tensor([-8.0, 8.0])[:, None, None]
+
+    def skeleton_loss(found_rows, found_cols):
+        logits = torch.zeros((1, 2, 64, 128))
+        logits[:, 0] = 8.0
+        logits[0, :, found_rows, found_cols] = sure
+        return float(blob_losses(logits, target, line_channels=(1,))["loss_blob_skeleton"])
+
+    assert skeleton_loss(slice(30, 35), slice(8, 120)) < 0.01
+    assert skeleton_loss(slice(31, 34), slice(8, 120)) < 0.01  # thinner, whole
+    dashed = skeleton_loss(slice(30, 35), slice(8, 75))  # the last 45 px missed
+    assert 0.35 < dashed < 0.45
+    none = blob_losses(torch.zeros((1, 2, 64, 128)), torch.zeros_like(target), (1,))
+    assert float(none["loss_blob_skeleton"]) == 0
+    # a spot class (channel 1 not a line) is left to Dice: a pit is not a line to keep whole
+    assert float(blob_losses(torch.zeros((1, 2, 64, 128)), target)["loss_blob_skeleton"]) == 0
 
 
 def test_the_blob_head_learns_thin_lines_a_box_mask_could_not_hold(line_model):
@@ -132,6 +165,20 @@ def test_a_checkpoint_of_a_blob_model_loads_with_its_head_and_old_ones_without()
     old = {"model_name": "fast", "size": 64, "classes": ["chip", "pit"],
            "state_dict": plain.state_dict()}
     assert not hasattr(model_from_checkpoint(old), "blob_head")
+
+
+def test_a_checkpoint_rebuilds_which_blob_channels_are_lines():
+    """The skeleton term follows the working scale's shape kinds: a resumed run teaches the
+    same channels whole as the run that wrote the checkpoint."""
+    working = WorkingScale(TILES, 64, 1.0, blob_classes=("pit", "scratch"),
+                           blob_shapes=(ShapeKind(SPOT, 9.0), ShapeKind(LINE, 3.0, 60.0)))
+    classes = ["stain", "scratch", "pit"]
+    assert working.blob_labels(classes) == [3, 2] and working.line_labels(classes) == [2]
+    model = build_model("fast", num_classes=3, size=64, blob_labels=[3, 2], line_labels=[2])
+    again = model_from_checkpoint({"model_name": "fast", "size": 64, "classes": classes,
+                                   "working_scale": working.as_dict(),
+                                   "state_dict": model.state_dict()})
+    assert model.line_channels == again.line_channels == (2,)
 
 
 @pytest.mark.slow
