@@ -577,9 +577,7 @@ def fit_class_name(name: str) -> str:
 def check_class_names(names: Iterable[str]) -> None:
     """ValueError, in words, for class names the store would refuse: asked before a project is
     made, so a refused name leaves nothing behind."""
-    cleaned = {_clean_name(name) for name in names}
-    if cleaned:
-        _room_for_a_class(len(cleaned) - 1)  # room for the last of them
+    _room_for_a_class(len({_clean_name(name) for name in names}) - 1)  # room for the last
 
 
 def _room_for_a_class(count: int) -> None:

@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +34,7 @@ import numpy as np
 
 from isegui.core.errors import ImageReadError, InputFileError, IseguiError
 from isegui.core.fileio import atomic_write_bytes, copy_new, fitted_name
-from isegui.core.images import is_image_file, load_image, open_image_file, verify_image
+from isegui.core.images import is_image_file, load_image, verify_image
 from isegui.core.line_rules import Rules
 from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX, measure
 from isegui.core.one_line import one_line
@@ -43,6 +42,9 @@ from isegui.logs import FILE_ONLY
 from isegui.ml.infer.detection import Detection, ImagePredictor
 from isegui.ml.infer.results_file import ResultsFile
 from isegui.ml.infer.verdict_drawing import draw_verdict, marks_of
+from isegui.ml.infer.watched_files import (bytes_digest, changed_after, file_identity,
+                                           file_label, identity_of, link_target, path_exists,
+                                           real_path, stat_of, written_until)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,6 @@ UNREADABLE = "unreadable"
 NOT_INSPECTED = "not inspected"  # the image was read; predicting or judging it failed
 MAX_REASON = 300  # characters of an error's own words kept in a reason
 MAX_NAME_SHOWN = 200  # characters of a file's name on the screen's line for its row
-DIGEST_SAMPLES, DIGEST_BLOCK = 16, 1 << 16  # what is read of an unreadable file at a look
 MAX_WAIT_S = 3600.0  # the longest settle, give-up or poll time
 MAX_SIZES_CHARS = 10_000  # of a row's sizes cell (a part with 1,000s of objects)
 
@@ -85,67 +86,11 @@ class WatchSettings:
                                                <= MAX_MM_PER_PX):
             raise ValueError(f"--mm-per-px must be from {MIN_MM_PER_PX:g} to "
                              f"{MAX_MM_PER_PX:g}, not {self.mm_per_px}")
-        watched = _real(self.folder)
+        watched = real_path(self.folder)
         for name, folder in (("--move-to", self.move_to), ("--overlays", self.overlays)):
-            if folder is not None and _real(folder) == watched:
+            if folder is not None and real_path(folder) == watched:
                 raise ValueError(f"{name} {folder} is the folder watched: what is written "
                                  "there would be inspected as new parts; choose another")
-
-
-def file_label(path: Path) -> str:
-    """The name as the results file and the screen give it, one label per name. A name that
-    is not UTF-8 (bytes a Linux share can hold) shows its odd bytes as \\xNN, and then (as in
-    any name holding a backslash) a backslash of its own is written twice: the bytes a\\xff
-    and the characters `a\\xff` are two names, never one label (the second part would never
-    be judged). Writing a label never fails; a restart finds the same label for a file."""
-    raw = os.fsencode(path.name)
-    try:
-        name = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        name = None
-    if name is not None and "\\" not in name:
-        return name
-    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    """The file under `path`; a link that leads nowhere (a share that is down) as itself, a
-    part the watch judges unreadable; None when nothing is there."""
-    try:
-        return path.stat()
-    except OSError:
-        try:
-            return path.lstat()
-        except OSError:
-            return None
-
-
-def _identity(path: Path) -> tuple[int, ...] | None:
-    """Which file is under `path` (a file written elsewhere and renamed in is another), or
-    None when none is. Its inode is 0 on some Windows file systems: size and times tell
-    files apart there."""
-    stat = _stat(path)
-    return None if stat is None else _identity_of(stat)
-
-
-def _identity_of(stat: os.stat_result) -> tuple[int, ...]:
-    # ctime too: a part rewritten in place keeps its inode and may keep its size and the
-    # time stamp a copy sets back, but not the time its contents last changed
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
-
-
-def _changed_after(identity: tuple[int, ...], ns: int) -> bool:
-    """Whether the file was written (or renamed in: its ctime) after `ns`."""
-    return max(identity[3], identity[4]) > ns
-
-
-def _written_until(results: os.stat_result | None, folder: Path) -> int | None:
-    """When the results file was last written, by the clock of the watched folder's file
-    system (the same one when it is on the same device), or None."""
-    folder_stat = _stat(folder)
-    if results is None or folder_stat is None or folder_stat.st_dev != results.st_dev:
-        return None
-    return results.st_mtime_ns
 
 
 @dataclass
@@ -187,7 +132,7 @@ class Watcher:
         self.results = ResultsFile(self.settings.out, ["time", "file", "verdict", "reasons",
                                                        *[f"count_{c}" for c in classes],
                                                        "sizes", "ms"])
-        written = _stat(self.settings.out)  # before reading back mends a cut last row
+        written = stat_of(self.settings.out)  # before reading back mends a cut last row
         done_before = self.results.done_files()
         if self.results.damaged:
             self._say(f"{self.results.damaged} damaged lines in {self.settings.out} skipped")
@@ -197,7 +142,7 @@ class Watcher:
             self._done = {}
         elif done_before:
             self._done = dict.fromkeys(done_before)
-            self._judged_until = _written_until(written, self.settings.folder)
+            self._judged_until = written_until(written, self.settings.folder)
             self._say(f"{len(self._done)} images inspected before: not again (a file written "
                       "under one of their names since is)")
 
@@ -211,7 +156,7 @@ class Watcher:
         self._only = set(self._new_files()) if once else None
         try:
             while not stop():
-                if _exists(self.settings.folder / STOP_FILE):
+                if path_exists(self.settings.folder / STOP_FILE):
                     self._say(f"{STOP_FILE} found: stopping")
                     break
                 try:
@@ -289,7 +234,7 @@ class Watcher:
         """Whether `path` is a part to judge: a file named like an image (or a link to
         nothing so named, judged unreadable) not judged yet, or another file under a name
         judged. A folder is said once not to be watched."""
-        stat = _stat(path)  # one look at each entry: a share answers slowly
+        stat = stat_of(path)  # one look at each entry: a share answers slowly
         if stat is None:
             return False  # gone since the listing
         if S_ISDIR(stat.st_mode):
@@ -300,13 +245,13 @@ class Watcher:
             return False
         if not is_image_file(path):
             return False
-        identity = _identity_of(stat)
+        identity = identity_of(stat)
         label = file_label(path)
         if label not in self._done:
             return True
         judged = self._done[label]
         if judged is None:  # judged by an earlier run: this file, unless written since
-            if self._judged_until is not None and _changed_after(identity,
+            if self._judged_until is not None and changed_after(identity,
                                                                  self._judged_until):
                 return True
             self._done[label] = judged = identity
@@ -314,13 +259,13 @@ class Watcher:
 
     def _is_ours(self, folder: Path) -> bool:
         """The folder the watch moves parts to or draws NG images in, inside the one watched."""
-        return any(mine is not None and _real(mine) == _real(folder)
+        return any(mine is not None and real_path(mine) == real_path(folder)
                    for mine in (self.settings.move_to, self.settings.overlays))
 
     def _look(self, path: Path, now: float) -> _Seen | None:
         """The file's size and time stamp, and since when (the watch's clock) they have been
         what they are now; None when it is gone."""
-        stat = _stat(path)
+        stat = stat_of(path)
         if stat is None:
             return None
         seen = self._pending.get(path)
@@ -335,7 +280,7 @@ class Watcher:
         compared with the last look's, as a copy may fill a file whose size and time stamp
         were set first; it is given up on once they have not changed for give_up_s."""
         seen = self._pending[path]
-        digest = _digest(path)
+        digest = bytes_digest(path)
         if digest != seen.digest:
             seen.digest, seen.since = digest, now
         return now - seen.since < self.settings.give_up_s
@@ -343,7 +288,7 @@ class Watcher:
     def _judge(self, path: Path, now: float, wait: bool) -> dict[str, Any] | None:
         """The row of one settled image, or None when it is to be looked at again. Any
         failure on it is its own NG row: the line goes on."""
-        identity = _identity(path)  # what is judged: a camera may reuse the name meanwhile
+        identity = file_identity(path)  # what is judged: a camera may reuse the name meanwhile
         try:
             pixels = _read(path)
         except ImageReadError as exc:
@@ -366,7 +311,7 @@ class Watcher:
                 identity: tuple[int, ...] | None = None) -> dict[str, Any]:
         # another part written under the name while this one was judged: a new part, judged
         # next, and never moved away under this one's verdict
-        now_there = _identity(path)
+        now_there = file_identity(path)
         replaced = identity is not None and now_there is not None and now_there != identity
         self._pending.pop(path, None)
         if replaced:
@@ -496,18 +441,6 @@ def _sizes_cell(sizes: dict[str, list[float]]) -> str:
     return text
 
 
-def _real(folder: Path) -> str:
-    return os.path.realpath(folder)
-
-
-def _exists(path: Path) -> bool:
-    try:
-        os.stat(path)
-    except OSError:
-        return False
-    return True
-
-
 def _warn(text: str) -> None:
     """A warning on one line: the names and error words in it may hold anything."""
     log.warning("%s", one_line(text))
@@ -530,29 +463,11 @@ def _free_name(folder: Path, name: str) -> Path:
 
 
 def _read(path: Path) -> np.ndarray:
-    if path.is_symlink() and not _exists(path):
-        raise ImageReadError(path, f"a link to a missing file ({_link_target(path)})")
+    if path.is_symlink() and not path_exists(path):
+        raise ImageReadError(path, f"a link to a missing file ({link_target(path)})")
     if path.suffix.lower() in (".jpg", ".jpeg"):
         verify_image(path)  # every byte decoded: a JPEG cut short is refused
     return load_image(path)
-
-
-def _digest(path: Path) -> int:
-    """A checksum of the file's bytes, or of DIGEST_SAMPLES blocks spread over a large file (a
-    copy filling it changes one of them every 1/16 of the way; no more than 1 MiB is read at a
-    look); -1 when it cannot be read."""
-    try:  # a FIFO swapped in since the listing is never waited on
-        with open_image_file(path) as f:
-            size = os.fstat(f.fileno()).st_size
-            if size <= DIGEST_SAMPLES * DIGEST_BLOCK:
-                return zlib.crc32(f.read())
-            crc = 0
-            for k in range(DIGEST_SAMPLES):
-                f.seek((size - DIGEST_BLOCK) * k // (DIGEST_SAMPLES - 1))
-                crc = zlib.crc32(f.read(DIGEST_BLOCK), crc)
-            return crc
-    except (OSError, ImageReadError):
-        return -1
 
 
 def _finite(found: list[Detection]) -> list[Detection]:
@@ -563,13 +478,6 @@ def _finite(found: list[Detection]) -> list[Detection]:
         log.warning("%d detections with a score or box that is not a number left out",
                     len(found) - len(usable))
     return usable
-
-
-def _link_target(path: Path) -> str:
-    try:
-        return os.readlink(path)
-    except OSError as exc:
-        return str(exc)
 
 
 def _in_words(why: Exception | str) -> str:

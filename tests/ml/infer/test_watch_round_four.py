@@ -15,7 +15,7 @@ import pytest
 
 from isegui.core.images import save_image
 from isegui.core.line_rules import Rules
-from isegui.ml.infer import line_watch
+from isegui.ml.infer import line_watch, watched_files
 from isegui.ml.infer.line_watch import Watcher, WatchSettings
 from tests.ml.infer.test_line_watch import BrightThings, _part, _rows, tiny_model
 from tests.ml.infer.test_watch_hostile import _folder
@@ -104,7 +104,7 @@ def test_a_share_failing_for_a_moment_does_not_stop_the_watch(tmp_path, monkeypa
 def test_a_fifo_swapped_in_is_never_waited_on(tmp_path):
     fifo = tmp_path / "b.png"
     os.mkfifo(fifo)
-    assert _finishes(lambda: line_watch._digest(fifo)) == -1
+    assert _finishes(lambda: watched_files.bytes_digest(fifo)) == -1
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no FIFOs")
