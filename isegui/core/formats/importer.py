@@ -115,6 +115,10 @@ def import_dataset(project: Project, options: ImportOptions,
     source = Path(options.source)
     if not source.exists():
         raise ImportFailed([f"{source}: not found"])
+    if options.images_root is not None and not Path(options.images_root).is_dir():
+        # a file there would have every image looked for in nothing: refused before reading
+        raise ImportFailed([f"{options.images_root}: not a folder; the images are looked for "
+                            "in a folder"])
     named_root = Path(os.path.abspath(options.images_root or fmt.default_image_root(source)))
     root = named_root.resolve()
     lookup = _Lookup(root)

@@ -1,7 +1,8 @@
 """YOLO segmentation (Ultralytics layout): `data.yaml` with class names, `images/<split>/` and
-`labels/<split>/<stem>.txt`, one line per instance: class index, then x y pairs normalised to
-[0, 1]. A ring holds no holes and an instance no parts, so holes and parts are joined into one
-ring by zero-width cuts; reading repairs the ring back into holes and parts.
+`labels/<split>/<stem>.txt` (or Roboflow's `<split>/images/` and `<split>/labels/`), one line
+per instance: class index, then x y pairs normalised to [0, 1]. A ring holds no holes and an
+instance no parts, so holes and parts are joined into one ring by zero-width cuts; reading
+repairs the ring back into holes and parts.
 """
 
 from __future__ import annotations
@@ -48,14 +49,18 @@ def read(source: Path, images: ImageLookup) -> Dataset:
         else sorted(p for p in folder.rglob("*.txt") if p.name != "classes.txt")
     if not label_files:
         raise InputFileError(folder, "no YOLO label files (labels/**/*.txt) found")
-    root = images.root.resolve()
+    labeled = _images_by_label(images, folder)
+    if not any(_key(f, folder) in labeled for f in label_files):
+        # every image would come in as labeled with no objects: a layout not understood
+        raise InputFileError(folder, f"{len(label_files)} label file(s), but none is an "
+                                     "image's: an image's label file is its path with the last "
+                                     "images/ folder turned into labels/ and the suffix .txt")
     taken: set[str] = set()  # images a label file names, or could name
     for label_file in label_files:
-        stem = _image_stem(label_file, folder, root)
-        twins = images.with_stem(stem) if stem is not None else []
+        twins = labeled.get(_key(label_file, folder), [])
         taken.update(twins)
         if not twins:
-            data.warnings.append(f"{label_file}: no image for it (looked for {stem}.*); skipped")
+            data.warnings.append(f"{label_file}: no image for it; skipped")
             continue
         if len(twins) > 1:  # which of them does it label? Not guessed
             data.warnings.append(f"{label_file}: {' and '.join(twins)} share its name, and "
@@ -170,6 +175,9 @@ def _class_names(source: Path, folder: Path) -> list[str]:
             raise FormatError(yaml_file, "a number too long to read") from None
         except RecursionError:
             raise FormatError(yaml_file, "nested too deeply") from None
+        if isinstance(doc, dict) and "kpt_shape" in doc:  # its numbers would read as outlines
+            raise FormatError(yaml_file, "'kpt_shape': a pose dataset; keypoint labels are not "
+                                         "instance outlines")
         names = doc.get("names") if isinstance(doc, dict) else None
         return [_class_name(yaml_file, k, n) for k, n in _numbered_names(yaml_file, names)]
     classes_txt = folder / "classes.txt"
@@ -243,16 +251,32 @@ def _class_name(yaml_file: Path, index: int, value: object) -> str:
     return name
 
 
-def _image_stem(label_file: Path, folder: Path, root: Path) -> str | None:
-    """labels/<split>/a.txt belongs to images/<split>/a.*, as Ultralytics pairs them."""
-    rel = list(label_file.relative_to(folder).with_suffix("").parts)
-    if rel and rel[0] == "labels":
-        rel[0] = "images"
-    target = (folder.resolve() / Path(*rel))
-    try:
-        return PurePosixPath(*target.relative_to(root).parts).as_posix()
-    except ValueError:
-        return None
+def _images_by_label(images: ImageLookup, folder: Path) -> dict[str, list[str]]:
+    """Each image under the label file Ultralytics reads for it (see _label_of)."""
+    top = folder.resolve()
+    by_label: dict[str, list[str]] = {}
+    for file_name in images.files():
+        path = images.root.resolve() / file_name
+        label = top / _label_of(path.relative_to(top)) if path.is_relative_to(top) \
+            else _label_of(path)
+        by_label.setdefault(str(label), []).append(file_name)
+    return by_label
+
+
+def _label_of(image: Path) -> Path:
+    """Ultralytics' rule: the last images/ folder in the path becomes labels/, the suffix .txt
+    (images/train/a.jpg and train/images/a.jpg alike; an image in no images/ folder has its
+    label beside it). Within the dataset folder, so that a folder above named images counts
+    not."""
+    parts = list(image.with_suffix(".txt").parts)
+    last = max((k for k, part in enumerate(parts[:-1]) if part == "images"), default=None)
+    if last is not None:
+        parts[last] = "labels"
+    return Path(*parts)
+
+
+def _key(label_file: Path, folder: Path) -> str:
+    return str(folder.resolve() / label_file.relative_to(folder))
 
 
 def _split_of(file_name: str) -> Split | None:

@@ -141,3 +141,14 @@ def test_a_name_that_leads_out_of_its_folder_is_refused_whatever_reader_gave_it(
             import_dataset(p, ImportOptions("coco", tmp_path / "ds", copy=True))
         assert "link" not in str(caught.value) and p.store.image_count() == 0
     assert not (tmp_path / "p" / "b.png").exists()
+
+
+def test_an_images_root_that_is_a_file_is_refused(tmp_path):
+    """It read as a folder of no images: 'looked for None.*', and an empty import."""
+    src = _coco_dataset(tmp_path / "src")
+    (tmp_path / "notes.txt").write_text("not a folder\n")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(ImportFailed) as err:
+            import_dataset(p, ImportOptions("coco", src, images_root=tmp_path / "notes.txt"))
+        assert p.store.image_count() == 0 and p.store.classes() == []
+    assert str(err.value).startswith(f"{tmp_path / 'notes.txt'}: not a folder")

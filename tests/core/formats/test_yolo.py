@@ -4,7 +4,7 @@ import yaml
 from shapely.geometry import MultiPolygon, box
 
 from isegui.core.entities import Split
-from isegui.core.errors import FormatError
+from isegui.core.errors import FormatError, InputFileError
 from isegui.core.formats.exporter import export_dataset
 from isegui.core.formats.yolo import joined_ring
 from isegui.core.geometry import rasterize
@@ -140,3 +140,58 @@ def test_blank_lines_after_the_last_class_name_are_fine(tmp_path):
         (inst,) = p.store.instances(1)
         names = {c.id: c.name for c in p.store.classes()}
         assert names[inst.class_id] == "dent"
+
+
+def _image_and_label(image, label, line="0 0.1 0.1 0.5 0.1 0.5 0.5"):
+    save_image(image, np.zeros((20, 40, 3), np.uint8))
+    label.parent.mkdir(parents=True, exist_ok=True)
+    label.write_text(line + "\n")
+
+
+@pytest.mark.parametrize("image_dir, label_dir", [("images/{}", "labels/{}"),
+                                                  ("{}/images", "{}/labels")])
+def test_labels_pair_by_the_last_images_folder_in_both_layouts(tmp_path, image_dir, label_dir):
+    """Roboflow's train/images + train/labels lost every label: only a leading labels/ was
+    turned into images/, so each label file was skipped and each image came in empty."""
+    src = tmp_path / "src"
+    for split in ("train", "valid"):
+        _image_and_label(src / image_dir.format(split) / f"{split}.png",
+                         src / label_dir.format(split) / f"{split}.txt")
+    (src / "data.yaml").write_text("names: [part]\n")
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("yolo", src))
+        assert report.instances_added == 2 and report.warnings == []
+        assert sorted(r.split for r in p.store.images()) == [Split.TRAIN, Split.VAL]
+
+
+def test_label_files_that_pair_with_no_image_are_refused(tmp_path):
+    """Not every image taken as a background image (labeled, with no objects)."""
+    src = tmp_path / "src"
+    _image_and_label(src / "pics" / "a.png", src / "labels" / "train" / "a.txt")
+    (src / "data.yaml").write_text("names: [part]\n")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(InputFileError, match="1 label file.s., but none is an image's"):
+            import_dataset(p, ImportOptions("yolo", src))
+        assert p.store.image_count() == 0
+
+
+def test_an_image_without_a_label_file_is_still_a_background_image(tmp_path):
+    _yolo_folder(tmp_path, "0 0.1 0.1 0.5 0.1 0.5 0.5")
+    save_image(tmp_path / "images" / "train" / "empty.png", np.zeros((20, 40, 3), np.uint8))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("yolo", tmp_path))
+        assert report.images_added == 2 and report.instances_added == 1
+    assert any("without a label file, the first images/train/empty.png" in w
+               for w in report.warnings)
+
+
+def test_pose_labels_are_refused_not_read_as_outlines(tmp_path):
+    """A box and keypoints with visibility flags, an even count: it read as a polygon."""
+    _yolo_folder(tmp_path, "0 0.5 0.5 0.4 0.4 0.4 0.4 2 0.6 0.6 2")
+    (tmp_path / "data.yaml").write_text("names: [person]\nkpt_shape: [2, 3]\n")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("yolo", tmp_path))
+        assert p.store.image_count() == 0
+    assert str(err.value) == (f"{tmp_path / 'data.yaml'}: 'kpt_shape': a pose dataset; "
+                              "keypoint labels are not instance outlines")
