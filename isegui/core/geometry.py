@@ -273,10 +273,8 @@ def repair(geometry: BaseGeometry, max_crossings: int | None = None) -> Repaired
     note = None
     shape = geometry
     if not geometry.is_valid:
-        if max_crossings is not None and crossings(geometry, stop_after=max_crossings) > \
-                max_crossings:
-            raise ShapeError(f"its edges cross or touch each other over {max_crossings:,} "
-                             "times, too tangled to repair; draw it again")
+        if max_crossings is not None:
+            refuse_if_tangled(geometry, max_crossings)
         problem = invalidity(geometry)
         shape = _polygonal(make_valid(geometry))
         parts = len(_polygons(shape))
@@ -287,6 +285,13 @@ def repair(geometry: BaseGeometry, max_crossings: int | None = None) -> Repaired
     if shape.is_empty or shape.area <= 0:
         raise ShapeError("the shape has no area (fewer than 3 distinct points, or all on a line)")
     return Repaired(shape, note)
+
+
+def refuse_if_tangled(geometry: BaseGeometry, max_crossings: int = MAX_CROSSINGS) -> None:
+    """ShapeError when the edges meet more often than `max_crossings` (see `crossings`)."""
+    if crossings(geometry, stop_after=max_crossings) > max_crossings:
+        raise ShapeError(f"its edges cross or touch each other over {max_crossings:,} "
+                         "times, too tangled to repair; draw it again")
 
 
 def crossings(geometry: BaseGeometry, stop_after: int) -> int:

@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
-from isegui.core.geometry import Mask, Shape, bounds_window, rasterize, vectorize
+from isegui.core.geometry import (MAX_VERTICES, Mask, Shape, bounds_window, rasterize,
+                                  traced_vertices, vectorize)
 
 RLE: TypeAlias = dict[str, Any]  # COCO's {"size": [height, width], "counts": runs or str}
 
@@ -112,13 +113,18 @@ def decode(rle: RLE) -> Mask:
 
 
 def to_shape(rle: RLE) -> Shape:
-    """The exact shape of an RLE mask (pixel-edge polygons, holes kept)."""
+    """The exact shape of an RLE mask (pixel-edge polygons, holes kept); ValueError when it
+    would trace to more than MAX_VERTICES."""
     compact = normalize(rle)
     x, y, w, h = (int(round(v)) for v in coco_mask.toBbox(compact))
     if w == 0 or h == 0:
         return vectorize(np.zeros((0, 0), dtype=bool))
-    full = coco_mask.decode(compact)
-    return vectorize(full[y:y + h, x:x + w].astype(bool), origin=(x, y))
+    window = coco_mask.decode(compact)[y:y + h, x:x + w].astype(bool)
+    vertices = traced_vertices(window)
+    if vertices > MAX_VERTICES:  # before tracing: a 1 MB checkerboard took 25 s and 800 MB
+        raise ValueError(f"its RLE mask traces to {vertices:,} vertices (at most "
+                         f"{MAX_VERTICES:,})")
+    return vectorize(window, origin=(x, y))
 
 
 def area(rle: RLE) -> int:

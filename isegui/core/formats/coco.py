@@ -203,6 +203,11 @@ def _images(doc: dict[str, Any], path: Path, prefix: str,
     return images
 
 
+def _id_note(ann: dict[str, Any]) -> str:
+    """The annotation's id for a message, as ' (id 7)': its label counts places in the list."""
+    return f" (id {ann['id']!r})" if ann.get("id") is not None else ""
+
+
 def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
            data: Dataset) -> Shape | None:
     where = f"{path}: {label}"
@@ -214,7 +219,7 @@ def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
                                  f"[{image.height}, {image.width}]")
             shape = rle.to_shape(seg)
         except (ValueError, TypeError) as exc:
-            raise FormatError(path, f"{label}: {exc}") from None
+            raise FormatError(path, f"{label}{_id_note(ann)}: {exc}") from None
         if shape.is_empty:
             data.warnings.append(f"{where}: skipped, its RLE mask is empty")
             return None

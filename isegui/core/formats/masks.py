@@ -38,7 +38,7 @@ from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageL
                                       split_named)
 from isegui.core.geometry import (MAX_VERTICES, bounds_window, rasterize, traced_vertices,
                                    vectorize)
-from isegui.core.images import PIL_FORMATS, open_image_file
+from isegui.core.images import IMAGE_SUFFIXES, PIL_FORMATS, open_image_file
 
 name = "masks"
 description = "instance-id masks (PNG/TIFF, 8/16-bit) with a class map, VOC layout"
@@ -70,10 +70,11 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     mask_files = sorted(p for p in object_dir.rglob("*") if p.suffix.lower() in _MASK_SUFFIXES)
     if not mask_files:
         raise InputFileError(object_dir, "no instance-id masks (.png/.tif) found")
-    names = _class_names(source / CLASS_NAMES) if (source / CLASS_NAMES).is_file() else None
+    data = Dataset()
+    names = (_class_names(source / CLASS_NAMES, data.warnings)
+             if (source / CLASS_NAMES).is_file() else None)
     table = _instances_table(source)
     splits = _splits_listed(source)
-    data = Dataset()
     for n in (names or [])[1:]:
         data.add_class(n)
     masks_of: dict[str, Path] = {}  # image stem -> its mask file
@@ -119,10 +120,7 @@ def _read_instances(ids: np.ndarray, classes: np.ndarray | None, names: list[str
         y0, x0 = rows.min(), cols.min()
         window = np.zeros((rows.max() - y0 + 1, cols.max() - x0 + 1), dtype=bool)
         window[rows - y0, cols - x0] = True
-        vertices = traced_vertices(window)
-        if vertices > MAX_VERTICES:  # before tracing: a checkerboard took 30 s and GBs
-            raise FormatError(mask_file, f"instance {value} traces to {vertices:,} vertices "
-                                         f"(at most {MAX_VERTICES:,})")
+        _refuse_if_too_many_vertices(window, f"instance {value}", mask_file)
         class_name, track = _class_of(value, pixels, classes, names, table, mask_file, data)
         image.instances.append(SourceInstance(class_name, vectorize(window, (int(x0), int(y0))),
                                               source_id=int(value), track_id=track))
@@ -134,7 +132,16 @@ def _read_instances(ids: np.ndarray, classes: np.ndarray | None, names: list[str
     if classes is not None:
         void |= (classes == VOID) & (ids == 0)
     if void.any():
+        _refuse_if_too_many_vertices(void, "the void (255, ignore) region", mask_file)
         image.instances.append(SourceInstance(None, vectorize(void), crowd=True))
+
+
+def _refuse_if_too_many_vertices(mask: np.ndarray, what: str, mask_file: Path) -> None:
+    """Counted before tracing: a 2 KB checkerboard took 30 s and GBs to trace."""
+    vertices = traced_vertices(mask)
+    if vertices > MAX_VERTICES:
+        raise FormatError(mask_file, f"{what} traces to {vertices:,} vertices "
+                                     f"(at most {MAX_VERTICES:,})")
 
 
 def _class_of(value: int, pixels: np.ndarray, classes: np.ndarray | None,
@@ -209,11 +216,21 @@ def _text_of(path: Path) -> str:
         raise FormatError(path, f"cannot read it ({exc.strerror or exc})") from None
 
 
-def _class_names(path: Path) -> list[str]:
+def _class_names(path: Path, warnings: list[str]) -> list[str]:
+    """Line k names class value k. Line 0 is the background under any of its usual names
+    (VOC/CVAT write "background", labelme2voc "_background_", Detectron "__background__");
+    a list that starts with another name is taken to start at value 1, and says so."""
     names = [n for n in names_by_line(path, _text_of(path)) if n != "__ignore__"]
-    if names and names[0] != "_background_":
+    if names and not _names_background(names[0]):
+        warnings.append(f"{path}: line 1 is {names[0]!r}, not the background: read as class "
+                        "value 1 (and so on); add a first line 'background' if value 0 is not "
+                        "the background")
         names.insert(0, "_background_")
     return names
+
+
+def _names_background(name: str) -> bool:
+    return name.strip().strip("_").lower() in ("background", "bg")
 
 
 def _instances_table(source: Path) -> dict[str, _Table]:
@@ -376,17 +393,29 @@ def _write_voc_lists(dest: Path, images: list[ExportImage], class_names: list[st
 
 
 def _splits_listed(source: Path) -> dict[str, Split]:
-    """Image stem -> split, from VOC's ImageSets/Segmentation/<split>.txt where present."""
-    listed = {}
+    """Image stem -> split, from VOC's ImageSets/Segmentation/<split>.txt where present. A
+    name may carry its image suffix (some tools write "a.png"); an image in two lists is
+    refused, as neither list can be trusted to win."""
+    listed: dict[str, Split] = {}
+    list_of: dict[str, Path] = {}  # image stem -> the list that names it
     for path in sorted((source / SPLITS_DIR).glob("*.txt")):
         split = split_named(path.stem)
-        if split is not None:
-            # "\n" ends a line, as VOC's tools write them (splitlines would also cut a name
-            # at a U+2028)
-            for line in _text_of(path).split("\n"):
-                if line.strip():
-                    listed[line.strip()] = split
+        if split is None:
+            continue
+        # "\n" ends a line, as VOC's tools write them (splitlines would also cut a name at
+        # a U+2028)
+        for stem in filter(None, map(_listed_stem, _text_of(path).split("\n"))):
+            if stem in list_of and list_of[stem] != path:
+                raise FormatError(path, f"{stem} is also listed in {list_of[stem].name}; list "
+                                        "each image in one split")
+            listed[stem], list_of[stem] = split, path
     return listed
+
+
+def _listed_stem(line: str) -> str:
+    name = line.strip()
+    suffix = PurePosixPath(name).suffix
+    return name[:-len(suffix)] if suffix.lower() in IMAGE_SUFFIXES else name
 
 
 def _write_mask(path: Path, values: np.ndarray, report: ExportReport) -> None:

@@ -204,3 +204,21 @@ def test_a_mask_that_would_trace_to_too_many_vertices_is_refused_before_tracing(
             import_dataset(p, ImportOptions("labelme", tmp_path))
     assert str(err.value) == (f"{tmp_path / 'a.json'}: shapes[0]: its mask traces to 2,000,000 "
                               "vertices (at most 1,000,000)")
+
+
+def test_our_own_marker_does_not_skip_the_crossings_limit(tmp_path, monkeypatch):
+    """With the export's marker a 24 KB zigzag was filled and traced for 30 s and 650 MB and
+    came in silently; without it, it is refused before the repair. Anyone can write it."""
+    from isegui.core.formats import labelme
+    monkeypatch.setattr(labelme, "MAX_CROSSINGS", 10)
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    zigzag = [[x, 1 + 17 * (x % 2)] for x in range(1, 29)] + \
+             [[1 + 27 * (y % 2), y] for y in range(18, 1, -1)]
+    doc = {**_labelme_doc(shapes=[{"label": "spot", "points": zigzag, "shape_type": "polygon"}]),
+           "isegui": {"polygons": labelme.CENTRE_OUTLINES}}
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("labelme", tmp_path))
+        assert p.store.instances(1) == []
+    assert any(w.startswith(f"{tmp_path / 'a.json'}: shapes[0]: skipped, its edges cross or "
+                            "touch each other over 10 times") for w in report.warnings)

@@ -225,3 +225,83 @@ def test_an_instance_that_would_trace_to_too_many_vertices_is_refused_before_tra
             import_dataset(p, ImportOptions("masks", tmp_path))
     assert str(err.value) == (f"{tmp_path / 'SegmentationObject' / 'a.png'}: instance 1 traces "
                               "to 200 vertices (at most 100)")  # 4 a pixel
+
+
+def test_a_void_region_that_would_trace_to_too_many_vertices_is_refused_before_tracing(
+        tmp_path, monkeypatch):
+    """The void (255) region was traced with no count: a 2 KB checkerboard took 26 s and
+    780 MB, and the refusal then called it "instance 1"."""
+    from isegui.core.formats import masks
+    monkeypatch.setattr(masks, "MAX_VERTICES", 100)
+    ids = (np.indices((10, 10)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    _masks_folder(tmp_path, ids)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+    assert str(err.value) == (f"{tmp_path / 'SegmentationObject' / 'a.png'}: the void (255, "
+                              "ignore) region traces to 200 vertices (at most 100)")
+
+
+@pytest.mark.parametrize("first_line", ["background", "_background_", "__background__",
+                                        "Background", "BG"])
+def test_line_0_of_class_names_is_the_background_under_its_usual_names(tmp_path, first_line):
+    """A first line "background" was taken for class 1: a second background line went in
+    front and every class came in as the one before it."""
+    ids = np.zeros((10, 10), np.uint8)
+    ids[1:4, 1:4], ids[5:9, 5:9] = 1, 2
+    _masks_folder(tmp_path, ids)
+    (tmp_path / "class_names.txt").write_text(f"{first_line}\nscratch\ndent\n")
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("masks", tmp_path))
+        names = {c.id: c.name for c in p.store.classes()}
+        classes = sorted((i.id, names[i.class_id]) for i in p.store.instances(1))
+    assert classes == [(1, "scratch"), (2, "dent")]
+    assert sorted(names.values()) == ["dent", "scratch"]
+    assert not any("class_names.txt" in w for w in report.warnings)
+
+
+def test_class_names_without_a_background_line_are_shifted_with_a_warning(tmp_path):
+    ids = np.zeros((10, 10), np.uint8)
+    ids[1:4, 1:4] = 1
+    _masks_folder(tmp_path, ids)
+    (tmp_path / "class_names.txt").write_text("scratch\ndent\n")
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("masks", tmp_path))
+        names = {c.id: c.name for c in p.store.classes()}
+        assert [names[i.class_id] for i in p.store.instances(1)] == ["scratch"]
+    assert any(w.startswith(f"{tmp_path / 'class_names.txt'}: line 1 is 'scratch', not the "
+                            "background") for w in report.warnings)
+
+
+def _split_lists(tmp_path, lists):
+    ids = np.zeros((10, 10), np.uint8)
+    ids[2:5, 2:5] = 1
+    for stem in ("a", "b"):
+        Image.fromarray(ids).save(tmp_path / "SegmentationObject" / f"{stem}.png")
+        Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / f"{stem}.png")
+    folder = tmp_path / "ImageSets" / "Segmentation"
+    folder.mkdir(parents=True)
+    for split, text in lists.items():
+        (folder / f"{split}.txt").write_text(text)
+    return folder
+
+
+def test_split_lists_may_name_images_with_their_suffix(tmp_path):
+    """"a.png" matched no image stem: every line was dropped and val's image went to train."""
+    (tmp_path / "SegmentationObject").mkdir()
+    _split_lists(tmp_path, {"train": "a.png\n", "val": "b.PNG\n"})
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("masks", tmp_path))
+        splits = {Path(r.path).stem: r.split.value for r in p.store.images()}
+    assert splits == {"a": "train", "b": "val"}
+
+
+def test_an_image_in_two_split_lists_is_refused(tmp_path):
+    """It went to the list read last without a word."""
+    (tmp_path / "SegmentationObject").mkdir()
+    folder = _split_lists(tmp_path, {"train": "a\nb\n", "val": "a\n"})
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+    assert str(err.value) == (f"{folder / 'val.txt'}: a is also listed in train.txt; list "
+                              "each image in one split")
