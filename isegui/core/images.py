@@ -130,8 +130,7 @@ def _probe_file(path: Path, file: BinaryIO) -> ImageInfo:
                 orientation = _orientation(im)
                 fmt, mode = im.format or "?", im.mode
                 misreads, white_is_zero = _tiff_layout(im)
-                larger_page = _larger_later_page(im, width, height)
-                pictures = _pictures_of_first_size(im)
+                larger_page, pictures = _later_pages(im, width, height)
     except _Unreadable as exc:
         raise ImageReadError(path, str(exc)) from None
     except UnidentifiedImageError:
@@ -198,35 +197,24 @@ class _Unreadable(Exception):
     """A file of a kind isegui knows it cannot decode right: refused, said why."""
 
 
-def _larger_later_page(im: Image.Image, width: int, height: int) -> str | None:
-    """"WxH" of a later page of a TIFF larger than its first, or None (thumbnails and
-    reduced copies follow the picture, which is what isegui reads)."""
-    if not isinstance(im, TiffImagePlugin.TiffImageFile) or getattr(im, "n_frames", 1) < 2:
-        return None
-    for page in range(1, min(im.n_frames, MOST_PAGES_LOOKED_AT)):
-        im.seek(page)
-        if im.size[0] * im.size[1] > width * height:
-            return f"{im.size[0]}x{im.size[1]}"
-    return None
-
-
-def _pictures_of_first_size(im: Image.Image) -> int:
-    """How many of a file's pages or frames (MOST_PAGES_LOOKED_AT at most) are the size of
-    its first: a TIFF stack or burst, an animated WebP. Smaller pages (thumbnails) are not
-    counted; an animated WebP's frames are all the canvas's size."""
+def _later_pages(im: Image.Image, width: int, height: int) -> tuple[str | None, int]:
+    """In one pass over a file's pages or frames (MOST_PAGES_LOOKED_AT at most): "WxH" of a
+    later TIFF page larger than the first (`width` x `height`), or None (thumbnails and
+    reduced copies follow the picture, which is what isegui reads); and how many are the
+    first's size (a TIFF stack or burst; an animated WebP's frames all are)."""
     frames = int(getattr(im, "n_frames", 1) or 1)
     if frames < 2:
-        return 1
+        return None, 1
     if not isinstance(im, TiffImagePlugin.TiffImageFile):
-        return frames
-    size = None
-    equal = 0
-    for page in range(min(frames, MOST_PAGES_LOOKED_AT)):
+        return None, frames
+    first, equal = im.size, 1  # as Pillow gives it (turned by an Orientation tag), as later
+    for page in range(1, min(frames, MOST_PAGES_LOOKED_AT)):
         im.seek(page)
-        size = size or im.size
-        equal += im.size == size
+        if im.size[0] * im.size[1] > width * height:
+            return f"{im.size[0]}x{im.size[1]}", equal
+        equal += im.size == first
     im.seek(0)
-    return equal
+    return None, equal
 
 
 def _tiff_layout(im: Image.Image) -> tuple[bool, bool]:
