@@ -148,3 +148,21 @@ def test_names_equal_but_for_unicode_normalisation_are_exported_apart(tmp_path):
             names = [unicodedata.normalize("NFC", p.name).casefold()
                      for p in (tmp_path / fmt).rglob("*") if p.is_file()]
             assert len(names) == len(set(names)), (fmt, sorted(names))
+
+
+def test_a_file_and_a_folder_never_share_a_name_in_an_export(tmp_path):
+    """a.png/x.png (a folder named a.png) and b/x.png keep their folders; c/a.png went flat to
+    a.png, a file where the folder a.png is: every format failed. As Windows compares names,
+    A.PNG/x.png clashes with a.png just the same."""
+    import unicodedata
+    for case, folder in (("exact", "a.png"), ("case", "A.PNG")):
+        with Project.create(tmp_path / case / "proj") as project:
+            for seed, name in enumerate((f"{folder}/x.png", "b/x.png", "c/a.png")):
+                add_labeled_image(project, name, seed=seed)
+            for fmt in ("coco", "labelme", "masks", "yolo"):
+                out = tmp_path / case / fmt
+                export_dataset(project, fmt, out)
+                names = [unicodedata.normalize("NFC", p.relative_to(out).as_posix()).casefold()
+                         for p in out.rglob("*")]
+                assert len(names) == len(set(names)), (case, fmt, sorted(names))
+                assert any(n.endswith("/a-2.png") or n == "a-2.png" for n in names), names

@@ -194,18 +194,28 @@ def _collect(project: Project, split: Split | None, predictions: bool,
 def _unique_names(records: list[ImageRecord]) -> dict[int, str]:
     """A name for each image inside the dataset: its own file name, flat; where two images
     share a file name, their project paths without the images/ folder, ../ steps or a drive
-    (then a suffix, should those still collide)."""
+    (then a suffix, should those still collide with each other or with a folder)."""
     paths = {record.id: _path_in_dataset(record) for record in records}
     # label files are named by the image's stem (a.png and a.jpg would share a.txt), Windows
     # does not tell case apart, and macOS not é from e + a combining accent
     counts = Counter(_stem(PurePosixPath(path.name)) for path in paths.values())
+    bases = {record.id: PurePosixPath(paths[record.id].name)
+             if counts[_stem(PurePosixPath(paths[record.id].name))] == 1 else paths[record.id]
+             for record in records}
+    # a folder kept from one image's path (a.png/x.png) must not take the name of another's
+    # file (a.png, or its labels a.json, a.txt): only file names get a suffix, so every
+    # folder is known before a name is chosen
+    folders = {folder for base in bases.values() for folder in base.parents
+               if folder != PurePosixPath(".")}
+    folder_names = {_folded(folder) for folder in folders}
+    folder_stems = {_stem(folder) for folder in folders if folder.suffix}
     names: dict[int, str] = {}
     used: set[str] = set()
     for record in records:
-        path = paths[record.id]
-        base = PurePosixPath(path.name) if counts[_stem(PurePosixPath(path.name))] == 1 else path
+        base = bases[record.id]
         name, k = _fitted(base, 1), 1
-        while _stem(name) in used:
+        while (_stem(name) in used or _stem(name) in folder_stems
+               or _folded(name) in folder_names):
             k += 1
             name = _fitted(base, k)
         used.add(_stem(name))
@@ -217,8 +227,12 @@ def _stem(path: PurePosixPath) -> str:
     """The path without its suffix as file systems compare names: case folded (Windows,
     macOS) and normalised (macOS holds one é.png, whichever way é is spelled); Unicode's
     canonical caseless match, as folding may undo a normalisation."""
-    stem = unicodedata.normalize("NFD", path.with_name(path.stem).as_posix())
-    return unicodedata.normalize("NFD", stem.casefold())
+    return _folded(path.with_name(path.stem))
+
+
+def _folded(path: PurePosixPath) -> str:
+    """The whole path as file systems compare names (see _stem)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", path.as_posix()).casefold())
 
 
 def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:
