@@ -37,8 +37,11 @@ def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO[Any]]:
     file or the new one, never half of one. Text is UTF-8 with newlines as written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
-                               prefix=fitted_name(f".{path.name}", ".", TEMP_PREFIX_MAX))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp",
+                                   prefix=fitted_name(f".{path.name}", ".", TEMP_PREFIX_MAX))
+    except OSError as exc:  # it names the hidden file it tried, which the user never named
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         if sys.platform != "win32":  # mkstemp makes a private 0600 file; the result is normal
             os.fchmod(fd, 0o666 & ~current_umask())
@@ -48,9 +51,17 @@ def atomic_open(path: str | Path, text: bool = False) -> Iterator[IO[Any]]:
             f.flush()
             os.fsync(f.fileno())
         replace_file(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and (str(exc.filename) == tmp or (
+                exc.filename is None and exc.errno in _WRITE_ERRNOS)):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
+
+
+# what a write (which names no file) fails with: a full disk or quota, a read-only mount
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EROFS,
+                 getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 NAME_MAX = 255  # bytes in one file name (ext4, APFS; NTFS counts UTF-16 units, never more)

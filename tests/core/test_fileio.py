@@ -40,3 +40,27 @@ def test_a_replaced_file_gets_them_too_and_a_failure_keeps_the_old_one(tmp_path,
             f.write("half")
             raise RuntimeError("disk full")
     assert path.read_text() == "new" and os.listdir(tmp_path) == ["m.csv"]
+
+
+def test_a_failed_write_names_the_file_meant_not_the_hidden_one(tmp_path, monkeypatch):
+    """mkstemp's OSError named '.a.csv.k3j9x2.tmp', a file the user never named (the CLI
+    said '/ro/.a.csv.k3j9x2.tmp: read-only file system'); a full disk named no file at all."""
+    import errno
+    import tempfile
+
+    def read_only(dir, suffix, prefix):  # what a read-only mount says (tests may run as root)
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}k3j9x2{suffix}")
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "mkstemp", read_only)
+        with pytest.raises(OSError) as err:
+            atomic_write_text(tmp_path / "a.csv", "x\n")
+    assert err.value.errno == errno.EROFS and err.value.filename == str(tmp_path / "a.csv")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as m:
+        m.setattr(os, "fsync", full)
+        with pytest.raises(OSError) as err:
+            atomic_write_text(tmp_path / "a.csv", "x\n")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "a.csv")
+    assert os.listdir(tmp_path) == []

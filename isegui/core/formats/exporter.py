@@ -10,6 +10,7 @@ for the label file beside them within the 255 bytes a file name may have.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import re
@@ -48,6 +49,7 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
                    run_id: int | None = None, copy_images: bool = True,
                    progress: Progress = no_progress, **format_options: Any) -> ExportReport:
     fmt = get_format(format_name)
+    given = Path(dest)  # as the user spelled it: what a failure to write names
     dest = Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ExportError(f"{dest}: already exists and is not an empty folder; choose a new "
@@ -70,15 +72,18 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
     classes = project.store.classes()
     if fmt.name != "masks":  # the masks format keeps them as they are (void in the class image)
         images, classes = _name_unclassified(images, classes, report)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     prefix = fitted_name(f".{dest.name}", ".", NAME_MAX - 8)  # mkdtemp adds 8 characters
-    _remove_abandoned_work(dest.parent, prefix)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
-    owner = ProjectLock(work / WORK_LOCK)  # held while this export lives (a kill frees it)
-    owner.try_acquire()
-    if os.name != "nt":  # mkdtemp's folder is private (0700); the export is a normal folder
-        os.chmod(work, 0o777 & ~current_umask())
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_work(dest.parent, prefix)
+        work = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
+    except OSError as exc:
+        raise _cannot_write(exc, given, dest, None) from None
+    owner = ProjectLock(work / WORK_LOCK)  # held while this export lives (a kill frees it)
+    try:
+        owner.try_acquire()
+        if os.name != "nt":  # mkdtemp's folder is private (0700); the export is a normal one
+            os.chmod(work, 0o777 & ~current_umask())
         fmt.write(work, images, classes, report, **format_options)
         if copy_images:
             for n, image in enumerate(images, start=1):
@@ -90,12 +95,34 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         (work / WORK_LOCK).unlink()
         # tried again for a moment: Windows refuses while a scanner holds a file in it open
         replace_file(work, dest)
-    except BaseException:
+    except BaseException as exc:
         owner.release()
         shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(exc, given, dest, work) from None
         raise
     report.files = [dest / f.relative_to(work) for f in report.files]
     return report
+
+
+def _cannot_write(exc: OSError, given: Path, dest: Path,
+                  work: Path | None) -> OSError | ExportError:
+    """`exc`, met making or filling the export, as the user can act on it: naming the
+    destination they gave (the hidden work folder beside it is gone by now). One naming a
+    source image is left as it is."""
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    shown = given
+    if where is not None:
+        path = Path(os.fsdecode(where))
+        if work is not None and path.is_relative_to(work):
+            shown = given / path.relative_to(work)
+        elif not (dest.is_relative_to(path) or (work is None and path.parent == dest.parent)):
+            return exc  # a source image's, or the project's (work None: mkdtemp's own name)
+    blocking = next((p for p in dest.parents if p.exists() and not p.is_dir()), None)
+    what = (f"{blocking} is a file, not a folder" if blocking is not None
+            else "no space left on the disk" if exc.errno == errno.ENOSPC
+            else str(exc.strerror or exc).lower())
+    return ExportError(f"{shown}: cannot write there ({what}); nothing was written")
 
 
 def _remove_abandoned_work(parent: Path, prefix: str) -> None:

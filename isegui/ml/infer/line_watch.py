@@ -356,7 +356,12 @@ class Watcher:
                 # fitted: a part's name may already have all the bytes a name may have
                 partial = target.with_name(fitted_name(f".{target.name}",
                                                        f".{os.getpid()}.partial"))
-                copy_new(path, partial)
+                try:
+                    copy_new(path, partial)
+                except OSError as exc:  # a read-only or full disk: name the place meant
+                    if str(exc.filename) == str(partial):
+                        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+                    raise
                 try:
                     os.rename(partial, target)  # one folder: a rename, never a copy
                 except OSError:

@@ -67,8 +67,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path,
         raise ExportError(f"{out.parent}: no such folder for the model file")
     # a scratch file of its own (a fixed "OUT.partial" could be a link to any file, or a file
     # of the user's: it would be written over, then removed)
-    handle, name = tempfile.mkstemp(prefix=f".{out.stem[:50]}.", suffix=".partial",
-                                    dir=out.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{out.stem[:50]}.", suffix=".partial",
+                                        dir=out.parent)
+    except OSError as exc:  # it names the hidden file it tried, which the user never named
+        raise OSError(exc.errno, exc.strerror, str(out)) from None
     os.close(handle)
     scratch = Path(name)
     with warnings.catch_warnings():

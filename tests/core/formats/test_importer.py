@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -152,3 +153,62 @@ def test_an_images_root_that_is_a_file_is_refused(tmp_path):
             import_dataset(p, ImportOptions("coco", src, images_root=tmp_path / "notes.txt"))
         assert p.store.image_count() == 0 and p.store.classes() == []
     assert str(err.value).startswith(f"{tmp_path / 'notes.txt'}: not a folder")
+
+
+def _no_hidden_names(text):
+    assert "/." not in text.replace("\\", "/"), text  # the work folder is no name of the user's
+
+
+def test_an_export_that_cannot_be_written_names_the_destination_given(project, tmp_path,
+                                                                      monkeypatch):
+    """mkdtemp's OSError reached the user as it was: '/x/.out.efnzglg5: read-only file
+    system', a hidden folder they never named (and already gone)."""
+    import errno
+    import tempfile
+    add_labeled_image(project)
+    (tmp_path / "afile").write_text("a file, not a folder")
+    with pytest.raises(ExportError) as err:
+        export_dataset(project, "coco", tmp_path / "afile" / "out")
+    assert str(err.value).startswith(f"{tmp_path / 'afile' / 'out'}: cannot write there (")
+    assert "is a file, not a folder" in str(err.value)
+    _no_hidden_names(str(err.value))
+
+    def read_only(prefix, dir):  # what a read-only mount says (tests may run as root)
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}abcd1234")
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "mkdtemp", read_only)
+        with pytest.raises(ExportError) as err:
+            export_dataset(project, "coco", tmp_path / "ro" / "out")
+    assert str(err.value) == (f"{tmp_path / 'ro' / 'out'}: cannot write there (read-only "
+                              "file system); nothing was written")
+
+
+def test_an_export_failing_inside_its_work_folder_names_the_destination(project, tmp_path,
+                                                                       monkeypatch):
+    import errno
+    from isegui.core.formats import exporter
+    add_labeled_image(project)
+
+    def full(source, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+    monkeypatch.setattr(exporter, "copy_new", full)
+    with pytest.raises(ExportError) as err:
+        export_dataset(project, "coco", tmp_path / "out")
+    assert str(err.value) == (f"{tmp_path / 'out' / 'images' / 'train' / 'a.png'}: cannot "
+                              "write there (no space left on the disk); nothing was written")
+    assert os.listdir(tmp_path) == ["project"]  # no work folder is left
+
+    def moved(source, target):
+        raise OSError(errno.EROFS, "Read-only file system", str(source), str(target))
+    monkeypatch.setattr(exporter, "copy_new", lambda s, t: None)
+    monkeypatch.setattr(exporter, "replace_file", moved)
+    with pytest.raises(ExportError, match=r"out: cannot write there \(read-only") as err:
+        export_dataset(project, "coco", tmp_path / "out")
+    _no_hidden_names(str(err.value))
+
+    def unreadable(source, target):  # an image's own failure still names the image
+        raise OSError(errno.EIO, "Input/output error", str(source))
+    monkeypatch.setattr(exporter, "copy_new", unreadable)
+    with pytest.raises(OSError, match="a.png") as err:
+        export_dataset(project, "coco", tmp_path / "out")
+    assert err.value.filename == str(project.folder / "images" / "a.png")

@@ -288,6 +288,31 @@ def test_a_file_that_could_not_be_moved_is_not_inspected_again(tmp_path):
     assert watcher.run(once=True) == 0 and (folder / "part.png").exists()
 
 
+def test_a_part_not_copied_to_another_drive_is_named_where_it_was_going(tmp_path, monkeypatch,
+                                                                        caplog):
+    """A read-only or full drive named the hidden '.part.png.1234.partial' the copy was
+    written under, not the place the part was meant to go."""
+    import errno
+
+    from isegui.ml.infer import line_watch
+    folder, done = _folder(tmp_path, **{"part.png": _part(1)}), tmp_path / "done"
+
+    def across_drives(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link", str(src), None, str(dst))
+
+    def read_only(source, target):
+        raise OSError(errno.EROFS, "Read-only file system", str(target))
+    monkeypatch.setattr(line_watch.os, "replace", across_drives)
+    monkeypatch.setattr(line_watch, "copy_new", read_only)
+    watcher = Watcher(WatchSettings(folder, tmp_path / "results.csv", move_to=done,
+                                    settle_s=0.0), BrightThings(), None, lambda _: None)
+    with caplog.at_level("WARNING"):
+        assert watcher.run(once=True) == 1
+    moved = [r.getMessage() for r in caplog.records if "not moved" in r.getMessage()]
+    assert len(moved) == 1 and str(done / "part.png") in moved[0], moved
+    assert ".partial" not in moved[0] and (folder / "part.png").exists()
+
+
 def test_a_tiled_frame_has_one_time_budget_not_one_per_tile(tmp_path, monkeypatch):
     """A model taking just under the run limit on every tile would hold the line for tiles x
     limit on one frame: the frame's tiles share a budget of DRY_RUN_FACTOR x the dry run's time
