@@ -67,6 +67,11 @@ def read(source: Path, images: ImageLookup) -> Dataset:
                                      "with a class map); this is a file")
     object_dir = source / OBJECT_DIR if (source / OBJECT_DIR).is_dir() else source
     class_dir = source / CLASS_DIR if (source / CLASS_DIR).is_dir() else None
+    if object_dir == source and class_dir is not None:  # VOC semantic: class masks were read
+        raise InputFileError(source, f"{CLASS_DIR}/ but no {OBJECT_DIR}/: the masks format "
+                                     f"needs instance masks ({OBJECT_DIR}, a value per "
+                                     "object); class masks alone cannot separate the objects "
+                                     "of one class")
     mask_files = sorted(p for p in object_dir.rglob("*") if p.suffix.lower() in _MASK_SUFFIXES)
     if not mask_files:
         raise InputFileError(object_dir, "no instance-id masks (.png/.tif) found")
@@ -74,7 +79,7 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     names = (_class_names(source / CLASS_NAMES, data.warnings)
              if (source / CLASS_NAMES).is_file() else None)
     table = _instances_table(source)
-    splits = _splits_listed(source)
+    splits, lines_of = _splits_listed(source)
     for n in (names or [])[1:]:
         data.add_class(n)
     masks_of: dict[str, Path] = {}  # image stem -> its mask file
@@ -100,7 +105,21 @@ def read(source: Path, images: ImageLookup) -> Dataset:
         _read_instances(ids, classes, names, table.get(stem.as_posix(), {}), image,
                         mask_file, data)
         data.images.append(image)
+    _warn_unmatched_lines(lines_of, masks_of, data.warnings)
     return data
+
+
+def _warn_unmatched_lines(lines_of: dict[str, tuple[Path, int, str]], masks_of: dict[str, Path],
+                          warnings: list[str]) -> None:
+    """A split list's lines that name no image with a mask, per list: the first named."""
+    unmatched: dict[Path, list[tuple[int, str]]] = {}
+    for stem, (path, line, name) in lines_of.items():
+        if stem not in masks_of:
+            unmatched.setdefault(path, []).append((line, name))
+    for path, lines in unmatched.items():
+        line, name = min(lines)
+        warnings.append(f"{path}: {len(lines)} line(s) name no image with a mask in "
+                        f"{OBJECT_DIR}, ignored; the first: line {line}, {name!r}")
 
 
 def _read_instances(ids: np.ndarray, classes: np.ndarray | None, names: list[str] | None,
@@ -392,24 +411,29 @@ def _write_voc_lists(dest: Path, images: list[ExportImage], class_names: list[st
     report.files.append(dest / LABELMAP)
 
 
-def _splits_listed(source: Path) -> dict[str, Split]:
-    """Image stem -> split, from VOC's ImageSets/Segmentation/<split>.txt where present. A
-    name may carry its image suffix (some tools write "a.png"); an image in two lists is
+def _splits_listed(source: Path) -> tuple[dict[str, Split], dict[str, tuple[Path, int, str]]]:
+    """Image stem -> split, from VOC's ImageSets/Segmentation/<split>.txt where present, and
+    image stem -> (list, line number, the line's name), for saying which lines name no image.
+    A name may carry its image suffix (some tools write "a.png"); an image in two lists is
     refused, as neither list can be trusted to win."""
     listed: dict[str, Split] = {}
-    list_of: dict[str, Path] = {}  # image stem -> the list that names it
+    lines_of: dict[str, tuple[Path, int, str]] = {}
     for path in sorted((source / SPLITS_DIR).glob("*.txt")):
         split = split_named(path.stem)
         if split is None:
             continue
         # "\n" ends a line, as VOC's tools write them (splitlines would also cut a name at
         # a U+2028)
-        for stem in filter(None, map(_listed_stem, _text_of(path).split("\n"))):
-            if stem in list_of and list_of[stem] != path:
-                raise FormatError(path, f"{stem} is also listed in {list_of[stem].name}; list "
-                                        "each image in one split")
-            listed[stem], list_of[stem] = split, path
-    return listed
+        for number, line in enumerate(_text_of(path).split("\n"), start=1):
+            stem = _listed_stem(line)
+            if not stem:
+                continue
+            if stem in lines_of and lines_of[stem][0] != path:
+                raise FormatError(path, f"{stem} is also listed in {lines_of[stem][0].name}; "
+                                        "list each image in one split")
+            listed[stem] = split
+            lines_of.setdefault(stem, (path, number, line.strip()))
+    return listed, lines_of
 
 
 def _listed_stem(line: str) -> str:

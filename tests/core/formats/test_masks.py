@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from shapely.geometry import box
 
-from isegui.core.errors import FormatError
+from isegui.core.errors import FormatError, InputFileError
 from isegui.core.formats.exporter import export_dataset
 from isegui.core.geometry import rasterize
 from isegui.core.formats.importer import ImportOptions, import_dataset
@@ -305,3 +305,35 @@ def test_an_image_in_two_split_lists_is_refused(tmp_path):
             import_dataset(p, ImportOptions("masks", tmp_path))
     assert str(err.value) == (f"{folder / 'val.txt'}: a is also listed in train.txt; list "
                               "each image in one split")
+
+
+def test_split_list_lines_that_name_no_image_are_named(tmp_path):
+    """They were dropped without a word: a list naming other images (or misspelled ones)
+    read as if it listed nothing."""
+    (tmp_path / "SegmentationObject").mkdir()
+    folder = _split_lists(tmp_path, {"train": "a\n", "val": "b\nc\n\nd.png\n"})
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("masks", tmp_path))
+        assert p.store.image_count() == 2
+    assert f"{folder / 'val.txt'}: 2 line(s) name no image with a mask in SegmentationObject, " \
+           "ignored; the first: line 2, 'c'" in report.warnings
+    assert not any("train.txt" in w for w in report.warnings)
+
+
+def test_voc_class_masks_alone_are_refused_not_read_as_instances(tmp_path):
+    """JPEGImages + SegmentationClass (VOC semantic): the class masks were read as instance
+    masks, 'no image named SegmentationClass/a.*', 0 images imported and exit 0."""
+    ids = np.zeros((10, 10), np.uint8)
+    ids[2:5, 2:5] = 1
+    (tmp_path / "SegmentationClass").mkdir()
+    (tmp_path / "JPEGImages").mkdir()
+    Image.fromarray(ids).save(tmp_path / "SegmentationClass" / "a.png")
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "JPEGImages" / "a.png")
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(InputFileError) as err:
+            import_dataset(p, ImportOptions("masks", tmp_path))
+        assert p.store.image_count() == 0
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path}: SegmentationClass/ but no SegmentationObject/")
+    assert "instance masks" in message and "cannot separate" in message
+    assert len(message.splitlines()) == 1
