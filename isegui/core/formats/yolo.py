@@ -179,7 +179,10 @@ def _class_names(source: Path, folder: Path) -> list[str]:
             raise FormatError(yaml_file, "'kpt_shape': a pose dataset; keypoint labels are not "
                                          "instance outlines")
         names = doc.get("names") if isinstance(doc, dict) else None
-        return [_class_name(yaml_file, k, n) for k, n in _numbered_names(yaml_file, names)]
+        numbered = _numbered_names(yaml_file, names)
+        if isinstance(doc, dict) and "nc" in doc:
+            _check_class_count(yaml_file, doc["nc"], len(numbered))
+        return [_class_name(yaml_file, k, n) for k, n in numbered]
     classes_txt = folder / "classes.txt"
     if classes_txt.is_file():
         try:
@@ -228,6 +231,16 @@ def _numbered_names(yaml_file: Path, names: object) -> list[tuple[int, object]]:
         raise FormatError(yaml_file, f"'names' holds {len(ordered):,} classes (at most "
                                      f"{MAX_CLASSES:,})")
     return ordered
+
+
+def _check_class_count(yaml_file: Path, nc: object, named: int) -> None:
+    """'nc' and 'names' must agree, as Ultralytics requires: which of them is wrong (a class
+    missing from the list, or a count left from an earlier dataset) is not guessed."""
+    if isinstance(nc, bool) or not isinstance(nc, int):
+        raise FormatError(yaml_file, f"'nc' is {str(nc)[:40]!r}, not a number of classes")
+    if nc != named:
+        raise FormatError(yaml_file, f"'nc' is {nc} but 'names' holds {named} class "
+                                     "name(s); make them agree")
 
 
 def _class_name(yaml_file: Path, index: int, value: object) -> str:

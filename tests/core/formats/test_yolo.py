@@ -109,6 +109,30 @@ def test_data_yaml_names_must_be_short_text(tmp_path, names, problem):
     assert str(err.value) == f"{tmp_path / 'data.yaml'}: {problem}"
 
 
+@pytest.mark.parametrize("text, problem", [
+    ("nc: 3\nnames: [part, hole]\n", "'nc' is 3 but 'names' holds 2 class name(s); make them "
+                                     "agree"),
+    ("nc: 1\nnames: {0: part, 1: hole}\n", "'nc' is 1 but 'names' holds 2 class name(s); "
+                                           "make them agree"),
+    ("nc: two\nnames: [part, hole]\n", "'nc' is 'two', not a number of classes"),
+    ("nc: true\nnames: [part, hole]\n", "'nc' is 'True', not a number of classes"),
+])
+def test_data_yaml_nc_must_agree_with_the_names(tmp_path, text, problem):
+    """nc: 3 with two names was taken without a word (Ultralytics refuses it): a class
+    missing from the list, or a count left from another dataset?"""
+    _yolo_folder(tmp_path, "0 0.1 0.1 0.2 0.1 0.2 0.2")
+    (tmp_path / "data.yaml").write_text(text)
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("yolo", tmp_path))
+        assert not p.store.classes()
+    assert str(err.value) == f"{tmp_path / 'data.yaml'}: {problem}"
+    (tmp_path / "data.yaml").write_text("nc: 2\nnames: [part, hole]\n")
+    with Project.create(tmp_path / "q") as q:
+        import_dataset(q, ImportOptions("yolo", tmp_path))
+        assert [c.name for c in q.store.classes()] == ["part", "hole"]
+
+
 def test_data_yaml_names_may_be_numbers_or_a_mapping(tmp_path):
     _yolo_folder(tmp_path, "1 0.1 0.1 0.2 0.1 0.2 0.2")
     (tmp_path / "data.yaml").write_text("names: {1: 7, 0: ' part '}\n")
