@@ -251,9 +251,12 @@ def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_finite(v) for v in bbox)):
             raise FormatError(path, f"{label}: 'bbox' must be four finite numbers [x, y, w, h]")
         x, y, w, h = (float(v) for v in bbox)
-        if w > 0 and h > 0:
-            data.warnings.append(f"{where}: no segmentation, its bbox is used as a rectangle")
-            return box(x, y, x + w, y + h)
+        if not (w > 0 and h > 0):
+            data.warnings.append(f"{where}: skipped, no segmentation and its bbox {bbox} has no "
+                                 "area (its width and height must be above 0)")
+            return None
+        data.warnings.append(f"{where}: no segmentation, its bbox is used as a rectangle")
+        return box(x, y, x + w, y + h)
     data.warnings.append(f"{where}: skipped, it has neither a segmentation nor a bbox")
     return None
 

@@ -250,3 +250,18 @@ def test_an_rle_mask_that_would_trace_to_too_many_vertices_is_refused_before_tra
             import_dataset(p, ImportOptions("coco", path))
     assert str(err.value) == (f"{path}: annotations[0] (id 1): its RLE mask traces to 2,400 "
                               "vertices (at most 100)")
+
+
+@pytest.mark.parametrize("bbox", [[10, 10, -5, -5], [10, 10, 0, 5], [10, 10, 5, 0]])
+def test_a_bbox_without_area_is_named_as_such(tmp_path, bbox):
+    """It said 'it has neither a segmentation nor a bbox', though it has a bbox."""
+    path = _coco_file(tmp_path, [])
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["bbox"] = bbox
+    path.write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("coco", path))
+        assert p.store.instances(1) == []
+    assert f"{path}: annotations[0]: skipped, no segmentation and its bbox {bbox} has no area " \
+           "(its width and height must be above 0)" in report.warnings
+    assert not any("neither" in w for w in report.warnings)
