@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import math
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -86,13 +87,12 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
                             path.stem, path)
     else:
         raise FormatError(path, "has neither 'imagePath' nor 'imageData'")
-    width, height = doc.get("imageWidth"), doc.get("imageHeight")
-    if isinstance(width, int) and isinstance(height, int) and width * height > MAX_PIXELS:
+    width, height = (_declared_size(doc.get(key), key, path)
+                     for key in ("imageWidth", "imageHeight"))
+    if width is not None and height is not None and width * height > MAX_PIXELS:
         raise FormatError(path, f"imageWidth x imageHeight {width}x{height} is larger than "
                                 f"any image isegui reads ({MAX_PIXELS // 1_000_000} MP)")
-    image = SourceImage(file_name, width if isinstance(width, int) else None,
-                        height if isinstance(height, int) else None, image_data=image_data,
-                        origin=str(path))
+    image = SourceImage(file_name, width, height, image_data=image_data, origin=str(path))
     ours = doc.get("isegui")
     centre_outlines = isinstance(ours, dict) and ours.get("polygons") == CENTRE_OUTLINES
     # a mask shape may not decode to more pixels than its image has
@@ -141,6 +141,30 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
             track_id=_track_id(entry["shape"].get("description")), z=z,
             crowd=is_ignore or bool(flags.get("crowd"))))
     return image
+
+
+def _declared_size(value: object, key: str, path: Path) -> int | None:
+    """imageWidth or imageHeight: a whole number of pixels (64.0 is 64), or None when not
+    given. true is no size, though Python counts it as the integer 1."""
+    if value is None:
+        return None
+    whole = _whole_number(value)
+    if whole is None or whole < 1:
+        raise FormatError(path, f"'{key}' must be a whole number of pixels above 0, not "
+                                f"{json.dumps(value)[:40]}")
+    return whole
+
+
+def _whole_number(value: object) -> int | None:
+    """An int, or a float with nothing after the point (as JSON writers may spell 1); None
+    for anything else, true and false included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def _inside(root: Path, target: str, written: str, path: Path) -> str:

@@ -222,3 +222,28 @@ def test_our_own_marker_does_not_skip_the_crossings_limit(tmp_path, monkeypatch)
         assert p.store.instances(1) == []
     assert any(w.startswith(f"{tmp_path / 'a.json'}: shapes[0]: skipped, its edges cross or "
                             "touch each other over 10 times") for w in report.warnings)
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("imageWidth", True, "true"), ("imageHeight", False, "false"), ("imageWidth", "30", '"30"'),
+    ("imageWidth", 30.5, "30.5"), ("imageHeight", 0, "0"), ("imageWidth", [30], "[30]"),
+])
+def test_declared_sizes_must_be_whole_numbers_of_pixels(tmp_path, key, value, shown):
+    """imageWidth: true said 'says Truex20 but the image is 30x20' (bool is an int to
+    Python)."""
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    (tmp_path / "a.json").write_text(json.dumps({**_labelme_doc(), key: value}))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("labelme", tmp_path))
+        assert p.store.image_count() == 0
+    assert str(err.value) == (f"{tmp_path / 'a.json'}: '{key}' must be a whole number of "
+                              f"pixels above 0, not {shown}")
+
+
+def test_declared_sizes_written_as_whole_floats_are_sizes(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    (tmp_path / "a.json").write_text(json.dumps({**_labelme_doc(), "imageWidth": 30.0}))
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("labelme", tmp_path))
+        assert (p.store.images()[0].width, p.store.images()[0].height) == (30, 20)
