@@ -117,10 +117,8 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
         geometry = _geometry(shape, kind, path, k, data, max_pixels, centre_outlines)
         if geometry is None:
             continue
-        group = shape.get("group_id")
-        # true is no group 1 (bool is an int to Python)
-        key = (label, group if isinstance(group, int) and not isinstance(group, bool)
-               else ("single", k))
+        group = _group_of(shape.get("group_id"), where, data)
+        key = (label, group if group is not None else ("single", k))
         entry = groups.setdefault(key, {"parts": [], "shape": shape, "group": group})
         entry["parts"].append(geometry)
     for z, ((label, _), entry) in enumerate(groups.items()):
@@ -136,11 +134,23 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
         flags = flags if isinstance(flags, dict) else {}
         image.instances.append(SourceInstance(
             class_name=None if is_ignore else label, shape=merged,
-            source_id=entry["group"] if isinstance(entry["group"], int)
-            and not isinstance(entry["group"], bool) else None,
+            source_id=entry["group"],
             track_id=_track_id(entry["shape"].get("description")), z=z,
             crowd=is_ignore or bool(flags.get("crowd"))))
     return image
+
+
+def _group_of(value: object, where: str, data: Dataset) -> int | None:
+    """A shape's group_id: 1.0 is group 1, as labelme's own grouping (by Python's equality)
+    takes it; None for no group. Anything else (1.5, "1", true) is said, and the shape read as
+    an instance of its own."""
+    if value is None:
+        return None
+    group = _whole_number(value)
+    if group is None:
+        data.warnings.append(f"{where}: group_id {json.dumps(value)[:40]} is not a whole "
+                             "number; the shape is read as an instance of its own")
+    return group
 
 
 def _declared_size(value: object, key: str, path: Path) -> int | None:

@@ -247,3 +247,26 @@ def test_declared_sizes_written_as_whole_floats_are_sizes(tmp_path):
     with Project.create(tmp_path / "p") as p:
         import_dataset(p, ImportOptions("labelme", tmp_path))
         assert (p.store.images()[0].width, p.store.images()[0].height) == (30, 20)
+
+
+def test_a_group_id_written_as_a_whole_float_is_the_same_group(tmp_path):
+    """group_id 1.0 and 1 made two instances; labelme's own grouping (Python's equality)
+    takes them as one. 1.5 or "1" is no group: said, and read as an instance of its own."""
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    square = [[1, 1], [5, 1], [5, 5], [1, 5]]
+    shapes = [{"label": "x", "points": [[x + dx, y] for x, y in square], "group_id": group,
+               "shape_type": "polygon"} for dx, group in
+              ((0, 1.0), (8, 1), (16, 1.5), (22, "1"), (0, None))]
+    shapes[-1]["points"] = [[x, y + 10] for x, y in square]
+    (tmp_path / "a.json").write_text(json.dumps(_labelme_doc(shapes=shapes)))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("labelme", tmp_path))
+        instances = p.store.instances(1)
+    assert len(instances) == 4
+    assert instances[0].id == 1 and len(shapely.get_parts(instances[0].shape)) == 2
+    where = f"{tmp_path / 'a.json'}: shapes"
+    assert [w for w in report.warnings if "group_id" in w] == [
+        f"{where}[2]: group_id 1.5 is not a whole number; the shape is read as an instance of "
+        "its own",
+        f'{where}[3]: group_id "1" is not a whole number; the shape is read as an instance of '
+        "its own"]
