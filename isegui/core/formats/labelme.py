@@ -33,7 +33,7 @@ from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageL
 from isegui.core.geometry import (MAX_CROSSINGS, MAX_VERTICES, Shape, bounds_window, has_holes,
                                   polygons_of, rasterize, refuse_if_tangled, traced_vertices,
                                   vectorize)
-from isegui.core.images import MAX_PIXELS, PIL_FORMATS
+from isegui.core.images import MAX_PIXELS, PIL_FORMATS, probe
 
 name = "labelme"
 description = "labelme JSON (one file per image)"
@@ -65,11 +65,13 @@ def read(source: Path, images: ImageLookup) -> Dataset:
                 data.warnings.append(f"{path}: not a labelme file (no 'shapes' list); skipped")
                 continue
             raise FormatError(path, "not a labelme file: expected an object with a 'shapes' list")
-        data.images.append(_read_file(path, doc, images.root.resolve(), data))
+        data.images.append(_read_file(path, doc, images, data))
     return data
 
 
-def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> SourceImage:
+def _read_file(path: Path, doc: dict[str, Any], images: ImageLookup,
+               data: Dataset) -> SourceImage:
+    root = images.root.resolve()
     folder = path.resolve().parent
     image_data = None
     if doc.get("imageData"):
@@ -95,8 +97,14 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
     image = SourceImage(file_name, width, height, image_data=image_data, origin=str(path))
     ours = doc.get("isegui")
     centre_outlines = isinstance(ours, dict) and ours.get("polygons") == CENTRE_OUTLINES
-    # a mask shape may not decode to more pixels than its image has
-    max_pixels = image.width * image.height if image.width and image.height else MAX_PIXELS
+    # what a mask shape may decode to, or an outline be filled in: the image's own size (the
+    # JSON's imageWidth may say anything), read from its header only where it is needed
+    bound = None
+    if centre_outlines or any(isinstance(s, dict) and s.get("shape_type") == "mask"
+                              for s in doc["shapes"]):
+        bound = _real_size(images, file_name, image_data)
+    if bound is None and width is not None and height is not None:
+        bound = (width, height)  # no image to read: the import names it later
     # (label, group id or ("single", k)) -> the parts, the first shape and the group id
     groups: dict[tuple[str, int | tuple[str, int]], dict[str, Any]] = {}
     for k, shape in enumerate(doc["shapes"]):
@@ -114,7 +122,7 @@ def _read_file(path: Path, doc: dict[str, Any], root: Path, data: Dataset) -> So
             data.warnings.append(f"{where}: the {BACKGROUND_LABEL} label is not an object; "
                                  "skipped")
             continue
-        geometry = _geometry(shape, kind, path, k, data, max_pixels, centre_outlines)
+        geometry = _geometry(shape, kind, path, k, data, bound, centre_outlines)
         if geometry is None:
             continue
         group = _group_of(shape.get("group_id"), where, data)
@@ -189,7 +197,7 @@ def _inside(root: Path, target: str, written: str, path: Path) -> str:
 
 
 def _geometry(shape: dict[str, Any], kind: str | None, path: Path, k: int, data: Dataset,
-              max_pixels: int, centre_outlines: bool = False) -> Shape | None:
+              bound: tuple[int, int] | None, centre_outlines: bool = False) -> Shape | None:
     where = f"{path}: shapes[{k}]"
     try:
         points = np.asarray(shape.get("points"), dtype=float)
@@ -202,7 +210,7 @@ def _geometry(shape: dict[str, Any], kind: str | None, path: Path, k: int, data:
     if not np.isfinite(points).all():
         raise FormatError(path, f"shapes[{k}]: 'points' holds a value that is not a number")
     if kind == "mask":
-        return _mask_shape(shape, points, path, k, max_pixels)
+        return _mask_shape(shape, points, path, k, bound)
     if kind == "rectangle":
         if len(points) != 2:
             raise FormatError(path, f"shapes[{k}]: a rectangle needs 2 points")
@@ -223,7 +231,8 @@ def _geometry(shape: dict[str, Any], kind: str | None, path: Path, k: int, data:
             return None
         window = np.ptp(points, axis=0) + 2
         geometry = Polygon(points)
-        if centre_outlines and window[0] * window[1] <= max_pixels:
+        if centre_outlines and window[0] * window[1] <= (
+                bound[0] * bound[1] if bound is not None else MAX_PIXELS):
             # our own export: filled as labelme fills it, traced back exactly. Anyone can write
             # the marker, so a tangled outline is refused as on the plain path (a 24 KB zigzag
             # filled and traced for 30 s and 650 MB)
@@ -246,15 +255,16 @@ def _from_centre_outline(points: np.ndarray, outline: Polygon, where: str,
 
 
 def _mask_shape(shape: dict[str, Any], points: np.ndarray, path: Path, k: int,
-                max_pixels: int) -> Shape:
+                bound: tuple[int, int] | None) -> Shape:
     encoded = shape.get("mask")
     if not isinstance(encoded, str) or len(points) < 1:
         raise FormatError(path, f"shapes[{k}]: a mask shape needs 'points' and a 'mask'")
     try:
         with Image.open(io.BytesIO(base64.b64decode(encoded)), formats=PIL_FORMATS) as im:
-            if im.width * im.height > max_pixels:  # checked from the header, before decoding
+            if not _fits(im.size, bound):  # checked from the header, before decoding
+                image = f"the {bound[0]}x{bound[1]} image" if bound else "any image isegui reads"
                 raise FormatError(path, f"shapes[{k}]: its mask is {im.width}x{im.height} "
-                                        "pixels, larger than the image")
+                                        f"pixels, larger than {image}")
             patch = np.asarray(im).astype(bool)
     except FormatError:
         raise
@@ -268,6 +278,28 @@ def _mask_shape(shape: dict[str, Any], points: np.ndarray, path: Path, k: int,
                                 f"most {MAX_VERTICES:,})")
     x0, y0 = (int(v) for v in np.round(points[0]))
     return vectorize(patch, origin=(x0, y0))
+
+
+def _real_size(images: ImageLookup, file_name: str,
+               image_data: bytes | None) -> tuple[int, int] | None:
+    """The image's size from its header: the file's, else imageData's; None when neither
+    reads (the import refuses that image later, naming why)."""
+    try:
+        if image_data is None or (images.root / file_name).exists():
+            return images.size(file_name)
+        info = probe(images.root / file_name, data=image_data)
+        return info.width, info.height
+    except InputFileError:
+        return None
+
+
+def _fits(size: tuple[int, int], bound: tuple[int, int] | None) -> bool:
+    """A mask of `size` within the image's (turned by 90 degrees too: labels drawn on the
+    unrotated pixels of an EXIF-turned image are named later, with that hint)."""
+    w, h = size
+    if bound is None:
+        return w * h <= MAX_PIXELS
+    return (w <= bound[0] and h <= bound[1]) or (w <= bound[1] and h <= bound[0])
 
 
 def _track_id(description: object) -> int | None:

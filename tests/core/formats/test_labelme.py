@@ -10,7 +10,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 from shapely.geometry import box
 
-from isegui.core.errors import FormatError, UnsafePathError
+from isegui.core.errors import FormatError, ImportFailed, UnsafePathError
 from isegui.core.formats.exporter import export_dataset
 from isegui.core.geometry import rasterize
 from isegui.core.formats.importer import ImportOptions, import_dataset
@@ -194,7 +194,8 @@ def test_a_mask_that_would_trace_to_too_many_vertices_is_refused_before_tracing(
     y, x = np.indices((1000, 1000))
     buf = io.BytesIO()
     Image.fromarray(((x + y) % 2).astype(bool)).save(buf, format="PNG")
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "a.png")
+    # as large as the mask: a mask larger than its image is refused before this check
+    Image.fromarray(np.zeros((1000, 1000, 3), np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "a.json").write_text(json.dumps({
         "imagePath": "a.png", "shapes": [{
             "label": "x", "shape_type": "mask", "points": [[0, 0], [999, 999]],
@@ -270,3 +271,61 @@ def test_a_group_id_written_as_a_whole_float_is_the_same_group(tmp_path):
         "its own",
         f'{where}[3]: group_id "1" is not a whole number; the shape is read as an instance of '
         "its own"]
+
+
+def _mask_png(width, height):
+    buf = io.BytesIO()
+    Image.fromarray(np.ones((height, width), np.uint8)).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+@pytest.mark.parametrize("embedded", [False, True])
+def test_a_mask_is_bounded_by_the_real_image_not_the_size_the_json_declares(tmp_path,
+                                                                            embedded):
+    """imageWidth/imageHeight of 4000 let a 30x20 image's mask shape decode to 4000x4000
+    pixels (16 MB, and more up to 250 MP) before the declared size was found untrue."""
+    image = _png_bytes()  # 30x20
+    folder = tmp_path / "src"
+    folder.mkdir()
+    if not embedded:
+        (folder / "a.png").write_bytes(image)
+    shapes = [{"label": "x", "shape_type": "mask", "points": [[0, 0], [3999, 3999]],
+               "mask": _mask_png(4000, 4000)}]
+    doc = {**_labelme_doc(shapes=shapes, image_data=base64.b64encode(image).decode()
+                          if embedded else None), "imageWidth": 4000, "imageHeight": 4000}
+    (folder / "a.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("labelme", folder))
+    assert str(err.value) == (f"{folder / 'a.json'}: shapes[0]: its mask is 4000x4000 pixels, "
+                              "larger than the 30x20 image")
+
+
+def test_a_mask_within_the_real_image_still_reads(tmp_path):
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    shapes = [{"label": "x", "shape_type": "mask", "points": [[2, 3], [11, 7]],
+               "mask": _mask_png(10, 5)}]
+    (tmp_path / "a.json").write_text(json.dumps(_labelme_doc(shapes=shapes)))
+    with Project.create(tmp_path / "p") as p:
+        import_dataset(p, ImportOptions("labelme", tmp_path))
+        (inst,) = p.store.instances(1)
+    assert inst.shape.equals(box(2, 3, 12, 8))
+
+
+def test_our_marker_fills_no_outline_larger_than_the_real_image(tmp_path, monkeypatch):
+    """The window an outline of ours is filled in was bounded by the declared size (4000x4000
+    here, 16 MP) rather than by the 30x20 image."""
+    from isegui.core.formats import labelme
+
+    def filled(*args):
+        raise AssertionError("a 3001x3001 window filled for a 30x20 image")
+    monkeypatch.setattr(labelme, "_from_centre_outline", filled)
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    shapes = [{"label": "x", "points": [[0, 0], [2999, 0], [2999, 2999]],
+               "shape_type": "polygon"}]
+    doc = {**_labelme_doc(shapes=shapes), "imageWidth": 4000, "imageHeight": 4000,
+           "isegui": {"polygons": labelme.CENTRE_OUTLINES}}
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(ImportFailed, match="says 4000x4000 but the image is 30x20"):
+            import_dataset(p, ImportOptions("labelme", tmp_path))
