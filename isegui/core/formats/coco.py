@@ -102,14 +102,16 @@ def read(source: Path, images: ImageLookup) -> Dataset:
     if source.is_dir() and _split_files(source):
         for path in _split_files(source):
             split = _layout_split(path)
-            data.images += _read_file(path, data, prefix=f"{split}/", split=split_named(split))
+            data.images += _read_file(path, data, images, prefix=f"{split}/",
+                                      split=split_named(split))
     else:
         path = _annotation_file(source)
-        data.images = _read_file(path, data, prefix="", split=split_named(_split_of_file(path)))
+        data.images = _read_file(path, data, images, prefix="",
+                                 split=split_named(_split_of_file(path)))
     return data
 
 
-def _read_file(path: Path, data: Dataset, prefix: str,
+def _read_file(path: Path, data: Dataset, lookup: ImageLookup, prefix: str,
                split: Split | None) -> list[SourceImage]:
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("images"), list):
@@ -137,7 +139,7 @@ def _read_file(path: Path, data: Dataset, prefix: str,
         if category not in categories:
             raise FormatError(path, f"annotations[{k}] refers to category_id {category!r}, "
                                     "which is not in 'categories'")
-        shape = _shape(ann, image, path, f"annotations[{k}]", data)
+        shape = _shape(ann, image, path, f"annotations[{k}]", data, lookup)
         if shape is None:
             continue
         attrs = ann.get("attributes")
@@ -209,7 +211,7 @@ def _id_note(ann: dict[str, Any]) -> str:
 
 
 def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
-           data: Dataset) -> Shape | None:
+           data: Dataset, lookup: ImageLookup) -> Shape | None:
     where = f"{path}: {label}"
     seg = ann.get("segmentation")
     if isinstance(seg, dict):
@@ -217,6 +219,7 @@ def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
             if [int(v) for v in seg.get("size", [])] != [image.height, image.width]:
                 raise ValueError(f"RLE size {seg.get('size')} is not the image's "
                                  f"[{image.height}, {image.width}]")
+            _refuse_more_than_the_image(image, lookup, path)
             shape = rle.to_shape(seg)
         except (ValueError, TypeError) as exc:
             raise FormatError(path, f"{label}{_id_note(ann)}: {exc}") from None
@@ -259,6 +262,20 @@ def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
         return box(x, y, x + w, y + h)
     data.warnings.append(f"{where}: skipped, it has neither a segmentation nor a bbox")
     return None
+
+
+def _refuse_more_than_the_image(image: SourceImage, lookup: ImageLookup, path: Path) -> None:
+    """An RLE is decoded at the size 'images' declares (up to 250 MP): a file declaring more
+    pixels than its image has is refused before decoding, from the image's header. An image
+    that cannot be read is named by the import later."""
+    try:
+        width, height = lookup.size(image.file_name)
+    except InputFileError:
+        return
+    declared = (image.width or 0) * (image.height or 0)
+    if declared > width * height:
+        raise FormatError(path, f"says {image.width}x{image.height} for {image.file_name} but "
+                                f"the image is {width}x{height}; its RLE masks were not decoded")
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -265,3 +265,23 @@ def test_a_bbox_without_area_is_named_as_such(tmp_path, bbox):
     assert f"{path}: annotations[0]: skipped, no segmentation and its bbox {bbox} has no area " \
            "(its width and height must be above 0)" in report.warnings
     assert not any("neither" in w for w in report.warnings)
+
+
+def test_an_rle_is_not_decoded_at_a_size_larger_than_its_real_image(tmp_path, monkeypatch):
+    """The RLE was decoded at the size 'images' declares (up to 250 MP) whatever the image
+    really was; the untrue size was found only after."""
+    from isegui.core.formats import coco
+
+    def decoded(seg):
+        raise AssertionError("a 4000x4000 RLE decoded for a 40x30 image")
+    monkeypatch.setattr(coco.rle, "to_shape", decoded)
+    path = _coco_file(tmp_path, {"size": [4000, 4000], "counts": [16_000_000]})
+    doc = json.loads(path.read_text())
+    doc["images"][0].update(width=4000, height=4000)
+    path.write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        with pytest.raises(FormatError) as err:
+            import_dataset(p, ImportOptions("coco", path))
+        assert p.store.image_count() == 0
+    assert str(err.value) == (f"{path}: says 4000x4000 for a.png but the image is 40x30; its "
+                              "RLE masks were not decoded")
