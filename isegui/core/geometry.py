@@ -33,6 +33,9 @@ Mask: TypeAlias = npt.NDArray[np.bool_]
 
 EMPTY = Polygon()
 MIN_AREA = 1e-6  # px²: what clipping leaves below this is no object
+# Shapes are in image pixels: a coordinate beyond this (or NaN) is no image's; 1e300 makes
+# rasterizing crash (pycocotools' polygon code) and clipping overflow
+MAX_COORDINATE = 1e7
 
 
 # --------------------------------------------------------------------------- shape -> mask

@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import FormatError, ShapeError
-from isegui.core.geometry import MAX_CROSSINGS, Shape, repair
+from isegui.core.geometry import MAX_COORDINATE, MAX_CROSSINGS, Shape, repair
 
 class ImageLookup(Protocol):
     """What a reader may ask about the images under the import's image root."""
@@ -128,6 +128,17 @@ def names_by_line(path: Path, text: str) -> list[str]:
                                 "place in the list (every later class would shift); write "
                                 "the class's name there")
     return names
+
+
+def beyond_any_image(values: np.ndarray, where: str, dataset: Dataset) -> bool:
+    """True, with a warning, when a coordinate (finite, checked before) lies beyond
+    MAX_COORDINATE px: no image reaches there, and shapely overflows on such numbers (1e300)
+    with raw RuntimeWarnings. Checked before any shapely call."""
+    if values.size == 0 or float(np.abs(values).max()) <= MAX_COORDINATE:
+        return False
+    dataset.warnings.append(f"{where}: a coordinate beyond {MAX_COORDINATE:g} px, far outside "
+                            "any image; skipped")
+    return True
 
 
 def repaired_or_warn(geometry: BaseGeometry, where: str, dataset: Dataset,

@@ -24,8 +24,8 @@ from isegui.core.errors import FormatError, InputFileError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.images import MAX_PIXELS
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance, repaired_or_warn,
-                                      split_named)
+                                      SourceImage, SourceInstance, beyond_any_image,
+                                      repaired_or_warn, split_named)
 from isegui.core.geometry import Shape, has_holes, polygons_of
 
 name = "coco"
@@ -241,6 +241,8 @@ def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
             if len(xy) < 6:
                 data.warnings.append(f"{where}: polygon {n} has fewer than 3 points; skipped")
                 continue
+            if beyond_any_image(xy, f"{where} polygon {n}", data):
+                continue
             part = repaired_or_warn(Polygon(xy.reshape(-1, 2)), f"{where} polygon {n}", data)
             if part is not None:
                 parts.append(part)
@@ -257,6 +259,8 @@ def _shape(ann: dict[str, Any], image: SourceImage, path: Path, label: str,
         if not (w > 0 and h > 0):
             data.warnings.append(f"{where}: skipped, no segmentation and its bbox {bbox} has no "
                                  "area (its width and height must be above 0)")
+            return None
+        if beyond_any_image(np.array([x, y, x + w, y + h]), f"{where} bbox", data):
             return None
         data.warnings.append(f"{where}: no segmentation, its bbox is used as a rectangle")
         return box(x, y, x + w, y + h)

@@ -29,7 +29,8 @@ from isegui.core.entities import Instance, LabelClass, Split
 from isegui.core.errors import FormatError, InputFileError, ShapeError, UnsafePathError
 from isegui.core.fileio import atomic_write_json, read_json, safe_relative
 from isegui.core.formats.base import (Dataset, ExportImage, ExportReport, ImageLookup,
-                                      SourceImage, SourceInstance, repaired_or_warn)
+                                      SourceImage, SourceInstance, beyond_any_image,
+                                      repaired_or_warn)
 from isegui.core.geometry import (MAX_CROSSINGS, MAX_VERTICES, Shape, bounds_window, has_holes,
                                   polygons_of, rasterize, refuse_if_tangled, traced_vertices,
                                   vectorize)
@@ -209,6 +210,8 @@ def _geometry(shape: dict[str, Any], kind: str | None, path: Path, k: int, data:
         raise FormatError(path, f"shapes[{k}]: 'points' must be a list of [x, y]") from None
     if not np.isfinite(points).all():
         raise FormatError(path, f"shapes[{k}]: 'points' holds a value that is not a number")
+    if beyond_any_image(points, where, data):
+        return None
     if kind == "mask":
         return _mask_shape(shape, points, path, k, bound)
     if kind == "rectangle":

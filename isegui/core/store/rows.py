@@ -23,7 +23,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Run, RunStatus, Source, Split)
 from isegui.core.errors import DamagedRow
-from isegui.core.geometry import Shape
+from isegui.core.geometry import MAX_COORDINATE, Shape
 from isegui.core.one_line import one_line
 
 
@@ -151,9 +151,6 @@ def decoded_shapes(rows: list[Any]) -> list[Shape | None]:
             for s, ok in zip(shapes, fine)]
 
 
-# Shapes are in image pixels: a coordinate beyond this (or NaN) is no image's, and 1e300 makes
-# rasterizing crash (pycocotools' polygon code).
-MAX_COORDINATE = 1e7
 _POLYGON, _MULTIPOLYGON = 3, 6
 _SIMPLE = struct.Struct("<III")  # type, rings, points of the first ring
 

@@ -252,6 +252,26 @@ def test_an_rle_mask_that_would_trace_to_too_many_vertices_is_refused_before_tra
                               "vertices (at most 100)")
 
 
+@pytest.mark.parametrize("segmentation, bbox, where", [
+    ([[1, 1, 1e300, 1, 1, 1e300]], None, "annotations[0] polygon 0"),
+    ([], [1e300, 1e300, 1e300, 1e300], "annotations[0] bbox"),
+    ([], [1, 1, 1e308, 1e308], "annotations[0] bbox"),
+])
+def test_coordinates_far_beyond_any_image_are_skipped_before_shapely(tmp_path, recwarn,
+                                                                     segmentation, bbox, where):
+    """They printed shapely's raw 'RuntimeWarning: overflow encountered in clip_by_rect'."""
+    path = _coco_file(tmp_path, segmentation)
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["bbox"] = bbox
+    path.write_text(json.dumps(doc))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("coco", path))
+        assert p.store.instances(1) == []
+    assert f"{path}: {where}: a coordinate beyond 1e+07 px, far outside any image; skipped" \
+        in report.warnings
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 @pytest.mark.parametrize("bbox", [[10, 10, -5, -5], [10, 10, 0, 5], [10, 10, 5, 0]])
 def test_a_bbox_without_area_is_named_as_such(tmp_path, bbox):
     """It said 'it has neither a segmentation nor a bbox', though it has a bbox."""

@@ -225,6 +225,29 @@ def test_our_own_marker_does_not_skip_the_crossings_limit(tmp_path, monkeypatch)
                             "touch each other over 10 times") for w in report.warnings)
 
 
+@pytest.mark.parametrize("kind, points", [
+    ("rectangle", [[1e300, 1e300], [1e308, 1e308]]),
+    ("circle", [[10, 10], [1e300, 1e300]]),
+    ("polygon", [[1, 1], [1e300, 1], [1, 1e300]]),
+    ("mask", [[-1e300, 0], [5, 5]]),
+])
+def test_coordinates_far_beyond_any_image_are_skipped_before_shapely(tmp_path, recwarn, kind,
+                                                                     points):
+    """A rectangle or circle at 1e300 printed shapely's raw 'RuntimeWarning: overflow
+    encountered in clip_by_rect' lines on stderr."""
+    (tmp_path / "a.png").write_bytes(_png_bytes())
+    shapes = [{"label": "far", "points": points, "shape_type": kind,
+               "mask": base64.b64encode(_png_bytes((2, 2))).decode()},
+              {"label": "near", "points": [[1, 1], [9, 1], [9, 9]], "shape_type": "polygon"}]
+    (tmp_path / "a.json").write_text(json.dumps(_labelme_doc(shapes=shapes)))
+    with Project.create(tmp_path / "p") as p:
+        report = import_dataset(p, ImportOptions("labelme", tmp_path))
+        assert len(p.store.instances(1)) == 1
+    assert f"{tmp_path / 'a.json'}: shapes[0]: a coordinate beyond 1e+07 px, far outside any " \
+           "image; skipped" in report.warnings
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 @pytest.mark.parametrize("key, value, shown", [
     ("imageWidth", True, "true"), ("imageHeight", False, "false"), ("imageWidth", "30", '"30"'),
     ("imageWidth", 30.5, "30.5"), ("imageHeight", 0, "0"), ("imageWidth", [30], "[30]"),
