@@ -1,7 +1,8 @@
 """Benchmark (issue 15): labeling effort with a simulated annotator, per tool.
 
     python bench/labeling_effort.py DIR [--run R] [--split val] [--limit N] [--out FILE]
-                                    [--device cpu]
+                                    [--device cpu] [--tools a,b] [--click-model FILE]
+                                    [--no-large-frame]
 
 The protocol of interactive-segmentation papers: for every labeled (not crowd) instance of the
 split's images, a simulated annotator clicks until the tool's mask reaches IoU >= 0.9 with the
@@ -18,6 +19,9 @@ the mean number of clicks, counting 20 where 0.9 is never reached ("never" is th
 - click: clicks only, the first on the model's detections of the image (score >= 0.05; the
   prediction, once per image, is timed apart in "frame_ms"), the rest as above.
 - click_no_model: clicks only, GrabCut around the first.
+- click_model: clicks only, every one answered by the project's click model (ml.click,
+  `isegui train-clicks`; --click-model FILE for another), the first from the run's detection
+  under it when a run is there.
 - scissors: Intelligent Scissors (core.labeling_aids.EdgeTracer) through k anchors evenly
   spaced along the label's outline, k = 3..20; NoC is the smallest k that reaches 0.9. The
   tool draws one outline, so a label with a hole may never get there (see *_without_holes).
@@ -79,9 +83,12 @@ SCISSORS_SIMPLIFY_PX = 0.75  # what the app's scissors tool simplifies its outli
 DETECTION_THRESHOLD = 0.05  # the click tool's candidates: also those below review
 LARGE_FRAME = (2448, 2048)  # width, height
 LARGE_BOX = (100, 80)
-TARGETS_MS = {"box_ms_large": 150.0, "scissors_ms": 30.0}
-TOOLS = ("polygon", "box_mask", "click", "grabcut", "scissors", "click_no_model")
+TARGETS_MS = {"box_ms_large": 150.0, "scissors_ms": 30.0, "click_model_next_ms": 100.0}
+TOOLS = ("polygon", "box_mask", "click", "grabcut", "scissors", "click_no_model",
+         "click_model")
 MODEL_TOOLS = ("box_mask", "click")
+# COCO's size buckets, by the label's area in image px
+SIZE_BUCKETS = (("small", 32 ** 2), ("medium", 96 ** 2), ("large", math.inf))
 
 
 @dataclass
@@ -212,6 +219,7 @@ def refine(session: ClickSession, truth: MaskWindow, used: int, times: list[floa
     """The annotator's clicks on `session` (its current mask the start, `used` clicks spent
     already) until TARGET_IOU or MAX_CLICKS."""
     iou = window_iou(session.current, truth)
+    ious = [(used, iou)] if used else []  # (clicks so far, IoU)
     while iou < TARGET_IOU and used < MAX_CLICKS:
         found = annotator_click(session.current, truth)
         if found is None:
@@ -222,11 +230,12 @@ def refine(session: ClickSession, truth: MaskWindow, used: int, times: list[floa
         times.append(time.perf_counter() - start)
         used += 1
         iou = window_iou(session.current, truth)
+        ious.append((used, iou))
         if first_iou is None:
             first_iou = iou
     reached = iou >= TARGET_IOU
     return Effort(used if reached else MAX_CLICKS, reached, times, first_iou,
-                  {"final_iou": iou})
+                  {"final_iou": iou, "ious": ious, "area": truth.area})
 
 
 def grabcut_effort(image: np.ndarray, truth: MaskWindow) -> Effort:
@@ -253,9 +262,31 @@ def box_mask_effort(image: np.ndarray, truth: MaskWindow, segment_box: Callable)
 
 
 def click_effort(image: np.ndarray, truth: MaskWindow, segment_box: Callable | None = None,
-                 detections: Callable | None = None) -> Effort:
-    session = ClickSession(image, segment_box=segment_box, detections=detections)
+                 detections: Callable | None = None,
+                 click_model: Callable | None = None) -> Effort:
+    session = ClickSession(image, segment_box=segment_box, detections=detections,
+                           click_model=click_model)
     return refine(session, truth, 0, [])
+
+
+def clicks_to_reach(effort: Effort, target: float) -> int:
+    """The clicks an instance took to reach `target` IoU (MAX_CLICKS when never)."""
+    return next((n for n, iou in effort.extra.get("ious", ()) if iou >= target), MAX_CLICKS)
+
+
+def noc_figures(efforts: Sequence[Effort]) -> dict:
+    """NoC@85 (tools that click until 0.9) and NoC@90 per COCO size bucket of the labels."""
+    out = {}
+    if all("ious" in e.extra for e in efforts):
+        out["noc85"] = _round(statistics.fmean(clicks_to_reach(e, 0.85) for e in efforts), 2)
+    lower = 0.0
+    for name, upper in SIZE_BUCKETS:
+        inside = [e for e in efforts if lower <= e.extra.get("area", 0) < upper]
+        if inside:
+            out[f"noc90_{name}"] = _round(statistics.fmean(e.clicks for e in inside), 2)
+            out[f"instances_{name}"] = len(inside)
+        lower = upper
+    return out
 
 
 def scissors_outline(tracer: EdgeTracer, anchors: Sequence[Point], times: list[float],
@@ -360,8 +391,24 @@ def load_model(project_dir: Path, run: str | None, device: str) -> tuple[Model |
     return Model(found.id, found.name, predictor, BoxSegmenter(predictor)), str(path)
 
 
+def load_click_model(project_dir: Path, path: Path | None, device: str
+                     ) -> tuple[Callable | None, str]:
+    """The click model's segment function (the project's, or `path`) and what it is, or None
+    and why not."""
+    from isegui.ml.click.model_file import click_model_path
+    from isegui.ml.click.segmenter import ClickSegmenter
+    path = path or click_model_path(project_dir)
+    if not path.exists():
+        return None, f"{path}: no click model (isegui train-clicks makes one)"
+    segmenter = ClickSegmenter.load(path, device)
+    info = segmenter.info
+    return segmenter.segment, (f"{path}: {info.steps} steps in {info.seconds:.0f} s on "
+                               f"{info.device}, {info.instances} instances, {info.created}")
+
+
 def measure_image(image: np.ndarray, shapes: Sequence[Shape], model: Model | None,
-                  tools: Sequence[str], frame_times: list[float]) -> dict[str, list[Effort]]:
+                  tools: Sequence[str], frame_times: list[float],
+                  click_model: Callable | None = None) -> dict[str, list[Effort]]:
     """Every tool on every shape of one RGB uint8 image."""
     height, width = image.shape[:2]
     out: dict[str, list[Effort]] = {tool: [] for tool in tools}
@@ -369,7 +416,7 @@ def measure_image(image: np.ndarray, shapes: Sequence[Shape], model: Model | Non
     if model is not None and any(t in MODEL_TOOLS for t in tools):
         def segment_box(box: Box, class_index: int | None):
             return model.segmenter.segment(image, box, class_index)
-        if "click" in tools:
+        if "click" in tools or "click_model" in tools:
             start = time.perf_counter()
             found = model.predictor.predict([image])[0]
             frame_times.append(time.perf_counter() - start)
@@ -390,12 +437,17 @@ def measure_image(image: np.ndarray, shapes: Sequence[Shape], model: Model | Non
                 effort = click_effort(image, truth)
             elif tool == "scissors":
                 effort = scissors_effort(image, shape, truth, tracer)
+            elif tool == "click_model":
+                if click_model is None:
+                    continue
+                effort = click_effort(image, truth, segment_box, detections, click_model)
             elif segment_box is None:
                 continue
             elif tool == "box_mask":
                 effort = box_mask_effort(image, truth, segment_box)
             else:
                 effort = click_effort(image, truth, segment_box, detections)
+            effort.extra.setdefault("area", truth.area)
             out[tool].append(effort)
     return out
 
@@ -408,7 +460,7 @@ def summarize(efforts: Sequence[Effort], tool: str) -> dict:
            "never": _round(sum(not e.reached for e in efforts) / len(efforts), 3),
            "ms": _ms(times) if tool != "polygon" else 0.0,
            "noc90_median": statistics.median(e.clicks for e in efforts),
-           "instances": len(efforts)}
+           "instances": len(efforts), **noc_figures(efforts)}
     firsts = [e.first_iou for e in efforts if e.first_iou is not None]
     if firsts:
         out["first_iou"] = _round(statistics.fmean(firsts), 3)
@@ -452,9 +504,10 @@ def _round(value, digits):
 # --------------------------------------------------------------------------- large frames
 
 def large_frame_latency(image: np.ndarray, shape: Shape, model: Model | None,
-                        repeats: int = 5) -> dict:
-    """A ~100 x 80 box (and scissors moves) on a LARGE_FRAME tiled from `image`, around the
-    copy of `shape` nearest the frame's centre."""
+                        repeats: int = 5, click_model: Callable | None = None) -> dict:
+    """A ~100 x 80 box (and scissors moves, and a first and a second click of the click
+    model) on a LARGE_FRAME tiled from `image`, around the copy of `shape` nearest the
+    frame's centre."""
     width, height = LARGE_FRAME
     h, w = image.shape[:2]
     frame = np.ascontiguousarray(np.tile(image, (math.ceil(height / h), math.ceil(width / w),
@@ -471,6 +524,15 @@ def large_frame_latency(image: np.ndarray, shape: Shape, model: Model | None,
         gray16 = (frame[:, :, 1].astype(np.uint16) * 257)  # a 16-bit camera frame
         out["box_ms_16bit_gray"] = _median_ms(lambda: model.segmenter.segment(gray16, box),
                                               repeats)
+    if click_model is not None:
+        first = [((cx, cy), True)]
+        click_model(frame, first, None)  # warm-up
+        out["click_model_first_ms"] = _median_ms(lambda: click_model(frame, first, None),
+                                                 repeats)
+        found = click_model(frame, first, None)
+        second = [*first, ((cx + bw / 2, cy), False)]
+        out["click_model_next_ms"] = _median_ms(lambda: click_model(frame, second, found),
+                                                repeats)
     out["grabcut_ms"] = _median_ms(lambda: grabcut(frame, box), repeats)
     tracer = EdgeTracer(frame)
     anchor = (cx - bw / 2, cy)
@@ -501,8 +563,10 @@ def _median_ms(call: Callable, repeats: int) -> float:
 
 def measure_tools(project_dir: str | Path, split: str = "val", limit: int | None = None,
                   run: str | None = None, device: str = "cpu",
-                  tools: Sequence[str] | None = None, large_frame: bool = True) -> dict:
-    """The benchmark's JSON object for a project (opened read-only); `tools` default TOOLS."""
+                  tools: Sequence[str] | None = None, large_frame: bool = True,
+                  click_model_file: Path | None = None) -> dict:
+    """The benchmark's JSON object for a project (opened read-only); `tools` default TOOLS
+    (click_model only where the project has a click model, or `click_model_file` names one)."""
     from isegui.core.project import Project
     tools = TOOLS if tools is None else tuple(tools)
     project_dir = Path(project_dir)
@@ -510,6 +574,8 @@ def measure_tools(project_dir: str | Path, split: str = "val", limit: int | None
     model, where = (None, "no model tool asked for")
     if any(t in MODEL_TOOLS for t in tools):
         model, where = load_model(project_dir, run, device)
+    click_model, click_where = load_click_model(project_dir, click_model_file, device) \
+        if "click_model" in tools else (None, "not asked for")
     with Project.open(project_dir, read_only=True) as project:
         name = project.name
         records = [r for r in project.store.images(Split(split))
@@ -529,7 +595,8 @@ def measure_tools(project_dir: str | Path, split: str = "val", limit: int | None
     frame_times: list[float] = []
     for path, shapes in work:
         image = prepare_image(load_image(path))
-        for tool, found in measure_image(image, shapes, model, tools, frame_times).items():
+        for tool, found in measure_image(image, shapes, model, tools, frame_times,
+                                         click_model).items():
             efforts[tool].extend(found)
     result: dict = {
         "benchmark": "labeling_effort", "project": name, "split": split,
@@ -550,11 +617,17 @@ def measure_tools(project_dir: str | Path, split: str = "val", limit: int | None
                                       f"{DETECTION_THRESHOLD}), once per image"}
     result["tools"] = {tool: None if model is None and tool in MODEL_TOOLS else
                        summarize(efforts[tool], tool) for tool in tools}
+    if "click_model" in tools:
+        result["click_model"] = click_where
+        if click_model is None:
+            result["tools"]["click_model"] = None
     if model is None:
         result["skipped"] = {tool: where for tool in tools if tool in MODEL_TOOLS}
+    if click_model is None and "click_model" in tools:
+        result.setdefault("skipped", {})["click_model"] = click_where
     if large_frame and work:
         image = prepare_image(load_image(work[0][0]))
-        large = large_frame_latency(image, work[0][1][0], model)
+        large = large_frame_latency(image, work[0][1][0], model, click_model=click_model)
         result["large_frame"] = large
         result["box_ms_large"] = large.get("box_ms")
         result["scissors_ms"] = large["scissors_move_ms"]
@@ -572,8 +645,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many images")
     parser.add_argument("--out", type=Path, help="also write the JSON object to this file")
     parser.add_argument("--device", default="cpu", help="the model's device (default cpu)")
+    parser.add_argument("--tools", help=f"comma-separated, of {','.join(TOOLS)} (default all)")
+    parser.add_argument("--click-model", type=Path, help="a click model file (default: the "
+                        "project's click_model.pt)")
+    parser.add_argument("--no-large-frame", dest="large_frame", action="store_false",
+                        help="skip the 2448 x 2048 latency measurements")
     args = parser.parse_args()
-    result = measure_tools(args.dir, args.split, args.limit, args.run, args.device)
+    tools = tuple(args.tools.split(",")) if args.tools else None
+    unknown = set(tools or ()) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    result = measure_tools(args.dir, args.split, args.limit, args.run, args.device, tools,
+                           args.large_frame, args.click_model)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

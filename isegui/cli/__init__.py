@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from isegui import __version__
-from isegui.cli import (data_commands, images_commands, line_commands, ml_commands,
-                        project_commands, self_test_command, team_commands, weights_commands)
+from isegui.cli import (click_commands, data_commands, images_commands, line_commands,
+                        ml_commands, project_commands, self_test_command, team_commands,
+                        weights_commands)
 from isegui.core.errors import ImportFailed, IseguiError
 from isegui.core.one_line import MAX_CHARS, one_line
 from isegui.core.project import PROJECT_FILE
@@ -32,7 +33,8 @@ from isegui.runtime import ensure_streams
 from isegui.logs import FILE_ONLY, start_logging
 
 COMMAND_MODULES = (images_commands, project_commands, data_commands, ml_commands,
-                   line_commands, weights_commands, team_commands, self_test_command)
+                   click_commands, line_commands, weights_commands, team_commands,
+                   self_test_command)
 log = logging.getLogger("isegui.cli")
 
 # what an unexpected exception without words of its own means, for a person

@@ -185,6 +185,9 @@ class Candidate(Protocol):
 
 
 SegmentBox = Callable[[Box, "int | None"], "Candidate | None"]  # the model on a user's box
+# the click model: (image, clicks so far, current candidate) -> the object's mask
+ClickModel = Callable[[np.ndarray, Sequence[tuple[Point, bool]], "MaskWindow | None"],
+                      "MaskWindow | None"]
 
 
 class ClickSession:
@@ -192,13 +195,20 @@ class ClickSession:
     model's detections covering it (also those below the review threshold) or, with no model
     or none there, GrabCut in a box around it; each further click, positive (object) or
     negative (background), refines the candidate: the model's mask head on the box grown to
-    the positive clicks, then GrabCut from that guess with every click as a sure seed."""
+    the positive clicks, then GrabCut from that guess with every click as a sure seed.
+
+    With the project's click model (`click_model(image, clicks, candidate)`, ml.click), every
+    click is answered by it instead, from all the clicks so far and the current candidate
+    (the first from the detection under the click, when there is one); GrabCut remains the
+    answer where it finds nothing."""
 
     def __init__(self, image: np.ndarray, segment_box: SegmentBox | None = None,
-                 detections: Callable[[], Sequence[Candidate]] | None = None):
+                 detections: Callable[[], Sequence[Candidate]] | None = None,
+                 click_model: ClickModel | None = None):
         self.image = image
         self.segment_box = segment_box
         self.detections = detections
+        self.click_model = click_model
         self.clicks: list[tuple[Point, bool]] = []
         self.current: MaskWindow | None = None
         self.class_index: int | None = None
@@ -237,6 +247,12 @@ class ClickSession:
             best = max(found, key=lambda d: d.score)
             self.current = MaskWindow(best.mask, best.origin)
             self.class_index, self.score = best.class_index, best.score
+        if self.click_model is not None:
+            answer = self.click_model(self.image, self.clicks, self.current)
+            if answer is not None:
+                self.current = answer
+                return
+        if found:
             return
         # no model (or it saw nothing there): the region of the clicked colour is the first
         # guess, GrabCut in a box around it the answer
@@ -253,6 +269,11 @@ class ClickSession:
         self.current = grabcut(self.image, box, positives=[point], prior=region) or region
 
     def _refine(self) -> None:
+        if self.click_model is not None:
+            answer = self.click_model(self.image, self.clicks, self.current)
+            if answer is not None:
+                self.current = answer
+                return
         positives = [p for p, positive in self.clicks if positive]
         negatives = [p for p, positive in self.clicks if not positive]
         x0, y0, x1, y1 = self.current.tight_box() if self.current is not None else \

@@ -99,6 +99,46 @@ def test_clicks_take_the_models_best_detection_covering_the_point():
     assert session.class_index == 2 and np.array_equal(_full(session.current), disc)
 
 
+class _RecordingClickModel:
+    """A stand-in click model: answers the disc, or nothing, and keeps what it was asked."""
+
+    def __init__(self, answer):
+        self.answer, self.asked = answer, []
+
+    def __call__(self, image, clicks, candidate):
+        self.asked.append((list(clicks), candidate))
+        return self.answer
+
+
+def test_with_a_click_model_every_click_is_its_answer_from_all_clicks_and_the_candidate():
+    image, disc = _scene()
+    answer = MaskWindow.trimmed(disc)
+    model = _RecordingClickModel(answer)
+    detection = np.zeros((H, W), bool)
+    detection[40:80, 30:70] = True
+
+    class Found:
+        mask, origin, score, class_index = detection, (0, 0), 0.7, 2
+
+    session = ClickSession(image, detections=lambda: [Found()], click_model=model)
+    assert session.click((50, 60)) is answer
+    clicks, candidate = model.asked[0]
+    assert clicks == [((50, 60), True)] and np.array_equal(_full(candidate), detection)
+    assert session.class_index == 2  # the detection's class stays with the model's mask
+    session.click((10, 10), positive=False)  # outside the answer: agrees, nothing to ask
+    session.click((50, 40), positive=False)  # inside it: the model is asked again
+    clicks, candidate = model.asked[-1]
+    assert len(model.asked) == 2 and candidate is answer
+    assert clicks == [((50, 60), True), ((10, 10), False), ((50, 40), False)]
+
+
+def test_where_the_click_model_finds_nothing_grabcut_answers():
+    image, disc = _scene()
+    session = ClickSession(image, click_model=_RecordingClickModel(None))
+    first = session.click((50, 60))
+    assert mask_iou(_full(first), disc) > 0.9
+
+
 def _noisy_disc(radius=120, h=480, w=640):
     rng = np.random.default_rng(0)
     image = rng.normal(40, 10, (h, w, 3)).clip(0, 255).astype(np.uint8)

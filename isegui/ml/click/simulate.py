@@ -1,0 +1,40 @@
+"""The simulated annotator of interactive-segmentation papers, on a click model: each click
+goes to the point farthest inside the largest error (core.labeling_aids.next_click), the
+model answers from every click so far and its own last mask."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from isegui.core.click_view import Click
+from isegui.core.labeling_aids import next_click
+from isegui.core.mask_window import MaskWindow, enclosing
+
+Segment = Callable[[np.ndarray, Sequence[Click], MaskWindow | None], MaskWindow | None]
+
+
+def click_ious(segment: Segment, image: np.ndarray, truth: MaskWindow, clicks: int = 20,
+               stop_at: float | None = None) -> list[float]:
+    """The mask's IoU with `truth` after each simulated click (stopping once it reaches
+    `stop_at`, or when there is no error left to click on)."""
+    height, width = image.shape[:2]
+    made: list[Click] = []
+    current: MaskWindow | None = None
+    ious: list[float] = []
+    for _ in range(clicks):
+        rect = truth.rect if current is None else enclosing([truth.rect, current.rect])
+        rect = (max(0, rect[0]), max(0, rect[1]), min(width, rect[2]), min(height, rect[3]))
+        predicted = np.zeros((rect[3] - rect[1], rect[2] - rect[0]), bool) \
+            if current is None else current.on(rect)
+        click = next_click(predicted, truth.on(rect))
+        if click is None:
+            break
+        (x, y), positive = click
+        made.append(((x + rect[0], y + rect[1]), positive))
+        current = segment(image, made, current)
+        ious.append(0.0 if current is None else current.iou(truth))
+        if stop_at is not None and ious[-1] >= stop_at:
+            break
+    return ious
