@@ -26,6 +26,7 @@ PROJECT_FILE = "project.isegui"
 STORE_FILES = (PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm",
                f"{PROJECT_FILE}-journal")
 IMAGES_DIR = "images"
+CLICK_MODEL_FILE = "click_model.pt"  # the project's click model (ml.click), when trained
 
 
 class Project:

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         self.view.set_tool(None)
         if self.training.process.running:
             self.training.process.cancel()  # the run keeps its checkpoint
+        self.training.click_model.stop()  # the project keeps the click model it had
         for worker in (self.review.worker, self.images.suggester):
             if worker is not None:
                 worker.cancel()

@@ -13,7 +13,8 @@ from PySide6.QtGui import QUndoStack
 from isegui.core.add_images import PlannedImage, write_images
 from isegui.core.entities import (ImageRecord, ImageStatus, Instance, LabelClass, Prediction,
                                   Split)
-from isegui.core.errors import StaleEdit
+from isegui.core.errors import IseguiError, StaleEdit
+from isegui.core.labeling_log import LabelingEntry, append_entry
 from isegui.core.project import Project
 from isegui.core.store.engine import (PostgresConnectionLost, PostgresEngine,
                                       PostgresLockTimeout, PostgresPermissionDenied)
@@ -42,6 +43,7 @@ class ProjectSession(QObject):
     editConflict = Signal(str)  # an edit met someone else's newer change: refused (why)
     editedElsewhere = Signal(str)  # a team mate's change arrived (what, for the status bar)
     holderChanged = Signal()  # who else labels the image on screen changed (team projects)
+    labelingLogged = Signal()  # an instance's clicks and seconds were written down
 
     def __init__(self, project: Project):
         super().__init__()
@@ -212,6 +214,16 @@ class ProjectSession(QObject):
 
     def refuse_edit(self) -> None:
         self.editRefused.emit(self.read_only_reason or "")
+
+    def log_labeling(self, entry: LabelingEntry) -> None:
+        """The clicks and seconds an added instance took (core.labeling_log); a log that
+        cannot be written is logged, never in the way of labeling."""
+        try:
+            append_entry(self.project.folder, entry)
+        except (OSError, IseguiError) as exc:
+            log.warning("labeling log not written: %s", exc)
+            return
+        self.labelingLogged.emit()
 
     def close(self) -> None:
         self.aboutToClose.emit()

@@ -241,3 +241,50 @@ def test_the_image_filter_stays_when_the_classes_change(scene_window):
     panel.filter.setCurrentIndex(only_unlabeled)
     win.session.add_class("scratch")
     assert panel.filter.currentIndex() == only_unlabeled
+
+
+def test_the_click_tool_asks_the_projects_click_model_and_reads_it_again_when_retrained(
+        scene_window, qtbot):
+    from isegui.ml.click.model_file import ClickModelInfo, click_model_path, save_click_model
+    from isegui.ml.click.net import ClickNet
+    win, drive, disc, square = scene_window
+    path = click_model_path(win.session.project.folder)
+    save_click_model(path, ClickNet(), ClickModelInfo(first_side=80.0))
+    drive.key(Qt.Key.Key_I)  # picking the tool starts reading it, off the window's thread
+    assist = win.view.tool.ctx.assist
+    qtbot.waitUntil(lambda: assist.click_model() is not None, timeout=20000)
+    assert assist.click_model().__self__.info.first_side == 80.0
+    drive.click(60, 75)
+    session = win.view.tool.outlining
+    assert session.click_model.__self__.info.first_side == 80.0
+    drive.key(Qt.Key.Key_Escape)
+    save_click_model(path, ClickNet(), ClickModelInfo(first_side=50.0))  # trained again
+    import os
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert assist.click_model() is None  # the new one is being read
+    qtbot.waitUntil(lambda: assist.click_model() is not None, timeout=20000)
+    assert assist.click_model().__self__.info.first_side == 50.0
+
+
+def test_each_instance_added_with_a_tool_is_logged_and_the_measure_panel_says_the_cost(
+        scene_window):
+    from isegui.core.labeling_log import read_entries
+    win, drive, disc, square = scene_window
+    drive.key(Qt.Key.Key_I)
+    drive.click(60, 75)
+    _press(drive, 40, 75, Qt.MouseButton.RightButton)
+    drive.key(Qt.Key.Key_Return)
+    drive.key(Qt.Key.Key_P)
+    for x, y in ((125, 45), (175, 45), (175, 95), (125, 95)):
+        drive.click(x, y)
+    drive.key(Qt.Key.Key_Return)
+    click, polygon = read_entries(win.session.project.folder)
+    assert (click.tool, click.clicks, polygon.tool, polygon.clicks) == \
+        ("click", 2, "polygon", 4)
+    assert [p for _, _, p in click.points] == [True, False]
+    assert click.image_id == polygon.image_id == win.session.document.image_id
+    win.docks["measure"].raise_()
+    win.docks["measure"].show()
+    text = win.measure.effort.text()
+    assert "click 2.0 clicks" in text and "polygon 4.0 clicks" in text

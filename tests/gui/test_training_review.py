@@ -320,3 +320,39 @@ def test_augmentation_preview_shows_transformed_masks(qtbot, demo_template, tmp_
     assert len(drawn) >= 5  # turned, flipped and scaled differently from draw to draw
     window.close()
     window.session.close()
+
+
+def test_the_click_model_trains_in_its_own_process_and_the_click_tool_reads_it(
+        qtbot, demo_template, tmp_path):
+    window = _open(qtbot, demo_template, tmp_path)
+    box = window.training.click_model
+    assert "none yet" in box.status.text()
+    with qtbot.waitSignal(box.trained, timeout=180_000):
+        assert box.start(max_steps=2)
+        assert box.running and box.button.text() == "Stop click model"
+        assert not box.start()  # one at a time
+    assert box.status.text().startswith("Click model: trained (2 steps).")
+    assert "held-out instances" in box.status.text()
+    assert box.button.text() == "Train click model"
+    from isegui.core.project import CLICK_MODEL_FILE
+    assert (window.session.project.folder / CLICK_MODEL_FILE).is_file()
+    qtbot.waitUntil(lambda: window.assist.click_model() is not None, timeout=30_000)
+    assert window.assist.click_model().__self__.info.steps == 2  # the click tool's now
+    window.close()
+    window.session.close()
+
+
+def test_the_click_model_learns_again_after_enough_new_instances(qtbot, demo_template,
+                                                                 tmp_path, monkeypatch):
+    from isegui.gui.panels.click_model_box import RETRAIN_AFTER
+    window = _open(qtbot, demo_template, tmp_path)
+    box = window.training.click_model
+    started = []
+    monkeypatch.setattr(box, "start", lambda max_steps=None: started.append(True))
+    for _ in range(RETRAIN_AFTER - 1):
+        window.session.labelingLogged.emit()
+    assert not started
+    window.session.labelingLogged.emit()
+    assert started == [True]
+    window.close()
+    window.session.close()

@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QInputDialog, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from isegui.core.errors import IseguiError
+from isegui.core.labeling_log import effort_by_tool, read_entries
 from isegui.core.fileio import atomic_write_text
 from isegui.core.csv_cells import CsvDictWriter
 from isegui.core.measure import MM_COLUMNS, csv_columns, measurement_row
@@ -50,10 +52,15 @@ class MeasurePanel(QWidget):
         self.export_image = QPushButton("Export CSV (this image)")
         self.export_all = QPushButton("Export CSV (all images)")
         self.count_all = QPushButton("Count all images")
+        self.effort = QLabel()  # what labeling costs here, per tool (core.labeling_log)
+        self.effort.setWordWrap(True)
+        self.effort.setToolTip("Clicks and seconds per instance added with each tool on this "
+                               "project, as labeled here (labeling_log.jsonl in the project "
+                               "folder)")
         layout = QVBoxLayout(self)
         for row in ((QLabel("Measure"), self.source), (self.counts,),
                     (self.calibration, self.calibrate), (self.hint,), (self.table,),
-                    (self.count_all, self.export_image, self.export_all)):
+                    (self.count_all, self.export_image, self.export_all), (self.effort,)):
             line = QHBoxLayout()
             for w in row:
                 line.addWidget(w)
@@ -67,6 +74,7 @@ class MeasurePanel(QWidget):
         session.calibrationChanged.connect(self.refresh)
         session.classesChanged.connect(self.refresh)
         review.changed.connect(self.refresh)
+        session.labelingLogged.connect(self.refresh_effort)
         self.document = None
         self._follow()
 
@@ -100,6 +108,21 @@ class MeasurePanel(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh()
+        self.refresh_effort()
+
+    def refresh_effort(self) -> None:
+        if not self.isVisible():
+            return
+        try:
+            efforts = effort_by_tool(read_entries(self.session.project.folder))
+        except (OSError, IseguiError) as exc:
+            self.effort.setText(f"Labeling effort: the log cannot be read ({exc}).")
+            return
+        self.effort.setText(
+            "Labeling effort here, per instance: " + "; ".join(
+                f"{e.tool} {e.mean_clicks:.1f} clicks, {e.median_seconds:.0f} s "
+                f"({e.instances})" for e in efforts) if efforts else
+            "Labeling effort: nothing added with a tool yet.")
 
     def refresh(self, *_) -> None:
         if not self.isVisible():

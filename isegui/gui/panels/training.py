@@ -11,11 +11,12 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMessageBox, QProgressBar, Q
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from isegui.core.working_scale import WorkingScale
+from isegui.gui.panels.click_model_box import ClickModelBox
 from isegui.gui.panels.training_curves import CurvesWidget
 from isegui.gui.panels.training_runs import RunsTable, duration
 from isegui.gui.panels.training_settings import TrainingSettings
 from isegui.gui.workers.train_process import TrainProcess
-from isegui.ml.run_protocol import Done, Epoch, Note, Start, Step, event_fields
+from isegui.ml.run_protocol import EXIT_OK, Done, Epoch, Note, Start, Step, event_fields
 from isegui.ml.run_log import history_events, read_run_log
 from isegui.ml.runs import run_folder
 
@@ -47,6 +48,7 @@ class TrainingPanel(QWidget):
         self.status = QLabel("No training running.")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.click_model = ClickModelBox(session)
 
         self.curves = CurvesWidget()
         self.runs = RunsTable()
@@ -77,6 +79,7 @@ class TrainingPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.click_model)
         layout.addWidget(self.tabs, 1)
 
         self.start_button.clicked.connect(self.start)
@@ -262,6 +265,8 @@ class TrainingPanel(QWidget):
         elif not self.process.saw_done:  # ended before the run began (a cancel)
             self.progress.setFormat("idle")
             self.status.setText(self._headline)
+        elif code == EXIT_OK:  # the labels it learned from teach the click model too
+            self.click_model.start()
 
     # ------------------------------------------------------------------ runs
 

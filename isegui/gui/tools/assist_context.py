@@ -35,6 +35,11 @@ AUTO_MASK_SCORE = 0.6
 AUTO_BOX_SPAN = 0.5
 
 
+def _read_click_model(path: Path) -> Callable:
+    from isegui.ml.click.segmenter import ClickSegmenter
+    return ClickSegmenter.load(path).segment
+
+
 class Use(enum.Enum):
     MODEL = "model"
     COLOUR = "colour"  # GrabCut; `why_colour` says why when the user did not choose it
@@ -58,6 +63,8 @@ class LabelAssist(QObject):
         self._pending: tuple[int, Callable[[], object]] | None = None  # image id, action
         self.why_colour: str | None = None  # why GrabCut was used, when it was not chosen
         self._closed = False  # the project closed: work ending after it is not heard
+        # the project's click model: (file, mtime, size) -> its answer function, once read
+        self._click_model: tuple[tuple, Callable] | None = None
         session.aboutToClose.connect(self._close)
 
     def _close(self) -> None:
@@ -110,6 +117,7 @@ class LabelAssist(QObject):
         picked); the status bar says how it goes."""
         if self._closed:
             return
+        self.click_model()
         checkpoint = self.checkpoint()
         if checkpoint is None:
             self.modelStatus.emit("")
@@ -184,7 +192,9 @@ class LabelAssist(QObject):
         self.work.forget(job)
         if self._closed:
             return
-        if job.key[0] == "model":
+        if job.key[0] == "click-model":
+            self._click_model_read(job)
+        elif job.key[0] == "model":
             _, checkpoint, run_name = job.key
             if job.error is not None:
                 self._failed[checkpoint] = job.error
@@ -202,6 +212,36 @@ class LabelAssist(QObject):
         self.drop_waiting()
         if doc is not None and doc.image_id == pending[0]:
             pending[1]()
+
+    # ------------------------------------------------------------ the click model
+
+    def click_model(self) -> Callable | None:
+        """The project's click model (`isegui train-clicks`, or Train click model) as the
+        click tool asks it, once read; None before (reading starts here, off the window's
+        thread), without one, with engine "colour", or when it cannot be read (said once).
+        A model trained again is read again."""
+        if self.engine == "colour" or self._closed:
+            return None
+        from isegui.core.project import CLICK_MODEL_FILE
+        path = self.session.project.folder / CLICK_MODEL_FILE
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        key = ("click-model", str(path), stat.st_mtime_ns, stat.st_size)
+        if self._click_model is not None and self._click_model[0] == key:
+            return self._click_model[1]
+        if str(key) not in self._failed:
+            self.work.submit(key, lambda: _read_click_model(path))
+        return None
+
+    def _click_model_read(self, job: Job) -> None:
+        if job.error is not None:
+            self._failed[str(job.key)] = job.error
+            self.modelStatus.emit(f"Click model cannot be read — {job.error}")
+        else:
+            self._click_model = (job.key, job.result)
+            self.modelStatus.emit("Click model ready")
 
     # ------------------------------------------------------------ what the model gives
 

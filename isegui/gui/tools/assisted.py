@@ -5,6 +5,7 @@ magic wand. Each result is one undo step and an ordinary instance, editable afte
 from __future__ import annotations
 
 import math
+import time
 from contextlib import contextmanager
 
 from PySide6.QtCore import QPointF, Qt
@@ -15,6 +16,7 @@ from isegui.core.entities import Source
 from isegui.core.errors import ShapeError
 from isegui.core.geometry import polygon_from_points, repair, vectorize
 from isegui.core.labeling_aids import ClickSession, EdgeTracer, grabcut, magic_wand
+from isegui.core.labeling_log import LabelingEntry
 from isegui.core.mask_window import MaskWindow
 from isegui.gui.canvas.items import PreviewItem
 from isegui.gui.canvas.paths import shape_path
@@ -116,9 +118,14 @@ class BoxMaskTool(RectangleTool):
     Shift, the active class), or GrabCut's (engine "colour", no trained run, or with "auto" a
     model's answer below the bar)."""
     name = "box-mask"
+    pressed = 0.0  # when the box was begun (the labeling log's seconds)
 
     def activate(self) -> None:
         self.ctx.assist.preload()
+
+    def press(self, pos, event) -> None:
+        super().press(pos, event)
+        self.pressed = time.monotonic()
 
     def release(self, pos, event) -> None:
         if self.start is None:
@@ -130,7 +137,10 @@ class BoxMaskTool(RectangleTool):
         if box[2] - box[0] < 2 or box[3] - box[1] < 2:
             return
         own_class = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        self.segment(box, own_class)
+        pressed = self.pressed
+        if self.segment(box, own_class) and self.ctx.document is not None:
+            self.ctx.session.log_labeling(LabelingEntry(
+                "box-mask", 2, time.monotonic() - pressed, self.ctx.document.image_id))
 
     def cancel(self) -> None:
         super().cancel()
@@ -173,9 +183,10 @@ class BoxMaskTool(RectangleTool):
 
 
 class ClickTool(Tool):
-    """Click an object: the model's best detection there (GrabCut without one) shows as a
-    candidate; more clicks refine it (left: object, right or Shift: background; Backspace
-    takes the last one back); Enter adds it, Esc drops it."""
+    """Click an object: the model's best detection there (GrabCut without one), refined by
+    the project's click model when it has one, shows as a candidate; more clicks refine it
+    (left: object, right or Shift: background; Backspace takes the last one back); Enter adds
+    it, Esc drops it. Each instance added is written in the labeling log."""
     name = "click"
     cursor = Qt.CursorShape.PointingHandCursor
 
@@ -184,6 +195,7 @@ class ClickTool(Tool):
         self.outlining: ClickSession | None = None  # the object being clicked out
         self.preview: MaskPreview | None = None
         self.image_id: int | None = None
+        self.started = 0.0  # when its first click came (the labeling log's seconds)
 
     def activate(self) -> None:
         self.ctx.assist.preload()
@@ -211,8 +223,10 @@ class ClickTool(Tool):
                 return
             model = use is Use.MODEL
             self.outlining = ClickSession(image, assist.segment_box if model else None,
-                                          assist.detections if model else None)
+                                          assist.detections if model else None,
+                                          click_model=assist.click_model())
             self.image_id = doc.image_id
+            self.started = time.monotonic()
         with busy():
             self.outlining.click(point, positive)
         self._show()
@@ -248,7 +262,12 @@ class ClickTool(Tool):
             source = Source.ACCEPTED_PREDICTION
         else:
             class_id, source = self.ctx.session.active_class_id, Source.MANUAL
-        return add_found(self.ctx, outlining.current, class_id, "Click → instance", source)
+        added = add_found(self.ctx, outlining.current, class_id, "Click → instance", source)
+        if added:
+            self.ctx.session.log_labeling(LabelingEntry(
+                "click", len(outlining.clicks), time.monotonic() - self.started,
+                self.image_id or 0, tuple((x, y, p) for (x, y), p in outlining.clicks)))
+        return added
 
     def cancel(self) -> None:
         self.outlining = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
@@ -10,6 +11,7 @@ from PySide6.QtGui import QColor
 from shapely.geometry import Polygon, box
 
 from isegui.core.errors import ShapeError
+from isegui.core.labeling_log import LabelingEntry
 from isegui.core.geometry import polygon_from_points, repair
 from isegui.gui.canvas.items import PreviewItem
 from isegui.gui.commands.instance_commands import AddInstanceCommand, UpdateInstanceCommand
@@ -19,23 +21,25 @@ from isegui.gui.tools.shape_ops import clipped, snap_point
 CLOSE_PX = 8  # clicking this close to the first vertex closes the polygon
 
 
-def add_drawn_shape(ctx, shape, what: str) -> None:
-    """A new instance of the active class from a drawn shape (clipped if asked)."""
+def add_drawn_shape(ctx, shape, what: str) -> bool:
+    """A new instance of the active class from a drawn shape (clipped if asked); False when
+    none was added."""
     doc, session = ctx.document, ctx.session
     if doc is None:
-        return
+        return False
     if session.active_class_id is None:
         ctx.say("Add a class first (Classes panel), then draw.")
-        return
+        return False
     if ctx.options.clip:
         others = [i.shape for i in doc.instances() if not i.crowd]
         shape = clipped(shape, others)
         if shape is None:
             ctx.say("Nothing left: other instances already own all of that area.")
-            return
+            return False
     cls = session.class_by_id(session.active_class_id)
     ctx.push(AddInstanceCommand(session, doc.image_id, cls.id, shape,
                                 text=f"Draw {what} ({cls.name})"))
+    return True
 
 
 def other_shapes(doc, exclude: set[int] | frozenset[int] = frozenset()):
@@ -55,6 +59,7 @@ class PolygonTool(Tool):
         super().__init__(ctx)
         self.points: list[QPointF] = []
         self.preview: PreviewItem | None = None
+        self.started = 0.0  # when its first vertex came (the labeling log's seconds)
 
     def _snap(self, pos: QPointF) -> QPointF:
         if not self.ctx.options.snap or self.ctx.document is None:
@@ -72,6 +77,8 @@ class PolygonTool(Tool):
                     self.ctx.tolerance(CLOSE_PX):
                 self.finish()
                 return
+        if not self.points:
+            self.started = time.monotonic()
         self.points.append(self._snap(pos))
         self._show(pos)
 
@@ -118,10 +125,13 @@ class PolygonTool(Tool):
             return
         if fixed.note:
             self.ctx.say(f"Drawn, but {fixed.note}.")
-        self.complete(fixed.shape)
+        self.complete(fixed.shape, len(points))
 
-    def complete(self, shape) -> None:
-        add_drawn_shape(self.ctx, shape, "polygon")
+    def complete(self, shape, clicks: int) -> None:
+        doc = self.ctx.document
+        if add_drawn_shape(self.ctx, shape, "polygon") and doc is not None:
+            self.ctx.session.log_labeling(LabelingEntry(
+                "polygon", clicks, time.monotonic() - self.started, doc.image_id))
 
 
 class HoleTool(PolygonTool):
@@ -135,7 +145,7 @@ class HoleTool(PolygonTool):
             return
         super().press(pos, event)
 
-    def complete(self, shape) -> None:
+    def complete(self, shape, clicks: int) -> None:
         doc = self.ctx.document
         if len(doc.selected) != 1 or not doc.editable(doc.selected[0]):
             self.ctx.say("Select the one (unlocked) instance to cut a hole in first.")

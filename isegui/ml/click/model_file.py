@@ -12,10 +12,10 @@ import torch
 
 from isegui.core.click_view import VIEW_SIDE
 from isegui.core.fileio import inside_folder
+from isegui.core.project import CLICK_MODEL_FILE
 from isegui.ml.click.net import WIDTHS, ClickNet
 from isegui.ml.model.checkpoint import CheckpointError, read_weights_file, save_checkpoint
 
-CLICK_MODEL_FILE = "click_model.pt"
 FORMAT = "isegui-click-model"
 VERSION = 1
 
