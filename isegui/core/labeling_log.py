@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from isegui.core.fileio import inside_folder, open_no_follow
-
-LABELING_LOG_FILE = "labeling_log.jsonl"
+from isegui.core.project import LABELING_LOG_FILE
 MAX_LINE = 64 * 1024  # bytes: a line longer than this is no entry of ours
 MAX_READ = 64 * 1024 * 1024  # bytes read at most (a log of ~300,000 instances)
 

@@ -27,6 +27,7 @@ STORE_FILES = (PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm",
                f"{PROJECT_FILE}-journal")
 IMAGES_DIR = "images"
 CLICK_MODEL_FILE = "click_model.pt"  # the project's click model (ml.click), when trained
+LABELING_LOG_FILE = "labeling_log.jsonl"  # what each added instance cost (core.labeling_log)
 
 
 class Project:
@@ -243,10 +244,10 @@ def refuse_project_file_folder(folder: Path) -> None:
         raise ProjectError(f"{file}: a folder, not a project file; move or rename it")
 
 
-# the store, SQLite's journals and the lock: no image is ever written onto one of them or
+# the store, SQLite's journals, the lock and the project's own files: no image is ever written onto one of them or
 # removed in its place, whatever names a dataset uses (SQLite's empty WAL was once taken for
 # a copy cut short and removed while the project was open)
-OWN_FILES = (*STORE_FILES, f"{PROJECT_FILE}.lock")
+OWN_FILES = (*STORE_FILES, f"{PROJECT_FILE}.lock", CLICK_MODEL_FILE, LABELING_LOG_FILE)
 
 
 def is_own_file(folder: Path, path: Path) -> bool:
