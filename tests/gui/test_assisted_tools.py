@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 from isegui.core.entities import Source
 from isegui.core.geometry import rasterize
 from isegui.core.images import save_image
+from isegui.core.mask_window import MaskWindow
 from tests.gui.conftest import Driver, aimed_window, make_project
 
 W, H = 200, 150
@@ -197,6 +198,22 @@ def test_propagate_refits_the_previous_images_instances_keeping_track_ids(qtbot,
     assert _iou(rasterize(inst.shape, H, W), moved > 0) > 0.9  # re-fitted, not copied
     assert _iou(rasterize(Point(60, 75).buffer(28), H, W), moved > 0) < 0.85
     assert win.session.undo_stack.count() == 1
+
+    # with a click model, it answers: from the old outline and a click deep inside it
+    asked = []
+
+    def click_model(image, clicks, candidate):
+        asked.append((clicks, candidate))
+        return MaskWindow.trimmed(moved > 0)
+
+    win.session.undo_stack.undo()
+    win.assist.click_model = lambda: click_model
+    win.actions_by_name["propagate"].trigger()
+    (inst,) = win.session.document.instances()
+    ((((x, y), positive),), candidate) = asked[0]
+    assert positive and abs(x - 60) <= 2 and abs(y - 75) <= 2
+    assert _iou(candidate.on((0, 0, W, H)), rasterize(Point(60, 75).buffer(28), H, W)) > 0.99
+    assert _iou(rasterize(inst.shape, H, W), moved > 0) > 0.97
     win.close()
     win.session.close()
 

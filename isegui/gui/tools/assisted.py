@@ -8,14 +8,16 @@ import math
 import time
 from contextlib import contextmanager
 
+import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsPathItem
 
 from isegui.core.entities import Source
 from isegui.core.errors import ShapeError
-from isegui.core.geometry import polygon_from_points, repair, vectorize
-from isegui.core.labeling_aids import ClickSession, EdgeTracer, grabcut, magic_wand
+from isegui.core.geometry import (bounds_window, polygon_from_points, rasterize, repair,
+                                  vectorize)
+from isegui.core.labeling_aids import ClickSession, EdgeTracer, grabcut, magic_wand, next_click
 from isegui.core.labeling_log import LabelingEntry
 from isegui.core.mask_window import MaskWindow
 from isegui.gui.canvas.items import PreviewItem
@@ -61,13 +63,26 @@ def add_found(ctx, window: MaskWindow | None, class_id: int | None, what: str,
 
 
 def refit_shape(ctx, instance, margin: float = 0.1):
-    """An instance of another frame re-fitted to the open image: the model's mask on its box
-    (grown by `margin` for the object's motion), GrabCut's without a model; None when neither
-    finds it (the shape is then copied as it was)."""
+    """An instance of another frame re-fitted to the open image: the project's click model
+    from the old outline and a click deep inside it, else the model's mask on its box (grown
+    by `margin` for the object's motion), GrabCut's without a model; None when none finds it
+    (the shape is then copied as it was)."""
     assist = ctx.assist
     image = assist.rgb()
     if image is None or instance.crowd:
         return None
+    click_model = assist.click_model()
+    if click_model is not None:
+        height, width = image.shape[:2]
+        x0, y0, x1, y1 = bounds_window(instance.shape, height, width)
+        old = MaskWindow.trimmed(rasterize(instance.shape, y1 - y0, x1 - x0, (x0, y0)),
+                                 (x0, y0))
+        inside = next_click(np.zeros_like(old.mask), old.mask) if old is not None else None
+        if inside is not None:
+            (x, y), _ = inside
+            found = click_model(image, [((x + old.origin[0], y + old.origin[1]), True)], old)
+            if found is not None:
+                return vectorize(found.mask, found.origin)
     x0, y0, x1, y1 = instance.shape.bounds
     mx, my = (x1 - x0) * margin, (y1 - y0) * margin
     box = (x0 - mx, y0 - my, x1 + mx, y1 + my)
