@@ -244,9 +244,9 @@ def refuse_project_file_folder(folder: Path) -> None:
         raise ProjectError(f"{file}: a folder, not a project file; move or rename it")
 
 
-# the store, SQLite's journals, the lock and the project's own files: no image is ever written onto one of them or
-# removed in its place, whatever names a dataset uses (SQLite's empty WAL was once taken for
-# a copy cut short and removed while the project was open)
+# the store, SQLite's journals, the lock and the project's own files: no image is ever
+# written onto one of them or removed in its place, whatever names a dataset uses (SQLite's
+# empty WAL was once taken for a copy cut short and removed while the project was open)
 OWN_FILES = (*STORE_FILES, f"{PROJECT_FILE}.lock", CLICK_MODEL_FILE, LABELING_LOG_FILE)
 
 
