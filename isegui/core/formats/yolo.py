@@ -237,7 +237,11 @@ def _check_class_count(yaml_file: Path, nc: object, named: int) -> None:
     """'nc' and 'names' must agree, as Ultralytics requires: which of them is wrong (a class
     missing from the list, or a count left from an earlier dataset) is not guessed."""
     if isinstance(nc, bool) or not isinstance(nc, int):
-        raise FormatError(yaml_file, f"'nc' is {str(nc)[:40]!r}, not a number of classes")
+        # a list or a mapping is named, never spelled out: str() of nested aliases would
+        # spell out every one of them (455 bytes of YAML: a billion items)
+        shown = f"a {type(nc).__name__}" if isinstance(nc, (list, dict, set)) else \
+            repr(str(nc)[:40])
+        raise FormatError(yaml_file, f"'nc' is {shown}, not a number of classes")
     if nc != named:
         raise FormatError(yaml_file, f"'nc' is {nc} but 'names' holds {named} class "
                                      "name(s); make them agree")

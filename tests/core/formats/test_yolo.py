@@ -116,12 +116,16 @@ def test_data_yaml_names_must_be_short_text(tmp_path, names, problem):
                                            "make them agree"),
     ("nc: two\nnames: [part, hole]\n", "'nc' is 'two', not a number of classes"),
     ("nc: true\nnames: [part, hole]\n", "'nc' is 'True', not a number of classes"),
+    ("nc: {a: 2}\nnames: [part, hole]\n", "'nc' is a dict, not a number of classes"),
+    (None, "'nc' is a list, not a number of classes"),
 ])
 def test_data_yaml_nc_must_agree_with_the_names(tmp_path, text, problem):
     """nc: 3 with two names was taken without a word (Ultralytics refuses it): a class
-    missing from the list, or a count left from another dataset?"""
+    missing from the list, or a count left from another dataset? An 'nc' of nested aliases
+    (None: the alias bomb) is named, not spelled out: str() of it took 30 s and all memory."""
     _yolo_folder(tmp_path, "0 0.1 0.1 0.2 0.1 0.2 0.2")
-    (tmp_path / "data.yaml").write_text(text)
+    (tmp_path / "data.yaml").write_text(text or _alias_bomb().replace(
+        "names: [*l6]", "names: [part, hole]\nnc: *l6"))
     with Project.create(tmp_path / "p") as p:
         with pytest.raises(FormatError) as err:
             import_dataset(p, ImportOptions("yolo", tmp_path))
