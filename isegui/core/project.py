@@ -4,14 +4,16 @@ folder the team's image root as this PC sees it."""
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from pathlib import Path, PurePosixPath
 
-from isegui.core.errors import (OlderSchemaError, ProjectError, ProjectLockedError,
+from isegui.core.errors import (DamagedRow, OlderSchemaError, ProjectError, ProjectLockedError,
                                  ProjectNotFoundError)
 from isegui.core.fileio import writable_inside
 from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX
+from isegui.core.one_line import one_line
 from isegui.core.store import Store, now_iso
 from isegui.core.store import team_images
 from isegui.core.store.lock import ProjectLock
@@ -186,9 +188,23 @@ class Project:
 
     @property
     def mm_per_px(self) -> float | None:
-        """The calibration: millimetres per pixel, or None when not calibrated."""
+        """The calibration: millimetres per pixel, or None when not calibrated. A stored value
+        isegui never writes (another program changed the file, or a team member the table):
+        DamagedRow naming the project file, never a negative or NaN size in millimetres."""
         value = self.store.meta("mm_per_px")
-        return float(value) if value is not None else None
+        if value is None:
+            return None
+        try:
+            mm = float(value)
+        except (TypeError, ValueError):
+            mm = math.nan
+        if not MIN_MM_PER_PX <= mm <= MAX_MM_PER_PX:  # NaN too
+            shown = one_line(repr(value), 40)
+            raise DamagedRow(f"{self.store.path}: its calibration is stored as {shown}, not "
+                             f"a number from {MIN_MM_PER_PX:g} to {MAX_MM_PER_PX:g} mm per "
+                             "pixel; set it again with isegui calibrate (--mm-per-px X, or "
+                             "--clear)")
+        return mm
 
     def set_calibration(self, mm_per_px: float | None) -> None:
         if mm_per_px is not None and not MIN_MM_PER_PX <= mm_per_px <= MAX_MM_PER_PX:

@@ -170,3 +170,28 @@ def test_a_schema_version_that_is_no_number_is_refused_naming_the_file(tmp_path,
     assert main(["stats", str(folder)]) != 0
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and PROJECT_FILE in err and "schema version" in err
+
+
+@pytest.mark.parametrize("stored", ["-0.05", "nan", "inf", "0", "abc", "1e400", ""])
+def test_a_stored_calibration_that_is_no_scale_is_refused_naming_the_file(tmp_path, capsys,
+                                                                          stored):
+    """A calibration another program wrote was used as it was: -0.05 gave negative lengths in
+    mm and nan a CSV of nan, without a word; 'abc' an error naming no file. It is refused in
+    one line naming the project file, and `calibrate` still sets it again."""
+    folder = tmp_path / "project"
+    with Project.create(folder) as project:
+        project.set_calibration(0.05)
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'mm_per_px'", (stored,))
+    conn.commit()
+    conn.close()
+    with Project.open(folder, read_only=True) as project:
+        with pytest.raises(DamagedRow, match="its calibration is stored as"):
+            assert project.mm_per_px is None  # never reached
+    capsys.readouterr()
+    assert main(["stats", str(folder)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and PROJECT_FILE in err and "calibrate" in err
+    assert main(["calibrate", str(folder), "--mm-per-px", "0.1"]) == 0
+    with Project.open(folder, read_only=True) as project:
+        assert project.mm_per_px == 0.1
