@@ -44,6 +44,7 @@ def read_weights_file(path: str | Path,
     if not zipfile.is_zipfile(path) and not head.startswith(b"\x80"):
         raise CheckpointError(path, "not a readable weights file: neither a PyTorch archive nor "
                                     "a pickle (corrupt, or another kind of file?)")
+    _refuse_unpacking_beyond_the_file(path)
     try:
         with warnings.catch_warnings():  # torch's own words on the pickle's protocol
             warnings.simplefilter("ignore")
@@ -68,6 +69,34 @@ def read_weights_file(path: str | Path,
         name, why = broken
         raise CheckpointError(path, f"its weights {name} {why}: use another file")
     return data
+
+
+# what an archive's entries may unpack to beyond the file's own size: torch.save stores them
+# as they are, so they fit in the file; a few MB of slack for an archive someone re-zipped
+_UNPACK_SLACK = 2
+_UNPACK_EXTRA = 16 << 20
+
+
+def _refuse_unpacking_beyond_the_file(path: Path) -> None:
+    """CheckpointError for a PyTorch archive whose entries say they unpack to far more than the
+    file holds: torch.load inflates a deflated entry whole, so 0.4 MB re-zipped from 400 MB of
+    zeros took 1.7 GB before anything looked at it (and a few MB would take all the memory).
+    Read from the archive's table of contents, before any entry is unpacked."""
+    if not zipfile.is_zipfile(path):
+        return  # a plain pickle: its tensors are in the file as they are
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise CheckpointError(path, "not a readable weights file: truncated or corrupt? "
+                                    f"({_first_line(exc)})") from None
+    size = path.stat().st_size
+    if unpacked > _UNPACK_SLACK * size + _UNPACK_EXTRA:
+        shown = f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.0f} KB"
+        raise CheckpointError(path, f"refused: its {shown} unpack to "
+                                    f"{unpacked / 1e6:,.0f} MB (compressed entries; torch.save "
+                                    "writes a weights file as it is): not a file isegui "
+                                    "unpacks")
 
 
 def _unusable_tensor(data: Any, name: str = "", depth: int = 0) -> tuple[str, str] | None:

@@ -99,3 +99,27 @@ def test_weights_that_do_not_fit_their_model_are_one_line_naming_the_file(tmp_pa
                                         "state_dict": {}})
     with pytest.raises(CheckpointError, match="does not know"):
         Predictor.from_checkpoint(tmp_path / "d.pt")
+
+
+def _rezipped(source, target):
+    """The archive torch.save wrote, its entries deflated (torch.load inflates them)."""
+    import zipfile
+    with zipfile.ZipFile(source) as src, \
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info.filename))
+
+
+def test_an_archive_that_unpacks_far_beyond_its_size_is_refused_before_unpacking(tmp_path):
+    """A zip bomb: 0.4 MB re-zipped from 400 MB of zeros took 1.7 GB in `weights add` and
+    `predict --checkpoint` before either looked at it. The archive's own table of contents
+    says what it unpacks to; that is checked first. A small file re-zipped still loads."""
+    payload = {"model_name": "fast", "size": 128, "classes": ["a"]}
+    save_checkpoint(tmp_path / "big.pt", {**payload, "state_dict": {"w": torch.zeros(6_000_000)}})
+    _rezipped(tmp_path / "big.pt", tmp_path / "bomb.pt")
+    assert (tmp_path / "bomb.pt").stat().st_size < 1_000_000
+    with pytest.raises(CheckpointError, match=r"bomb.pt: refused: its \d+ KB unpack to 24 MB"):
+        load_checkpoint(tmp_path / "bomb.pt")
+    save_checkpoint(tmp_path / "small.pt", {**payload, "state_dict": {"w": torch.ones(1000)}})
+    _rezipped(tmp_path / "small.pt", tmp_path / "small-zipped.pt")
+    assert load_checkpoint(tmp_path / "small-zipped.pt")["classes"] == ["a"]
