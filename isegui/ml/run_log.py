@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from isegui.core.fileio import open_no_follow
+from isegui.core.fileio import open_no_follow, read_regular_bytes
 
 EVENTS_FILE = "events.jsonl"
 LOGGED = ("step", "epoch")  # the events that make the curves
@@ -45,22 +45,25 @@ def read_run_log(folder: Path) -> list[tuple[str, dict[str, Any]]]:
     """The step and epoch events of a run, in order. A run that went on from an earlier point
     (resumed after a crash, from its last checkpoint) replaces what it did again: an event
     whose step (epoch) is not after the previous one drops the earlier ones from that step
-    (epoch) on. Broken lines (a crash mid-write) are skipped."""
+    (epoch) on. Broken lines (a crash mid-write, bytes that are not UTF-8, JSON nested deeper
+    than the parser goes) are skipped. The file is read only as a plain file: the window's
+    thread reads it, and a FIFO under that name (a folder copied from elsewhere) would keep it
+    waiting for ever."""
     path = Path(folder) / EVENTS_FILE
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_regular_bytes(path).splitlines()
     except OSError:
         return []
     events: list[tuple[str, dict[str, Any]]] = []
     last: dict[str, float] = {}
     for line in lines:
         try:
-            fields = json.loads(line)
+            fields = json.loads(line.decode("utf-8"))
             kind = fields.pop("event")
             key = "step" if kind == "step" else "epoch"
             at = float(fields[key])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue  # UnicodeDecodeError is a ValueError
         if kind not in LOGGED:
             continue
         if kind in last and at <= last[kind]:  # done again: the later pass counts
