@@ -16,6 +16,9 @@ from isegui.core.one_line import one_line
 from isegui.core.entities import Split
 from isegui.core.working_scale import WorkingScale
 
+# what a line naming stored names (image paths, run and class names) shows before it is cut:
+# each such line goes through one_line, as a copied project's names may hold ESC or a line break
+LINE_LIMIT = 2000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -139,7 +142,7 @@ def run_train(args) -> int:
         reporter.event("note", message="checking the project's images…", phase=True)
         advice = training_outlook(spec.project, spec)  # what will limit it, before it starts
         for item in advice:
-            print(item.line(), file=sys.stderr)
+            print(one_line(item.line(), LINE_LIMIT), file=sys.stderr)
         result = fit(spec, reporter, cancel, advice=advice)
     except TrainingError as exc:
         if args.progress == "jsonl":
@@ -152,9 +155,9 @@ def run_train(args) -> int:
         best = result.best
         summary = ", ".join(f"{k} {best[k]:.3f}" for k in ("mask_map", "box_map", "loss")
                             if k in best)
-        print(f"run {result.run_id} {result.status.value} after {result.epochs} epochs "
-              f"({result.steps} steps); best: {summary or 'n/a'}; checkpoint: "
-              f"{result.checkpoint}")
+        print(one_line(f"run {result.run_id} {result.status.value} after {result.epochs} "
+                       f"epochs ({result.steps} steps); best: {summary or 'n/a'}; checkpoint: "
+                       f"{result.checkpoint}", LINE_LIMIT))
     return EXIT_CANCELLED if result.status.value == "cancelled" else EXIT_OK
 
 
@@ -182,13 +185,14 @@ class _BarReporter:
     def event(self, kind: str, **f) -> None:
         if kind == "start":
             working = WorkingScale.from_dict(f.get("working_scale"), f["size"])
-            print(f"run {f['run_id']}: {f['model']}, {working.describe()}, on "
-                  f"{f['device']}, {f['train_images']} train images, validation on "
-                  f"{f['validation']}; weights: {f['init']['source']}", file=sys.stderr)
+            print(one_line(f"run {f['run_id']}: {f['model']}, {working.describe()}, on "
+                           f"{f['device']}, {f['train_images']} train images, validation on "
+                           f"{f['validation']}; weights: {f['init']['source']}", LINE_LIMIT),
+                  file=sys.stderr)
             if working.reason:
-                print(f"working scale: {working.reason}", file=sys.stderr)
+                print(one_line(f"working scale: {working.reason}", LINE_LIMIT), file=sys.stderr)
             for note in f.get("notes", []):
-                print(f"note: {note}", file=sys.stderr)
+                print(one_line(f"note: {note}", LINE_LIMIT), file=sys.stderr)
         elif kind == "step":
             if self.bar is None or self.epoch != f["epoch"]:
                 self.close()
@@ -206,7 +210,7 @@ class _BarReporter:
                   + (" (best)" if f.get("improved") else "")
                   + (" (cancelled)" if f.get("cancelled") else ""), file=sys.stderr)
         elif kind == "note" and not f.get("phase"):  # phases are for the app's waiting
-            print(f"note: {f['message']}", file=sys.stderr)
+            print(one_line(f"note: {f['message']}", LINE_LIMIT), file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -247,11 +251,12 @@ def run_suggest(args) -> int:
                     "images": [{"path": p, **u.as_dict()} for p, u in top]})
         return 0
     print_warnings(unreadable)
-    print(f"run {run.id} ({run.name}): {len(top)} of {len(images)} unlabeled images, "
-          "least sure first (value = borderline share + mirror disagreement, 0-2)")
-    for stored, u in top:
-        print(f"{u.value:5.2f}  {stored}  ({u.objects} objects, {u.borderline} borderline, "
-              f"mirror disagreement {u.disagreement:.2f})")
+    print(one_line(f"run {run.id} ({run.name}): {len(top)} of {len(images)} unlabeled images, "
+                   "least sure first (value = borderline share + mirror disagreement, 0-2)",
+                   LINE_LIMIT))
+    for stored, u in top:  # a name may hold ESC or a line break (add takes any file name)
+        print(one_line(f"{u.value:5.2f}  {stored}  ({u.objects} objects, {u.borderline} "
+                       f"borderline, mirror disagreement {u.disagreement:.2f})", LINE_LIMIT))
     return 0
 
 
@@ -300,8 +305,8 @@ def run_evaluate(args) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"run {run.id} ({run.name}) on {args.split}: {result['images']} images, "
-          f"{result['instances']} instances")
+    print(one_line(f"run {run.id} ({run.name}) on {args.split}: {result['images']} images, "
+                   f"{result['instances']} instances", LINE_LIMIT))
     print(f"  mask mAP {result['mask_map']:.3f} (mAP50 {result['mask_map50']:.3f}), "
           f"box mAP {result['box_map']:.3f} (mAP50 {result['box_map50']:.3f})")
     for line in _per_class_lines(result):
@@ -314,8 +319,8 @@ def run_evaluate(args) -> int:
                                                         p["false_negatives"]))[:5]
     for p in worst:
         if p["false_positives"] + p["false_negatives"]:
-            print(f"  worst: {p['path']}: {p['false_positives']} false, "
-                  f"{p['false_negatives']} missed")
+            print(one_line(f"  worst: {p['path']}: {p['false_positives']} false, "
+                           f"{p['false_negatives']} missed", LINE_LIMIT))
     return 0
 
 
@@ -371,9 +376,9 @@ def run_export_model(args) -> int:
         rules.check_classes(load_checkpoint(path)["classes"], f"run {run.id}")
     written = export_onnx(path, args.out, args.size, mm_per_px,
                           rules.as_dict() if rules is not None else None)
-    print(f"wrote {written['path']}: run {run.id} ({run.name}), {written['model_name']}, "
-          f"{written['width']} x {written['height']} px input, classes "
-          f"{', '.join(written['classes'])}")
+    print(one_line(f"wrote {written['path']}: run {run.id} ({run.name}), "
+                   f"{written['model_name']}, {written['width']} x {written['height']} px "
+                   f"input, classes {', '.join(written['classes'])}", LINE_LIMIT))
     if max(written["width"], written["height"]) < written["trained_size"]:
         print(f"warning: the run was trained at {written['trained_size']} px; a smaller "
               "input finds fewer small objects (a run trained at 512 and exported at 384 "

@@ -50,3 +50,29 @@ def test_stats_and_evaluate_print_a_hostile_class_name_as_one_line(tmp_path, cap
     for text in (out, "\n".join(lines)):
         assert "\x1b" not in text and "evil\\x1b[2J\\nerror: forged" in text
         assert not any(line.startswith("error: forged") for line in text.splitlines())
+
+
+def test_suggest_prints_hostile_image_and_run_names_as_one_line(tmp_path, capsys, monkeypatch):
+    """suggest printed each unlabeled image's stored path and the run's name as they were:
+    `add` takes a file named with ESC or a line break, and a copied project can name its run
+    anything. (evaluate and export-model print run names the same way, now through one_line.)
+    The model is stood in for: what is printed is what is tested."""
+    from isegui.core.project import Project
+    from isegui.ml.infer import suggest
+    from isegui.ml.model import torch_predictor
+    photos = tmp_path / "photos"
+    save_image(photos / f"{HOSTILE}.png", np.zeros((8, 8, 3), np.uint8))
+    assert main(["new", str(tmp_path / "p"), "--images", str(photos)]) == 0
+    with Project.open(tmp_path / "p") as project:
+        run = project.store.add_run(HOSTILE, {"model": "fast", "size": 128})
+    (tmp_path / "p" / "runs" / f"{run.id:04d}").mkdir(parents=True)
+    (tmp_path / "p" / "runs" / f"{run.id:04d}" / "best.pt").write_bytes(b"stand-in")
+    monkeypatch.setattr(torch_predictor.Predictor, "from_checkpoint",
+                        classmethod(lambda cls, *a, **k: object()))
+    monkeypatch.setattr(suggest, "uncertainty",
+                        lambda predictor, image: suggest.Uncertainty(1.0, 1, 2, 0.5))
+    capsys.readouterr()
+    assert main(["suggest", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.count("evil\\x1b[2J\\nerror: forged") == 2
+    assert not any(line.startswith("error: forged") for line in out.splitlines())
