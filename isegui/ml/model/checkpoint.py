@@ -13,6 +13,8 @@ import torch
 
 from isegui.core.errors import InputFileError
 from isegui.core.fileio import atomic_open
+from isegui.core.one_line import one_line
+from isegui.core.store.project_data import check_class_names
 
 FORMAT = "isegui-checkpoint"
 VERSION = 1
@@ -140,13 +142,54 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if data.get("format") != FORMAT:
         raise CheckpointError(path, "not an isegui checkpoint (use it with --init to take its "
                                     "matching weights instead)")
-    if int(data.get("version", 0)) > VERSION:
+    version = data.get("version", 0)
+    if not _whole(version):
+        raise CheckpointError(path, f"not a valid isegui checkpoint: its version is "
+                                    f"{_shown(version)}, not a whole number")
+    if version > VERSION:
         raise CheckpointError(path, f"written by a newer isegui (checkpoint version "
-                                    f"{data.get('version')}); update isegui")
+                                    f"{version}); update isegui")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise CheckpointError(path, f"incomplete checkpoint, missing {', '.join(missing)}")
+    if not _whole(data["size"]) or data["size"] < 1:
+        raise CheckpointError(path, f"not a valid isegui checkpoint: its size is "
+                                    f"{_shown(data['size'])}, not a number of pixels")
+    _check_classes(path, data["classes"])
     return data
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    """A value read from a file, for a message: a list or dict is named, never spelled out
+    (a pickle may hold one list many times over, and str() would spell out every one)."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return one_line(repr(value), 40)
+    return f"a {type(value).__name__}"
+
+
+def _check_classes(path: str | Path, classes: object) -> None:
+    """The class names are names: text as a project stores it, each once. A number or a name
+    holding ESC or a line break went on into every output, and a duplicate made two classes
+    one."""
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise CheckpointError(path, "not a valid isegui checkpoint: its classes must be a list "
+                                    f"of class names, not {_shown(classes)}" + (
+                                        "" if not isinstance(classes, list) else
+                                        " holding other things than text"))
+    try:
+        check_class_names(classes)
+        if any(c != c.strip() for c in classes):
+            raise ValueError("a class name has no space around it")
+    except ValueError as exc:
+        raise CheckpointError(path, f"not a valid isegui checkpoint: {exc}") from None
+    if len(set(classes)) < len(classes):
+        twice = next(c for c in classes if classes.count(c) > 1)
+        raise CheckpointError(path, f"not a valid isegui checkpoint: the class {_shown(twice)} "
+                                    "is listed twice")
 
 
 def state_dict_of(data: dict[str, Any]) -> dict[str, Any]:

@@ -123,3 +123,39 @@ def test_an_archive_that_unpacks_far_beyond_its_size_is_refused_before_unpacking
     save_checkpoint(tmp_path / "small.pt", {**payload, "state_dict": {"w": torch.ones(1000)}})
     _rezipped(tmp_path / "small.pt", tmp_path / "small-zipped.pt")
     assert load_checkpoint(tmp_path / "small-zipped.pt")["classes"] == ["a"]
+
+
+_NESTED: list = [[]]
+for _ in range(30):  # one list many times over: str() of it would spell out 2**30 lists
+    _NESTED = [_NESTED, _NESTED]
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("version", "abc", "its version is 'abc', not a whole number"),
+    ("version", float("inf"), "its version is inf, not a whole number"),
+    ("version", [1], "its version is a list, not a whole number"),
+    ("version", True, "its version is a bool, not a whole number"),
+    ("size", "abc", "its size is 'abc', not a number of pixels"),
+    ("size", 0, "its size is 0, not a number of pixels"),
+    ("classes", "pill", "its classes must be a list of class names, not 'pill'"),
+    ("classes", [1, 2], "its classes must be a list of class names, not a list holding"),
+    ("classes", _NESTED, "its classes must be a list of class names, not a list holding"),
+    ("classes", ["p\x1b[31m", "x"], "a class name holds no control characters"),
+    ("classes", ["a", "b\nc"], "a class name holds no control characters"),
+    ("classes", [" a"], "a class name has no space around it"),
+    ("classes", ["a", "a"], "the class 'a' is listed twice"),
+])
+def test_a_checkpoint_field_of_the_wrong_kind_is_refused_naming_the_file(tmp_path, key, value,
+                                                                         problem):
+    """version 'abc' gave "invalid literal for int()" naming no file, inf and [1] an
+    'unexpected' error; classes [1, 2, 3] were predicted under the classes 1, 2, 3 and names
+    holding ESC or a line break went into every output."""
+    payload = {"model_name": "fast", "size": 128, "classes": ["a"],
+               "state_dict": {"w": torch.ones(2)}}
+    save_checkpoint(tmp_path / "c.pt", payload)
+    data = torch.load(tmp_path / "c.pt", weights_only=True)
+    torch.save({**data, key: value}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "bad.pt")
+    assert str(err.value).startswith(f"{tmp_path / 'bad.pt'}: not a valid isegui checkpoint: ")
+    assert problem in str(err.value)
