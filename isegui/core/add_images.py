@@ -19,8 +19,8 @@ from typing import Protocol
 
 from isegui.core.entities import ImageRecord, ImageStatus, Split
 from isegui.core.errors import InputFileError
-from isegui.core.fileio import (copy_new, cut_copy_of, fitted_name, not_regular_problem,
-                                same_bytes, utf8_problem, writable_inside)
+from isegui.core.fileio import (copy_new, cut_copy_of, fitted_name, folded_name,
+                                not_regular_problem, same_bytes, utf8_problem, writable_inside)
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
@@ -208,7 +208,8 @@ def plan_images(project: Project, checked: list[CheckedImage], existing: set[str
     different file has that name; a file already inside the project folder is not copied."""
     plans: list[PlannedImage] = []
     claimed = set(existing)
-    folded = {name.casefold() for name in existing}  # NTFS does not tell A.png from a.png
+    # NTFS does not tell A.png from a.png, nor a Mac é.png spelled NFC from NFD
+    folded = {folded_name(name) for name in existing}
     already = 0
     for image in checked:
         own = project.stored_path(image.file)
@@ -224,7 +225,7 @@ def plan_images(project: Project, checked: list[CheckedImage], existing: set[str
                 already += 1
                 continue
         claimed.add(stored)
-        folded.add(stored.casefold())
+        folded.add(folded_name(stored))
         plans.append(PlannedImage(image.file, stored, image.width, image.height, needs_copy))
     return plans, already
 
@@ -274,7 +275,7 @@ def path_warnings(plans: Sequence[StoredFile], on_share: bool = False) -> list[s
 def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
                  claimed: set[str]) -> tuple[str | None, bool]:
     """(stored path, copy needed), or (None, False) when this very file is in the project.
-    `claimed`: the stored paths taken, casefolded (two names that differ in case only are
+    `claimed`: the stored paths taken, folded (two names that differ in case only are
     one file on Windows)."""
     target = PurePosixPath(IMAGES_DIR, image.name)
     candidate, k = target, 1
@@ -283,15 +284,15 @@ def _copy_target(folder: Path, image: CheckedImage, existing: set[str],
         path = folder / candidate
         own = is_own_file(folder, path)  # images/ a link to the project folder: not these
         if not own and path.exists() and name not in existing and \
-                name.casefold() not in claimed and cut_copy_of(path, image.file):
+                folded_name(name) not in claimed and cut_copy_of(path, image.file):
             path.unlink()  # an add killed while copying it: copied again, whole
         if own or path.exists():
             if not own and same_bytes(path, image.file):
                 if name in existing:
                     return None, False
-                if name.casefold() not in claimed:
+                if folded_name(name) not in claimed:
                     return name, False  # the copy is already there, unrecorded: use it
-        elif name.casefold() not in claimed:
+        elif folded_name(name) not in claimed:
             return name, True
         k += 1  # a different file of that name: keep both
         candidate = target.with_name(fitted_name(target.stem, f"-{k}{target.suffix}"))

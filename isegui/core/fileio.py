@@ -22,6 +22,7 @@ import stat
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -67,6 +68,14 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EROFS,
 NAME_MAX = 255  # bytes in one file name (ext4, APFS; NTFS counts UTF-16 units, never more)
 # mkstemp adds 8 random characters and ".tmp" to the prefix
 TEMP_PREFIX_MAX = NAME_MAX - 8 - len(".tmp")
+
+
+def folded_name(name: str) -> str:
+    """A name (or path) as file systems compare names: case folded (Windows, macOS) and
+    normalised (macOS holds one é.png, whichever way é is spelled: NFC from Windows, NFD from
+    a Mac); Unicode's canonical caseless match, as folding may undo a normalisation. Two names
+    with the same fold are one file somewhere a project or an export may be copied to."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
 
 
 def fitted_name(stem: str, tail: str = "", limit: int = NAME_MAX) -> str:

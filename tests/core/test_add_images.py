@@ -139,6 +139,22 @@ def test_copies_keep_subfolders_and_never_overwrite(project, tmp_path):
     assert (project.folder / "images/x-2.png").read_bytes() == (second / "x.png").read_bytes()
 
 
+def test_copies_named_alike_on_a_mac_are_kept_apart(project, tmp_path):
+    """é.png spelled NFC (Windows) and NFD (a Mac) were both copied to images/ under their
+    own spellings: two files on Linux, one on a Mac's disk, where the project copied there
+    lost a picture and put one image's labels on another's. Like names that differ only in
+    case, the second gets -2."""
+    import unicodedata
+    nfc, nfd = (unicodedata.normalize(form, "é.png") for form in ("NFC", "NFD"))
+    _image(tmp_path / "a" / nfc, seed=1)
+    _image(tmp_path / "b" / nfd, seed=2)
+    _image(tmp_path / "c" / "É.PNG", seed=3)
+    for folder, name in (("a", nfc), ("b", nfd), ("c", "É.PNG")):
+        add_images(project, check_images([tmp_path / folder / name])[0], copy=True)
+    stored = {unicodedata.normalize("NFC", r.path) for r in project.store.images()}
+    assert stored == {"images/é.png", "images/é-2.png", "images/É-3.PNG"}
+
+
 def test_a_file_inside_the_project_folder_is_not_copied_again(project):
     inside = _image(project.folder / "images" / "own.png")
     checked, _ = check_images([inside])

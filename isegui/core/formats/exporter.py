@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -24,8 +23,8 @@ from typing import Any
 
 from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
-from isegui.core.fileio import (NAME_MAX, copy_new, current_umask, fitted_name, inside_folder,
-                                 replace_file, windows_safe_part)
+from isegui.core.fileio import (NAME_MAX, copy_new, current_umask, fitted_name, folded_name,
+                                 inside_folder, replace_file, windows_safe_part)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.images import probe
@@ -259,7 +258,7 @@ def _stem(path: PurePosixPath) -> str:
 
 def _folded(path: PurePosixPath) -> str:
     """The whole path as file systems compare names (see _stem)."""
-    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", path.as_posix()).casefold())
+    return folded_name(path.as_posix())
 
 
 def _fitted(base: PurePosixPath, k: int) -> PurePosixPath:

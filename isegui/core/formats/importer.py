@@ -15,8 +15,8 @@ import shapely
 from isegui.core.add_images import path_warnings
 from isegui.core.entities import ImageStatus, Instance, Source, Split
 from isegui.core.errors import ImageReadError, ImportFailed, ShapeError, UnsafePathError
-from isegui.core.fileio import (atomic_write_bytes, copy_new, cut_copy_of, inside_folder,
-                                 safe_relative, same_bytes, writable_inside)
+from isegui.core.fileio import (atomic_write_bytes, copy_new, cut_copy_of, folded_name,
+                                 inside_folder, safe_relative, same_bytes, writable_inside)
 from isegui.core.formats import get_format
 from isegui.core.formats.base import Dataset, SourceImage
 from isegui.core.geometry import MAX_VERTICES, clip_to_image
@@ -197,7 +197,10 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
           report: ImportReport, progress: Progress) -> tuple[list[_Planned], list[str]]:
     plans: list[_Planned] = []
     problems: list[str] = []
-    claimed: set[str] = set()  # stored paths taken, casefolded (one file on Windows)
+    # stored paths taken, folded (one file on Windows or a Mac): this import's and the
+    # project's own, so a copy never takes a name that differs from one of theirs in case or
+    # Unicode spelling only
+    claimed = {folded_name(r.path) for r in project.store.images()}
     origins: dict[str, str] = {}  # stored path -> the file that labels it
     # images a team mate labels now: replacing their labels would fail the whole import
     held = {image_id: holder for image_id, holder in project.store.claims().items()
@@ -253,7 +256,7 @@ def _plan(project: Project, dataset: Dataset, lookup: _Lookup, options: ImportOp
                 report.images_skipped += 1
                 continue
             plan.replace_id = existing.id
-        claimed.add(stored.casefold())
+        claimed.add(folded_name(stored))
         plans.append(plan)
     return plans, problems
 
@@ -345,13 +348,13 @@ def _stored_path(project: Project, image: SourceImage, file: Path, options: Impo
         name = candidate.as_posix()
         if project.store.image_by_path(name) is not None:
             return name  # the same image again: the --existing rule decides
-        if (name.casefold() not in claimed and file.exists()
+        if (folded_name(name) not in claimed and file.exists()
                 and not is_own_file(project.folder, project.folder / candidate)
                 and cut_copy_of(project.folder / candidate, file)):
             (project.folder / candidate).unlink()  # an import killed while copying it
-        if name.casefold() not in claimed and not (project.folder / candidate).exists():
+        if folded_name(name) not in claimed and not (project.folder / candidate).exists():
             return name
-        if name.casefold() not in claimed and _left_by_a_cut_import(project.folder / candidate,
+        if folded_name(name) not in claimed and _left_by_a_cut_import(project.folder / candidate,
                                                                     image, file):
             return name  # the copy an import killed mid-way made: taken, not copied again
         k += 1  # another file of that name: keep both

@@ -73,6 +73,25 @@ def test_copy_never_overwrites_a_file_already_there(tmp_path):
         assert p.store.image_by_path("images/a-2.png") is not None
 
 
+def test_copies_named_alike_on_a_mac_or_windows_are_kept_apart(tmp_path):
+    """A copy took a name that differs from an image already in the project only in Unicode
+    spelling (é NFC or NFD) or case: two files here, one on a Mac (or Windows), where the
+    project copied there lost a picture. The project's own names count, not only this
+    import's."""
+    import unicodedata
+    nfc, nfd = (unicodedata.normalize(form, "é.png") for form in ("NFC", "NFD"))
+    first = _coco_dataset(tmp_path / "first", names=(nfc,))
+    second = _coco_dataset(tmp_path / "second", names=(nfd, "A.PNG"))
+    with Project.create(tmp_path / "p") as p:
+        save_image(p.folder / "images" / "a.png", np.zeros((30, 40, 3), np.uint8))
+        p.store.add_image("images/a.png", 40, 30)
+        import_dataset(p, ImportOptions("coco", first, copy=True))
+        import_dataset(p, ImportOptions("coco", second, copy=True, existing="skip"))
+        stored = {unicodedata.normalize("NFC", r.path) for r in p.store.images()}
+        assert {"images/é.png", "images/é-2.png", "images/A-2.PNG"} <= stored
+        assert "images/A.PNG" not in stored
+
+
 def test_missing_images_stop_the_import_and_touch_nothing(tmp_path):
     src = _coco_dataset(tmp_path / "src", missing=("b.png",))
     with Project.create(tmp_path / "p") as p:
