@@ -4,6 +4,7 @@ folder the team's image root as this PC sees it."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import uuid
@@ -31,6 +32,7 @@ IMAGES_DIR = "images"
 CLICK_MODEL_FILE = "click_model.pt"  # the project's click model (ml.click), when trained
 LABELING_LOG_FILE = "labeling_log.jsonl"  # what each added instance cost (core.labeling_log)
 
+log = logging.getLogger(__name__)
 
 class Project:
     """An open project. Open for editing (the default) holds the project's lock, so a second
@@ -214,8 +216,28 @@ class Project:
 
     @property
     def active_run_id(self) -> int | None:
+        """The run Review, predict, suggest and export-model use unless told another. A stored
+        value that is no run id (another program changed the file): DamagedRow naming the
+        project file, not int()'s words naming none."""
         value = self.store.meta("active_run_id")
-        return int(value) if value is not None else None
+        if value is None:
+            return None
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()
+                and len(value) <= 10):
+            raise DamagedRow(f"{self.store.path}: its active run is stored as "
+                             f"{one_line(repr(value), 40)}, not a run id; name the run "
+                             "(--run RUN), or make one active again (a finished training run, "
+                             "or the Training panel)")
+        return int(value)
+
+    def active_run_id_or_none(self) -> int | None:
+        """active_run_id, a damaged one taken as none (and said in the log): for a run's end,
+        which then puts a real id there, rather than failing after the run is done."""
+        try:
+            return self.active_run_id
+        except DamagedRow as exc:
+            log.warning("%s", exc)
+            return None
 
     def set_active_run(self, run_id: int | None) -> None:
         self.store.set_meta("active_run_id", None if run_id is None else str(run_id))

@@ -565,10 +565,10 @@ class _Trainer:
         with Project.open(self.spec.project, lock=False) as project:
             project.store.update_run(run_id, status=status)
             if status != RunStatus.FINISHED:
-                return {"active": False, "active_run_id": project.active_run_id}
+                return {"active": False, "active_run_id": project.active_run_id_or_none()}
             run = project.store.run(run_id)
             active = next((r for r in project.store.runs()
-                           if r.id == project.active_run_id), None)
+                           if r.id == project.active_run_id_or_none()), None)
             chosen, why = active_choice(run, active)
             if chosen:
                 project.set_active_run(run_id)

@@ -195,3 +195,26 @@ def test_a_stored_calibration_that_is_no_scale_is_refused_naming_the_file(tmp_pa
     assert main(["calibrate", str(folder), "--mm-per-px", "0.1"]) == 0
     with Project.open(folder, read_only=True) as project:
         assert project.mm_per_px == 0.1
+
+
+@pytest.mark.parametrize("stored", ["abc", "-1", "1e3", "", "٣", "99999999999999999999"])
+def test_a_stored_active_run_that_is_no_id_is_refused_naming_the_file(tmp_path, capsys, stored):
+    """export-model, suggest, evaluate and predict use the active run unless told another: a
+    stored 'abc' gave "invalid literal for int()" naming no file. A run's end takes it as none
+    (and puts its own id there) rather than failing after the run is done."""
+    folder = tmp_path / "project"
+    with Project.create(folder) as project:
+        run = project.store.add_run("r", {"model": "fast", "size": 64})
+        project.set_active_run(run.id)
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'active_run_id'", (stored,))
+    conn.commit()
+    conn.close()
+    with Project.open(folder, read_only=True) as project:
+        with pytest.raises(DamagedRow, match="its active run is stored as"):
+            assert project.active_run_id is None  # never reached
+        assert project.active_run_id_or_none() is None
+    capsys.readouterr()
+    assert main(["export-model", str(folder), "--format", "onnx", str(tmp_path / "m.onnx")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and PROJECT_FILE in err and "--run" in err
