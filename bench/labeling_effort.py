@@ -21,7 +21,8 @@ the mean number of clicks, counting 20 where 0.9 is never reached ("never" is th
 - click_no_model: clicks only, GrabCut around the first.
 - click_model: clicks only, every one answered by the project's click model (ml.click,
   `isegui train-clicks`; --click-model FILE for another), the first from the run's detection
-  under it when a run is there.
+  under it when a run is there; where an answer ignores a click, GrabCut refines from it.
+- click_model_alone: the same without the run (a project that has labels but no run yet).
 - scissors: Intelligent Scissors (core.labeling_aids.EdgeTracer) through k anchors evenly
   spaced along the label's outline, k = 3..20; NoC is the smallest k that reaches 0.9. The
   tool draws one outline, so a label with a hole may never get there (see *_without_holes).
@@ -85,7 +86,8 @@ LARGE_FRAME = (2448, 2048)  # width, height
 LARGE_BOX = (100, 80)
 TARGETS_MS = {"box_ms_large": 150.0, "scissors_ms": 30.0, "click_model_next_ms": 100.0}
 TOOLS = ("polygon", "box_mask", "click", "grabcut", "scissors", "click_no_model",
-         "click_model")
+         "click_model", "click_model_alone")
+CLICK_MODEL_TOOLS = ("click_model", "click_model_alone")
 MODEL_TOOLS = ("box_mask", "click")
 # COCO's size buckets, by the label's area in image px
 SIZE_BUCKETS = (("small", 32 ** 2), ("medium", 96 ** 2), ("large", math.inf))
@@ -413,10 +415,10 @@ def measure_image(image: np.ndarray, shapes: Sequence[Shape], model: Model | Non
     height, width = image.shape[:2]
     out: dict[str, list[Effort]] = {tool: [] for tool in tools}
     segment_box = detections = None
-    if model is not None and any(t in MODEL_TOOLS for t in tools):
+    if model is not None and any(t in MODEL_TOOLS + CLICK_MODEL_TOOLS for t in tools):
         def segment_box(box: Box, class_index: int | None):
             return model.segmenter.segment(image, box, class_index)
-        if "click" in tools or "click_model" in tools:
+        if "click" in tools or "click_model" in tools:  # the first click's candidates
             start = time.perf_counter()
             found = model.predictor.predict([image])[0]
             frame_times.append(time.perf_counter() - start)
@@ -437,10 +439,12 @@ def measure_image(image: np.ndarray, shapes: Sequence[Shape], model: Model | Non
                 effort = click_effort(image, truth)
             elif tool == "scissors":
                 effort = scissors_effort(image, shape, truth, tracer)
-            elif tool == "click_model":
+            elif tool in CLICK_MODEL_TOOLS:
                 if click_model is None:
                     continue
-                effort = click_effort(image, truth, segment_box, detections, click_model)
+                effort = click_effort(image, truth, segment_box, detections, click_model) \
+                    if tool == "click_model" else click_effort(image, truth,
+                                                               click_model=click_model)
             elif segment_box is None:
                 continue
             elif tool == "box_mask":
@@ -572,10 +576,10 @@ def measure_tools(project_dir: str | Path, split: str = "val", limit: int | None
     project_dir = Path(project_dir)
     load_before = os.getloadavg()[0]
     model, where = (None, "no model tool asked for")
-    if any(t in MODEL_TOOLS for t in tools):
+    if any(t in MODEL_TOOLS or t == "click_model" for t in tools):
         model, where = load_model(project_dir, run, device)
     click_model, click_where = load_click_model(project_dir, click_model_file, device) \
-        if "click_model" in tools else (None, "not asked for")
+        if any(t in CLICK_MODEL_TOOLS for t in tools) else (None, "not asked for")
     with Project.open(project_dir, read_only=True) as project:
         name = project.name
         records = [r for r in project.store.images(Split(split))
@@ -617,14 +621,15 @@ def measure_tools(project_dir: str | Path, split: str = "val", limit: int | None
                                       f"{DETECTION_THRESHOLD}), once per image"}
     result["tools"] = {tool: None if model is None and tool in MODEL_TOOLS else
                        summarize(efforts[tool], tool) for tool in tools}
-    if "click_model" in tools:
+    asked = [t for t in CLICK_MODEL_TOOLS if t in tools]
+    if asked:
         result["click_model"] = click_where
         if click_model is None:
-            result["tools"]["click_model"] = None
+            result["tools"].update({t: None for t in asked})
     if model is None:
         result["skipped"] = {tool: where for tool in tools if tool in MODEL_TOOLS}
-    if click_model is None and "click_model" in tools:
-        result.setdefault("skipped", {})["click_model"] = click_where
+    if click_model is None and asked:
+        result.setdefault("skipped", {}).update({t: click_where for t in asked})
     if large_frame and work:
         image = prepare_image(load_image(work[0][0]))
         large = large_frame_latency(image, work[0][1][0], model, click_model=click_model)

@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train_clicks(args) -> int:
     from isegui.ml.click.train import ClickTrainSpec, train_click_model
+    from isegui.ml.click.words import holdout_in_words
     from isegui.ml.run_protocol import EXIT_CANCELLED, EXIT_OK, CancelToken
     if not args.minutes > 0 or args.minutes > 24 * 60:
         raise SystemExit("error: --minutes must be more than 0 and at most a day")
@@ -58,10 +59,6 @@ def run_train_clicks(args) -> int:
         print("click model: stopped; the project's click model is as it was", file=sys.stderr)
         return EXIT_CANCELLED
     if args.progress == "bar":
-        held = info.holdout
-        figures = (f"; held-out instances ({held['instances']}): mean IoU "
-                   f"{held['iou_after_1']:.2f} after 1 click, {held['iou_after_3']:.2f} after 3"
-                   if held else "")
-        print(f"click model: {info.steps} steps in {info.seconds:.0f} s{figures}; saved in "
-              f"{args.dir / 'click_model.pt'}")
+        print(f"click model: {info.steps} steps in {info.seconds:.0f} s, saved in "
+              f"{args.dir / 'click_model.pt'}; {holdout_in_words(info.holdout)}")
     return EXIT_OK

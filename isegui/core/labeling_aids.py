@@ -199,8 +199,8 @@ class ClickSession:
 
     With the project's click model (`click_model(image, clicks, candidate)`, ml.click), every
     click is answered by it instead, from all the clicks so far and the current candidate
-    (the first from the detection under the click, when there is one); GrabCut remains the
-    answer where it finds nothing."""
+    (the first from the detection under the click, when there is one); where its answer
+    ignores a click (or it finds nothing), GrabCut refines from its answer as above."""
 
     def __init__(self, image: np.ndarray, segment_box: SegmentBox | None = None,
                  detections: Callable[[], Sequence[Candidate]] | None = None,
@@ -269,33 +269,37 @@ class ClickSession:
         self.current = grabcut(self.image, box, positives=[point], prior=region) or region
 
     def _refine(self) -> None:
-        if self.click_model is not None:
-            answer = self.click_model(self.image, self.clicks, self.current)
-            if answer is not None:
-                self.current = answer
-                return
         positives = [p for p, positive in self.clicks if positive]
         negatives = [p for p, positive in self.clicks if not positive]
-        x0, y0, x1, y1 = self.current.tight_box() if self.current is not None else \
-            box_of(positives)
-        px0, py0, px1, py1 = box_of(positives) if positives else (x0, y0, x1, y1)
-        x0, y0, x1, y1 = min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)
-        # room to grow: outside its box GrabCut takes everything for background, so a box
-        # tight on a too-small candidate could never let the object out
-        room = max(REFINE_ROOM_PX, max(x1 - x0, y1 - y0) * REFINE_ROOM)
-        box = (x0, y0, x1, y1)
         guess = self.current
-        if self.segment_box is not None and any(
+        if self.click_model is not None:
+            guess = self.click_model(self.image, self.clicks, self.current) or guess
+        elif self.segment_box is not None and any(
                 self.current is None or not self.current.covers(p) for p in positives):
-            found = self.segment_box(box, self.class_index)
+            found = self.segment_box(self._refine_box(self.current, positives)[0],
+                                     self.class_index)
             if found is not None:
                 guess = MaskWindow(found.mask, found.origin)
                 self.class_index, self.score = found.class_index, found.score
         if guess is not None and all(guess.covers(p) == positive for p, positive in self.clicks):
             self.current = guess
             return
+        # a guess that ignores a click: GrabCut from it, every click a sure seed
+        box, room = self._refine_box(guess if self.click_model is not None else self.current,
+                                     positives)
         self.current = grabcut(self.image, box, positives, negatives, prior=guess,
                                room=room) or guess
+
+    @staticmethod
+    def _refine_box(window: MaskWindow | None, positives: Sequence[Point]
+                    ) -> tuple[Box, float]:
+        """The box round `window` and the positive clicks, and the room GrabCut gets round it:
+        outside its box GrabCut takes everything for background, so a box tight on a
+        too-small candidate could never let the object out."""
+        x0, y0, x1, y1 = window.tight_box() if window is not None else box_of(positives)
+        px0, py0, px1, py1 = box_of(positives) if positives else (x0, y0, x1, y1)
+        x0, y0, x1, y1 = min(x0, px0), min(y0, py0), max(x1, px1), max(y1, py1)
+        return (x0, y0, x1, y1), max(REFINE_ROOM_PX, max(x1 - x0, y1 - y0) * REFINE_ROOM)
 
 
 def next_click(predicted: np.ndarray, truth: np.ndarray) -> tuple[Point, bool] | None:

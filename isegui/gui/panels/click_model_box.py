@@ -10,6 +10,7 @@ from PySide6.QtCore import QProcess, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from isegui.gui.workers.command_process import command_process
+from isegui.ml.click.words import holdout_in_words
 from isegui.ml.run_protocol import EXIT_CANCELLED, EXIT_OK
 
 MINUTES = 3.0  # a click model's training: a few CPU minutes
@@ -121,12 +122,8 @@ class ClickModelBox(QWidget):
         self._read()
         self.button.setText("Train click model")
         if code == EXIT_OK and self._done is not None:
-            held = self._done.get("holdout") or {}
-            figures = (f" On {held['instances']} held-out instances: mean IoU "
-                       f"{held['iou_after_1']:.2f} after one click, {held['iou_after_3']:.2f} "
-                       "after three." if held else "")
-            self.status.setText(f"Click model: trained ({self._done.get('steps')} steps)."
-                                + figures)
+            self.status.setText(f"Click model: trained ({self._done.get('steps')} steps); "
+                                + holdout_in_words(self._done.get("holdout") or {}) + ".")
             self.trained.emit()
         elif code == EXIT_CANCELLED:
             self.status.setText("Click model: stopped; the project keeps the one it had.")

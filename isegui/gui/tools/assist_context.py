@@ -20,6 +20,7 @@ from isegui.core.labeling_aids import Candidate
 from isegui.core.mask_window import Box
 from isegui.gui.workers.model_work import Job, ModelWork
 from isegui.gui.workers import predict_worker
+from isegui.ml.click.words import holdout_in_words, used_by_click_tool
 from isegui.ml.model.loaded_model import LoadedModel
 from isegui.ml.runs import RunNotFound, checkpoint_file
 
@@ -35,9 +36,11 @@ AUTO_MASK_SCORE = 0.6
 AUTO_BOX_SPAN = 0.5
 
 
-def _read_click_model(path: Path) -> Callable:
+def _read_click_model(path: Path) -> tuple[Callable, dict]:
+    """The click model's answer function and its held-out figures."""
     from isegui.ml.click.segmenter import ClickSegmenter
-    return ClickSegmenter.load(path).segment
+    segmenter = ClickSegmenter.load(path)
+    return segmenter.segment, segmenter.info.holdout
 
 
 class Use(enum.Enum):
@@ -239,9 +242,14 @@ class LabelAssist(QObject):
         if job.error is not None:
             self._failed[str(job.key)] = job.error
             self.modelStatus.emit(f"Click model cannot be read — {job.error}")
-        else:
-            self._click_model = (job.key, job.result)
+            return
+        segment, held = job.result
+        if used_by_click_tool(held):
+            self._click_model = (job.key, segment)
             self.modelStatus.emit("Click model ready")
+        else:  # measured worse than GrabCut on its held-out instances: not used
+            self._failed[str(job.key)] = "GrabCut does better"
+            self.modelStatus.emit(f"Click model not used: {holdout_in_words(held)}")
 
     # ------------------------------------------------------------ what the model gives
 

@@ -78,7 +78,7 @@ def refit_shape(ctx, instance, margin: float = 0.1):
         old = MaskWindow.trimmed(rasterize(instance.shape, y1 - y0, x1 - x0, (x0, y0)),
                                  (x0, y0))
         inside = next_click(np.zeros_like(old.mask), old.mask) if old is not None else None
-        if inside is not None:
+        if old is not None and inside is not None:
             (x, y), _ = inside
             found = click_model(image, [((x + old.origin[0], y + old.origin[1]), True)], old)
             if found is not None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from isegui.core.click_view import Click
-from isegui.core.labeling_aids import next_click
+from isegui.core.labeling_aids import ClickSession, next_click
 from isegui.core.mask_window import MaskWindow, enclosing
 
 Segment = Callable[[np.ndarray, Sequence[Click], MaskWindow | None], MaskWindow | None]
@@ -38,3 +38,12 @@ def click_ious(segment: Segment, image: np.ndarray, truth: MaskWindow, clicks: i
         if stop_at is not None and ious[-1] >= stop_at:
             break
     return ious
+
+
+def session_answers(session: ClickSession) -> Segment:
+    """The click tool's session as a Segment: each call is its answer to the newest click."""
+    def answer(image: np.ndarray, clicks: Sequence[Click],
+               current: MaskWindow | None) -> MaskWindow | None:
+        point, positive = clicks[-1]
+        return session.click(point, positive)
+    return answer

@@ -55,6 +55,9 @@ def test_training_reports_and_saves_a_model_that_says_what_it_learned_from(train
     assert info.steps == STEPS and info.instances > 0 and info.first_side > 0
     net, loaded = load_click_model(click_model_path(folder))
     assert loaded == info and not net.training
+    held = info.holdout  # the click tool with it against GrabCut, on instances it never saw
+    assert held["instances"] > 0 and isinstance(held["better_than_grabcut"], bool)
+    assert 0 <= held["iou_after_3"] <= 1 and 0 <= held["grabcut_iou_after_3"] <= 1
 
 
 def test_the_trained_model_outlines_unseen_instances_better_than_an_untrained_one(trained):
