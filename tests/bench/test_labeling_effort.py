@@ -157,4 +157,4 @@ def test_main_prints_the_json_and_writes_it_with_out(bench, scene, tmp_path, mon
     assert printed["project"] and printed["split"] == "val"
     assert printed["box_ms_large"] is None  # no model
     assert printed["scissors_ms"] >= 0 and printed["large_frame"]["frame"] == [300, 200]
-    assert set(printed["targets_ms"]) == {"box_ms_large", "scissors_ms"}
+    assert set(printed["targets_ms"]) == {"box_ms_large", "scissors_ms", "click_model_next_ms"}
