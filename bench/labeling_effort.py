@@ -71,7 +71,7 @@ from isegui.core.labeling_aids import (  # noqa: E402
     EdgeTracer,
     Point,
     grabcut,
-    next_click,
+    next_click_on,
 )
 from isegui.core.mask_window import Box, MaskWindow, Rect, enclosing  # noqa: E402
 from isegui.ml.infer.detection import prepare_image  # noqa: E402
@@ -124,20 +124,10 @@ def window_iou(predicted: MaskWindow | None, truth: MaskWindow) -> float:
     return predicted.iou(truth) if predicted is not None else 0.0
 
 
-def _on(window: MaskWindow | None, rect: Rect) -> np.ndarray:
-    return window.on(rect) if window is not None else \
-        np.zeros((rect[3] - rect[1], rect[2] - rect[0]), bool)
-
-
 def annotator_click(predicted: MaskWindow | None, truth: MaskWindow
                     ) -> tuple[Point, bool] | None:
     """next_click on the windows, in image coordinates."""
-    rect = union_rect(predicted, truth)
-    found = next_click(_on(predicted, rect), truth.on(rect))
-    if found is None:
-        return None
-    (x, y), positive = found
-    return (x + rect[0], y + rect[1]), positive
+    return next_click_on(predicted, truth)
 
 
 # --------------------------------------------------------------------------- the tools

@@ -13,7 +13,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from isegui.core.mask_window import Box, MaskWindow, Rect
+from isegui.core.mask_window import Box, MaskWindow, Rect, enclosing
 
 Point = tuple[float, float]
 
@@ -318,6 +318,19 @@ def next_click(predicted: np.ndarray, truth: np.ndarray) -> tuple[Point, bool] |
         if best is None or distance[y, x] > best[0]:
             best = (float(distance[y, x]), (x + 0.5, y + 0.5), positive)
     return None if best is None else (best[1], best[2])
+
+
+def next_click_on(predicted: MaskWindow | None, truth: MaskWindow
+                  ) -> tuple[Point, bool] | None:
+    """next_click between two mask windows (no prediction yet: None), in image pixels."""
+    rect = truth.rect if predicted is None else enclosing([truth.rect, predicted.rect])
+    shown = np.zeros((rect[3] - rect[1], rect[2] - rect[0]), bool) if predicted is None \
+        else predicted.on(rect)
+    found = next_click(shown, truth.on(rect))
+    if found is None:
+        return None
+    (x, y), positive = found
+    return (x + rect[0], y + rect[1]), positive
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from isegui.core.click_view import Click
-from isegui.core.labeling_aids import ClickSession, next_click
-from isegui.core.mask_window import MaskWindow, enclosing
+from isegui.core.labeling_aids import ClickSession, next_click_on
+from isegui.core.mask_window import MaskWindow
 
 Segment = Callable[[np.ndarray, Sequence[Click], MaskWindow | None], MaskWindow | None]
 
@@ -19,20 +19,14 @@ def click_ious(segment: Segment, image: np.ndarray, truth: MaskWindow, clicks: i
                stop_at: float | None = None) -> list[float]:
     """The mask's IoU with `truth` after each simulated click (stopping once it reaches
     `stop_at`, or when there is no error left to click on)."""
-    height, width = image.shape[:2]
     made: list[Click] = []
     current: MaskWindow | None = None
     ious: list[float] = []
     for _ in range(clicks):
-        rect = truth.rect if current is None else enclosing([truth.rect, current.rect])
-        rect = (max(0, rect[0]), max(0, rect[1]), min(width, rect[2]), min(height, rect[3]))
-        predicted = np.zeros((rect[3] - rect[1], rect[2] - rect[0]), bool) \
-            if current is None else current.on(rect)
-        click = next_click(predicted, truth.on(rect))
+        click = next_click_on(current, truth)
         if click is None:
             break
-        (x, y), positive = click
-        made.append(((x + rect[0], y + rect[1]), positive))
+        made.append(click)
         current = segment(image, made, current)
         ious.append(0.0 if current is None else current.iou(truth))
         if stop_at is not None and ious[-1] >= stop_at:
