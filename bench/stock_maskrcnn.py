@@ -63,7 +63,8 @@ def train(project: Path, minutes: float, out: Path) -> dict:
 
 
 def load(path: Path):
-    data = torch.load(path, weights_only=True)
+    from isegui.ml.model.checkpoint import read_weights_file  # the app's checks on any weights
+    data = read_weights_file(path)
     model = build(len(data["classes"]))
     model.load_state_dict(data["state_dict"])
     return model, data["classes"]

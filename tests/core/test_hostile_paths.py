@@ -96,6 +96,21 @@ def test_add_copy_refuses_an_images_folder_that_links_out(project_with_images, t
 # --------------------------------------------------------------------------- exports
 
 
+def test_an_export_to_a_link_or_into_the_projects_own_folders_is_refused(tmp_path, capsys):
+    with Project.create(tmp_path / "proj") as project:
+        add_labeled_image(project, "a.png")
+    before = tree_state(tmp_path / "proj" / "images")
+    dangling = symlink(tmp_path / "out", tmp_path / "elsewhere" / "dataset")
+    for dest in (dangling, tmp_path / "proj" / "images" / "sub", tmp_path / "proj" / "runs"):
+        assert main(["export", str(tmp_path / "proj"), "--format", "coco", str(dest)]) \
+            == EXIT_FAILED
+        err = capsys.readouterr().err
+        one_line_naming(err, dest)
+        assert "a link" in err or "the project's own" in err
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "proj" / "runs").exists()
+    assert tree_state(tmp_path / "proj" / "images") == before
+
+
 def test_an_export_refuses_an_image_that_links_out_of_the_project(tmp_path, capsys):
     secret = _image(tmp_path / "private" / "secret.png", seed=7)
     before = file_state(secret)

@@ -25,6 +25,7 @@ from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import (NAME_MAX, copy_new, current_umask, fitted_name, folded_name,
                                  inside_folder, replace_file, windows_safe_part)
+from isegui.core.add_images import PROJECT_INTERNALS
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.images import probe
@@ -49,7 +50,11 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
                    progress: Progress = no_progress, **format_options: Any) -> ExportReport:
     fmt = get_format(format_name)
     given = Path(dest)  # as the user spelled it: what a failure to write names
+    if given.is_symlink():  # a dangling one would have the export made wherever it points
+        raise ExportError(f"{given}: a link (to {os.readlink(given)}), not a folder; choose a "
+                          "new folder (nothing was written)")
     dest = Path(dest).resolve()
+    _refuse_project_internals(project.folder, dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ExportError(f"{dest}: already exists and is not an empty folder; choose a new "
                           "folder (nothing was written)")
@@ -102,6 +107,17 @@ def export_dataset(project: Project, format_name: str, dest: str | Path, *,
         raise
     report.files = [dest / f.relative_to(work) for f in report.files]
     return report
+
+
+def _refuse_project_internals(project_folder: Path, dest: Path) -> None:
+    """An export into the project's images (a dataset there is taken for images to add) or
+    its runs and weights folders, which the project manages, is refused."""
+    root = project_folder.resolve()
+    for name in (IMAGES_DIR, *PROJECT_INTERNALS):
+        if dest.is_relative_to(root / name):
+            raise ExportError(f"{dest}: inside the project's own {name} folder, which the "
+                              "project manages; choose a folder outside it (nothing was "
+                              "written)")
 
 
 def _cannot_write(exc: OSError, given: Path, dest: Path,
