@@ -4,7 +4,9 @@ working scale.
 Most crops hold a labeled instance at a random place (instances of rare classes chosen more
 often), the rest are background: half at random places clear of labels, half centred on what
 looks most like a defect and is not labeled (ml.train.hard_negatives: dust, fibres,
-reflections, a texture's strongest streaks), so that those are learned as background. An
+reflections, a texture's strongest streaks), so that those are learned as background. Once
+validation has run, half the background crops go where the model itself was wrong on training
+frames instead (`TiledDataset.mine`), frames with more mistakes more often. An
 instance cut by a crop keeps its visible part; a sliver too small to recognise
 (core.tiling.crop_shape) is painted over with the crop's median colour, taught neither as an
 object nor as background. Each frame is decoded and scaled once, written to a scratch folder as
@@ -20,6 +22,7 @@ import tempfile
 import time
 import weakref
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +36,19 @@ from isegui.core.geometry import bounds_window, rasterize
 from isegui.core.store.lock import ProjectLock
 from isegui.core.working_scale import WorkingScale
 from isegui.core.tiling import crop_shape, window_around
-from isegui.ml.train.hard_negatives import salient_places
+from isegui.ml.train.hard_negatives import mistaken_places, salient_places
 from isegui.ml.train.data import (InstanceDataset, ItemKey, Sample, TrainingItem, sample_pixels,
                                   training_pair)
-from isegui.ml.infer.detection import prepare_image
+from isegui.ml.infer.detection import Detection, prepare_image
 from isegui.ml.train.spec import AugmentConfig
 from isegui.ml.train.transforms import build_augment
 
 INSTANCE_SHARE = 0.75  # of the crops, those centred on a labeled instance; the rest background
 BACKGROUND_TRIES = 12  # random places tried for a crop with no instance in it
 HARD_SHARE = 0.5  # of the background crops, those centred on a hard negative (hard_negatives)
+MINED_SHARE = 0.5  # of the background crops, those on the model's own mistakes once it has any
+MINED_FRAMES = 4  # training frames predicted, in turn, each time the model's mistakes are mined
+MISTAKES_FILE = "mistakes.npz"  # beside the frames: loader processes read it each epoch
 
 
 FRAMES_PREFIX = "isegui-frames-"  # a run's decoded frames, in the system's temporary folder
@@ -170,6 +176,9 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
                        for shapes in self.shapes]
         self._plans: dict[int, list[tuple[int, int]]] = {}
         self._hard: dict[int, np.ndarray] = {}  # per frame, made where first needed
+        self._mistakes: dict[int, np.ndarray] = {}  # per frame mined, as of _mistakes_epoch
+        self._mistakes_epoch = -1
+        self._mined = 0  # frames mined so far: the next ones are mined next
 
     def __len__(self) -> int:
         return sum(self.crops_per_frame)
@@ -202,26 +211,35 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         frame_index, instance = self.plan(epoch)[index]
         rng = np.random.default_rng([self.seed, epoch, index, 1])
+        if instance >= 0:
+            width, height = self.frames.size(frame_index)
+            x0, y0 = window_around(tuple(self.bounds[frame_index][instance]), self.side,
+                                   width, height, rng)
+        else:
+            frame_index, (x0, y0) = self._background(frame_index, epoch, rng)
         frame = self.frames[frame_index]
-        x0, y0 = self._place(frame_index, instance, rng)
         side = self.side
         pixels = np.array(frame[y0:y0 + side, x0:x0 + side])  # a copy off the memory map
         masks, labels = self._targets(frame_index, (x0, y0), pixels)
         return training_pair(pixels, masks, labels, self.augment, (self.seed, epoch, index))
 
-    def _place(self, f: int, instance: int, rng: np.random.Generator) -> tuple[int, int]:
-        width, height = self.frames.size(f)
-        side = self.side
-        if instance >= 0:
-            return window_around(tuple(self.bounds[f][instance]), side, width, height, rng)
-        bounds = self.bounds[f]
+    def _background(self, f: int, epoch: int, rng: np.random.Generator
+                    ) -> tuple[int, tuple[int, int]]:
+        """A background crop's frame and place: on a mistake of the model (any frame's, by
+        their count), a hard negative of frame f, or a random place of f clear of labels."""
+        mistakes = self._mistakes_as_of(epoch)
+        if mistakes and rng.random() < MINED_SHARE:
+            frames = sorted(mistakes)
+            counts = np.array([len(mistakes[k]) for k in frames], dtype=float)
+            f = frames[int(rng.choice(len(frames), p=counts / counts.sum()))]
+            places = mistakes[f]
+            return f, self._centred(f, places[int(rng.integers(len(places)))], rng)
         if rng.random() < HARD_SHARE:
             places = self._hard_places(f)
             if len(places):
-                x, y = places[int(rng.integers(len(places)))]
-                jitter = rng.integers(-side // 4, side // 4 + 1, size=2)
-                return (int(np.clip(x - side // 2 + jitter[0], 0, max(0, width - side))),
-                        int(np.clip(y - side // 2 + jitter[1], 0, max(0, height - side))))
+                return f, self._centred(f, places[int(rng.integers(len(places)))], rng)
+        width, height = self.frames.size(f)
+        side, bounds = self.side, self.bounds[f]
         for _ in range(BACKGROUND_TRIES):
             x0 = int(rng.integers(0, max(0, width - side) + 1))
             y0 = int(rng.integers(0, max(0, height - side) + 1))
@@ -230,7 +248,59 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
                 (bounds[:, 1] < y0 + side) & (bounds[:, 3] > y0))
             if clear:
                 break
-        return x0, y0
+        return f, (x0, y0)
+
+    def _centred(self, f: int, place: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[int, int]:
+        """A crop of frame f holding `place` (x, y), a quarter crop off centre at most."""
+        width, height = self.frames.size(f)
+        side = self.side
+        jitter = rng.integers(-side // 4, side // 4 + 1, size=2)
+        return (int(np.clip(place[0] - side // 2 + jitter[0], 0, max(0, width - side))),
+                int(np.clip(place[1] - side // 2 + jitter[1], 0, max(0, height - side))))
+
+    def mine(self, predict: Callable[[list[np.ndarray]], list[list[Detection]]],
+             frames: int = MINED_FRAMES) -> int:
+        """Predict the next `frames` training frames (all in turn, mining after mining;
+        `predict`: images to their detections) and keep where each is wrong: sure detections
+        clear of its labels and regions to ignore (hard_negatives.mistaken_places). Written
+        beside the frames, where loader processes read it at their next epoch. Returns how
+        many places the frames gave."""
+        order = np.random.default_rng([self.seed, 2]).permutation(len(self.samples))
+        k, found = self.working.scale, 0
+        for turn in range(self._mined, self._mined + min(frames, len(order))):
+            f = int(order[turn % len(order)])
+            detections = predict([sample_pixels(self.samples[f])])[0]
+            centres = np.array([((d.box[0] + d.box[2]) * k / 2, (d.box[1] + d.box[3]) * k / 2)
+                                for d in detections], dtype=float).reshape(-1, 2)
+            avoid = np.concatenate([self.bounds[f], np.array(
+                [s.bounds for s in self.ignore[f]], dtype=float).reshape(-1, 4)])
+            places = mistaken_places(centres, np.array([d.score for d in detections]), avoid)
+            self._mistakes.pop(f, None)
+            if len(places):
+                self._mistakes[f] = places
+            found += len(places)
+        self._mined += min(frames, len(order))
+        path = self.frames.folder / MISTAKES_FILE
+        partial = path.with_name(f"mistakes.{os.getpid()}.partial.npz")
+        arrays: dict[str, Any] = {str(f): p for f, p in self._mistakes.items()}
+        np.savez(partial, **arrays)
+        try:
+            os.replace(partial, path)
+        except OSError:  # Windows: a loader process reading it; they keep the last ones
+            partial.unlink(missing_ok=True)
+        return found
+
+    def _mistakes_as_of(self, epoch: int) -> dict[int, np.ndarray]:
+        """The mined mistakes per frame as the epoch found them at its start (this process's
+        first item of it): the file changes only between epochs."""
+        if epoch != self._mistakes_epoch:
+            self._mistakes_epoch = epoch
+            path = self.frames.folder / MISTAKES_FILE
+            if path.is_file():
+                with np.load(path) as stored:
+                    self._mistakes = {int(name): stored[name] for name in stored.files}
+        return self._mistakes
 
     def _hard_places(self, f: int) -> np.ndarray:
         """Frame f's hard negatives, found once per run and kept beside its pixels (loader

@@ -40,7 +40,7 @@ from isegui.ml.run_log import RunLog
 from isegui.ml.runs import (active_choice, check_runs_folder, checkpoint_file, find_run,
                              make_run_folder, run_lock, settle_abandoned_runs)
 from isegui.ml.train.spec import TrainSpec
-from isegui.ml.train.tile_data import training_dataset
+from isegui.ml.train.tile_data import TiledDataset, training_dataset
 from isegui.ml.train.state import TrainResult, TrainState
 from isegui.ml.model.weights import InitReport, find_pretrained, initialise
 
@@ -136,8 +136,7 @@ class _Trainer:
                                             device.type == "cuda" else None,
                                             find_unused_parameters=True)
                     if ranks.enabled else self.model)
-        crop = None if runs_detector(self.model) else min(BLOB_TRAINING_CROP,
-                                                          self.working.size)
+        crop = None if runs_detector(self.model) else min(BLOB_TRAINING_CROP, self.working.size)
         self.dataset = training_dataset(self.data.train, self.working, spec.augment, spec.seed,
                                         crop)
         self.batches = EpochBatches(len(self.dataset), self.batch, spec.seed, ranks.world,
@@ -146,8 +145,7 @@ class _Trainer:
         self.lr: float | None = None  # the learning rate of the last step
         self.folder: Path | None = None
         self.log: RunLog | None = None  # the run's events file (main process only)
-        # held while this process trains the run (main process only)
-        self.lock: ProjectLock | None = None
+        self.lock: ProjectLock | None = None  # held while this process trains the run (main)
         # a cancel during a step ends it at the next block of the model (one process only)
         self.interrupter = None if ranks.enabled else StepInterrupter(self.model, cancel)
 
@@ -524,6 +522,9 @@ class _Trainer:
                 VALIDATION_SCORE)
         else:
             result = evaluate(self.data.val, detections, self.data.classes)
+        if isinstance(self.dataset, TiledDataset):  # its mistakes on training frames: taught
+            self.dataset.mine(Predictor(self.model, self.data.classes, self.device,
+                                        VALIDATION_SCORE, working=self.working).predict)
         self.model.train()
         metrics = {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50",
                                           "true_positives", "instances")}  # found of labeled
