@@ -62,6 +62,9 @@ lint: venv
 package: venv line-model
 	@# the pretrained weights to bundle; offline, the build goes on without them (it warns)
 	-$(BIN)/python scripts/fetch_weights.py --out build/weights
+	@# the app's folder holds torch's CUDA libraries (~5 GB): said before PyInstaller fails on it
+	@$(BIN)/python -c 'import shutil, sys; free = shutil.disk_usage(".").free / 2**30; \
+	sys.exit(0 if free >= 6 else f"make package needs about 6 GB free on this disk for dist/ (torch with CUDA is ~5 GB); {free:.1f} GB is free")'
 	@start=$$(date +%s); \
 	$(BIN)/pyinstaller --noconfirm build.spec || exit 1; \
 	echo "build time: $$(( $$(date +%s) - start )) s"
