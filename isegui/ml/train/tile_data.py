@@ -160,7 +160,8 @@ class TiledDataset(torch.utils.data.Dataset[TrainingItem]):
                  augment: AugmentConfig | None = None, seed: int = 0, crop: int | None = None):
         self.samples, self.working, self.seed = samples, working, seed
         self.side = crop or working.size  # of a crop, in model pixels
-        self.augment = build_augment(augment) if augment else None
+        # lighting too: defects on tiles are told by their contrast, not their level
+        self.augment = build_augment(augment, lighting=True) if augment else None
         self.frames = FrameStore(samples, working.scale)
         self.epoch = 0
         side = self.side

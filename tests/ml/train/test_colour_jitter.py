@@ -41,3 +41,24 @@ def test_the_jitter_keeps_masks_and_float_images():
     assert isinstance(out_image, tv_tensors.Image) and out_image.dtype == torch.float32
     assert float(out_image.min()) >= 0 and float(out_image.max()) <= 1
     assert torch.equal(out_mask, mask)
+
+
+def test_lighting_scales_the_image_by_a_smooth_gain_and_leaves_masks_alone():
+    from isegui.ml.train.transforms import LIGHT_GAIN, LIGHT_SLOPE, Lighting
+    image = tv_tensors.Image(torch.full((3, 64, 96), 100, dtype=torch.uint8))
+    mask = tv_tensors.Mask(torch.zeros((1, 64, 96), dtype=torch.uint8))
+    mask[0, 10:20, 10:20] = 1
+    gains = []
+    for seed in range(20):
+        torch.manual_seed(seed)
+        lit, same = Lighting()(image, mask)
+        assert torch.equal(same, mask) and lit.dtype == torch.uint8
+        gain = lit.float() / 100
+        assert torch.equal(lit[0], lit[1]) and torch.equal(lit[1], lit[2])  # no colour cast
+        steps = (gain[0, :, 1:] - gain[0, :, :-1]).abs().max()
+        assert steps <= 0.02  # smooth: a light, not a pattern
+        bound = (LIGHT_GAIN[0] * torch.exp(torch.tensor(-LIGHT_SLOPE)) - 0.01,
+                 LIGHT_GAIN[1] * torch.exp(torch.tensor(LIGHT_SLOPE)) + 0.01)
+        assert bound[0] <= gain.min() and gain.max() <= bound[1]
+        gains.append(float(gain.mean()))
+    assert min(gains) < 0.85 and max(gains) > 1.15  # dimmer and brighter exposures both
