@@ -40,6 +40,7 @@ from isegui.core.measure import MAX_MM_PER_PX, MIN_MM_PER_PX, measure
 from isegui.core.one_line import one_line
 from isegui.logs import FILE_ONLY
 from isegui.ml.infer.detection import Detection, ImagePredictor
+from isegui.ml.infer.judged_files import JudgedFiles, Stamp, stamp_of
 from isegui.ml.infer.results_file import ResultsFile
 from isegui.ml.infer.verdict_drawing import draw_verdict, marks_of
 from isegui.ml.infer.watched_files import (bytes_digest, changed_after, file_identity,
@@ -121,6 +122,7 @@ class Watcher:
     # the time (ns, the folder's clock) the results file had at the start: a file under a
     # name judged before that was written after it is a new part; None when not known
     _judged_until: int | None = None
+    _stamps: dict[str, Stamp] = field(default_factory=dict)  # judged before: which file, if kept
     _named: set[Path] = field(default_factory=set)  # entries said once not to be watched
     _only: set[Path] | None = None  # a one-off run's files (what was there when it started)
 
@@ -132,6 +134,7 @@ class Watcher:
         self.results = ResultsFile(self.settings.out, ["time", "file", "verdict", "reasons",
                                                        *[f"count_{c}" for c in classes],
                                                        "sizes", "ms"])
+        self.judged = JudgedFiles(self.settings.out)
         written = stat_of(self.settings.out)  # before reading back mends a cut last row
         done_before = self.results.done_files()
         if self.results.damaged:
@@ -143,6 +146,7 @@ class Watcher:
         elif done_before:
             self._done = dict.fromkeys(done_before)
             self._judged_until = written_until(written, self.settings.folder)
+            self._stamps = self.judged.read(done_before)
             self._say(f"{len(self._done)} images inspected before: not again (a file written "
                       "under one of their names since is)")
 
@@ -250,9 +254,11 @@ class Watcher:
         if label not in self._done:
             return True
         judged = self._done[label]
-        if judged is None:  # judged by an earlier run: this file, unless written since
-            if self._judged_until is not None and changed_after(identity,
-                                                                 self._judged_until):
+        if judged is None:  # judged by an earlier run: the file kept, or one not written since
+            stamp = self._stamps.get(label)
+            if (stamp_of(identity) != stamp if stamp is not None else
+                    self._judged_until is not None and changed_after(identity,
+                                                                      self._judged_until)):
                 return True
             self._done[label] = judged = identity
         return judged != identity
@@ -318,7 +324,9 @@ class Watcher:
             self._look(path, time.monotonic())  # waited for as any new file is
         else:
             # what was judged: another file under the name later is another part
-            self._done[row["file"]] = identity or now_there
+            judged = self._done[row["file"]] = identity or now_there
+            if judged is not None:
+                self.judged.add(row["file"], stamp_of(judged))
             if self._only is not None:
                 self._only.discard(path)  # a one-off run judges each file once
         self.results.add(row)

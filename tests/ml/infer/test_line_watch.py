@@ -604,6 +604,32 @@ def test_after_a_restart_a_part_written_under_a_judged_name_since_is_judged(tmp_
     assert [(r["file"], r["count_pill"]) for r in _rows(out)][-1] == ("part.png", "3")
 
 
+def test_after_a_restart_a_part_moved_in_with_old_times_is_judged_by_which_file_it_is(
+        tmp_path, monkeypatch):
+    """Results on another drive (no clock to compare with) and a part moved in keeping its
+    times, older than the results' (Windows keeps even the creation time): the file judged
+    under each name is kept beside the results (RESULTS.judged), not guessed from times."""
+    from isegui.ml.infer import line_watch
+    folder, out = tmp_path / "in", tmp_path / "results.csv"
+    save_image(folder / "part.png", _part(1))
+    save_image(folder / "kept.png", _part(2))
+    watcher, _ = _watcher(folder, out)
+    assert watcher.run(once=True) == 2
+    assert (tmp_path / "results.csv.judged").is_file()
+    monkeypatch.setattr(line_watch, "written_until", lambda results, folder: None)
+    again, _ = _watcher(folder, out)
+    assert again.run(once=True) == 0  # the same files: nothing judged
+    old = os.stat(folder / "part.png").st_mtime_ns - 10**9
+    save_image(tmp_path / "elsewhere.png", _part(3))
+    os.utime(tmp_path / "elsewhere.png", ns=(old, old))
+    os.replace(tmp_path / "elsewhere.png", folder / "part.png")
+    with open(tmp_path / "results.csv.judged", "ab") as judged:
+        judged.write(b"x" * 10_000 + b"\n{broken\n")  # damaged lines are skipped
+    again, _ = _watcher(folder, out)
+    assert again.run(once=True) == 1
+    assert [(r["file"], r["count_pill"]) for r in _rows(out)][-1] == ("part.png", "3")
+
+
 @pytest.mark.skipif(os.name == "nt", reason="symlinks need admin rights")
 def test_what_the_watch_cannot_judge_is_named_once_or_gets_an_ng_row(tmp_path, caplog):
     """A date folder a camera writes into, a folder named like an image: named once (not at
