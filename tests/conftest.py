@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,18 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="isegui-test-config-")
 os.environ["ISEGUI_LOG_DIR"] = tempfile.mkdtemp(prefix="isegui-test-logs-")
 # and never find (or fill) the user's pretrained weights folder
 os.environ["ISEGUI_WEIGHTS_DIR"] = tempfile.mkdtemp(prefix="isegui-test-weights-")
+_SESSION_FOLDERS = [os.environ[k] for k in ("XDG_CONFIG_HOME", "ISEGUI_LOG_DIR",
+                                            "ISEGUI_WEIGHTS_DIR")]
+
+
+def pytest_unconfigure(config) -> None:
+    """The session's own folders go with it (hundreds were left in the temporary folder)."""
+    if os.getpid() == _CREATOR:  # not from a process a test forked
+        for folder in _SESSION_FOLDERS:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+_CREATOR = os.getpid()
 
 
 def _fixtures() -> Path:
