@@ -172,6 +172,14 @@ def test_a_schema_version_that_is_no_number_is_refused_naming_the_file(tmp_path,
     assert err.count("\n") == 0 and PROJECT_FILE in err and "schema version" in err
 
 
+def _store_meta(folder, key, value):
+    """What another program may write into the project's meta table."""
+    conn = sqlite3.connect(folder / PROJECT_FILE)
+    conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+    conn.commit()
+    conn.close()
+
+
 @pytest.mark.parametrize("stored", ["-0.05", "nan", "inf", "0", "abc", "1e400", ""])
 def test_a_stored_calibration_that_is_no_scale_is_refused_naming_the_file(tmp_path, capsys,
                                                                           stored):
@@ -181,10 +189,7 @@ def test_a_stored_calibration_that_is_no_scale_is_refused_naming_the_file(tmp_pa
     folder = tmp_path / "project"
     with Project.create(folder) as project:
         project.set_calibration(0.05)
-    conn = sqlite3.connect(folder / PROJECT_FILE)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'mm_per_px'", (stored,))
-    conn.commit()
-    conn.close()
+    _store_meta(folder, "mm_per_px", stored)
     with Project.open(folder, read_only=True) as project:
         with pytest.raises(DamagedRow, match="its calibration is stored as"):
             assert project.mm_per_px is None  # never reached
@@ -206,10 +211,7 @@ def test_a_stored_active_run_that_is_no_id_is_refused_naming_the_file(tmp_path, 
     with Project.create(folder) as project:
         run = project.store.add_run("r", {"model": "fast", "size": 64})
         project.set_active_run(run.id)
-    conn = sqlite3.connect(folder / PROJECT_FILE)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'active_run_id'", (stored,))
-    conn.commit()
-    conn.close()
+    _store_meta(folder, "active_run_id", stored)
     with Project.open(folder, read_only=True) as project:
         with pytest.raises(DamagedRow, match="its active run is stored as"):
             assert project.active_run_id is None  # never reached
