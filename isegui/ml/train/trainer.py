@@ -40,7 +40,7 @@ from isegui.ml.run_log import RunLog
 from isegui.ml.runs import (active_choice, check_runs_folder, checkpoint_file, find_run,
                              make_run_folder, run_lock, settle_abandoned_runs)
 from isegui.ml.train.spec import TrainSpec
-from isegui.ml.train.tile_data import TiledDataset, training_dataset
+from isegui.ml.train.tile_data import MINED_FRAMES, TiledDataset, training_dataset
 from isegui.ml.train.state import TrainResult, TrainState
 from isegui.ml.model.weights import InitReport, find_pretrained, initialise
 
@@ -124,8 +124,7 @@ class _Trainer:
         self.amp = spec.amp and device.type == "cuda"
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.base_lr = spec.lr or model_info(spec.model).default_lr
-        self.optimizer = torch.optim.AdamW(params, lr=self.base_lr,
-                                           weight_decay=spec.weight_decay)
+        self.optimizer = torch.optim.AdamW(params, lr=self.base_lr, weight_decay=spec.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         if resumed:
             self.optimizer.load_state_dict(resumed["optimizer"])
@@ -522,9 +521,10 @@ class _Trainer:
                 VALIDATION_SCORE)
         else:
             result = evaluate(self.data.val, detections, self.data.classes)
-        if isinstance(self.dataset, TiledDataset):  # its mistakes on training frames: taught
-            self.dataset.mine(Predictor(self.model, self.data.classes, self.device,
-                                        VALIDATION_SCORE, working=self.working).predict)
+        if isinstance(self.dataset, TiledDataset):  # its mistakes on training frames, taught
+            mining = Predictor(self.model, self.data.classes, self.device, VALIDATION_SCORE,
+                               working=self.working)  # on no more frames than validation's
+            self.dataset.mine(mining.predict, min(MINED_FRAMES, len(self.data.val)))
         self.model.train()
         metrics = {k: result[k] for k in ("mask_map", "mask_map50", "box_map", "box_map50",
                                           "true_positives", "instances")}  # found of labeled
