@@ -24,11 +24,9 @@ from isegui.core.fileio import (copy_new, cut_copy_of, fitted_name, folded_name,
 from isegui.core.images import IMAGE_SUFFIXES, verify_image
 from isegui.core.one_line import one_line
 from isegui.core.progress import Progress, no_progress
-from isegui.core.project import IMAGES_DIR, PROJECT_FILE, Project, is_own_file
+from isegui.core.project import (IMAGES_DIR, PROJECT_FILE, PROJECT_INTERNALS, Project,
+                                 is_own_file)
 from isegui.core.store import Store
-
-# a project's own folders that never hold images to add (runs' checkpoints, weights files)
-PROJECT_INTERNALS = ("runs", "pretrained")
 
 Stop = Callable[[], bool]
 

@@ -29,6 +29,8 @@ PROJECT_FILE = "project.isegui"
 STORE_FILES = (PROJECT_FILE, f"{PROJECT_FILE}-wal", f"{PROJECT_FILE}-shm",
                f"{PROJECT_FILE}-journal")
 IMAGES_DIR = "images"
+# the project's own folders that never hold images to add (runs' checkpoints, weights files)
+PROJECT_INTERNALS = ("runs", "pretrained")
 CLICK_MODEL_FILE = "click_model.pt"  # the project's click model (ml.click), when trained
 LABELING_LOG_FILE = "labeling_log.jsonl"  # what each added instance cost (core.labeling_log)
 

@@ -25,12 +25,11 @@ from isegui.core.entities import ImageRecord, Instance, LabelClass, Split
 from isegui.core.errors import IseguiError
 from isegui.core.fileio import (NAME_MAX, copy_new, current_umask, fitted_name, folded_name,
                                  inside_folder, replace_file, windows_safe_part)
-from isegui.core.add_images import PROJECT_INTERNALS
 from isegui.core.formats import get_format
 from isegui.core.formats.base import ExportImage, ExportReport
 from isegui.core.images import probe
 from isegui.core.progress import Progress, no_progress
-from isegui.core.project import IMAGES_DIR, Project
+from isegui.core.project import IMAGES_DIR, PROJECT_INTERNALS, Project
 from isegui.core.store.lock import ProjectLock
 
 

@@ -256,9 +256,12 @@ class Watcher:
         judged = self._done[label]
         if judged is None:  # judged by an earlier run: the file kept, or one not written since
             stamp = self._stamps.get(label)
-            if (stamp_of(identity) != stamp if stamp is not None else
-                    self._judged_until is not None and changed_after(identity,
-                                                                      self._judged_until)):
+            if stamp is not None:
+                another = stamp_of(identity) != stamp
+            else:  # results from before stamps were kept: by the time they were last written
+                another = self._judged_until is not None and changed_after(identity,
+                                                                            self._judged_until)
+            if another:
                 return True
             self._done[label] = judged = identity
         return judged != identity
